@@ -1,0 +1,161 @@
+"""Applications: drafted and submitted by the organization, accepted or rejected by the CB."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from apcert.applications.lifecycle import APPLICATION
+from apcert.applications.models import Application, ScopeLine
+from apcert.applications.selectors import application_problems
+from apcert.audit.services import audit_record
+from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.permissions import require_cb_role, require_org_member
+from apcert.schemes.models import Standard
+from apcert.schemes.selectors import standard_resolve
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+    from apcert.bodies.models import CertificationBody
+    from apcert.organizations.models import Organization, Site
+    from apcert.schemes.models import ProcessCategory, Programme, Scheme
+
+
+def _lock(application: Application) -> Application:
+    return Application.objects.select_for_update().select_related(
+        "cb", "scheme", "organization").get(pk=application.pk)
+
+
+def application_create(
+    *,
+    actor: User,
+    organization: Organization,
+    cb: CertificationBody,
+    scheme: Scheme,
+    programmes: Iterable[Programme],
+    design_claimed: bool = False,
+    requests_component_qualification: bool = False,
+) -> Application:
+    require_org_member(actor, organization)
+    programmes = list(programmes)
+    with transaction.atomic():
+        app = Application.objects.create(
+            organization=organization, cb=cb, scheme=scheme, design_claimed=design_claimed,
+            requests_component_qualification=requests_component_qualification,
+        )
+        app.programmes.set(programmes)
+        audit_record(actor=actor, action="application.create", obj=app, after={
+            "organization": organization.pk, "cb": cb.code, "scheme": scheme.code,
+            "programmes": sorted(p.code for p in programmes), "design_claimed": design_claimed,
+            "requests_component_qualification": requests_component_qualification,
+        })
+    return app
+
+
+def scope_line_add(
+    *,
+    actor: User,
+    application: Application,
+    category: ProcessCategory,
+    site: Site,
+    wording: str,
+    standards: Sequence[Standard | str],
+) -> ScopeLine:
+    """Add a line to a draft application's scope. Standards may be catalogue entries or
+    ``DESIGNATION:EDITION`` references."""
+    require_org_member(actor, application.organization)
+    wording = (wording or "").strip()
+    if not wording:
+        raise ValidationFailed("Write the scope wording as it should read on the certificate.",
+                               code="invalid.required", field="wording")
+    if site.organization_id != application.organization_id:
+        raise RuleViolation("That site belongs to another organization.",
+                            code="application.site_not_own", field="site")
+    resolved = [s if isinstance(s, Standard) else standard_resolve(s) for s in standards]
+    with transaction.atomic():
+        app = _lock(application)
+        if app.status != "draft":
+            raise RuleViolation("Only a draft application's scope can be changed.",
+                                code="application.not_draft")
+        if ScopeLine.objects.filter(application=app, category=category, site=site).exists():
+            raise RuleViolation(f"The scope already has {category.code} at {site.name}.",
+                                code="application.duplicate_scope_line")
+        line = ScopeLine.objects.create(application=app, category=category, site=site,
+                                        wording=wording)
+        line.standards.set(resolved)
+        audit_record(actor=actor, action="application.scope_line_add", obj=app, after={
+            "scope_line": line.pk, "category": category.code, "site": site.pk,
+            "wording": wording, "standards": sorted(s.reference for s in resolved),
+        })
+    return line
+
+
+def application_submit(
+    *, actor: User, application: Application, on: dt.date | None = None
+) -> Application:
+    """Submit to the CB. Every rule of the scheme is checked; the first that fails is
+    raised, with the others listed in its ``params['also']``."""
+    require_org_member(actor, application.organization)
+    on = on or timezone.localdate()
+    with transaction.atomic():
+        app = _lock(application)
+        target = APPLICATION.next_state(app.status, "submit")
+        problems = application_problems(app, on)
+        if problems:
+            first = problems[0]
+            first.params["also"] = [p.code for p in problems[1:]]
+            raise first
+        app.status = target
+        app.submitted_at = timezone.now()
+        app.save(update_fields=["status", "submitted_at"])
+        audit_record(actor=actor, action="application.submit", obj=app,
+                     before={"status": "draft"}, after={"status": target})
+    return app
+
+
+def _cb_transition(
+    *, actor: User, application: Application, action: str, reason: str
+) -> Application:
+    require_cb_role(actor, application.cb, "scheme_manager")
+    with transaction.atomic():
+        app = _lock(application)
+        before = app.status
+        app.status = APPLICATION.next_state(before, action)
+        app.status_reason = reason
+        if action == "reject":
+            app.closed_at = timezone.now()
+        app.save(update_fields=["status", "status_reason", "closed_at"])
+        audit_record(actor=actor, action=f"application.{action}", obj=app,
+                     before={"status": before}, after={"status": app.status}, reason=reason)
+    return app
+
+
+def application_accept(*, actor: User, application: Application, reason: str = "") -> Application:
+    return _cb_transition(actor=actor, application=application, action="accept", reason=reason)
+
+
+def application_reject(*, actor: User, application: Application, reason: str) -> Application:
+    if not (reason or "").strip():
+        raise ValidationFailed("Say why the application is rejected.",
+                               code="invalid.reason_required", field="reason")
+    return _cb_transition(actor=actor, application=application, action="reject", reason=reason)
+
+
+def application_withdraw(
+    *, actor: User, application: Application, reason: str = ""
+) -> Application:
+    require_org_member(actor, application.organization)
+    with transaction.atomic():
+        app = _lock(application)
+        before = app.status
+        app.status = APPLICATION.next_state(before, "withdraw")
+        app.status_reason = reason
+        app.closed_at = timezone.now()
+        app.save(update_fields=["status", "status_reason", "closed_at"])
+        audit_record(actor=actor, action="application.withdraw", obj=app,
+                     before={"status": before}, after={"status": app.status}, reason=reason)
+    return app

@@ -1,0 +1,170 @@
+"""Assessments, their teams, findings and corrective actions. All private."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apcert.assessments.choices import (
+    AssessmentKind,
+    AssessmentStatus,
+    CorrectiveActionStatus,
+    FindingGrade,
+    FindingStatus,
+    RequirementKind,
+    TeamRole,
+)
+
+
+class Assessment(models.Model):
+    """A visit or review by a CB's team: initial, surveillance, re-assessment, scope
+    extension, special or transfer review. It concerns an application (initial) or a
+    certificate (the others)."""
+
+    cb = models.ForeignKey(
+        "bodies.CertificationBody", on_delete=models.PROTECT, related_name="assessments"
+    )
+    application = models.ForeignKey(
+        "applications.Application",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assessments",
+    )
+    certificate = models.ForeignKey(
+        "certificates.Certificate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assessments",
+    )
+    kind = models.CharField(max_length=20, choices=AssessmentKind.choices)
+    status = models.CharField(
+        max_length=20, choices=AssessmentStatus.choices, default=AssessmentStatus.PLANNED
+    )
+    stage1_document_review = models.BooleanField(default=False)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    report_issued_on = models.DateField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-start_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=AssessmentStatus.values),
+                name="assessment_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=AssessmentKind.values), name="assessment_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(end_date__gte=models.F("start_date")),
+                name="assessment_dates_ordered",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(application__isnull=False) | models.Q(certificate__isnull=False),
+                name="assessment_has_subject",
+            ),
+        ]
+        indexes = [models.Index(fields=["cb", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.start_date}..{self.end_date} ({self.cb.code})"
+
+
+class TeamMember(models.Model):
+    """A person on an assessment team. Exactly one lead per team (enforced in services)."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="team")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    role = models.CharField(max_length=20, choices=TeamRole.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "user"], name="team_member_unique"),
+            models.UniqueConstraint(
+                fields=["assessment"], condition=models.Q(role="lead"), name="team_one_lead"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(role__in=TeamRole.values), name="team_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+
+class Finding(models.Model):
+    """A major or minor nonconformity, or an observation, against one requirement."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="findings")
+    grade = models.CharField(max_length=20, choices=FindingGrade.choices)
+    requirement_kind = models.CharField(max_length=20, choices=RequirementKind.choices)
+    requirement_ref = models.CharField(
+        max_length=200, help_text="e.g. ISO 9001:2015 8.5.1, or IEC 61340-5-1:2016 5.2.4"
+    )
+    standard = models.ForeignKey(
+        "schemes.Standard", on_delete=models.PROTECT, null=True, blank=True
+    )
+    description = models.TextField()
+    status = models.CharField(
+        max_length=20, choices=FindingStatus.choices, default=FindingStatus.OPEN
+    )
+    raised_on = models.DateField()
+    due_date = models.DateField()
+    closed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["assessment", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=FindingStatus.values), name="finding_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(grade__in=FindingGrade.values), name="finding_grade_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "due_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_grade_display()} against {self.requirement_ref}"
+
+
+class CorrectiveAction(models.Model):
+    """The organization's answer to a nonconformity, and the assessor's review of it."""
+
+    finding = models.ForeignKey(
+        Finding, on_delete=models.PROTECT, related_name="corrective_actions"
+    )
+    correction = models.TextField()
+    root_cause = models.TextField()
+    action = models.TextField()
+    evidence = models.TextField(blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_on = models.DateField()
+    status = models.CharField(
+        max_length=20,
+        choices=CorrectiveActionStatus.choices,
+        default=CorrectiveActionStatus.SUBMITTED,
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_on = models.DateField(null=True, blank=True)
+    review_comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["finding", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=CorrectiveActionStatus.values),
+                name="corrective_action_status_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"corrective action {self.pk} for finding {self.finding_id}"

@@ -1,0 +1,68 @@
+"""Writing to the audit trail. Services call :func:`audit_record`; nothing else writes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db import connection, models
+from django.utils import timezone
+
+from apcert.audit.chain import GENESIS_HASH, event_content, event_hash, to_jsonable
+from apcert.audit.models import AuditChainHead, AuditEvent
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+
+SYSTEM_LABEL = "system"
+
+
+def _lock_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(id=1).first()
+    if head is None:
+        AuditChainHead.objects.get_or_create(id=1, defaults={"last_hash": GENESIS_HASH})
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+    return head
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str | None = None,
+    object_id: str | int | None = None,
+    before: Any = None,
+    after: Any = None,
+    reason: str = "",
+    actor_label: str | None = None,
+) -> AuditEvent:
+    """Append one event to the chain. Must run inside the service's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record() must be called inside the service's transaction")
+    if obj is not None:
+        object_type = object_type or obj._meta.label_lower
+        object_id = obj.pk if object_id is None else object_id
+    if not object_type or object_id is None:
+        raise ValueError("audit_record() needs an object or object_type and object_id")
+    head = _lock_head()
+    label = actor_label or (actor.label if actor is not None else SYSTEM_LABEL)
+    fields: dict[str, Any] = {
+        "seq": head.last_seq + 1,
+        "occurred_at": timezone.now(),
+        "actor_id": actor.pk if actor is not None else None,
+        "actor_label": label[:300],
+        "action": action,
+        "object_type": object_type,
+        "object_id": str(object_id),
+        "object_repr": (str(obj) if obj is not None else "")[:300],
+        "before": to_jsonable(before),
+        "after": to_jsonable(after),
+        "reason": reason or "",
+        "prev_hash": head.last_hash,
+    }
+    digest = event_hash(event_content(**fields))
+    event = AuditEvent.objects.create(hash=digest, **fields)
+    head.last_seq = fields["seq"]
+    head.last_hash = digest
+    head.save(update_fields=["last_seq", "last_hash"])
+    return event

@@ -1,0 +1,177 @@
+"""Decisions, certificates, their issues and status history, and number allocation."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apcert.certificates.choices import (
+    CertificateStatus,
+    DecisionKind,
+    IssueReason,
+    StatusReason,
+)
+
+
+class Decision(models.Model):
+    """A certification decision, taken by a CB decision maker who was not on the team.
+
+    Private. Its effect on a certificate is public through the status history and issues.
+    """
+
+    cb = models.ForeignKey(
+        "bodies.CertificationBody", on_delete=models.PROTECT, related_name="decisions"
+    )
+    kind = models.CharField(max_length=20, choices=DecisionKind.choices)
+    application = models.ForeignKey(
+        "applications.Application", on_delete=models.PROTECT, null=True, blank=True
+    )
+    assessment = models.ForeignKey(
+        "assessments.Assessment", on_delete=models.PROTECT, null=True, blank=True
+    )
+    certificate = models.ForeignKey(
+        "Certificate", on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+    )
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    decided_on = models.DateField()
+    rationale = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-decided_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=DecisionKind.values), name="decision_kind_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} decision of {self.decided_on}"
+
+
+class Certificate(models.Model):
+    """An IECQ certificate: ``IECQ-<letter> <CB code> <YY>.<NNNN>``, never reused.
+
+    The number stays the same through renewals and re-issues; each issue is an immutable
+    snapshot (:class:`CertificateIssue`). ``status`` changes only through the services in
+    ``certificates.services``, following ``certificates.lifecycle.CERTIFICATE``.
+    """
+
+    number = models.CharField(max_length=40, unique=True)
+    number_year = models.PositiveSmallIntegerField()
+    number_serial = models.PositiveIntegerField()
+    cb = models.ForeignKey(
+        "bodies.CertificationBody", on_delete=models.PROTECT, related_name="certificates"
+    )
+    scheme = models.ForeignKey("schemes.Scheme", on_delete=models.PROTECT)
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.PROTECT, related_name="certificates"
+    )
+    application = models.ForeignKey(
+        "applications.Application", on_delete=models.PROTECT, related_name="certificates"
+    )
+    status = models.CharField(
+        max_length=20, choices=CertificateStatus.choices, default=CertificateStatus.DRAFT
+    )
+    status_since = models.DateField()
+    first_issued_on = models.DateField()
+    initial_decision_on = models.DateField()
+    expires_on = models.DateField()
+    current_issue_number = models.PositiveIntegerField(default=0)
+    transferred_from = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="transferred_to"
+    )
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=CertificateStatus.values),
+                name="certificate_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["cb", "number_year", "number_serial"], name="certificate_serial_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["cb", "status"]),
+            models.Index(fields=["status", "expires_on"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CertificateIssue(models.Model):
+    """One issue of a certificate: an immutable snapshot of holder, sites, scope lines,
+    standards and dates. Issue 1 at grant, +1 on every re-issue. The database refuses
+    UPDATE and DELETE on this table, like the audit trail."""
+
+    certificate = models.ForeignKey(Certificate, on_delete=models.PROTECT, related_name="issues")
+    issue_number = models.PositiveIntegerField()
+    issued_on = models.DateField()
+    valid_from = models.DateField()
+    valid_until = models.DateField()
+    reason = models.CharField(max_length=30, choices=IssueReason.choices)
+    change_summary = models.TextField(blank=True)
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, null=True, blank=True)
+    holder = models.JSONField()
+    sites = models.JSONField()
+    programmes = models.JSONField()
+    scope_lines = models.JSONField()
+    standards = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["certificate", "issue_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["certificate", "issue_number"], name="certificate_issue_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(issue_number__gte=1), name="certificate_issue_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.certificate.number} issue {self.issue_number}"
+
+
+class CertificateStatusChange(models.Model):
+    """A change of a certificate's status. The date and reason category are public; the
+    free-text reason is private."""
+
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=20, choices=CertificateStatus.choices)
+    to_status = models.CharField(max_length=20, choices=CertificateStatus.choices)
+    effective_on = models.DateField()
+    reason_category = models.CharField(max_length=30, choices=StatusReason.choices)
+    reason = models.TextField(blank=True)
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, null=True, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["certificate", "effective_on", "id"]
+        indexes = [models.Index(fields=["effective_on"])]
+
+    def __str__(self) -> str:
+        return f"{self.certificate_id}: {self.from_status} -> {self.to_status}"
+
+
+class CertificateNumberSequence(models.Model):
+    """The last serial used by a CB in a year. Locked row by row when a number is taken,
+    only ever incremented, so a number is never given twice nor reused."""
+
+    cb = models.ForeignKey("bodies.CertificationBody", on_delete=models.PROTECT)
+    year = models.PositiveSmallIntegerField()
+    last_serial = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cb", "year"], name="number_sequence_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cb_id}/{self.year}: {self.last_serial}"

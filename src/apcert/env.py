@@ -1,0 +1,99 @@
+"""Every value apcert takes from the environment is read here, and only here.
+
+Other modules import the typed values below; none of them touches ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in _TRUE
+
+
+#: Where apcert keeps its own files (SQLite database, generated secret key, uploads).
+VAR_DIR = Path(os.environ.get("APCERT_VAR_DIR", Path.cwd() / "var")).resolve()
+
+DEBUG = _flag("DEBUG")
+
+#: ``development`` (the default) may generate its own secret key; ``production`` may not.
+ENVIRONMENT = os.environ.get("APCERT_ENV", "development").strip().lower()
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip()
+
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
+    if h.strip()
+]
+
+EMAIL_URL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip()
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+def secret_key() -> str:
+    """Return SECRET_KEY, generating and keeping one under VAR_DIR in development only."""
+    value = os.environ.get("SECRET_KEY", "").strip()
+    if value:
+        return value
+    if ENVIRONMENT != "development":
+        raise ConfigurationError(
+            "SECRET_KEY is not set. Outside development apcert will not invent one: "
+            "set SECRET_KEY in the environment."
+        )
+    path = VAR_DIR / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    # Written with owner-only permissions; O_EXCL so two processes never write two keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def databases() -> dict[str, dict[str, object]]:
+    """The DATABASES setting: SQLite under VAR_DIR unless DATABASE_URL names another."""
+    if DATABASE_URL:
+        config: dict[str, object] = dict(
+            dj_database_url.parse(DATABASE_URL, conn_max_age=None, conn_health_checks=True)
+        )
+    else:
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "apcert.sqlite3")}
+    engine = str(config["ENGINE"])
+    options = dict(config.get("OPTIONS") or {})  # type: ignore[call-overload]
+    if engine.endswith("sqlite3"):
+        # WAL lets the register read while a CB writes; IMMEDIATE write transactions take
+        # the write lock up front, so two writers queue instead of failing on upgrade.
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault("timeout", 20)
+        options.setdefault(
+            "init_command",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+        )
+        config["CONN_MAX_AGE"] = None
+        config.setdefault("CONN_HEALTH_CHECKS", False)
+    config["OPTIONS"] = options
+    config.setdefault("ATOMIC_REQUESTS", False)
+    test_name = os.environ.get("APCERT_TEST_DATABASE_NAME")
+    if test_name:
+        config["TEST"] = {"NAME": test_name}
+    return {"default": config}

@@ -1,0 +1,103 @@
+"""Reading reference data, and the checks on declared standards."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import QuerySet
+
+from apcert.core.errors import NotFound, RuleViolation
+from apcert.schemes.choices import StandardStatus
+from apcert.schemes.models import ProcessCategory, Scheme, SchemeRules, Standard
+
+
+def scheme_get(code: str) -> Scheme:
+    scheme = Scheme.objects.filter(code=code).first()
+    if scheme is None:
+        raise NotFound(f"There is no IECQ scheme with the code {code}.", code="scheme.unknown")
+    return scheme
+
+
+def scheme_rules(scheme: Scheme) -> SchemeRules:
+    rules = SchemeRules.objects.filter(scheme=scheme).first()
+    if rules is None:
+        raise RuleViolation(
+            f"The rules of {scheme} are not loaded: run 'apcert load-reference'.",
+            code="scheme.rules_missing",
+        )
+    return rules
+
+
+def standard_resolve(reference: str) -> Standard:
+    """Find a catalogue entry from ``DESIGNATION:EDITION``."""
+    designation, sep, edition = (reference or "").strip().rpartition(":")
+    std = None
+    if sep:
+        std = Standard.objects.filter(designation=designation.strip(),
+                                      edition=edition.strip()).first()
+    if std is None:
+        raise RuleViolation(
+            f"'{reference}' is not in the IECQ standards catalogue. Write it as "
+            "DESIGNATION:EDITION, e.g. IEC 61340-5-1:2016.",
+            code="standard.unknown", params={"standard": reference},
+        )
+    return std
+
+
+def standard_current_edition(std: Standard) -> Standard | None:
+    """Follow ``superseded_by`` to the edition in force, or None if the line ends withdrawn."""
+    seen: set[int] = set()
+    node: Standard | None = std
+    while node is not None and node.status != StandardStatus.CURRENT:
+        if node.pk in seen:  # a loop in the data: no current edition to name
+            return None
+        seen.add(node.pk)
+        node = node.superseded_by
+    return node
+
+
+def standard_problem(std: Standard, on: dt.date | None = None) -> RuleViolation | None:
+    """Why this edition may not be declared (on a date), or None if it may."""
+    if not std.accepted_for_iecq:
+        return RuleViolation(
+            f"{std.reference} is not accepted for use in IECQ.",
+            code="standard.not_accepted", params={"standard": std.reference},
+        )
+    withdrawn_by_date = std.withdrawn_on is not None and (on is None or std.withdrawn_on <= on)
+    if std.status == StandardStatus.CURRENT and not withdrawn_by_date:
+        return None
+    current = standard_current_edition(std)
+    if std.status == StandardStatus.SUPERSEDED:
+        name = current.reference if current is not None else "none (the line was withdrawn)"
+        return RuleViolation(
+            f"{std.reference} has been superseded; declare the current edition, {name}.",
+            code="standard.superseded",
+            params={"standard": std.reference, "current": name},
+        )
+    when = f" on {std.withdrawn_on.isoformat()}" if std.withdrawn_on else ""
+    instead = (
+        f" Its replacement is {current.reference}."
+        if current is not None and current.pk != std.pk
+        else ""
+    )
+    return RuleViolation(
+        f"{std.reference} was withdrawn{when} and may no longer be declared.{instead}",
+        code="standard.withdrawn", params={"standard": std.reference},
+    )
+
+
+def category_descendant_codes(category: ProcessCategory) -> set[str]:
+    """The codes of a category and everything below it in the tree."""
+    codes = {category.code}
+    frontier = [category.pk]
+    while frontier:
+        children = list(
+            ProcessCategory.objects.filter(parent_id__in=frontier).values_list("pk", "code")
+        )
+        frontier = [pk for pk, _ in children]
+        codes.update(code for _, code in children)
+    return codes
+
+
+def categories() -> QuerySet[ProcessCategory]:
+    return ProcessCategory.objects.select_related("parent").order_by("code")

@@ -1,0 +1,297 @@
+"""Loading the reference data files into the database, idempotently."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from apcert.audit.services import audit_record
+from apcert.core.errors import ValidationFailed
+from apcert.core.permissions import require_secretariat
+from apcert.schemes.choices import StandardStatus, SuspensionEndAction
+from apcert.schemes.models import (
+    ProcessCategory,
+    Programme,
+    ReferenceDataFile,
+    Scheme,
+    SchemeRules,
+    Standard,
+)
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+
+DATA_DIR = Path(__file__).with_name("data")
+FILES = ("schemes.toml", "standards.toml", "programmes.toml", "process_categories.toml")
+
+RULE_FIELDS = (
+    "certificate_letter", "number_format", "validity_months", "first_surveillance_months",
+    "surveillance_interval_months", "surveillance_window_days", "nonconformity_due_days",
+    "initial_major_verification_months", "max_suspension_months", "suspension_end_action",
+    "defaults", "sources",
+)
+
+
+@dataclass
+class LoadReport:
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+    changes: list[str] = field(default_factory=list)
+    created_now: set[str] = field(default_factory=set)
+
+    def count(self, kind: str, outcome: str, what: str = "") -> None:
+        bucket: dict[str, int] = getattr(self, outcome)
+        bucket[kind] = bucket.get(kind, 0) + 1
+        if outcome != "unchanged" and what:
+            self.changes.append(f"{outcome} {kind} {what}")
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+def _read(data_dir: Path, name: str) -> tuple[dict[str, Any], str]:
+    path = data_dir / name
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ValidationFailed(
+            f"Reference data file {path} is missing.", code="reference.file_missing"
+        ) from None
+    try:
+        return tomllib.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(
+            f"Reference data file {name} is not valid TOML: {exc}", code="reference.invalid_file"
+        ) from None
+
+
+def _require(entry: dict[str, Any], key: str, where: str) -> Any:
+    if key not in entry or entry[key] in ("", None):
+        raise ValidationFailed(
+            f"{where}: the key '{key}' is required.", code="reference.missing_key"
+        )
+    return entry[key]
+
+
+def _upsert(
+    report: LoadReport,
+    kind: str,
+    model: type[models.Model],
+    lookup: dict[str, Any],
+    values: dict[str, Any],
+) -> Any:
+    obj = model._default_manager.filter(**lookup).first()
+    label = " ".join(str(v) for v in lookup.values())
+    if obj is None:
+        obj = model._default_manager.create(**lookup, **values)
+        report.count(kind, "created", label)
+        report.created_now.add(f"{kind}:{label}")
+        return obj
+    changed = [k for k, v in values.items() if getattr(obj, k) != v]
+    if changed:
+        for k in changed:
+            setattr(obj, k, values[k])
+        obj.save(update_fields=changed)
+        report.count(kind, "updated", f"{label} ({', '.join(changed)})")
+    else:
+        report.count(kind, "unchanged")
+    return obj
+
+
+def _split_ref(ref: str, where: str) -> tuple[str, str]:
+    designation, sep, edition = ref.rpartition(":")
+    if not sep or not designation or not edition:
+        raise ValidationFailed(
+            f"{where}: '{ref}' is not a standard reference of the form DESIGNATION:EDITION.",
+            code="reference.bad_standard_ref",
+        )
+    return designation, edition
+
+
+def _as_date(value: Any, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    raise ValidationFailed(f"{where}: dates are written as TOML dates (YYYY-MM-DD).",
+                           code="reference.bad_date")
+
+
+def reference_load(
+    *,
+    actor: User | None,
+    data_dir: Path | None = None,
+    system: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> LoadReport:
+    """Load or update the reference data. Twice in a row: the second changes nothing.
+
+    ``system`` marks an install-time load (``apcert load-reference``) that runs with no
+    signed-in user; otherwise only the Secretariat may change reference data.
+    """
+    if not system:
+        require_secretariat(actor)
+    data_dir = data_dir or DATA_DIR
+    docs: dict[str, tuple[dict[str, Any], str]] = {name: _read(data_dir, name) for name in FILES}
+    report = LoadReport()
+    with transaction.atomic():
+        _load_schemes(report, docs["schemes.toml"][0])
+        _load_standards(report, docs["standards.toml"][0])
+        _load_programmes(report, docs["programmes.toml"][0])
+        _load_categories(report, docs["process_categories.toml"][0])
+        now = timezone.now()
+        for name, (doc, digest) in docs.items():
+            version = str(doc.get("version", ""))
+            record = ReferenceDataFile.objects.filter(name=name).first()
+            if record is None or (record.sha256, record.version) != (digest, version):
+                ReferenceDataFile.objects.update_or_create(
+                    name=name, defaults={"version": version, "sha256": digest, "loaded_at": now}
+                )
+                report.count("file", "created" if record is None else "updated",
+                             f"{name} v{version}")
+        if report.changed:
+            audit_record(
+                actor=actor,
+                action="reference.load",
+                object_type="schemes.reference",
+                object_id="reference-data",
+                after={
+                    "files": {n: {"version": str(d.get("version", "")), "sha256": h}
+                              for n, (d, h) in docs.items()},
+                    "created": report.created,
+                    "updated": report.updated,
+                    "changes": report.changes[:500],
+                },
+                reason="reference data files loaded",
+            )
+    if log is not None:
+        for line in report.changes:
+            log(line)
+    return report
+
+
+def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
+    for entry in doc.get("scheme", []):
+        code = _require(entry, "code", "schemes.toml")
+        scheme = _upsert(report, "scheme", Scheme, {"code": code}, {
+            "name": _require(entry, "name", f"scheme {code}"),
+            "rules_document": entry.get("rules_document", ""),
+            "description": entry.get("description", "").strip(),
+            "supported": bool(entry.get("supported", False)),
+        })
+        rules = _require(entry, "rules", f"scheme {code}")
+        values = {}
+        for key in RULE_FIELDS:
+            if key in ("defaults", "sources"):
+                values[key] = rules.get(key, [] if key == "defaults" else {})
+            else:
+                values[key] = _require(rules, key, f"rules of scheme {code}")
+        if values["suspension_end_action"] not in SuspensionEndAction.values:
+            raise ValidationFailed(
+                f"rules of scheme {code}: suspension_end_action must be one of "
+                f"{', '.join(SuspensionEndAction.values)}.", code="reference.bad_value")
+        try:
+            values["number_format"].format(letter="A", cb_code="X", yy="26", serial=1)
+        except (KeyError, IndexError, ValueError):
+            raise ValidationFailed(
+                f"rules of scheme {code}: number_format may use only {{letter}}, {{cb_code}}, "
+                "{yy} and {serial}.", code="reference.bad_value") from None
+        _upsert(report, "scheme rules", SchemeRules, {"scheme": scheme}, values)
+
+
+def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
+    entries = doc.get("standard", [])
+    by_ref: dict[str, Standard] = {}
+    for entry in entries:
+        designation = _require(entry, "designation", "standards.toml")
+        edition = str(_require(entry, "edition", f"standard {designation}"))
+        where = f"standard {designation}:{edition}"
+        status = entry.get("status", StandardStatus.CURRENT)
+        if status not in StandardStatus.values:
+            raise ValidationFailed(f"{where}: unknown status '{status}'.",
+                                   code="reference.bad_value")
+        if status == StandardStatus.SUPERSEDED and not entry.get("superseded_by"):
+            raise ValidationFailed(f"{where}: a superseded edition must name superseded_by.",
+                                   code="reference.missing_key")
+        obj = _upsert(report, "standard", Standard,
+                      {"designation": designation, "edition": edition}, {
+                          "title": _require(entry, "title", where),
+                          "status": status,
+                          "withdrawn_on": _as_date(entry.get("withdrawn_on"), where),
+                          "accepted_for_iecq": bool(entry.get("accepted_for_iecq", True)),
+                      })
+        by_ref[f"{designation}:{edition}"] = obj
+    # Second pass: links between editions, once every edition exists.
+    for entry in entries:
+        ref = f"{entry['designation']}:{entry['edition']}"
+        target_ref = entry.get("superseded_by")
+        target = None
+        if target_ref:
+            _split_ref(target_ref, f"standard {ref}")
+            target = by_ref.get(target_ref)
+            if target is None:
+                raise ValidationFailed(
+                    f"standard {ref}: superseded_by '{target_ref}' is not in standards.toml.",
+                    code="reference.unknown_standard")
+        obj = by_ref[ref]
+        if obj.superseded_by_id != (target.pk if target else None):
+            obj.superseded_by = target
+            obj.save(update_fields=["superseded_by"])
+            if f"standard:{obj.designation} {obj.edition}" not in report.created_now:
+                report.count("standard", "updated", f"{ref} (superseded_by)")
+
+
+def _load_programmes(report: LoadReport, doc: dict[str, Any]) -> None:
+    for entry in doc.get("programme", []):
+        code = _require(entry, "code", "programmes.toml")
+        scheme_code = _require(entry, "scheme", f"programme {code}")
+        scheme = Scheme.objects.filter(code=scheme_code).first()
+        if scheme is None:
+            raise ValidationFailed(f"programme {code}: unknown scheme '{scheme_code}'.",
+                                   code="reference.unknown_scheme")
+        programme = _upsert(report, "programme", Programme, {"code": code}, {
+            "scheme": scheme,
+            "name": _require(entry, "name", f"programme {code}"),
+            "description": entry.get("description", "").strip(),
+        })
+        wanted = set()
+        for ref in entry.get("key_standards", []):
+            designation, edition = _split_ref(ref, f"programme {code}")
+            std = Standard.objects.filter(designation=designation, edition=edition).first()
+            if std is None:
+                raise ValidationFailed(f"programme {code}: key standard '{ref}' is not in "
+                                       "standards.toml.", code="reference.unknown_standard")
+            wanted.add(std.pk)
+        have = set(programme.key_standards.values_list("pk", flat=True))
+        if wanted != have:
+            programme.key_standards.set(wanted)
+            if f"programme:{code}" not in report.created_now:
+                report.count("programme", "updated", f"{code} (key_standards)")
+
+
+def _load_categories(report: LoadReport, doc: dict[str, Any]) -> None:
+    for entry in doc.get("category", []):
+        code = _require(entry, "code", "process_categories.toml")
+        parent = None
+        if entry.get("parent"):
+            parent = ProcessCategory.objects.filter(code=entry["parent"]).first()
+            if parent is None:
+                raise ValidationFailed(
+                    f"process category {code}: parent '{entry['parent']}' must be listed "
+                    "before it.", code="reference.unknown_category")
+        _upsert(report, "process category", ProcessCategory, {"code": code}, {
+            "name": _require(entry, "name", f"process category {code}"),
+            "parent": parent,
+            "is_design": bool(entry.get("is_design", False)),
+            "description": entry.get("description", "").strip(),
+        })
