@@ -3,7 +3,11 @@
 from apcert.core.lifecycle import TransitionTable
 
 S_DRAFT, S_SUBMITTED, S_ACCEPTED, S_REJECTED, S_WITHDRAWN = (
-    "draft", "submitted", "accepted", "rejected", "withdrawn",
+    "draft",
+    "submitted",
+    "accepted",
+    "rejected",
+    "withdrawn",
 )
 
 APPLICATION = TransitionTable(

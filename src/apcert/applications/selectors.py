@@ -23,13 +23,16 @@ def applications_visible_to(actor: User) -> QuerySet[Application]:
     if is_secretariat(actor):
         return qs
     return qs.filter(
-        Q(cb__staff__user=actor, cb__staff__active=True)
-        | Q(organization__members__user=actor)
+        Q(cb__staff__user=actor, cb__staff__active=True) | Q(organization__members__user=actor)
     ).distinct()
 
 
 def acceptance_problems(
-    *, cb_id: int, programme_ids: list[int], scope_lines: list[ScopeLine], on: dt.date,
+    *,
+    cb_id: int,
+    programme_ids: list[int],
+    scope_lines: list[ScopeLine],
+    on: dt.date,
     code_prefix: str,
 ) -> list[RuleViolation]:
     """The CB must hold a current acceptance for every programme, covering every scope line."""
@@ -37,18 +40,22 @@ def acceptance_problems(
     acceptances = {
         acc.programme_id: acc
         for acc in CBAcceptance.objects.filter(cb_id=cb_id, programme_id__in=programme_ids)
-        .select_related("programme", "cb").prefetch_related("categories")
+        .select_related("programme", "cb")
+        .prefetch_related("categories")
     }
     from apcert.schemes.models import Programme
 
     for programme in Programme.objects.filter(pk__in=programme_ids).order_by("code"):
         acc = acceptances.get(programme.pk)
         if acc is None or not acc.is_current_on(on):
-            problems.append(RuleViolation(
-                f"The chosen certification body does not hold a current IECQ acceptance for "
-                f"{programme.code} ({programme.name}) on {on.isoformat()}.",
-                code=f"{code_prefix}.cb_not_accepted", params={"programme": programme.code},
-            ))
+            problems.append(
+                RuleViolation(
+                    f"The chosen certification body does not hold a current IECQ acceptance for "
+                    f"{programme.code} ({programme.name}) on {on.isoformat()}.",
+                    code=f"{code_prefix}.cb_not_accepted",
+                    params={"programme": programme.code},
+                )
+            )
             continue
         limited = list(acc.categories.all())
         if limited:
@@ -57,12 +64,14 @@ def acceptance_problems(
                 allowed |= category_descendant_codes(cat)
             for line in scope_lines:
                 if line.category.code not in allowed:
-                    problems.append(RuleViolation(
-                        f"Scope line {line.category.code} ({line.category.name}) is outside "
-                        f"{acc.cb.code}'s acceptance for {programme.code}.",
-                        code=f"{code_prefix}.scope_outside_acceptance",
-                        params={"category": line.category.code, "programme": programme.code},
-                    ))
+                    problems.append(
+                        RuleViolation(
+                            f"Scope line {line.category.code} ({line.category.name}) is outside "
+                            f"{acc.cb.code}'s acceptance for {programme.code}.",
+                            code=f"{code_prefix}.scope_outside_acceptance",
+                            params={"category": line.category.code, "programme": programme.code},
+                        )
+                    )
     return problems
 
 
@@ -71,58 +80,84 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
     order a user should fix them. Empty when it may be submitted."""
     problems: list[RuleViolation] = []
     if application.requests_component_qualification:
-        problems.append(RuleViolation(
-            "Qualification of finished electronic components is certified under the IECQ "
-            "Approved Component scheme (IECQ 03-3), not Approved Process. Apply under AC for "
-            "the components; AP can still cover separate processes or services.",
-            code="application.component_qualification_is_ac",
-        ))
+        problems.append(
+            RuleViolation(
+                "Qualification of finished electronic components is certified under the IECQ "
+                "Approved Component scheme (IECQ 03-3), not Approved Process. Apply under AC for "
+                "the components; AP can still cover separate processes or services.",
+                code="application.component_qualification_is_ac",
+            )
+        )
     if not application.scheme.supported:
-        problems.append(RuleViolation(
-            f"apcert does not run applications under {application.scheme} yet.",
-            code="application.scheme_not_supported",
-        ))
+        problems.append(
+            RuleViolation(
+                f"apcert does not run applications under {application.scheme} yet.",
+                code="application.scheme_not_supported",
+            )
+        )
     programmes = list(application.programmes.all())
     if not programmes:
-        problems.append(RuleViolation("Choose at least one programme.",
-                                      code="application.no_programme", field="programmes"))
+        problems.append(
+            RuleViolation(
+                "Choose at least one programme.",
+                code="application.no_programme",
+                field="programmes",
+            )
+        )
     for programme in programmes:
         if programme.scheme_id != application.scheme_id:
-            problems.append(RuleViolation(
-                f"{programme.code} belongs to another scheme than {application.scheme}.",
-                code="application.programme_scheme_mismatch",
-            ))
+            problems.append(
+                RuleViolation(
+                    f"{programme.code} belongs to another scheme than {application.scheme}.",
+                    code="application.programme_scheme_mismatch",
+                )
+            )
     lines = list(
         application.scope_lines.select_related("category", "site").prefetch_related("standards")
     )
     if not lines:
-        problems.append(RuleViolation("Declare at least one scope line.",
-                                      code="application.no_scope", field="scope_lines"))
+        problems.append(
+            RuleViolation(
+                "Declare at least one scope line.", code="application.no_scope", field="scope_lines"
+            )
+        )
     problems += acceptance_problems(
-        cb_id=application.cb_id, programme_ids=[p.pk for p in programmes], scope_lines=lines,
-        on=on, code_prefix="application",
+        cb_id=application.cb_id,
+        programme_ids=[p.pk for p in programmes],
+        scope_lines=lines,
+        on=on,
+        code_prefix="application",
     )
     for line in lines:
         stds = list(line.standards.all())
         if not stds:
-            problems.append(RuleViolation(
-                f"Scope line {line.category.code} at {line.site.name} declares no standard.",
-                code="application.scope_line_without_standard",
-            ))
+            problems.append(
+                RuleViolation(
+                    f"Scope line {line.category.code} at {line.site.name} declares no standard.",
+                    code="application.scope_line_without_standard",
+                )
+            )
         for std in stds:
             problem = standard_problem(std, on)
             if problem is not None:
                 problems.append(problem)
     has_design_line = any(line.category.is_design for line in lines)
     if application.design_claimed and not has_design_line:
-        problems.append(RuleViolation(
-            "Design is claimed, so the scope needs a design scope line (a design and product "
-            "engineering category).", code="application.design_scope_missing",
-            field="scope_lines",
-        ))
+        problems.append(
+            RuleViolation(
+                "Design is claimed, so the scope needs a design scope line (a design and product "
+                "engineering category).",
+                code="application.design_scope_missing",
+                field="scope_lines",
+            )
+        )
     if has_design_line and not application.design_claimed:
-        problems.append(RuleViolation(
-            "A design scope line is declared but design is not claimed: claim design, or "
-            "remove the line.", code="application.design_not_claimed", field="design_claimed",
-        ))
+        problems.append(
+            RuleViolation(
+                "A design scope line is declared but design is not claimed: claim design, or "
+                "remove the line.",
+                code="application.design_not_claimed",
+                field="design_claimed",
+            )
+        )
     return problems

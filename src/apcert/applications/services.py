@@ -26,8 +26,11 @@ if TYPE_CHECKING:
 
 
 def _lock(application: Application) -> Application:
-    return Application.objects.select_for_update().select_related(
-        "cb", "scheme", "organization").get(pk=application.pk)
+    return (
+        Application.objects.select_for_update()
+        .select_related("cb", "scheme", "organization")
+        .get(pk=application.pk)
+    )
 
 
 def application_create(
@@ -44,15 +47,26 @@ def application_create(
     programmes = list(programmes)
     with transaction.atomic():
         app = Application.objects.create(
-            organization=organization, cb=cb, scheme=scheme, design_claimed=design_claimed,
+            organization=organization,
+            cb=cb,
+            scheme=scheme,
+            design_claimed=design_claimed,
             requests_component_qualification=requests_component_qualification,
         )
         app.programmes.set(programmes)
-        audit_record(actor=actor, action="application.create", obj=app, after={
-            "organization": organization.pk, "cb": cb.code, "scheme": scheme.code,
-            "programmes": sorted(p.code for p in programmes), "design_claimed": design_claimed,
-            "requests_component_qualification": requests_component_qualification,
-        })
+        audit_record(
+            actor=actor,
+            action="application.create",
+            obj=app,
+            after={
+                "organization": organization.pk,
+                "cb": cb.code,
+                "scheme": scheme.code,
+                "programmes": sorted(p.code for p in programmes),
+                "design_claimed": design_claimed,
+                "requests_component_qualification": requests_component_qualification,
+            },
+        )
     return app
 
 
@@ -70,27 +84,45 @@ def scope_line_add(
     require_org_member(actor, application.organization)
     wording = (wording or "").strip()
     if not wording:
-        raise ValidationFailed("Write the scope wording as it should read on the certificate.",
-                               code="invalid.required", field="wording")
+        raise ValidationFailed(
+            "Write the scope wording as it should read on the certificate.",
+            code="invalid.required",
+            field="wording",
+        )
     if site.organization_id != application.organization_id:
-        raise RuleViolation("That site belongs to another organization.",
-                            code="application.site_not_own", field="site")
+        raise RuleViolation(
+            "That site belongs to another organization.",
+            code="application.site_not_own",
+            field="site",
+        )
     resolved = [s if isinstance(s, Standard) else standard_resolve(s) for s in standards]
     with transaction.atomic():
         app = _lock(application)
         if app.status != "draft":
-            raise RuleViolation("Only a draft application's scope can be changed.",
-                                code="application.not_draft")
+            raise RuleViolation(
+                "Only a draft application's scope can be changed.", code="application.not_draft"
+            )
         if ScopeLine.objects.filter(application=app, category=category, site=site).exists():
-            raise RuleViolation(f"The scope already has {category.code} at {site.name}.",
-                                code="application.duplicate_scope_line")
-        line = ScopeLine.objects.create(application=app, category=category, site=site,
-                                        wording=wording)
+            raise RuleViolation(
+                f"The scope already has {category.code} at {site.name}.",
+                code="application.duplicate_scope_line",
+            )
+        line = ScopeLine.objects.create(
+            application=app, category=category, site=site, wording=wording
+        )
         line.standards.set(resolved)
-        audit_record(actor=actor, action="application.scope_line_add", obj=app, after={
-            "scope_line": line.pk, "category": category.code, "site": site.pk,
-            "wording": wording, "standards": sorted(s.reference for s in resolved),
-        })
+        audit_record(
+            actor=actor,
+            action="application.scope_line_add",
+            obj=app,
+            after={
+                "scope_line": line.pk,
+                "category": category.code,
+                "site": site.pk,
+                "wording": wording,
+                "standards": sorted(s.reference for s in resolved),
+            },
+        )
     return line
 
 
@@ -112,8 +144,13 @@ def application_submit(
         app.status = target
         app.submitted_at = timezone.now()
         app.save(update_fields=["status", "submitted_at"])
-        audit_record(actor=actor, action="application.submit", obj=app,
-                     before={"status": "draft"}, after={"status": target})
+        audit_record(
+            actor=actor,
+            action="application.submit",
+            obj=app,
+            before={"status": "draft"},
+            after={"status": target},
+        )
     return app
 
 
@@ -129,8 +166,14 @@ def _cb_transition(
         if action == "reject":
             app.closed_at = timezone.now()
         app.save(update_fields=["status", "status_reason", "closed_at"])
-        audit_record(actor=actor, action=f"application.{action}", obj=app,
-                     before={"status": before}, after={"status": app.status}, reason=reason)
+        audit_record(
+            actor=actor,
+            action=f"application.{action}",
+            obj=app,
+            before={"status": before},
+            after={"status": app.status},
+            reason=reason,
+        )
     return app
 
 
@@ -140,14 +183,13 @@ def application_accept(*, actor: User, application: Application, reason: str = "
 
 def application_reject(*, actor: User, application: Application, reason: str) -> Application:
     if not (reason or "").strip():
-        raise ValidationFailed("Say why the application is rejected.",
-                               code="invalid.reason_required", field="reason")
+        raise ValidationFailed(
+            "Say why the application is rejected.", code="invalid.reason_required", field="reason"
+        )
     return _cb_transition(actor=actor, application=application, action="reject", reason=reason)
 
 
-def application_withdraw(
-    *, actor: User, application: Application, reason: str = ""
-) -> Application:
+def application_withdraw(*, actor: User, application: Application, reason: str = "") -> Application:
     require_org_member(actor, application.organization)
     with transaction.atomic():
         app = _lock(application)
@@ -156,6 +198,12 @@ def application_withdraw(
         app.status_reason = reason
         app.closed_at = timezone.now()
         app.save(update_fields=["status", "status_reason", "closed_at"])
-        audit_record(actor=actor, action="application.withdraw", obj=app,
-                     before={"status": before}, after={"status": app.status}, reason=reason)
+        audit_record(
+            actor=actor,
+            action="application.withdraw",
+            obj=app,
+            before={"status": before},
+            after={"status": app.status},
+            reason=reason,
+        )
     return app

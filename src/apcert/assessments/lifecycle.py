@@ -17,7 +17,9 @@ ASSESSMENT = TransitionTable(
 
 # A nonconformity is answered by the organization with a corrective action; the assessor
 # rejects it (back to open), accepts the plan (a minor may then be granted on), or verifies
-# it as effective (closed); a plan once accepted is next verified on evidence. Observations need no answer and are recorded closed.
+# it as effective (closed).
+# A plan once accepted is next verified on evidence. Observations need no answer and are
+# recorded closed.
 FINDING = TransitionTable(
     entity="finding",
     states=("open", "answered", "plan_accepted", "closed"),

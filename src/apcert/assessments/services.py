@@ -43,7 +43,8 @@ def _require_team(actor: User, assessment: Assessment, *, lead: bool = False) ->
     if not actor.is_active or not qs.exists():
         raise PermissionDenied(
             f"Only {'the lead assessor' if lead else 'a member of the assessment team'} may "
-            "do this.", code="permission.team_member_required",
+            "do this.",
+            code="permission.team_member_required",
         )
 
 
@@ -61,43 +62,60 @@ def assessment_plan(
     """Plan an assessment with its team: exactly one lead, each an active assessor of the CB
     (a technical expert may hold any role there)."""
     if kind not in AssessmentKind.values:
-        raise ValidationFailed(f"Unknown assessment kind '{kind}'.", code="invalid.choice",
-                               field="kind")
+        raise ValidationFailed(
+            f"Unknown assessment kind '{kind}'.", code="invalid.choice", field="kind"
+        )
     if kind == AssessmentKind.INITIAL:
         if application is None:
-            raise ValidationFailed("An initial assessment is of an application.",
-                                   code="assessment.subject_required", field="application")
+            raise ValidationFailed(
+                "An initial assessment is of an application.",
+                code="assessment.subject_required",
+                field="application",
+            )
         cb = application.cb
     else:
         if certificate is None:
-            raise ValidationFailed("This kind of assessment is of a certificate.",
-                                   code="assessment.subject_required", field="certificate")
+            raise ValidationFailed(
+                "This kind of assessment is of a certificate.",
+                code="assessment.subject_required",
+                field="certificate",
+            )
         cb = certificate.cb
     require_cb_role(actor, cb, "scheme_manager")
     if end_date < start_date:
-        raise ValidationFailed("The assessment cannot end before it starts.",
-                               code="invalid.date_order", field="end_date")
+        raise ValidationFailed(
+            "The assessment cannot end before it starts.",
+            code="invalid.date_order",
+            field="end_date",
+        )
     leads = [u for u, role in team if role == TeamRole.LEAD]
     if len(leads) != 1:
-        raise RuleViolation("The team needs exactly one lead assessor.",
-                            code="assessment.lead_required", field="team")
+        raise RuleViolation(
+            "The team needs exactly one lead assessor.",
+            code="assessment.lead_required",
+            field="team",
+        )
     if len({u.pk for u, _ in team}) != len(team):
-        raise ValidationFailed("A person is listed twice in the team.",
-                               code="assessment.duplicate_member", field="team")
+        raise ValidationFailed(
+            "A person is listed twice in the team.",
+            code="assessment.duplicate_member",
+            field="team",
+        )
     for user, role in team:
         if role not in TeamRole.values:
-            raise ValidationFailed(f"Unknown team role '{role}'.", code="invalid.choice",
-                                   field="team")
-        roles = set(CBStaff.objects.filter(cb=cb, user=user, active=True)
-                    .values_list("role", flat=True))
-        if role == TeamRole.TECHNICAL_EXPERT:
-            ok = bool(roles)
-        else:
-            ok = "assessor" in roles
-        if not ok:
+            raise ValidationFailed(
+                f"Unknown team role '{role}'.", code="invalid.choice", field="team"
+            )
+        roles = set(
+            CBStaff.objects.filter(cb=cb, user=user, active=True).values_list("role", flat=True)
+        )
+        expert = role == TeamRole.TECHNICAL_EXPERT
+        if not (bool(roles) if expert else "assessor" in roles):
+            what = "on the staff" if expert else "a qualified assessor"
             raise RuleViolation(
-                f"{user} is not {'on the staff' if role == TeamRole.TECHNICAL_EXPERT else 'a qualified assessor'} "
-                f"of {cb.code}.", code="assessment.team_member_not_qualified", field="team",
+                f"{user} is not {what} of {cb.code}.",
+                code="assessment.team_member_not_qualified",
+                field="team",
                 params={"user": user.username},
             )
     with transaction.atomic():
@@ -108,26 +126,39 @@ def assessment_plan(
             if app.status != "accepted":
                 raise RuleViolation(
                     "An initial assessment can be planned once the application is accepted.",
-                    code="assessment.application_not_accepted")
+                    code="assessment.application_not_accepted",
+                )
         assessment = Assessment.objects.create(
-            cb=cb, application=application, certificate=certificate, kind=kind,
-            start_date=start_date, end_date=end_date,
+            cb=cb,
+            application=application,
+            certificate=certificate,
+            kind=kind,
+            start_date=start_date,
+            end_date=end_date,
             stage1_document_review=stage1_document_review,
         )
         TeamMember.objects.bulk_create(
             [TeamMember(assessment=assessment, user=u, role=r) for u, r in team]
         )
-        audit_record(actor=actor, action="assessment.plan", obj=assessment, after={
-            "kind": kind, "application": application.pk if application else None,
-            "certificate": certificate.number if certificate else None,
-            "start_date": start_date, "end_date": end_date,
-            "team": [[u.username, r] for u, r in team],
-        })
+        audit_record(
+            actor=actor,
+            action="assessment.plan",
+            obj=assessment,
+            after={
+                "kind": kind,
+                "application": application.pk if application else None,
+                "certificate": certificate.number if certificate else None,
+                "start_date": start_date,
+                "end_date": end_date,
+                "team": [[u.username, r] for u, r in team],
+            },
+        )
     return assessment
 
 
-def _transition(*, actor: User, assessment: Assessment, action: str, **changes: object
-                ) -> Assessment:
+def _transition(
+    *, actor: User, assessment: Assessment, action: str, **changes: object
+) -> Assessment:
     with transaction.atomic():
         a = _lock(assessment)
         before = a.status
@@ -135,8 +166,13 @@ def _transition(*, actor: User, assessment: Assessment, action: str, **changes: 
         for k, v in changes.items():
             setattr(a, k, v)
         a.save(update_fields=["status", *changes.keys()])
-        audit_record(actor=actor, action=f"assessment.{action}", obj=a,
-                     before={"status": before}, after={"status": a.status, **changes})
+        audit_record(
+            actor=actor,
+            action=f"assessment.{action}",
+            obj=a,
+            before={"status": before},
+            after={"status": a.status, **changes},
+        )
     return a
 
 
@@ -157,10 +193,17 @@ def assessment_issue_report(
     _require_team(actor, assessment, lead=True)
     issued_on = issued_on or timezone.localdate()
     if issued_on < assessment.end_date:
-        raise RuleViolation("The report cannot be issued before the assessment's last day.",
-                            code="assessment.report_before_end")
-    return _transition(actor=actor, assessment=assessment, action="issue_report",
-                       report_issued_on=issued_on, summary=summary)
+        raise RuleViolation(
+            "The report cannot be issued before the assessment's last day.",
+            code="assessment.report_before_end",
+        )
+    return _transition(
+        actor=actor,
+        assessment=assessment,
+        action="issue_report",
+        report_issued_on=issued_on,
+        summary=summary,
+    )
 
 
 def finding_record(
@@ -181,23 +224,37 @@ def finding_record(
     if grade not in FindingGrade.values:
         raise ValidationFailed(f"Unknown grade '{grade}'.", code="invalid.choice", field="grade")
     if requirement_kind not in RequirementKind.values:
-        raise ValidationFailed(f"Unknown requirement kind '{requirement_kind}'.",
-                               code="invalid.choice", field="requirement_kind")
+        raise ValidationFailed(
+            f"Unknown requirement kind '{requirement_kind}'.",
+            code="invalid.choice",
+            field="requirement_kind",
+        )
     if not (requirement_ref or "").strip() or not (description or "").strip():
-        raise ValidationFailed("A finding names its requirement and describes what was found.",
-                               code="invalid.required", field="description")
+        raise ValidationFailed(
+            "A finding names its requirement and describes what was found.",
+            code="invalid.required",
+            field="description",
+        )
     if requirement_kind == RequirementKind.STANDARD and standard is None:
-        raise ValidationFailed("Name the declared standard whose clause is not met.",
-                               code="finding.standard_required", field="standard")
+        raise ValidationFailed(
+            "Name the declared standard whose clause is not met.",
+            code="finding.standard_required",
+            field="standard",
+        )
     raised_on = raised_on or assessment.start_date
     with transaction.atomic():
         a = _lock(assessment)
         if a.status != "in_progress":
-            raise RuleViolation("Findings are recorded while the assessment is in progress.",
-                                code="assessment.not_in_progress")
+            raise RuleViolation(
+                "Findings are recorded while the assessment is in progress.",
+                code="assessment.not_in_progress",
+            )
         if not (a.start_date <= raised_on <= a.end_date):
-            raise RuleViolation("A finding is raised during the assessment's dates.",
-                                code="finding.raised_outside_assessment", field="raised_on")
+            raise RuleViolation(
+                "A finding is raised during the assessment's dates.",
+                code="finding.raised_outside_assessment",
+                field="raised_on",
+            )
         scheme = a.application.scheme if a.application_id else a.certificate.scheme  # type: ignore[union-attr]
         rules = scheme_rules(scheme)
         if grade == FindingGrade.OBSERVATION:
@@ -206,18 +263,35 @@ def finding_record(
             status = FindingStatus.OPEN
             due = due_date or raised_on + dt.timedelta(days=rules.nonconformity_due_days)
             if due < raised_on:
-                raise ValidationFailed("The due date cannot be before the finding is raised.",
-                                       code="invalid.date_order", field="due_date")
+                raise ValidationFailed(
+                    "The due date cannot be before the finding is raised.",
+                    code="invalid.date_order",
+                    field="due_date",
+                )
         finding = Finding.objects.create(
-            assessment=a, grade=grade, requirement_kind=requirement_kind,
-            requirement_ref=requirement_ref.strip(), standard=standard,
-            description=description.strip(), status=status, raised_on=raised_on, due_date=due,
+            assessment=a,
+            grade=grade,
+            requirement_kind=requirement_kind,
+            requirement_ref=requirement_ref.strip(),
+            standard=standard,
+            description=description.strip(),
+            status=status,
+            raised_on=raised_on,
+            due_date=due,
             closed_on=raised_on if status == FindingStatus.CLOSED else None,
         )
-        audit_record(actor=actor, action="finding.record", obj=finding, after={
-            "assessment": a.pk, "grade": grade, "requirement": requirement_ref,
-            "due_date": due, "status": status,
-        })
+        audit_record(
+            actor=actor,
+            action="finding.record",
+            obj=finding,
+            after={
+                "assessment": a.pk,
+                "grade": grade,
+                "requirement": requirement_ref,
+                "due_date": due,
+                "status": status,
+            },
+        )
     return finding
 
 
@@ -232,16 +306,19 @@ def corrective_action_submit(
     submitted_on: dt.date | None = None,
 ) -> CorrectiveAction:
     """The organization answers a nonconformity: correction, root cause, action, evidence."""
-    f = Finding.objects.select_related("assessment__application__organization",
-                                       "assessment__certificate__organization").get(pk=finding.pk)
+    f = Finding.objects.select_related(
+        "assessment__application__organization", "assessment__certificate__organization"
+    ).get(pk=finding.pk)
     a = f.assessment
     org = a.application.organization if a.application_id else a.certificate.organization  # type: ignore[union-attr]
     require_org_member(actor, org)
-    for name, value in (("correction", correction), ("root_cause", root_cause),
-                        ("action", action)):
+    for name, value in (("correction", correction), ("root_cause", root_cause), ("action", action)):
         if not (value or "").strip():
-            raise ValidationFailed("A corrective action gives the correction, the root cause "
-                                   "and the action taken.", code="invalid.required", field=name)
+            raise ValidationFailed(
+                "A corrective action gives the correction, the root cause and the action taken.",
+                code="invalid.required",
+                field=name,
+            )
     submitted_on = submitted_on or timezone.localdate()
     with transaction.atomic():
         f = Finding.objects.select_for_update().get(pk=finding.pk)
@@ -249,12 +326,21 @@ def corrective_action_submit(
         f.status = FINDING.next_state(before, "answer")
         f.save(update_fields=["status"])
         ca = CorrectiveAction.objects.create(
-            finding=f, correction=correction.strip(), root_cause=root_cause.strip(),
-            action=action.strip(), evidence=evidence.strip(), submitted_by=actor,
+            finding=f,
+            correction=correction.strip(),
+            root_cause=root_cause.strip(),
+            action=action.strip(),
+            evidence=evidence.strip(),
+            submitted_by=actor,
             submitted_on=submitted_on,
         )
-        audit_record(actor=actor, action="finding.answer", obj=f, before={"status": before},
-                     after={"status": f.status, "corrective_action": ca.pk})
+        audit_record(
+            actor=actor,
+            action="finding.answer",
+            obj=f,
+            before={"status": before},
+            after={"status": f.status, "corrective_action": ca.pk},
+        )
     return ca
 
 
@@ -272,37 +358,54 @@ def corrective_action_review(
     """An assessor of the team reviews the answer: accept the plan, verify the action as
     effective (closes the finding) or reject it (the finding is open again)."""
     if outcome not in REVIEW_OUTCOMES:
-        raise ValidationFailed(f"The outcome is one of {', '.join(REVIEW_OUTCOMES)}.",
-                               code="invalid.choice", field="outcome")
-    ca = CorrectiveAction.objects.select_related("finding__assessment").get(
-        pk=corrective_action.pk)
+        raise ValidationFailed(
+            f"The outcome is one of {', '.join(REVIEW_OUTCOMES)}.",
+            code="invalid.choice",
+            field="outcome",
+        )
+    ca = CorrectiveAction.objects.select_related("finding__assessment").get(pk=corrective_action.pk)
     _require_team(actor, ca.finding.assessment)
     if outcome == "reject" and not comment.strip():
-        raise ValidationFailed("Say why the corrective action is rejected.",
-                               code="invalid.reason_required", field="comment")
+        raise ValidationFailed(
+            "Say why the corrective action is rejected.",
+            code="invalid.reason_required",
+            field="comment",
+        )
     reviewed_on = reviewed_on or timezone.localdate()
     with transaction.atomic():
         ca = CorrectiveAction.objects.select_for_update().get(pk=corrective_action.pk)
         f = Finding.objects.select_for_update().get(pk=ca.finding_id)
         if ca.pk != f.corrective_actions.order_by("-id").values_list("pk", flat=True).first():
-            raise RuleViolation("Only the latest answer to a finding can be reviewed.",
-                                code="corrective_action.superseded")
+            raise RuleViolation(
+                "Only the latest answer to a finding can be reviewed.",
+                code="corrective_action.superseded",
+            )
         if reviewed_on < ca.submitted_on:
-            raise ValidationFailed("The review cannot be dated before the answer.",
-                                   code="invalid.date_order", field="reviewed_on")
+            raise ValidationFailed(
+                "The review cannot be dated before the answer.",
+                code="invalid.date_order",
+                field="reviewed_on",
+            )
         before = f.status
         f.status = FINDING.next_state(before, outcome)
         if f.status == FindingStatus.CLOSED:
             f.closed_on = reviewed_on
         f.save(update_fields=["status", "closed_on"])
-        ca.status = (CorrectiveActionStatus.REJECTED if outcome == "reject"
-                     else CorrectiveActionStatus.ACCEPTED)
+        ca.status = (
+            CorrectiveActionStatus.REJECTED
+            if outcome == "reject"
+            else CorrectiveActionStatus.ACCEPTED
+        )
         ca.reviewed_by = actor
         ca.reviewed_on = reviewed_on
         ca.review_comment = comment
         ca.save(update_fields=["status", "reviewed_by", "reviewed_on", "review_comment"])
-        audit_record(actor=actor, action=f"finding.{outcome}", obj=f,
-                     before={"status": before},
-                     after={"status": f.status, "corrective_action": ca.pk,
-                            "closed_on": f.closed_on}, reason=comment)
+        audit_record(
+            actor=actor,
+            action=f"finding.{outcome}",
+            obj=f,
+            before={"status": before},
+            after={"status": f.status, "corrective_action": ca.pk, "closed_on": f.closed_on},
+            reason=comment,
+        )
     return ca

@@ -31,7 +31,10 @@ def _sqlite_install(table: str) -> list[str]:
 
 
 def _sqlite_remove(table: str) -> list[str]:
-    return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+    return [
+        f"DROP TRIGGER IF EXISTS {table}_no_update",
+        f"DROP TRIGGER IF EXISTS {table}_no_delete",
+    ]
 
 
 def _pg_install(table: str) -> list[str]:

@@ -12,9 +12,8 @@ from django.db import transaction
 from apcert.audit.services import audit_record
 from apcert.bodies.choices import AcceptanceStatus, CBRole
 from apcert.bodies.models import CBAcceptance, CBStaff, CertificationBody
-from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from apcert.core.permissions import cb_roles, is_secretariat, require_secretariat
-from apcert.core.errors import PermissionDenied
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -29,7 +28,8 @@ def validate_country(value: str, field: str = "country") -> str:
     if not COUNTRY.match(code):
         raise ValidationFailed(
             f"'{value}' is not a country code: use the two letters of ISO 3166-1 (e.g. DE).",
-            code="invalid.country", field=field,
+            code="invalid.country",
+            field=field,
         )
     return code
 
@@ -43,20 +43,28 @@ def cb_create(
     if not CB_CODE.match(code):
         raise ValidationFailed(
             "A CB code is 2 to 8 letters or digits (it appears in certificate numbers).",
-            code="cb.invalid_code", field="code",
+            code="cb.invalid_code",
+            field="code",
         )
     if not (name or "").strip():
         raise ValidationFailed("A CB needs a name.", code="invalid.required", field="name")
     country = validate_country(country)
     with transaction.atomic():
         if CertificationBody.objects.filter(code__iexact=code).exists():
-            raise RuleViolation(f"The CB code {code} is already given to another CB.",
-                                code="cb.code_taken", field="code")
+            raise RuleViolation(
+                f"The CB code {code} is already given to another CB.",
+                code="cb.code_taken",
+                field="code",
+            )
         cb = CertificationBody.objects.create(
             code=code, name=name.strip(), country=country, website=website
         )
-        audit_record(actor=actor, action="cb.create", obj=cb,
-                     after={"code": code, "name": cb.name, "country": country})
+        audit_record(
+            actor=actor,
+            action="cb.create",
+            obj=cb,
+            after={"code": code, "name": cb.name, "country": country},
+        )
     return cb
 
 
@@ -72,24 +80,40 @@ def cb_acceptance_grant(
     """Accept a CB for one programme (optionally only part of the process tree)."""
     require_secretariat(actor)
     if valid_until is not None and valid_until < accepted_on:
-        raise ValidationFailed("An acceptance cannot end before it starts.",
-                               code="invalid.date_order", field="valid_until")
+        raise ValidationFailed(
+            "An acceptance cannot end before it starts.",
+            code="invalid.date_order",
+            field="valid_until",
+        )
     with transaction.atomic():
         if CBAcceptance.objects.filter(cb=cb, programme=programme).exists():
             raise RuleViolation(
                 f"{cb.code} already has an acceptance for {programme.code}; change that one.",
-                code="cb.acceptance_exists")
+                code="cb.acceptance_exists",
+            )
         acc = CBAcceptance.objects.create(
-            cb=cb, scheme=programme.scheme, programme=programme, accepted_on=accepted_on,
-            valid_until=valid_until, status=AcceptanceStatus.ACTIVE,
+            cb=cb,
+            scheme=programme.scheme,
+            programme=programme,
+            accepted_on=accepted_on,
+            valid_until=valid_until,
+            status=AcceptanceStatus.ACTIVE,
         )
         cats = list(categories)
         if cats:
             acc.categories.set(cats)
-        audit_record(actor=actor, action="cb.acceptance_grant", obj=acc, after={
-            "cb": cb.code, "programme": programme.code, "accepted_on": accepted_on,
-            "valid_until": valid_until, "categories": sorted(c.code for c in cats),
-        })
+        audit_record(
+            actor=actor,
+            action="cb.acceptance_grant",
+            obj=acc,
+            after={
+                "cb": cb.code,
+                "programme": programme.code,
+                "accepted_on": accepted_on,
+                "valid_until": valid_until,
+                "categories": sorted(c.code for c in cats),
+            },
+        )
     return acc
 
 
@@ -98,36 +122,51 @@ def cb_acceptance_set_status(
 ) -> CBAcceptance:
     require_secretariat(actor)
     if status not in AcceptanceStatus.values:
-        raise ValidationFailed(f"Unknown acceptance status '{status}'.", code="invalid.choice",
-                               field="status")
+        raise ValidationFailed(
+            f"Unknown acceptance status '{status}'.", code="invalid.choice", field="status"
+        )
     if not reason.strip():
-        raise ValidationFailed("Say why the acceptance changes.", code="invalid.reason_required",
-                               field="reason")
+        raise ValidationFailed(
+            "Say why the acceptance changes.", code="invalid.reason_required", field="reason"
+        )
     with transaction.atomic():
         acc = CBAcceptance.objects.select_for_update().get(pk=acceptance.pk)
         before = acc.status
         acc.status = status
         acc.save(update_fields=["status"])
-        audit_record(actor=actor, action="cb.acceptance_status", obj=acc,
-                     before={"status": before}, after={"status": status}, reason=reason)
+        audit_record(
+            actor=actor,
+            action="cb.acceptance_status",
+            obj=acc,
+            before={"status": before},
+            after={"status": status},
+            reason=reason,
+        )
     return acc
 
 
 def cb_staff_add(*, actor: User, cb: CertificationBody, user: User, role: str) -> CBStaff:
     """The Secretariat or the CB's own administrator gives a person a role at the CB."""
     if not is_secretariat(actor) and "admin" not in cb_roles(actor, cb):
-        raise PermissionDenied(f"Only the Secretariat or an administrator of {cb.code} may "
-                               "add staff.", code="permission.cb_role_required")
+        raise PermissionDenied(
+            f"Only the Secretariat or an administrator of {cb.code} may add staff.",
+            code="permission.cb_role_required",
+        )
     if role not in CBRole.values:
         raise ValidationFailed(f"Unknown CB role '{role}'.", code="invalid.choice", field="role")
     with transaction.atomic():
         staff, created = CBStaff.objects.get_or_create(cb=cb, user=user, role=role)
         if not created and staff.active:
-            raise RuleViolation(f"{user} already holds the role {role} at {cb.code}.",
-                                code="cb.staff_exists")
+            raise RuleViolation(
+                f"{user} already holds the role {role} at {cb.code}.", code="cb.staff_exists"
+            )
         if not created:
             staff.active = True
             staff.save(update_fields=["active"])
-        audit_record(actor=actor, action="cb.staff_add", obj=staff,
-                     after={"cb": cb.code, "user": user.username, "role": role})
+        audit_record(
+            actor=actor,
+            action="cb.staff_add",
+            obj=staff,
+            after={"cb": cb.code, "user": user.username, "role": role},
+        )
     return staff

@@ -9,7 +9,12 @@ Withdrawn, cancelled and expired are terminal: the holder starts again.
 from apcert.core.lifecycle import TransitionTable
 
 DRAFT, CURRENT, SUSPENDED, WITHDRAWN, CANCELLED, EXPIRED = (
-    "draft", "current", "suspended", "withdrawn", "cancelled", "expired",
+    "draft",
+    "current",
+    "suspended",
+    "withdrawn",
+    "cancelled",
+    "expired",
 )
 TERMINAL = (WITHDRAWN, CANCELLED, EXPIRED)
 

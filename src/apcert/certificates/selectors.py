@@ -30,14 +30,21 @@ def certificates_visible_to(actor: User) -> QuerySet[Certificate]:
     ).distinct()
 
 
+def nonconformities(n: int, verb_one: str, verb_many: str, grade: str = "major") -> str:
+    """``1 major nonconformity is`` / ``2 major nonconformities are``."""
+    return f"{n} {grade} nonconformit{'y ' + verb_one if n == 1 else 'ies ' + verb_many}"
+
+
 def decision_maker_problems(*, assessment: Assessment, decided_by: User) -> list[RuleViolation]:
     # IECQ 03-1 / ISO/IEC 17021-1 9.5: the decision is taken by someone not on the team.
     if TeamMember.objects.filter(assessment=assessment, user=decided_by).exists():
-        return [RuleViolation(
-            f"{decided_by} was on the assessment team and may not take the certification "
-            "decision. Another decision maker of the CB must decide.",
-            code="decision.maker_on_team",
-        )]
+        return [
+            RuleViolation(
+                f"{decided_by} was on the assessment team and may not take the certification "
+                "decision. Another decision maker of the CB must decide.",
+                code="decision.maker_on_team",
+            )
+        ]
     return []
 
 
@@ -53,42 +60,65 @@ def findings_problems(
         rules = scheme_rules(assessment.application.scheme)  # type: ignore[union-attr]
         months = rules.initial_major_verification_months
         limit = add_months(assessment.end_date, months)
-        late = [f for f in majors if (f.closed_on is None and decided_on > limit)
-                or (f.closed_on is not None and f.closed_on > limit)]
+        late = [
+            f
+            for f in majors
+            if (f.closed_on is None and decided_on > limit)
+            or (f.closed_on is not None and f.closed_on > limit)
+        ]
         if late:
-            problems.append(RuleViolation(
-                f"{len(late)} major nonconformit{'y was' if len(late) == 1 else 'ies were'} not "
-                f"verified within {months} months of the initial assessment's last day "
-                f"({assessment.end_date.isoformat()}, limit {limit.isoformat()}): the initial "
-                "assessment must be repeated.",
-                code="decision.initial_assessment_expired",
-                params={"limit": limit.isoformat(), "findings": [f.pk for f in late]},
-            ))
+            problems.append(
+                RuleViolation(
+                    f"{nonconformities(len(late), 'was', 'were')} not "
+                    f"verified within {months} months of the initial assessment's last day "
+                    f"({assessment.end_date.isoformat()}, limit {limit.isoformat()}): the initial "
+                    "assessment must be repeated.",
+                    code="decision.initial_assessment_expired",
+                    params={"limit": limit.isoformat(), "findings": [f.pk for f in late]},
+                )
+            )
     open_majors = [f for f in majors if f.status != FindingStatus.CLOSED]
     if open_majors:
-        problems.append(RuleViolation(
-            f"{len(open_majors)} major nonconformit{'y is' if len(open_majors) == 1 else 'ies are'}"
-            " still open: each must be corrected and verified before a grant.",
-            code="decision.open_major", params={"findings": [f.pk for f in open_majors]},
-        ))
-    minors = [f for f in findings if f.grade == FindingGrade.MINOR
-              and f.status not in (FindingStatus.PLAN_ACCEPTED, FindingStatus.CLOSED)]
+        problems.append(
+            RuleViolation(
+                f"{nonconformities(len(open_majors), 'is', 'are')} still open"
+                ": each must be corrected and verified before a grant.",
+                code="decision.open_major",
+                params={"findings": [f.pk for f in open_majors]},
+            )
+        )
+    minors = [
+        f
+        for f in findings
+        if f.grade == FindingGrade.MINOR
+        and f.status not in (FindingStatus.PLAN_ACCEPTED, FindingStatus.CLOSED)
+    ]
     if minors:
-        problems.append(RuleViolation(
-            f"{len(minors)} minor nonconformit{'y has' if len(minors) == 1 else 'ies have'} no "
-            "accepted corrective action plan yet.",
-            code="decision.minor_without_plan", params={"findings": [f.pk for f in minors]},
-        ))
+        problems.append(
+            RuleViolation(
+                f"{nonconformities(len(minors), 'has', 'have', 'minor')} no "
+                "accepted corrective action plan yet.",
+                code="decision.minor_without_plan",
+                params={"findings": [f.pk for f in minors]},
+            )
+        )
     return problems
 
 
 def report_problems(*, assessment: Assessment, decided_on: dt.date) -> list[RuleViolation]:
     if assessment.status not in ("report_issued", "closed") or assessment.report_issued_on is None:
-        return [RuleViolation("The assessment report has not been issued yet.",
-                              code="decision.report_not_issued")]
+        return [
+            RuleViolation(
+                "The assessment report has not been issued yet.", code="decision.report_not_issued"
+            )
+        ]
     if decided_on < assessment.report_issued_on:
-        return [RuleViolation("A decision cannot be dated before the report it rests on.",
-                              code="decision.before_report")]
+        return [
+            RuleViolation(
+                "A decision cannot be dated before the report it rests on.",
+                code="decision.before_report",
+            )
+        ]
     return []
 
 
@@ -98,27 +128,41 @@ def grant_problems(
     """Every rule that stops a grant now (DOMAIN.md section 4, Decision), in order."""
     problems: list[RuleViolation] = []
     if assessment.application_id != application.pk or assessment.kind != AssessmentKind.INITIAL:
-        problems.append(RuleViolation(
-            "A grant rests on the initial assessment of this application.",
-            code="decision.wrong_assessment"))
+        problems.append(
+            RuleViolation(
+                "A grant rests on the initial assessment of this application.",
+                code="decision.wrong_assessment",
+            )
+        )
         return problems
     if application.status != "accepted":
-        problems.append(RuleViolation(
-            f"The application is {application.status}; only an accepted application can be "
-            "granted.", code="decision.application_not_accepted"))
+        problems.append(
+            RuleViolation(
+                f"The application is {application.status}; only an accepted application can be "
+                "granted.",
+                code="decision.application_not_accepted",
+            )
+        )
     if application.certificates.exists():
-        problems.append(RuleViolation("This application has already been granted.",
-                                      code="decision.already_granted"))
+        problems.append(
+            RuleViolation(
+                "This application has already been granted.", code="decision.already_granted"
+            )
+        )
     problems += decision_maker_problems(assessment=assessment, decided_by=decided_by)
     problems += report_problems(assessment=assessment, decided_on=decided_on)
-    problems += findings_problems(assessment=assessment, decided_on=decided_on,
-                                  initial_six_month_rule=True)
-    lines = list(application.scope_lines.select_related("category", "site")
-                 .prefetch_related("standards"))
+    problems += findings_problems(
+        assessment=assessment, decided_on=decided_on, initial_six_month_rule=True
+    )
+    lines = list(
+        application.scope_lines.select_related("category", "site").prefetch_related("standards")
+    )
     problems += acceptance_problems(
         cb_id=application.cb_id,
         programme_ids=list(application.programmes.values_list("pk", flat=True)),
-        scope_lines=lines, on=decided_on, code_prefix="decision",
+        scope_lines=lines,
+        on=decided_on,
+        code_prefix="decision",
     )
     for line in lines:
         for std in line.standards.all():

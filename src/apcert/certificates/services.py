@@ -58,8 +58,11 @@ def _raise_first(problems: list[RuleViolation]) -> None:
 
 
 def _lock(certificate: Certificate) -> Certificate:
-    return Certificate.objects.select_for_update().select_related(
-        "cb", "scheme", "organization").get(pk=certificate.pk)
+    return (
+        Certificate.objects.select_for_update()
+        .select_related("cb", "scheme", "organization")
+        .get(pk=certificate.pk)
+    )
 
 
 def _validity_end(start: dt.date, months: int) -> dt.date:
@@ -68,32 +71,60 @@ def _validity_end(start: dt.date, months: int) -> dt.date:
 
 
 def _status_record(
-    cert: Certificate, *, before: str, on: dt.date, reason_category: str, reason: str,
+    cert: Certificate,
+    *,
+    before: str,
+    on: dt.date,
+    reason_category: str,
+    reason: str,
     decision: Decision | None,
 ) -> CertificateStatusChange:
     return CertificateStatusChange.objects.create(
-        certificate=cert, from_status=before, to_status=cert.status, effective_on=on,
-        reason_category=reason_category, reason=reason, decision=decision,
+        certificate=cert,
+        from_status=before,
+        to_status=cert.status,
+        effective_on=on,
+        reason_category=reason_category,
+        reason=reason,
+        decision=decision,
     )
 
 
 def _new_issue(
-    cert: Certificate, *, on: dt.date, reason: str, summary: str, decision: Decision | None,
-    scope_lines: list[dict[str, Any]], programmes: list[dict[str, str]],
+    cert: Certificate,
+    *,
+    on: dt.date,
+    reason: str,
+    summary: str,
+    decision: Decision | None,
+    scope_lines: list[dict[str, Any]],
+    programmes: list[dict[str, str]],
 ) -> CertificateIssue:
     cert.current_issue_number += 1
     return CertificateIssue.objects.create(
-        certificate=cert, issue_number=cert.current_issue_number, issued_on=on,
-        valid_from=cert.initial_decision_on, valid_until=cert.expires_on, reason=reason,
-        change_summary=summary, decision=decision, holder=holder_snapshot(cert.organization),
-        sites=sites_of(scope_lines), programmes=programmes, scope_lines=scope_lines,
+        certificate=cert,
+        issue_number=cert.current_issue_number,
+        issued_on=on,
+        valid_from=cert.initial_decision_on,
+        valid_until=cert.expires_on,
+        reason=reason,
+        change_summary=summary,
+        decision=decision,
+        holder=holder_snapshot(cert.organization),
+        sites=sites_of(scope_lines),
+        programmes=programmes,
+        scope_lines=scope_lines,
         standards=standards_of(scope_lines),
     )
 
 
 def _state(cert: Certificate) -> dict[str, Any]:
-    return {"number": cert.number, "status": cert.status, "issue": cert.current_issue_number,
-            "expires_on": cert.expires_on}
+    return {
+        "number": cert.number,
+        "status": cert.status,
+        "issue": cert.current_issue_number,
+        "expires_on": cert.expires_on,
+    }
 
 
 def certificate_grant(
@@ -108,71 +139,127 @@ def certificate_grant(
     require_cb_role(actor, application.cb, "decision_maker")
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
-        app = Application.objects.select_for_update().select_related(
-            "cb", "scheme", "organization").get(pk=application.pk)
+        app = (
+            Application.objects.select_for_update()
+            .select_related("cb", "scheme", "organization")
+            .get(pk=application.pk)
+        )
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
-        _raise_first(grant_problems(application=app, assessment=a, decided_by=actor,
-                                    decided_on=decided_on))
+        _raise_first(
+            grant_problems(application=app, assessment=a, decided_by=actor, decided_on=decided_on)
+        )
         rules = scheme_rules(app.scheme)
         number, serial = allocate_number(rules=rules, cb=app.cb, on=decided_on)
         decision = Decision.objects.create(
-            cb=app.cb, kind=DecisionKind.GRANT, application=app, assessment=a,
-            decided_by=actor, decided_on=decided_on, rationale=rationale,
+            cb=app.cb,
+            kind=DecisionKind.GRANT,
+            application=app,
+            assessment=a,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=rationale,
         )
         cert = Certificate.objects.create(
-            number=number, number_year=decided_on.year, number_serial=serial, cb=app.cb,
-            scheme=app.scheme, organization=app.organization, application=app,
-            status="draft", status_since=decided_on, first_issued_on=decided_on,
+            number=number,
+            number_year=decided_on.year,
+            number_serial=serial,
+            cb=app.cb,
+            scheme=app.scheme,
+            organization=app.organization,
+            application=app,
+            status="draft",
+            status_since=decided_on,
+            first_issued_on=decided_on,
             initial_decision_on=decided_on,
             expires_on=_validity_end(decided_on, rules.validity_months),
         )
         decision.certificate = cert
         decision.save(update_fields=["certificate"])
         cert.status = CERTIFICATE.next_state("draft", "grant")
-        programmes = [{"code": p.code, "name": p.name}
-                      for p in app.programmes.order_by("code")]
-        issue = _new_issue(cert, on=decided_on, reason=IssueReason.INITIAL,
-                           summary="initial certification", decision=decision,
-                           scope_lines=application_scope(app), programmes=programmes)
+        programmes = [{"code": p.code, "name": p.name} for p in app.programmes.order_by("code")]
+        issue = _new_issue(
+            cert,
+            on=decided_on,
+            reason=IssueReason.INITIAL,
+            summary="initial certification",
+            decision=decision,
+            scope_lines=application_scope(app),
+            programmes=programmes,
+        )
         cert.save(update_fields=["status", "current_issue_number"])
-        _status_record(cert, before="draft", on=decided_on,
-                       reason_category=StatusReason.GRANTED, reason=rationale,
-                       decision=decision)
-        a.status = ASSESSMENT.next_state(a.status, "close") if a.status == "report_issued" \
-            else a.status
+        _status_record(
+            cert,
+            before="draft",
+            on=decided_on,
+            reason_category=StatusReason.GRANTED,
+            reason=rationale,
+            decision=decision,
+        )
+        a.status = (
+            ASSESSMENT.next_state(a.status, "close") if a.status == "report_issued" else a.status
+        )
         a.save(update_fields=["status"])
-        audit_record(actor=actor, action="certificate.grant", obj=cert, before=None, after={
-            **_state(cert), "decision": decision.pk, "application": app.pk,
-            "assessment": a.pk, "decided_on": decided_on, "issue_id": issue.pk,
-            "scope_lines": issue.scope_lines,
-        }, reason=rationale)
+        audit_record(
+            actor=actor,
+            action="certificate.grant",
+            obj=cert,
+            before=None,
+            after={
+                **_state(cert),
+                "decision": decision.pk,
+                "application": app.pk,
+                "assessment": a.pk,
+                "decided_on": decided_on,
+                "issue_id": issue.pk,
+                "scope_lines": issue.scope_lines,
+            },
+            reason=rationale,
+        )
     return cert
 
 
 def certificate_refuse(
-    *, actor: User, application: Application, assessment: Assessment, rationale: str,
+    *,
+    actor: User,
+    application: Application,
+    assessment: Assessment,
+    rationale: str,
     decided_on: dt.date | None = None,
 ) -> Decision:
     """Refuse certification; no certificate is made."""
     require_cb_role(actor, application.cb, "decision_maker")
     if not rationale.strip():
-        raise ValidationFailed("Say why certification is refused.",
-                               code="invalid.reason_required", field="rationale")
+        raise ValidationFailed(
+            "Say why certification is refused.", code="invalid.reason_required", field="rationale"
+        )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         if a.application_id != application.pk:
-            raise RuleViolation("A refusal rests on the assessment of this application.",
-                                code="decision.wrong_assessment")
-        _raise_first(decision_maker_problems(assessment=a, decided_by=actor)
-                     + report_problems(assessment=a, decided_on=decided_on))
-        decision = Decision.objects.create(
-            cb=application.cb, kind=DecisionKind.REFUSE, application=application,
-            assessment=a, decided_by=actor, decided_on=decided_on, rationale=rationale,
+            raise RuleViolation(
+                "A refusal rests on the assessment of this application.",
+                code="decision.wrong_assessment",
+            )
+        _raise_first(
+            decision_maker_problems(assessment=a, decided_by=actor)
+            + report_problems(assessment=a, decided_on=decided_on)
         )
-        audit_record(actor=actor, action="decision.refuse", obj=decision,
-                     after={"application": application.pk, "decided_on": decided_on},
-                     reason=rationale)
+        decision = Decision.objects.create(
+            cb=application.cb,
+            kind=DecisionKind.REFUSE,
+            application=application,
+            assessment=a,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=rationale,
+        )
+        audit_record(
+            actor=actor,
+            action="decision.refuse",
+            obj=decision,
+            after={"application": application.pk, "decided_on": decided_on},
+            reason=rationale,
+        )
     return decision
 
 
@@ -191,11 +278,14 @@ def _status_decision(
     if reason_category not in allowed_reasons:
         raise ValidationFailed(
             f"'{reason_category}' is not a reason to {action} a certificate; use one of "
-            f"{', '.join(allowed_reasons)}.", code="invalid.reason_category",
-            field="reason_category")
+            f"{', '.join(allowed_reasons)}.",
+            code="invalid.reason_category",
+            field="reason_category",
+        )
     if not (reason or "").strip():
-        raise ValidationFailed("Say why, for the record.", code="invalid.reason_required",
-                               field="reason")
+        raise ValidationFailed(
+            "Say why, for the record.", code="invalid.reason_required", field="reason"
+        )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
         cert = _lock(certificate)
@@ -205,68 +295,133 @@ def _status_decision(
             raise RuleViolation(
                 f"The decision date {decided_on.isoformat()} is before the certificate's last "
                 f"status change ({cert.status_since.isoformat()}).",
-                code="decision.date_before_last_change")
+                code="decision.date_before_last_change",
+            )
         cert.status_since = decided_on
         cert.save(update_fields=["status", "status_since"])
         decision = Decision.objects.create(
-            cb=cert.cb, kind=decision_kind, certificate=cert, decided_by=actor,
-            decided_on=decided_on, rationale=reason,
+            cb=cert.cb,
+            kind=decision_kind,
+            certificate=cert,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=reason,
         )
-        _status_record(cert, before=before["status"], on=decided_on,
-                       reason_category=reason_category, reason=reason, decision=decision)
-        audit_record(actor=actor, action=f"certificate.{action}", obj=cert, before=before,
-                     after={**_state(cert), "decision": decision.pk,
-                            "reason_category": reason_category, "decided_on": decided_on},
-                     reason=reason)
+        _status_record(
+            cert,
+            before=before["status"],
+            on=decided_on,
+            reason_category=reason_category,
+            reason=reason,
+            decision=decision,
+        )
+        audit_record(
+            actor=actor,
+            action=f"certificate.{action}",
+            obj=cert,
+            before=before,
+            after={
+                **_state(cert),
+                "decision": decision.pk,
+                "reason_category": reason_category,
+                "decided_on": decided_on,
+            },
+            reason=reason,
+        )
     return cert
 
 
 SUSPEND_REASONS = (
-    StatusReason.MISSED_SURVEILLANCE, StatusReason.CORRECTIVE_ACTION_LATE, StatusReason.MISUSE,
-    StatusReason.HOLDER_REQUEST, StatusReason.COMPLAINT, StatusReason.UNPAID_FEES,
-    StatusReason.NONCONFORMITY, StatusReason.OTHER,
+    StatusReason.MISSED_SURVEILLANCE,
+    StatusReason.CORRECTIVE_ACTION_LATE,
+    StatusReason.MISUSE,
+    StatusReason.HOLDER_REQUEST,
+    StatusReason.COMPLAINT,
+    StatusReason.UNPAID_FEES,
+    StatusReason.NONCONFORMITY,
+    StatusReason.OTHER,
 )
 WITHDRAW_REASONS = (*SUSPEND_REASONS, StatusReason.SUSPENSION_EXCEEDED, StatusReason.TRANSFERRED)
 
 
 def certificate_suspend(
-    *, actor: User, certificate: Certificate, reason_category: str, reason: str,
+    *,
+    actor: User,
+    certificate: Certificate,
+    reason_category: str,
+    reason: str,
     decided_on: dt.date | None = None,
 ) -> Certificate:
-    return _status_decision(actor=actor, certificate=certificate, action="suspend",
-                            decision_kind=DecisionKind.SUSPEND, reason_category=reason_category,
-                            reason=reason, decided_on=decided_on,
-                            allowed_reasons=tuple(SUSPEND_REASONS))
+    return _status_decision(
+        actor=actor,
+        certificate=certificate,
+        action="suspend",
+        decision_kind=DecisionKind.SUSPEND,
+        reason_category=reason_category,
+        reason=reason,
+        decided_on=decided_on,
+        allowed_reasons=tuple(SUSPEND_REASONS),
+    )
 
 
 def certificate_restore(
-    *, actor: User, certificate: Certificate, reason: str, decided_on: dt.date | None = None,
+    *,
+    actor: User,
+    certificate: Certificate,
+    reason: str,
+    decided_on: dt.date | None = None,
 ) -> Certificate:
     """Restore a suspended certificate: a decision recording that the cause is resolved."""
-    return _status_decision(actor=actor, certificate=certificate, action="restore",
-                            decision_kind=DecisionKind.RESTORE,
-                            reason_category=StatusReason.RESOLVED, reason=reason,
-                            decided_on=decided_on, allowed_reasons=(StatusReason.RESOLVED,))
+    return _status_decision(
+        actor=actor,
+        certificate=certificate,
+        action="restore",
+        decision_kind=DecisionKind.RESTORE,
+        reason_category=StatusReason.RESOLVED,
+        reason=reason,
+        decided_on=decided_on,
+        allowed_reasons=(StatusReason.RESOLVED,),
+    )
 
 
 def certificate_withdraw(
-    *, actor: User, certificate: Certificate, reason_category: str, reason: str,
+    *,
+    actor: User,
+    certificate: Certificate,
+    reason_category: str,
+    reason: str,
     decided_on: dt.date | None = None,
 ) -> Certificate:
-    return _status_decision(actor=actor, certificate=certificate, action="withdraw",
-                            decision_kind=DecisionKind.WITHDRAW, reason_category=reason_category,
-                            reason=reason, decided_on=decided_on,
-                            allowed_reasons=tuple(WITHDRAW_REASONS))
+    return _status_decision(
+        actor=actor,
+        certificate=certificate,
+        action="withdraw",
+        decision_kind=DecisionKind.WITHDRAW,
+        reason_category=reason_category,
+        reason=reason,
+        decided_on=decided_on,
+        allowed_reasons=tuple(WITHDRAW_REASONS),
+    )
 
 
 def certificate_cancel(
-    *, actor: User, certificate: Certificate, reason: str, decided_on: dt.date | None = None,
+    *,
+    actor: User,
+    certificate: Certificate,
+    reason: str,
+    decided_on: dt.date | None = None,
 ) -> Certificate:
     """End the certificate at the holder's request."""
-    return _status_decision(actor=actor, certificate=certificate, action="cancel",
-                            decision_kind=DecisionKind.CANCEL,
-                            reason_category=StatusReason.HOLDER_REQUEST, reason=reason,
-                            decided_on=decided_on, allowed_reasons=(StatusReason.HOLDER_REQUEST,))
+    return _status_decision(
+        actor=actor,
+        certificate=certificate,
+        action="cancel",
+        decision_kind=DecisionKind.CANCEL,
+        reason_category=StatusReason.HOLDER_REQUEST,
+        reason=reason,
+        decided_on=decided_on,
+        allowed_reasons=(StatusReason.HOLDER_REQUEST,),
+    )
 
 
 def certificate_expire(
@@ -280,16 +435,29 @@ def certificate_expire(
         if as_of <= cert.expires_on:
             raise RuleViolation(
                 f"{cert.number} is valid until {cert.expires_on.isoformat()}; it cannot expire "
-                f"on {as_of.isoformat()}.", code="certificate.not_yet_expired")
+                f"on {as_of.isoformat()}.",
+                code="certificate.not_yet_expired",
+            )
         effective = cert.expires_on + dt.timedelta(days=1)
         cert.status = target
         cert.status_since = effective
         cert.save(update_fields=["status", "status_since"])
-        _status_record(cert, before=before["status"], on=effective,
-                       reason_category=StatusReason.VALIDITY_ENDED,
-                       reason="validity period ended", decision=None)
-        audit_record(actor=actor, action="certificate.expire", obj=cert, before=before,
-                     after=_state(cert), reason="validity period ended")
+        _status_record(
+            cert,
+            before=before["status"],
+            on=effective,
+            reason_category=StatusReason.VALIDITY_ENDED,
+            reason="validity period ended",
+            decision=None,
+        )
+        audit_record(
+            actor=actor,
+            action="certificate.expire",
+            obj=cert,
+            before=before,
+            after=_state(cert),
+            reason="validity period ended",
+        )
     return cert
 
 
@@ -305,14 +473,24 @@ def certificate_reissue(
     """Make a new issue (scope or site change, holder renamed, correction). The holder and
     sites are read afresh; the scope lines are kept unless new ones are given."""
     require_cb_role(actor, certificate.cb, "decision_maker")
-    if reason not in (IssueReason.SCOPE_EXTENSION, IssueReason.SCOPE_REDUCTION,
-                      IssueReason.SITE_CHANGE, IssueReason.HOLDER_RENAMED,
-                      IssueReason.CORRECTION):
-        raise ValidationFailed(f"'{reason}' is not a reason to re-issue.",
-                               code="invalid.reason_category", field="reason")
+    if reason not in (
+        IssueReason.SCOPE_EXTENSION,
+        IssueReason.SCOPE_REDUCTION,
+        IssueReason.SITE_CHANGE,
+        IssueReason.HOLDER_RENAMED,
+        IssueReason.CORRECTION,
+    ):
+        raise ValidationFailed(
+            f"'{reason}' is not a reason to re-issue.",
+            code="invalid.reason_category",
+            field="reason",
+        )
     if not (change_summary or "").strip():
-        raise ValidationFailed("Say what changed in this issue.", code="invalid.reason_required",
-                               field="change_summary")
+        raise ValidationFailed(
+            "Say what changed in this issue.",
+            code="invalid.reason_required",
+            field="change_summary",
+        )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
         cert = _lock(certificate)
@@ -320,38 +498,74 @@ def certificate_reissue(
         cert.status = CERTIFICATE.next_state(cert.status, "reissue")
         last = cert.issues.order_by("-issue_number").first()
         if last is None:  # pragma: no cover - a granted certificate always has issue 1
-            raise RuleViolation("This certificate has no issue to follow.",
-                                code="certificate.no_issue")
+            raise RuleViolation(
+                "This certificate has no issue to follow.", code="certificate.no_issue"
+            )
         if decided_on < last.issued_on:
-            raise RuleViolation("A new issue cannot be dated before the previous one.",
-                                code="decision.date_before_last_change")
+            raise RuleViolation(
+                "A new issue cannot be dated before the previous one.",
+                code="decision.date_before_last_change",
+            )
         lines = scope_lines if scope_lines is not None else last.scope_lines
         if not lines:
-            raise RuleViolation("A certificate keeps at least one scope line; withdraw it "
-                                "instead.", code="certificate.empty_scope")
-        own_sites = set(Site.objects.filter(organization=cert.organization)
-                        .values_list("pk", flat=True))
+            raise RuleViolation(
+                "A certificate keeps at least one scope line; withdraw it instead.",
+                code="certificate.empty_scope",
+            )
+        own_sites = set(
+            Site.objects.filter(organization=cert.organization).values_list("pk", flat=True)
+        )
         if any(line["site_id"] not in own_sites for line in lines):
-            raise RuleViolation("A scope line names a site of another organization.",
-                                code="certificate.site_not_own")
-        kind = {IssueReason.SCOPE_EXTENSION: DecisionKind.EXTEND_SCOPE,
-                IssueReason.SCOPE_REDUCTION: DecisionKind.REDUCE_SCOPE}.get(
-                    reason, DecisionKind.REISSUE)
-        decision = Decision.objects.create(cb=cert.cb, kind=kind, certificate=cert,
-                                           decided_by=actor, decided_on=decided_on,
-                                           rationale=change_summary)
-        issue = _new_issue(cert, on=decided_on, reason=reason, summary=change_summary,
-                           decision=decision, scope_lines=lines, programmes=last.programmes)
+            raise RuleViolation(
+                "A scope line names a site of another organization.",
+                code="certificate.site_not_own",
+            )
+        kinds: dict[str, str] = {
+            IssueReason.SCOPE_EXTENSION: DecisionKind.EXTEND_SCOPE,
+            IssueReason.SCOPE_REDUCTION: DecisionKind.REDUCE_SCOPE,
+        }
+        kind = kinds.get(reason, DecisionKind.REISSUE)
+        decision = Decision.objects.create(
+            cb=cert.cb,
+            kind=kind,
+            certificate=cert,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=change_summary,
+        )
+        issue = _new_issue(
+            cert,
+            on=decided_on,
+            reason=reason,
+            summary=change_summary,
+            decision=decision,
+            scope_lines=lines,
+            programmes=last.programmes,
+        )
         cert.save(update_fields=["status", "current_issue_number"])
-        audit_record(actor=actor, action="certificate.reissue", obj=cert, before=before,
-                     after={**_state(cert), "decision": decision.pk, "reason": reason,
-                            "issue_id": issue.pk, "scope_lines": lines},
-                     reason=change_summary)
+        audit_record(
+            actor=actor,
+            action="certificate.reissue",
+            obj=cert,
+            before=before,
+            after={
+                **_state(cert),
+                "decision": decision.pk,
+                "reason": reason,
+                "issue_id": issue.pk,
+                "scope_lines": lines,
+            },
+            reason=change_summary,
+        )
     return cert
 
 
 def certificate_renew(
-    *, actor: User, certificate: Certificate, assessment: Assessment, rationale: str = "",
+    *,
+    actor: User,
+    certificate: Certificate,
+    assessment: Assessment,
+    rationale: str = "",
     decided_on: dt.date | None = None,
 ) -> Certificate:
     """Renew after a re-assessment, decided before expiry: same number, a new issue, and a
@@ -364,36 +578,58 @@ def certificate_renew(
         before = _state(cert)
         target = CERTIFICATE.next_state(cert.status, "renew")
         if a.certificate_id != cert.pk or a.kind != AssessmentKind.REASSESSMENT:
-            raise RuleViolation("A renewal rests on a re-assessment of this certificate.",
-                                code="decision.wrong_assessment")
+            raise RuleViolation(
+                "A renewal rests on a re-assessment of this certificate.",
+                code="decision.wrong_assessment",
+            )
         if decided_on > cert.expires_on:
             raise RuleViolation(
                 f"{cert.number} expired on {cert.expires_on.isoformat()}; a renewal must be "
                 "decided before expiry. The holder must apply again.",
-                code="certificate.renewal_too_late")
-        _raise_first(decision_maker_problems(assessment=a, decided_by=actor)
-                     + report_problems(assessment=a, decided_on=decided_on)
-                     + findings_problems(assessment=a, decided_on=decided_on,
-                                         initial_six_month_rule=False))
+                code="certificate.renewal_too_late",
+            )
+        _raise_first(
+            decision_maker_problems(assessment=a, decided_by=actor)
+            + report_problems(assessment=a, decided_on=decided_on)
+            + findings_problems(assessment=a, decided_on=decided_on, initial_six_month_rule=False)
+        )
         rules = scheme_rules(cert.scheme)
-        cert.expires_on = _validity_end(cert.expires_on + dt.timedelta(days=1),
-                                        rules.validity_months)
+        cert.expires_on = _validity_end(
+            cert.expires_on + dt.timedelta(days=1), rules.validity_months
+        )
         cert.status = target
-        decision = Decision.objects.create(cb=cert.cb, kind=DecisionKind.RENEW, certificate=cert,
-                                           assessment=a, decided_by=actor,
-                                           decided_on=decided_on, rationale=rationale)
+        decision = Decision.objects.create(
+            cb=cert.cb,
+            kind=DecisionKind.RENEW,
+            certificate=cert,
+            assessment=a,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=rationale,
+        )
         last = cert.issues.order_by("-issue_number").first()
-        assert last is not None  # noqa: S101 - a current certificate has an issue
-        issue = _new_issue(cert, on=decided_on, reason=IssueReason.RENEWAL, summary="renewal",
-                           decision=decision, scope_lines=last.scope_lines,
-                           programmes=last.programmes)
+        assert last is not None, "a current certificate has an issue"
+        issue = _new_issue(
+            cert,
+            on=decided_on,
+            reason=IssueReason.RENEWAL,
+            summary="renewal",
+            decision=decision,
+            scope_lines=last.scope_lines,
+            programmes=last.programmes,
+        )
         cert.save(update_fields=["status", "expires_on", "current_issue_number"])
         if a.status == "report_issued":
             a.status = ASSESSMENT.next_state(a.status, "close")
             a.save(update_fields=["status"])
-        audit_record(actor=actor, action="certificate.renew", obj=cert, before=before,
-                     after={**_state(cert), "decision": decision.pk, "issue_id": issue.pk},
-                     reason=rationale)
+        audit_record(
+            actor=actor,
+            action="certificate.renew",
+            obj=cert,
+            before=before,
+            after={**_state(cert), "decision": decision.pk, "issue_id": issue.pk},
+            reason=rationale,
+        )
     return cert
 
 

@@ -40,8 +40,11 @@ def scope_line_snapshot(line: ScopeLine) -> dict[str, Any]:
 
 
 def application_scope(application: Application) -> list[dict[str, Any]]:
-    lines = application.scope_lines.select_related("category", "site").prefetch_related(
-        "standards").order_by("id")
+    lines = (
+        application.scope_lines.select_related("category", "site")
+        .prefetch_related("standards")
+        .order_by("id")
+    )
     return [scope_line_snapshot(line) for line in lines]
 
 
@@ -53,8 +56,9 @@ def standards_of(scope_lines: list[dict[str, Any]]) -> list[dict[str, str]]:
     for ref in refs:
         designation, _, edition = ref.rpartition(":")
         std = Standard.objects.filter(designation=designation, edition=edition).first()
-        out.append({"designation": designation, "edition": edition,
-                    "title": std.title if std else ""})
+        out.append(
+            {"designation": designation, "edition": edition, "title": std.title if std else ""}
+        )
     return out
 
 

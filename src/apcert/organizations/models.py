@@ -58,9 +58,7 @@ class Site(models.Model):
 class OrganizationMember(models.Model):
     """A person who acts for an organization."""
 
-    organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="members"
-    )
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="members")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="organization_roles"
     )

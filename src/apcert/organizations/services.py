@@ -39,30 +39,45 @@ def organization_create(
     country = validate_country(country)
     registration_number = (registration_number or "").strip()
     with transaction.atomic():
-        if registration_number and Organization.objects.filter(
-            country=country, registration_number=registration_number
-        ).exists():
+        if (
+            registration_number
+            and Organization.objects.filter(
+                country=country, registration_number=registration_number
+            ).exists()
+        ):
             raise RuleViolation(
                 f"An organization with registration number {registration_number} in {country} "
-                "is already registered.", code="organization.duplicate_registration",
-                field="registration_number")
+                "is already registered.",
+                code="organization.duplicate_registration",
+                field="registration_number",
+            )
         org = Organization.objects.create(
-            legal_name=legal_name, country=country, registration_number=registration_number,
-            registration_authority=registration_authority, address=address,
+            legal_name=legal_name,
+            country=country,
+            registration_number=registration_number,
+            registration_authority=registration_authority,
+            address=address,
         )
         if not is_secretariat(actor) and not actor.cb_roles.filter(active=True).exists():
             OrganizationMember.objects.create(
                 organization=org, user=actor, role=OrganizationRole.ADMIN
             )
-        audit_record(actor=actor, action="organization.create", obj=org, after={
-            "legal_name": legal_name, "country": country,
-            "registration_number": registration_number,
-        })
+        audit_record(
+            actor=actor,
+            action="organization.create",
+            obj=org,
+            after={
+                "legal_name": legal_name,
+                "country": country,
+                "registration_number": registration_number,
+            },
+        )
     return org
 
 
-def organization_rename(*, actor: User, organization: Organization, legal_name: str,
-                        reason: str = "") -> Organization:
+def organization_rename(
+    *, actor: User, organization: Organization, legal_name: str, reason: str = ""
+) -> Organization:
     if not is_secretariat(actor):
         require_org_member(actor, organization, admin=True)
     legal_name = _required(legal_name, "legal_name", "The legal name")
@@ -71,9 +86,14 @@ def organization_rename(*, actor: User, organization: Organization, legal_name: 
         before = org.legal_name
         org.legal_name = legal_name
         org.save(update_fields=["legal_name"])
-        audit_record(actor=actor, action="organization.rename", obj=org,
-                     before={"legal_name": before}, after={"legal_name": legal_name},
-                     reason=reason)
+        audit_record(
+            actor=actor,
+            action="organization.rename",
+            obj=org,
+            before={"legal_name": before},
+            after={"legal_name": legal_name},
+            reason=reason,
+        )
     return org
 
 
@@ -94,14 +114,31 @@ def site_create(
     country = validate_country(country)
     with transaction.atomic():
         if Site.objects.filter(organization=organization, name=name).exists():
-            raise RuleViolation(f"{organization} already has a site called {name}.",
-                                code="site.duplicate_name", field="name")
-        site = Site.objects.create(organization=organization, name=name, city=city,
-                                   country=country, address=address, published=published)
-        audit_record(actor=actor, action="site.create", obj=site, after={
-            "organization": organization.pk, "name": name, "city": city, "country": country,
-            "published": published,
-        })
+            raise RuleViolation(
+                f"{organization} already has a site called {name}.",
+                code="site.duplicate_name",
+                field="name",
+            )
+        site = Site.objects.create(
+            organization=organization,
+            name=name,
+            city=city,
+            country=country,
+            address=address,
+            published=published,
+        )
+        audit_record(
+            actor=actor,
+            action="site.create",
+            obj=site,
+            after={
+                "organization": organization.pk,
+                "name": name,
+                "city": city,
+                "country": country,
+                "published": published,
+            },
+        )
     return site
 
 
@@ -114,11 +151,14 @@ def organization_member_add(
         raise ValidationFailed(f"Unknown role '{role}'.", code="invalid.choice", field="role")
     with transaction.atomic():
         if is_org_member(user, organization):
-            raise RuleViolation(f"{user} is already a user of {organization}.",
-                                code="organization.member_exists")
-        member = OrganizationMember.objects.create(organization=organization, user=user,
-                                                   role=role)
-        audit_record(actor=actor, action="organization.member_add", obj=member,
-                     after={"organization": organization.pk, "user": user.username,
-                            "role": role})
+            raise RuleViolation(
+                f"{user} is already a user of {organization}.", code="organization.member_exists"
+            )
+        member = OrganizationMember.objects.create(organization=organization, user=user, role=role)
+        audit_record(
+            actor=actor,
+            action="organization.member_add",
+            obj=member,
+            after={"organization": organization.pk, "user": user.username, "role": role},
+        )
     return member

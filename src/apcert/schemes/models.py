@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from apcert.schemes.choices import StandardStatus, SuspensionEndAction
@@ -65,6 +67,7 @@ class Programme(models.Model):
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    key_standards: models.ManyToManyField[Standard, Any]
     key_standards = models.ManyToManyField("Standard", blank=True, related_name="programmes")
 
     class Meta:

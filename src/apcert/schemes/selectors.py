@@ -33,13 +33,15 @@ def standard_resolve(reference: str) -> Standard:
     designation, sep, edition = (reference or "").strip().rpartition(":")
     std = None
     if sep:
-        std = Standard.objects.filter(designation=designation.strip(),
-                                      edition=edition.strip()).first()
+        std = Standard.objects.filter(
+            designation=designation.strip(), edition=edition.strip()
+        ).first()
     if std is None:
         raise RuleViolation(
             f"'{reference}' is not in the IECQ standards catalogue. Write it as "
             "DESIGNATION:EDITION, e.g. IEC 61340-5-1:2016.",
-            code="standard.unknown", params={"standard": reference},
+            code="standard.unknown",
+            params={"standard": reference},
         )
     return std
 
@@ -61,7 +63,8 @@ def standard_problem(std: Standard, on: dt.date | None = None) -> RuleViolation 
     if not std.accepted_for_iecq:
         return RuleViolation(
             f"{std.reference} is not accepted for use in IECQ.",
-            code="standard.not_accepted", params={"standard": std.reference},
+            code="standard.not_accepted",
+            params={"standard": std.reference},
         )
     withdrawn_by_date = std.withdrawn_on is not None and (on is None or std.withdrawn_on <= on)
     if std.status == StandardStatus.CURRENT and not withdrawn_by_date:
@@ -82,7 +85,8 @@ def standard_problem(std: Standard, on: dt.date | None = None) -> RuleViolation 
     )
     return RuleViolation(
         f"{std.reference} was withdrawn{when} and may no longer be declared.{instead}",
-        code="standard.withdrawn", params={"standard": std.reference},
+        code="standard.withdrawn",
+        params={"standard": std.reference},
     )
 
 

@@ -33,10 +33,18 @@ DATA_DIR = Path(__file__).with_name("data")
 FILES = ("schemes.toml", "standards.toml", "programmes.toml", "process_categories.toml")
 
 RULE_FIELDS = (
-    "certificate_letter", "number_format", "validity_months", "first_surveillance_months",
-    "surveillance_interval_months", "surveillance_window_days", "nonconformity_due_days",
-    "initial_major_verification_months", "max_suspension_months", "suspension_end_action",
-    "defaults", "sources",
+    "certificate_letter",
+    "number_format",
+    "validity_months",
+    "first_surveillance_months",
+    "surveillance_interval_months",
+    "surveillance_window_days",
+    "nonconformity_due_days",
+    "initial_major_verification_months",
+    "max_suspension_months",
+    "suspension_end_action",
+    "defaults",
+    "sources",
 )
 
 
@@ -123,8 +131,9 @@ def _as_date(value: Any, where: str) -> dt.date | None:
         return None
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    raise ValidationFailed(f"{where}: dates are written as TOML dates (YYYY-MM-DD).",
-                           code="reference.bad_date")
+    raise ValidationFailed(
+        f"{where}: dates are written as TOML dates (YYYY-MM-DD).", code="reference.bad_date"
+    )
 
 
 def reference_load(
@@ -157,8 +166,9 @@ def reference_load(
                 ReferenceDataFile.objects.update_or_create(
                     name=name, defaults={"version": version, "sha256": digest, "loaded_at": now}
                 )
-                report.count("file", "created" if record is None else "updated",
-                             f"{name} v{version}")
+                report.count(
+                    "file", "created" if record is None else "updated", f"{name} v{version}"
+                )
         if report.changed:
             audit_record(
                 actor=actor,
@@ -166,8 +176,10 @@ def reference_load(
                 object_type="schemes.reference",
                 object_id="reference-data",
                 after={
-                    "files": {n: {"version": str(d.get("version", "")), "sha256": h}
-                              for n, (d, h) in docs.items()},
+                    "files": {
+                        n: {"version": str(d.get("version", "")), "sha256": h}
+                        for n, (d, h) in docs.items()
+                    },
                     "created": report.created,
                     "updated": report.updated,
                     "changes": report.changes[:500],
@@ -183,12 +195,18 @@ def reference_load(
 def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
     for entry in doc.get("scheme", []):
         code = _require(entry, "code", "schemes.toml")
-        scheme = _upsert(report, "scheme", Scheme, {"code": code}, {
-            "name": _require(entry, "name", f"scheme {code}"),
-            "rules_document": entry.get("rules_document", ""),
-            "description": entry.get("description", "").strip(),
-            "supported": bool(entry.get("supported", False)),
-        })
+        scheme = _upsert(
+            report,
+            "scheme",
+            Scheme,
+            {"code": code},
+            {
+                "name": _require(entry, "name", f"scheme {code}"),
+                "rules_document": entry.get("rules_document", ""),
+                "description": entry.get("description", "").strip(),
+                "supported": bool(entry.get("supported", False)),
+            },
+        )
         rules = _require(entry, "rules", f"scheme {code}")
         values = {}
         for key in RULE_FIELDS:
@@ -199,13 +217,17 @@ def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
         if values["suspension_end_action"] not in SuspensionEndAction.values:
             raise ValidationFailed(
                 f"rules of scheme {code}: suspension_end_action must be one of "
-                f"{', '.join(SuspensionEndAction.values)}.", code="reference.bad_value")
+                f"{', '.join(SuspensionEndAction.values)}.",
+                code="reference.bad_value",
+            )
         try:
             values["number_format"].format(letter="A", cb_code="X", yy="26", serial=1)
         except (KeyError, IndexError, ValueError):
             raise ValidationFailed(
                 f"rules of scheme {code}: number_format may use only {{letter}}, {{cb_code}}, "
-                "{yy} and {serial}.", code="reference.bad_value") from None
+                "{yy} and {serial}.",
+                code="reference.bad_value",
+            ) from None
         _upsert(report, "scheme rules", SchemeRules, {"scheme": scheme}, values)
 
 
@@ -218,18 +240,26 @@ def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
         where = f"standard {designation}:{edition}"
         status = entry.get("status", StandardStatus.CURRENT)
         if status not in StandardStatus.values:
-            raise ValidationFailed(f"{where}: unknown status '{status}'.",
-                                   code="reference.bad_value")
+            raise ValidationFailed(
+                f"{where}: unknown status '{status}'.", code="reference.bad_value"
+            )
         if status == StandardStatus.SUPERSEDED and not entry.get("superseded_by"):
-            raise ValidationFailed(f"{where}: a superseded edition must name superseded_by.",
-                                   code="reference.missing_key")
-        obj = _upsert(report, "standard", Standard,
-                      {"designation": designation, "edition": edition}, {
-                          "title": _require(entry, "title", where),
-                          "status": status,
-                          "withdrawn_on": _as_date(entry.get("withdrawn_on"), where),
-                          "accepted_for_iecq": bool(entry.get("accepted_for_iecq", True)),
-                      })
+            raise ValidationFailed(
+                f"{where}: a superseded edition must name superseded_by.",
+                code="reference.missing_key",
+            )
+        obj = _upsert(
+            report,
+            "standard",
+            Standard,
+            {"designation": designation, "edition": edition},
+            {
+                "title": _require(entry, "title", where),
+                "status": status,
+                "withdrawn_on": _as_date(entry.get("withdrawn_on"), where),
+                "accepted_for_iecq": bool(entry.get("accepted_for_iecq", True)),
+            },
+        )
         by_ref[f"{designation}:{edition}"] = obj
     # Second pass: links between editions, once every edition exists.
     for entry in entries:
@@ -242,7 +272,8 @@ def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
             if target is None:
                 raise ValidationFailed(
                     f"standard {ref}: superseded_by '{target_ref}' is not in standards.toml.",
-                    code="reference.unknown_standard")
+                    code="reference.unknown_standard",
+                )
         obj = by_ref[ref]
         if obj.superseded_by_id != (target.pk if target else None):
             obj.superseded_by = target
@@ -257,20 +288,30 @@ def _load_programmes(report: LoadReport, doc: dict[str, Any]) -> None:
         scheme_code = _require(entry, "scheme", f"programme {code}")
         scheme = Scheme.objects.filter(code=scheme_code).first()
         if scheme is None:
-            raise ValidationFailed(f"programme {code}: unknown scheme '{scheme_code}'.",
-                                   code="reference.unknown_scheme")
-        programme = _upsert(report, "programme", Programme, {"code": code}, {
-            "scheme": scheme,
-            "name": _require(entry, "name", f"programme {code}"),
-            "description": entry.get("description", "").strip(),
-        })
+            raise ValidationFailed(
+                f"programme {code}: unknown scheme '{scheme_code}'.",
+                code="reference.unknown_scheme",
+            )
+        programme = _upsert(
+            report,
+            "programme",
+            Programme,
+            {"code": code},
+            {
+                "scheme": scheme,
+                "name": _require(entry, "name", f"programme {code}"),
+                "description": entry.get("description", "").strip(),
+            },
+        )
         wanted = set()
         for ref in entry.get("key_standards", []):
             designation, edition = _split_ref(ref, f"programme {code}")
             std = Standard.objects.filter(designation=designation, edition=edition).first()
             if std is None:
-                raise ValidationFailed(f"programme {code}: key standard '{ref}' is not in "
-                                       "standards.toml.", code="reference.unknown_standard")
+                raise ValidationFailed(
+                    f"programme {code}: key standard '{ref}' is not in standards.toml.",
+                    code="reference.unknown_standard",
+                )
             wanted.add(std.pk)
         have = set(programme.key_standards.values_list("pk", flat=True))
         if wanted != have:
@@ -288,10 +329,18 @@ def _load_categories(report: LoadReport, doc: dict[str, Any]) -> None:
             if parent is None:
                 raise ValidationFailed(
                     f"process category {code}: parent '{entry['parent']}' must be listed "
-                    "before it.", code="reference.unknown_category")
-        _upsert(report, "process category", ProcessCategory, {"code": code}, {
-            "name": _require(entry, "name", f"process category {code}"),
-            "parent": parent,
-            "is_design": bool(entry.get("is_design", False)),
-            "description": entry.get("description", "").strip(),
-        })
+                    "before it.",
+                    code="reference.unknown_category",
+                )
+        _upsert(
+            report,
+            "process category",
+            ProcessCategory,
+            {"code": code},
+            {
+                "name": _require(entry, "name", f"process category {code}"),
+                "parent": parent,
+                "is_design": bool(entry.get("is_design", False)),
+                "description": entry.get("description", "").strip(),
+            },
+        )

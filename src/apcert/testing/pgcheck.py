@@ -10,8 +10,9 @@ def main(argv: list[str]) -> int:
     try:
         import psycopg
 
-        with psycopg.connect(url.replace("postgres://", "postgresql://", 1),
-                             connect_timeout=5) as conn:
+        with psycopg.connect(
+            url.replace("postgres://", "postgresql://", 1), connect_timeout=5
+        ) as conn:
             conn.execute("SELECT 1")
     except Exception as exc:  # any failure means: no PostgreSQL pass
         print(f"PostgreSQL check failed: {exc}", file=sys.stderr)

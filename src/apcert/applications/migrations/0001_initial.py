@@ -5,60 +5,139 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('bodies', '0001_initial'),
-        ('organizations', '0001_initial'),
-        ('schemes', '0001_initial'),
+        ("bodies", "0001_initial"),
+        ("organizations", "0001_initial"),
+        ("schemes", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Application',
+            name="Application",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('draft', 'draft'), ('submitted', 'submitted'), ('accepted', 'accepted'), ('rejected', 'rejected'), ('withdrawn', 'withdrawn')], default='draft', max_length=20)),
-                ('design_claimed', models.BooleanField(default=False)),
-                ('requests_component_qualification', models.BooleanField(default=False, help_text='The organization wants finished components qualified (that is IECQ AC).')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('status_reason', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('cb', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='applications', to='bodies.certificationbody')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='applications', to='organizations.organization')),
-                ('programmes', models.ManyToManyField(related_name='applications', to='schemes.programme')),
-                ('scheme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft"),
+                            ("submitted", "submitted"),
+                            ("accepted", "accepted"),
+                            ("rejected", "rejected"),
+                            ("withdrawn", "withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                ("design_claimed", models.BooleanField(default=False)),
+                (
+                    "requests_component_qualification",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The organization wants finished components qualified (that is IECQ AC).",
+                    ),
+                ),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("status_reason", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "cb",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="applications",
+                        to="bodies.certificationbody",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="applications",
+                        to="organizations.organization",
+                    ),
+                ),
+                (
+                    "programmes",
+                    models.ManyToManyField(related_name="applications", to="schemes.programme"),
+                ),
+                (
+                    "scheme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ScopeLine',
+            name="ScopeLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('wording', models.TextField(help_text='The scope wording as it will read on the certificate.')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='scope_lines', to='applications.application')),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.processcategory')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='organizations.site')),
-                ('standards', models.ManyToManyField(blank=True, to='schemes.standard')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "wording",
+                    models.TextField(
+                        help_text="The scope wording as it will read on the certificate."
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="scope_lines",
+                        to="applications.application",
+                    ),
+                ),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="schemes.processcategory"
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="organizations.site"
+                    ),
+                ),
+                ("standards", models.ManyToManyField(blank=True, to="schemes.standard")),
             ],
             options={
-                'ordering': ['application', 'id'],
+                "ordering": ["application", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='application',
-            index=models.Index(fields=['cb', 'status'], name='application_cb_id_d53012_idx'),
+            model_name="application",
+            index=models.Index(fields=["cb", "status"], name="application_cb_id_d53012_idx"),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'submitted', 'accepted', 'rejected', 'withdrawn'])), name='application_status_valid'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["draft", "submitted", "accepted", "rejected", "withdrawn"])
+                ),
+                name="application_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scopeline',
-            constraint=models.UniqueConstraint(fields=('application', 'category', 'site'), name='scope_line_unique'),
+            model_name="scopeline",
+            constraint=models.UniqueConstraint(
+                fields=("application", "category", "site"), name="scope_line_unique"
+            ),
         ),
     ]

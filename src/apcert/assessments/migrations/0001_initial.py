@@ -5,73 +5,193 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('applications', '0001_initial'),
-        ('bodies', '0001_initial'),
+        ("applications", "0001_initial"),
+        ("bodies", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CorrectiveAction',
+            name="CorrectiveAction",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('correction', models.TextField()),
-                ('root_cause', models.TextField()),
-                ('action', models.TextField()),
-                ('evidence', models.TextField(blank=True)),
-                ('submitted_on', models.DateField()),
-                ('status', models.CharField(choices=[('submitted', 'submitted'), ('accepted', 'accepted'), ('rejected', 'rejected')], default='submitted', max_length=20)),
-                ('reviewed_on', models.DateField(blank=True, null=True)),
-                ('review_comment', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("correction", models.TextField()),
+                ("root_cause", models.TextField()),
+                ("action", models.TextField()),
+                ("evidence", models.TextField(blank=True)),
+                ("submitted_on", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "submitted"),
+                            ("accepted", "accepted"),
+                            ("rejected", "rejected"),
+                        ],
+                        default="submitted",
+                        max_length=20,
+                    ),
+                ),
+                ("reviewed_on", models.DateField(blank=True, null=True)),
+                ("review_comment", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['finding', 'id'],
+                "ordering": ["finding", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Finding',
+            name="Finding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grade', models.CharField(choices=[('major', 'major nonconformity'), ('minor', 'minor nonconformity'), ('observation', 'observation')], max_length=20)),
-                ('requirement_kind', models.CharField(choices=[('iso9001', 'ISO 9001 clause'), ('iecq', 'IECQ requirement'), ('standard', 'clause of a declared standard')], max_length=20)),
-                ('requirement_ref', models.CharField(help_text='e.g. ISO 9001:2015 8.5.1, or IEC 61340-5-1:2016 5.2.4', max_length=200)),
-                ('description', models.TextField()),
-                ('status', models.CharField(choices=[('open', 'open'), ('answered', 'answered, awaiting review'), ('plan_accepted', 'corrective action plan accepted'), ('closed', 'closed (verified)')], default='open', max_length=20)),
-                ('raised_on', models.DateField()),
-                ('due_date', models.DateField()),
-                ('closed_on', models.DateField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "grade",
+                    models.CharField(
+                        choices=[
+                            ("major", "major nonconformity"),
+                            ("minor", "minor nonconformity"),
+                            ("observation", "observation"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "requirement_kind",
+                    models.CharField(
+                        choices=[
+                            ("iso9001", "ISO 9001 clause"),
+                            ("iecq", "IECQ requirement"),
+                            ("standard", "clause of a declared standard"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "requirement_ref",
+                    models.CharField(
+                        help_text="e.g. ISO 9001:2015 8.5.1, or IEC 61340-5-1:2016 5.2.4",
+                        max_length=200,
+                    ),
+                ),
+                ("description", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "open"),
+                            ("answered", "answered, awaiting review"),
+                            ("plan_accepted", "corrective action plan accepted"),
+                            ("closed", "closed (verified)"),
+                        ],
+                        default="open",
+                        max_length=20,
+                    ),
+                ),
+                ("raised_on", models.DateField()),
+                ("due_date", models.DateField()),
+                ("closed_on", models.DateField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['assessment', 'id'],
+                "ordering": ["assessment", "id"],
             },
         ),
         migrations.CreateModel(
-            name='TeamMember',
+            name="TeamMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('lead', 'lead assessor'), ('member', 'team member'), ('technical_expert', 'technical expert')], max_length=20)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("lead", "lead assessor"),
+                            ("member", "team member"),
+                            ("technical_expert", "technical expert"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Assessment',
+            name="Assessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('initial', 'initial assessment'), ('surveillance', 'surveillance'), ('reassessment', 're-assessment (renewal)'), ('scope_extension', 'scope extension'), ('special', 'special (short notice)'), ('transfer_review', 'transfer review')], max_length=20)),
-                ('status', models.CharField(choices=[('planned', 'planned'), ('in_progress', 'in progress'), ('report_issued', 'report issued'), ('closed', 'closed'), ('cancelled', 'cancelled')], default='planned', max_length=20)),
-                ('stage1_document_review', models.BooleanField(default=False)),
-                ('start_date', models.DateField()),
-                ('end_date', models.DateField()),
-                ('report_issued_on', models.DateField(blank=True, null=True)),
-                ('summary', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('application', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='applications.application')),
-                ('cb', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='bodies.certificationbody')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("initial", "initial assessment"),
+                            ("surveillance", "surveillance"),
+                            ("reassessment", "re-assessment (renewal)"),
+                            ("scope_extension", "scope extension"),
+                            ("special", "special (short notice)"),
+                            ("transfer_review", "transfer review"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("planned", "planned"),
+                            ("in_progress", "in progress"),
+                            ("report_issued", "report issued"),
+                            ("closed", "closed"),
+                            ("cancelled", "cancelled"),
+                        ],
+                        default="planned",
+                        max_length=20,
+                    ),
+                ),
+                ("stage1_document_review", models.BooleanField(default=False)),
+                ("start_date", models.DateField()),
+                ("end_date", models.DateField()),
+                ("report_issued_on", models.DateField(blank=True, null=True)),
+                ("summary", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to="applications.application",
+                    ),
+                ),
+                (
+                    "cb",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to="bodies.certificationbody",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-start_date', 'id'],
+                "ordering": ["-start_date", "id"],
             },
         ),
     ]

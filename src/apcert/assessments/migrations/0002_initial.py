@@ -6,103 +6,184 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('assessments', '0001_initial'),
-        ('certificates', '0001_initial'),
-        ('schemes', '0001_initial'),
+        ("assessments", "0001_initial"),
+        ("certificates", "0001_initial"),
+        ("schemes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assessment',
-            name='certificate',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='certificates.certificate'),
+            model_name="assessment",
+            name="certificate",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="assessments",
+                to="certificates.certificate",
+            ),
         ),
         migrations.AddField(
-            model_name='correctiveaction',
-            name='reviewed_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="correctiveaction",
+            name="reviewed_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='correctiveaction',
-            name='submitted_by',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="correctiveaction",
+            name="submitted_by",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='assessment',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='findings', to='assessments.assessment'),
+            model_name="finding",
+            name="assessment",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="findings",
+                to="assessments.assessment",
+            ),
         ),
         migrations.AddField(
-            model_name='finding',
-            name='standard',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='schemes.standard'),
+            model_name="finding",
+            name="standard",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                to="schemes.standard",
+            ),
         ),
         migrations.AddField(
-            model_name='correctiveaction',
-            name='finding',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='corrective_actions', to='assessments.finding'),
+            model_name="correctiveaction",
+            name="finding",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="corrective_actions",
+                to="assessments.finding",
+            ),
         ),
         migrations.AddField(
-            model_name='teammember',
-            name='assessment',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='team', to='assessments.assessment'),
+            model_name="teammember",
+            name="assessment",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="team",
+                to="assessments.assessment",
+            ),
         ),
         migrations.AddField(
-            model_name='teammember',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL),
+            model_name="teammember",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddIndex(
-            model_name='assessment',
-            index=models.Index(fields=['cb', 'status'], name='assessments_cb_id_28cd7a_idx'),
+            model_name="assessment",
+            index=models.Index(fields=["cb", "status"], name="assessments_cb_id_28cd7a_idx"),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['planned', 'in_progress', 'report_issued', 'closed', 'cancelled'])), name='assessment_status_valid'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        ["planned", "in_progress", "report_issued", "closed", "cancelled"],
+                    )
+                ),
+                name="assessment_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['initial', 'surveillance', 'reassessment', 'scope_extension', 'special', 'transfer_review'])), name='assessment_kind_valid'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "initial",
+                            "surveillance",
+                            "reassessment",
+                            "scope_extension",
+                            "special",
+                            "transfer_review",
+                        ],
+                    )
+                ),
+                name="assessment_kind_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('end_date__gte', models.F('start_date'))), name='assessment_dates_ordered'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("end_date__gte", models.F("start_date"))),
+                name="assessment_dates_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('application__isnull', False), ('certificate__isnull', False), _connector='OR'), name='assessment_has_subject'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("application__isnull", False), ("certificate__isnull", False), _connector="OR"
+                ),
+                name="assessment_has_subject",
+            ),
         ),
         migrations.AddIndex(
-            model_name='finding',
-            index=models.Index(fields=['status', 'due_date'], name='assessments_status_9a1f94_idx'),
+            model_name="finding",
+            index=models.Index(fields=["status", "due_date"], name="assessments_status_9a1f94_idx"),
         ),
         migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['open', 'answered', 'plan_accepted', 'closed'])), name='finding_status_valid'),
+            model_name="finding",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["open", "answered", "plan_accepted", "closed"])),
+                name="finding_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='finding',
-            constraint=models.CheckConstraint(condition=models.Q(('grade__in', ['major', 'minor', 'observation'])), name='finding_grade_valid'),
+            model_name="finding",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("grade__in", ["major", "minor", "observation"])),
+                name="finding_grade_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='correctiveaction',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['submitted', 'accepted', 'rejected'])), name='corrective_action_status_valid'),
+            model_name="correctiveaction",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["submitted", "accepted", "rejected"])),
+                name="corrective_action_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teammember',
-            constraint=models.UniqueConstraint(fields=('assessment', 'user'), name='team_member_unique'),
+            model_name="teammember",
+            constraint=models.UniqueConstraint(
+                fields=("assessment", "user"), name="team_member_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teammember',
-            constraint=models.UniqueConstraint(condition=models.Q(('role', 'lead')), fields=('assessment',), name='team_one_lead'),
+            model_name="teammember",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("role", "lead")), fields=("assessment",), name="team_one_lead"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='teammember',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['lead', 'member', 'technical_expert'])), name='team_role_valid'),
+            model_name="teammember",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["lead", "member", "technical_expert"])),
+                name="team_role_valid",
+            ),
         ),
     ]

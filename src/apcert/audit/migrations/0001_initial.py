@@ -4,45 +4,60 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('last_seq', models.PositiveBigIntegerField(default=0)),
-                ('last_hash', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False),
+                ),
+                ("last_seq", models.PositiveBigIntegerField(default=0)),
+                ("last_hash", models.CharField(max_length=64)),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('id', 1)), name='audit_head_single_row')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("id", 1)), name="audit_head_single_row"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.PositiveBigIntegerField(editable=False, unique=True)),
-                ('occurred_at', models.DateTimeField(db_index=True, editable=False)),
-                ('actor_id', models.BigIntegerField(blank=True, editable=False, null=True)),
-                ('actor_label', models.CharField(editable=False, max_length=300)),
-                ('action', models.CharField(db_index=True, editable=False, max_length=100)),
-                ('object_type', models.CharField(editable=False, max_length=100)),
-                ('object_id', models.CharField(editable=False, max_length=100)),
-                ('object_repr', models.CharField(blank=True, editable=False, max_length=300)),
-                ('before', models.JSONField(blank=True, editable=False, null=True)),
-                ('after', models.JSONField(blank=True, editable=False, null=True)),
-                ('reason', models.TextField(blank=True, editable=False)),
-                ('prev_hash', models.CharField(editable=False, max_length=64)),
-                ('hash', models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seq", models.PositiveBigIntegerField(editable=False, unique=True)),
+                ("occurred_at", models.DateTimeField(db_index=True, editable=False)),
+                ("actor_id", models.BigIntegerField(blank=True, editable=False, null=True)),
+                ("actor_label", models.CharField(editable=False, max_length=300)),
+                ("action", models.CharField(db_index=True, editable=False, max_length=100)),
+                ("object_type", models.CharField(editable=False, max_length=100)),
+                ("object_id", models.CharField(editable=False, max_length=100)),
+                ("object_repr", models.CharField(blank=True, editable=False, max_length=300)),
+                ("before", models.JSONField(blank=True, editable=False, null=True)),
+                ("after", models.JSONField(blank=True, editable=False, null=True)),
+                ("reason", models.TextField(blank=True, editable=False)),
+                ("prev_hash", models.CharField(editable=False, max_length=64)),
+                ("hash", models.CharField(editable=False, max_length=64, unique=True)),
             ],
             options={
-                'ordering': ['seq'],
-                'indexes': [models.Index(fields=['object_type', 'object_id', 'seq'], name='audit_audit_object__599a7d_idx')],
+                "ordering": ["seq"],
+                "indexes": [
+                    models.Index(
+                        fields=["object_type", "object_id", "seq"],
+                        name="audit_audit_object__599a7d_idx",
+                    )
+                ],
             },
         ),
     ]

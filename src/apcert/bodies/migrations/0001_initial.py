@@ -7,61 +7,153 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('schemes', '0001_initial'),
+        ("schemes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CertificationBody',
+            name="CertificationBody",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Given by the Secretariat.', max_length=8, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('country', models.CharField(help_text='ISO 3166-1 alpha-2', max_length=2)),
-                ('website', models.URLField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        help_text="Given by the Secretariat.", max_length=8, unique=True
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("country", models.CharField(help_text="ISO 3166-1 alpha-2", max_length=2)),
+                ("website", models.URLField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name': 'certification body',
-                'verbose_name_plural': 'certification bodies',
-                'ordering': ['code'],
-                'constraints': [models.UniqueConstraint(django.db.models.functions.text.Upper('code'), name='cb_code_unique_ci')],
+                "verbose_name": "certification body",
+                "verbose_name_plural": "certification bodies",
+                "ordering": ["code"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        django.db.models.functions.text.Upper("code"), name="cb_code_unique_ci"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CBStaff',
+            name="CBStaff",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', 'CB administrator'), ('scheme_manager', 'scheme manager'), ('assessor', 'assessor'), ('decision_maker', 'decision maker')], max_length=20)),
-                ('active', models.BooleanField(default=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='cb_roles', to=settings.AUTH_USER_MODEL)),
-                ('cb', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='staff', to='bodies.certificationbody')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("admin", "CB administrator"),
+                            ("scheme_manager", "scheme manager"),
+                            ("assessor", "assessor"),
+                            ("decision_maker", "decision maker"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="cb_roles",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "cb",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="staff",
+                        to="bodies.certificationbody",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'CB staff role',
-                'constraints': [models.UniqueConstraint(fields=('cb', 'user', 'role'), name='cb_staff_unique'), models.CheckConstraint(condition=models.Q(('role__in', ['admin', 'scheme_manager', 'assessor', 'decision_maker'])), name='cb_staff_role_valid')],
+                "verbose_name": "CB staff role",
+                "constraints": [
+                    models.UniqueConstraint(fields=("cb", "user", "role"), name="cb_staff_unique"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("role__in", ["admin", "scheme_manager", "assessor", "decision_maker"])
+                        ),
+                        name="cb_staff_role_valid",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CBAcceptance',
+            name="CBAcceptance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', 'active'), ('suspended', 'suspended'), ('withdrawn', 'withdrawn')], default='active', max_length=20)),
-                ('accepted_on', models.DateField()),
-                ('valid_until', models.DateField(blank=True, null=True)),
-                ('categories', models.ManyToManyField(blank=True, to='schemes.processcategory')),
-                ('programme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.programme')),
-                ('scheme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme')),
-                ('cb', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='acceptances', to='bodies.certificationbody')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "active"),
+                            ("suspended", "suspended"),
+                            ("withdrawn", "withdrawn"),
+                        ],
+                        default="active",
+                        max_length=20,
+                    ),
+                ),
+                ("accepted_on", models.DateField()),
+                ("valid_until", models.DateField(blank=True, null=True)),
+                ("categories", models.ManyToManyField(blank=True, to="schemes.processcategory")),
+                (
+                    "programme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="schemes.programme"
+                    ),
+                ),
+                (
+                    "scheme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+                    ),
+                ),
+                (
+                    "cb",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="acceptances",
+                        to="bodies.certificationbody",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['cb', 'programme'],
-                'constraints': [models.UniqueConstraint(fields=('cb', 'programme'), name='cb_acceptance_unique'), models.CheckConstraint(condition=models.Q(('status__in', ['active', 'suspended', 'withdrawn'])), name='cb_acceptance_status_valid')],
+                "ordering": ["cb", "programme"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("cb", "programme"), name="cb_acceptance_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("status__in", ["active", "suspended", "withdrawn"])),
+                        name="cb_acceptance_status_valid",
+                    ),
+                ],
             },
         ),
     ]

@@ -6,143 +6,405 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('applications', '0001_initial'),
-        ('assessments', '0001_initial'),
-        ('bodies', '0001_initial'),
-        ('organizations', '0001_initial'),
-        ('schemes', '0001_initial'),
+        ("applications", "0001_initial"),
+        ("assessments", "0001_initial"),
+        ("bodies", "0001_initial"),
+        ("organizations", "0001_initial"),
+        ("schemes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Certificate',
+            name="Certificate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=40, unique=True)),
-                ('number_year', models.PositiveSmallIntegerField()),
-                ('number_serial', models.PositiveIntegerField()),
-                ('status', models.CharField(choices=[('draft', 'draft (not public)'), ('current', 'current'), ('suspended', 'suspended'), ('withdrawn', 'withdrawn'), ('cancelled', 'cancelled'), ('expired', 'expired')], default='draft', max_length=20)),
-                ('status_since', models.DateField()),
-                ('first_issued_on', models.DateField()),
-                ('initial_decision_on', models.DateField()),
-                ('expires_on', models.DateField()),
-                ('current_issue_number', models.PositiveIntegerField(default=0)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='certificates', to='applications.application')),
-                ('cb', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='certificates', to='bodies.certificationbody')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='certificates', to='organizations.organization')),
-                ('scheme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='schemes.scheme')),
-                ('transferred_from', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='transferred_to', to='certificates.certificate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=40, unique=True)),
+                ("number_year", models.PositiveSmallIntegerField()),
+                ("number_serial", models.PositiveIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft (not public)"),
+                            ("current", "current"),
+                            ("suspended", "suspended"),
+                            ("withdrawn", "withdrawn"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        default="draft",
+                        max_length=20,
+                    ),
+                ),
+                ("status_since", models.DateField()),
+                ("first_issued_on", models.DateField()),
+                ("initial_decision_on", models.DateField()),
+                ("expires_on", models.DateField()),
+                ("current_issue_number", models.PositiveIntegerField(default=0)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="certificates",
+                        to="applications.application",
+                    ),
+                ),
+                (
+                    "cb",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="certificates",
+                        to="bodies.certificationbody",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="certificates",
+                        to="organizations.organization",
+                    ),
+                ),
+                (
+                    "scheme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="schemes.scheme"
+                    ),
+                ),
+                (
+                    "transferred_from",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="transferred_to",
+                        to="certificates.certificate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['number'],
+                "ordering": ["number"],
             },
         ),
         migrations.CreateModel(
-            name='CertificateNumberSequence',
+            name="CertificateNumberSequence",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField()),
-                ('last_serial', models.PositiveIntegerField(default=0)),
-                ('cb', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='bodies.certificationbody')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField()),
+                ("last_serial", models.PositiveIntegerField(default=0)),
+                (
+                    "cb",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="bodies.certificationbody"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Decision',
+            name="Decision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('grant', 'grant'), ('refuse', 'refuse'), ('maintain', 'maintain'), ('renew', 'renew'), ('extend_scope', 'extend scope'), ('reduce_scope', 'reduce scope'), ('suspend', 'suspend'), ('restore', 'restore'), ('withdraw', 'withdraw'), ('cancel', "cancel at the holder's request"), ('reissue', 're-issue')], max_length=20)),
-                ('decided_on', models.DateField()),
-                ('rationale', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('application', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='applications.application')),
-                ('assessment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='assessments.assessment')),
-                ('cb', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='bodies.certificationbody')),
-                ('certificate', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='decisions', to='certificates.certificate')),
-                ('decided_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("grant", "grant"),
+                            ("refuse", "refuse"),
+                            ("maintain", "maintain"),
+                            ("renew", "renew"),
+                            ("extend_scope", "extend scope"),
+                            ("reduce_scope", "reduce scope"),
+                            ("suspend", "suspend"),
+                            ("restore", "restore"),
+                            ("withdraw", "withdraw"),
+                            ("cancel", "cancel at the holder's request"),
+                            ("reissue", "re-issue"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("decided_on", models.DateField()),
+                ("rationale", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="applications.application",
+                    ),
+                ),
+                (
+                    "assessment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="assessments.assessment",
+                    ),
+                ),
+                (
+                    "cb",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decisions",
+                        to="bodies.certificationbody",
+                    ),
+                ),
+                (
+                    "certificate",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decisions",
+                        to="certificates.certificate",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-decided_on', '-id'],
+                "ordering": ["-decided_on", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='CertificateStatusChange',
+            name="CertificateStatusChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(choices=[('draft', 'draft (not public)'), ('current', 'current'), ('suspended', 'suspended'), ('withdrawn', 'withdrawn'), ('cancelled', 'cancelled'), ('expired', 'expired')], max_length=20)),
-                ('to_status', models.CharField(choices=[('draft', 'draft (not public)'), ('current', 'current'), ('suspended', 'suspended'), ('withdrawn', 'withdrawn'), ('cancelled', 'cancelled'), ('expired', 'expired')], max_length=20)),
-                ('effective_on', models.DateField()),
-                ('reason_category', models.CharField(choices=[('granted', 'certification granted'), ('missed_surveillance', 'surveillance not carried out in time'), ('corrective_action_late', 'corrective action late'), ('misuse', 'misuse of the certificate or mark'), ('holder_request', "at the holder's request"), ('complaint', 'complaint'), ('unpaid_fees', 'unpaid fees'), ('nonconformity', 'unresolved nonconformity'), ('suspension_exceeded', 'suspended longer than allowed'), ('transferred', 'transferred to another certification body'), ('resolved', 'cause of suspension resolved'), ('validity_ended', 'validity ended'), ('other', 'other')], max_length=30)),
-                ('reason', models.TextField(blank=True)),
-                ('recorded_at', models.DateTimeField(auto_now_add=True)),
-                ('certificate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='status_changes', to='certificates.certificate')),
-                ('decision', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='certificates.decision')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft (not public)"),
+                            ("current", "current"),
+                            ("suspended", "suspended"),
+                            ("withdrawn", "withdrawn"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "draft (not public)"),
+                            ("current", "current"),
+                            ("suspended", "suspended"),
+                            ("withdrawn", "withdrawn"),
+                            ("cancelled", "cancelled"),
+                            ("expired", "expired"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("effective_on", models.DateField()),
+                (
+                    "reason_category",
+                    models.CharField(
+                        choices=[
+                            ("granted", "certification granted"),
+                            ("missed_surveillance", "surveillance not carried out in time"),
+                            ("corrective_action_late", "corrective action late"),
+                            ("misuse", "misuse of the certificate or mark"),
+                            ("holder_request", "at the holder's request"),
+                            ("complaint", "complaint"),
+                            ("unpaid_fees", "unpaid fees"),
+                            ("nonconformity", "unresolved nonconformity"),
+                            ("suspension_exceeded", "suspended longer than allowed"),
+                            ("transferred", "transferred to another certification body"),
+                            ("resolved", "cause of suspension resolved"),
+                            ("validity_ended", "validity ended"),
+                            ("other", "other"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("recorded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "certificate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="status_changes",
+                        to="certificates.certificate",
+                    ),
+                ),
+                (
+                    "decision",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="certificates.decision",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['certificate', 'effective_on', 'id'],
+                "ordering": ["certificate", "effective_on", "id"],
             },
         ),
         migrations.CreateModel(
-            name='CertificateIssue',
+            name="CertificateIssue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('issue_number', models.PositiveIntegerField()),
-                ('issued_on', models.DateField()),
-                ('valid_from', models.DateField()),
-                ('valid_until', models.DateField()),
-                ('reason', models.CharField(choices=[('initial', 'initial certification'), ('renewal', 'renewal'), ('scope_extension', 'scope extended'), ('scope_reduction', 'scope reduced'), ('site_change', 'sites changed'), ('holder_renamed', 'holder renamed'), ('correction', 'correction of an error'), ('transfer', 'transferred from another certification body')], max_length=30)),
-                ('change_summary', models.TextField(blank=True)),
-                ('holder', models.JSONField()),
-                ('sites', models.JSONField()),
-                ('programmes', models.JSONField()),
-                ('scope_lines', models.JSONField()),
-                ('standards', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('certificate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='issues', to='certificates.certificate')),
-                ('decision', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='certificates.decision')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("issue_number", models.PositiveIntegerField()),
+                ("issued_on", models.DateField()),
+                ("valid_from", models.DateField()),
+                ("valid_until", models.DateField()),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("initial", "initial certification"),
+                            ("renewal", "renewal"),
+                            ("scope_extension", "scope extended"),
+                            ("scope_reduction", "scope reduced"),
+                            ("site_change", "sites changed"),
+                            ("holder_renamed", "holder renamed"),
+                            ("correction", "correction of an error"),
+                            ("transfer", "transferred from another certification body"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("change_summary", models.TextField(blank=True)),
+                ("holder", models.JSONField()),
+                ("sites", models.JSONField()),
+                ("programmes", models.JSONField()),
+                ("scope_lines", models.JSONField()),
+                ("standards", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "certificate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="issues",
+                        to="certificates.certificate",
+                    ),
+                ),
+                (
+                    "decision",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="certificates.decision",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['certificate', 'issue_number'],
+                "ordering": ["certificate", "issue_number"],
             },
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(fields=['cb', 'status'], name='certificate_cb_id_457d82_idx'),
+            model_name="certificate",
+            index=models.Index(fields=["cb", "status"], name="certificate_cb_id_457d82_idx"),
         ),
         migrations.AddIndex(
-            model_name='certificate',
-            index=models.Index(fields=['status', 'expires_on'], name='certificate_status_c76e7f_idx'),
+            model_name="certificate",
+            index=models.Index(
+                fields=["status", "expires_on"], name="certificate_status_c76e7f_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificate',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'current', 'suspended', 'withdrawn', 'cancelled', 'expired'])), name='certificate_status_valid'),
+            model_name="certificate",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        ["draft", "current", "suspended", "withdrawn", "cancelled", "expired"],
+                    )
+                ),
+                name="certificate_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificate',
-            constraint=models.UniqueConstraint(fields=('cb', 'number_year', 'number_serial'), name='certificate_serial_unique'),
+            model_name="certificate",
+            constraint=models.UniqueConstraint(
+                fields=("cb", "number_year", "number_serial"), name="certificate_serial_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificatenumbersequence',
-            constraint=models.UniqueConstraint(fields=('cb', 'year'), name='number_sequence_unique'),
+            model_name="certificatenumbersequence",
+            constraint=models.UniqueConstraint(
+                fields=("cb", "year"), name="number_sequence_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='decision',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['grant', 'refuse', 'maintain', 'renew', 'extend_scope', 'reduce_scope', 'suspend', 'restore', 'withdraw', 'cancel', 'reissue'])), name='decision_kind_valid'),
+            model_name="decision",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "kind__in",
+                        [
+                            "grant",
+                            "refuse",
+                            "maintain",
+                            "renew",
+                            "extend_scope",
+                            "reduce_scope",
+                            "suspend",
+                            "restore",
+                            "withdraw",
+                            "cancel",
+                            "reissue",
+                        ],
+                    )
+                ),
+                name="decision_kind_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='certificatestatuschange',
-            index=models.Index(fields=['effective_on'], name='certificate_effecti_175f54_idx'),
+            model_name="certificatestatuschange",
+            index=models.Index(fields=["effective_on"], name="certificate_effecti_175f54_idx"),
         ),
         migrations.AddConstraint(
-            model_name='certificateissue',
-            constraint=models.UniqueConstraint(fields=('certificate', 'issue_number'), name='certificate_issue_unique'),
+            model_name="certificateissue",
+            constraint=models.UniqueConstraint(
+                fields=("certificate", "issue_number"), name="certificate_issue_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='certificateissue',
-            constraint=models.CheckConstraint(condition=models.Q(('issue_number__gte', 1)), name='certificate_issue_positive'),
+            model_name="certificateissue",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("issue_number__gte", 1)), name="certificate_issue_positive"
+            ),
         ),
     ]

@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,47 +14,108 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Organization',
+            name="Organization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('legal_name', models.CharField(max_length=300)),
-                ('country', models.CharField(help_text='ISO 3166-1 alpha-2', max_length=2)),
-                ('registration_number', models.CharField(blank=True, max_length=100)),
-                ('registration_authority', models.CharField(blank=True, max_length=200)),
-                ('address', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("legal_name", models.CharField(max_length=300)),
+                ("country", models.CharField(help_text="ISO 3166-1 alpha-2", max_length=2)),
+                ("registration_number", models.CharField(blank=True, max_length=100)),
+                ("registration_authority", models.CharField(blank=True, max_length=200)),
+                ("address", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['legal_name'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('registration_number', ''), _negated=True), fields=('country', 'registration_number'), name='organization_registration_unique')],
+                "ordering": ["legal_name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("registration_number", ""), _negated=True),
+                        fields=("country", "registration_number"),
+                        name="organization_registration_unique",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='OrganizationMember',
+            name="OrganizationMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', 'organization administrator'), ('member', 'member')], default='member', max_length=20)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='members', to='organizations.organization')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='organization_roles', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("admin", "organization administrator"), ("member", "member")],
+                        default="member",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="members",
+                        to="organizations.organization",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="organization_roles",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('organization', 'user'), name='org_member_unique'), models.CheckConstraint(condition=models.Q(('role__in', ['admin', 'member'])), name='org_member_role_valid')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organization", "user"), name="org_member_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("role__in", ["admin", "member"])),
+                        name="org_member_role_valid",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('address', models.TextField(blank=True)),
-                ('city', models.CharField(max_length=120)),
-                ('country', models.CharField(max_length=2)),
-                ('published', models.BooleanField(default=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sites', to='organizations.organization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("address", models.TextField(blank=True)),
+                ("city", models.CharField(max_length=120)),
+                ("country", models.CharField(max_length=2)),
+                ("published", models.BooleanField(default=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="sites",
+                        to="organizations.organization",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['organization', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('organization', 'name'), name='site_name_unique')],
+                "ordering": ["organization", "name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("organization", "name"), name="site_name_unique"
+                    )
+                ],
             },
         ),
     ]

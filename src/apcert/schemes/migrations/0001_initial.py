@@ -5,111 +5,219 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ReferenceDataFile',
+            name="ReferenceDataFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('version', models.CharField(max_length=40)),
-                ('sha256', models.CharField(max_length=64)),
-                ('loaded_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                ("version", models.CharField(max_length=40)),
+                ("sha256", models.CharField(max_length=64)),
+                ("loaded_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='Scheme',
+            name="Scheme",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=16, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('rules_document', models.CharField(blank=True, max_length=100)),
-                ('description', models.TextField(blank=True)),
-                ('supported', models.BooleanField(default=False, help_text="apcert's workflows target this scheme (AP today).")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=16, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("rules_document", models.CharField(blank=True, max_length=100)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "supported",
+                    models.BooleanField(
+                        default=False, help_text="apcert's workflows target this scheme (AP today)."
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='ProcessCategory',
+            name="ProcessCategory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('is_design', models.BooleanField(default=False, help_text='A scope line in this category claims design.')),
-                ('description', models.TextField(blank=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='schemes.processcategory')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "is_design",
+                    models.BooleanField(
+                        default=False, help_text="A scope line in this category claims design."
+                    ),
+                ),
+                ("description", models.TextField(blank=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="schemes.processcategory",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'process categories',
-                'ordering': ['code'],
+                "verbose_name_plural": "process categories",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Standard',
+            name="Standard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('designation', models.CharField(max_length=100)),
-                ('edition', models.CharField(max_length=20)),
-                ('title', models.CharField(max_length=400)),
-                ('status', models.CharField(choices=[('current', 'current'), ('superseded', 'superseded'), ('withdrawn', 'withdrawn')], default='current', max_length=20)),
-                ('withdrawn_on', models.DateField(blank=True, null=True)),
-                ('accepted_for_iecq', models.BooleanField(default=True)),
-                ('superseded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='supersedes', to='schemes.standard')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("designation", models.CharField(max_length=100)),
+                ("edition", models.CharField(max_length=20)),
+                ("title", models.CharField(max_length=400)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "current"),
+                            ("superseded", "superseded"),
+                            ("withdrawn", "withdrawn"),
+                        ],
+                        default="current",
+                        max_length=20,
+                    ),
+                ),
+                ("withdrawn_on", models.DateField(blank=True, null=True)),
+                ("accepted_for_iecq", models.BooleanField(default=True)),
+                (
+                    "superseded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="supersedes",
+                        to="schemes.standard",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['designation', 'edition'],
+                "ordering": ["designation", "edition"],
             },
         ),
         migrations.CreateModel(
-            name='Programme',
+            name="Programme",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=32, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('scheme', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='programmes', to='schemes.scheme')),
-                ('key_standards', models.ManyToManyField(blank=True, related_name='programmes', to='schemes.standard')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=32, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                (
+                    "scheme",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="programmes",
+                        to="schemes.scheme",
+                    ),
+                ),
+                (
+                    "key_standards",
+                    models.ManyToManyField(
+                        blank=True, related_name="programmes", to="schemes.standard"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='SchemeRules',
+            name="SchemeRules",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('certificate_letter', models.CharField(max_length=2)),
-                ('number_format', models.CharField(max_length=100)),
-                ('validity_months', models.PositiveSmallIntegerField()),
-                ('first_surveillance_months', models.PositiveSmallIntegerField()),
-                ('surveillance_interval_months', models.PositiveSmallIntegerField()),
-                ('surveillance_window_days', models.PositiveSmallIntegerField()),
-                ('nonconformity_due_days', models.PositiveSmallIntegerField()),
-                ('initial_major_verification_months', models.PositiveSmallIntegerField()),
-                ('max_suspension_months', models.PositiveSmallIntegerField()),
-                ('suspension_end_action', models.CharField(choices=[('withdraw', 'withdraw the certificate'), ('reduce_scope', 'reduce the scope')], default='withdraw', max_length=20)),
-                ('defaults', models.JSONField(blank=True, default=list)),
-                ('sources', models.JSONField(blank=True, default=dict)),
-                ('scheme', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='rules', to='schemes.scheme')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("certificate_letter", models.CharField(max_length=2)),
+                ("number_format", models.CharField(max_length=100)),
+                ("validity_months", models.PositiveSmallIntegerField()),
+                ("first_surveillance_months", models.PositiveSmallIntegerField()),
+                ("surveillance_interval_months", models.PositiveSmallIntegerField()),
+                ("surveillance_window_days", models.PositiveSmallIntegerField()),
+                ("nonconformity_due_days", models.PositiveSmallIntegerField()),
+                ("initial_major_verification_months", models.PositiveSmallIntegerField()),
+                ("max_suspension_months", models.PositiveSmallIntegerField()),
+                (
+                    "suspension_end_action",
+                    models.CharField(
+                        choices=[
+                            ("withdraw", "withdraw the certificate"),
+                            ("reduce_scope", "reduce the scope"),
+                        ],
+                        default="withdraw",
+                        max_length=20,
+                    ),
+                ),
+                ("defaults", models.JSONField(blank=True, default=list)),
+                ("sources", models.JSONField(blank=True, default=dict)),
+                (
+                    "scheme",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="rules",
+                        to="schemes.scheme",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'scheme rules',
-                'constraints': [models.CheckConstraint(condition=models.Q(('suspension_end_action__in', ['withdraw', 'reduce_scope'])), name='scheme_rules_suspension_end_action_valid')],
+                "verbose_name_plural": "scheme rules",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("suspension_end_action__in", ["withdraw", "reduce_scope"])
+                        ),
+                        name="scheme_rules_suspension_end_action_valid",
+                    )
+                ],
             },
         ),
         migrations.AddConstraint(
-            model_name='standard',
-            constraint=models.UniqueConstraint(fields=('designation', 'edition'), name='standard_designation_edition_unique'),
+            model_name="standard",
+            constraint=models.UniqueConstraint(
+                fields=("designation", "edition"), name="standard_designation_edition_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='standard',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['current', 'superseded', 'withdrawn'])), name='standard_status_valid'),
+            model_name="standard",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["current", "superseded", "withdrawn"])),
+                name="standard_status_valid",
+            ),
         ),
     ]

@@ -25,7 +25,11 @@ class Command(BaseCommand):
         total = AuditEvent.objects.count()
         show = not options["quiet"] and total > 10_000
         with tqdm(total=total, unit="event", disable=not show, file=self.stderr) as bar:
-            report = audit_chain_verify(progress=bar.update)
+
+            def advance(n: int) -> None:
+                bar.update(n)
+
+            report = audit_chain_verify(progress=advance)
         if not report.ok:
             raise CommandError(
                 f"audit chain BROKEN at event #{report.first_bad_seq}: {report.problem} "

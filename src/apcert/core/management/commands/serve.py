@@ -22,19 +22,31 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         granian = shutil.which("granian", path=os.path.dirname(sys.executable)) or shutil.which(
-            "granian")
+            "granian"
+        )
         if granian is None:
             self.stderr.write("granian is not installed in this environment")
             sys.exit(1)
         argv = [
-            granian, "--interface", "wsgi", "--host", options["host"],
-            "--port", str(options["port"]), "--workers", str(options["workers"]),
-            "--blocking-threads", str(options["threads"]),
-            "--static-path-route", "/" + settings.STATIC_URL.strip("/"),
-            "--static-path-mount", str(settings.STATIC_ROOT),
+            granian,
+            "--interface",
+            "wsgi",
+            "--host",
+            options["host"],
+            "--port",
+            str(options["port"]),
+            "--workers",
+            str(options["workers"]),
+            "--blocking-threads",
+            str(options["threads"]),
+            "--static-path-route",
+            "/" + settings.STATIC_URL.strip("/"),
+            "--static-path-mount",
+            str(settings.STATIC_ROOT),
             "apcert.wsgi:application",
         ]
-        self.stdout.write(f"apcert is served on http://{options['host']}:{options['port']}/ "
-                          "(Ctrl+C stops it)")
+        self.stdout.write(
+            f"apcert is served on http://{options['host']}:{options['port']}/ (Ctrl+C stops it)"
+        )
         self.stdout.flush()
         os.execv(granian, argv)  # noqa: S606 - replaces this process with the server

@@ -22,9 +22,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            report = reference_load(actor=None, system=True, data_dir=options["data_dir"],
-                                    log=lambda line: self.stdout.write(f"  {line}")
-                                    if options["verbosity"] > 1 else None)
+            report = reference_load(
+                actor=None,
+                system=True,
+                data_dir=options["data_dir"],
+                log=lambda line: (
+                    self.stdout.write(f"  {line}") if options["verbosity"] > 1 else None
+                ),
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from None
         if not report.changed:

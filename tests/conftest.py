@@ -1,0 +1,55 @@
+"""Shared fixtures. Reference data is loaded from the shipped files once per database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection
+
+from apcert.audit import triggers
+from apcert.schemes.models import Scheme
+from apcert.schemes.services import reference_load
+from tests.factories import World
+
+
+def _ensure_reference() -> None:
+    if not Scheme.objects.filter(code="AP").exists():
+        reference_load(actor=None, system=True)
+
+
+@pytest.fixture
+def reference(db: None) -> None:
+    _ensure_reference()
+
+
+@pytest.fixture
+def world(reference: None) -> World:
+    """A CB accepted for AP with its staff, an organization with two sites, a secretariat."""
+    return World.build()
+
+
+def _empty_append_only_tables() -> None:
+    # Transactional tests end with a flush that the append-only triggers would refuse:
+    # lift them, empty the tables, put them back. Only tests do this.
+    for table in triggers.APPEND_ONLY_TABLES:
+        triggers.remove(connection, table)
+    with connection.cursor() as cursor:
+        for table in triggers.APPEND_ONLY_TABLES:
+            cursor.execute(f"DELETE FROM {table}")
+    for table in triggers.APPEND_ONLY_TABLES:
+        triggers.install(connection, table)
+
+
+@pytest.fixture
+def live_db(transactional_db: None) -> Iterator[None]:
+    """Real commits (for threads and concurrent connections); tables emptied afterwards."""
+    _ensure_reference()
+    yield
+    connection.close_if_unusable_or_obsolete()
+    _empty_append_only_tables()
+
+
+@pytest.fixture
+def live_world(live_db: None) -> World:
+    return World.build()
