@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 def _lock(application: Application) -> Application:
     return (
-        Application.objects.select_for_update()
+        Application.objects.select_for_update(of=("self",))
         .select_related("cb", "scheme", "organization")
         .get(pk=application.pk)
     )

@@ -59,7 +59,7 @@ def _raise_first(problems: list[RuleViolation]) -> None:
 
 def _lock(certificate: Certificate) -> Certificate:
     return (
-        Certificate.objects.select_for_update()
+        Certificate.objects.select_for_update(of=("self",))
         .select_related("cb", "scheme", "organization")
         .get(pk=certificate.pk)
     )
@@ -140,7 +140,7 @@ def certificate_grant(
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
         app = (
-            Application.objects.select_for_update()
+            Application.objects.select_for_update(of=("self",))
             .select_related("cb", "scheme", "organization")
             .get(pk=application.pk)
         )
