@@ -13,6 +13,13 @@ from apcert.schemes.services import reference_load
 from tests.factories import World
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
+    # Test users are made by the dozen; Argon2 at its production cost would dominate the
+    # run. Tests of password hashing itself set their own hasher.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def _ensure_reference() -> None:
     if not Scheme.objects.filter(code="AP").exists():
         reference_load(actor=None, system=True)

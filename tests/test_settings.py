@@ -134,3 +134,13 @@ def test_production_without_secret_key_fails_with_a_clear_message(tmp_path: Path
     result = _run("check", cwd=tmp_path, APCERT_ENV="production", SECRET_KEY="")
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_passwords_are_hashed_with_argon2id_in_the_shipped_settings() -> None:
+    from django.contrib.auth.hashers import make_password
+
+    from apcert import settings as shipped
+
+    assert shipped.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    encoded = make_password("correct horse", hasher="argon2")
+    assert encoded.startswith("argon2$argon2id$")

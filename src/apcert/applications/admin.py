@@ -12,29 +12,13 @@ from apcert.applications.models import Application, ScopeLine
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class _Inline(ReadOnlyInline):
-    """Shows to the same people as ReadOnlyAdmin (Django's model permissions would hide it
-    from the Secretariat, who hold none), with the joins its rows need."""
-
-    select_related: tuple[str, ...] = ()
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        user = request.user
-        return bool(
-            user.is_active and (user.is_superuser or getattr(user, "is_secretariat", False))
-        )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).select_related(*self.select_related)
-
-
 @admin.display(description="standards")
 def _standards(scope_line: ScopeLine) -> str:
     # Iterates .all() so that a prefetch_related("standards") answers it.
     return ", ".join(str(standard) for standard in scope_line.standards.all())
 
 
-class ScopeLineInline(_Inline):
+class ScopeLineInline(ReadOnlyInline):
     model = ScopeLine
     fields = ("category", "site", "wording", "standard_list")
     readonly_fields = ("standard_list",)

@@ -195,6 +195,16 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
         app = _lock(application)
         before = app.status
         app.status = APPLICATION.next_state(before, "withdraw")
+        # Withdrawal is open until a decision (lifecycle.APPLICATION); after a grant or a
+        # refusal the holder cancels the certificate instead.
+        from apcert.certificates.models import Decision
+
+        if Decision.objects.filter(application=app).exists():
+            raise RuleViolation(
+                "A certification decision has been taken on this application; it can no longer "
+                "be withdrawn. To end a certificate, ask the CB to cancel it.",
+                code="application.already_decided",
+            )
         app.status_reason = reason
         app.closed_at = timezone.now()
         app.save(update_fields=["status", "status_reason", "closed_at"])

@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding, TeamMember
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class _Inline(ReadOnlyInline):
-    """Shows to the same people as ReadOnlyAdmin (Django's model permissions would hide it
-    from the Secretariat, who hold none), with the joins its rows need."""
-
-    select_related: tuple[str, ...] = ()
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        user = request.user
-        return bool(
-            user.is_active and (user.is_superuser or getattr(user, "is_secretariat", False))
-        )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).select_related(*self.select_related)
-
-
-class TeamMemberInline(_Inline):
+class TeamMemberInline(ReadOnlyInline):
     model = TeamMember
     fields = ("user", "role")
     select_related = ("user",)
 
 
-class FindingInline(_Inline):
+class FindingInline(ReadOnlyInline):
     model = Finding
     fields = (
         "grade",
@@ -49,7 +29,7 @@ class FindingInline(_Inline):
     select_related = ("standard",)
 
 
-class CorrectiveActionInline(_Inline):
+class CorrectiveActionInline(ReadOnlyInline):
     model = CorrectiveAction
     fields = ("submitted_on", "submitted_by", "status", "reviewed_on", "reviewed_by")
     select_related = ("submitted_by", "reviewed_by")

@@ -33,7 +33,11 @@ if TYPE_CHECKING:
 
 
 def _lock(assessment: Assessment) -> Assessment:
-    return Assessment.objects.select_for_update(of=("self",)).select_related("cb").get(pk=assessment.pk)
+    return (
+        Assessment.objects.select_for_update(of=("self",))
+        .select_related("cb")
+        .get(pk=assessment.pk)
+    )
 
 
 def _require_team(actor: User, assessment: Assessment, *, lead: bool = False) -> None:

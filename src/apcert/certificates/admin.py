@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -22,35 +20,19 @@ from apcert.certificates.models import (
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
-class _Inline(ReadOnlyInline):
-    """Shows to the same people as ReadOnlyAdmin (Django's model permissions would hide it
-    from the Secretariat, who hold none), with the joins its rows need."""
-
-    select_related: tuple[str, ...] = ()
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        user = request.user
-        return bool(
-            user.is_active and (user.is_superuser or getattr(user, "is_secretariat", False))
-        )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).select_related(*self.select_related)
-
-
 def _pretty_json(value: Any) -> SafeString:
     """A snapshot as indented JSON; format_html escapes it."""
     text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
     return format_html('<pre style="margin: 0; white-space: pre-wrap">{}</pre>', text)
 
 
-class CertificateIssueInline(_Inline):
+class CertificateIssueInline(ReadOnlyInline):
     model = CertificateIssue
     fields = ("issue_number", "issued_on", "valid_from", "valid_until", "reason", "decision")
     select_related = ("certificate", "decision")
 
 
-class CertificateStatusChangeInline(_Inline):
+class CertificateStatusChangeInline(ReadOnlyInline):
     model = CertificateStatusChange
     fields = (
         "effective_on",
@@ -63,7 +45,7 @@ class CertificateStatusChangeInline(_Inline):
     select_related = ("decision",)
 
 
-class DecisionInline(_Inline):
+class DecisionInline(ReadOnlyInline):
     model = Decision
     fields = ("decided_on", "kind", "decided_by", "rationale")
     select_related = ("decided_by",)

@@ -149,6 +149,14 @@ def grant_problems(
                 "This application has already been granted.", code="decision.already_granted"
             )
         )
+    elif assessment.decision_set.exists():  # type: ignore[attr-defined]
+        problems.append(
+            RuleViolation(
+                "This assessment has already supported a decision (a refusal); a new "
+                "application and assessment are needed.",
+                code="decision.assessment_already_used",
+            )
+        )
     problems += decision_maker_problems(assessment=assessment, decided_by=decided_by)
     problems += report_problems(assessment=assessment, decided_on=decided_on)
     problems += findings_problems(

@@ -118,6 +118,25 @@ def _new_issue(
     )
 
 
+def _check_decision_date(cert: Certificate, decided_on: dt.date) -> None:
+    """A decision on a certificate follows its last status change and its last issue, and
+    falls within its validity: after expiry there is nothing left to decide on."""
+    last_issue = cert.issues.order_by("-issue_number").values_list("issued_on", flat=True).first()
+    latest = max(d for d in (cert.status_since, last_issue) if d is not None)
+    if decided_on < latest:
+        raise RuleViolation(
+            f"The decision date {decided_on.isoformat()} is before the certificate's last "
+            f"change ({latest.isoformat()}).",
+            code="decision.date_before_last_change",
+        )
+    if decided_on > cert.expires_on:
+        raise RuleViolation(
+            f"{cert.number} was valid until {cert.expires_on.isoformat()}; a decision dated "
+            f"{decided_on.isoformat()} comes after its validity ended. Record its expiry.",
+            code="certificate.validity_ended",
+        )
+
+
 def _state(cert: Certificate) -> dict[str, Any]:
     return {
         "number": cert.number,
@@ -291,12 +310,7 @@ def _status_decision(
         cert = _lock(certificate)
         before = _state(cert)
         cert.status = CERTIFICATE.next_state(cert.status, action)
-        if decided_on < cert.status_since:
-            raise RuleViolation(
-                f"The decision date {decided_on.isoformat()} is before the certificate's last "
-                f"status change ({cert.status_since.isoformat()}).",
-                code="decision.date_before_last_change",
-            )
+        _check_decision_date(cert, decided_on)
         cert.status_since = decided_on
         cert.save(update_fields=["status", "status_since"])
         decision = Decision.objects.create(
@@ -501,11 +515,7 @@ def certificate_reissue(
             raise RuleViolation(
                 "This certificate has no issue to follow.", code="certificate.no_issue"
             )
-        if decided_on < last.issued_on:
-            raise RuleViolation(
-                "A new issue cannot be dated before the previous one.",
-                code="decision.date_before_last_change",
-            )
+        _check_decision_date(cert, decided_on)
         lines = scope_lines if scope_lines is not None else last.scope_lines
         if not lines:
             raise RuleViolation(
@@ -587,6 +597,13 @@ def certificate_renew(
                 f"{cert.number} expired on {cert.expires_on.isoformat()}; a renewal must be "
                 "decided before expiry. The holder must apply again.",
                 code="certificate.renewal_too_late",
+            )
+        _check_decision_date(cert, decided_on)
+        if Decision.objects.filter(assessment=a).exists():
+            raise RuleViolation(
+                "This re-assessment has already supported a decision; a new renewal needs a "
+                "new re-assessment.",
+                code="decision.assessment_already_used",
             )
         _raise_first(
             decision_maker_problems(assessment=a, decided_by=actor)

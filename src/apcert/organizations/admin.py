@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.db.models import QuerySet
-from django.http import HttpRequest
 
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
 from apcert.organizations.models import Organization, OrganizationMember, Site
 
 
-class _Inline(ReadOnlyInline):
-    """Shows to the same people as ReadOnlyAdmin (Django's model permissions would hide it
-    from the Secretariat, who hold none), with the joins its rows need."""
-
-    select_related: tuple[str, ...] = ()
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        user = request.user
-        return bool(
-            user.is_active and (user.is_superuser or getattr(user, "is_secretariat", False))
-        )
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return super().get_queryset(request).select_related(*self.select_related)
-
-
-class SiteInline(_Inline):
+class SiteInline(ReadOnlyInline):
     model = Site
     fields = ("name", "city", "country", "published")
 
 
-class OrganizationMemberInline(_Inline):
+class OrganizationMemberInline(ReadOnlyInline):
     model = OrganizationMember
     fields = ("user", "role")
     select_related = ("organization", "user")
