@@ -281,7 +281,7 @@ def test_given_standard_withdrawn_after_submission_day_when_submitted_then_submi
         status="current",
         withdrawn_on=DAY0 + dt.timedelta(days=1),
     )
-    app = world.draft_application(standards=(std,))
+    app = world.draft_application(standards=(std.reference,))
 
     # When
     _submit(world, app)
@@ -290,11 +290,11 @@ def test_given_standard_withdrawn_after_submission_day_when_submitted_then_submi
     assert Application.objects.get(pk=app.pk).status == "submitted"
 
 
-@pytest.mark.parametrize("reference", ["ISO 9001:1887", "ISO 9001", "", "Not a standard:2015"])
+@pytest.mark.parametrize("declared", ["ISO 9001:1887", "ISO 9001", "", "Not a standard:2015"])
 def test_given_unknown_standard_when_scope_line_added_then_unknown_and_no_line(
-    world: World, reference: str
+    world: World, declared: str
 ) -> None:
-    # Given
+    # Given ("reference" would shadow the conftest fixture of that name)
     app = world.draft_application(category="")
     before = _counts()
 
@@ -306,12 +306,12 @@ def test_given_unknown_standard_when_scope_line_added_then_unknown_and_no_line(
             category=ProcessCategory.objects.get(code="EPL"),
             site=world.site,
             wording="Electroplating at the main plant",
-            standards=("ISO 9001:2015", reference),
+            standards=("ISO 9001:2015", declared),
         )
 
     # Then
     assert exc.value.code == "standard.unknown"
-    assert exc.value.params == {"standard": reference}
+    assert exc.value.params == {"standard": declared}
     assert _counts() == before
     assert not ScopeLine.objects.filter(application=app).exists()
 
@@ -475,27 +475,21 @@ def test_given_several_problems_when_submitted_then_first_raised_with_others_in_
     ]
 
 
-# --- bugs found while writing these tests ---------------------------------------------------
+# --- after the decision --------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "application_withdraw does not check for a decision: lifecycle.py says an accepted "
-        "application may be withdrawn 'until a decision', yet a granted one can be withdrawn, "
-        "leaving a current certificate on a withdrawn application"
-    ),
-)
-def test_given_granted_application_when_withdrawn_then_refused(world: World) -> None:
-    # Given
+def test_given_granted_application_when_withdrawn_then_already_decided(world: World) -> None:
+    # Given: withdrawal is open only until a decision (lifecycle.APPLICATION)
     cert = world.granted()
-    app = cert.application
+    app = Application.objects.get(pk=cert.application_id)
     before = _counts()
 
     # When
-    with pytest.raises(DomainError):
+    with pytest.raises(RuleViolation) as exc:
         application_withdraw(actor=world.org_user, application=app, reason="No longer needed")
 
     # Then
+    assert exc.value.code == "application.already_decided"
     assert _counts() == before
-    assert Application.objects.get(pk=app.pk).status == "accepted"
+    fresh = Application.objects.get(pk=app.pk)
+    assert (fresh.status, fresh.closed_at) == ("accepted", None)

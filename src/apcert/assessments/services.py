@@ -40,6 +40,38 @@ def _lock(assessment: Assessment) -> Assessment:
     )
 
 
+def _declared_standards(assessment: Assessment) -> set[str]:
+    """The ``DESIGNATION:EDITION`` references the assessed scope declares."""
+    if assessment.certificate_id is not None:
+        issue = (
+            assessment.certificate.issues.order_by("-issue_number").first()  # type: ignore[union-attr]
+        )
+        if issue is not None:
+            return {ref for line in issue.scope_lines for ref in line["standards"]}
+    if assessment.application_id is not None:
+        return {
+            std.reference
+            for line in assessment.application.scope_lines.prefetch_related("standards")  # type: ignore[union-attr]
+            for std in line.standards.all()
+        }
+    return set()
+
+
+def _require_assessor(actor: User, assessment: Assessment) -> None:
+    """The lead or a team member, not a technical expert: the assessors judge answers."""
+    if (
+        not actor.is_active
+        or not TeamMember.objects.filter(
+            assessment=assessment, user=actor, role__in=(TeamRole.LEAD, TeamRole.MEMBER)
+        ).exists()
+    ):
+        raise PermissionDenied(
+            "Only an assessor of the assessment team (the lead or a team member, not a "
+            "technical expert) may review corrective actions.",
+            code="permission.assessor_required",
+        )
+
+
 def _require_team(actor: User, assessment: Assessment, *, lead: bool = False) -> None:
     qs = TeamMember.objects.filter(assessment=assessment, user=actor)
     if lead:
@@ -259,6 +291,13 @@ def finding_record(
                 code="finding.raised_outside_assessment",
                 field="raised_on",
             )
+        if standard is not None and standard.reference not in _declared_standards(a):
+            raise RuleViolation(
+                f"{standard.reference} is not among the standards declared in the scope; a "
+                "finding is raised against a clause of a declared standard.",
+                code="finding.standard_not_declared",
+                field="standard",
+            )
         scheme = a.application.scheme if a.application_id else a.certificate.scheme  # type: ignore[union-attr]
         rules = scheme_rules(scheme)
         if grade == FindingGrade.OBSERVATION:
@@ -368,7 +407,7 @@ def corrective_action_review(
             field="outcome",
         )
     ca = CorrectiveAction.objects.select_related("finding__assessment").get(pk=corrective_action.pk)
-    _require_team(actor, ca.finding.assessment)
+    _require_assessor(actor, ca.finding.assessment)
     if outcome == "reject" and not comment.strip():
         raise ValidationFailed(
             "Say why the corrective action is rejected.",

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, TeamMember
-from apcert.certificates.models import Certificate
+from apcert.certificates.models import Certificate, Decision
 from apcert.core.dates import add_months
 from apcert.core.errors import RuleViolation
 from apcert.core.permissions import is_secretariat
@@ -122,6 +122,37 @@ def report_problems(*, assessment: Assessment, decided_on: dt.date) -> list[Rule
     return []
 
 
+def decision_subject_problems(
+    *, application: Application, assessment: Assessment
+) -> list[RuleViolation]:
+    """A first decision on an application: it is accepted, not yet decided, and its
+    assessment has not already supported another decision."""
+    problems: list[RuleViolation] = []
+    if application.status != "accepted":
+        problems.append(
+            RuleViolation(
+                f"The application is {application.status}; only an accepted application can be "
+                "decided on.",
+                code="decision.application_not_accepted",
+            )
+        )
+    if application.certificates.exists():
+        problems.append(
+            RuleViolation(
+                "This application has already been granted.", code="decision.already_granted"
+            )
+        )
+    elif Decision.objects.filter(assessment=assessment).exists():
+        problems.append(
+            RuleViolation(
+                "This assessment has already supported a decision; a new application and "
+                "assessment are needed.",
+                code="decision.assessment_already_used",
+            )
+        )
+    return problems
+
+
 def grant_problems(
     *, application: Application, assessment: Assessment, decided_by: User, decided_on: dt.date
 ) -> list[RuleViolation]:
@@ -135,28 +166,7 @@ def grant_problems(
             )
         )
         return problems
-    if application.status != "accepted":
-        problems.append(
-            RuleViolation(
-                f"The application is {application.status}; only an accepted application can be "
-                "granted.",
-                code="decision.application_not_accepted",
-            )
-        )
-    if application.certificates.exists():
-        problems.append(
-            RuleViolation(
-                "This application has already been granted.", code="decision.already_granted"
-            )
-        )
-    elif assessment.decision_set.exists():  # type: ignore[attr-defined]
-        problems.append(
-            RuleViolation(
-                "This assessment has already supported a decision (a refusal); a new "
-                "application and assessment are needed.",
-                code="decision.assessment_already_used",
-            )
-        )
+    problems += decision_subject_problems(application=application, assessment=assessment)
     problems += decision_maker_problems(assessment=assessment, decided_by=decided_by)
     problems += report_problems(assessment=assessment, decided_on=decided_on)
     problems += findings_problems(

@@ -29,6 +29,7 @@ from apcert.certificates.models import (
 from apcert.certificates.numbering import allocate_number
 from apcert.certificates.selectors import (
     decision_maker_problems,
+    decision_subject_problems,
     findings_problems,
     grant_problems,
     report_problems,
@@ -254,13 +255,15 @@ def certificate_refuse(
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
-        if a.application_id != application.pk:
+        app = Application.objects.select_for_update(of=("self",)).get(pk=application.pk)
+        if a.application_id != app.pk:
             raise RuleViolation(
                 "A refusal rests on the assessment of this application.",
                 code="decision.wrong_assessment",
             )
         _raise_first(
-            decision_maker_problems(assessment=a, decided_by=actor)
+            decision_subject_problems(application=app, assessment=a)
+            + decision_maker_problems(assessment=a, decided_by=actor)
             + report_problems(assessment=a, decided_on=decided_on)
         )
         decision = Decision.objects.create(
