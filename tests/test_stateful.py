@@ -85,6 +85,8 @@ GRANT_RULES = frozenset(
 )
 RENEW_RULES = frozenset({"certificate.renewal_too_late"})
 EXPIRE_RULES = frozenset({"certificate.not_yet_expired"})
+# A decision on a certificate is refused once its validity has ended (it must be expired).
+DATED_RULES = frozenset({"certificate.validity_ended"})
 
 
 def _snapshot() -> dict[str, Any]:
@@ -300,6 +302,7 @@ class CertificateLifecycle(RuleBasedStateMachine):
                 reason="Suspended in a random walk",
                 decided_on=self.today,
             ),
+            DATED_RULES,
         )
 
     @rule(cert=certificates, days=STEP_DAYS)
@@ -314,6 +317,7 @@ class CertificateLifecycle(RuleBasedStateMachine):
                 reason="Cause resolved",
                 decided_on=self.today,
             ),
+            DATED_RULES,
         )
 
     @rule(cert=certificates, reason=st.sampled_from(WITHDRAW_REASONS), days=STEP_DAYS)
@@ -329,6 +333,7 @@ class CertificateLifecycle(RuleBasedStateMachine):
                 reason="Withdrawn in a random walk",
                 decided_on=self.today,
             ),
+            DATED_RULES,
         )
 
     @rule(cert=certificates, days=STEP_DAYS)
@@ -343,6 +348,7 @@ class CertificateLifecycle(RuleBasedStateMachine):
                 reason="Holder's request",
                 decided_on=self.today,
             ),
+            DATED_RULES,
         )
 
     @rule(cert=certificates, days=STEP_DAYS)
@@ -358,6 +364,7 @@ class CertificateLifecycle(RuleBasedStateMachine):
                 change_summary="Correction",
                 decided_on=self.today,
             ),
+            DATED_RULES,
         )
 
     @rule(cert=certificates, days=STEP_DAYS)
