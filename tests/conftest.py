@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from django.db import connection
 
 from apcert.audit import triggers
 from apcert.schemes.models import Scheme
 from apcert.schemes.services import reference_load
 from tests.factories import World
+
+# In CI the property tests replay the same examples every run, so that a red run points to
+# a change of ours, not to a new draw; locally every run explores new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)
