@@ -1,0 +1,429 @@
+"""``apcert demo-data``: a realistic, deterministic data set for the demo and for benchmarks.
+
+The regulated setup (Secretariat, CBs, acceptances, staff) is made through the services
+(:mod:`apcert.demo.setup`). Everything else is planned in Python and written in bulk
+(:mod:`apcert.demo.bulk`): organizations with sites and users (:mod:`.population`), then
+certificate by certificate in grant order the application, assessments, findings,
+decisions, the certificate, its issues and status history (:mod:`.certificates`), following
+a timeline that only takes transitions ``certificates.lifecycle`` allows (:mod:`.timeline`).
+
+Every change of a certificate (grant, re-issue, renewal, suspension, restoration,
+withdrawal, cancellation, expiry) has its audit event, shaped as the service writes it,
+hash-chained from the chain's head in date order. The private steps before a grant
+(application, assessment, findings) are written without an event each; one ``demo.load``
+event at the end records the load and what it wrote.
+
+The same number of certificates and seed give the same data: one seeded generator draws
+everything, dates count back from a fixed reference date (not today), every time stamp is
+set explicitly and the services in the setup run under a demo clock.
+
+Speed (a million certificates in a few minutes): rows are written in chunks of CHUNK
+certificates, one transaction each, by a writer process while this one generates the next
+chunk (:class:`apcert.demo.bulk.Writer`). Above FULL_RECORDS_UP_TO certificates, most
+organizations get a lean private record. A run that fails leaves the chunks written so far:
+start again from a fresh database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import heapq
+import itertools
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from django.db import connection, transaction
+from tqdm import tqdm
+
+from apcert.accounts.models import User
+from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
+from apcert.audit.models import AuditChainHead
+from apcert.certificates.models import Certificate, CertificateNumberSequence
+from apcert.core.dates import add_months
+from apcert.demo.bulk import Clock, Writer, reset_sequences, write_rows
+from apcert.demo.certificates import CertificateWriter, Reference
+from apcert.demo.dice import Dice
+from apcert.demo.population import OFFICE_SECONDS, OFFICE_START, Org, Plan, Population, slug
+from apcert.demo.setup import NO_LOGIN, Person, setup_bodies
+from apcert.demo.tables import Tables
+from apcert.organizations.models import Organization
+
+#: The day the demo world stands still: grants fall in the YEARS before it, nothing after.
+REFERENCE_DATE = dt.date(2026, 6, 30)
+YEARS = 9
+#: Certificates per transaction (and per step of the progress bar).
+CHUNK = 25_000
+#: Up to this many certificates every organization has a user and the full private record;
+#: above, only the first DEMO_ORGANIZATIONS do, the others a lean one (see certificates.py),
+#: which keeps a million-certificate load within minutes.
+FULL_RECORDS_UP_TO = 20_000
+DEMO_ORGANIZATIONS = 1_000
+#: From this many certificates on, the writer gives SQLite a large page cache.
+BIG_LOAD = 50_000
+CERTIFICATE_TYPE = Certificate._meta.label_lower
+
+
+class DemoDataError(Exception):
+    """The database is not in a state demo data can be added to."""
+
+
+@dataclass
+class DemoReport:
+    """What a run wrote: counts by status and rows by table."""
+
+    certificates: int
+    organizations: int
+    audit_events: int
+    by_status: dict[str, int]
+    rows: dict[str, int]
+    reference_date: dt.date
+
+
+def demo_data_present() -> bool:
+    """Whether the register holds any certificate (demo data fills only an empty one)."""
+    return Certificate.objects.exists()
+
+
+#: An audit event before it is chained: when, who, what, as audit_record takes them. The
+#: scope lines' JSON comes along where ``after`` holds them, so as not to encode them twice.
+Event = tuple[
+    int, int, int | None, str, str, str, str, str, dict[str, Any] | None, dict[str, Any], str,
+    str | None,
+]  # fmt: skip
+
+
+def _chain_rows(
+    events: list[Event], head: tuple[int, str], clock: Clock
+) -> tuple[list[tuple[Any, ...]], tuple[int, str]]:
+    """The events' rows, each hashed over its content and the hash before it, exactly as
+    audit.services.audit_record hashes (the values are JSON-ready already); and the new
+    end of the chain."""
+    seq, prev = head
+    rows = []
+    for event in events:
+        ordinal, seconds, actor_id, label, action, otype, oid, orepr, before, after = event[:10]
+        reason, lines_json = event[10], event[11]
+        seq += 1
+        digest = event_hash(
+            event_content(
+                seq=seq,
+                occurred_at=Clock.aware(ordinal, seconds),
+                actor_id=actor_id,
+                actor_label=label,
+                action=action,
+                object_type=otype,
+                object_id=oid,
+                object_repr=orepr,
+                before=before,
+                after=after,
+                reason=reason,
+                prev_hash=prev,
+            )
+        )
+        if lines_json is None:
+            stored = json.dumps(after)
+        else:  # json.dumps(after), reusing the scope lines' JSON
+            rest = {k: v for k, v in after.items() if k != "scope_lines"}
+            stored = f'{json.dumps(rest)[:-1]}, "scope_lines": {lines_json}}}'
+        rows.append(
+            (
+                seq, clock.moment(ordinal, seconds), actor_id, label, action, otype, oid, orepr,
+                None if before is None else json.dumps(before), stored, reason, prev, digest,
+            )
+        )  # fmt: skip
+        prev = digest
+    return rows, (seq, prev)
+
+
+def _write_batch(
+    batches: list[tuple[str, list[str], list[tuple[Any, ...]]]],
+    head_before: tuple[int, str],
+    head_after: tuple[int, str],
+    big: bool,
+) -> None:
+    """One transaction: the rows, and the chain head moved past the events among them."""
+    if big and connection.vendor == "sqlite":
+        with connection.cursor() as cursor:  # room for the pages of big indexes
+            cursor.execute("PRAGMA cache_size = -1000000")  # about 1 GB
+    with transaction.atomic():
+        head = AuditChainHead.objects.select_for_update().get(id=1)
+        if (head.last_seq, head.last_hash) != head_before:
+            raise DemoDataError(
+                "audit events were written by someone else while demo data was loading; "
+                "load demo data into a database nobody else writes to"
+            )
+        for table, columns, rows in batches:
+            write_rows(table, columns, rows)
+        if head_after != head_before:
+            head.last_seq, head.last_hash = head_after
+            head.save(update_fields=["last_seq", "last_hash"])
+
+
+class _Generator:
+    writer: Writer
+    head: tuple[int, str]  # the end of the audit chain, as far as it is handed over
+    tables: Tables
+
+    def __init__(
+        self, *, certificates: int, seed: int, reference_date: dt.date, progress: TextIO | None
+    ) -> None:
+        self.n = certificates
+        self.seed = seed
+        self.reference_date = reference_date
+        self.ref_ord = reference_date.toordinal()
+        self.progress = progress
+        self.dice = Dice(seed)
+        self.clock = Clock()
+        self.pending: list[tuple[int, int, int, Event]] = []
+        self.events: list[Event] = []
+        self.counter = itertools.count()
+        self.by_status: Counter[str] = Counter()
+
+    # --- the audit chain ------------------------------------------------------------------
+
+    def event(
+        self,
+        ordinal: int,
+        seconds: int,
+        action: str,
+        cert_id: int,
+        number: str,
+        actor: Person | None,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+        reason: str,
+        lines_json: str | None = None,
+    ) -> None:
+        """Queue a certificate's event; it is chained once every earlier one is known."""
+        actor_id = actor.id if actor is not None else None
+        label = actor.label if actor is not None else "system"
+        event = (
+            ordinal, seconds, actor_id, label, action, CERTIFICATE_TYPE, str(cert_id), number,
+            before, after, reason, lines_json,
+        )  # fmt: skip
+        heapq.heappush(self.pending, (ordinal, seconds, next(self.counter), event))
+
+    def _release(self, until: tuple[int, int] | None) -> None:
+        """Pass on every queued event before ``until`` (all if None), in time order."""
+        pending = self.pending
+        events = self.events
+        while pending and (until is None or pending[0][:2] < until):
+            events.append(heapq.heappop(pending)[3])
+
+    def _commit(self) -> None:
+        """Chain the released events on, and hand them and the waiting rows to the writer."""
+        events, self.events = self.events, []
+        rows, head = _chain_rows(events, self.head, self.clock)
+        self.tables.event.rows.extend(rows)
+        batches = [(t.name, t.columns, t.take()) for t in self.tables.all]
+        self.writer.submit(_write_batch, batches, self.head, head, self.n >= BIG_LOAD)
+        self.head = head
+
+    # --- organizations --------------------------------------------------------------------
+
+    def _write_orgs(self, orgs: list[Org], taken: set[str]) -> None:
+        d = self.dice
+        t = self.tables
+        clock = self.clock
+        users = len(orgs) if self.n <= FULL_RECORDS_UP_TO else DEMO_ORGANIZATIONS
+        bar = tqdm(
+            total=len(orgs),
+            desc="organizations",
+            unit="org",
+            file=self.progress,
+            disable=self.progress is None,
+            mininterval=0.5,
+        )
+        with bar:
+            for index, org in enumerate(orgs):
+                created = clock.moment(org.created, OFFICE_START + d.below(OFFICE_SECONDS))
+                t.org.rows.append(
+                    (
+                        org.id, org.name, org.country.code, org.registration_number,
+                        org.registration_authority, org.address, created,
+                    )
+                )  # fmt: skip
+                for s in org.sites:
+                    t.site.rows.append(
+                        (s["id"], org.id, s["name"], s["address"], s["city"], s["country"],
+                         s["published"])
+                    )  # fmt: skip
+                if index < users:
+                    first = d.pick(org.country.first_names)
+                    last = d.pick(org.country.last_names)
+                    username = f"{slug(first)}.{slug(last)}.{org.id}"
+                    while username in taken:
+                        username += "x"
+                    user_id = t.next_user()
+                    email = f"{slug(first)}.{slug(last)}@{slug(org.name)[:24]}.example"
+                    t.user.rows.append(
+                        (
+                            user_id, NO_LOGIN, None, False, username, first, last, email,
+                            False, True, created, f"{first} {last}", False,
+                        )
+                    )  # fmt: skip
+                    t.member.rows.append((org.id, user_id, "admin"))
+                    org.user = Person(user_id, f"{username} ({first} {last})")
+                if len(t.org.rows) >= 5 * CHUNK:
+                    bar.update(len(t.org.rows))
+                    self._commit()
+            bar.update(len(t.org.rows))
+            self._commit()
+
+    # --- the whole run --------------------------------------------------------------------
+
+    def _forced(self, plans: list[Plan]) -> dict[int, str]:
+        """One certificate for each fate a small data set might otherwise miss."""
+        old = add_months(self.reference_date, -37).toordinal()
+        recent = add_months(self.reference_date, -30).toordinal()
+        settled = self.ref_ord - 200
+        wanted = {
+            "expired": lambda day: day <= old,
+            "renewed": lambda day: day <= old,
+            "suspended": lambda day: recent <= day <= self.ref_ord - 60,
+            "withdrawn": lambda day: day <= settled,
+            "cancelled": lambda day: day <= settled,
+            "reissued": lambda day: day <= settled,
+        }
+        forced: dict[int, str] = {}
+        for fate, fits in wanted.items():
+            candidates = [i for i, p in enumerate(plans) if fits(p.day) and i not in forced]
+            if candidates:
+                forced[self.dice.pick(candidates)] = fate
+        return forced
+
+    def run(self) -> DemoReport:
+        start = dt.datetime(self.reference_date.year - YEARS - 1, 1, 4, 9, 0, tzinfo=dt.UTC)
+        _secretariat, cbs = setup_bodies(seed=self.seed, start=start)
+        reference = Reference.load()
+        self.tables = tables = Tables()  # after the setup, which made users
+        serials = {
+            (s.cb_id, s.year): s.last_serial for s in CertificateNumberSequence.objects.all()
+        }
+        taken = set(
+            Organization.objects.exclude(registration_number="").values_list(
+                "country", "registration_number"
+            )
+        )
+        population = Population(
+            self.dice,
+            cbs=cbs,
+            reference_date=self.reference_date,
+            years=YEARS,
+            org_ids=tables.next_org,
+            site_ids=tables.next_site,
+            taken=taken,
+        )
+        orgs, plans = population.plan(self.n)
+        forced = self._forced(plans)
+        certificates = CertificateWriter(
+            dice=self.dice,
+            clock=self.clock,
+            tables=tables,
+            reference=reference,
+            reference_date=self.reference_date,
+            cbs=cbs,
+            orgs=orgs,
+            serials=serials,
+            event=self.event,
+        )
+        usernames = set(User.objects.values_list("username", flat=True))
+        head = AuditChainHead.objects.filter(id=1).first()
+        if head is None:
+            head = AuditChainHead.objects.create(id=1, last_seq=0, last_hash=GENESIS_HASH)
+        self.head = (head.last_seq, head.last_hash)
+        # From here until the writer is closed, this process leaves the database alone.
+        self.writer = Writer(parallel=not connection.in_atomic_block)
+        try:
+            self._write_orgs(orgs, usernames)
+            bar = tqdm(
+                total=self.n,
+                desc="certificates",
+                unit="cert",
+                file=self.progress,
+                disable=self.progress is None,
+                mininterval=0.5,
+            )
+            with bar:
+                for first in range(0, self.n, CHUNK):
+                    chunk = plans[first : first + CHUNK]
+                    for offset, plan in enumerate(chunk):
+                        self._release((plan.day, plan.seconds))
+                        status = certificates.write(plan, forced.get(first + offset))
+                        self.by_status[status] += 1
+                    self._commit()
+                    bar.update(len(chunk))
+            self._release(None)
+            self._summary(len(orgs))
+            self._commit()
+        finally:
+            self.writer.close()
+        with transaction.atomic():
+            for (cb_id, year), last in sorted(serials.items()):
+                CertificateNumberSequence.objects.update_or_create(
+                    cb_id=cb_id, year=year, defaults={"last_serial": last}
+                )
+            reset_sequences(tables.all)
+        return DemoReport(
+            certificates=self.n,
+            organizations=len(orgs),
+            audit_events=tables.event.written,
+            by_status=dict(sorted(self.by_status.items())),
+            rows={t.name: t.written for t in tables.all},
+            reference_date=self.reference_date,
+        )
+
+    def _summary(self, organizations: int) -> None:
+        """The demo.load event: what was generated, by the system, after the last change."""
+        rows = {t.name: t.written + len(t.rows) for t in self.tables.all}
+        rows[self.tables.event.name] += len(self.events) + 1
+        after = {
+            "certificates": self.n,
+            "seed": self.seed,
+            "reference_date": self.reference_date.isoformat(),
+            "organizations": organizations,
+            "by_status": dict(sorted(self.by_status.items())),
+            "rows": rows,
+        }
+        self.events.append(
+            (
+                self.ref_ord, 23 * 3600 + 59 * 60, None, "system", "demo.load", "demo.dataset",
+                f"seed-{self.seed}", f"demo data: {self.n} certificates, seed {self.seed}", None,
+                after, "demo data generated in bulk (apcert demo-data)", None,
+            )
+        )  # fmt: skip
+
+
+def demo_data_generate(
+    *,
+    certificates: int,
+    seed: int,
+    reference_date: dt.date = REFERENCE_DATE,
+    progress: TextIO | None = None,
+) -> DemoReport:
+    """Build the demo data set. Refuses a database that already holds certificates."""
+    if certificates < 1:
+        raise DemoDataError("ask for at least one certificate")
+    if demo_data_present():
+        raise DemoDataError(
+            f"the register already holds {Certificate.objects.count()} certificates; demo "
+            "data is only added to an empty one"
+        )
+    generator = _Generator(
+        certificates=certificates, seed=seed, reference_date=reference_date, progress=progress
+    )
+    # Millions of long-lived objects and no reference cycles: the cyclic collector would
+    # only walk them again and again.
+    collecting = gc.isenabled()
+    gc.disable()
+    monitor = tqdm.monitor_interval
+    tqdm.monitor_interval = 0  # no progress-bar thread in a process that forks
+    try:
+        return generator.run()
+    finally:
+        tqdm.monitor_interval = monitor
+        if collecting:
+            gc.enable()

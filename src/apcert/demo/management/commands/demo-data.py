@@ -1,0 +1,61 @@
+"""``apcert demo-data --certificates N --seed S [--if-empty]``: build the demo data set."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apcert.demo.bulk import WriterFailed
+from apcert.demo.generate import (
+    REFERENCE_DATE,
+    DemoDataError,
+    demo_data_generate,
+    demo_data_present,
+)
+
+
+class Command(BaseCommand):
+    help = (
+        "Build a realistic, deterministic data set: CBs in several countries, organizations "
+        "with sites, applications, assessments with findings, and certificates in every "
+        "status with their issues, status history and audit trail. The same --certificates "
+        f"and --seed give the same data; dates run up to {REFERENCE_DATE.isoformat()}."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--certificates", type=int, default=300, help="how many certificates (default 300)"
+        )
+        parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="do nothing, successfully, if the register already holds certificates",
+        )
+        parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["if_empty"] and demo_data_present():
+            self.stdout.write("demo-data: certificates already exist; nothing to do (--if-empty)")
+            return
+        started = time.monotonic()
+        try:
+            report = demo_data_generate(
+                certificates=options["certificates"],
+                seed=options["seed"],
+                progress=None if options["quiet"] else sys.stderr,
+            )
+        except (DemoDataError, WriterFailed) as exc:
+            raise CommandError(f"demo-data: {exc}") from None
+        seconds = time.monotonic() - started
+        statuses = ", ".join(f"{n} {status}" for status, n in report.by_status.items())
+        total = sum(report.rows.values())
+        self.stdout.write(
+            f"demo data: {report.certificates} certificates ({statuses}) of "
+            f"{report.organizations} organizations, {report.audit_events} audit events, "
+            f"{total} rows in {seconds:.1f} s (reference date "
+            f"{report.reference_date.isoformat()})"
+        )

@@ -1,0 +1,382 @@
+"""Demo data: every status, numbers and issues as the services make them, the same rules
+as a real grant, an intact audit chain, the same data for the same seed, and real grants
+that carry on after it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import re
+from collections import Counter, defaultdict
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from apcert.accounts.models import User
+from apcert.applications.selectors import acceptance_problems
+from apcert.applications.services import (
+    application_accept,
+    application_create,
+    application_submit,
+    scope_line_add,
+)
+from apcert.assessments.models import Assessment, Finding
+from apcert.assessments.services import assessment_issue_report, assessment_plan, assessment_start
+from apcert.audit.models import AuditChainHead, AuditEvent
+from apcert.audit.selectors import audit_chain_verify
+from apcert.bodies.models import CBStaff
+from apcert.certificates.choices import PUBLIC_STATUSES
+from apcert.certificates.models import (
+    Certificate,
+    CertificateIssue,
+    CertificateNumberSequence,
+    CertificateStatusChange,
+    Decision,
+)
+from apcert.certificates.numbering import format_number
+from apcert.certificates.selectors import (
+    decision_maker_problems,
+    findings_problems,
+    report_problems,
+)
+from apcert.certificates.services import certificate_grant
+from apcert.certificates.snapshots import (
+    application_scope,
+    holder_snapshot,
+    sites_of,
+    standards_of,
+)
+from apcert.core.dates import add_months
+from apcert.demo.generate import REFERENCE_DATE, DemoReport, demo_data_generate
+from apcert.organizations.models import OrganizationMember
+from apcert.organizations.services import organization_create, site_create
+from apcert.schemes.models import ProcessCategory, Programme, Scheme
+from apcert.schemes.selectors import scheme_rules, standard_problem
+from tests.factories import make_user
+
+pytestmark = pytest.mark.django_db
+
+N = 60
+SEED = 7
+NUMBER = re.compile(r"IECQ-A (?P<cb>[A-Z0-9]{2,8}) (?P<yy>\d{2})\.(?P<serial>\d{4,})")
+DECISION_OF = {
+    "suspended": "suspend",
+    "current": "restore",
+    "withdrawn": "withdraw",
+    "cancelled": "cancel",
+}
+
+
+@pytest.fixture
+def demo(reference: None) -> DemoReport:
+    return demo_data_generate(certificates=N, seed=SEED)
+
+
+def test_every_public_status_appears_and_most_certificates_are_current(
+    demo: DemoReport,
+) -> None:
+    statuses = Counter(Certificate.objects.values_list("status", flat=True))
+
+    assert set(statuses) == set(PUBLIC_STATUSES)
+    assert statuses == Counter(demo.by_status)
+    assert sum(statuses.values()) == N
+    assert statuses["current"] > N / 2
+
+
+def test_numbers_are_formatted_per_cb_and_year_without_gaps(demo: DemoReport) -> None:
+    rules = scheme_rules(Scheme.objects.get(code="AP"))
+    serials = defaultdict(list)
+    for cert in Certificate.objects.select_related("cb"):
+        match = NUMBER.fullmatch(cert.number)
+        assert match is not None, cert.number
+        assert cert.number == format_number(
+            rules, cb_code=cert.cb.code, year=cert.number_year, serial=cert.number_serial
+        )
+        assert (match["cb"], int(match["yy"])) == (cert.cb.code, cert.first_issued_on.year % 100)
+        assert cert.number_year == cert.first_issued_on.year
+        serials[(cert.cb_id, cert.number_year)].append(cert.number_serial)
+
+    assert len(set(Certificate.objects.values_list("number", flat=True))) == N
+    for serial_list in serials.values():
+        assert sorted(serial_list) == list(range(1, len(serial_list) + 1))
+    sequences = {(s.cb_id, s.year): s.last_serial for s in CertificateNumberSequence.objects.all()}
+    assert sequences == {key: max(values) for key, values in serials.items()}
+
+
+def test_issues_count_from_one_and_snapshot_what_the_services_snapshot(demo: DemoReport) -> None:
+    for cert in Certificate.objects.select_related("organization", "application"):
+        issues = list(cert.issues.order_by("issue_number"))
+        assert [i.issue_number for i in issues] == list(range(1, len(issues) + 1))
+        assert cert.current_issue_number == len(issues)
+        first, last = issues[0], issues[-1]
+        assert (first.reason, first.issued_on) == ("initial", cert.first_issued_on)
+        assert first.scope_lines == application_scope(cert.application)
+        assert last.valid_until == cert.expires_on
+        for issue in issues:
+            assert issue.valid_from == cert.initial_decision_on
+            assert issue.holder == holder_snapshot(cert.organization)
+            assert issue.sites == sites_of(issue.scope_lines)
+            assert issue.standards == standards_of(issue.scope_lines)
+            assert issue.decision is not None
+            assert issue.decision.certificate_id == cert.pk
+        for earlier, later in itertools.pairwise(issues):
+            assert earlier.issued_on < later.issued_on
+    assert CertificateIssue.objects.filter(issue_number=2).exists()
+
+
+def test_status_history_chains_to_the_status_with_a_decision_for_each_change(
+    demo: DemoReport,
+) -> None:
+    for cert in Certificate.objects.all():
+        changes = list(cert.status_changes.order_by("effective_on", "id"))
+        assert (changes[0].from_status, changes[0].to_status) == ("draft", "current")
+        assert changes[0].decision is not None and changes[0].decision.kind == "grant"
+        for earlier, later in itertools.pairwise(changes):
+            assert later.from_status == earlier.to_status
+            assert later.effective_on > earlier.effective_on
+        for change in changes[1:]:
+            if change.to_status == "expired":
+                assert change.decision is None
+                assert change.effective_on == cert.expires_on + dt.timedelta(days=1)
+            else:
+                assert change.decision is not None
+                assert change.decision.kind == DECISION_OF[change.to_status]
+                assert change.decision.decided_on == change.effective_on
+        assert changes[-1].to_status == cert.status
+        assert changes[-1].effective_on == cert.status_since
+
+
+def test_dates_stand_on_the_reference_date(demo: DemoReport) -> None:
+    for cert in Certificate.objects.all():
+        assert cert.first_issued_on <= REFERENCE_DATE
+        assert cert.status_since <= REFERENCE_DATE
+        if cert.status == "expired":
+            assert cert.expires_on < REFERENCE_DATE
+        if cert.status in ("current", "suspended"):
+            assert cert.expires_on >= REFERENCE_DATE
+        if cert.status == "suspended":
+            assert cert.status_since >= add_months(REFERENCE_DATE, -6)
+    assert CertificateStatusChange.objects.filter(effective_on__gt=REFERENCE_DATE).count() == 0
+
+
+def test_every_grant_meets_the_rules_a_real_grant_is_checked_against(demo: DemoReport) -> None:
+    grants = Decision.objects.filter(kind="grant").select_related(
+        "assessment", "application", "decided_by"
+    )
+    assert grants.count() == N
+    for decision in grants:
+        assessment, application = decision.assessment, decision.application
+        assert assessment is not None and application is not None
+        on = decision.decided_on
+        assert assessment.kind == "initial"
+        assert decision_maker_problems(assessment=assessment, decided_by=decision.decided_by) == []
+        assert report_problems(assessment=assessment, decided_on=on) == []
+        assert (
+            findings_problems(assessment=assessment, decided_on=on, initial_six_month_rule=True)
+            == []
+        )
+        lines = list(application.scope_lines.select_related("category", "site"))
+        assert (
+            acceptance_problems(
+                cb_id=application.cb_id,
+                programme_ids=list(application.programmes.values_list("pk", flat=True)),
+                scope_lines=lines,
+                on=on,
+                code_prefix="decision",
+            )
+            == []
+        )
+        for line in lines:
+            assert line.site.organization_id == application.organization_id
+            for std in line.standards.all():
+                assert standard_problem(std, on) is None
+    assert not Finding.objects.filter(grade="major").exclude(status="closed").exists()
+    assert set(Finding.objects.values_list("grade", flat=True)) == {"major", "minor", "observation"}
+
+
+def test_renewals_rest_on_a_reassessment_decided_before_expiry(demo: DemoReport) -> None:
+    renewals = Decision.objects.filter(kind="renew").select_related("assessment")
+    assert renewals.exists()
+    for decision in renewals:
+        assert decision.assessment is not None
+        assert decision.assessment.kind == "reassessment"
+        assert decision.assessment.certificate_id == decision.certificate_id
+        assert report_problems(assessment=decision.assessment, decided_on=decision.decided_on) == []
+        issue = CertificateIssue.objects.get(decision=decision)
+        previous = CertificateIssue.objects.get(
+            certificate_id=decision.certificate_id, issue_number=issue.issue_number - 1
+        )
+        assert decision.decided_on <= previous.valid_until
+
+
+def test_the_audit_chain_verifies_with_one_event_per_change(demo: DemoReport) -> None:
+    assert audit_chain_verify().ok
+    last = AuditEvent.objects.order_by("-seq").first()
+    assert last is not None and last.action == "demo.load"
+    head = AuditChainHead.objects.get()
+    assert (head.last_seq, head.last_hash) == (last.seq, last.hash)
+    events = Counter(
+        AuditEvent.objects.filter(object_type="certificates.certificate").values_list(
+            "object_id", flat=True
+        )
+    )
+    for cert in Certificate.objects.all():
+        changes = cert.status_changes.count() + cert.issues.count() - 1
+        assert events[str(cert.pk)] == changes, cert.number
+    grant = AuditEvent.objects.filter(action="certificate.grant").first()
+    assert grant is not None and grant.after is not None
+    cert = Certificate.objects.get(pk=grant.object_id)
+    assert grant.after["scope_lines"] == cert.issues.get(issue_number=1).scope_lines
+
+
+def _digest() -> str:
+    """What the data says, without database ids that a sequence may hand out differently."""
+    h = hashlib.sha256()
+    queries = [
+        Certificate.objects.order_by("number").values_list(
+            "number", "status", "status_since", "expires_on", "current_issue_number",
+            "organization__legal_name", "organization__registration_number", "cb__code",
+        ),
+        CertificateIssue.objects.order_by("certificate__number", "issue_number").values_list(
+            "certificate__number", "issue_number", "issued_on", "reason", "change_summary",
+            "holder", "programmes", "scope_lines", "standards", "created_at",
+        ),
+        CertificateStatusChange.objects.order_by("certificate__number", "effective_on").values_list(
+            "certificate__number", "from_status", "to_status", "effective_on", "reason",
+            "recorded_at",
+        ),
+        Finding.objects.order_by("id").values_list(
+            "grade", "status", "requirement_ref", "description", "raised_on", "closed_on"
+        ),
+        Assessment.objects.order_by("id").values_list("kind", "status", "start_date", "summary"),
+        AuditEvent.objects.order_by("seq").values_list(
+            "seq", "occurred_at", "action", "object_repr", "after", "reason"
+        ),
+    ]  # fmt: skip
+    for query in queries:
+        for row in query:
+            h.update(repr(row).encode())
+    return h.hexdigest()
+
+
+def _generated(seed: int) -> str:
+    """Generate on the current state of the database, take the digest, roll back."""
+    with transaction.atomic():
+        demo_data_generate(certificates=N, seed=seed)
+        digest = _digest()
+        transaction.set_rollback(True)
+    return digest
+
+
+def test_the_same_seed_gives_the_same_data(reference: None) -> None:
+    first = _generated(SEED)
+    second = _generated(SEED)
+    other = _generated(SEED + 1)
+
+    assert first == second
+    assert other != first
+
+
+def test_a_real_grant_after_demo_data_takes_the_next_serial(demo: DemoReport) -> None:
+    latest = Certificate.objects.select_related("cb").order_by("-first_issued_on", "-id").first()
+    assert latest is not None
+    cb, year = latest.cb, latest.number_year
+    last = max(
+        Certificate.objects.filter(cb=cb, number_year=year).values_list("number_serial", flat=True)
+    )
+    staff = {
+        role: User.objects.filter(cb_roles__cb=cb, cb_roles__role=role).order_by("username")
+        for role in ("scheme_manager", "assessor", "decision_maker")
+    }
+    org_user = make_user("after-demo")
+    org = organization_create(actor=org_user, legal_name="After Demo Plating GmbH", country="DE")
+    site = site_create(actor=org_user, organization=org, name="Works", city="Ulm", country="DE")
+    app = application_create(
+        actor=org_user,
+        organization=org,
+        cb=cb,
+        scheme=Scheme.objects.get(code="AP"),
+        programmes=Programme.objects.filter(code="AP"),
+    )
+    scope_line_add(
+        actor=org_user,
+        application=app,
+        category=ProcessCategory.objects.get(code="EPL"),
+        site=site,
+        wording="Tin plating",
+        standards=["ISO 9001:2015"],
+    )
+    start = dt.date(year, 12, 1)
+    application_submit(actor=org_user, application=app, on=start - dt.timedelta(days=30))
+    application_accept(actor=staff["scheme_manager"].first(), application=app)
+    lead, member = staff["assessor"][:2]
+    assessment = assessment_plan(
+        actor=staff["scheme_manager"].first(),
+        kind="initial",
+        application=app,
+        start_date=start,
+        end_date=start + dt.timedelta(days=1),
+        team=[(lead, "lead"), (member, "member")],
+    )
+    assessment_start(actor=lead, assessment=assessment)
+    assessment = assessment_issue_report(
+        actor=lead, assessment=assessment, issued_on=start + dt.timedelta(days=3)
+    )
+
+    cert = certificate_grant(
+        actor=staff["decision_maker"].first(),
+        application=app,
+        assessment=assessment,
+        decided_on=start + dt.timedelta(days=10),
+    )
+
+    rules = scheme_rules(Scheme.objects.get(code="AP"))
+    assert cert.number_serial == last + 1
+    assert cert.number == format_number(rules, cb_code=cb.code, year=year, serial=last + 1)
+    assert audit_chain_verify().ok
+
+
+def test_demo_data_command_fills_once_and_if_empty_skips(reference: None) -> None:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("demo-data", certificates=12, seed=3, quiet=True, stdout=out)
+    assert "demo data: 12 certificates" in out.getvalue()
+
+    again = StringIO()
+    call_command("demo-data", certificates=12, seed=3, if_empty=True, quiet=True, stdout=again)
+    assert "nothing to do" in again.getvalue()
+    assert Certificate.objects.count() == 12
+    with pytest.raises(CommandError, match="already holds 12 certificates"):
+        call_command("demo-data", certificates=12, seed=3, quiet=True)
+
+
+def test_demo_accounts_sign_in_with_the_printed_passwords(demo: DemoReport) -> None:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("demo-accounts", stdout=out)
+    call_command("demo-accounts", stdout=StringIO())  # idempotent
+
+    printed = out.getvalue()
+    assert "http://127.0.0.1:8000/admin/" in printed
+    rows = [line.split() for line in printed.splitlines() if line.endswith("-demo")]
+    credentials = {parts[-2]: parts[-1] for parts in rows}
+    assert len(credentials) == 5
+    for username, password in credentials.items():
+        assert User.objects.get(username=username).check_password(password)
+    secretariat = User.objects.get(username="secretariat")
+    assert secretariat.is_secretariat and secretariat.is_staff and not secretariat.is_superuser
+    for username, role in (
+        ("nzc-manager", "scheme_manager"),
+        ("nzc-assessor1", "assessor"),
+        ("nzc-decider1", "decision_maker"),
+    ):
+        assert CBStaff.objects.filter(user__username=username, cb__code="NZC", role=role).exists()
+    org_users = set(credentials) - {"secretariat", "nzc-manager", "nzc-assessor1", "nzc-decider1"}
+    (org_username,) = org_users
+    member = OrganizationMember.objects.get(user__username=org_username)
+    assert member.organization.certificates.filter(cb__code="NZC", status="current").exists()
