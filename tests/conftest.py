@@ -6,8 +6,8 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings as hypothesis_settings
 from django.db import connection
+from hypothesis import settings as hypothesis_settings
 
 from apcert.audit import triggers
 from apcert.schemes.models import Scheme
