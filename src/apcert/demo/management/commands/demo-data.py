@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apcert.audit.models import AuditEvent
 from apcert.demo.bulk import WriterFailed
 from apcert.demo.generate import (
     REFERENCE_DATE,
@@ -40,6 +41,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["if_empty"] and demo_data_present():
             self.stdout.write("demo-data: certificates already exist; nothing to do (--if-empty)")
+            if not AuditEvent.objects.filter(action="demo.load").exists():
+                # Each chunk commits on its own: a run that was stopped leaves a smaller,
+                # consistent data set, but not the one asked for.
+                self.stderr.write(
+                    "demo-data: note: no finished demo load is recorded; if an earlier run was "
+                    "interrupted, delete the database (./var/apcert.sqlite3) and run again"
+                )
             return
         started = time.monotonic()
         try:
