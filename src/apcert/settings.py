@@ -25,6 +25,8 @@ INSTALLED_APPS = [
     "apcert.applications",
     "apcert.assessments",
     "apcert.certificates",
+    "apcert.cycle",
+    "apcert.notifications",
     "apcert.demo",
 ]
 
