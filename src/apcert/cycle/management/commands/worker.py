@@ -1,0 +1,71 @@
+"""``apcert worker``: the app's own background worker.
+
+It queues the daily sweep (once per date, whatever the number of restarts or workers) and
+runs the django-tasks database worker that executes it and any other queued task.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from django.utils.crypto import get_random_string
+from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
+from django_tasks_db.management.commands.db_worker import Worker
+
+from apcert.cycle.tasks import sweep_schedule
+
+
+class Command(BaseCommand):
+    help = "Queue the daily sweep and run the background task worker."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--check-every",
+            type=float,
+            default=300.0,
+            help="seconds between checks for a new day to sweep (default: 300)",
+        )
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=1.0,
+            help="seconds the task worker waits when the queue is empty (default: 1)",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+
+        def scheduler() -> None:
+            while not stop.is_set():
+                try:
+                    today = timezone.localdate()
+                    if sweep_schedule(as_of=today):
+                        self.stdout.write(f"queued the sweep of {today.isoformat()}")
+                except Exception as exc:  # keep scheduling; the next check retries
+                    self.stderr.write(f"could not queue the sweep: {exc}")
+                finally:
+                    close_old_connections()
+                stop.wait(options["check_every"])
+            connection.close()
+
+        thread = threading.Thread(target=scheduler, name="apcert-sweep-scheduler", daemon=True)
+        thread.start()
+        worker = Worker(
+            queue_names=[DEFAULT_TASK_QUEUE_NAME],
+            interval=options["interval"],
+            batch=False,
+            backend_name=DEFAULT_TASK_BACKEND_ALIAS,
+            startup_delay=True,
+            max_tasks=None,
+            worker_id=get_random_string(32),
+            excluded_queue_names=[],
+        )
+        worker.configure_signals()
+        try:
+            worker.run()
+        finally:
+            stop.set()

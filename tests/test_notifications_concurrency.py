@@ -1,0 +1,97 @@
+"""Dispatchers running at the same moment never send the same notification twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import connection, connections
+
+from apcert.notifications.models import NotificationSent
+from apcert.notifications.services import DispatchReport, notifications_dispatch
+from tests.factories import World
+
+pytestmark = pytest.mark.skipif(
+    "connection.vendor != 'postgresql'",
+    reason="needs concurrent connections with row locks (PostgreSQL)",
+)
+
+DISPATCHERS = 4
+
+
+class SlowRecordingBackend(BaseEmailBackend):
+    """Records every message it is given; slow, so that dispatchers overlap."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lock = threading.Lock()
+        self.delivered: list[tuple[str, str]] = []
+
+    def send_messages(self, email_messages: Any) -> int:
+        time.sleep(0.02)
+        with self.lock:
+            for m in email_messages:
+                self.delivered.append((m.subject, m.to[0]))
+        return len(email_messages)
+
+
+def _run_concurrently(as_of: Any, backend: BaseEmailBackend) -> list[DispatchReport]:
+    barrier = threading.Barrier(DISPATCHERS)
+    reports: list[DispatchReport] = []
+    errors: list[BaseException] = []
+
+    def dispatch() -> None:
+        try:
+            barrier.wait(timeout=10)
+            reports.append(notifications_dispatch(as_of=as_of, connection=backend))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=dispatch) for _ in range(DISPATCHERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    return reports
+
+
+def test_concurrent_dispatchers_send_each_notification_once(live_world: World) -> None:
+    world = live_world
+    world.org_user.email = "quality@plating.example"
+    world.org_user.save(update_fields=["email"])
+    world.team.manager.email = "manager@cb.example"
+    world.team.manager.save(update_fields=["email"])
+    certs = [world.granted() for _ in range(3)]
+    app = world.accepted_application()
+    finding = world.assessment(app, findings=("major",)).findings.get()
+    as_of = max(finding.due_date + dt.timedelta(days=1), *(c.initial_decision_on for c in certs))
+    backend = SlowRecordingBackend()
+
+    # When four dispatchers run at once
+    reports = _run_concurrently(as_of, backend)
+
+    # Then every (event, person) went exactly once: 3 grants + 1 late finding, 2 people each
+    rows = NotificationSent.objects.all()
+    assert rows.count() == 8
+    assert set(rows.values_list("status", flat=True)) == {"sent"}
+    assert len(backend.delivered) == 8
+    assert max(Counter(backend.delivered).values()) == 1
+    assert sum(r.sent for r in reports) == 8
+
+    # And when every row has failed, four retrying dispatchers resend each row once
+    rows.update(status="failed", last_error="relay down")
+    backend2 = SlowRecordingBackend()
+    reports = _run_concurrently(as_of, backend2)
+    assert len(backend2.delivered) == 8
+    assert max(Counter(backend2.delivered).values()) == 1
+    assert sum(r.retried for r in reports) == 8
+    assert set(NotificationSent.objects.values_list("status", flat=True)) == {"sent"}
+    assert connection.vendor == "postgresql"
