@@ -1,7 +1,7 @@
 """``apcert worker``: the app's own background worker.
 
-It queues the daily sweep (once per date, whatever the number of restarts or workers) and
-runs the django-tasks database worker that executes it and any other queued task.
+It queues the daily sweep (once per date, whatever the number of restarts or workers) and,
+at every check, the notification dispatch; and it runs the django-tasks database worker that executes it and any other queued task.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 from django_tasks_db.management.commands.db_worker import Worker
 
 from apcert.cycle.tasks import sweep_schedule
+from apcert.notifications.tasks import dispatch_notifications
 
 
 class Command(BaseCommand):
@@ -45,6 +46,9 @@ class Command(BaseCommand):
                     today = timezone.localdate()
                     if sweep_schedule(as_of=today):
                         self.stdout.write(f"queued the sweep of {today.isoformat()}")
+                    # Idempotent: each check sends what became due since the last one
+                    # (status changes within minutes, horizons once a day).
+                    dispatch_notifications.enqueue(today.isoformat())
                 except Exception as exc:  # keep scheduling; the next check retries
                     self.stderr.write(f"could not queue the sweep: {exc}")
                 finally:
