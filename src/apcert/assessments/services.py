@@ -28,6 +28,7 @@ from apcert.schemes.selectors import scheme_rules
 if TYPE_CHECKING:
     from apcert.accounts.models import User
     from apcert.applications.models import Application
+    from apcert.bodies.models import CertificationBody
     from apcert.certificates.models import Certificate
     from apcert.schemes.models import Standard
 
@@ -94,12 +95,22 @@ def assessment_plan(
     application: Application | None = None,
     certificate: Certificate | None = None,
     stage1_document_review: bool = False,
+    cb: CertificationBody | None = None,
 ) -> Assessment:
     """Plan an assessment with its team: exactly one lead, each an active assessor of the CB
-    (a technical expert may hold any role there)."""
+    (a technical expert may hold any role there).
+
+    A transfer review is carried out by the CB that takes the certificate over, so only for
+    that kind may ``cb`` name another CB than the certificate's."""
     if kind not in AssessmentKind.values:
         raise ValidationFailed(
             f"Unknown assessment kind '{kind}'.", code="invalid.choice", field="kind"
+        )
+    if cb is not None and kind != AssessmentKind.TRANSFER_REVIEW:
+        raise ValidationFailed(
+            "Only a transfer review is planned by another CB than the subject's.",
+            code="assessment.cb_not_allowed",
+            field="cb",
         )
     if kind == AssessmentKind.INITIAL:
         if application is None:
@@ -116,7 +127,8 @@ def assessment_plan(
                 code="assessment.subject_required",
                 field="certificate",
             )
-        cb = certificate.cb
+        if cb is None:
+            cb = certificate.cb
     require_cb_role(actor, cb, "scheme_manager")
     if end_date < start_date:
         raise ValidationFailed(

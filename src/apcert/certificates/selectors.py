@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, TeamMember
-from apcert.certificates.models import Certificate, Decision
+from apcert.certificates.models import Certificate, CertificateIssue, Decision
 from apcert.core.dates import add_months
 from apcert.core.errors import RuleViolation
 from apcert.core.permissions import is_secretariat
@@ -18,7 +18,8 @@ from apcert.schemes.selectors import scheme_rules, standard_problem
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
-    from apcert.applications.models import Application
+    from apcert.applications.models import Application, ScopeLine
+    from apcert.schemes.models import Standard
 
 
 def certificates_visible_to(actor: User) -> QuerySet[Certificate]:
@@ -188,4 +189,85 @@ def grant_problems(
             if problem is not None:
                 problem.code = "decision.standard_not_current"
                 problems.append(problem)
+    return problems
+
+
+# --- decisions that follow a visit (issue 3, point 2) ----------------------------------------
+
+
+def certificate_last_issue(certificate: Certificate) -> CertificateIssue | None:
+    """The certificate's issue in force: the one with the highest number."""
+    return certificate.issues.order_by("-issue_number").first()
+
+
+def scope_keys(scope_lines: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """The (process category code, site id) pairs of snapshot scope lines."""
+    return {(line["category"], line["site_id"]) for line in scope_lines}
+
+
+def followup_assessment_problems(
+    *,
+    certificate: Certificate,
+    assessment: Assessment,
+    kind: str,
+    cb_id: int,
+    decided_by: User,
+    decided_on: dt.date,
+) -> list[RuleViolation]:
+    """Every rule a decision on a certificate that rests on a visit must meet: the assessment
+    is of the right kind, of this certificate, by the deciding CB, and has not supported
+    another decision; the decision maker was not on its team; its report is issued and the
+    decision does not precede it; no major is open and every minor has an accepted plan."""
+    if (
+        assessment.certificate_id != certificate.pk
+        or assessment.kind != kind
+        or assessment.cb_id != cb_id
+    ):
+        return [
+            RuleViolation(
+                f"This decision rests on a {AssessmentKind(kind).label} of {certificate.number} "
+                "carried out by the deciding certification body.",
+                code="decision.wrong_assessment",
+                params={"kind": kind},
+            )
+        ]
+    problems: list[RuleViolation] = []
+    if Decision.objects.filter(assessment=assessment).exists():
+        problems.append(
+            RuleViolation(
+                "This assessment has already supported a decision; a new decision needs a new "
+                "assessment.",
+                code="decision.assessment_already_used",
+            )
+        )
+    problems += decision_maker_problems(assessment=assessment, decided_by=decided_by)
+    problems += report_problems(assessment=assessment, decided_on=decided_on)
+    problems += findings_problems(
+        assessment=assessment, decided_on=decided_on, initial_six_month_rule=False
+    )
+    return problems
+
+
+def new_scope_problems(
+    *,
+    cb_id: int,
+    programme_ids: list[int],
+    scope_lines: list[ScopeLine],
+    standards: list[Standard],
+    on: dt.date,
+) -> list[RuleViolation]:
+    """Scope lines to be added to a certificate: inside the CB's acceptance, and every
+    declared standard current on the decision date (the grant rules, DOMAIN.md section 4)."""
+    problems = acceptance_problems(
+        cb_id=cb_id,
+        programme_ids=programme_ids,
+        scope_lines=scope_lines,
+        on=on,
+        code_prefix="decision",
+    )
+    for std in standards:
+        problem = standard_problem(std, on)
+        if problem is not None:
+            problem.code = "decision.standard_not_current"
+            problems.append(problem)
     return problems

@@ -1,7 +1,8 @@
 """``apcert worker``: the app's own background worker.
 
 It queues the daily sweep (once per date, whatever the number of restarts or workers) and,
-at every check, the notification dispatch; and it runs the django-tasks database worker that executes it and any other queued task.
+at every check, the notification dispatch; and it runs the django-tasks database worker that
+executes them and any other queued task.
 """
 
 from __future__ import annotations
