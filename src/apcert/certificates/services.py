@@ -239,6 +239,7 @@ def certificate_grant(
                 "application": app.pk,
                 "assessment": a.pk,
                 "decided_on": decided_on,
+                "reason_category": StatusReason.GRANTED,
                 "issue_id": issue.pk,
                 "scope_lines": issue.scope_lines,
             },
@@ -481,7 +482,11 @@ def certificate_expire(
             action="certificate.expire",
             obj=cert,
             before=before,
-            after=_state(cert),
+            after={
+                **_state(cert),
+                "effective_on": effective,
+                "reason_category": StatusReason.VALIDITY_ENDED,
+            },
             reason="validity period ended",
         )
     return cert
@@ -574,6 +579,7 @@ def certificate_reissue(
                 **_state(cert),
                 "decision": decision.pk,
                 "reason": reason,
+                "decided_on": decided_on,
                 "issue_id": issue.pk,
                 "scope_lines": lines,
             },
@@ -656,7 +662,13 @@ def certificate_renew(
             action="certificate.renew",
             obj=cert,
             before=before,
-            after={**_state(cert), "decision": decision.pk, "issue_id": issue.pk},
+            after={
+                **_state(cert),
+                "decision": decision.pk,
+                "issue_id": issue.pk,
+                "decided_on": decided_on,
+                "scope_lines": issue.scope_lines,
+            },
             reason=rationale,
         )
     return cert

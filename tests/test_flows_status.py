@@ -1,0 +1,241 @@
+"""Suspension and restore, withdrawal, cancellation at the holder's request (issue 3,
+point 2): each a decision, a status change and one audit event; no new issue."""
+
+from __future__ import annotations
+
+import pytest
+
+from apcert.audit.models import AuditEvent
+from apcert.certificates.models import Certificate, CertificateStatusChange
+from apcert.certificates.services import (
+    certificate_cancel,
+    certificate_restore,
+    certificate_suspend,
+    certificate_withdraw,
+)
+from tests.factories import World
+from tests.flows_support import DAYS, assert_refused, cert_row, decision_of, grew, records
+
+
+def _suspended(world: World) -> Certificate:
+    cert = world.granted()
+    return certificate_suspend(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason_category="missed_surveillance",
+        reason="Surveillance not carried out",
+        decided_on=cert.status_since + 10 * DAYS,
+    )
+
+
+def _last_change(cert: Certificate) -> CertificateStatusChange:
+    return CertificateStatusChange.objects.filter(certificate=cert).latest("id")
+
+
+def test_given_a_suspended_certificate_when_the_cause_is_resolved_then_restored(
+    world: World,
+) -> None:
+    # Given a suspended certificate
+    cert = _suspended(world)
+    before, row = records(), cert_row(cert.pk)
+    on = cert.status_since + 20 * DAYS
+
+    # When a decision records that the cause is resolved
+    certificate_restore(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason="Surveillance carried out, no major",
+        decided_on=on,
+    )
+
+    # Then it is current again from that date, with the decision in its history
+    assert cert_row(cert.pk) == {**row, "status": "current", "status_since": on}
+    change = _last_change(cert)
+    assert (change.from_status, change.to_status, change.reason_category) == (
+        "suspended",
+        "current",
+        "resolved",
+    )
+    decision = decision_of(change)
+    assert (decision.kind, decision.rationale) == ("restore", "Surveillance carried out, no major")
+    assert records() == grew(before, decisions=1, status_changes=1, audit_events=1)
+    assert AuditEvent.objects.latest("seq").action == "certificate.restore"
+
+
+def test_given_no_reason_when_restored_then_refused(world: World) -> None:
+    cert = _suspended(world)
+    assert_refused(
+        lambda: certificate_restore(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason="   ",
+            decided_on=cert.status_since + DAYS,
+        ),
+        "invalid.reason_required",
+        cert,
+    )
+
+
+def test_given_a_current_certificate_when_restored_then_refused(world: World) -> None:
+    cert = world.granted()
+    assert_refused(
+        lambda: certificate_restore(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason="Resolved",
+            decided_on=cert.status_since + DAYS,
+        ),
+        "certificate.transition_not_allowed",
+        cert,
+    )
+
+
+def test_given_a_restore_dated_before_the_suspension_then_refused(world: World) -> None:
+    cert = _suspended(world)
+    assert_refused(
+        lambda: certificate_restore(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason="Resolved",
+            decided_on=cert.status_since - DAYS,
+        ),
+        "decision.date_before_last_change",
+        cert,
+    )
+
+
+def test_given_an_assessor_when_restoring_then_refused(world: World) -> None:
+    cert = _suspended(world)
+    assert_refused(
+        lambda: certificate_restore(
+            actor=world.team.lead,
+            certificate=cert,
+            reason="Resolved",
+            decided_on=cert.status_since + DAYS,
+        ),
+        "permission.cb_role_required",
+        cert,
+    )
+
+
+@pytest.mark.parametrize("start", ["current", "suspended"])
+def test_given_a_certificate_when_withdrawn_then_withdrawn_with_its_reason(
+    world: World, start: str
+) -> None:
+    cert = _suspended(world) if start == "suspended" else world.granted()
+    before, row = records(), cert_row(cert.pk)
+    on = cert.status_since + 5 * DAYS
+
+    certificate_withdraw(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason_category="suspension_exceeded",
+        reason="Suspended for longer than six months",
+        decided_on=on,
+    )
+
+    assert cert_row(cert.pk) == {**row, "status": "withdrawn", "status_since": on}
+    change = _last_change(cert)
+    assert (change.from_status, change.to_status, change.reason_category) == (
+        start,
+        "withdrawn",
+        "suspension_exceeded",
+    )
+    assert decision_of(change).kind == "withdraw"
+    assert records() == grew(before, decisions=1, status_changes=1, audit_events=1)
+    assert AuditEvent.objects.latest("seq").action == "certificate.withdraw"
+
+
+@pytest.mark.parametrize(
+    ("category", "reason", "code"),
+    [
+        pytest.param("resolved", "Why not", "invalid.reason_category", id="not-a-reason"),
+        pytest.param("misuse", "", "invalid.reason_required", id="no-reason"),
+    ],
+)
+def test_given_a_faulty_withdrawal_then_refused(
+    world: World, category: str, reason: str, code: str
+) -> None:
+    cert = world.granted()
+    assert_refused(
+        lambda: certificate_withdraw(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason_category=category,
+            reason=reason,
+            decided_on=cert.status_since + DAYS,
+        ),
+        code,
+        cert,
+    )
+
+
+def test_given_a_withdrawn_certificate_when_withdrawn_again_then_refused(world: World) -> None:
+    cert = world.granted()
+    dm = world.team.decision_maker
+    on = cert.status_since + DAYS
+    certificate_withdraw(
+        actor=dm, certificate=cert, reason_category="misuse", reason="Misuse", decided_on=on
+    )
+    assert_refused(
+        lambda: certificate_withdraw(
+            actor=dm, certificate=cert, reason_category="misuse", reason="Again", decided_on=on
+        ),
+        "certificate.transition_not_allowed",
+        cert,
+    )
+
+
+@pytest.mark.parametrize("start", ["current", "suspended"])
+def test_given_the_holders_request_when_cancelled_then_cancelled(world: World, start: str) -> None:
+    cert = _suspended(world) if start == "suspended" else world.granted()
+    before, row = records(), cert_row(cert.pk)
+    on = cert.status_since + 3 * DAYS
+
+    certificate_cancel(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason="Holder closes the plating line",
+        decided_on=on,
+    )
+
+    assert cert_row(cert.pk) == {**row, "status": "cancelled", "status_since": on}
+    change = _last_change(cert)
+    assert (change.from_status, change.to_status, change.reason_category) == (
+        start,
+        "cancelled",
+        "holder_request",
+    )
+    assert decision_of(change).kind == "cancel"
+    assert records() == grew(before, decisions=1, status_changes=1, audit_events=1)
+    assert AuditEvent.objects.latest("seq").action == "certificate.cancel"
+
+
+@pytest.mark.parametrize(
+    ("arrange", "code"),
+    [
+        pytest.param("expired", "certificate.transition_not_allowed", id="expired"),
+        pytest.param("no-reason", "invalid.reason_required", id="no-reason"),
+        pytest.param("after-expiry", "certificate.validity_ended", id="after-expiry"),
+    ],
+)
+def test_given_a_faulty_cancellation_then_refused(world: World, arrange: str, code: str) -> None:
+    from apcert.certificates.services import certificate_expire
+
+    cert = world.granted()
+    on = cert.status_since + DAYS
+    if arrange == "expired":
+        certificate_expire(certificate=cert, as_of=cert.expires_on + DAYS)
+        on = cert.expires_on + 2 * DAYS
+    elif arrange == "after-expiry":
+        on = cert.expires_on + DAYS
+    assert_refused(
+        lambda: certificate_cancel(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason="" if arrange == "no-reason" else "Holder's request",
+            decided_on=on,
+        ),
+        code,
+        cert,
+    )
