@@ -38,7 +38,7 @@ demo: $(VENV)/.runtime
 	$(BIN)/apcert load-reference
 	$(BIN)/apcert demo-data --certificates $(DEMO_CERTIFICATES) --seed $(DEMO_SEED) --if-empty
 	$(BIN)/apcert collectstatic --noinput --verbosity 0
-	$(BIN)/apcert demo-accounts
+	$(BIN)/apcert demo-accounts --base-url http://$(HOST):$(PORT)/
 	$(BIN)/apcert serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.dev

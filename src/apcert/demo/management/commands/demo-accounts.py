@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from apcert.demo.accounts import ADMIN_URL, demo_accounts_ensure
 
@@ -14,6 +14,13 @@ class Command(BaseCommand):
         "Create (or reset) the demo sign-in accounts with known passwords and print them. "
         "For a demo only: the passwords are printed and published in the source."
     )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--base-url",
+            default=ADMIN_URL.removesuffix("admin/"),
+            help="where the app is served, for the printed admin address",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         accounts, notes = demo_accounts_ensure()
@@ -25,6 +32,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  {'role':<{width}}  {'username':<{user_width}}  password")
         for a in accounts:
             self.stdout.write(f"  {a.role:<{width}}  {a.username:<{user_width}}  {a.password}")
-        self.stdout.write(f"Django admin (Secretariat): {ADMIN_URL}")
+        base = options["base_url"].rstrip("/")
+        self.stdout.write(f"Django admin (Secretariat): {base}/admin/")
         for note in notes:
             self.stdout.write(f"note: {note}")
