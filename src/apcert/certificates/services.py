@@ -300,12 +300,11 @@ def _status_decision(
     actor: User,
     certificate: Certificate,
     action: str,
-    decision_kind: str,
     reason_category: str,
     reason: str,
     decided_on: dt.date | None,
-    allowed_reasons: tuple[str, ...],
 ) -> Certificate:
+    decision_kind, allowed_reasons = STATUS_DECISIONS[action]
     require_cb_role(actor, certificate.cb, "decision_maker")
     if reason_category not in allowed_reasons:
         raise ValidationFailed(
@@ -370,6 +369,15 @@ SUSPEND_REASONS = (
 )
 WITHDRAW_REASONS = (*SUSPEND_REASONS, StatusReason.SUSPENSION_EXCEEDED, StatusReason.TRANSFERRED)
 
+#: For each decided status change: the kind of decision it records, and the public reason
+#: categories it may give (DOMAIN.md section 4: causes of suspension, withdrawal ...).
+STATUS_DECISIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "suspend": (DecisionKind.SUSPEND, tuple(SUSPEND_REASONS)),
+    "restore": (DecisionKind.RESTORE, (StatusReason.RESOLVED,)),
+    "withdraw": (DecisionKind.WITHDRAW, tuple(WITHDRAW_REASONS)),
+    "cancel": (DecisionKind.CANCEL, (StatusReason.HOLDER_REQUEST,)),
+}
+
 
 def certificate_suspend(
     *,
@@ -380,35 +388,19 @@ def certificate_suspend(
     decided_on: dt.date | None = None,
 ) -> Certificate:
     return _status_decision(
-        actor=actor,
-        certificate=certificate,
-        action="suspend",
-        decision_kind=DecisionKind.SUSPEND,
-        reason_category=reason_category,
-        reason=reason,
-        decided_on=decided_on,
-        allowed_reasons=tuple(SUSPEND_REASONS),
-    )
+        actor=actor, certificate=certificate, action="suspend",
+        reason_category=reason_category, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
 
 
 def certificate_restore(
-    *,
-    actor: User,
-    certificate: Certificate,
-    reason: str,
-    decided_on: dt.date | None = None,
+    *, actor: User, certificate: Certificate, reason: str, decided_on: dt.date | None = None
 ) -> Certificate:
     """Restore a suspended certificate: a decision recording that the cause is resolved."""
     return _status_decision(
-        actor=actor,
-        certificate=certificate,
-        action="restore",
-        decision_kind=DecisionKind.RESTORE,
-        reason_category=StatusReason.RESOLVED,
-        reason=reason,
-        decided_on=decided_on,
-        allowed_reasons=(StatusReason.RESOLVED,),
-    )
+        actor=actor, certificate=certificate, action="restore",
+        reason_category=StatusReason.RESOLVED, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
 
 
 def certificate_withdraw(
@@ -420,35 +412,19 @@ def certificate_withdraw(
     decided_on: dt.date | None = None,
 ) -> Certificate:
     return _status_decision(
-        actor=actor,
-        certificate=certificate,
-        action="withdraw",
-        decision_kind=DecisionKind.WITHDRAW,
-        reason_category=reason_category,
-        reason=reason,
-        decided_on=decided_on,
-        allowed_reasons=tuple(WITHDRAW_REASONS),
-    )
+        actor=actor, certificate=certificate, action="withdraw",
+        reason_category=reason_category, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
 
 
 def certificate_cancel(
-    *,
-    actor: User,
-    certificate: Certificate,
-    reason: str,
-    decided_on: dt.date | None = None,
+    *, actor: User, certificate: Certificate, reason: str, decided_on: dt.date | None = None
 ) -> Certificate:
     """End the certificate at the holder's request."""
     return _status_decision(
-        actor=actor,
-        certificate=certificate,
-        action="cancel",
-        decision_kind=DecisionKind.CANCEL,
-        reason_category=StatusReason.HOLDER_REQUEST,
-        reason=reason,
-        decided_on=decided_on,
-        allowed_reasons=(StatusReason.HOLDER_REQUEST,),
-    )
+        actor=actor, certificate=certificate, action="cancel",
+        reason_category=StatusReason.HOLDER_REQUEST, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
 
 
 def certificate_expire(
