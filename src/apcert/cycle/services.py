@@ -17,7 +17,7 @@ from apcert.assessments.models import Finding
 from apcert.audit.services import audit_record
 from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
-from apcert.certificates.services import _state, _status_record
+from apcert.certificates.services._common import _state, _status_record
 from apcert.cycle.models import FindingLateFlag
 
 

@@ -27,7 +27,8 @@ from apcert.assessments.choices import FindingGrade, FindingStatus
 from apcert.assessments.models import Finding
 from apcert.certificates.choices import CertificateStatus, StatusReason
 from apcert.certificates.models import Certificate
-from apcert.certificates.services import _lock, certificate_expire
+from apcert.certificates.services import certificate_expire
+from apcert.certificates.services._common import _lock
 from apcert.core.dates import add_months
 from apcert.cycle.models import FindingLateFlag
 from apcert.cycle.programme import SURVEILLANCE, rules_of, visits_for

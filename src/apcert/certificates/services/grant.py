@@ -1,0 +1,182 @@
+"""Certification decisions on an application: grant and refuse."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from apcert.applications.models import Application
+from apcert.assessments.lifecycle import ASSESSMENT
+from apcert.assessments.models import Assessment
+from apcert.audit.services import audit_record
+from apcert.certificates.choices import DecisionKind, IssueReason, StatusReason
+from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.certificates.models import (
+    Certificate,
+    Decision,
+)
+from apcert.certificates.numbering import allocate_number
+from apcert.certificates.selectors import (
+    decision_maker_problems,
+    decision_subject_problems,
+    grant_problems,
+    report_problems,
+)
+from apcert.certificates.snapshots import (
+    application_scope,
+)
+from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.permissions import require_cb_role
+from apcert.schemes.selectors import scheme_rules
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+from apcert.certificates.services._common import (
+    _new_issue,
+    _raise_first,
+    _state,
+    _status_record,
+    _validity_end,
+)
+
+
+def certificate_grant(
+    *,
+    actor: User,
+    application: Application,
+    assessment: Assessment,
+    decided_on: dt.date | None = None,
+    rationale: str = "",
+) -> Certificate:
+    """Grant certification: check every rule, allocate the number, publish issue 1."""
+    require_cb_role(actor, application.cb, "decision_maker")
+    decided_on = decided_on or timezone.localdate()
+    with transaction.atomic():
+        app = (
+            Application.objects.select_for_update(of=("self",))
+            .select_related("cb", "scheme", "organization")
+            .get(pk=application.pk)
+        )
+        a = Assessment.objects.select_for_update().get(pk=assessment.pk)
+        _raise_first(
+            grant_problems(application=app, assessment=a, decided_by=actor, decided_on=decided_on)
+        )
+        rules = scheme_rules(app.scheme)
+        number, serial = allocate_number(rules=rules, cb=app.cb, on=decided_on)
+        decision = Decision.objects.create(
+            cb=app.cb,
+            kind=DecisionKind.GRANT,
+            application=app,
+            assessment=a,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=rationale,
+        )
+        cert = Certificate.objects.create(
+            number=number,
+            number_year=decided_on.year,
+            number_serial=serial,
+            cb=app.cb,
+            scheme=app.scheme,
+            organization=app.organization,
+            application=app,
+            status="draft",
+            status_since=decided_on,
+            first_issued_on=decided_on,
+            initial_decision_on=decided_on,
+            expires_on=_validity_end(decided_on, rules.validity_months),
+        )
+        decision.certificate = cert
+        decision.save(update_fields=["certificate"])
+        cert.status = CERTIFICATE.next_state("draft", "grant")
+        programmes = [{"code": p.code, "name": p.name} for p in app.programmes.order_by("code")]
+        issue = _new_issue(
+            cert,
+            on=decided_on,
+            reason=IssueReason.INITIAL,
+            summary="initial certification",
+            decision=decision,
+            scope_lines=application_scope(app),
+            programmes=programmes,
+        )
+        cert.save(update_fields=["status", "current_issue_number"])
+        _status_record(
+            cert,
+            before="draft",
+            on=decided_on,
+            reason_category=StatusReason.GRANTED,
+            reason=rationale,
+            decision=decision,
+        )
+        a.status = (
+            ASSESSMENT.next_state(a.status, "close") if a.status == "report_issued" else a.status
+        )
+        a.save(update_fields=["status"])
+        audit_record(
+            actor=actor,
+            action="certificate.grant",
+            obj=cert,
+            before=None,
+            after={
+                **_state(cert),
+                "decision": decision.pk,
+                "application": app.pk,
+                "assessment": a.pk,
+                "decided_on": decided_on,
+                "reason_category": StatusReason.GRANTED,
+                "issue_id": issue.pk,
+                "scope_lines": issue.scope_lines,
+            },
+            reason=rationale,
+        )
+    return cert
+
+
+def certificate_refuse(
+    *,
+    actor: User,
+    application: Application,
+    assessment: Assessment,
+    rationale: str,
+    decided_on: dt.date | None = None,
+) -> Decision:
+    """Refuse certification; no certificate is made."""
+    require_cb_role(actor, application.cb, "decision_maker")
+    if not rationale.strip():
+        raise ValidationFailed(
+            "Say why certification is refused.", code="invalid.reason_required", field="rationale"
+        )
+    decided_on = decided_on or timezone.localdate()
+    with transaction.atomic():
+        a = Assessment.objects.select_for_update().get(pk=assessment.pk)
+        app = Application.objects.select_for_update(of=("self",)).get(pk=application.pk)
+        if a.application_id != app.pk:
+            raise RuleViolation(
+                "A refusal rests on the assessment of this application.",
+                code="decision.wrong_assessment",
+            )
+        _raise_first(
+            decision_subject_problems(application=app, assessment=a)
+            + decision_maker_problems(assessment=a, decided_by=actor)
+            + report_problems(assessment=a, decided_on=decided_on)
+        )
+        decision = Decision.objects.create(
+            cb=application.cb,
+            kind=DecisionKind.REFUSE,
+            application=application,
+            assessment=a,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=rationale,
+        )
+        audit_record(
+            actor=actor,
+            action="decision.refuse",
+            obj=decision,
+            after={"application": application.pk, "decided_on": decided_on},
+            reason=rationale,
+        )
+    return decision

@@ -1,0 +1,201 @@
+"""Decided status changes (suspend, restore, withdraw, cancel) and time-driven expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from apcert.audit.services import audit_record
+from apcert.certificates.choices import DecisionKind, StatusReason
+from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.certificates.models import (
+    Certificate,
+    Decision,
+)
+from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.permissions import require_cb_role
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+from apcert.certificates.services._common import (
+    _check_decision_date,
+    _lock,
+    _state,
+    _status_record,
+)
+
+
+def _status_decision(
+    *,
+    actor: User,
+    certificate: Certificate,
+    action: str,
+    reason_category: str,
+    reason: str,
+    decided_on: dt.date | None,
+) -> Certificate:
+    decision_kind, allowed_reasons = STATUS_DECISIONS[action]
+    require_cb_role(actor, certificate.cb, "decision_maker")
+    if reason_category not in allowed_reasons:
+        raise ValidationFailed(
+            f"'{reason_category}' is not a reason to {action} a certificate; use one of "
+            f"{', '.join(allowed_reasons)}.",
+            code="invalid.reason_category",
+            field="reason_category",
+        )
+    if not (reason or "").strip():
+        raise ValidationFailed(
+            "Say why, for the record.", code="invalid.reason_required", field="reason"
+        )
+    decided_on = decided_on or timezone.localdate()
+    with transaction.atomic():
+        cert = _lock(certificate)
+        before = _state(cert)
+        cert.status = CERTIFICATE.next_state(cert.status, action)
+        _check_decision_date(cert, decided_on)
+        cert.status_since = decided_on
+        cert.save(update_fields=["status", "status_since"])
+        decision = Decision.objects.create(
+            cb=cert.cb,
+            kind=decision_kind,
+            certificate=cert,
+            decided_by=actor,
+            decided_on=decided_on,
+            rationale=reason,
+        )
+        _status_record(
+            cert,
+            before=before["status"],
+            on=decided_on,
+            reason_category=reason_category,
+            reason=reason,
+            decision=decision,
+        )
+        audit_record(
+            actor=actor,
+            action=f"certificate.{action}",
+            obj=cert,
+            before=before,
+            after={
+                **_state(cert),
+                "decision": decision.pk,
+                "reason_category": reason_category,
+                "decided_on": decided_on,
+            },
+            reason=reason,
+        )
+    return cert
+
+
+SUSPEND_REASONS = (
+    StatusReason.MISSED_SURVEILLANCE,
+    StatusReason.CORRECTIVE_ACTION_LATE,
+    StatusReason.MISUSE,
+    StatusReason.HOLDER_REQUEST,
+    StatusReason.COMPLAINT,
+    StatusReason.UNPAID_FEES,
+    StatusReason.NONCONFORMITY,
+    StatusReason.OTHER,
+)
+WITHDRAW_REASONS = (*SUSPEND_REASONS, StatusReason.SUSPENSION_EXCEEDED, StatusReason.TRANSFERRED)
+
+#: For each decided status change: the kind of decision it records, and the public reason
+#: categories it may give (DOMAIN.md section 4: causes of suspension, withdrawal ...).
+STATUS_DECISIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "suspend": (DecisionKind.SUSPEND, tuple(SUSPEND_REASONS)),
+    "restore": (DecisionKind.RESTORE, (StatusReason.RESOLVED,)),
+    "withdraw": (DecisionKind.WITHDRAW, tuple(WITHDRAW_REASONS)),
+    "cancel": (DecisionKind.CANCEL, (StatusReason.HOLDER_REQUEST,)),
+}
+
+
+def certificate_suspend(
+    *,
+    actor: User,
+    certificate: Certificate,
+    reason_category: str,
+    reason: str,
+    decided_on: dt.date | None = None,
+) -> Certificate:
+    return _status_decision(
+        actor=actor, certificate=certificate, action="suspend",
+        reason_category=reason_category, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
+
+
+def certificate_restore(
+    *, actor: User, certificate: Certificate, reason: str, decided_on: dt.date | None = None
+) -> Certificate:
+    """Restore a suspended certificate: a decision recording that the cause is resolved."""
+    return _status_decision(
+        actor=actor, certificate=certificate, action="restore",
+        reason_category=StatusReason.RESOLVED, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
+
+
+def certificate_withdraw(
+    *,
+    actor: User,
+    certificate: Certificate,
+    reason_category: str,
+    reason: str,
+    decided_on: dt.date | None = None,
+) -> Certificate:
+    return _status_decision(
+        actor=actor, certificate=certificate, action="withdraw",
+        reason_category=reason_category, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
+
+
+def certificate_cancel(
+    *, actor: User, certificate: Certificate, reason: str, decided_on: dt.date | None = None
+) -> Certificate:
+    """End the certificate at the holder's request."""
+    return _status_decision(
+        actor=actor, certificate=certificate, action="cancel",
+        reason_category=StatusReason.HOLDER_REQUEST, reason=reason, decided_on=decided_on,
+    )  # fmt: skip
+
+
+def certificate_expire(
+    *, certificate: Certificate, as_of: dt.date, actor: User | None = None
+) -> Certificate:
+    """Expire a certificate whose validity has ended (time-driven; no decision)."""
+    with transaction.atomic():
+        cert = _lock(certificate)
+        before = _state(cert)
+        target = CERTIFICATE.next_state(cert.status, "expire")
+        if as_of <= cert.expires_on:
+            raise RuleViolation(
+                f"{cert.number} is valid until {cert.expires_on.isoformat()}; it cannot expire "
+                f"on {as_of.isoformat()}.",
+                code="certificate.not_yet_expired",
+            )
+        effective = cert.expires_on + dt.timedelta(days=1)
+        cert.status = target
+        cert.status_since = effective
+        cert.save(update_fields=["status", "status_since"])
+        _status_record(
+            cert,
+            before=before["status"],
+            on=effective,
+            reason_category=StatusReason.VALIDITY_ENDED,
+            reason="validity period ended",
+            decision=None,
+        )
+        audit_record(
+            actor=actor,
+            action="certificate.expire",
+            obj=cert,
+            before=before,
+            after={
+                **_state(cert),
+                "effective_on": effective,
+                "reason_category": StatusReason.VALIDITY_ENDED,
+            },
+            reason="validity period ended",
+        )
+    return cert
