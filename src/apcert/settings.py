@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "apcert.certificates",
     "apcert.cycle",
     "apcert.notifications",
+    "apcert.register",
     "apcert.demo",
 ]
 

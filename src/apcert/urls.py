@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
+from apcert.api.public import api as public_api
+
 admin.site.site_header = "apcert: Secretariat administration"
 admin.site.site_title = "apcert"
 admin.site.index_title = "Browse the scheme's records (changes go through the services)"
@@ -9,4 +11,5 @@ admin.site.index_title = "Browse the scheme's records (changes go through the se
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
+    path("api/public/", public_api.urls),
 ]

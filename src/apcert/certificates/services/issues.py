@@ -364,7 +364,19 @@ def _write_reissue(
 
 
 def _describe(lines: Iterable[dict[str, Any]]) -> str:
-    return "; ".join(f"{line['category']} at {line['site_name']}" for line in lines)
+    """The public change summary of added or removed lines: a site the holder does not
+    publish is not named (DOMAIN.md section 5)."""
+    lines = list(lines)
+    published = set(
+        Site.objects.filter(pk__in={line["site_id"] for line in lines}, published=True).values_list(
+            "pk", flat=True
+        )
+    )
+    return "; ".join(
+        f"{line['category']} at "
+        f"{line['site_name'] if line['site_id'] in published else 'an unpublished site'}"
+        for line in lines
+    )
 
 
 def certificate_maintain(

@@ -1,0 +1,1 @@
+"""JSON APIs (django-ninja). ``public`` is the open register API; it has no account."""

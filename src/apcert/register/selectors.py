@@ -1,0 +1,127 @@
+"""Reading the public register. Everything the public sees is read through here.
+
+DOMAIN.md section 5: the number, issues and their history, status and its history (date
+and reason category, never the free-text reason), holder name and country, the sites the
+holder publishes, scheme and programmes, scope wording and categories, standards with
+editions and the CB are public. Drafts, and sites the holder does not publish, are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+
+from apcert.certificates.choices import PUBLIC_STATUSES
+from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
+
+UNPUBLISHED_SITE = "an unpublished site"
+
+
+def public_certificates() -> QuerySet[Certificate]:
+    """Certificates the register shows: every status but draft."""
+    return Certificate.objects.filter(status__in=PUBLIC_STATUSES)
+
+
+def public_certificate(number: str) -> Certificate | None:
+    """The certificate with this number, with its issues and status history in order, or
+    ``None`` when there is none or it is still a draft (a draft is never public)."""
+    return (
+        public_certificates()
+        .select_related("cb", "scheme", "organization")
+        .prefetch_related(
+            Prefetch("issues", queryset=CertificateIssue.objects.order_by("issue_number")),
+            Prefetch(
+                "status_changes",
+                queryset=CertificateStatusChange.objects.order_by("effective_on", "id"),
+            ),
+        )
+        .filter(number=number)
+        .first()
+    )
+
+
+def issues_of(certificate: Certificate) -> list[CertificateIssue]:
+    """The certificate's issues, first to last (from the prefetch)."""
+    return sorted(certificate.issues.all(), key=lambda issue: issue.issue_number)
+
+
+def status_changes_of(certificate: Certificate) -> list[CertificateStatusChange]:
+    """The certificate's status changes in the order they took effect (from the prefetch)."""
+    return sorted(certificate.status_changes.all(), key=lambda c: (c.effective_on, c.pk))
+
+
+def latest_issue(certificate: Certificate) -> CertificateIssue | None:
+    issues = issues_of(certificate)
+    return issues[-1] if issues else None
+
+
+def published_sites(issue: CertificateIssue) -> list[dict[str, Any]]:
+    """The sites of an issue snapshot that the holder publishes; the others stay private."""
+    return [site for site in issue.sites if site.get("published") is True]
+
+
+def published_site_ids(certificate: Certificate) -> set[int]:
+    """Ids of the sites published in any issue: the only sites the public may ask about."""
+    return {int(site["id"]) for issue in issues_of(certificate) for site in published_sites(issue)}
+
+
+def public_scope_lines(issue: CertificateIssue) -> list[dict[str, Any]]:
+    """Scope lines with their wording and category; the site only when it is published."""
+    shown = {int(site["id"]) for site in published_sites(issue)}
+    return [
+        {
+            "category": line["category"],
+            "category_name": line["category_name"],
+            "wording": line["wording"],
+            "standards": list(line["standards"]),
+            "site_id": line["site_id"] if line["site_id"] in shown else None,
+        }
+        for line in issue.scope_lines
+    ]
+
+
+def _unpublished_site_names(issues: Iterable[CertificateIssue]) -> list[str]:
+    names: set[str] = set()
+    published: set[str] = set()
+    for issue in issues:
+        for site in issue.sites:
+            (published if site.get("published") is True else names).add(str(site["name"]))
+    # Longest first, so that a name containing another is replaced whole.
+    return sorted(names - published, key=len, reverse=True)
+
+
+def public_change_summaries(certificate: Certificate) -> dict[int, str]:
+    """Each issue's change summary, keyed by issue number, with the names of unpublished
+    sites replaced: the services write ``<category> at <site name>`` into summaries of
+    scope changes, and an unpublished site must not appear in the register."""
+    issues = issues_of(certificate)
+    hidden = [name for name in _unpublished_site_names(issues) if name]
+    out: dict[int, str] = {}
+    for issue in issues:
+        summary = issue.change_summary
+        for name in hidden:
+            summary = summary.replace(name, UNPUBLISHED_SITE)
+        out[issue.issue_number] = summary
+    return out
+
+
+def holder_of(issue: CertificateIssue) -> Mapping[str, Any]:
+    """The public part of the holder snapshot: name and country."""
+    return {"name": issue.holder["name"], "country": issue.holder["country"]}
+
+
+__all__ = [
+    "UNPUBLISHED_SITE",
+    "holder_of",
+    "issues_of",
+    "latest_issue",
+    "public_certificate",
+    "public_certificates",
+    "public_change_summaries",
+    "public_scope_lines",
+    "published_site_ids",
+    "published_sites",
+    "status_changes_of",
+]
