@@ -11,6 +11,7 @@ from django.db import connection, connections
 from apcert.audit.selectors import audit_chain_verify
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.certificates.services import certificate_grant
+from apcert.core.errors import DomainError
 from tests.factories import World
 
 pytestmark = pytest.mark.skipif(
@@ -84,13 +85,14 @@ def test_a_rolled_back_grant_leaves_a_gap_never_a_reused_number(live_world: Worl
     )
     app2 = world.accepted_application()
     a2 = world.assessment(app2, findings=("major",))  # open major: the grant is refused
-    with pytest.raises(Exception, match="major"):
+    with pytest.raises(DomainError) as refused:
         certificate_grant(
             actor=world.team.decision_maker,
             application=app2,
             assessment=a2,
             decided_on=dt.date(2026, 5, 4),
         )
+    assert refused.value.code == "decision.open_major"
     world.resolve_findings(a2)
     second = certificate_grant(
         actor=world.team.decision_maker,

@@ -49,17 +49,21 @@ def application_scope(application: Application) -> list[dict[str, Any]]:
 
 
 def standards_of(scope_lines: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The standards the scope lines declare, each once, with their titles (one query)."""
+    from django.db.models import Q
+
     from apcert.schemes.models import Standard
 
     refs = sorted({ref for line in scope_lines for ref in line["standards"]})
-    out = []
-    for ref in refs:
-        designation, _, edition = ref.rpartition(":")
-        std = Standard.objects.filter(designation=designation, edition=edition).first()
-        out.append(
-            {"designation": designation, "edition": edition, "title": std.title if std else ""}
-        )
-    return out
+    pairs = [ref.rpartition(":")[::2] for ref in refs]
+    query = Q(pk__in=[])
+    for designation, edition in pairs:
+        query |= Q(designation=designation, edition=edition)
+    titles = {
+        (d, e): t
+        for d, e, t in Standard.objects.filter(query).values_list("designation", "edition", "title")
+    }
+    return [{"designation": d, "edition": e, "title": titles.get((d, e), "")} for d, e in pairs]
 
 
 def sites_of(scope_lines: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -87,11 +87,7 @@ def certificate_reissue(
         cert = _lock(certificate)
         before = _state(cert)
         cert.status = CERTIFICATE.next_state(cert.status, "reissue")
-        last = cert.issues.order_by("-issue_number").first()
-        if last is None:  # pragma: no cover - a granted certificate always has issue 1
-            raise RuleViolation(
-                "This certificate has no issue to follow.", code="certificate.no_issue"
-            )
+        last = _last_issue(cert)
         _check_decision_date(cert, decided_on)
         lines = scope_lines if scope_lines is not None else last.scope_lines
         if not lines:
@@ -202,8 +198,7 @@ def certificate_renew(
             decided_on=decided_on,
             rationale=rationale,
         )
-        last = cert.issues.order_by("-issue_number").first()
-        assert last is not None, "a current certificate has an issue"
+        last = _last_issue(cert)
         issue = _new_issue(
             cert,
             on=decided_on,
