@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from apcert.api.public import api as public_api
@@ -12,4 +12,6 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/public/", public_api.urls),
+    path("", include("apcert.register.urls_data")),
+    path("", include("apcert.register.urls")),
 ]

@@ -17,6 +17,7 @@ from ninja.errors import ValidationError
 from apcert.certificates.asof import certificate_as_of
 from apcert.certificates.models import Certificate
 from apcert.register import selectors
+from apcert.register.documents import certificate_document
 
 api = NinjaAPI(
     title="apcert public register API",
@@ -165,42 +166,7 @@ def _not_found(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _certificate_out(certificate: Certificate) -> CertificateOut:
-    issue = selectors.latest_issue(certificate)
-    assert issue is not None  # a public certificate has had an issue since its grant
-    changes = selectors.status_changes_of(certificate)
-    return CertificateOut(
-        number=certificate.number,
-        status=certificate.status,
-        status_since=certificate.status_since,
-        status_reason_category=changes[-1].reason_category if changes else None,
-        first_issued_on=certificate.first_issued_on,
-        expires_on=certificate.expires_on,
-        issue_number=issue.issue_number,
-        issued_on=issue.issued_on,
-        valid_from=issue.valid_from,
-        valid_until=issue.valid_until,
-        cb=CBOut(
-            code=certificate.cb.code, name=certificate.cb.name, country=certificate.cb.country
-        ),
-        scheme=SchemeOut(code=certificate.scheme.code, name=certificate.scheme.name),
-        programmes=[ProgrammeOut(code=p["code"], name=p["name"]) for p in issue.programmes],
-        holder=HolderOut(**selectors.holder_of(issue)),
-        sites=[
-            SiteOut(
-                id=s["id"],
-                name=s["name"],
-                address=s["address"],
-                city=s["city"],
-                country=s["country"],
-            )
-            for s in selectors.published_sites(issue)
-        ],
-        scope_lines=[ScopeLineOut(**line) for line in selectors.public_scope_lines(issue)],
-        standards=[
-            StandardOut(designation=s["designation"], edition=s["edition"], title=s["title"])
-            for s in issue.standards
-        ],
-    )
+    return CertificateOut(**certificate_document(certificate))
 
 
 def _history_out(certificate: Certificate) -> HistoryOut:
@@ -297,3 +263,9 @@ def certificate_as_of_date(
         valid_until=answer.valid_until,
         reason_category=answer.reason,
     )
+
+
+# Organizations and certification bodies live in their own router.
+from apcert.api.public_directory import router as _directory_router  # noqa: E402
+
+api.add_router("/", _directory_router)

@@ -1,0 +1,60 @@
+"""The public documents of the register, as plain JSON-ready dicts.
+
+:func:`certificate_document` is the answer of ``GET /api/public/certificates/{number}``; the
+search index stores it, serialized, beside each entry (kept in step in the change's own
+transaction), so the hottest public read is one indexed row. Only public fields (DOMAIN.md
+section 5) are listed, one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from apcert.certificates.models import Certificate
+from apcert.register import selectors
+
+
+def certificate_document(certificate: Certificate) -> dict[str, Any]:
+    """The public view of a certificate and its latest issue. ``certificate`` must come from
+    :func:`apcert.register.selectors.public_certificate` (or carry the same prefetches)."""
+    issue = selectors.latest_issue(certificate)
+    assert issue is not None  # a public certificate has had an issue since its grant
+    changes = selectors.status_changes_of(certificate)
+    cb = certificate.cb
+    return {
+        "number": certificate.number,
+        "status": certificate.status,
+        "status_since": certificate.status_since.isoformat(),
+        "status_reason_category": changes[-1].reason_category if changes else None,
+        "first_issued_on": certificate.first_issued_on.isoformat(),
+        "expires_on": certificate.expires_on.isoformat(),
+        "issue_number": issue.issue_number,
+        "issued_on": issue.issued_on.isoformat(),
+        "valid_from": issue.valid_from.isoformat(),
+        "valid_until": issue.valid_until.isoformat(),
+        "cb": {"code": cb.code, "name": cb.name, "country": cb.country},
+        "scheme": {"code": certificate.scheme.code, "name": certificate.scheme.name},
+        "programmes": [{"code": p["code"], "name": p["name"]} for p in issue.programmes],
+        "holder": dict(selectors.holder_of(issue)),
+        "sites": [
+            {
+                "id": s["id"],
+                "name": s["name"],
+                "address": s["address"],
+                "city": s["city"],
+                "country": s["country"],
+            }
+            for s in selectors.published_sites(issue)
+        ],
+        "scope_lines": selectors.public_scope_lines(issue),
+        "standards": [
+            {"designation": s["designation"], "edition": s["edition"], "title": s["title"]}
+            for s in issue.standards
+        ],
+    }
+
+
+def certificate_document_json(certificate: Certificate) -> str:
+    """:func:`certificate_document` as compact JSON, the bytes the API sends."""
+    return json.dumps(certificate_document(certificate), separators=(",", ":"), ensure_ascii=False)

@@ -1,0 +1,5 @@
+"""Public register pages (HTML)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
