@@ -19,6 +19,7 @@ from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
 from apcert.certificates.services._common import _state, _status_record
 from apcert.cycle.models import FindingLateFlag
+from apcert.register.index import index_certificate
 
 
 def _require_transaction() -> None:
@@ -51,6 +52,7 @@ def certificate_change_by_rule(
         reason=reason,
         decision=None,
     )
+    index_certificate(cert)
     audit_record(
         actor=None,
         action=f"certificate.{action}",

@@ -30,6 +30,7 @@ from apcert.certificates.snapshots import (
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
+from apcert.register.index import index_certificate
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
@@ -115,6 +116,7 @@ def certificate_grant(
             ASSESSMENT.next_state(a.status, "close") if a.status == "report_issued" else a.status
         )
         a.save(update_fields=["status"])
+        index_certificate(cert)
         audit_record(
             actor=actor,
             action="certificate.grant",

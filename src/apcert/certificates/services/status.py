@@ -17,6 +17,7 @@ from apcert.certificates.models import (
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
+from apcert.register.index import index_certificate
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -74,6 +75,7 @@ def _status_decision(
             reason=reason,
             decision=decision,
         )
+        index_certificate(cert)
         audit_record(
             actor=actor,
             action=f"certificate.{action}",
@@ -186,6 +188,7 @@ def certificate_expire(
             reason="validity period ended",
             decision=None,
         )
+        index_certificate(cert)
         audit_record(
             actor=actor,
             action="certificate.expire",

@@ -24,6 +24,7 @@ from apcert.certificates.selectors import (
 )
 from apcert.core.errors import RuleViolation
 from apcert.core.permissions import require_cb_role
+from apcert.register.index import index_certificate
 from apcert.schemes.models import ProcessCategory
 from apcert.schemes.selectors import scheme_rules
 
@@ -156,6 +157,8 @@ def certificate_transfer(
             decision=decision,
         )
         _close_assessment(a)
+        index_certificate(old)
+        index_certificate(new)
         audit_record(
             actor=actor,
             action="certificate.transfer",

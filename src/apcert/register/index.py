@@ -1,0 +1,423 @@
+"""Keeping the search index of the public register in step (issue 4, point 4).
+
+Every service that changes what the register shows of a certificate (a grant, a new issue, a
+status change, a transfer) calls :func:`index_certificate` inside its own transaction, next to
+its audit event, so the index can never show a change that was rolled back nor miss one that
+was committed. :func:`index_rebuild` makes the whole index again (after a bulk load, or with
+``apcert reindex``), in one transaction. :func:`index_check` compares the index with a fresh
+build and names every difference.
+
+Only public fields go in (DOMAIN.md section 5): the number, the holder name and country, the
+published sites, scheme, programmes, scope wording and categories, standards, the CB and the
+status. A draft has no entry.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import F, Prefetch
+
+from apcert.certificates.choices import PUBLIC_STATUSES
+from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
+from apcert.register import selectors
+from apcert.register.documents import certificate_document_json
+from apcert.register.models import SearchEntry, SearchFacet, SearchFacetTotal, SearchWord
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+_NOT_KEY = re.compile(r"[^0-9A-Z]+")
+#: Words shorter than this are not kept for typo correction (nor corrected).
+WORD_MIN = 3
+
+
+def fold(text: str) -> str:
+    """Lower case, accents dropped, anything but letters and digits a single space:
+    ``"Müller-Lötech GmbH"`` -> ``"muller lotech gmbh"``. The index and the search words go
+    through the same folding, so that case and accents never matter."""
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", text.casefold()).strip()
+
+
+def number_key(text: str) -> str:
+    """A certificate number without case, spaces or punctuation: ``IECQAXX260001``."""
+    folded = unicodedata.normalize("NFKD", text).upper()
+    return _NOT_KEY.sub("", folded)
+
+
+@dataclass
+class EntryData:
+    """Everything the index holds of one certificate."""
+
+    fields: dict[str, Any]
+    facets: set[tuple[str, str]]
+    text: tuple[str, str, str, str]  # number, holder, places, scope (folded)
+    words: set[str] = field(default_factory=set)
+
+
+def _public_certificates(*, latest_issue_only: bool = False) -> Any:
+    issues = CertificateIssue.objects.order_by("issue_number")
+    if latest_issue_only:
+        # Only the latest issue is indexed; reading the others would parse their snapshots
+        # for nothing (a bulk rebuild reads a million of them).
+        issues = issues.filter(issue_number=F("certificate__current_issue_number"))
+    return (
+        Certificate.objects.filter(status__in=PUBLIC_STATUSES)
+        .select_related("cb", "scheme")
+        .prefetch_related(
+            Prefetch("issues", queryset=issues),
+            Prefetch(
+                "status_changes",
+                queryset=CertificateStatusChange.objects.order_by("effective_on", "id"),
+            ),
+        )
+    )
+
+
+def entry_data(certificate: Certificate) -> EntryData:
+    """The index entry of a public certificate, which must carry the prefetches of
+    :func:`apcert.register.selectors.public_certificate`."""
+    issue = selectors.latest_issue(certificate)
+    assert issue is not None  # a public certificate has had an issue since its grant
+    holder = selectors.holder_of(issue)
+    sites = selectors.published_sites(issue)
+    lines = selectors.public_scope_lines(issue)
+    programmes = [p["code"] for p in issue.programmes]
+    categories = sorted({line["category"] for line in lines})
+    standards = sorted({s["designation"] for s in issue.standards})
+    cities = sorted({str(s["city"]) for s in sites if s.get("city")})
+    places = " ".join([*cities, *(str(s["name"]) for s in sites)])
+    scope = " ".join(
+        [
+            *(line["wording"] for line in lines),
+            *(line["category_name"] for line in lines),
+            *(line["category"] for line in lines),
+            *(p["name"] for p in issue.programmes),
+            *(f"{s['designation']} {s['title']}" for s in issue.standards),
+        ]
+    )
+    text = (
+        fold(certificate.number),
+        fold(str(holder["name"])),
+        fold(places),
+        fold(scope),
+    )
+    words = {
+        w
+        for part in text[1:]
+        for w in part.split()
+        if len(w) >= WORD_MIN and not w.isdigit() and len(w) <= 100
+    }
+    facets = {
+        ("status", certificate.status),
+        ("scheme", certificate.scheme.code),
+        ("country", str(holder["country"])),
+        ("cb", certificate.cb.code),
+        *(("programme", code) for code in programmes),
+        *(("category", code) for code in categories),
+        *(("standard", designation) for designation in standards),
+    }
+    return EntryData(
+        fields={
+            "certificate_id": certificate.pk,
+            "number": certificate.number,
+            "number_key": number_key(certificate.number),
+            "holder_name": str(holder["name"]),
+            "holder_key": fold(str(holder["name"])),
+            "country": str(holder["country"]),
+            "organization_id": certificate.organization_id,
+            "cb_code": certificate.cb.code,
+            "cb_name": certificate.cb.name,
+            "scheme_code": certificate.scheme.code,
+            "status": certificate.status,
+            "status_since": certificate.status_since,
+            "expires_on": certificate.expires_on,
+            "programmes": " ".join(programmes),
+            "categories": " ".join(categories),
+            "cities": "\n".join(cities),
+            "document": certificate_document_json(certificate),
+        },
+        facets=facets,
+        text=text,
+        words=words,
+    )
+
+
+# --- the database-specific word index --------------------------------------------------
+
+_PG_DOCUMENT = (
+    "setweight(to_tsvector('simple', %s), 'A') || setweight(to_tsvector('simple', %s), 'B')"
+    " || setweight(to_tsvector('simple', %s), 'C') || setweight(to_tsvector('simple', %s), 'D')"
+)
+
+
+def _write_text(rows: list[tuple[int, tuple[str, str, str, str]]]) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.executemany(
+                f"INSERT INTO register_search_doc (entry_id, document) VALUES (%s, {_PG_DOCUMENT})"
+                " ON CONFLICT (entry_id) DO UPDATE SET document = EXCLUDED.document",
+                [(pk, *text) for pk, text in rows],
+            )
+        else:
+            cursor.executemany(
+                "DELETE FROM register_search_fts WHERE rowid = %s", [(pk,) for pk, _ in rows]
+            )
+            cursor.executemany(
+                "INSERT INTO register_search_fts (rowid, number, holder, places, scope)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [(pk, *text) for pk, text in rows],
+            )
+
+
+def _delete_text(pks: list[int]) -> None:
+    table, column = (
+        ("register_search_doc", "entry_id")
+        if connection.vendor == "postgresql"
+        else ("register_search_fts", "rowid")
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(f"DELETE FROM {table} WHERE {column} = %s", [(pk,) for pk in pks])
+
+
+def _add_words(words: Iterable[str]) -> None:
+    wanted = set(words)
+    if not wanted:
+        return
+    known = set(SearchWord.objects.filter(word__in=wanted).values_list("word", flat=True))
+    new = sorted(wanted - known)
+    if not new:
+        return
+    created = SearchWord.objects.bulk_create(
+        [SearchWord(word=w) for w in new], ignore_conflicts=connection.vendor == "postgresql"
+    )
+    if connection.vendor == "sqlite":
+        # SQLite writes one transaction at a time, so the words found missing above are
+        # still missing here, and bulk_create returned their ids.
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO register_search_words (rowid, word) VALUES (%s, %s)",
+                [(w.pk, w.word) for w in created],
+            )
+
+
+def _adjust_totals(delta: Counter[tuple[str, str]]) -> None:
+    changes = sorted((key, n) for key, n in delta.items() if n)
+    if not changes:
+        return
+    # Sorted, so that concurrent transactions take the total rows' locks in the same order.
+    with connection.cursor() as cursor:
+        for (facet, value), n in changes:
+            if n > 0:
+                cursor.execute(
+                    "INSERT INTO register_searchfacettotal (facet, value, count)"
+                    " VALUES (%s, %s, %s) ON CONFLICT (facet, value) DO UPDATE"
+                    " SET count = register_searchfacettotal.count + EXCLUDED.count",
+                    [facet, value, n],
+                )
+            else:
+                # A negative row would fail the CHECK before ON CONFLICT is considered.
+                cursor.execute(
+                    "UPDATE register_searchfacettotal SET count = count + %s"
+                    " WHERE facet = %s AND value = %s",
+                    [n, facet, value],
+                )
+
+
+# --- keeping one certificate in step ---------------------------------------------------
+
+
+def index_certificate(certificate: Certificate) -> None:
+    """Bring the index entry of ``certificate`` in step with the database: write it, or
+    remove it when the certificate is not public. Runs inside the caller's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("index_certificate() must run inside the service's transaction")
+    pk = certificate.pk
+    fresh = _public_certificates().filter(pk=pk).first()
+    old = set(SearchFacet.objects.filter(entry_id=pk).values_list("facet", "value"))
+    if fresh is None:
+        if old or SearchEntry.objects.filter(pk=pk).exists():
+            SearchEntry.objects.filter(pk=pk).delete()
+            _adjust_totals(Counter({key: -1 for key in old}))
+        _delete_text([pk])
+        return
+    data = entry_data(fresh)
+    values = dict(data.fields)
+    values.pop("certificate_id")
+    SearchEntry.objects.update_or_create(certificate_id=pk, defaults=values)
+    removed, added = old - data.facets, data.facets - old
+    if removed:
+        for facet, value in removed:
+            SearchFacet.objects.filter(entry_id=pk, facet=facet, value=value).delete()
+    SearchFacet.objects.bulk_create(
+        [SearchFacet(entry_id=pk, facet=f, value=v) for f, v in sorted(added)]
+    )
+    delta: Counter[tuple[str, str]] = Counter({key: 1 for key in added})
+    delta.update({key: -1 for key in removed})
+    _adjust_totals(delta)
+    _write_text([(pk, data.text)])
+    _add_words(data.words)
+
+
+# --- the whole index -------------------------------------------------------------------
+
+CHUNK = 2_000
+
+
+def _chunks() -> Iterator[list[Certificate]]:
+    last = 0
+    while True:
+        chunk = list(
+            _public_certificates(latest_issue_only=True).filter(pk__gt=last).order_by("pk")[:CHUNK]
+        )
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk
+
+
+def build_all() -> Iterator[EntryData]:
+    """Every public certificate's entry, freshly built, in id order."""
+    for chunk in _chunks():
+        yield from (entry_data(c) for c in chunk)
+
+
+_ENTRY_COLUMNS = (
+    "certificate_id",
+    "number",
+    "number_key",
+    "holder_name",
+    "holder_key",
+    "country",
+    "organization_id",
+    "cb_code",
+    "cb_name",
+    "scheme_code",
+    "status",
+    "status_since",
+    "expires_on",
+    "programmes",
+    "categories",
+    "cities",
+    "document",
+)
+
+
+def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
+    """Empty the index and build it again from the certificates, in one transaction: a
+    rebuild that dies half-way leaves the old index whole. Returns the number of entries;
+    ``progress`` is called with the count done after each chunk."""
+    done = 0
+    totals: Counter[tuple[str, str]] = Counter()
+    words: set[str] = set()
+    entry_sql = (
+        f"INSERT INTO register_searchentry ({', '.join(_ENTRY_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_ENTRY_COLUMNS))})"
+    )
+    facet_sql = "INSERT INTO register_searchfacet (entry_id, facet, value) VALUES (%s, %s, %s)"
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            for table in ("register_searchfacet", "register_searchfacettotal"):
+                cursor.execute(f"DELETE FROM {table}")
+            cursor.execute("DELETE FROM register_searchentry")
+            if connection.vendor == "postgresql":
+                cursor.execute("DELETE FROM register_search_doc")
+            else:
+                cursor.execute("DELETE FROM register_search_fts")
+                cursor.execute("DELETE FROM register_search_words")
+            cursor.execute("DELETE FROM register_searchword")
+        for chunk in _chunks():
+            built = [entry_data(c) for c in chunk]
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    entry_sql, [tuple(d.fields[c] for c in _ENTRY_COLUMNS) for d in built]
+                )
+                cursor.executemany(
+                    facet_sql,
+                    [
+                        (d.fields["certificate_id"], f, v)
+                        for d in built
+                        for f, v in sorted(d.facets)
+                    ],
+                )
+            _write_text([(d.fields["certificate_id"], d.text) for d in built])
+            for d in built:
+                totals.update(d.facets)
+                words |= d.words
+            done += len(built)
+            if progress is not None:
+                progress(done)
+        _adjust_totals(totals)
+        _add_words(words)
+    return done
+
+
+def index_check() -> list[str]:
+    """Differences between the index and a fresh build: an empty list when in step."""
+    problems: list[str] = []
+    stored = {
+        row["certificate_id"]: row
+        for row in SearchEntry.objects.values(*_ENTRY_COLUMNS).order_by("certificate_id")
+    }
+    facets: dict[int, set[tuple[str, str]]] = {}
+    for entry_id, facet, value in SearchFacet.objects.values_list("entry_id", "facet", "value"):
+        facets.setdefault(entry_id, set()).add((facet, value))
+    totals: Counter[tuple[str, str]] = Counter()
+    seen: set[int] = set()
+    for data in build_all():
+        pk = data.fields["certificate_id"]
+        seen.add(pk)
+        totals.update(data.facets)
+        row = stored.get(pk)
+        if row is None:
+            problems.append(f"{data.fields['number']}: missing from the index")
+            continue
+        for column in _ENTRY_COLUMNS:
+            if row[column] != data.fields[column]:
+                problems.append(f"{data.fields['number']}: {column} differs")
+        if facets.get(pk, set()) != data.facets:
+            problems.append(f"{data.fields['number']}: filter values differ")
+    for pk in sorted(set(stored) - seen):
+        problems.append(f"{stored[pk]['number']}: in the index but not public")
+    kept = {(t.facet, t.value): t.count for t in SearchFacetTotal.objects.all() if t.count != 0}
+    if kept != dict(totals):
+        problems.append("filter value totals differ")
+    problems.extend(_check_text(set(stored)))
+    return problems
+
+
+def _check_text(pks: set[int]) -> list[str]:
+    table, column = (
+        ("register_search_doc", "entry_id")
+        if connection.vendor == "postgresql"
+        else ("register_search_fts", "rowid")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table}")
+        indexed = {int(row[0]) for row in cursor.fetchall()}
+    missing, extra = pks - indexed, indexed - pks
+    out = []
+    if missing:
+        out.append(f"{len(missing)} entries have no word index row")
+    if extra:
+        out.append(f"{len(extra)} word index rows have no entry")
+    return out
+
+
+__all__ = [
+    "EntryData",
+    "build_all",
+    "entry_data",
+    "fold",
+    "index_certificate",
+    "index_check",
+    "index_rebuild",
+    "number_key",
+]
