@@ -239,8 +239,8 @@ def _known_prefix(word: str) -> bool:
 
 
 def _similar_words(word: str) -> list[str]:
-    """Indexed words within the allowed edit distance of ``word``, closest first (at most 3),
-    found through the trigram index, then measured by edit distance (a swap of two letters counts as one edit)."""
+    """Indexed words within the allowed edit distance of ``word``, closest first (at most 3).
+    Candidates come from the trigram index; a swap of two letters counts as one edit."""
     from django.db import connection
     from rapidfuzz.distance import OSA
 
