@@ -18,6 +18,14 @@ step "ruff"
 step "mypy"
 "$BIN/mypy" || exit 1
 
+step "browser for the Playwright tests (Debian's chromium)"
+if ! sh scripts/install-browser.sh; then
+    echo "!! Chromium is not available: the browser tests will be skipped"
+    if [ "${APCERT_REQUIRE_BROWSER:-0}" = "1" ]; then
+        exit 1
+    fi
+fi
+
 step "pytest on SQLite"
 env -u DATABASE_URL APCERT_VAR_DIR="$PWD/var/test-sqlite" "$BIN/pytest" -p no:randomly || exit 1
 touch "$RESULTS/sqlite.ok"
