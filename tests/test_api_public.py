@@ -361,12 +361,84 @@ def test_bad_as_of_input_is_a_422_problem(
     assert body["message"].startswith(message)
 
 
+# --- what no operation answers --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("post", "/api/public/certificates/IECQ-A%20ZZ%2026.0001", "GET, HEAD"),
+        ("delete", "/api/public/certificates/X/history", "GET"),
+        ("put", "/api/public/search", "GET"),
+        ("head", "/api/public/search", "GET"),
+    ],
+)
+def test_a_method_an_operation_does_not_take_is_a_405_problem(
+    client: Client, method: str, path: str, allow: str
+) -> None:
+    response = getattr(client, method)(path)
+    assert response.status_code == 405
+    assert response["Allow"] == allow
+    assert response["Content-Type"] == "application/json; charset=utf-8"
+    if method != "head":
+        assert response.json() == {
+            "code": "method_not_allowed",
+            "message": f"{method.upper()} is not answered here; the methods are {allow}.",
+        }
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/public/"),
+        ("get", "/api/public/certificates"),
+        ("get", "/api/public/certificates/"),
+        ("get", "/api/public/search/"),
+        ("get", "/api/public/certificates/X/history/extra"),
+        ("post", "/api/public/nothing"),
+    ],
+)
+def test_a_path_under_the_api_that_names_no_operation_is_a_404_problem(
+    client: Client, method: str, path: str
+) -> None:
+    response = getattr(client, method)(path)
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "not_found",
+        "message": f"The public API has nothing at {path!r}; its operations are listed at "
+        "/api/public/docs.",
+    }
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "/api/public/certificates/IECQ-A%00",
+        "/api/public/certificates/IECQ-A%20ZZ%2026.0001/history?x=%00",
+        "/api/public/certificates/IECQ-A%20ZZ%2026.0001/as-of?date=2026-05-01&category=EP%00L",
+        "/api/public/search?standard=ISO%009001",
+        "/api/public/search?q=a&q=b%00",  # an earlier value of a repeated parameter too
+    ],
+)
+def test_a_nul_character_is_a_422_problem_before_any_query(
+    reference: None, client: Client, sent: str
+) -> None:
+    # (PostgreSQL refuses a NUL in a text parameter: without this, a 500 there)
+    response = client.get(sent)
+    assert response.status_code == 422
+    assert response.json() == {
+        "code": "invalid",
+        "message": "The request holds a NUL character, which no value has.",
+    }
+
+
 # --- OpenAPI --------------------------------------------------------------------------------
 
 PATHS = [
     "/api/public/certificates/{number}",
     "/api/public/certificates/{number}/history",
     "/api/public/certificates/{number}/as-of",
+    "/api/public/search",
 ]
 
 
@@ -376,8 +448,26 @@ def test_openapi_document_is_served_as_3_1(client: Client) -> None:
     schema = response.json()
     assert schema["openapi"] == "3.1.0"
     assert schema["info"]["title"] == "apcert public register API"
-    assert sorted(schema["paths"]) == sorted(PATHS)
+    # (the organizations and bodies of the directory router are tested with it)
+    register_paths = [
+        p for p, item in schema["paths"].items() if item["get"]["tags"] != ["directory"]
+    ]
+    assert sorted(register_paths) == sorted(PATHS)
     assert all(list(schema["paths"][p]) == ["get"] for p in PATHS)
+
+
+def test_every_operation_declares_the_rate_limits_429_with_retry_after(client: Client) -> None:
+    schema = client.get("/api/public/openapi.json").json()
+    operations = [op for item in schema["paths"].values() for op in item.values()]
+    assert len(operations) >= len(PATHS)
+    for operation in operations:
+        refused = operation["responses"]["429"]
+        assert refused["headers"]["Retry-After"]["required"] is True
+        assert refused["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
+        assert refused["content"] == {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+    assert schema["components"]["schemas"]["Problem"]["required"] == ["code", "message"]
 
 
 def test_committed_openapi_file_matches_the_served_document(client: Client) -> None:

@@ -6,6 +6,7 @@ Other modules import the typed values below; none of them touches ``os.environ``
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -42,6 +43,43 @@ EMAIL_URL_BACKEND = os.environ.get("EMAIL_BACKEND", "").strip()
 
 class ConfigurationError(RuntimeError):
     """The environment does not describe a usable configuration."""
+
+
+def _count(name: str, default: int) -> int:
+    """A whole number, zero or more, from the environment (``default`` when unset or blank)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < 0:
+        raise ConfigurationError(f"{name} must be zero or more, not {value}.")
+    return value
+
+
+def _header_name(name: str) -> str:
+    """An HTTP header name from the environment, or ``""`` when unset."""
+    raw = os.environ.get(name, "").strip()
+    if raw and not re.fullmatch(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)*", raw):
+        raise ConfigurationError(
+            f"{name} must be an HTTP header name such as X-Forwarded-For, not {raw!r}."
+        )
+    return raw
+
+
+#: How many requests one client address may make to the public API (``/api/public/``) in
+#: API_RATE_WINDOW seconds; 0 turns the limit off. Counted per server process.
+API_RATE_LIMIT = _count("APCERT_API_RATE_LIMIT", 300)
+#: The window of API_RATE_LIMIT, in seconds; 0 turns the limit off.
+API_RATE_WINDOW = _count("APCERT_API_RATE_WINDOW", 60)
+
+#: The request header in which a trusted reverse proxy passes the client's address (e.g.
+#: ``X-Forwarded-For``). Unset: the address is the peer of the connection (REMOTE_ADDR).
+#: Set it only when apcert can be reached through that proxy alone: clients can write any
+#: header they like.
+TRUSTED_PROXY_HEADER = _header_name("APCERT_TRUSTED_PROXY_HEADER")
 
 
 def secret_key() -> str:

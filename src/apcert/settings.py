@@ -95,6 +95,13 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 EMAIL_BACKEND = env.EMAIL_URL_BACKEND or "django.core.mail.backends.console.EmailBackend"
 
+# The public API's rate limit per client address (apcert.api.ratelimit): API_RATE_LIMIT
+# requests per API_RATE_WINDOW seconds, counted in memory by each server process; 0 turns it
+# off. TRUSTED_PROXY_HEADER names the header a reverse proxy puts the client address in.
+API_RATE_LIMIT = env.API_RATE_LIMIT
+API_RATE_WINDOW = env.API_RATE_WINDOW
+TRUSTED_PROXY_HEADER = env.TRUSTED_PROXY_HEADER
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

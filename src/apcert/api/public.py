@@ -3,28 +3,154 @@
 No account, no cookies, no record of who asks. Every answer has its own output schema that
 lists its fields one by one (STYLE.md rule 7), filled only from what
 :mod:`apcert.register.selectors` returns, so nothing private can reach it by accident.
-Errors are problem JSON: ``{"code": ..., "message": ...}``.
+Errors are problem JSON: ``{"code": ..., "message": ...}``, whatever refuses the request.
+
+In front of Django, the WSGI layer of :mod:`apcert.api.fastpath` applies the rate limit to
+every path here and answers ``GET /certificates/{number}`` from the search index; the views
+below answer everything else, and that read too whenever the layer leaves it to them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+from typing import Annotated, Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.urls import URLPattern, URLResolver, re_path
+from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Query, Schema
 from ninja.errors import ValidationError
+from ninja.openapi.schema import OpenAPISchema
+from pydantic import WithJsonSchema
 
 from apcert.certificates.asof import certificate_as_of
+from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate
+from apcert.register import search as register_search
 from apcert.register import selectors
 from apcert.register.documents import certificate_document
+from apcert.register.search import (
+    FACETS,
+    MAX_PAGE,
+    PER_PAGE_DEFAULT,
+    PER_PAGE_MAX,
+    SORTS,
+    TEXT_MAX,
+    InvalidSearch,
+    SearchQuery,
+    SearchResult,
+)
 
-api = NinjaAPI(
+#: Every answer may be a refusal of the rate limit (apcert.api.ratelimit), which the WSGI
+#: layer in front of Django sends for every path under /api/public/.
+RATE_LIMITED = {
+    "description": "Too many requests from this address; try again after Retry-After seconds.",
+    "headers": {
+        "Retry-After": {
+            "description": "Seconds to wait before the next request will be answered.",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1},
+        }
+    },
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+#: Any operation that takes parameters may refuse them with the API-wide handler below.
+INVALID_INPUT = {
+    "description": "A parameter of the wrong type, or missing.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
+class PublicAPI(NinjaAPI):
+    """The ninja API, declaring on every operation (those of included routers too) the
+    answers that do not come from its view: the rate limit's 429, and the 422 of parameters
+    that ninja refuses before the view is called. Its URLs answer problem JSON where ninja
+    and Django would answer HTML: a method an operation does not take (405), and a path
+    under the API that names no operation (404)."""
+
+    @property
+    def urls(self) -> tuple[list[URLResolver | URLPattern], str, str]:
+        patterns, app_name, namespace = super().urls
+        for pattern in patterns:
+            if not isinstance(pattern, URLPattern):
+                continue
+            if pattern.name == "api-root":  # ninja's raises Http404: Django's HTML page
+                pattern.callback = _no_such_path
+            else:
+                pattern.callback = _public_view(pattern.callback)
+        # Last, so that it matches only what no operation (of any router) matched.
+        patterns.append(re_path(r"", _no_such_path, name="not-found"))
+        return patterns, app_name, namespace
+
+    def get_openapi_schema(
+        self,
+        *,
+        path_prefix: str | None = None,
+        path_params: dict[str, Any] | None = None,
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for path_item in schema["paths"].values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                if operation.get("parameters") or operation.get("requestBody"):
+                    responses.setdefault("422", INVALID_INPUT)
+                responses.setdefault("429", RATE_LIMITED)
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas.setdefault("Problem", Problem.json_schema())
+        return schema
+
+
+def _public_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """An operation's view, refusing what no operation can use, and its 405 as a problem."""
+
+    @wraps(view)  # (keeps csrf_exempt)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # No value in the register holds a NUL character, and PostgreSQL refuses to compare
+        # text with one: refused here, for every operation, before any query.
+        sent = [request.path, *(k + "".join(vs) for k, vs in request.GET.lists())]
+        if any("\x00" in text for text in sent):
+            return _problem(
+                request, 422, "invalid", "The request holds a NUL character, which no value has."
+            )
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = ", ".join(sorted(m.strip() for m in response["Allow"].split(",")))
+        problem = _problem(
+            request,
+            405,
+            "method_not_allowed",
+            f"{request.method} is not answered here; the methods are {allowed}.",
+        )
+        problem["Allow"] = allowed
+        return problem
+
+    return answer
+
+
+@csrf_exempt
+def _no_such_path(request: HttpRequest) -> HttpResponse:
+    return _problem(
+        request,
+        404,
+        "not_found",
+        f"The public API has nothing at {request.path!r}; its operations are listed at "
+        f"{api.get_root_path({})}docs.",
+    )
+
+
+api = PublicAPI(
     title="apcert public register API",
     version="1",
     description=(
         "The public IECQ Approved Process certificate register: certificates, their issue "
-        "and status history, and whether a certificate was valid on a given day. No account."
+        "and status history, and whether a certificate was valid on a given day; a search of "
+        "the register. No account. Each client address may make only so many requests in a "
+        "time window; beyond it the answer is 429, with Retry-After."
     ),
     urls_namespace="public-api",
     docs_url="/docs",
@@ -137,6 +263,52 @@ class AsOfOut(Schema):
     reason_category: str | None
 
 
+class SearchHitOut(Schema):
+    number: str
+    holder_name: str
+    country: str
+    organization_id: int
+    cb_code: str
+    cb_name: str
+    scheme_code: str
+    programmes: list[str]
+    status: str
+    status_since: dt.date
+    expires_on: dt.date
+    cities: list[str]
+    categories: list[str]
+
+
+class FacetCountOut(Schema):
+    value: str
+    label: str
+    count: int
+
+
+class FacetsOut(Schema):
+    """Counts per filter value among the matches, each list ordered by count; all empty when
+    the matches are too many to count."""
+
+    status: list[FacetCountOut]
+    scheme: list[FacetCountOut]
+    programme: list[FacetCountOut]
+    category: list[FacetCountOut]
+    standard: list[FacetCountOut]
+    country: list[FacetCountOut]
+    cb: list[FacetCountOut]
+
+
+class SearchOut(Schema):
+    hits: list[SearchHitOut]
+    total: int
+    total_exact: bool
+    page: int
+    pages: int
+    per_page: int
+    facets: FacetsOut
+    corrected: str | None
+
+
 # --- errors -----------------------------------------------------------------------------
 
 
@@ -151,6 +323,11 @@ def _invalid_input(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
         parts.append(f"{where}: {error.get('msg', 'invalid')}")
     return _problem(request, 422, "invalid", "; ".join(parts) or "Invalid request.")
+
+
+@api.exception_handler(InvalidSearch)
+def _invalid_search(request: HttpRequest, exc: InvalidSearch) -> HttpResponse:
+    return _problem(request, 422, exc.code, exc.message)
 
 
 def _not_found(request: HttpRequest, number: str) -> HttpResponse:
@@ -196,6 +373,44 @@ def _history_out(certificate: Certificate) -> HistoryOut:
     )
 
 
+def _search_out(result: SearchResult) -> SearchOut:
+    return SearchOut(
+        hits=[
+            SearchHitOut(
+                number=h.number,
+                holder_name=h.holder_name,
+                country=h.country,
+                organization_id=h.organization_id,
+                cb_code=h.cb_code,
+                cb_name=h.cb_name,
+                scheme_code=h.scheme_code,
+                programmes=list(h.programmes),
+                status=h.status,
+                status_since=h.status_since,
+                expires_on=h.expires_on,
+                cities=list(h.cities),
+                categories=list(h.categories),
+            )
+            for h in result.hits
+        ],
+        total=result.total,
+        total_exact=result.total_exact,
+        page=result.query.page,
+        pages=result.pages,
+        per_page=result.query.per_page,
+        facets=FacetsOut(
+            **{
+                name: [
+                    FacetCountOut(value=c.value, label=c.label, count=c.count)
+                    for c in result.facets.get(name, [])
+                ]
+                for name in FACETS
+            }
+        ),
+        corrected=result.corrected,
+    )
+
+
 # --- endpoints --------------------------------------------------------------------------
 
 CERTIFICATE_TAG = ["certificates"]
@@ -209,10 +424,23 @@ CERTIFICATE_TAG = ["certificates"]
     description="The number (``IECQ-A XX 26.0001``) goes URL-encoded: spaces as ``%20``.",
 )
 def certificate_detail(request: HttpRequest, number: str) -> CertificateOut | HttpResponse:
+    # The WSGI layer (apcert.api.fastpath) answers this read from the search index before
+    # Django sees it; this view answers whatever the index does not hold, the same way.
     certificate = selectors.public_certificate(number)
     if certificate is None:
         return _not_found(request, number)
     return _certificate_out(certificate)
+
+
+# HEAD answers as GET does (the server sends no body), as the fast path does; left out of
+# the document, where HEAD is implied.
+api.api_operation(
+    ["HEAD"],
+    "/certificates/{number}",
+    response={200: CertificateOut, 404: Problem},
+    include_in_schema=False,
+    url_name="certificate_detail_head",
+)(certificate_detail)
 
 
 @api.get(
@@ -263,6 +491,73 @@ def certificate_as_of_date(
         valid_until=answer.valid_until,
         reason_category=answer.reason,
     )
+
+
+# The search parameters reach the view as the text sent, checked in one place,
+# SearchQuery.from_params, as for the search pages; their annotations say what the document
+# promises about them.
+_Text = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": TEXT_MAX})]
+_Filter = Annotated[str | None, WithJsonSchema({"type": "string"})]
+_Status = Annotated[str | None, WithJsonSchema({"type": "string", "enum": list(PUBLIC_STATUSES)})]
+_Sort = Annotated[
+    str | None, WithJsonSchema({"type": "string", "enum": list(SORTS), "default": "relevance"})
+]
+_Page = Annotated[
+    str | None, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1})
+]
+_PerPage = Annotated[
+    str | None,
+    WithJsonSchema(
+        {"type": "integer", "minimum": 1, "maximum": PER_PAGE_MAX, "default": PER_PAGE_DEFAULT}
+    ),
+]
+
+
+_ANY = "; empty or left out: any."
+
+
+@api.get(
+    "/search",
+    response={200: SearchOut, 422: Problem},
+    tags=["search"],
+    summary="Search the register",
+    description=(
+        "Words match the number, holder, places and scope of public certificates (typos are "
+        "corrected, and ``corrected`` says into what); filters narrow the matches. The "
+        "answer is one page of hits with the total and, when the matches are few enough to "
+        "count, the counts per filter value. A parameter the search cannot use is a 422 "
+        "problem with code ``search.invalid``."
+    ),
+)
+def search_register(
+    request: HttpRequest,
+    q: _Text = Query(None, description="Search words; empty: every certificate."),  # noqa: B008
+    status: _Status = Query(None, description="Status" + _ANY),  # noqa: B008
+    scheme: _Filter = Query(None, description="Scheme code, e.g. AP" + _ANY),  # noqa: B008
+    programme: _Filter = Query(None, description="Programme code" + _ANY),  # noqa: B008
+    category: _Filter = Query(None, description="Process category" + _ANY),  # noqa: B008
+    standard: _Filter = Query(None, description="Standard, e.g. ISO 9001" + _ANY),  # noqa: B008
+    country: _Filter = Query(None, description="Holder country, e.g. DE" + _ANY),  # noqa: B008
+    cb: _Filter = Query(None, description="Certification body code" + _ANY),  # noqa: B008
+    sort: _Sort = Query(None, description="Order; relevance needs words."),  # noqa: B008
+    page: _Page = Query(None, description="The page of hits."),  # noqa: B008
+    per_page: _PerPage = Query(None, description="Hits a page."),  # noqa: B008
+) -> SearchOut:
+    sent = {
+        "q": q,
+        "status": status,
+        "scheme": scheme,
+        "programme": programme,
+        "category": category,
+        "standard": standard,
+        "country": country,
+        "cb": cb,
+        "sort": sort,
+        "page": page,
+        "per_page": per_page,
+    }
+    query = SearchQuery.from_params({name: value or "" for name, value in sent.items()})
+    return _search_out(register_search.search(query))
 
 
 # Organizations and certification bodies live in their own router.

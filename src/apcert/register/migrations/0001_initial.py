@@ -5,69 +5,117 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('certificates', '0002_issues_append_only'),
+        ("certificates", "0002_issues_append_only"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SearchWord',
+            name="SearchWord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('word', models.CharField(max_length=100, unique=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("word", models.CharField(max_length=100, unique=True)),
             ],
         ),
         migrations.CreateModel(
-            name='SearchEntry',
+            name="SearchEntry",
             fields=[
-                ('certificate', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='search_entry', serialize=False, to='certificates.certificate')),
-                ('number', models.CharField(max_length=40)),
-                ('number_key', models.CharField(db_index=True, max_length=40)),
-                ('holder_name', models.CharField(max_length=300)),
-                ('holder_key', models.CharField(max_length=300)),
-                ('country', models.CharField(max_length=2)),
-                ('organization_id', models.IntegerField(db_index=True)),
-                ('cb_code', models.CharField(max_length=8)),
-                ('cb_name', models.CharField(max_length=200)),
-                ('scheme_code', models.CharField(max_length=10)),
-                ('status', models.CharField(max_length=20)),
-                ('status_since', models.DateField()),
-                ('expires_on', models.DateField()),
-                ('programmes', models.TextField()),
-                ('categories', models.TextField()),
-                ('cities', models.TextField()),
-                ('document', models.TextField()),
+                (
+                    "certificate",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="search_entry",
+                        serialize=False,
+                        to="certificates.certificate",
+                    ),
+                ),
+                ("number", models.CharField(max_length=40)),
+                ("number_key", models.CharField(db_index=True, max_length=40)),
+                ("holder_name", models.CharField(max_length=300)),
+                ("holder_key", models.CharField(max_length=300)),
+                ("country", models.CharField(max_length=2)),
+                ("organization_id", models.IntegerField(db_index=True)),
+                ("cb_code", models.CharField(max_length=8)),
+                ("cb_name", models.CharField(max_length=200)),
+                ("scheme_code", models.CharField(max_length=10)),
+                ("status", models.CharField(max_length=20)),
+                ("status_since", models.DateField()),
+                ("expires_on", models.DateField()),
+                ("programmes", models.TextField()),
+                ("categories", models.TextField()),
+                ("cities", models.TextField()),
+                ("document", models.TextField()),
             ],
             options={
-                'indexes': [models.Index(fields=['holder_key', 'number'], name='register_entry_holder'), models.Index(fields=['expires_on', 'number'], name='register_entry_expires'), models.Index(fields=['status_since', 'number'], name='register_entry_changed'), models.Index(fields=['number'], name='register_entry_number')],
+                "indexes": [
+                    models.Index(fields=["holder_key", "number"], name="register_entry_holder"),
+                    models.Index(fields=["expires_on", "number"], name="register_entry_expires"),
+                    models.Index(fields=["status_since", "number"], name="register_entry_changed"),
+                    models.Index(fields=["number"], name="register_entry_number"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SearchFacetTotal',
+            name="SearchFacetTotal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('facet', models.CharField(max_length=12)),
-                ('value', models.CharField(max_length=100)),
-                ('count', models.IntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("facet", models.CharField(max_length=12)),
+                ("value", models.CharField(max_length=100)),
+                ("count", models.IntegerField(default=0)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('facet', 'value'), name='register_facet_total_unique'), models.CheckConstraint(condition=models.Q(('count__gte', 0)), name='register_facet_total_positive')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("facet", "value"), name="register_facet_total_unique"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("count__gte", 0)), name="register_facet_total_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SearchFacet',
+            name="SearchFacet",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('facet', models.CharField(max_length=12)),
-                ('value', models.CharField(max_length=100)),
-                ('entry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='facets', to='register.searchentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("facet", models.CharField(max_length=12)),
+                ("value", models.CharField(max_length=100)),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="facets",
+                        to="register.searchentry",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['facet', 'value', 'entry'], name='register_facet_lookup')],
-                'constraints': [models.UniqueConstraint(fields=('entry', 'facet', 'value'), name='register_facet_unique')],
+                "indexes": [
+                    models.Index(fields=["facet", "value", "entry"], name="register_facet_lookup")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("entry", "facet", "value"), name="register_facet_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -21,8 +21,7 @@ SQLITE_BACKWARD = [
 ]
 POSTGRES_FORWARD = [
     "CREATE EXTENSION IF NOT EXISTS pg_trgm",
-    "CREATE TABLE register_search_doc ("
-    "entry_id integer PRIMARY KEY, document tsvector NOT NULL)",
+    "CREATE TABLE register_search_doc (entry_id integer PRIMARY KEY, document tsvector NOT NULL)",
     "CREATE INDEX register_search_doc_gin ON register_search_doc USING gin (document)",
     "CREATE INDEX register_searchword_trgm ON register_searchword USING gin (word gin_trgm_ops)",
 ]

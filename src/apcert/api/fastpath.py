@@ -1,0 +1,209 @@
+"""The WSGI layer in front of Django for the public API: its rate limit, and a fast path for
+the hottest public read, one certificate by number.
+
+Every request under ``/api/public/`` first counts against the client address's rate limit
+(:mod:`apcert.api.ratelimit`; refused with 429 problem JSON and ``Retry-After``). Then
+``GET`` and ``HEAD /api/public/certificates/<number>`` (URL-encoded, nothing after it, the
+query string ignored) are answered here, without Django's middleware, URL resolver or ORM:
+one indexed ``SELECT`` of the certificate's public document from the search index
+(``register_searchentry.document``, written by :mod:`apcert.register.index` in the same
+transaction as every certificate change, from
+:func:`apcert.register.documents.certificate_document_json`), sent as it is stored. The
+ninja endpoint builds the same document from the certificate itself, so both answer the same
+JSON.
+
+Anything else goes on to Django unchanged: other paths and methods, a number the index does
+not hold (Django then answers the 404 problem, or the certificate if the index has not got
+it yet), a ``Host`` outside ``ALLOWED_HOSTS``, settings whose headers this layer does not
+reproduce (``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``), and any error.
+
+The query runs on the thread's own Django connection (granian's threads each have one), which
+is looked after as Django's request cycle looks after it: before and after the query,
+``close_if_unusable_or_obsolete()``, what Django's ``request_started`` and
+``request_finished`` receivers call, so that ``CONN_MAX_AGE`` is honoured, a connection that
+met an error is checked (and replaced when broken), and with ``CONN_HEALTH_CHECKS`` the
+connection is checked before its first query of the request. The signals themselves are not
+sent: their other receivers (query log, caches, URLconf) have nothing to do here, and sending
+them would cost as much as the query. A connection inside a transaction is never closed (only
+a test runs a request inside one).
+
+The settings the layer reads are read once and again whenever Django says a setting changed
+(``override_settings``). Apart from them and the rate limiter's counts the layer keeps no
+state, so each worker process (``granian --workers N``) simply has its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.http.request import split_domain_port, validate_host
+
+from apcert.api import ratelimit
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+logger = logging.getLogger(__name__)
+
+CERTIFICATE_PREFIX = "/api/public/certificates/"
+JSON = "application/json; charset=utf-8"
+
+
+class PublicApiLayer:
+    """WSGI middleware around the Django application: see the module docstring."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self.app = app
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(ratelimit.PREFIX):
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD")
+        wait = ratelimit.seconds_to_wait(environ)
+        if wait:
+            body = json.dumps(ratelimit.problem(wait)).encode()
+            headers = [("Retry-After", str(wait))]
+            return _send(start_response, "429 Too Many Requests", body, method, headers)
+        if (method == "GET" or method == "HEAD") and path.startswith(CERTIFICATE_PREFIX):
+            document = certificate_document(environ, path)
+            if document is not None:
+                return _send(start_response, "200 OK", document, method)
+        return self.app(environ, start_response)
+
+
+def certificate_document(environ: WSGIEnvironment, path: str) -> bytes | None:
+    """The stored document of the certificate ``path`` names, or ``None`` when this layer
+    should leave the request to Django."""
+    number = _number(path)
+    if number is None or not _answers_like_django(environ):
+        return None
+    try:
+        return _stored_document(number)
+    except Exception:
+        # Django will answer instead (and log its own error if it meets the same one). The
+        # record says what failed, never who asked.
+        logger.warning("certificate fast path failed; Django answers instead", exc_info=True)
+        return None
+
+
+def _number(path: str) -> str | None:
+    """The certificate number in ``/api/public/certificates/<number>``, or ``None`` when
+    the path has more after it, or no number, or bytes that are not UTF-8 or NUL."""
+    raw = path[len(CERTIFICATE_PREFIX) :]
+    if not raw or "/" in raw or "\x00" in raw:  # (no number holds a NUL; Django refuses it)
+        return None
+    try:
+        # WSGI servers hand the decoded path over as latin-1 characters, one per byte.
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+
+
+def _answers_like_django(environ: WSGIEnvironment) -> bool:
+    """Whether Django would answer this request with the ninja view's plain response: no
+    setting would make it redirect or add headers this layer does not send, and the ``Host``
+    is allowed (checked as ``HttpRequest.get_host`` checks it)."""
+    config = _config()
+    if not config.enabled:
+        return False
+    if config.use_x_forwarded_host and "HTTP_X_FORWARDED_HOST" in environ:
+        host = environ["HTTP_X_FORWARDED_HOST"]
+    else:
+        host = environ.get("HTTP_HOST", "")
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, config.allowed_hosts)
+
+
+def _stored_document(number: str) -> bytes | None:
+    connection = connections[DEFAULT_DB_ALIAS]
+    if not connection.in_atomic_block:
+        connection.close_if_unusable_or_obsolete()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(_config().select, [number])
+            row = cursor.fetchone()
+    finally:
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+    if row is None:
+        return None
+    return str(row[0]).encode()
+
+
+# --- settings -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Config:
+    #: False when a setting asks for something only Django's middleware does.
+    enabled: bool
+    use_x_forwarded_host: bool
+    allowed_hosts: list[str]
+    #: The headers Django's middleware adds to a JSON answer.
+    headers: list[tuple[str, str]]
+    select: str
+
+
+_current: _Config | None = None
+
+
+def _config() -> _Config:
+    global _current
+    config = _current
+    if config is None:
+        config = _current = _read_settings()
+    return config
+
+
+def _read_settings() -> _Config:
+    from apcert.register.models import SearchEntry
+
+    allowed_hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = [".localhost", "127.0.0.1", "[::1]"]  # as HttpRequest.get_host
+    headers = [("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper())]
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append(("X-Content-Type-Options", "nosniff"))
+    policy = settings.SECURE_REFERRER_POLICY
+    if policy:
+        values = [v.strip() for v in policy.split(",")] if isinstance(policy, str) else policy
+        headers.append(("Referrer-Policy", ",".join(values)))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    return _Config(
+        enabled=not (settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS),
+        use_x_forwarded_host=settings.USE_X_FORWARDED_HOST,
+        allowed_hosts=allowed_hosts,
+        headers=headers,
+        select=f"SELECT document FROM {SearchEntry._meta.db_table} WHERE number = %s",
+    )
+
+
+def _settings_changed(**kwargs: Any) -> None:
+    global _current
+    _current = None
+
+
+setting_changed.connect(_settings_changed, dispatch_uid="apcert.api.fastpath")
+
+
+def _send(
+    start_response: StartResponse,
+    status: str,
+    body: bytes,
+    method: str | None,
+    extra: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    headers = [("Content-Type", JSON), ("Content-Length", str(len(body))), *_config().headers]
+    if extra:
+        headers.extend(extra)
+    start_response(status, headers)
+    return [] if method == "HEAD" else [body]
