@@ -77,6 +77,12 @@ def test_served_admin_login_and_static_files(server: str) -> None:
         assert b"body" in css.read()
 
 
-def test_root_leads_to_the_admin(server: str) -> None:
+def test_root_is_the_public_register_search_with_its_stylesheet(server: str) -> None:
     with urllib.request.urlopen(server + "/", timeout=5) as resp:  # noqa: S310
-        assert resp.url.endswith("/admin/login/?next=/admin/")
+        assert (resp.status, resp.url) == (200, server + "/")
+        body = resp.read().decode()
+    assert '<form id="search" method="get" action="/"' in body
+    assert '<link rel="stylesheet" href="/static/register/register.css">' in body
+    with urllib.request.urlopen(server + "/static/register/register.css", timeout=5) as css:  # noqa: S310
+        assert css.status == 200
+        assert b":focus-visible" in css.read()

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 
 from apcert.api.public import api as public_api
 
@@ -9,7 +8,6 @@ admin.site.site_title = "apcert"
 admin.site.index_title = "Browse the scheme's records (changes go through the services)"
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/public/", public_api.urls),
     path("", include("apcert.register.urls_data")),

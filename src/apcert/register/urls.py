@@ -1,5 +1,16 @@
-"""Public register pages (HTML)."""
+"""Public register pages (HTML): search, certificates, organizations, certification bodies."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from apcert.register import views
+
+app_name = "register"
+
+urlpatterns = [
+    path("", views.search_page, name="search"),
+    # Numbers hold spaces and dots ("IECQ-A XX 26.0001"); links to them are URL-quoted.
+    path("certificates/<path:number>", views.certificate_page, name="certificate"),
+    path("organizations/<int:organization_id>", views.organization_page, name="organization"),
+    path("bodies/", views.body_list_page, name="bodies"),
+    path("bodies/<str:code>", views.body_page, name="body"),
+]
