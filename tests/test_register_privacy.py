@@ -192,3 +192,15 @@ def test_a_holder_with_only_a_draft_has_no_public_page(world: World, client: Cli
     secret_org = Organization.objects.get(legal_name=SECRETS["draft holder"])
     assert client.get(f"/organizations/{secret_org.pk}").status_code == 404
     assert client.get(f"/api/public/organizations/{secret_org.pk}").status_code == 404
+
+
+def test_public_pages_load_nothing_from_other_sites(world: World, client: Client) -> None:
+    # A script or style from a third party would tell it who checked which supplier.
+    import re
+
+    cert = world.granted()
+    for url in ("/", f"/certificates/{quote(cert.number)}", "/bodies/", "/api/public/docs"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        external = re.findall(r'(?:src|href)="(https?://[^"]+)"', response.content.decode())
+        assert external == [], url

@@ -331,3 +331,12 @@ def test_the_word_index_is_the_databases_own(register: dict[str, Certificate]):
         cursor.execute(f"SELECT count(*) FROM {table}")
         assert cursor.fetchone()[0] == 3
     assert CertificationBody.objects.filter(code="NORD").exists()
+
+
+def test_a_nul_character_is_refused_not_a_server_error(client):  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidSearch):
+        SearchQuery.from_params({"country": "D\x00E"})
+    for url in ("/?standard=ISO%009001", "/?country=D%00E", "/certificates/IECQ%00A"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "NUL" in response.content.decode()

@@ -66,6 +66,8 @@ class SearchQuery:
     def from_params(cls, params: Mapping[str, str]) -> SearchQuery:
         """Build a query from URL parameters (``q`` for the words), refusing bad values with
         :class:`InvalidSearch` and a message naming the parameter."""
+        if any("\x00" in str(value) for value in params.values()):
+            raise InvalidSearch("A parameter holds a NUL character.", code="search.invalid")
         text = (params.get("q") or "").strip()
         if len(text) > TEXT_MAX:
             raise InvalidSearch(f"q: at most {TEXT_MAX} characters.", code="search.invalid")
