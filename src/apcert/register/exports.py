@@ -1,0 +1,293 @@
+"""Bulk export of the public register (issue 4, point 3; DOMAIN.md section 6, point 2).
+
+Every certificate that is not a draft, one row (CSV) or one line (JSON Lines) each, with the
+public fields of the certificate and its latest issue only (DOMAIN.md section 5). Each JSON
+line is the certificate's public document, field for field the answer of
+``GET /api/public/certificates/{number}`` (:func:`apcert.register.documents.
+certificate_document`), built from the same selectors (holder_of, published_sites,
+public_scope_lines); each CSV row flattens that same document. A test holds the export and
+the API equal for every certificate.
+
+The register is read in chunks of CHUNK certificates by keyset pagination on the primary key
+(``id > last ORDER BY id LIMIT CHUNK``), with three queries a chunk whatever its size, and
+the text of one chunk is made before the next is read: memory stays bounded by the chunk, not
+by the register. Rows are read as plain values, not through ``prefetch_related``, whose
+per-object bookkeeping would double the time of an export of a million certificates.
+An export is not a snapshot of one instant: a certificate that changes while the export
+runs is written as it stands when its chunk is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import F, QuerySet
+
+from apcert.bodies.models import CertificationBody
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
+from apcert.register import selectors
+from apcert.schemes.models import Scheme
+
+#: Certificates read per query. A chunk's documents and text are all that is held at once.
+CHUNK = 500
+
+#: The CSV columns, in order. Cells with several values (programmes, categories, scope,
+#: standards, sites) hold one value per line, in the order of the latest issue.
+CSV_COLUMNS: tuple[str, ...] = (
+    "number",
+    "status",
+    "status_since",
+    "status_reason_category",
+    "holder_name",
+    "holder_country",
+    "scheme",
+    "programmes",
+    "categories",
+    "scope",
+    "standards",
+    "sites",
+    "cb_code",
+    "cb_name",
+    "first_issued_on",
+    "issue_number",
+    "issued_on",
+    "valid_from",
+    "valid_until",
+    "expires_on",
+)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+class _Directory:
+    """The CBs and schemes an export has met: a few dozen rows, each read once (one query
+    for all those a chunk is the first to meet) instead of joined to every certificate."""
+
+    def __init__(self) -> None:
+        self.cbs: dict[int, dict[str, str]] = {}
+        self.schemes: dict[int, dict[str, str]] = {}
+
+    def load(self, cb_ids: set[int], scheme_ids: set[int]) -> None:
+        missing = cb_ids - self.cbs.keys()
+        if missing:
+            cbs = CertificationBody.objects.filter(pk__in=missing)
+            for pk, code, name, country in cbs.values_list("pk", "code", "name", "country"):
+                self.cbs[pk] = {"code": code, "name": name, "country": country}
+        missing = scheme_ids - self.schemes.keys()
+        if missing:
+            schemes = Scheme.objects.filter(pk__in=missing)
+            for pk, code, name in schemes.values_list("pk", "code", "name"):
+                self.schemes[pk] = {"code": code, "name": name}
+
+
+_CERTIFICATE_COLUMNS = (
+    "pk",
+    "number",
+    "status",
+    "status_since",
+    "first_issued_on",
+    "expires_on",
+    "cb_id",
+    "scheme_id",
+)
+
+
+def _document(
+    row: tuple[Any, ...],
+    issue: CertificateIssue,
+    reason_category: str | None,
+    directory: _Directory,
+) -> dict[str, Any]:
+    """The public document of a certificate, field for field as
+    :func:`apcert.register.documents.certificate_document` writes it, from the pieces a
+    chunk has read."""
+    _pk, number, status, status_since, first_issued_on, expires_on, cb_id, scheme_id = row
+    return {
+        "number": number,
+        "status": status,
+        "status_since": status_since.isoformat(),
+        "status_reason_category": reason_category,
+        "first_issued_on": first_issued_on.isoformat(),
+        "expires_on": expires_on.isoformat(),
+        "issue_number": issue.issue_number,
+        "issued_on": issue.issued_on.isoformat(),
+        "valid_from": issue.valid_from.isoformat(),
+        "valid_until": issue.valid_until.isoformat(),
+        "cb": dict(directory.cbs[cb_id]),
+        "scheme": dict(directory.schemes[scheme_id]),
+        "programmes": [{"code": p["code"], "name": p["name"]} for p in issue.programmes],
+        "holder": dict(selectors.holder_of(issue)),
+        "sites": [
+            {
+                "id": s["id"],
+                "name": s["name"],
+                "address": s["address"],
+                "city": s["city"],
+                "country": s["country"],
+            }
+            for s in selectors.published_sites(issue)
+        ],
+        "scope_lines": selectors.public_scope_lines(issue),
+        "standards": [
+            {"designation": s["designation"], "edition": s["edition"], "title": s["title"]}
+            for s in issue.standards
+        ],
+    }
+
+
+def _public_certificates() -> QuerySet[Certificate]:
+    """:func:`apcert.register.selectors.public_certificates`, written as "not a draft":
+    the same certificates (the status column's check constraint allows nothing else; a
+    test holds PUBLIC_STATUSES to it), but SQLite then reads a chunk as a range of the
+    primary key, where ``status IN (...)`` has it read every public certificate through the
+    status index and sort them, for every chunk (an export of 100,000 certificates took
+    twice as long)."""
+    return Certificate.objects.exclude(status=CertificateStatus.DRAFT)
+
+
+def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
+    """The public document of every public certificate, in id order, a chunk at a time.
+
+    Three queries a chunk: the certificates, their latest issues, and the reason categories
+    of their status changes (the free-text reason is not even read); and one each for the
+    CBs and the schemes that a chunk is the first to meet."""
+    directory = _Directory()
+    after = 0
+    while True:
+        rows = list(
+            _public_certificates()
+            .filter(pk__gt=after)
+            .order_by("pk")
+            .values_list(*_CERTIFICATE_COLUMNS)[:chunk]
+        )
+        if not rows:
+            return
+        ids = [row[0] for row in rows]
+        issues = {
+            issue.certificate_id: issue
+            for issue in CertificateIssue.objects.filter(
+                certificate_id__in=ids, issue_number=F("certificate__current_issue_number")
+            ).order_by()  # one issue per certificate: no order to sort into
+        }
+        # In the order the changes took effect, so that each certificate keeps its last.
+        reasons = dict(
+            CertificateStatusChange.objects.filter(certificate_id__in=ids)
+            .order_by("effective_on", "id")
+            .values_list("certificate_id", "reason_category")
+        )
+        directory.load({row[6] for row in rows}, {row[7] for row in rows})
+        yield [_document(row, issues[row[0]], reasons.get(row[0]), directory) for row in rows]
+        after = rows[-1][0]
+
+
+def public_certificate_count() -> int:
+    """How many rows an export will have (for progress bars; may change while it runs)."""
+    return selectors.public_certificates().count()
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    # A value inside a multi-value cell must not hold the line break that separates values.
+    return " ".join(str(text).split())
+
+
+def csv_row(document: dict[str, Any]) -> list[str]:
+    """The CSV cells of one certificate, from its public document."""
+    lines = document["scope_lines"]
+    categories = list(dict.fromkeys(line["category"] for line in lines))
+    cells: dict[str, Any] = {
+        "number": document["number"],
+        "status": document["status"],
+        "status_since": document["status_since"],
+        "status_reason_category": document["status_reason_category"] or "",
+        "holder_name": document["holder"]["name"],
+        "holder_country": document["holder"]["country"],
+        "scheme": document["scheme"]["code"],
+        "programmes": "\n".join(p["code"] for p in document["programmes"]),
+        "categories": "\n".join(categories),
+        "scope": "\n".join(f"{line['category']}: {_one_line(line['wording'])}" for line in lines),
+        "standards": "\n".join(f"{s['designation']}:{s['edition']}" for s in document["standards"]),
+        "sites": "\n".join(
+            f"{_one_line(s['name'])}, {_one_line(s['city'])}, {s['country']}"
+            for s in document["sites"]
+        ),
+        "cb_code": document["cb"]["code"],
+        "cb_name": document["cb"]["name"],
+        "first_issued_on": document["first_issued_on"],
+        "issue_number": document["issue_number"],
+        "issued_on": document["issued_on"],
+        "valid_from": document["valid_from"],
+        "valid_until": document["valid_until"],
+        "expires_on": document["expires_on"],
+    }
+    return [str(cells[name]) for name in CSV_COLUMNS]
+
+
+def _csv_text(rows: list[list[str]]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    return buffer.getvalue()
+
+
+def csv_parts(chunk: int = CHUNK) -> Iterator[tuple[int, str]]:
+    """The CSV export as (certificates, text) parts: the header, then a part per chunk."""
+    yield 0, _csv_text([list(CSV_COLUMNS)])
+    for documents in public_documents(chunk):
+        yield len(documents), _csv_text([csv_row(d) for d in documents])
+
+
+def jsonl_line(document: dict[str, Any]) -> str:
+    """One JSON Lines line: the document as compact JSON, as the API sends it."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def jsonl_parts(chunk: int = CHUNK) -> Iterator[tuple[int, str]]:
+    """The JSON Lines export as (certificates, text) parts, a part per chunk."""
+    for documents in public_documents(chunk):
+        yield len(documents), "".join(jsonl_line(d) for d in documents)
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """One export format: its parts, and how a download of it is named and typed."""
+
+    name: str
+    content_type: str
+    parts: Callable[[int], Iterator[tuple[int, str]]]
+
+    def filename(self, on: dt.date) -> str:
+        return f"apcert-register-{on.isoformat()}.{self.name}"
+
+    def chunks(self, chunk: int = CHUNK) -> Iterator[str]:
+        """The export's text, a chunk at a time."""
+        return (text for _count, text in self.parts(chunk))
+
+
+FORMATS: dict[str, ExportFormat] = {
+    "csv": ExportFormat("csv", "text/csv; charset=utf-8", csv_parts),
+    "jsonl": ExportFormat("jsonl", "application/jsonl; charset=utf-8", jsonl_parts),
+}
+
+
+__all__ = [
+    "CHUNK",
+    "CSV_COLUMNS",
+    "FORMATS",
+    "ExportFormat",
+    "csv_parts",
+    "csv_row",
+    "jsonl_line",
+    "jsonl_parts",
+    "public_certificate_count",
+    "public_documents",
+]

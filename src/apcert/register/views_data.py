@@ -1,0 +1,73 @@
+"""Open data of the public register: the bulk exports and the status-change feeds.
+
+No account, no cookies, nothing recorded of who asks (DOMAIN.md section 6, point 2). The views
+parse the request, call :mod:`apcert.register.exports` or :mod:`apcert.register.feeds`, and
+answer; a parameter that cannot be used is a 400 with a plain-text message.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from apcert.register import exports, feeds
+
+
+def _export(request: HttpRequest, export_format: exports.ExportFormat) -> StreamingHttpResponse:
+    # A HEAD request gets the headers alone, without reading the register.
+    chunks = iter(()) if request.method == "HEAD" else export_format.chunks()
+    response = StreamingHttpResponse(chunks, content_type=export_format.content_type)
+    filename = export_format.filename(timezone.localdate())
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_safe
+def export_csv(request: HttpRequest) -> StreamingHttpResponse:
+    """Every public certificate, one CSV row each (columns: exports.CSV_COLUMNS)."""
+    return _export(request, exports.FORMATS["csv"])
+
+
+@require_safe
+def export_jsonl(request: HttpRequest) -> StreamingHttpResponse:
+    """Every public certificate, one JSON document a line (the API's certificate answer)."""
+    return _export(request, exports.FORMATS["jsonl"])
+
+
+def _bad_request(error: feeds.InvalidFeedRequest) -> HttpResponse:
+    return HttpResponseBadRequest(error.message, content_type="text/plain; charset=utf-8")
+
+
+def _feed_page(request: HttpRequest, query: feeds.FeedQuery) -> feeds.FeedPage:
+    entries = feeds.feed_entries(query)
+    return feeds.FeedPage(
+        query=query,
+        items=[feeds.FeedItem(e, request.build_absolute_uri(e.path)) for e in entries],
+        home_url=request.build_absolute_uri("/"),
+        feed_url=request.build_absolute_uri(),
+    )
+
+
+@require_safe
+def feed_atom(request: HttpRequest) -> HttpResponse:
+    """The status-change feed as Atom."""
+    try:
+        query = feeds.FeedQuery.from_params(request.GET)
+    except feeds.InvalidFeedRequest as error:
+        return _bad_request(error)
+    response: HttpResponse = feeds.ATOM_FEED(request, page=_feed_page(request, query))
+    return response
+
+
+@require_safe
+def feed_json(request: HttpRequest) -> HttpResponse:
+    """The status-change feed as JSON Feed 1.1."""
+    try:
+        query = feeds.FeedQuery.from_params(request.GET)
+    except feeds.InvalidFeedRequest as error:
+        return _bad_request(error)
+    body = json.dumps(feeds.json_feed(_feed_page(request, query)), ensure_ascii=False)
+    return HttpResponse(body, content_type=feeds.JSON_FEED_CONTENT_TYPE)
