@@ -24,7 +24,6 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F, Prefetch
 
-from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
 from apcert.register import selectors
 from apcert.register.documents import certificate_document_json
@@ -69,7 +68,9 @@ def _public_certificates(*, latest_issue_only: bool = False) -> Any:
         # for nothing (a bulk rebuild reads a million of them).
         issues = issues.filter(issue_number=F("certificate__current_issue_number"))
     return (
-        Certificate.objects.filter(status__in=PUBLIC_STATUSES)
+        # "not a draft" rather than "status IN (...)": the same rows (a test holds the two
+        # equal), but SQLite then reads them in id order instead of sorting each chunk.
+        Certificate.objects.exclude(status="draft")
         .select_related("cb", "scheme")
         .prefetch_related(
             Prefetch("issues", queryset=issues),

@@ -274,9 +274,7 @@ def _similar_words(word: str) -> list[str]:
         .values_list("word", flat=True)[:300]
     )
     limit = _max_distance(word)
-    scored = sorted(
-        (OSA.distance(word, c, score_cutoff=limit), c) for c in candidates if c != word
-    )
+    scored = sorted((OSA.distance(word, c, score_cutoff=limit), c) for c in candidates if c != word)
     return [c for d, c in scored if d <= limit][:3]
 
 
