@@ -322,7 +322,7 @@ def test_broad_searches_give_a_lower_bound_not_a_count(
     result = search(SearchQuery(text="process"))
     assert (result.total, result.total_exact, result.facets) == (2, False, {})
     assert len(result.hits) == 3  # the page still lists every match it holds
-    assert COUNT_LIMIT == 10_000
+    assert COUNT_LIMIT == 1_000
 
 
 def test_the_word_index_is_the_databases_own(register: dict[str, Certificate]):
@@ -340,3 +340,21 @@ def test_a_nul_character_is_refused_not_a_server_error(client):  # type: ignore[
         response = client.get(url)
         assert response.status_code == 400, url
         assert "NUL" in response.content.decode()
+
+
+def test_broad_searches_in_other_orders_walk_the_index(
+    register: dict[str, Certificate], monkeypatch: pytest.MonkeyPatch
+):
+    import apcert.register.search as module
+
+    monkeypatch.setattr(module, "COUNT_LIMIT", 1)
+    by_holder = [register[k].number for k in ("muller", "muller_uk", "nordic")]
+    # words, more matches than counted, ordered by holder: every match, in order
+    result = search(SearchQuery(text="process", sort="holder"))
+    assert ([h.number for h in result.hits], result.total_exact) == (by_holder, False)
+    # filters alone, the rarest value drives: still every match
+    result = search(SearchQuery(status="current", scheme="AP", sort="holder", per_page=2))
+    assert [h.number for h in result.hits] == by_holder[:2]
+    assert (result.total, result.total_exact) == (1, False)
+    # a filter value nobody has
+    assert search(SearchQuery(country="ZZ")).hits == []

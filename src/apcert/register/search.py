@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -35,8 +36,9 @@ PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
 #: Beyond this many matches the total is given as "more than" and no counts per filter value
 #: are computed: counting a million rows per keystroke is not worth the wait.
-COUNT_LIMIT = 10_000
-MAX_PAGE = COUNT_LIMIT // PER_PAGE_DEFAULT
+COUNT_LIMIT = 1_000
+#: The deepest page of a search (in an order other than relevance, pages walk an index).
+MAX_PAGE = 500
 TEXT_MAX = 200
 
 
@@ -179,11 +181,12 @@ QUERY_FIELDS = tuple(f.name for f in fields(SearchQuery))
 
 # --- the search ---------------------------------------------------------------------------
 
-#: Relevance is ranked over at most this many matches (ranking every match of a common word
-#: costs far more than the page is worth); pages of a relevance search end there.
-RANK_LIMIT = 2_000
+#: Relevance is ranked over at most this many holder-name matches plus this many matches of
+#: any field (ranking every match of a common word costs far more than the page is worth);
+#: pages of a relevance search end there.
+RANK_LIMIT = COUNT_LIMIT
 #: Counts per filter value are computed when the matches are at most this many.
-FACET_LIMIT = 2_000
+FACET_LIMIT = COUNT_LIMIT
 #: Typo correction: the largest edit distance accepted, by word length.
 _TYPO_DISTANCE = ((4, 1), (7, 2))
 _ORDER = {
@@ -192,38 +195,47 @@ _ORDER = {
     "expires": "e.expires_on, e.number",
     "changed": "e.status_since DESC, e.number",
 }
+_LABELS_TTL = 300.0
+_labels_cache: dict[tuple[str, str], tuple[str, float]] = {}
 
 
 @dataclass(frozen=True)
 class _Words:
-    """The search words, folded, each with the indexed words it stands for."""
+    """The search words, folded. Each group is one word of the search: the indexed words it
+    stands for (itself, or its corrections), and whether it is matched as a prefix."""
 
-    groups: tuple[tuple[str, ...], ...]
+    groups: tuple[tuple[tuple[str, ...], bool], ...]
     corrected: str | None
+    folded: str
 
-    def fts5(self) -> str:
-        def term(word: str) -> str:
-            return f'"{word}"*' if len(word) >= 3 else f'"{word}"'
-
+    def fts5(self, column: str | None = None) -> str:
         parts = []
-        for group in self.groups:
-            alternatives = [term(w) for w in group]
+        for words, prefix in self.groups:
+            alternatives = [f'"{w}"*' if prefix else f'"{w}"' for w in words]
             parts.append(
                 alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
             )
-        return " AND ".join(parts)
+        expression = " AND ".join(parts)
+        return f"{column} : ({expression})" if column else expression
 
-    def tsquery(self) -> str:
-        def term(word: str) -> str:
-            return f"{word}:*" if len(word) >= 3 else word
-
+    def tsquery(self, weight: str = "") -> str:
         parts = []
-        for group in self.groups:
-            alternatives = [term(w) for w in group]
+        for words, prefix in self.groups:
+            alternatives = [f"{w}:*{weight}" if prefix else (f"{w}:{weight}" if weight else w)
+                            for w in words]  # fmt: skip
             parts.append(
                 alternatives[0] if len(alternatives) == 1 else f"({' | '.join(alternatives)})"
             )
         return " & ".join(parts)
+
+    def in_holder(self, holder_key: str) -> bool:
+        """Whether every word of the search is a word (the last: the start of a word) of
+        the holder name."""
+        names = holder_key.split()
+        return all(
+            any(n == w or (prefix and n.startswith(w)) for w in words for n in names)
+            for words, prefix in self.groups
+        )
 
 
 def _max_distance(word: str) -> int:
@@ -234,10 +246,20 @@ def _max_distance(word: str) -> int:
     return allowed
 
 
-def _known_prefix(word: str) -> bool:
+def _vocabulary(word: str) -> str:
+    """``exact`` when ``word`` is an indexed word, ``prefix`` when it only begins some, else
+    ``unknown``."""
     from apcert.register.models import SearchWord
 
-    return SearchWord.objects.filter(word__gte=word, word__lt=word + "\uffff").exists()
+    first = (
+        SearchWord.objects.filter(word__gte=word, word__lt=word + "\uffff")
+        .order_by("word")
+        .values_list("word", flat=True)
+        .first()
+    )
+    if first is None:
+        return "unknown"
+    return "exact" if first == word else "prefix"
 
 
 def _similar_words(word: str) -> list[str]:
@@ -279,64 +301,63 @@ def _similar_words(word: str) -> list[str]:
 
 
 def _words(text: str) -> _Words | None:
-    from apcert.register.index import fold
+    from apcert.register.index import WORD_MIN, fold
 
-    folded = fold(text).split()
+    folded = fold(text).split()[:12]
     if not folded:
         return None
-    groups: list[tuple[str, ...]] = []
+    groups: list[tuple[tuple[str, ...], bool]] = []
     corrected: list[str] = []
     changed = False
-    for word in folded[:12]:
-        if word.isalpha() and _max_distance(word) and not _known_prefix(word):
+    for position, word in enumerate(folded):
+        last = position == len(folded) - 1
+        indexed = len(word) >= WORD_MIN and not word.isdigit()
+        known = _vocabulary(word) if indexed else "unknown"
+        if known == "unknown" and word.isalpha() and _max_distance(word):
             similar = _similar_words(word)
             if similar:
-                groups.append(tuple(similar))
+                groups.append((tuple(similar), False))
                 corrected.append(similar[0])
                 changed = True
                 continue
-        groups.append((word,))
+        # Exact words match exactly (a prefix over a million rows merges every word that
+        # begins alike); the last word, maybe still being typed, and a word known only as
+        # the start of others, match as a prefix.
+        prefix = len(word) >= 3 and (known == "prefix" or (last and known != "unknown"))
+        groups.append(((word,), prefix))
         corrected.append(word)
-    return _Words(tuple(groups), " ".join(corrected) if changed else None)
+    folded_text = " ".join(folded)
+    return _Words(tuple(groups), " ".join(corrected) if changed else None, folded_text)
 
 
-def _match_sql(words: _Words) -> tuple[str, list[Any]]:
-    """SQL giving (id, score) for every entry matching the words; a lower score is better."""
+def _match_ids_sql(words: _Words, *, holder_only: bool = False) -> tuple[str, list[Any]]:
+    """SQL giving the ``id`` of every entry matching the words (in the holder name alone
+    when ``holder_only``), unranked."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
-        query = words.tsquery()
         return (
-            "SELECT entry_id AS id, -ts_rank(document, to_tsquery('simple', %s)) AS score"
-            " FROM register_search_doc WHERE document @@ to_tsquery('simple', %s)",
-            [query, query],
+            "SELECT entry_id AS id FROM register_search_doc"
+            " WHERE document @@ to_tsquery('simple', %s)",
+            [words.tsquery("B" if holder_only else "")],
         )
     return (
-        "SELECT rowid AS id, bm25(register_search_fts, 8.0, 4.0, 2.0, 1.0) AS score"
-        " FROM register_search_fts WHERE register_search_fts MATCH %s",
-        [words.fts5()],
+        "SELECT rowid AS id FROM register_search_fts WHERE register_search_fts MATCH %s",
+        [words.fts5("holder" if holder_only else None)],
     )
 
 
-def _filter_sql(query: SearchQuery) -> tuple[str, list[Any]]:
+def _filters_sql(filters: Mapping[str, str], id_column: str) -> tuple[str, list[Any]]:
+    """One EXISTS per filter, each a lookup in the unique (entry, facet, value) index."""
     clauses: list[str] = []
     params: list[Any] = []
-    for facet, value in query.filters.items():
+    for facet, value in sorted(filters.items()):
         clauses.append(
-            "e.certificate_id IN (SELECT entry_id FROM register_searchfacet"
-            " WHERE facet = %s AND value = %s)"
+            "EXISTS (SELECT 1 FROM register_searchfacet g WHERE g.entry_id = "
+            f"{id_column} AND g.facet = %s AND g.value = %s)"
         )
         params.extend([facet, value])
     return (" AND ".join(clauses) or "1 = 1"), params
-
-
-def _scalar(sql: str, params: list[Any]) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    return int(row[0]) if row else 0
 
 
 def _column(sql: str, params: list[Any]) -> list[int]:
@@ -347,85 +368,171 @@ def _column(sql: str, params: list[Any]) -> list[int]:
         return [int(row[0]) for row in cursor.fetchall()]
 
 
+def _placeholders(values: list[int]) -> str:
+    return ", ".join(["%s"] * len(values)) or "NULL"
+
+
+def _candidates(words: _Words | None, filters: Mapping[str, str], limit: int) -> list[int]:
+    """Up to ``limit`` ids of entries matching the words and filters, found once: their
+    count, the page and the counts per filter value are all taken from this list."""
+    if words is not None:
+        match, params = _match_ids_sql(words)
+        where, more = _filters_sql(filters, "m.id")
+        return _column(
+            f"SELECT m.id FROM ({match}) m WHERE {where} LIMIT %s", [*params, *more, limit]
+        )
+    # Filters alone: start from the rarest filter value (the kept totals say which) and
+    # check the others on its entries.
+    from apcert.register.models import SearchFacetTotal
+
+    totals = {
+        (t.facet, t.value): t.count
+        for t in SearchFacetTotal.objects.filter(facet__in=list(filters))
+        if filters.get(t.facet) == t.value
+    }
+    if len(totals) < len(filters):
+        return []  # a value no public certificate has
+    facet, value = min(totals, key=lambda k: totals[k])
+    others = {f: v for f, v in filters.items() if f != facet}
+    where, more = _filters_sql(others, "f.entry_id")
+    return _column(
+        "SELECT f.entry_id FROM register_searchfacet f WHERE f.facet = %s AND f.value = %s"
+        f" AND {where} LIMIT %s",
+        [facet, value, *more, limit],
+    )
+
+
+def _ranked(words: _Words, ids: list[int], text: str) -> list[int]:
+    """``ids`` by relevance: the exact number, then the holder name as typed, then names
+    that begin with it, then names holding every word, then the rest; by holder name
+    within each."""
+    from django.db import connection
+
+    from apcert.register.index import number_key
+
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT certificate_id, number_key, holder_key, number FROM register_searchentry"
+            f" WHERE certificate_id IN ({_placeholders(ids)})",
+            ids,
+        )
+        rows = cursor.fetchall()
+    key = number_key(text)
+    typed = words.corrected or words.folded
+
+    def rank(row: tuple[int, str, str, str]) -> tuple[int, str, str]:
+        _, number, holder, shown = row
+        if number == key:
+            tier = 0
+        elif holder == typed:
+            tier = 1
+        elif holder.startswith(typed + " "):
+            tier = 2
+        elif words.in_holder(holder):
+            tier = 3
+        else:
+            tier = 4
+        return (tier, holder, shown)
+
+    return [row[0] for row in sorted(rows, key=rank)]
+
+
+def _page_in(ids: list[int], order: str, per_page: int, offset: int) -> list[int]:
+    return _column(
+        f"SELECT e.certificate_id FROM register_searchentry e WHERE e.certificate_id IN"
+        f" ({_placeholders(ids)}) ORDER BY {order} LIMIT %s OFFSET %s",
+        [*ids, per_page, offset],
+    )
+
+
 def search(query: SearchQuery) -> SearchResult:
     """Search the public register: words (holder name, certificate number, city, scope
     words; case, accents and small typos do not matter), filters, counts per filter value,
     a page of results in the order asked. Exact number first, then holder name, when
-    ordered by relevance."""
-    from apcert.register.index import fold, number_key
+    ordered by relevance.
+
+    The matches are found once, up to COUNT_LIMIT of them; their count, the page and the
+    counts per filter value come from that list. Beyond it, the total reads "more than",
+    a relevance page is ranked over the first matches (holder-name matches included), and
+    any other order walks its index."""
+    from apcert.register.index import number_key
 
     words = _words(query.text)
-    where, params = _filter_sql(query)
+    filters = query.filters
     offset = (query.page - 1) * query.per_page
-    if words is None:
-        source, source_params = "register_searchentry e", []
-    else:
-        match, match_params = _match_sql(words)
-        key = number_key(query.text)
-        if _looks_like_number(key):
-            # A number typed without its spaces or dots ("IECQAXX260001") is not the words
-            # of the indexed number: find it by its key too, ahead of any word match.
-            match = (
-                f"SELECT id, min(score) AS score FROM ({match} UNION ALL"
-                " SELECT certificate_id AS id, -1000000.0 AS score FROM register_searchentry"
-                " WHERE number_key = %s) u GROUP BY id"
+    relevance = words is not None and query.sort == "relevance"
+    order = _ORDER["holder" if query.sort == "relevance" else query.sort]
+    corrected = words.corrected if words else None
+
+    if words is not None and _looks_like_number(number_key(query.text)):
+        # A certificate number, however typed: its key finds it at once.
+        where, params = _filters_sql(filters, "e.certificate_id")
+        found = _column(
+            "SELECT e.certificate_id FROM register_searchentry e WHERE e.number_key = %s"
+            f" AND {where}",
+            [number_key(query.text), *params],
+        )
+        if found:
+            return SearchResult(
+                query=query,
+                hits=_hits(found[offset : offset + query.per_page]),
+                total=len(found),
+                total_exact=True,
+                facets=_facet_counts(found),
+                last_page=1,
             )
-            match_params = [*match_params, key]
-        source = f"({match}) m JOIN register_searchentry e ON e.certificate_id = m.id"
-        source_params = list(match_params)
 
-    counted = _scalar(
-        f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT %s) t",
-        [*source_params, *params, COUNT_LIMIT + 1],
-    )
-    total_exact = counted <= COUNT_LIMIT
+    if words is None and not filters:
+        # The whole register: the kept totals give every count.
+        totals = _facet_totals()
+        total = sum(c.count for c in totals.get("status", []))
+        ids = _column(
+            f"SELECT e.certificate_id FROM register_searchentry e ORDER BY {order}"
+            " LIMIT %s OFFSET %s",
+            [query.per_page, offset],
+        )
+        return SearchResult(query=query, hits=_hits(ids), total=total, total_exact=True,
+                            facets=totals)  # fmt: skip
+
+    matches = _candidates(words, filters, COUNT_LIMIT + 1)
+    exact = len(matches) <= COUNT_LIMIT
     last_page = MAX_PAGE
-
-    if words is not None and query.sort == "relevance":
-        folded = words.corrected or fold(query.text)
-        ranked = (
-            f"SELECT e.certificate_id AS id, m.score AS score, e.holder_key AS holder_key,"
-            f" e.number AS number, CASE WHEN e.number_key = %s THEN 0"
-            f" WHEN e.holder_key = %s THEN 1 WHEN e.holder_key LIKE %s THEN 2 ELSE 3 END AS tier"
-            f" FROM {source} WHERE {where} LIMIT %s"
-        )
-        ids = _column(
-            f"SELECT id FROM ({ranked}) r ORDER BY tier, score, holder_key, number"
-            " LIMIT %s OFFSET %s",
-            [
-                number_key(query.text),
-                folded,
-                folded + "%",
-                *source_params,
-                *params,
-                RANK_LIMIT,
-                query.per_page,
-                offset,
-            ],
-        )
-        last_page = max(1, math.ceil(min(counted, RANK_LIMIT) / query.per_page))
+    if relevance:
+        assert words is not None
+        pool = matches
+        if not exact:
+            match, params = _match_ids_sql(words, holder_only=True)
+            where, more = _filters_sql(filters, "m.id")
+            holders = _column(
+                f"SELECT m.id FROM ({match}) m WHERE {where} LIMIT %s",
+                [*params, *more, RANK_LIMIT],
+            )
+            pool = list(dict.fromkeys([*holders, *matches[:RANK_LIMIT]]))
+            last_page = max(1, math.ceil(len(pool) / query.per_page))
+        ids = _ranked(words, pool, query.text)[offset : offset + query.per_page]
+    elif exact:
+        ids = _page_in(matches, order, query.per_page, offset)
     else:
-        order = _ORDER["holder" if query.sort == "relevance" else query.sort]
+        # Many matches in another order: walk that order's index, keeping the matches.
+        where, params = _filters_sql(filters, "e.certificate_id")
+        match_clause, match_params = "1 = 1", list[Any]()
+        if words is not None:
+            match, match_params = _match_ids_sql(words)
+            match_clause = f"e.certificate_id IN (SELECT id FROM ({match}) m)"
         ids = _column(
-            f"SELECT e.certificate_id FROM {source} WHERE {where} ORDER BY {order}"
-            " LIMIT %s OFFSET %s",
-            [*source_params, *params, query.per_page, offset],
-        )
-
-    facets: dict[str, list[FacetCount]] = {}
-    if words is None and not query.filters:
-        facets = _facet_totals()
-    elif counted <= FACET_LIMIT:
-        facets = _facet_counts(
-            f"SELECT e.certificate_id FROM {source} WHERE {where}", [*source_params, *params]
+            f"SELECT e.certificate_id FROM register_searchentry e WHERE {match_clause}"
+            f" AND {where} ORDER BY {order} LIMIT %s OFFSET %s",
+            [*match_params, *params, query.per_page, offset],
         )
     return SearchResult(
         query=query,
         hits=_hits(ids),
-        total=counted if total_exact else COUNT_LIMIT,
-        total_exact=total_exact,
-        facets=facets,
-        corrected=words.corrected if words else None,
+        total=len(matches) if exact else COUNT_LIMIT,
+        total_exact=exact,
+        facets=_facet_counts(matches) if exact and len(matches) <= FACET_LIMIT else {},
+        corrected=corrected,
         last_page=last_page,
     )
 
@@ -465,51 +572,60 @@ def _facet_totals() -> dict[str, list[FacetCount]]:
     return _labelled(list(rows))
 
 
-def _facet_counts(ids_sql: str, params: list[Any]) -> dict[str, list[FacetCount]]:
+def _facet_counts(ids: list[int]) -> dict[str, list[FacetCount]]:
     from django.db import connection
 
+    if not ids:
+        return _labelled([])
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT facet, value, count(*) FROM register_searchfacet"
-            f" WHERE entry_id IN ({ids_sql}) GROUP BY facet, value",
-            params,
+            f" WHERE entry_id IN ({_placeholders(ids)}) GROUP BY facet, value",
+            ids,
         )
         rows = [(str(f), str(v), int(n)) for f, v, n in cursor.fetchall()]
     return _labelled(rows)
 
 
-def _labelled(rows: list[tuple[str, str, int]]) -> dict[str, list[FacetCount]]:
+def _labels(wanted: dict[str, set[str]]) -> dict[tuple[str, str], str]:
+    """Names of filter values (scheme, programme, category and CB names), kept for a few
+    minutes: they are reference data, read on every search otherwise."""
     from apcert.bodies.models import CertificationBody
     from apcert.certificates.choices import CertificateStatus
     from apcert.schemes.models import ProcessCategory, Programme, Scheme
 
+    now = time.monotonic()
+    out = {("status", s.value): str(s.label) for s in CertificateStatus}
+    missing: dict[str, set[str]] = {}
+    for facet, values in wanted.items():
+        for value in values:
+            cached = _labels_cache.get((facet, value))
+            if cached and cached[1] > now:
+                out[(facet, value)] = cached[0]
+            elif facet in ("scheme", "programme", "category", "cb"):
+                missing.setdefault(facet, set()).add(value)
+    models: dict[str, Any] = {
+        "scheme": Scheme,
+        "programme": Programme,
+        "category": ProcessCategory,
+        "cb": CertificationBody,
+    }
+    for facet, values in missing.items():
+        names = models[facet].objects.filter(code__in=values).values_list("code", "name")
+        for code, name in names:
+            _labels_cache[(facet, code)] = (name, now + _LABELS_TTL)
+            out[(facet, code)] = name
+    return out
+
+
+def _labelled(rows: list[tuple[str, str, int]]) -> dict[str, list[FacetCount]]:
     wanted: dict[str, set[str]] = {}
     for facet, value, _ in rows:
         wanted.setdefault(facet, set()).add(value)
-    labels: dict[str, dict[str, str]] = {
-        "status": {s.value: str(s.label) for s in CertificateStatus},
-        "scheme": dict(
-            Scheme.objects.filter(code__in=wanted.get("scheme", ())).values_list("code", "name")
-        ),
-        "programme": dict(
-            Programme.objects.filter(code__in=wanted.get("programme", ())).values_list(
-                "code", "name"
-            )
-        ),
-        "category": dict(
-            ProcessCategory.objects.filter(code__in=wanted.get("category", ())).values_list(
-                "code", "name"
-            )
-        ),
-        "cb": dict(
-            CertificationBody.objects.filter(code__in=wanted.get("cb", ())).values_list(
-                "code", "name"
-            )
-        ),
-    }
+    labels = _labels(wanted)
     out: dict[str, list[FacetCount]] = {name: [] for name in FACETS}
     for facet, value, count in rows:
-        label = labels.get(facet, {}).get(value, value)
+        label = labels.get((facet, value), value)
         out.setdefault(facet, []).append(FacetCount(value=value, label=label, count=count))
     for values in out.values():
         values.sort(key=lambda c: (-c.count, c.label))
