@@ -184,9 +184,10 @@ QUERY_FIELDS = tuple(f.name for f in fields(SearchQuery))
 #: Relevance is ranked over at most this many holder-name matches plus this many matches of
 #: any field (ranking every match of a common word costs far more than the page is worth);
 #: pages of a relevance search end there.
-RANK_LIMIT = COUNT_LIMIT
-#: Counts per filter value are computed when the matches are at most this many.
-FACET_LIMIT = COUNT_LIMIT
+RANK_LIMIT = 200
+#: Counts per filter value are computed when the matches are at most this many (each match
+#: costs about ten index lookups).
+FACET_LIMIT = 500
 #: Typo correction: the largest edit distance accepted, by word length.
 _TYPO_DISTANCE = ((4, 1), (7, 2))
 _ORDER = {
@@ -208,21 +209,19 @@ class _Words:
     corrected: str | None
     folded: str
 
-    def fts5(self, column: str | None = None) -> str:
+    def fts5(self) -> str:
         parts = []
         for words, prefix in self.groups:
             alternatives = [f'"{w}"*' if prefix else f'"{w}"' for w in words]
             parts.append(
                 alternatives[0] if len(alternatives) == 1 else f"({' OR '.join(alternatives)})"
             )
-        expression = " AND ".join(parts)
-        return f"{column} : ({expression})" if column else expression
+        return " AND ".join(parts)
 
-    def tsquery(self, weight: str = "") -> str:
+    def tsquery(self) -> str:
         parts = []
         for words, prefix in self.groups:
-            alternatives = [f"{w}:*{weight}" if prefix else (f"{w}:{weight}" if weight else w)
-                            for w in words]  # fmt: skip
+            alternatives = [f"{w}:*" if prefix else w for w in words]
             parts.append(
                 alternatives[0] if len(alternatives) == 1 else f"({' | '.join(alternatives)})"
             )
@@ -309,8 +308,7 @@ def _words(text: str) -> _Words | None:
     groups: list[tuple[tuple[str, ...], bool]] = []
     corrected: list[str] = []
     changed = False
-    for position, word in enumerate(folded):
-        last = position == len(folded) - 1
+    for word in folded:
         indexed = len(word) >= WORD_MIN and not word.isdigit()
         known = _vocabulary(word) if indexed else "unknown"
         if known == "unknown" and word.isalpha() and _max_distance(word):
@@ -320,38 +318,72 @@ def _words(text: str) -> _Words | None:
                 corrected.append(similar[0])
                 changed = True
                 continue
-        # Exact words match exactly (a prefix over a million rows merges every word that
-        # begins alike); the last word, maybe still being typed, and a word known only as
-        # the start of others, match as a prefix.
-        prefix = len(word) >= 3 and (known == "prefix" or (last and known != "unknown"))
+        # A whole indexed word matches exactly (a prefix over a million rows merges every
+        # word that begins alike); a word known only as the start of others, one still
+        # being typed, matches as a prefix.
+        prefix = len(word) >= 3 and known == "prefix"
         groups.append(((word,), prefix))
         corrected.append(word)
     folded_text = " ".join(folded)
     return _Words(tuple(groups), " ".join(corrected) if changed else None, folded_text)
 
 
-def _match_ids_sql(words: _Words, *, holder_only: bool = False) -> tuple[str, list[Any]]:
-    """SQL giving the ``id`` of every entry matching the words (in the holder name alone
-    when ``holder_only``), unranked."""
+def _match_ids_sql(words: _Words) -> tuple[str, list[Any]]:
+    """SQL giving the ``id`` of every entry matching the words, unranked."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
         return (
             "SELECT entry_id AS id FROM register_search_doc"
             " WHERE document @@ to_tsquery('simple', %s)",
-            [words.tsquery("B" if holder_only else "")],
+            [words.tsquery()],
         )
     return (
         "SELECT rowid AS id FROM register_search_fts WHERE register_search_fts MATCH %s",
-        [words.fts5("holder" if holder_only else None)],
+        [words.fts5()],
     )
 
 
-def _filters_sql(filters: Mapping[str, str], id_column: str) -> tuple[str, list[Any]]:
-    """One EXISTS per filter, each a lookup in the unique (entry, facet, value) index."""
+def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
+    """A condition: the entry ``id_column`` matches the words. A probe of the word index by
+    id, so that walking another index stops as soon as a page is full (a subquery listing
+    every match of a common word would be built whole first)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return (
+            "EXISTS (SELECT 1 FROM register_search_doc d WHERE d.entry_id = "
+            f"{id_column} AND d.document @@ to_tsquery('simple', %s))",
+            [words.tsquery()],
+        )
+    return (
+        "EXISTS (SELECT 1 FROM register_search_fts f WHERE f.register_search_fts MATCH %s"
+        f" AND f.rowid = {id_column})",
+        [words.fts5()],
+    )
+
+
+def _totals(filters: Mapping[str, str]) -> dict[str, int]:
+    """How many entries have each filter value (0 for a value none has)."""
+    from apcert.register.models import SearchFacetTotal
+
+    found = {
+        t.facet: t.count
+        for t in SearchFacetTotal.objects.filter(facet__in=list(filters))
+        if filters.get(t.facet) == t.value
+    }
+    return {facet: found.get(facet, 0) for facet in filters}
+
+
+def _filters_sql(
+    filters: Mapping[str, str], id_column: str, totals: Mapping[str, int] | None = None
+) -> tuple[str, list[Any]]:
+    """One EXISTS per filter, each a lookup in the unique (entry, facet, value) index; the
+    rarest value first when the totals are known, so that most rows fail at the first."""
     clauses: list[str] = []
     params: list[Any] = []
-    for facet, value in sorted(filters.items()):
+    ordered = sorted(filters.items(), key=lambda item: ((totals or {}).get(item[0], 0), item))
+    for facet, value in ordered:
         clauses.append(
             "EXISTS (SELECT 1 FROM register_searchfacet g WHERE g.entry_id = "
             f"{id_column} AND g.facet = %s AND g.value = %s)"
@@ -374,31 +406,27 @@ def _placeholders(values: list[int]) -> str:
 
 def _candidates(words: _Words | None, filters: Mapping[str, str], limit: int) -> list[int]:
     """Up to ``limit`` ids of entries matching the words and filters, found once: their
-    count, the page and the counts per filter value are all taken from this list."""
+    count, the page and the counts per filter value are all taken from this list. The
+    words' matches drive when there are words; else the entries of the rarest filter value
+    (the kept totals say which), the other filters checked on each."""
+    totals = _totals(filters)
+    if filters and min(totals.values()) == 0:
+        return []  # a value no public certificate has
     if words is not None:
+        # The words drive: reading a match costs far less than probing the word index for
+        # an entry, even when a filter value is rarer than the words.
         match, params = _match_ids_sql(words)
-        where, more = _filters_sql(filters, "m.id")
+        where, more = _filters_sql(filters, "m.id", totals)
         return _column(
             f"SELECT m.id FROM ({match}) m WHERE {where} LIMIT %s", [*params, *more, limit]
         )
-    # Filters alone: start from the rarest filter value (the kept totals say which) and
-    # check the others on its entries.
-    from apcert.register.models import SearchFacetTotal
-
-    totals = {
-        (t.facet, t.value): t.count
-        for t in SearchFacetTotal.objects.filter(facet__in=list(filters))
-        if filters.get(t.facet) == t.value
-    }
-    if len(totals) < len(filters):
-        return []  # a value no public certificate has
-    facet, value = min(totals, key=lambda k: totals[k])
+    facet = min(totals, key=lambda f: (totals[f], f))
     others = {f: v for f, v in filters.items() if f != facet}
-    where, more = _filters_sql(others, "f.entry_id")
+    where, more = _filters_sql(others, "f.entry_id", totals)
     return _column(
         "SELECT f.entry_id FROM register_searchfacet f WHERE f.facet = %s AND f.value = %s"
         f" AND {where} LIMIT %s",
-        [facet, value, *more, limit],
+        [facet, filters[facet], *more, limit],
     )
 
 
@@ -503,11 +531,14 @@ def search(query: SearchQuery) -> SearchResult:
         assert words is not None
         pool = matches
         if not exact:
-            match, params = _match_ids_sql(words, holder_only=True)
-            where, more = _filters_sql(filters, "m.id")
+            # Holder names that begin with the words come first: a range of the holder-name
+            # index, not a scan of every match.
+            typed = words.corrected or words.folded
+            where, more = _filters_sql(filters, "e.certificate_id", _totals(filters))
             holders = _column(
-                f"SELECT m.id FROM ({match}) m WHERE {where} LIMIT %s",
-                [*params, *more, RANK_LIMIT],
+                "SELECT e.certificate_id FROM register_searchentry e WHERE e.holder_key >= %s"
+                f" AND e.holder_key < %s AND {where} ORDER BY e.holder_key, e.number LIMIT %s",
+                [typed, typed + "\uffff", *more, RANK_LIMIT],
             )
             pool = list(dict.fromkeys([*holders, *matches[:RANK_LIMIT]]))
             last_page = max(1, math.ceil(len(pool) / query.per_page))
@@ -516,11 +547,10 @@ def search(query: SearchQuery) -> SearchResult:
         ids = _page_in(matches, order, query.per_page, offset)
     else:
         # Many matches in another order: walk that order's index, keeping the matches.
-        where, params = _filters_sql(filters, "e.certificate_id")
+        where, params = _filters_sql(filters, "e.certificate_id", _totals(filters))
         match_clause, match_params = "1 = 1", list[Any]()
         if words is not None:
-            match, match_params = _match_ids_sql(words)
-            match_clause = f"e.certificate_id IN (SELECT id FROM ({match}) m)"
+            match_clause, match_params = _matches_sql(words, "e.certificate_id")
         ids = _column(
             f"SELECT e.certificate_id FROM register_searchentry e WHERE {match_clause}"
             f" AND {where} ORDER BY {order} LIMIT %s OFFSET %s",
