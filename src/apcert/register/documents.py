@@ -8,10 +8,11 @@ section 5) are listed, one by one.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
-from apcert.certificates.models import Certificate
+from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.register import selectors
 
 
@@ -22,19 +23,46 @@ def certificate_document(certificate: Certificate) -> dict[str, Any]:
     assert issue is not None  # a public certificate has had an issue since its grant
     changes = selectors.status_changes_of(certificate)
     cb = certificate.cb
+    return document_of(
+        number=certificate.number,
+        status=certificate.status,
+        status_since=certificate.status_since,
+        status_reason_category=changes[-1].reason_category if changes else None,
+        first_issued_on=certificate.first_issued_on,
+        expires_on=certificate.expires_on,
+        cb={"code": cb.code, "name": cb.name, "country": cb.country},
+        scheme={"code": certificate.scheme.code, "name": certificate.scheme.name},
+        issue=issue,
+    )
+
+
+def document_of(
+    *,
+    number: str,
+    status: str,
+    status_since: dt.date,
+    status_reason_category: str | None,
+    first_issued_on: dt.date,
+    expires_on: dt.date,
+    cb: dict[str, str],
+    scheme: dict[str, str],
+    issue: CertificateIssue,
+) -> dict[str, Any]:
+    """The public document from its pieces: for readers that fetch certificates in bulk
+    (the exports) and give the same answer as the API."""
     return {
-        "number": certificate.number,
-        "status": certificate.status,
-        "status_since": certificate.status_since.isoformat(),
-        "status_reason_category": changes[-1].reason_category if changes else None,
-        "first_issued_on": certificate.first_issued_on.isoformat(),
-        "expires_on": certificate.expires_on.isoformat(),
+        "number": number,
+        "status": status,
+        "status_since": status_since.isoformat(),
+        "status_reason_category": status_reason_category,
+        "first_issued_on": first_issued_on.isoformat(),
+        "expires_on": expires_on.isoformat(),
         "issue_number": issue.issue_number,
         "issued_on": issue.issued_on.isoformat(),
         "valid_from": issue.valid_from.isoformat(),
         "valid_until": issue.valid_until.isoformat(),
-        "cb": {"code": cb.code, "name": cb.name, "country": cb.country},
-        "scheme": {"code": certificate.scheme.code, "name": certificate.scheme.name},
+        "cb": dict(cb),
+        "scheme": dict(scheme),
         "programmes": [{"code": p["code"], "name": p["name"]} for p in issue.programmes],
         "holder": dict(selectors.holder_of(issue)),
         "sites": [

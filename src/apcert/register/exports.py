@@ -33,6 +33,7 @@ from apcert.bodies.models import CertificationBody
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
 from apcert.register import selectors
+from apcert.register.documents import document_of
 from apcert.schemes.models import Scheme
 
 #: Certificates read per query. A chunk's documents and text are all that is held at once.
@@ -106,41 +107,20 @@ def _document(
     reason_category: str | None,
     directory: _Directory,
 ) -> dict[str, Any]:
-    """The public document of a certificate, field for field as
-    :func:`apcert.register.documents.certificate_document` writes it, from the pieces a
-    chunk has read."""
+    """The public document of a certificate (:func:`apcert.register.documents.document_of`,
+    as the API answers), from the pieces a chunk has read."""
     _pk, number, status, status_since, first_issued_on, expires_on, cb_id, scheme_id = row
-    return {
-        "number": number,
-        "status": status,
-        "status_since": status_since.isoformat(),
-        "status_reason_category": reason_category,
-        "first_issued_on": first_issued_on.isoformat(),
-        "expires_on": expires_on.isoformat(),
-        "issue_number": issue.issue_number,
-        "issued_on": issue.issued_on.isoformat(),
-        "valid_from": issue.valid_from.isoformat(),
-        "valid_until": issue.valid_until.isoformat(),
-        "cb": dict(directory.cbs[cb_id]),
-        "scheme": dict(directory.schemes[scheme_id]),
-        "programmes": [{"code": p["code"], "name": p["name"]} for p in issue.programmes],
-        "holder": dict(selectors.holder_of(issue)),
-        "sites": [
-            {
-                "id": s["id"],
-                "name": s["name"],
-                "address": s["address"],
-                "city": s["city"],
-                "country": s["country"],
-            }
-            for s in selectors.published_sites(issue)
-        ],
-        "scope_lines": selectors.public_scope_lines(issue),
-        "standards": [
-            {"designation": s["designation"], "edition": s["edition"], "title": s["title"]}
-            for s in issue.standards
-        ],
-    }
+    return document_of(
+        number=number,
+        status=status,
+        status_since=status_since,
+        status_reason_category=reason_category,
+        first_issued_on=first_issued_on,
+        expires_on=expires_on,
+        cb=directory.cbs[cb_id],
+        scheme=directory.schemes[scheme_id],
+        issue=issue,
+    )
 
 
 def _public_certificates() -> QuerySet[Certificate]:
