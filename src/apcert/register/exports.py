@@ -27,11 +27,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F, QuerySet
+from django.db.models import F
 
 from apcert.bodies.models import CertificationBody
-from apcert.certificates.choices import CertificateStatus
-from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
+from apcert.certificates.models import CertificateIssue, CertificateStatusChange
 from apcert.register import selectors
 from apcert.register.documents import document_of
 from apcert.schemes.models import Scheme
@@ -123,16 +122,6 @@ def _document(
     )
 
 
-def _public_certificates() -> QuerySet[Certificate]:
-    """:func:`apcert.register.selectors.public_certificates`, written as "not a draft":
-    the same certificates (the status column's check constraint allows nothing else; a
-    test holds PUBLIC_STATUSES to it), but SQLite then reads a chunk as a range of the
-    primary key, where ``status IN (...)`` has it read every public certificate through the
-    status index and sort them, for every chunk (an export of 100,000 certificates took
-    twice as long)."""
-    return Certificate.objects.exclude(status=CertificateStatus.DRAFT)
-
-
 def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     """The public document of every public certificate, in id order, a chunk at a time.
 
@@ -143,7 +132,7 @@ def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     after = 0
     while True:
         rows = list(
-            _public_certificates()
+            selectors.public_certificates()
             .filter(pk__gt=after)
             .order_by("pk")
             .values_list(*_CERTIFICATE_COLUMNS)[:chunk]

@@ -25,16 +25,16 @@ from typing import Any
 from urllib.parse import quote
 
 from django.contrib.syndication.views import Feed
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape
 
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.choices import CertificateStatus, StatusReason
-from apcert.certificates.models import CertificateIssue, CertificateStatusChange
+from apcert.certificates.models import CertificateStatusChange
 from apcert.core.errors import DomainError
 from apcert.register import selectors
-from apcert.register.models import SearchFacet
+from apcert.register.models import SearchEntry, SearchFacet
 from apcert.schemes.models import ProcessCategory
 
 LIMIT_DEFAULT = 100
@@ -152,10 +152,6 @@ def _whole_number(raw: str, name: str, low: int, high: int | None) -> int | None
     return value
 
 
-def _latest_issues() -> QuerySet[CertificateIssue]:
-    return CertificateIssue.objects.filter(issue_number=F("certificate__current_issue_number"))
-
-
 def _with_facet(facet: str, value: str) -> QuerySet[SearchFacet, Any]:
     """The certificates whose search-index entry has this filter value. The index holds the
     holder's country and the scope lines' categories of each public certificate's latest
@@ -246,11 +242,13 @@ def certificate_path(number: str) -> str:
 
 
 def feed_entries(query: FeedQuery) -> list[FeedEntry]:
-    """The entries of a feed: two queries (the changes, then their holders' names)."""
+    """The entries of a feed: two queries (the changes, then their holders' names as the
+    search index holds them, from each certificate's latest issue)."""
     changes = list(status_changes(query)[: query.limit])
     ids = {change.certificate_id for change in changes}
-    issues = _latest_issues().filter(certificate_id__in=ids).only("certificate", "holder")
-    holders = {i.certificate_id: str(selectors.holder_of(i)["name"]) for i in issues.order_by()}
+    holders = dict(
+        SearchEntry.objects.filter(pk__in=ids).values_list("certificate_id", "holder_name")
+    )
     return [
         FeedEntry(
             id=change.pk,

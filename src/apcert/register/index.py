@@ -68,9 +68,7 @@ def _public_certificates(*, latest_issue_only: bool = False) -> Any:
         # for nothing (a bulk rebuild reads a million of them).
         issues = issues.filter(issue_number=F("certificate__current_issue_number"))
     return (
-        # "not a draft" rather than "status IN (...)": the same rows (a test holds the two
-        # equal), but SQLite then reads them in id order instead of sorting each chunk.
-        Certificate.objects.exclude(status="draft")
+        selectors.public_certificates()
         .select_related("cb", "scheme")
         .prefetch_related(
             Prefetch("issues", queryset=issues),

@@ -14,7 +14,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from apcert.certificates.choices import PUBLIC_STATUSES
@@ -174,9 +174,6 @@ class SearchResult:
     @property
     def pages(self) -> int:
         return max(1, min(self.last_page, math.ceil(self.total / self.query.per_page)))
-
-
-QUERY_FIELDS = tuple(f.name for f in fields(SearchQuery))
 
 
 # --- the search ---------------------------------------------------------------------------

@@ -13,15 +13,21 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from apcert.certificates.choices import PUBLIC_STATUSES
+from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
 
 UNPUBLISHED_SITE = "an unpublished site"
 
 
 def public_certificates() -> QuerySet[Certificate]:
-    """Certificates the register shows: every status but draft."""
-    return Certificate.objects.filter(status__in=PUBLIC_STATUSES)
+    """Certificates the register shows: every status but draft.
+
+    Written as "not a draft" rather than ``status IN PUBLIC_STATUSES``: the same rows (the
+    status check constraint allows nothing else, and a test holds the two equal), but SQLite
+    then reads an id-ordered chunk as a range of the primary key instead of reading every
+    public certificate through the status index and sorting them, chunk after chunk (an
+    export of 100,000 certificates took twice as long)."""
+    return Certificate.objects.exclude(status=CertificateStatus.DRAFT)
 
 
 def public_certificate(number: str) -> Certificate | None:
