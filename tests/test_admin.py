@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.apps import apps
 from django.contrib import admin
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, models, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +18,7 @@ from django.utils.html import escape
 
 from apcert.accounts.models import User
 from apcert.applications.models import Application, ScopeLine
+from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.models import Assessment, CorrectiveAction
 from apcert.audit.models import AuditEvent
 from apcert.audit.services import audit_record
@@ -24,6 +27,7 @@ from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.core.admin import ReadOnlyAdmin
 from apcert.organizations.models import OrganizationMember, Site
 from tests.factories import World, make_user
+from tests.flows_support import visit
 
 pytestmark = pytest.mark.django_db
 
@@ -58,9 +62,18 @@ EXPECTED = {
 
 
 @pytest.fixture
-def certificate(world: World) -> Certificate:
-    """A granted certificate: every regulated model then has at least one row."""
-    return world.granted()
+def certificate(world: World, settings: Any, tmp_path: Path) -> Certificate:
+    """A granted certificate, and a surveillance finding answered with an evidence file:
+    every regulated model then has at least one row."""
+    settings.EVIDENCE_DIR = tmp_path / "evidence"
+    cert = world.granted()
+    answer = world.answer(visit(world, cert, "surveillance", findings=("minor",)).findings.get())
+    evidence_attach(
+        actor=world.org_user,
+        corrective_action=answer,
+        upload=SimpleUploadedFile("checklist.pdf", b"%PDF-1.7\n%%EOF\n"),
+    )
+    return cert
 
 
 @pytest.fixture
@@ -108,7 +121,7 @@ def test_every_model_of_the_domain_apps_and_the_audit_trail_is_registered_read_o
     expected = {m for label in DOMAIN_APPS for m in apps.get_app_config(label).get_models()}
     expected.add(AuditEvent)
 
-    assert len(expected) == 24
+    assert len(expected) == 25
     assert expected <= set(REGULATED)
 
 

@@ -81,6 +81,33 @@ API_RATE_WINDOW = _count("APCERT_API_RATE_WINDOW", 60)
 #: header they like.
 TRUSTED_PROXY_HEADER = _header_name("APCERT_TRUSTED_PROXY_HEADER")
 
+# --- accounts and sign-in (the back office) ---------------------------------------------------
+
+
+def _positive(name: str, default: int) -> int:
+    """A whole number, one or more, from the environment (``default`` when unset or blank)."""
+    value = _count(name, default)
+    if value < 1:
+        raise ConfigurationError(f"{name} must be 1 or more, not {value}.")
+    return value
+
+
+#: Failed sign-ins, for one username from one client address, after which signing in is
+#: locked (django-axes). The lock lifts by itself after LOGIN_COOLOFF_MINUTES.
+LOGIN_FAILURE_LIMIT = _positive("APCERT_LOGIN_FAILURE_LIMIT", 5)
+#: Minutes a locked sign-in stays locked, counted from the failure that locked it.
+LOGIN_COOLOFF_MINUTES = _positive("APCERT_LOGIN_COOLOFF_MINUTES", 15)
+#: Seconds without a back-office request after which a signed-in session ends (each
+#: back-office request starts the count again).
+SESSION_AGE_SECONDS = _positive("APCERT_SESSION_AGE", 8 * 60 * 60)
+#: Days an invitation to join a CB or an organization may be accepted.
+INVITATION_DAYS = _positive("APCERT_INVITATION_DAYS", 7)
+#: The address people reach apcert at (``https://apcert.example.org``), for links in e-mails
+#: sent outside a request. Pages that send mail use the address they were reached at.
+SITE_URL = os.environ.get("APCERT_SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
+#: The sender of apcert's e-mails (sign-in help, invitations).
+DEFAULT_FROM_EMAIL = os.environ.get("APCERT_FROM_EMAIL", "").strip() or "apcert <noreply@localhost>"
+
 
 def secret_key() -> str:
     """Return SECRET_KEY, generating and keeping one under VAR_DIR in development only."""
@@ -135,3 +162,13 @@ def databases() -> dict[str, dict[str, object]]:
     if test_name:
         config["TEST"] = {"NAME": test_name}
     return {"default": config}
+
+
+# --- evidence files (corrective actions' uploads; apcert.assessments.evidence) ----------------
+#: Where evidence files are kept. Never under STATIC_ROOT or any other path the web server
+#: serves: evidence is private, and is served only through a view that checks who asks.
+EVIDENCE_DIR = Path(
+    os.environ.get("APCERT_EVIDENCE_DIR", "").strip() or VAR_DIR / "evidence"
+).resolve()
+#: The largest evidence file accepted, in bytes (20 MiB unless set).
+EVIDENCE_MAX_BYTES = _count("APCERT_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)

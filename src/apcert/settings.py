@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from apcert import env
 
 BASE_DIR = env.VAR_DIR.parent
@@ -33,6 +35,9 @@ INSTALLED_APPS = [
     "apcert.notifications",
     "apcert.register",
     "apcert.demo",
+    "apcert.web",
+    # Counts failed sign-ins and locks them for a while (AXES_* below).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -42,8 +47,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Every page needs a signed-in user except those in PUBLIC_PATH_PREFIXES and the views
+    # marked login_not_required (sign-in, password reset, invitation acceptance).
+    "apcert.web.middleware.BackOfficeLoginMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "apcert.urls"
@@ -105,9 +115,63 @@ API_RATE_LIMIT = env.API_RATE_LIMIT
 API_RATE_WINDOW = env.API_RATE_WINDOW
 TRUSTED_PROXY_HEADER = env.TRUSTED_PROXY_HEADER
 
+# --- accounts and sign-in ------------------------------------------------------------------
+# Paths that need no account (apcert.web.middleware): the public register, its data and API,
+# and static files, by prefix, and the register's search page. Requests to them never read the
+# session. Anything else needs a signed-in user, except the Django admin, which has its own
+# sign-in page, and the views marked login_not_required (sign-in, password reset, invitations).
+PUBLIC_PATH_PREFIXES = (
+    "/certificates/",
+    "/organizations/",
+    "/bodies/",
+    "/register/",
+    "/verify",
+    "/api/public/",
+    "/" + STATIC_URL.lstrip("/"),
+)
+PUBLIC_PATHS = ("/",)
+OWN_SIGN_IN_PATH_PREFIXES = ("/admin/",)
+LOGIN_URL = "web:sign-in"
+LOGIN_REDIRECT_URL = "web:home"
+LOGOUT_REDIRECT_URL = "web:sign-in"
+# django-axes checks every sign-in first (it needs the request), then Django's own backend.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock signing in after AXES_FAILURE_LIMIT failures of one username from one address; the lock
+# lifts by itself AXES_COOLOFF_TIME after the failure that set it (a failure while locked does
+# not prolong it). A successful sign-in starts the count again.
+AXES_FAILURE_LIMIT = env.LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "apcert.web.access.client_address"
+AXES_HTTP_RESPONSE_CODE = 429
+# A session ends SESSION_COOKIE_AGE seconds after the last back-office request: each one
+# renews it (apcert.web.middleware). Public pages neither read nor renew it, so they set no
+# cookie.
+SESSION_COOKIE_AGE = env.SESSION_AGE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = False
+INVITATION_DAYS = env.INVITATION_DAYS
+SITE_URL = env.SITE_URL
+DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
+
+# --- evidence files (apcert.assessments.evidence) -------------------------------------------
+# Files an organization attaches to a corrective action. Kept in EVIDENCE_DIR, which must lie
+# outside STATIC_ROOT and any other served path (checked before each upload and download);
+# served only by apcert.assessments.views_evidence to those who may see them. Each file at most
+# EVIDENCE_MAX_BYTES; EVIDENCE_TYPES the kinds accepted, each checked by its content as well
+# as its name (the kinds are listed in apcert.assessments.evidence.EVIDENCE_KINDS).
+EVIDENCE_DIR = env.EVIDENCE_DIR
+EVIDENCE_MAX_BYTES = env.EVIDENCE_MAX_BYTES
+EVIDENCE_TYPES = ("pdf", "png", "jpeg", "txt", "csv", "docx", "xlsx")

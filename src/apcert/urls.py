@@ -9,6 +9,7 @@ admin.site.index_title = "Browse the scheme's records (changes go through the se
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("office/", include("apcert.web.urls")),
     path("api/public/", public_api.urls),
     path("", include("apcert.register.urls_data")),
     path("", include("apcert.register.urls")),

@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from apcert.accounts.models import User
+from apcert.accounts.models import Invitation, User
+from apcert.core.admin import ReadOnlyAdmin
 
 
 @admin.register(User)
@@ -12,3 +13,24 @@ class ApcertUserAdmin(UserAdmin):
     )
     list_display = ("username", "full_name", "email", "is_secretariat", "is_active")
     list_filter = ("is_secretariat", "is_active", "is_staff")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(ReadOnlyAdmin):
+    """Invitations are made and accepted through the back office (and its audit events)."""
+
+    list_display = (
+        "email",
+        "cb",
+        "cb_role",
+        "organization",
+        "org_role",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_at",
+    )
+    list_filter = ("cb_role", "org_role")
+    search_fields = ("email",)
+    list_select_related = ("cb", "organization", "invited_by")
+    exclude = ("token_hash",)

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
+
+from apcert.bodies.choices import CBRole
+from apcert.organizations.choices import OrganizationRole
 
 
 class User(AbstractUser):
@@ -30,3 +37,89 @@ class User(AbstractUser):
     def label(self) -> str:
         """How the audit trail names this person."""
         return f"{self.username} ({self.full_name})" if self.full_name else self.username
+
+
+class Invitation(models.Model):
+    """An invitation to a person, by e-mail, to join a CB or an organization with a role.
+
+    A CB's administrator invites its staff, an organization's administrator its users, and
+    the Secretariat anyone. The e-mail carries a random token; only its SHA-256 is stored, so
+    the table cannot be used to accept anyone's invitation. Accepting creates the person's
+    account and the membership (``bodies.CBStaff`` or ``organizations.OrganizationMember``);
+    an invitation is accepted once, before ``expires_at``, or never.
+    """
+
+    email = models.EmailField()
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="invitations_sent"
+    )
+    cb = models.ForeignKey(
+        "bodies.CertificationBody",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    cb_role = models.CharField(max_length=20, choices=CBRole.choices, blank=True)
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitations",
+    )
+    org_role = models.CharField(max_length=20, choices=OrganizationRole.choices, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invitation_accepted",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["expires_at"], name="invitation_expires_idx")]
+        constraints = [
+            # Exactly one target: a role at a CB, or a role at an organization.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(cb__isnull=False, organization__isnull=True, org_role="")
+                    & models.Q(cb_role__in=CBRole.values)
+                )
+                | (
+                    models.Q(cb__isnull=True, organization__isnull=False, cb_role="")
+                    & models.Q(org_role__in=OrganizationRole.values)
+                ),
+                name="invitation_one_target",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(accepted_at__isnull=True, accepted_user__isnull=True)
+                | models.Q(accepted_at__isnull=False, accepted_user__isnull=False),
+                name="invitation_accepted_by_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} as {self.role_label} at {self.target_label}"
+
+    @property
+    def role_label(self) -> str:
+        return self.get_cb_role_display() if self.cb_id else self.get_org_role_display()
+
+    @property
+    def target_label(self) -> str:
+        if self.cb_id is not None and self.cb is not None:
+            return f"{self.cb.code} {self.cb.name}"
+        return str(self.organization)
+
+    def is_expired(self, at: dt.datetime | None = None) -> bool:
+        return (at or timezone.now()) >= self.expires_at
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and not self.is_expired()

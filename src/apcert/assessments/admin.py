@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from apcert.assessments.models import Assessment, CorrectiveAction, Finding, TeamMember
+from apcert.assessments.models import (
+    Assessment,
+    CorrectiveAction,
+    EvidenceFile,
+    Finding,
+    TeamMember,
+)
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
 
 
@@ -113,3 +119,21 @@ class CorrectiveActionAdmin(ReadOnlyAdmin):
     list_select_related = ("finding", "submitted_by", "reviewed_by")
     search_fields = ("correction", "root_cause", "action", "finding__requirement_ref")
     date_hierarchy = "submitted_on"
+
+
+@admin.register(EvidenceFile)
+class EvidenceFileAdmin(ReadOnlyAdmin):
+    # The record only: the file itself is served by views_evidence, to those who may see it.
+    list_display = (
+        "id",
+        "name",
+        "content_type",
+        "size",
+        "corrective_action",
+        "uploaded_by",
+        "uploaded_at",
+    )
+    list_filter = ("content_type",)
+    list_select_related = ("corrective_action", "uploaded_by")
+    search_fields = ("name", "sha256")
+    date_hierarchy = "uploaded_at"

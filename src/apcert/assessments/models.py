@@ -168,3 +168,40 @@ class CorrectiveAction(models.Model):
 
     def __str__(self) -> str:
         return f"corrective action {self.pk} for finding {self.finding_id}"
+
+
+class EvidenceFile(models.Model):
+    """A file the organization attaches to a corrective action as evidence that it was
+    carried out (DOMAIN.md section 4: a corrective action holds its evidence). The bytes live
+    under EVIDENCE_DIR, outside anything the web server serves, at ``storage_key``: a name
+    apcert generates, never the one the client sent, which is kept only as ``name`` for
+    display and download. ``sha256`` is the content's digest, taken while it was received.
+    Rows are written by ``evidence_attach`` and never changed; each owns its own stored file
+    (no two rows share one, so removing a file after a rolled-back upload cannot take
+    another row's)."""
+
+    corrective_action = models.ForeignKey(
+        CorrectiveAction, on_delete=models.PROTECT, related_name="evidence_files"
+    )
+    name = models.CharField(
+        max_length=200, help_text="The file name shown and offered on download."
+    )
+    content_type = models.CharField(max_length=100, help_text="As detected from the content.")
+    size = models.PositiveBigIntegerField(help_text="In bytes.")
+    sha256 = models.CharField(max_length=64, db_index=True, help_text="Hex digest of the content.")
+    storage_key = models.CharField(
+        max_length=64, unique=True, help_text="Path of the stored file under EVIDENCE_DIR."
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["corrective_action", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(size__gt=0), name="evidence_file_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size} bytes) for corrective action {self.corrective_action_id}"

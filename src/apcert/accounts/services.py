@@ -1,0 +1,402 @@
+"""Accounts: invitations by which a CB or an organization adds colleagues with a role.
+
+A CB's administrator invites the CB's staff, an organization's administrator the
+organization's users, and the Secretariat anyone (DOMAIN.md section 2). The invitation goes
+by e-mail with a link holding a random token; whoever opens the link chooses a username and a
+password, and gets an account with the role the invitation names. Accounts are made this way
+or by the Secretariat in the admin; nobody signs themselves up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from typing import TYPE_CHECKING, NamedTuple
+
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from apcert.accounts.models import Invitation, User
+from apcert.audit.services import audit_record
+from apcert.bodies.choices import CBRole
+from apcert.bodies.models import CBStaff
+from apcert.core.errors import NotFound, PermissionDenied, RuleViolation, ValidationFailed
+from apcert.core.permissions import cb_roles, is_secretariat
+from apcert.organizations.choices import OrganizationRole
+from apcert.organizations.models import OrganizationMember
+
+if TYPE_CHECKING:
+    from apcert.bodies.models import CertificationBody
+    from apcert.organizations.models import Organization
+
+logger = logging.getLogger(__name__)
+
+#: Random bytes in an invitation token (before URL-safe base64).
+TOKEN_BYTES = 32
+
+
+class NewInvitation(NamedTuple):
+    """What :func:`invitation_create` made: the invitation, its token (never stored) and the
+    link that was mailed."""
+
+    invitation: Invitation
+    token: str
+    url: str
+
+
+def token_hash(token: str) -> str:
+    """How an invitation's token is stored: its SHA-256, in hex."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --- who may invite -----------------------------------------------------------------------------
+
+
+def may_invite_to_cb(actor: User | None, cb: CertificationBody) -> bool:
+    """The Secretariat, or an active administrator of the CB."""
+    return is_secretariat(actor) or "admin" in cb_roles(actor, cb)
+
+
+def may_invite_to_organization(actor: User | None, organization: Organization) -> bool:
+    """The Secretariat, or an administrator of the organization."""
+    if is_secretariat(actor):
+        return True
+    if actor is None or not actor.is_active:
+        return False
+    return OrganizationMember.objects.filter(
+        organization=organization, user=actor, role=OrganizationRole.ADMIN
+    ).exists()
+
+
+def _require_may_invite(
+    actor: User | None, cb: CertificationBody | None, organization: Organization | None
+) -> None:
+    if actor is None or not actor.is_active:
+        raise PermissionDenied(
+            "You need to be signed in with an active account to do this.",
+            code="permission.not_signed_in",
+        )
+    if cb is not None and not may_invite_to_cb(actor, cb):
+        raise PermissionDenied(
+            f"Only the Secretariat or an administrator of {cb.code} may invite colleagues "
+            f"to {cb.code}.",
+            code="invitation.cb_admin_required",
+            params={"cb": cb.code},
+        )
+    if organization is not None and not may_invite_to_organization(actor, organization):
+        raise PermissionDenied(
+            f"Only the Secretariat or an administrator of {organization} may invite "
+            f"colleagues to {organization}.",
+            code="invitation.organization_admin_required",
+            params={"organization": organization.pk},
+        )
+
+
+# --- invitation_create --------------------------------------------------------------------------
+
+
+def _target(
+    cb: CertificationBody | None,
+    cb_role: str | None,
+    organization: Organization | None,
+    org_role: str | None,
+) -> tuple[str, str]:
+    """Check that the invitation names one target and a role there; return (cb_role, org_role)."""
+    if cb is not None and organization is not None:
+        raise ValidationFailed(
+            "An invitation is to a CB or to an organization, not to both.",
+            code="invitation.one_target",
+        )
+    if cb is None and organization is None:
+        raise ValidationFailed(
+            "Say which CB or organization the colleague is invited to.",
+            code="invitation.target_required",
+        )
+    if cb is not None:
+        if org_role:
+            raise ValidationFailed(
+                "An organization role does not apply at a CB.",
+                code="invitation.one_target",
+                field="org_role",
+            )
+        if cb_role not in CBRole.values:
+            raise ValidationFailed(
+                f"Choose the role at the CB ({', '.join(CBRole.values)}).",
+                code="invalid.choice",
+                field="cb_role",
+            )
+        return str(cb_role), ""
+    if cb_role:
+        raise ValidationFailed(
+            "A CB role does not apply at an organization.",
+            code="invitation.one_target",
+            field="cb_role",
+        )
+    if org_role not in OrganizationRole.values:
+        raise ValidationFailed(
+            f"Choose the role at the organization ({', '.join(OrganizationRole.values)}).",
+            code="invalid.choice",
+            field="org_role",
+        )
+    return "", str(org_role)
+
+
+def _email(value: str) -> str:
+    email = User.objects.normalize_email((value or "").strip())
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationFailed(
+            f"'{value}' is not an e-mail address.", code="invalid.email", field="email"
+        ) from None
+    return email
+
+
+def _invitation_mail(invitation: Invitation, url: str) -> EmailMessage:
+    inviter = invitation.invited_by
+    expires = timezone.localtime(invitation.expires_at).strftime("%d %B %Y, %H:%M %Z")
+    body = (
+        f"Hello,\n\n"
+        f"{inviter.full_name or inviter.username} invites you to apcert, where the IECQ "
+        f"Approved Process scheme is run, as {invitation.role_label} at "
+        f"{invitation.target_label}.\n\n"
+        f"To accept, open this link, choose a username and a password:\n\n{url}\n\n"
+        f"The link works once, until {expires}. If you did not expect this invitation, "
+        f"ignore this e-mail: nothing happens unless the link is opened and the form sent.\n"
+    )
+    return EmailMessage(
+        subject=f"Invitation to apcert: {invitation.role_label} at {invitation.target_label}",
+        body=body,
+        to=[invitation.email],
+    )
+
+
+def _send_invitation_mail(invitation: Invitation, url: str) -> None:
+    try:
+        _invitation_mail(invitation, url).send(fail_silently=False)
+    except Exception:
+        # The invitation stands; the inviter sees it pending and can invite again.
+        logger.exception("the invitation e-mail to %s could not be sent", invitation.email)
+
+
+def invitation_create(
+    *,
+    actor: User,
+    email: str,
+    cb: CertificationBody | None = None,
+    cb_role: str | None = None,
+    organization: Organization | None = None,
+    org_role: str | None = None,
+    site_url: str | None = None,
+) -> NewInvitation:
+    """Invite a person, by e-mail, to a role at a CB or at an organization.
+
+    Only the Secretariat, an active administrator of the CB or an administrator of the
+    organization may invite. The e-mail, with the acceptance link, is sent once the
+    invitation is committed. ``site_url`` is the address apcert was reached at (a page passes
+    its own); without it ``settings.SITE_URL``.
+    """
+    cb_role, org_role = _target(cb, cb_role, organization, org_role)
+    _require_may_invite(actor, cb, organization)
+    address = _email(email)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    base = (site_url or settings.SITE_URL).rstrip("/")
+    url = base + reverse("web:invitation-accept", kwargs={"token": token})
+    now = timezone.now()
+    with transaction.atomic():
+        invitation = Invitation.objects.create(
+            email=address,
+            invited_by=actor,
+            cb=cb,
+            cb_role=cb_role,
+            organization=organization,
+            org_role=org_role,
+            token_hash=token_hash(token),
+            created_at=now,
+            expires_at=now + dt.timedelta(days=settings.INVITATION_DAYS),
+        )
+        audit_record(
+            actor=actor,
+            action="invitation.create",
+            obj=invitation,
+            after={
+                "email": address,
+                "cb": cb.code if cb is not None else None,
+                "cb_role": cb_role or None,
+                "organization": organization.pk if organization is not None else None,
+                "org_role": org_role or None,
+                "expires_at": invitation.expires_at,
+            },
+        )
+        transaction.on_commit(lambda: _send_invitation_mail(invitation, url))
+    return NewInvitation(invitation, token, url)
+
+
+# --- invitation_accept --------------------------------------------------------------------------
+
+
+def _open_invitation(invitation: Invitation | None, now: dt.datetime) -> Invitation:
+    """The invitation, if it may still be accepted; else the refusal."""
+    if invitation is None:
+        raise NotFound(
+            "This invitation link is not valid. Check that the whole link was copied, or ask "
+            "for a new invitation.",
+            code="invitation.not_found",
+        )
+    if invitation.accepted_at is not None:
+        raise RuleViolation(
+            "This invitation has already been used. Sign in with the account made with it, "
+            "or ask for a new invitation.",
+            code="invitation.used",
+        )
+    if invitation.is_expired(now):
+        raise RuleViolation(
+            "This invitation has expired. Ask the person who invited you for a new one.",
+            code="invitation.expired",
+            params={"expired_at": invitation.expires_at.isoformat()},
+        )
+    inviter = invitation.invited_by
+    allowed = (
+        may_invite_to_cb(inviter, invitation.cb)
+        if invitation.cb is not None
+        else invitation.organization is not None
+        and may_invite_to_organization(inviter, invitation.organization)
+    )
+    if not allowed:
+        # The inviter has since lost the right to add colleagues there: so has the invitation.
+        raise PermissionDenied(
+            "The person who invited you may no longer add colleagues there. Ask an "
+            "administrator for a new invitation.",
+            code="invitation.inviter_not_allowed",
+        )
+    return invitation
+
+
+def invitation_check(*, token: str) -> Invitation:
+    """The invitation a token opens, if it may still be accepted (else the refusal)."""
+    invitation = (
+        Invitation.objects.select_related("invited_by", "cb", "organization")
+        .filter(token_hash=token_hash(token or ""))
+        .first()
+    )
+    return _open_invitation(invitation, timezone.now())
+
+
+def _username(value: str) -> str:
+    username = User.normalize_username((value or "").strip())
+    if not username:
+        raise ValidationFailed("Choose a username.", code="invalid.required", field="username")
+    max_length = User._meta.get_field("username").max_length or 150
+    try:
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        raise ValidationFailed(
+            "A username holds letters, digits and @ . + - _ only.",
+            code="invalid.username",
+            field="username",
+        ) from None
+    if len(username) > max_length:
+        raise ValidationFailed(
+            f"A username has at most {max_length} characters.",
+            code="invalid.username",
+            field="username",
+        )
+    return username
+
+
+def _username_taken(username: str) -> RuleViolation:
+    return RuleViolation(
+        f"The username {username} is taken: choose another.",
+        code="account.username_taken",
+        field="username",
+    )
+
+
+def invitation_accept(*, token: str, username: str, full_name: str, password: str) -> User:
+    """Accept an invitation: make the invited person's account and give it the role.
+
+    The token must open an invitation that is neither used nor expired, and whose inviter may
+    still invite there. The username must be free; the password must pass the password
+    validators (AUTH_PASSWORD_VALIDATORS). The account, the membership and the acceptance are
+    written together, with one audit event whose actor is the new user.
+    """
+    invitation = invitation_check(token=token)
+    username = _username(username)
+    full_name = (full_name or "").strip()
+    if not full_name:
+        raise ValidationFailed("Give your full name.", code="invalid.required", field="full_name")
+    max_name = User._meta.get_field("full_name").max_length or 200
+    if len(full_name) > max_name:
+        raise ValidationFailed(
+            f"A name has at most {max_name} characters.", code="invalid.too_long", field="full_name"
+        )
+    if User.objects.filter(username__iexact=username).exists():
+        raise _username_taken(username)
+    candidate = User(username=username, email=invitation.email, full_name=full_name)
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            " ".join(exc.messages),
+            code="invalid.password",
+            field="password",
+            params={"problems": list(exc.messages)},
+        ) from None
+    hashed = make_password(password)  # slow on purpose: done before any lock is taken
+
+    with transaction.atomic():
+        now = timezone.now()
+        locked = (
+            Invitation.objects.select_for_update(of=("self",))
+            .select_related("invited_by", "cb", "organization")
+            .filter(pk=invitation.pk)
+            .first()
+        )
+        invitation = _open_invitation(locked, now)  # again: another request may have won
+        if User.objects.filter(username__iexact=username).exists():
+            raise _username_taken(username)
+        try:
+            with transaction.atomic():
+                user = User.objects.create(
+                    username=username,
+                    email=invitation.email,
+                    full_name=full_name,
+                    password=hashed,
+                )
+        except IntegrityError:
+            raise _username_taken(username) from None
+        if invitation.cb is not None:
+            CBStaff.objects.create(cb=invitation.cb, user=user, role=invitation.cb_role)
+        else:
+            assert invitation.organization is not None  # the check constraint says so
+            OrganizationMember.objects.create(
+                organization=invitation.organization, user=user, role=invitation.org_role
+            )
+        invitation.accepted_at = now
+        invitation.accepted_user = user
+        invitation.save(update_fields=["accepted_at", "accepted_user"])
+        audit_record(
+            actor=user,
+            action="invitation.accept",
+            obj=invitation,
+            after={
+                "user": username,
+                "email": invitation.email,
+                "invited_by": invitation.invited_by.username,
+                "cb": invitation.cb.code if invitation.cb is not None else None,
+                "cb_role": invitation.cb_role or None,
+                "organization": invitation.organization_id,
+                "org_role": invitation.org_role or None,
+            },
+        )
+    return user

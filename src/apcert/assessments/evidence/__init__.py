@@ -1,0 +1,39 @@
+"""Evidence files attached to corrective actions (issue 5, point 4).
+
+Uploads are kept in EVIDENCE_DIR, outside the web root, under names apcert makes; limited in
+size (EVIDENCE_MAX_BYTES) and type (EVIDENCE_TYPES, each checked by its content as well as
+its name), refused with a clear error past those limits; hashed with SHA-256 as they are
+received; and served only to those who may see them.
+
+- :mod:`.kinds`: the accepted kinds, the name rules and the content checks;
+- :mod:`.storage`: the evidence directory, receiving into a temporary file, placing, opening;
+- :mod:`.services`: :func:`evidence_attach`, the only writer;
+- :mod:`.selectors`: :func:`evidence_visible` and :func:`evidence_open`.
+"""
+
+from apcert.assessments.evidence.kinds import (
+    EVIDENCE_KINDS,
+    EvidenceKind,
+    EvidenceRefused,
+    EvidenceTooLarge,
+)
+from apcert.assessments.evidence.selectors import (
+    EvidenceDownload,
+    evidence_open,
+    evidence_visible,
+)
+from apcert.assessments.evidence.services import evidence_attach
+from apcert.assessments.evidence.storage import EvidenceFileDamaged, evidence_root
+
+__all__ = [
+    "EVIDENCE_KINDS",
+    "EvidenceDownload",
+    "EvidenceFileDamaged",
+    "EvidenceKind",
+    "EvidenceRefused",
+    "EvidenceTooLarge",
+    "evidence_attach",
+    "evidence_open",
+    "evidence_root",
+    "evidence_visible",
+]

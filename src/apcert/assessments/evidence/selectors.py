@@ -1,0 +1,82 @@
+"""Reading evidence files: who may see which, and opening one to serve it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO
+
+from django.db.models import Q, QuerySet
+
+from apcert.assessments.evidence.storage import open_stored
+from apcert.assessments.models import EvidenceFile
+from apcert.bodies.models import CBStaff
+from apcert.core.errors import NotFound, PermissionDenied
+from apcert.core.permissions import is_secretariat
+from apcert.organizations.models import OrganizationMember
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+
+_ASSESSMENT = "corrective_action__finding__assessment__"
+
+
+def evidence_visible(*, actor: User | None) -> QuerySet[EvidenceFile]:
+    """The evidence files ``actor`` may see: the Secretariat all; the users of an
+    organization those of its own assessments; the active staff (any role) of a CB those of
+    the assessments it carries out. Nobody else any."""
+    qs = EvidenceFile.objects.select_related(f"{_ASSESSMENT}cb")
+    if actor is None or not actor.is_active:
+        return qs.none()
+    if is_secretariat(actor):
+        return qs
+    cbs = CBStaff.objects.filter(user=actor, active=True).values("cb_id")
+    organizations = OrganizationMember.objects.filter(user=actor).values("organization_id")
+    return qs.filter(
+        Q(**{f"{_ASSESSMENT}cb_id__in": cbs})
+        # An initial assessment concerns an application, the others a certificate.
+        | Q(**{f"{_ASSESSMENT}application__organization_id__in": organizations})
+        | Q(
+            **{
+                f"{_ASSESSMENT}application__isnull": True,
+                f"{_ASSESSMENT}certificate__organization_id__in": organizations,
+            }
+        )
+    )
+
+
+@dataclass(frozen=True)
+class EvidenceDownload:
+    """An evidence file opened for reading, with what serving it needs. The caller closes
+    ``file`` (a FileResponse does, once it has sent it)."""
+
+    file: BinaryIO
+    content_type: str
+    download_name: str
+    size: int
+    sha256: str
+
+
+def evidence_open(*, actor: User | None, evidence: EvidenceFile | int) -> EvidenceDownload:
+    """Open an evidence file for ``actor``. One the actor may not see is ``evidence.not_found``,
+    exactly as one that does not exist: the answer never tells that it exists."""
+    if actor is None or not actor.is_active:
+        raise PermissionDenied(
+            "You need to be signed in with an active account to do this.",
+            code="permission.not_signed_in",
+        )
+    pk = evidence.pk if isinstance(evidence, EvidenceFile) else evidence
+    row = evidence_visible(actor=actor).filter(pk=pk).first()
+    if row is None:
+        raise NotFound(
+            "There is no such evidence file, or you may not see it.", code="evidence.not_found"
+        )
+    content_type = row.content_type
+    if content_type.startswith("text/"):
+        content_type += "; charset=utf-8"  # text evidence is checked to be UTF-8
+    return EvidenceDownload(
+        file=open_stored(row.storage_key, row.size),
+        content_type=content_type,
+        download_name=row.name,
+        size=row.size,
+        sha256=row.sha256,
+    )

@@ -1,0 +1,145 @@
+"""Attaching evidence files to corrective actions. The only writer of EvidenceFile rows."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from apcert.assessments.choices import FindingStatus
+from apcert.assessments.evidence.kinds import (
+    ContentCheck,
+    allowed_kinds,
+    clean_name,
+    kind_for_name,
+)
+from apcert.assessments.evidence.storage import (
+    check_declared_size,
+    evidence_root,
+    new_key,
+    place,
+    receive,
+)
+from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
+from apcert.audit.services import audit_record
+from apcert.core.errors import RuleViolation
+from apcert.core.permissions import require_org_member
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from apcert.accounts.models import User
+    from apcert.organizations.models import Organization
+
+
+def assessed_organization(assessment: Assessment) -> Organization:
+    """The organization an assessment concerns: the applicant, or the certificate holder."""
+    if assessment.application_id is not None:
+        return assessment.application.organization  # type: ignore[union-attr]
+    return assessment.certificate.organization  # type: ignore[union-attr]
+
+
+# A corrective action takes evidence while its finding waits on it: answered (awaiting the
+# assessor's review) or with its plan accepted (a plan once accepted is next verified on
+# evidence, DOMAIN.md section 4). Once verified (closed) or rejected (open, to be answered
+# again), or superseded by a newer answer, its evidence is what the assessor judged.
+_TAKES_EVIDENCE = (FindingStatus.ANSWERED, FindingStatus.PLAN_ACCEPTED)
+
+
+def _require_open(corrective_action: CorrectiveAction, finding: Finding) -> None:
+    latest = finding.corrective_actions.order_by("-id").values_list("pk", flat=True).first()
+    if corrective_action.pk != latest:
+        message = "A newer corrective action answers this finding; attach the evidence to that one."
+    elif finding.status == FindingStatus.CLOSED:
+        message = (
+            "The finding is closed: this corrective action was verified, and the evidence "
+            "it was verified on can no longer change."
+        )
+    elif finding.status not in _TAKES_EVIDENCE:
+        message = (
+            "This corrective action was rejected; answer the finding again and attach the "
+            "evidence to the new answer."
+        )
+    else:
+        return
+    raise RuleViolation(
+        message,
+        code="evidence.corrective_action_closed",
+        params={"corrective_action": corrective_action.pk, "finding_status": finding.status},
+    )
+
+
+def evidence_attach(
+    *, actor: User, corrective_action: CorrectiveAction, upload: UploadedFile
+) -> EvidenceFile:
+    """A user of the organization attaches a file to its corrective action as evidence.
+
+    Refused, with nothing written (no row, no stored file, no temporary file, no audit
+    event): a user who is not of the organization; a corrective action that no longer takes
+    evidence (``evidence.corrective_action_closed``); a bad name (``evidence.bad_name``); a
+    type outside settings.EVIDENCE_TYPES or content that is not what the name says
+    (``evidence.type_refused``); more than settings.EVIDENCE_MAX_BYTES
+    (``evidence.too_large``); an empty file (``evidence.empty``).
+
+    The upload is streamed into a temporary file under EVIDENCE_DIR while it is hashed and
+    checked, outside any transaction (a large upload never holds a database lock). Then, in
+    one transaction that must be the outermost (``durable``: when it ends without an error,
+    it has committed), the corrective action is locked and checked again, the file is
+    renamed into place, and the row and its audit event are written. Should anything in that
+    transaction fail, including the commit, the stored file is removed. Each upload is
+    stored under a new key of its own, even when the same content was uploaded before."""
+    ca = CorrectiveAction.objects.select_related(
+        "finding__assessment__application__organization",
+        "finding__assessment__certificate__organization",
+    ).get(pk=corrective_action.pk)
+    require_org_member(actor, assessed_organization(ca.finding.assessment))
+    kinds = allowed_kinds()
+    name = clean_name(upload.name)
+    kind = kind_for_name(name, kinds)
+    limit = int(settings.EVIDENCE_MAX_BYTES)
+    check_declared_size(upload, limit)
+    # Checked again under the lock below; checked here so that a refused upload is not
+    # received for nothing.
+    _require_open(ca, ca.finding)
+
+    root = evidence_root()
+    received = receive(upload, root=root, limit=limit, check=ContentCheck(kind, kinds))
+    key = new_key()
+    stored: Path | None = None
+    try:
+        with transaction.atomic(durable=True):
+            ca = CorrectiveAction.objects.select_for_update().get(pk=ca.pk)
+            finding = Finding.objects.select_for_update().get(pk=ca.finding_id)
+            _require_open(ca, finding)
+            stored = place(received, root=root, key=key)
+            evidence = EvidenceFile.objects.create(
+                corrective_action=ca,
+                name=name,
+                content_type=kind.content_type,
+                size=received.size,
+                sha256=received.sha256,
+                storage_key=key,
+                uploaded_by=actor,
+            )
+            audit_record(
+                actor=actor,
+                action="evidence.attach",
+                obj=evidence,
+                after={
+                    "corrective_action": ca.pk,
+                    "finding": finding.pk,
+                    "name": name,
+                    "content_type": kind.content_type,
+                    "size": received.size,
+                    "sha256": received.sha256,
+                },
+            )
+    except BaseException:
+        # Rolled back (or never committed): the file must not outlive its row.
+        if stored is not None:
+            stored.unlink(missing_ok=True)
+        received.temp.unlink(missing_ok=True)
+        raise
+    return evidence

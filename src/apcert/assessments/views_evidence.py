@@ -1,0 +1,36 @@
+"""Downloading an evidence file. Routed by the project's urlconf; writes nothing."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpRequest
+from django.views.decorators.http import require_safe
+
+from apcert.assessments.evidence import evidence_open
+from apcert.core.errors import NotFound, PermissionDenied
+
+
+@require_safe
+def evidence_download(request: HttpRequest, evidence_id: int) -> FileResponse:
+    """The file, as an attachment, to a user who may see it; 404 to anyone else, signed in
+    or not, exactly as for an id that does not exist (the back office sends anonymous
+    visitors to sign in before they get here; one who gets here anyway learns nothing)."""
+    user = request.user
+    try:
+        download = evidence_open(
+            actor=user if user.is_authenticated else None,
+            evidence=evidence_id,
+        )
+    except (NotFound, PermissionDenied):
+        raise Http404("No such evidence file.") from None
+    response = FileResponse(
+        download.file,
+        as_attachment=True,
+        filename=download.download_name,
+        content_type=download.content_type,
+    )
+    # Never rendered by the browser as anything but a download of the detected type, never
+    # kept by a shared cache: evidence is private.
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

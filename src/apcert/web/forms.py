@@ -1,0 +1,100 @@
+"""Back-office forms. They parse input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from apcert.accounts.selectors import InvitationTargets
+from apcert.bodies.choices import CBRole
+from apcert.organizations.choices import OrganizationRole
+
+#: The role field's values: "cb:<role>" or "org:<role>".
+ROLE_CHOICES = [
+    ("At a certification body", [(f"cb:{v}", label) for v, label in CBRole.choices]),
+    ("At an organization", [(f"org:{v}", label) for v, label in OrganizationRole.choices]),
+]
+
+
+class InvitationForm(forms.Form):
+    """Invite a colleague: an e-mail address, where, and the role there."""
+
+    email = forms.EmailField(
+        label="Their e-mail address",
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "off"}),
+        help_text="The invitation link goes to this address.",
+    )
+    # A free value, not a closed choice: a target outside the list reaches the service, which
+    # refuses it with the reason (403), rather than a bare "not one of the choices".
+    target = forms.CharField(label="Invite them to", max_length=40)
+    role = forms.ChoiceField(label="With the role", choices=ROLE_CHOICES)
+
+    def __init__(self, *args: Any, targets: InvitationTargets, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        groups: list[tuple[str, list[tuple[str, str]]]] = []
+        if targets.cbs:
+            groups.append(
+                (
+                    "Certification bodies",
+                    [(f"cb:{cb.pk}", f"{cb.code} {cb.name}") for cb in targets.cbs],
+                )
+            )
+        if targets.organizations:
+            groups.append(
+                (
+                    "Organizations",
+                    [
+                        (f"org:{o.pk}", f"{o.legal_name} ({o.country})")
+                        for o in targets.organizations
+                    ],
+                )
+            )
+        self.fields["target"].widget = forms.Select(choices=groups)
+        # Offer the roles that fit the places offered; any role is still parsed, so that a
+        # forced one reaches the service and its reason.
+        role_widget = self.fields["role"].widget
+        assert isinstance(role_widget, forms.Select)
+        role_widget.choices = [
+            group
+            for group, wanted in zip(
+                ROLE_CHOICES, (targets.cbs, targets.organizations), strict=True
+            )
+            if wanted
+        ]
+
+
+class InvitationAcceptForm(forms.Form):
+    """The invited person's username, name and password."""
+
+    username = forms.CharField(
+        label="Username",
+        max_length=150,
+        help_text="You sign in with it. Letters, digits and @ . + - _ only.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    full_name = forms.CharField(
+        label="Full name",
+        max_length=200,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters; not a common password, not only digits, not like "
+        "your username or name.",
+    )
+    password2 = forms.CharField(
+        label="The same password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        one, two = data.get("password1"), data.get("password2")
+        if one and two and one != two:
+            self.add_error("password2", "The two passwords differ.")
+        return data

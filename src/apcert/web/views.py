@@ -1,0 +1,182 @@
+"""Back-office pages: home, sign-out, invitations.
+
+Sign-in, password change and password reset are Django's own views with our templates
+(:mod:`apcert.web.urls`). Every view here parses input, calls one service or selector and
+renders; the services decide what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from apcert.accounts.models import User
+from apcert.accounts.selectors import (
+    invitation_target,
+    invitation_targets,
+    invitations_pending_visible_to,
+    may_invite_anywhere,
+    user_roles,
+)
+from apcert.accounts.services import invitation_accept as accept_invitation
+from apcert.accounts.services import invitation_check, invitation_create
+from apcert.bodies.models import CertificationBody
+from apcert.core.errors import DomainError, PermissionDenied
+from apcert.organizations.models import Organization
+from apcert.web.errors import add_form_error, error_page
+from apcert.web.forms import InvitationAcceptForm, InvitationForm
+
+NO_RIGHT_TO_INVITE = PermissionDenied(
+    "Only the Secretariat, or an administrator of a certification body or of an "
+    "organization, may invite colleagues. Ask one of them to invite the person.",
+    code="invitation.not_allowed",
+)
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # the sign-in middleware lets no one else through
+    return user
+
+
+@require_http_methods(["GET", "HEAD"])
+def home(request: HttpRequest) -> HttpResponse:
+    """Who the signed-in person is, and the roles they hold."""
+    user = _user(request)
+    return render(
+        request,
+        "web/home.html",
+        {"roles": user_roles(user), "may_invite": may_invite_anywhere(user), "section": "home"},
+    )
+
+
+class SignOutView(auth_views.LogoutView):
+    """Sign out (POST only), then back to the sign-in page with a note saying so."""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        was_signed_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_signed_in:
+            messages.info(request, "You are signed out.")
+        return response
+
+
+# --- invitations --------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD"])
+def invitation_list(request: HttpRequest) -> HttpResponse:
+    """The invitations not yet accepted nor expired that the user sent or administers."""
+    user = _user(request)
+    if not may_invite_anywhere(user):
+        return error_page(request, NO_RIGHT_TO_INVITE, title="Invitations")
+    return render(
+        request,
+        "web/invitations.html",
+        {"invitations": list(invitations_pending_visible_to(user)), "section": "invitations"},
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def invitation_new(request: HttpRequest) -> HttpResponse:
+    """Invite a colleague to a CB or an organization the user administers."""
+    user = _user(request)
+    targets = invitation_targets(user)
+    if not targets:
+        return error_page(request, NO_RIGHT_TO_INVITE, title="Invite a colleague")
+    if request.method != "POST":
+        return render(
+            request,
+            "web/invitation_new.html",
+            {"form": InvitationForm(targets=targets), "section": "invite"},
+        )
+    form = InvitationForm(request.POST, targets=targets)
+    if form.is_valid():
+        target = invitation_target(form.cleaned_data["target"])
+        kind, _, role = form.cleaned_data["role"].partition(":")
+        if target is None:
+            form.add_error("target", "Choose a certification body or an organization.")
+        else:
+            cb = target if isinstance(target, CertificationBody) else None
+            organization = target if isinstance(target, Organization) else None
+            try:
+                sent = invitation_create(
+                    actor=user,
+                    email=form.cleaned_data["email"],
+                    cb=cb,
+                    organization=organization,
+                    cb_role=role if kind == "cb" else None,
+                    org_role=role if kind == "org" else None,
+                    site_url=request.build_absolute_uri("/"),
+                )
+            except PermissionDenied as exc:
+                return error_page(request, exc, title="Invite a colleague")
+            except DomainError as exc:
+                add_form_error(form, exc, {"cb_role": "role", "org_role": "role"})
+            else:
+                invitation = sent.invitation
+                messages.success(
+                    request,
+                    f"The invitation is on its way to {invitation.email}: "
+                    f"{invitation.role_label} at {invitation.target_label}.",
+                )
+                return redirect("web:invitations")
+    return render(
+        request, "web/invitation_new.html", {"form": form, "section": "invite"}, status=400
+    )
+
+
+_GONE = {"invitation.used", "invitation.expired"}
+
+
+def _invitation_refused(request: HttpRequest, error: DomainError) -> HttpResponse:
+    response = error_page(request, error, title="Invitation")
+    if error.code in _GONE:
+        response.status_code = 410
+    return response
+
+
+@login_not_required
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "HEAD", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """Accept an invitation: choose a username and a password; the account gets its role."""
+    try:
+        invitation = invitation_check(token=token)
+    except DomainError as exc:
+        return _invitation_refused(request, exc)
+    form = InvitationAcceptForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = accept_invitation(
+                token=token,
+                username=form.cleaned_data["username"],
+                full_name=form.cleaned_data["full_name"],
+                password=form.cleaned_data["password1"],
+            )
+        except DomainError as exc:
+            if not exc.field:
+                return _invitation_refused(request, exc)
+            add_form_error(form, exc, {"password": "password1"})
+        else:
+            messages.success(
+                request,
+                f"Your account {user.username} is ready: {invitation.role_label} at "
+                f"{invitation.target_label}. Sign in with your username and password.",
+            )
+            return redirect("web:sign-in")
+    return render(
+        request,
+        "web/invitation_accept.html",
+        {"invitation": invitation, "form": form},
+        status=400 if form.is_bound else 200,
+    )
