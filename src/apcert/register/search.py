@@ -325,38 +325,63 @@ def _words(text: str) -> _Words | None:
     return _Words(tuple(groups), " ".join(corrected) if changed else None, folded_text)
 
 
-def _match_ids_sql(words: _Words) -> tuple[str, list[Any]]:
-    """SQL giving the ``id`` of every entry matching the words, unranked."""
+#: The columns of the FTS5 table that hold words (``tags`` holds the filter values).
+_WORD_COLUMNS = "{number holder places scope}"
+
+
+def _word_index_query(words: _Words | None, filters: Mapping[str, str]) -> tuple[str, list[Any]]:
+    """The condition on a word index row (``document`` on PostgreSQL, the FTS5 table
+    ``register_search_fts`` on SQLite) that it matches the words and every filter value.
+    The filter values are tokens of the index (:func:`apcert.register.index.filter_tag`),
+    so FTS5 and GIN intersect them with the words, skipping through each list, however
+    common one of them is."""
     from django.db import connection
 
+    from apcert.register.index import filter_tag
+
+    tags = sorted(filter_tag(facet, value) for facet, value in filters.items())
     if connection.vendor == "postgresql":
-        return (
-            "SELECT entry_id AS id FROM register_search_doc"
-            " WHERE document @@ to_tsquery('simple', %s)",
-            [words.tsquery()],
-        )
-    return (
-        "SELECT rowid AS id FROM register_search_fts WHERE register_search_fts MATCH %s",
-        [words.fts5()],
-    )
+        parts, params = [], []
+        if words is not None:
+            parts.append("to_tsquery('simple', %s)")
+            params.append(words.tsquery())
+        if tags:
+            parts.append("%s::tsquery")
+            params.append(" & ".join(tags))
+        return f"document @@ ({' && '.join(parts)})", params
+    expression = [f"{_WORD_COLUMNS} : ({words.fts5()})"] if words is not None else []
+    expression.extend(f'tags : "{tag}"' for tag in tags)
+    return "register_search_fts MATCH %s", [" AND ".join(expression)]
 
 
-def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
-    """A condition: the entry ``id_column`` matches the words. A probe of the word index by
-    id, so that walking another index stops as soon as a page is full (a subquery listing
-    every match of a common word would be built whole first)."""
+def _match_ids_sql(words: _Words | None, filters: Mapping[str, str]) -> tuple[str, list[Any]]:
+    """SQL giving the ``id`` of every entry matching the words and filters, unranked."""
     from django.db import connection
 
+    condition, params = _word_index_query(words, filters)
+    if connection.vendor == "postgresql":
+        return f"SELECT entry_id AS id FROM register_search_doc WHERE {condition}", params
+    return f"SELECT rowid AS id FROM register_search_fts WHERE {condition}", params
+
+
+def _matches_sql(
+    words: _Words | None, filters: Mapping[str, str], id_column: str
+) -> tuple[str, list[Any]]:
+    """A condition: the entry ``id_column`` matches the words and filters. A probe of the
+    word index by id, so that walking another index stops as soon as a page is full (a
+    subquery listing every match of a common word would be built whole first)."""
+    from django.db import connection
+
+    condition, params = _word_index_query(words, filters)
     if connection.vendor == "postgresql":
         return (
-            "EXISTS (SELECT 1 FROM register_search_doc d WHERE d.entry_id = "
-            f"{id_column} AND d.document @@ to_tsquery('simple', %s))",
-            [words.tsquery()],
+            "EXISTS (SELECT 1 FROM register_search_doc WHERE entry_id = "
+            f"{id_column} AND {condition})",
+            params,
         )
     return (
-        "EXISTS (SELECT 1 FROM register_search_fts f WHERE f.register_search_fts MATCH %s"
-        f" AND f.rowid = {id_column})",
-        [words.fts5()],
+        f"EXISTS (SELECT 1 FROM register_search_fts WHERE {condition} AND rowid = {id_column})",
+        params,
     )
 
 
@@ -376,7 +401,9 @@ def _filters_sql(
     filters: Mapping[str, str], id_column: str, totals: Mapping[str, int] | None = None
 ) -> tuple[str, list[Any]]:
     """One EXISTS per filter, each a lookup in the unique (entry, facet, value) index; the
-    rarest value first when the totals are known, so that most rows fail at the first."""
+    rarest value first when the totals are known, so that most rows fail at the first.
+    For checking a few entries found otherwise (by number, by holder name); sets of
+    matches come from the word index."""
     clauses: list[str] = []
     params: list[Any] = []
     ordered = sorted(filters.items(), key=lambda item: ((totals or {}).get(item[0], 0), item))
@@ -402,29 +429,13 @@ def _placeholders(values: list[int]) -> str:
 
 
 def _candidates(words: _Words | None, filters: Mapping[str, str], limit: int) -> list[int]:
-    """Up to ``limit`` ids of entries matching the words and filters, found once: their
-    count, the page and the counts per filter value are all taken from this list. The
-    words' matches drive when there are words; else the entries of the rarest filter value
-    (the kept totals say which), the other filters checked on each."""
-    totals = _totals(filters)
-    if filters and min(totals.values()) == 0:
+    """Up to ``limit`` ids of entries matching the words and filters, found once, in one
+    query of the word index: their count, the page and the counts per filter value are all
+    taken from this list."""
+    if filters and min(_totals(filters).values()) == 0:
         return []  # a value no public certificate has
-    if words is not None:
-        # The words drive: reading a match costs far less than probing the word index for
-        # an entry, even when a filter value is rarer than the words.
-        match, params = _match_ids_sql(words)
-        where, more = _filters_sql(filters, "m.id", totals)
-        return _column(
-            f"SELECT m.id FROM ({match}) m WHERE {where} LIMIT %s", [*params, *more, limit]
-        )
-    facet = min(totals, key=lambda f: (totals[f], f))
-    others = {f: v for f, v in filters.items() if f != facet}
-    where, more = _filters_sql(others, "f.entry_id", totals)
-    return _column(
-        "SELECT f.entry_id FROM register_searchfacet f WHERE f.facet = %s AND f.value = %s"
-        f" AND {where} LIMIT %s",
-        [facet, filters[facet], *more, limit],
-    )
+    match, params = _match_ids_sql(words, filters)
+    return _column(f"{match} LIMIT %s", [*params, limit])
 
 
 def _ranked(words: _Words, ids: list[int], text: str) -> list[int]:
@@ -544,14 +555,11 @@ def search(query: SearchQuery) -> SearchResult:
         ids = _page_in(matches, order, query.per_page, offset)
     else:
         # Many matches in another order: walk that order's index, keeping the matches.
-        where, params = _filters_sql(filters, "e.certificate_id", _totals(filters))
-        match_clause, match_params = "1 = 1", list[Any]()
-        if words is not None:
-            match_clause, match_params = _matches_sql(words, "e.certificate_id")
+        match_clause, match_params = _matches_sql(words, filters, "e.certificate_id")
         ids = _column(
             f"SELECT e.certificate_id FROM register_searchentry e WHERE {match_clause}"
-            f" AND {where} ORDER BY {order} LIMIT %s OFFSET %s",
-            [*match_params, *params, query.per_page, offset],
+            f" ORDER BY {order} LIMIT %s OFFSET %s",
+            [*match_params, query.per_page, offset],
         )
     return SearchResult(
         query=query,
