@@ -390,6 +390,22 @@ def test_a_nul_character_is_refused_not_a_server_error(client):  # type: ignore[
         assert "NUL" in response.content.decode()
 
 
+def test_without_words_the_newest_certificates_come_first(
+    register: dict[str, Certificate], monkeypatch: pytest.MonkeyPatch
+):
+    import apcert.register.search as module
+
+    newest = [c.number for c in sorted(register.values(), key=lambda c: -c.pk)]
+    assert numbers(SearchQuery()) == newest
+    assert numbers(SearchQuery(status="current", scheme="AP")) == newest
+    assert numbers(SearchQuery(text="process", sort="newest")) == newest
+    # more matches than counted: the word index is read backwards, page after page
+    monkeypatch.setattr(module, "COUNT_LIMIT", 1)
+    pages = [numbers(SearchQuery(scheme="AP", per_page=1, page=p)) for p in (1, 2, 3, 4)]
+    assert pages == [[n] for n in newest] + [[]]
+    assert numbers(SearchQuery(text="process", sort="newest", per_page=2, page=2)) == newest[2:]
+
+
 def test_broad_searches_in_other_orders_walk_the_index(
     register: dict[str, Certificate], monkeypatch: pytest.MonkeyPatch
 ):

@@ -30,8 +30,9 @@ FACETS: tuple[str, ...] = (
     "country",
     "cb",
 )
-#: How results can be ordered. ``relevance`` needs search words; without them it is ``number``.
-SORTS: tuple[str, ...] = ("relevance", "number", "holder", "expires", "changed")
+#: How results can be ordered. ``relevance`` needs search words; without them it is
+#: ``newest`` (the certificates granted last first).
+SORTS: tuple[str, ...] = ("relevance", "newest", "number", "holder", "expires", "changed")
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
 #: Beyond this many matches the total is given as "more than" and no counts per filter value
@@ -188,6 +189,7 @@ FACET_LIMIT = 500
 #: Typo correction: the largest edit distance accepted, by word length.
 _TYPO_DISTANCE = ((4, 1), (7, 2))
 _ORDER = {
+    "newest": "e.certificate_id DESC",
     "number": "e.number",
     "holder": "e.holder_key, e.number",
     "expires": "e.expires_on, e.number",
@@ -354,25 +356,28 @@ def _word_index_query(words: _Words | None, filters: Mapping[str, str]) -> tuple
     return "register_search_fts MATCH %s", [" AND ".join(expression)]
 
 
-def _match_ids_sql(words: _Words | None, filters: Mapping[str, str]) -> tuple[str, list[Any]]:
-    """SQL giving the ``id`` of every entry matching the words and filters, unranked."""
+def _match_ids_sql(
+    words: _Words | None, filters: Mapping[str, str], *, newest_first: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL giving the id of every entry matching the words and filters, unranked, or the
+    newest certificates first (the word index's own order, read backwards)."""
     from django.db import connection
 
     condition, params = _word_index_query(words, filters)
     if connection.vendor == "postgresql":
-        return f"SELECT entry_id AS id FROM register_search_doc WHERE {condition}", params
-    return f"SELECT rowid AS id FROM register_search_fts WHERE {condition}", params
+        order = " ORDER BY entry_id DESC" if newest_first else ""
+        return f"SELECT entry_id FROM register_search_doc WHERE {condition}{order}", params
+    order = " ORDER BY rowid DESC" if newest_first else ""
+    return f"SELECT rowid FROM register_search_fts WHERE {condition}{order}", params
 
 
-def _matches_sql(
-    words: _Words | None, filters: Mapping[str, str], id_column: str
-) -> tuple[str, list[Any]]:
-    """A condition: the entry ``id_column`` matches the words and filters. A probe of the
-    word index by id, so that walking another index stops as soon as a page is full (a
-    subquery listing every match of a common word would be built whole first)."""
+def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
+    """A condition: the entry ``id_column`` matches the words. A probe of the word index by
+    id, so that walking another index stops as soon as a page is full (a subquery listing
+    every match of a common word would be built whole first)."""
     from django.db import connection
 
-    condition, params = _word_index_query(words, filters)
+    condition, params = _word_index_query(words, {})
     if connection.vendor == "postgresql":
         return (
             "EXISTS (SELECT 1 FROM register_search_doc WHERE entry_id = "
@@ -397,20 +402,34 @@ def _totals(filters: Mapping[str, str]) -> dict[str, int]:
     return {facet: found.get(facet, 0) for facet in filters}
 
 
+#: The filters an entry has one value of, kept as columns of ``register_searchentry``.
+_ENTRY_COLUMNS = {
+    "status": "status",
+    "country": "country",
+    "scheme": "scheme_code",
+    "cb": "cb_code",
+}
+
+
 def _filters_sql(
-    filters: Mapping[str, str], id_column: str, totals: Mapping[str, int] | None = None
+    filters: Mapping[str, str], totals: Mapping[str, int] | None = None
 ) -> tuple[str, list[Any]]:
-    """One EXISTS per filter, each a lookup in the unique (entry, facet, value) index; the
-    rarest value first when the totals are known, so that most rows fail at the first.
-    For checking a few entries found otherwise (by number, by holder name); sets of
-    matches come from the word index."""
+    """The filters as a condition on the entry ``e``, for checking entries one at a time
+    while walking an index (by number, by holder name, in a sort order): the single-valued
+    filters compare columns of the entry row, the others are lookups in the unique (entry,
+    facet, value) index, the rarest value first when the totals are known. Sets of matches
+    come from the word index instead (:func:`_word_index_query`)."""
     clauses: list[str] = []
     params: list[Any] = []
-    ordered = sorted(filters.items(), key=lambda item: ((totals or {}).get(item[0], 0), item))
-    for facet, value in ordered:
+    for facet, column in _ENTRY_COLUMNS.items():
+        if facet in filters:
+            clauses.append(f"e.{column} = %s")
+            params.append(filters[facet])
+    rest = {f: v for f, v in filters.items() if f not in _ENTRY_COLUMNS}
+    for facet, value in sorted(rest.items(), key=lambda i: ((totals or {}).get(i[0], 0), i)):
         clauses.append(
             "EXISTS (SELECT 1 FROM register_searchfacet g WHERE g.entry_id = "
-            f"{id_column} AND g.facet = %s AND g.value = %s)"
+            "e.certificate_id AND g.facet = %s AND g.value = %s)"
         )
         params.extend([facet, value])
     return (" AND ".join(clauses) or "1 = 1"), params
@@ -428,13 +447,15 @@ def _placeholders(values: list[int]) -> str:
     return ", ".join(["%s"] * len(values)) or "NULL"
 
 
-def _candidates(words: _Words | None, filters: Mapping[str, str], limit: int) -> list[int]:
+def _candidates(
+    words: _Words | None, filters: Mapping[str, str], limit: int, *, newest_first: bool
+) -> list[int]:
     """Up to ``limit`` ids of entries matching the words and filters, found once, in one
     query of the word index: their count, the page and the counts per filter value are all
     taken from this list."""
     if filters and min(_totals(filters).values()) == 0:
         return []  # a value no public certificate has
-    match, params = _match_ids_sql(words, filters)
+    match, params = _match_ids_sql(words, filters, newest_first=newest_first)
     return _column(f"{match} LIMIT %s", [*params, limit])
 
 
@@ -498,13 +519,14 @@ def search(query: SearchQuery) -> SearchResult:
     words = _words(query.text)
     filters = query.filters
     offset = (query.page - 1) * query.per_page
-    relevance = words is not None and query.sort == "relevance"
-    order = _ORDER["holder" if query.sort == "relevance" else query.sort]
+    sort = "newest" if words is None and query.sort == "relevance" else query.sort
+    relevance = sort == "relevance"
+    order = _ORDER.get(sort, "")
     corrected = words.corrected if words else None
 
     if words is not None and _looks_like_number(number_key(query.text)):
         # A certificate number, however typed: its key finds it at once.
-        where, params = _filters_sql(filters, "e.certificate_id")
+        where, params = _filters_sql(filters)
         found = _column(
             "SELECT e.certificate_id FROM register_searchentry e WHERE e.number_key = %s"
             f" AND {where}",
@@ -532,7 +554,8 @@ def search(query: SearchQuery) -> SearchResult:
         return SearchResult(query=query, hits=_hits(ids), total=total, total_exact=True,
                             facets=totals)  # fmt: skip
 
-    matches = _candidates(words, filters, COUNT_LIMIT + 1)
+    newest = sort == "newest"
+    matches = _candidates(words, filters, COUNT_LIMIT + 1, newest_first=newest)
     exact = len(matches) <= COUNT_LIMIT
     last_page = MAX_PAGE
     if relevance:
@@ -542,7 +565,7 @@ def search(query: SearchQuery) -> SearchResult:
             # Holder names that begin with the words come first: a range of the holder-name
             # index, not a scan of every match.
             typed = words.corrected or words.folded
-            where, more = _filters_sql(filters, "e.certificate_id", _totals(filters))
+            where, more = _filters_sql(filters, _totals(filters))
             holders = _column(
                 "SELECT e.certificate_id FROM register_searchentry e WHERE e.holder_key >= %s"
                 f" AND e.holder_key < %s AND {where} ORDER BY e.holder_key, e.number LIMIT %s",
@@ -551,15 +574,25 @@ def search(query: SearchQuery) -> SearchResult:
             pool = list(dict.fromkeys([*holders, *matches[:RANK_LIMIT]]))
             last_page = max(1, math.ceil(len(pool) / query.per_page))
         ids = _ranked(words, pool, query.text)[offset : offset + query.per_page]
+    elif newest and exact:
+        ids = matches[offset : offset + query.per_page]  # already newest first
+    elif newest:
+        # The word index lists its matches by id: read backwards, past the earlier pages.
+        match, params = _match_ids_sql(words, filters, newest_first=True)
+        ids = _column(f"{match} LIMIT %s OFFSET %s", [*params, query.per_page, offset])
     elif exact:
         ids = _page_in(matches, order, query.per_page, offset)
     else:
-        # Many matches in another order: walk that order's index, keeping the matches.
-        match_clause, match_params = _matches_sql(words, filters, "e.certificate_id")
+        # Many matches in another order: walk that order's index, keeping the matches: the
+        # filters checked on each entry first, the words (a probe of the word index) last.
+        where, params = _filters_sql(filters, _totals(filters))
+        if words is not None:
+            match_clause, match_params = _matches_sql(words, "e.certificate_id")
+            where, params = f"{where} AND {match_clause}", [*params, *match_params]
         ids = _column(
-            f"SELECT e.certificate_id FROM register_searchentry e WHERE {match_clause}"
+            f"SELECT e.certificate_id FROM register_searchentry e WHERE {where}"
             f" ORDER BY {order} LIMIT %s OFFSET %s",
-            [*match_params, query.per_page, offset],
+            [*params, query.per_page, offset],
         )
     return SearchResult(
         query=query,
