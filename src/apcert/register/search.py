@@ -339,9 +339,13 @@ def _word_index_query(words: _Words | None, filters: Mapping[str, str]) -> tuple
     common one of them is."""
     from django.db import connection
 
-    from apcert.register.index import filter_tag
+    from apcert.register.index import filter_tag, pair_tag
 
-    tags = sorted(filter_tag(facet, value) for facet, value in filters.items())
+    rest = dict(filters)
+    tags = []
+    if "country" in rest and "status" in rest:
+        tags.append(pair_tag(rest.pop("country"), rest.pop("status")))
+    tags.extend(sorted(filter_tag(facet, value) for facet, value in rest.items()))
     if connection.vendor == "postgresql":
         parts, params = [], []
         if words is not None:
@@ -470,9 +474,12 @@ def _ranked(words: _Words, ids: list[int], text: str) -> list[int]:
     if not ids:
         return []
     with connection.cursor() as cursor:
+        # SQLite would look each id up in the primary key index and then read the entry
+        # row; the rank index holds all four columns.
+        hint = " INDEXED BY register_entry_rank" if connection.vendor == "sqlite" else ""
         cursor.execute(
-            "SELECT certificate_id, number_key, holder_key, number FROM register_searchentry"
-            f" WHERE certificate_id IN ({_placeholders(ids)})",
+            f"SELECT certificate_id, number_key, holder_key, number FROM register_searchentry"
+            f"{hint} WHERE certificate_id IN ({_placeholders(ids)})",
             ids,
         )
         rows = cursor.fetchall()

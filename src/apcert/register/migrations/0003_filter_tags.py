@@ -5,6 +5,9 @@ filter: at a million certificates that was the slowest part of the search. With 
 in the word index, FTS5 on SQLite and the GIN index on PostgreSQL intersect them with the
 words and with each other.
 
+Besides one token per filter value, each entry has one for its country and status together
+(``apcert.register.index.pair_tag``).
+
 SQLite: FTS5 cannot add a column, so the table is made again with a ``tags`` column and
 filled from the old one and the filter rows, then optimized. PostgreSQL: the tags are
 appended to each ``tsvector``. Both compute the token as ``filter_tag`` does: the facet
@@ -16,6 +19,8 @@ from django.db import migrations
 _SQLITE_TAGS = (
     "(SELECT group_concat(g.facet || 'x' || lower(hex(g.value)), ' ')"
     " FROM register_searchfacet g WHERE g.entry_id = f.rowid)"
+    " || (SELECT ' countrystatusx' || lower(hex(e.country || ' ' || e.status))"
+    " FROM register_searchentry e WHERE e.certificate_id = f.rowid)"
 )
 SQLITE_FORWARD = [
     "CREATE VIRTUAL TABLE register_search_fts_new USING fts5("
@@ -38,12 +43,15 @@ SQLITE_BACKWARD = [
 POSTGRES_FORWARD = [
     "UPDATE register_search_doc d SET document = d.document || coalesce(("
     "SELECT string_agg(g.facet || 'x' || encode(convert_to(g.value, 'UTF8'), 'hex'), ' ')"
-    " FROM register_searchfacet g WHERE g.entry_id = d.entry_id)::tsvector, ''::tsvector)",
+    " FROM register_searchfacet g WHERE g.entry_id = d.entry_id)::tsvector, ''::tsvector)"
+    " || coalesce((SELECT ('countrystatusx' || encode(convert_to(e.country || ' ' || e.status,"
+    " 'UTF8'), 'hex'))::tsvector FROM register_searchentry e"
+    " WHERE e.certificate_id = d.entry_id), ''::tsvector)",
 ]
 POSTGRES_BACKWARD = [
     "UPDATE register_search_doc SET document = ts_delete(document, ARRAY(SELECT lexeme"
     " FROM unnest(document) WHERE lexeme ~ '^(status|scheme|programme|category|standard"
-    "|country|cb)x[0-9a-f]+$'))",
+    "|country|cb|countrystatus)x[0-9a-f]+$'))",
 ]
 
 
