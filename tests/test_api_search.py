@@ -174,7 +174,7 @@ def test_the_facets_list_every_filter_of_the_search() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"sort": "price"}, "sort: one of relevance, number, holder, expires, changed."),
+        ({"sort": "price"}, "sort: one of relevance, newest, number, holder, expires, changed."),
         ({"status": "draft"}, None),
         ({"page": "0"}, "page: from 1 to 500."),
         ({"page": "two"}, "page: a whole number."),
@@ -232,7 +232,14 @@ def test_the_document_says_what_each_parameter_takes(client: Client) -> None:
         "cancelled",
         "expired",
     ]
-    assert schemas["sort"]["enum"] == ["relevance", "number", "holder", "expires", "changed"]
+    assert schemas["sort"]["enum"] == [
+        "relevance",
+        "newest",
+        "number",
+        "holder",
+        "expires",
+        "changed",
+    ]
     assert {k: schemas["page"][k] for k in ("type", "minimum", "maximum", "default")} == {
         "type": "integer",
         "minimum": 1,

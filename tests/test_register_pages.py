@@ -324,7 +324,10 @@ def test_search_pages_link_to_each_other(world: World, client: Client) -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("sort=sideways", "sort: one of relevance, number, holder, expires, changed."),
+        (
+            "sort=sideways",
+            "sort: one of relevance, newest, number, holder, expires, changed.",
+        ),
         ("status=draft", "status: one of current, suspended, withdrawn, cancelled, expired."),
         ("page=0", "page: from 1 to 500."),
         ("per_page=many", "per_page: a whole number."),

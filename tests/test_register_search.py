@@ -20,7 +20,7 @@ from apcert.certificates.services import (
     certificate_withdraw,
 )
 from apcert.organizations.services import organization_create, organization_rename, site_create
-from apcert.register.index import fold, index_check, index_rebuild, number_key
+from apcert.register.index import filter_tag, fold, index_check, index_rebuild, number_key
 from apcert.register.models import SearchEntry, SearchFacet
 from apcert.register.search import (
     COUNT_LIMIT,
@@ -294,6 +294,55 @@ def test_index_check_names_what_is_out_of_step(register: dict[str, Certificate])
     assert index_check() == []
 
 
+def _replace_filter_tags(pk: int, tags: str) -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "UPDATE register_search_doc SET document = ts_delete(document, ARRAY(SELECT"
+                " lexeme FROM unnest(document) WHERE lexeme ~ '^[a-z]+x[0-9a-f]+$'))"
+                " || %s::tsvector WHERE entry_id = %s",
+                [tags, pk],
+            )
+        else:
+            cursor.execute("UPDATE register_search_fts SET tags = %s WHERE rowid = %s", [tags, pk])
+
+
+def test_filters_are_answered_from_the_word_index(register: dict[str, Certificate]):
+    muller = register["muller"]
+    assert filter_tag("country", "DE") == "countryx4445"
+    assert numbers(SearchQuery(text="muller", country="DE")) == [muller.number]
+    # The word index row of the certificate loses its filter values: the filters no longer
+    # find it (they are answered there, not from the lookup table), and the check says so.
+    _replace_filter_tags(muller.pk, filter_tag("country", "ZZ"))
+    assert numbers(SearchQuery(text="muller", country="DE")) == []
+    assert numbers(SearchQuery(country="DE", status="current")) == []
+    assert "1 word index rows have other filter values than their entry" in index_check()
+    assert index_rebuild() == 3
+    assert numbers(SearchQuery(country="DE", status="current")) == [muller.number]
+    assert index_check() == []
+
+
+def test_the_filter_tags_migration_fills_an_existing_index(live_db: None, world: World):
+    certify(world, name="Müller Galvanik GmbH", country="DE", city="München")
+    certify(world, name="Muller Plating Ltd", country="GB", city="Leeds", category="EPL.SN")
+    before = [numbers(SearchQuery(text="muller", category=c)) for c in ("EPL", "EPL.SN")]
+    assert all(len(found) == 1 for found in before)
+    try:
+        call_command("migrate", "register", "0002", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM register_search_doc WHERE document @@ 'countryx4445'::tsquery"
+                if connection.vendor == "postgresql"
+                else "SELECT count(*) FROM pragma_table_info('register_search_fts')"
+                " WHERE name = 'tags'"
+            )
+            assert cursor.fetchone()[0] == 0
+    finally:
+        call_command("migrate", "register", verbosity=0)
+    assert [numbers(SearchQuery(text="muller", category=c)) for c in ("EPL", "EPL.SN")] == before
+    assert index_check() == []
+
+
 def test_reindex_command(register: dict[str, Certificate]):
     out = StringIO()
     call_command("reindex", "--quiet", stdout=out)
@@ -339,6 +388,22 @@ def test_a_nul_character_is_refused_not_a_server_error(client):  # type: ignore[
         response = client.get(url)
         assert response.status_code == 400, url
         assert "NUL" in response.content.decode()
+
+
+def test_without_words_the_newest_certificates_come_first(
+    register: dict[str, Certificate], monkeypatch: pytest.MonkeyPatch
+):
+    import apcert.register.search as module
+
+    newest = [c.number for c in sorted(register.values(), key=lambda c: -c.pk)]
+    assert numbers(SearchQuery()) == newest
+    assert numbers(SearchQuery(status="current", scheme="AP")) == newest
+    assert numbers(SearchQuery(text="process", sort="newest")) == newest
+    # more matches than counted: the word index is read backwards, page after page
+    monkeypatch.setattr(module, "COUNT_LIMIT", 1)
+    pages = [numbers(SearchQuery(scheme="AP", per_page=1, page=p)) for p in (1, 2, 3, 4)]
+    assert pages == [[n] for n in newest] + [[]]
+    assert numbers(SearchQuery(text="process", sort="newest", per_page=2, page=2)) == newest[2:]
 
 
 def test_broad_searches_in_other_orders_walk_the_index(

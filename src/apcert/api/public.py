@@ -539,7 +539,7 @@ def search_register(
     standard: _Filter = Query(None, description="Standard, e.g. ISO 9001" + _ANY),  # noqa: B008
     country: _Filter = Query(None, description="Holder country, e.g. DE" + _ANY),  # noqa: B008
     cb: _Filter = Query(None, description="Certification body code" + _ANY),  # noqa: B008
-    sort: _Sort = Query(None, description="Order; relevance needs words."),  # noqa: B008
+    sort: _Sort = Query(None, description="Order; without words, relevance is newest."),  # noqa: B008
     page: _Page = Query(None, description="The page of hits."),  # noqa: B008
     per_page: _PerPage = Query(None, description="Hits a page."),  # noqa: B008
 ) -> SearchOut:

@@ -51,6 +51,12 @@ class SearchEntry(models.Model):
             models.Index(fields=["expires_on", "number"], name="register_entry_expires"),
             models.Index(fields=["status_since", "number"], name="register_entry_changed"),
             models.Index(fields=["number"], name="register_entry_number"),
+            # Relevance ranks up to a thousand matches by number and holder name: read from
+            # this narrow index, not from the entry rows, which carry the whole document.
+            models.Index(
+                fields=["certificate", "holder_key", "number_key", "number"],
+                name="register_entry_rank",
+            ),
         ]
 
     def __str__(self) -> str:

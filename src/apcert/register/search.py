@@ -30,8 +30,9 @@ FACETS: tuple[str, ...] = (
     "country",
     "cb",
 )
-#: How results can be ordered. ``relevance`` needs search words; without them it is ``number``.
-SORTS: tuple[str, ...] = ("relevance", "number", "holder", "expires", "changed")
+#: How results can be ordered. ``relevance`` needs search words; without them it is
+#: ``newest`` (the certificates granted last first).
+SORTS: tuple[str, ...] = ("relevance", "newest", "number", "holder", "expires", "changed")
 PER_PAGE_DEFAULT = 20
 PER_PAGE_MAX = 100
 #: Beyond this many matches the total is given as "more than" and no counts per filter value
@@ -188,6 +189,7 @@ FACET_LIMIT = 500
 #: Typo correction: the largest edit distance accepted, by word length.
 _TYPO_DISTANCE = ((4, 1), (7, 2))
 _ORDER = {
+    "newest": "e.certificate_id DESC",
     "number": "e.number",
     "holder": "e.holder_key, e.number",
     "expires": "e.expires_on, e.number",
@@ -325,20 +327,52 @@ def _words(text: str) -> _Words | None:
     return _Words(tuple(groups), " ".join(corrected) if changed else None, folded_text)
 
 
-def _match_ids_sql(words: _Words) -> tuple[str, list[Any]]:
-    """SQL giving the ``id`` of every entry matching the words, unranked."""
+#: The columns of the FTS5 table that hold words (``tags`` holds the filter values).
+_WORD_COLUMNS = "{number holder places scope}"
+
+
+def _word_index_query(words: _Words | None, filters: Mapping[str, str]) -> tuple[str, list[Any]]:
+    """The condition on a word index row (``document`` on PostgreSQL, the FTS5 table
+    ``register_search_fts`` on SQLite) that it matches the words and every filter value.
+    The filter values are tokens of the index (:func:`apcert.register.index.filter_tag`),
+    so FTS5 and GIN intersect them with the words, skipping through each list, however
+    common one of them is."""
     from django.db import connection
 
+    from apcert.register.index import filter_tag, pair_tag
+
+    rest = dict(filters)
+    tags = []
+    if "country" in rest and "status" in rest:
+        tags.append(pair_tag(rest.pop("country"), rest.pop("status")))
+    tags.extend(sorted(filter_tag(facet, value) for facet, value in rest.items()))
     if connection.vendor == "postgresql":
-        return (
-            "SELECT entry_id AS id FROM register_search_doc"
-            " WHERE document @@ to_tsquery('simple', %s)",
-            [words.tsquery()],
-        )
-    return (
-        "SELECT rowid AS id FROM register_search_fts WHERE register_search_fts MATCH %s",
-        [words.fts5()],
-    )
+        parts, params = [], []
+        if words is not None:
+            parts.append("to_tsquery('simple', %s)")
+            params.append(words.tsquery())
+        if tags:
+            parts.append("%s::tsquery")
+            params.append(" & ".join(tags))
+        return f"document @@ ({' && '.join(parts)})", params
+    expression = [f"{_WORD_COLUMNS} : ({words.fts5()})"] if words is not None else []
+    expression.extend(f'tags : "{tag}"' for tag in tags)
+    return "register_search_fts MATCH %s", [" AND ".join(expression)]
+
+
+def _match_ids_sql(
+    words: _Words | None, filters: Mapping[str, str], *, newest_first: bool = False
+) -> tuple[str, list[Any]]:
+    """SQL giving the id of every entry matching the words and filters, unranked, or the
+    newest certificates first (the word index's own order, read backwards)."""
+    from django.db import connection
+
+    condition, params = _word_index_query(words, filters)
+    if connection.vendor == "postgresql":
+        order = " ORDER BY entry_id DESC" if newest_first else ""
+        return f"SELECT entry_id FROM register_search_doc WHERE {condition}{order}", params
+    order = " ORDER BY rowid DESC" if newest_first else ""
+    return f"SELECT rowid FROM register_search_fts WHERE {condition}{order}", params
 
 
 def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
@@ -347,16 +381,16 @@ def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
     every match of a common word would be built whole first)."""
     from django.db import connection
 
+    condition, params = _word_index_query(words, {})
     if connection.vendor == "postgresql":
         return (
-            "EXISTS (SELECT 1 FROM register_search_doc d WHERE d.entry_id = "
-            f"{id_column} AND d.document @@ to_tsquery('simple', %s))",
-            [words.tsquery()],
+            "EXISTS (SELECT 1 FROM register_search_doc WHERE entry_id = "
+            f"{id_column} AND {condition})",
+            params,
         )
     return (
-        "EXISTS (SELECT 1 FROM register_search_fts f WHERE f.register_search_fts MATCH %s"
-        f" AND f.rowid = {id_column})",
-        [words.fts5()],
+        f"EXISTS (SELECT 1 FROM register_search_fts WHERE {condition} AND rowid = {id_column})",
+        params,
     )
 
 
@@ -372,18 +406,34 @@ def _totals(filters: Mapping[str, str]) -> dict[str, int]:
     return {facet: found.get(facet, 0) for facet in filters}
 
 
+#: The filters an entry has one value of, kept as columns of ``register_searchentry``.
+_ENTRY_COLUMNS = {
+    "status": "status",
+    "country": "country",
+    "scheme": "scheme_code",
+    "cb": "cb_code",
+}
+
+
 def _filters_sql(
-    filters: Mapping[str, str], id_column: str, totals: Mapping[str, int] | None = None
+    filters: Mapping[str, str], totals: Mapping[str, int] | None = None
 ) -> tuple[str, list[Any]]:
-    """One EXISTS per filter, each a lookup in the unique (entry, facet, value) index; the
-    rarest value first when the totals are known, so that most rows fail at the first."""
+    """The filters as a condition on the entry ``e``, for checking entries one at a time
+    while walking an index (by number, by holder name, in a sort order): the single-valued
+    filters compare columns of the entry row, the others are lookups in the unique (entry,
+    facet, value) index, the rarest value first when the totals are known. Sets of matches
+    come from the word index instead (:func:`_word_index_query`)."""
     clauses: list[str] = []
     params: list[Any] = []
-    ordered = sorted(filters.items(), key=lambda item: ((totals or {}).get(item[0], 0), item))
-    for facet, value in ordered:
+    for facet, column in _ENTRY_COLUMNS.items():
+        if facet in filters:
+            clauses.append(f"e.{column} = %s")
+            params.append(filters[facet])
+    rest = {f: v for f, v in filters.items() if f not in _ENTRY_COLUMNS}
+    for facet, value in sorted(rest.items(), key=lambda i: ((totals or {}).get(i[0], 0), i)):
         clauses.append(
             "EXISTS (SELECT 1 FROM register_searchfacet g WHERE g.entry_id = "
-            f"{id_column} AND g.facet = %s AND g.value = %s)"
+            "e.certificate_id AND g.facet = %s AND g.value = %s)"
         )
         params.extend([facet, value])
     return (" AND ".join(clauses) or "1 = 1"), params
@@ -401,30 +451,16 @@ def _placeholders(values: list[int]) -> str:
     return ", ".join(["%s"] * len(values)) or "NULL"
 
 
-def _candidates(words: _Words | None, filters: Mapping[str, str], limit: int) -> list[int]:
-    """Up to ``limit`` ids of entries matching the words and filters, found once: their
-    count, the page and the counts per filter value are all taken from this list. The
-    words' matches drive when there are words; else the entries of the rarest filter value
-    (the kept totals say which), the other filters checked on each."""
-    totals = _totals(filters)
-    if filters and min(totals.values()) == 0:
+def _candidates(
+    words: _Words | None, filters: Mapping[str, str], limit: int, *, newest_first: bool
+) -> list[int]:
+    """Up to ``limit`` ids of entries matching the words and filters, found once, in one
+    query of the word index: their count, the page and the counts per filter value are all
+    taken from this list."""
+    if filters and min(_totals(filters).values()) == 0:
         return []  # a value no public certificate has
-    if words is not None:
-        # The words drive: reading a match costs far less than probing the word index for
-        # an entry, even when a filter value is rarer than the words.
-        match, params = _match_ids_sql(words)
-        where, more = _filters_sql(filters, "m.id", totals)
-        return _column(
-            f"SELECT m.id FROM ({match}) m WHERE {where} LIMIT %s", [*params, *more, limit]
-        )
-    facet = min(totals, key=lambda f: (totals[f], f))
-    others = {f: v for f, v in filters.items() if f != facet}
-    where, more = _filters_sql(others, "f.entry_id", totals)
-    return _column(
-        "SELECT f.entry_id FROM register_searchfacet f WHERE f.facet = %s AND f.value = %s"
-        f" AND {where} LIMIT %s",
-        [facet, filters[facet], *more, limit],
-    )
+    match, params = _match_ids_sql(words, filters, newest_first=newest_first)
+    return _column(f"{match} LIMIT %s", [*params, limit])
 
 
 def _ranked(words: _Words, ids: list[int], text: str) -> list[int]:
@@ -438,9 +474,12 @@ def _ranked(words: _Words, ids: list[int], text: str) -> list[int]:
     if not ids:
         return []
     with connection.cursor() as cursor:
+        # SQLite would look each id up in the primary key index and then read the entry
+        # row; the rank index holds all four columns.
+        hint = " INDEXED BY register_entry_rank" if connection.vendor == "sqlite" else ""
         cursor.execute(
-            "SELECT certificate_id, number_key, holder_key, number FROM register_searchentry"
-            f" WHERE certificate_id IN ({_placeholders(ids)})",
+            f"SELECT certificate_id, number_key, holder_key, number FROM register_searchentry"
+            f"{hint} WHERE certificate_id IN ({_placeholders(ids)})",
             ids,
         )
         rows = cursor.fetchall()
@@ -487,13 +526,14 @@ def search(query: SearchQuery) -> SearchResult:
     words = _words(query.text)
     filters = query.filters
     offset = (query.page - 1) * query.per_page
-    relevance = words is not None and query.sort == "relevance"
-    order = _ORDER["holder" if query.sort == "relevance" else query.sort]
+    sort = "newest" if words is None and query.sort == "relevance" else query.sort
+    relevance = sort == "relevance"
+    order = _ORDER.get(sort, "")
     corrected = words.corrected if words else None
 
     if words is not None and _looks_like_number(number_key(query.text)):
         # A certificate number, however typed: its key finds it at once.
-        where, params = _filters_sql(filters, "e.certificate_id")
+        where, params = _filters_sql(filters)
         found = _column(
             "SELECT e.certificate_id FROM register_searchentry e WHERE e.number_key = %s"
             f" AND {where}",
@@ -521,7 +561,8 @@ def search(query: SearchQuery) -> SearchResult:
         return SearchResult(query=query, hits=_hits(ids), total=total, total_exact=True,
                             facets=totals)  # fmt: skip
 
-    matches = _candidates(words, filters, COUNT_LIMIT + 1)
+    newest = sort == "newest"
+    matches = _candidates(words, filters, COUNT_LIMIT + 1, newest_first=newest)
     exact = len(matches) <= COUNT_LIMIT
     last_page = MAX_PAGE
     if relevance:
@@ -531,7 +572,7 @@ def search(query: SearchQuery) -> SearchResult:
             # Holder names that begin with the words come first: a range of the holder-name
             # index, not a scan of every match.
             typed = words.corrected or words.folded
-            where, more = _filters_sql(filters, "e.certificate_id", _totals(filters))
+            where, more = _filters_sql(filters, _totals(filters))
             holders = _column(
                 "SELECT e.certificate_id FROM register_searchentry e WHERE e.holder_key >= %s"
                 f" AND e.holder_key < %s AND {where} ORDER BY e.holder_key, e.number LIMIT %s",
@@ -540,18 +581,25 @@ def search(query: SearchQuery) -> SearchResult:
             pool = list(dict.fromkeys([*holders, *matches[:RANK_LIMIT]]))
             last_page = max(1, math.ceil(len(pool) / query.per_page))
         ids = _ranked(words, pool, query.text)[offset : offset + query.per_page]
+    elif newest and exact:
+        ids = matches[offset : offset + query.per_page]  # already newest first
+    elif newest:
+        # The word index lists its matches by id: read backwards, past the earlier pages.
+        match, params = _match_ids_sql(words, filters, newest_first=True)
+        ids = _column(f"{match} LIMIT %s OFFSET %s", [*params, query.per_page, offset])
     elif exact:
         ids = _page_in(matches, order, query.per_page, offset)
     else:
-        # Many matches in another order: walk that order's index, keeping the matches.
-        where, params = _filters_sql(filters, "e.certificate_id", _totals(filters))
-        match_clause, match_params = "1 = 1", list[Any]()
+        # Many matches in another order: walk that order's index, keeping the matches: the
+        # filters checked on each entry first, the words (a probe of the word index) last.
+        where, params = _filters_sql(filters, _totals(filters))
         if words is not None:
             match_clause, match_params = _matches_sql(words, "e.certificate_id")
+            where, params = f"{where} AND {match_clause}", [*params, *match_params]
         ids = _column(
-            f"SELECT e.certificate_id FROM register_searchentry e WHERE {match_clause}"
-            f" AND {where} ORDER BY {order} LIMIT %s OFFSET %s",
-            [*match_params, *params, query.per_page, offset],
+            f"SELECT e.certificate_id FROM register_searchentry e WHERE {where}"
+            f" ORDER BY {order} LIMIT %s OFFSET %s",
+            [*params, query.per_page, offset],
         )
     return SearchResult(
         query=query,

@@ -41,6 +41,7 @@ FACET_LABELS: dict[str, str] = {
 }
 SORT_LABELS: dict[str, str] = {
     "relevance": "Best match",
+    "newest": "Newest certificates first",
     "number": "Certificate number",
     "holder": "Holder name",
     "expires": "Expiry date (soonest first)",
