@@ -228,12 +228,15 @@ class _Words:
 
     def in_holder(self, holder_key: str) -> bool:
         """Whether every word of the search is a word (the last: the start of a word) of
-        the holder name."""
+        the holder name. Called for every match ranked, so whole words are set lookups."""
         names = holder_key.split()
-        return all(
-            any(n == w or (prefix and n.startswith(w)) for w in words for n in names)
-            for words, prefix in self.groups
-        )
+        whole = set(names)
+        for words, prefix in self.groups:
+            if whole.isdisjoint(words) and not (
+                prefix and any(n.startswith(w) for w in words for n in names)
+            ):
+                return False
+        return True
 
 
 def _max_distance(word: str) -> int:
