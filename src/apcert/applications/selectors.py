@@ -161,3 +161,153 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
             )
         )
     return problems
+
+
+def applications_for_cb_staff(actor: User) -> QuerySet[Application]:
+    """The applications made to the CBs where ``actor`` is active staff, in any role (the
+    back office's CB section); the Secretariat sees all. An organization's own applications
+    are not among them unless its CB is the actor's: the CB sees only its own clients."""
+    from apcert.bodies.models import CBStaff
+
+    qs = Application.objects.select_related("organization", "cb", "scheme")
+    if is_secretariat(actor):
+        return qs
+    if not actor.is_active:
+        return qs.none()
+    return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+
+
+if TYPE_CHECKING:  # the organization section's selectors, below
+    from apcert.bodies.models import CertificationBody
+    from apcert.organizations.models import Site
+    from apcert.schemes.models import ProcessCategory, Programme, Scheme, Standard
+
+
+def applications_for_organization_users(actor: User) -> QuerySet[Application]:
+    """The applications of the organizations whose users include ``actor`` (the back
+    office's organization section); the Secretariat sees all. A CB's staff see theirs in
+    the CB section (:func:`applications_for_cb_staff`)."""
+    from apcert.organizations.models import OrganizationMember
+
+    qs = Application.objects.select_related("organization", "cb", "scheme")
+    if is_secretariat(actor):
+        return qs
+    if not actor.is_active:
+        return qs.none()
+    return qs.filter(
+        organization_id__in=OrganizationMember.objects.filter(user=actor).values("organization_id")
+    )
+
+
+def cbs_accepting(*, on: dt.date, scheme: Scheme | None = None) -> QuerySet[CertificationBody]:
+    """The CBs an organization may apply to on ``on``: those holding an acceptance current
+    on that day for a programme of ``scheme``, or of any scheme apcert runs (AP)."""
+    from apcert.bodies.models import CertificationBody
+
+    current = CBAcceptance.objects.filter(status="active", accepted_on__lte=on).filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=on)
+    )
+    current = (
+        current.filter(scheme=scheme)
+        if scheme is not None
+        else current.filter(scheme__supported=True)
+    )
+    return CertificationBody.objects.filter(pk__in=current.values("cb_id")).order_by("code")
+
+
+def application_draft_problems(
+    *,
+    cb: CertificationBody,
+    scheme: Scheme,
+    programmes: list[Programme],
+    requests_component_qualification: bool,
+    on: dt.date,
+) -> list[RuleViolation]:
+    """The rules of :func:`application_problems` that a new application's first answers
+    already break, each naming the field to correct (``cb``, ``scheme``, ``programmes``,
+    ``requests_component_qualification``), so that a draft is not started that could never
+    be submitted."""
+    problems: list[RuleViolation] = []
+    if requests_component_qualification:
+        problems.append(
+            RuleViolation(
+                "Qualification of finished electronic components is certified under the IECQ "
+                "Approved Component scheme (IECQ 03-3), not Approved Process. Apply under AC for "
+                "the components; AP can still cover separate processes or services.",
+                code="application.component_qualification_is_ac",
+                field="requests_component_qualification",
+            )
+        )
+    if not scheme.supported:
+        problems.append(
+            RuleViolation(
+                f"apcert does not run applications under {scheme} yet.",
+                code="application.scheme_not_supported",
+                field="scheme",
+            )
+        )
+    if not programmes:
+        problems.append(
+            RuleViolation(
+                "Choose at least one programme.",
+                code="application.no_programme",
+                field="programmes",
+            )
+        )
+    for programme in programmes:
+        if programme.scheme_id != scheme.pk:
+            problems.append(
+                RuleViolation(
+                    f"{programme.code} belongs to another scheme than {scheme}.",
+                    code="application.programme_scheme_mismatch",
+                    field="programmes",
+                )
+            )
+    for problem in acceptance_problems(
+        cb_id=cb.pk,
+        programme_ids=[p.pk for p in programmes],
+        scope_lines=[],
+        on=on,
+        code_prefix="application",
+    ):
+        problem.field = "cb"
+        problems.append(problem)
+    return problems
+
+
+def scope_line_problems(
+    *,
+    application: Application,
+    category: ProcessCategory,
+    site: Site,
+    standards: list[Standard],
+    on: dt.date,
+) -> list[RuleViolation]:
+    """The rules of :func:`application_problems` that one scope line would break, checked
+    before it is added, each naming its field (``category``, ``standards``)."""
+    problems: list[RuleViolation] = []
+    line = ScopeLine(application=application, category=category, site=site)
+    for problem in acceptance_problems(
+        cb_id=application.cb_id,
+        programme_ids=list(application.programmes.values_list("pk", flat=True)),
+        scope_lines=[line],
+        on=on,
+        code_prefix="application",
+    ):
+        if problem.code == "application.scope_outside_acceptance":
+            problem.field = "category"
+            problems.append(problem)
+    if not standards:
+        problems.append(
+            RuleViolation(
+                "Declare at least one standard for this scope line.",
+                code="application.scope_line_without_standard",
+                field="standards",
+            )
+        )
+    for std in standards:
+        refused = standard_problem(std, on)
+        if refused is not None:
+            refused.field = "standards"
+            problems.append(refused)
+    return problems

@@ -12,7 +12,7 @@ from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStat
 from apcert.assessments.models import Assessment, TeamMember
 from apcert.certificates.models import Certificate, CertificateIssue, Decision
 from apcert.core.dates import add_months
-from apcert.core.errors import RuleViolation
+from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
 from apcert.schemes.selectors import scheme_rules, standard_problem
 
@@ -271,3 +271,57 @@ def new_scope_problems(
             problem.code = "decision.standard_not_current"
             problems.append(problem)
     return problems
+
+
+def certificates_for_cb_staff(actor: User) -> QuerySet[Certificate]:
+    """The certificates of the CBs where ``actor`` is active staff, in any role (the back
+    office's CB section); the Secretariat sees all. Holders see theirs elsewhere."""
+    from apcert.bodies.models import CBStaff
+
+    qs = Certificate.objects.select_related("cb", "organization", "scheme")
+    if is_secretariat(actor):
+        return qs
+    if not actor.is_active:
+        return qs.none()
+    return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+
+
+def grant_blockers(
+    *, actor: User, application: Application, assessment: Assessment, on: dt.date
+) -> list[DomainError]:
+    """Everything that stops ``actor`` granting certification on ``assessment`` on ``on``:
+    what ``certificate_grant`` checks, every failing rule rather than the first, each with
+    its code and message. The actor's role comes first (only a decision maker of the CB
+    decides), then :func:`grant_problems`. Empty when the grant may be taken."""
+    from apcert.core.permissions import require_cb_role
+
+    blockers: list[DomainError] = []
+    try:
+        require_cb_role(actor, application.cb, "decision_maker")
+    except DomainError as exc:
+        blockers.append(exc)
+    blockers += grant_problems(
+        application=application, assessment=assessment, decided_by=actor, decided_on=on
+    )
+    return blockers
+
+
+def certificates_for_organization_users(actor: User) -> QuerySet[Certificate]:
+    """The certificates held by the organizations whose users include ``actor`` (the back
+    office's organization section); the Secretariat sees all."""
+    from apcert.organizations.models import OrganizationMember
+
+    qs = Certificate.objects.select_related("cb", "organization", "scheme")
+    if is_secretariat(actor):
+        return qs
+    if not actor.is_active:
+        return qs.none()
+    return qs.filter(
+        organization_id__in=OrganizationMember.objects.filter(user=actor).values("organization_id")
+    )
+
+
+def application_decided(application: Application) -> bool:
+    """Whether a certification decision has been taken on the application (it can then no
+    longer be withdrawn: ``application_withdraw``)."""
+    return Decision.objects.filter(application=application).exists()

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from apcert.core.errors import NotFound, RuleViolation
 from apcert.schemes.choices import StandardStatus
-from apcert.schemes.models import ProcessCategory, Scheme, SchemeRules, Standard
+from apcert.schemes.models import ProcessCategory, Programme, Scheme, SchemeRules, Standard
 
 
 def scheme_get(code: str) -> Scheme:
@@ -105,3 +105,22 @@ def category_descendant_codes(category: ProcessCategory) -> set[str]:
 
 def categories() -> QuerySet[ProcessCategory]:
     return ProcessCategory.objects.select_related("parent").order_by("code")
+
+
+def schemes_catalogue() -> QuerySet[Scheme]:
+    """Every scheme with its rule parameters, by code (reference data, not private)."""
+    return Scheme.objects.select_related("rules").order_by("code")
+
+
+def programmes_catalogue() -> QuerySet[Programme]:
+    """Every programme with its scheme and key standards, by code."""
+    return (
+        Programme.objects.select_related("scheme")
+        .prefetch_related("key_standards")
+        .order_by("scheme__code", "code")
+    )
+
+
+def standards_catalogue() -> QuerySet[Standard]:
+    """The standards catalogue, each edition with the edition that supersedes it."""
+    return Standard.objects.select_related("superseded_by")

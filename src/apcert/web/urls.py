@@ -1,7 +1,7 @@
 """The back office, under /office/."""
 
 from django.contrib.auth import views as auth_views
-from django.urls import path, reverse_lazy
+from django.urls import include, path, reverse_lazy
 
 from apcert.web import views
 
@@ -62,4 +62,7 @@ urlpatterns = [
     path("invitations/", views.invitation_list, name="invitations"),
     path("invitations/new", views.invitation_new, name="invitation-new"),
     path("invitations/<str:token>", views.invitation_accept, name="invitation-accept"),
+    path("cb/", include("apcert.web.urls_cb")),
+    path("org/", include("apcert.web.urls_org")),
+    path("secretariat/", include("apcert.web.urls_sec")),
 ]

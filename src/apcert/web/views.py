@@ -14,6 +14,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -33,6 +34,7 @@ from apcert.core.errors import DomainError, PermissionDenied
 from apcert.organizations.models import Organization
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.forms import InvitationAcceptForm, InvitationForm
+from apcert.web.views_dashboard import dashboard_context
 
 NO_RIGHT_TO_INVITE = PermissionDenied(
     "Only the Secretariat, or an administrator of a certification body or of an "
@@ -49,12 +51,18 @@ def _user(request: HttpRequest) -> User:
 
 @require_http_methods(["GET", "HEAD"])
 def home(request: HttpRequest) -> HttpResponse:
-    """Who the signed-in person is, and the roles they hold."""
+    """Who the signed-in person is, the roles they hold, and their dashboard."""
     user = _user(request)
+    roles = user_roles(user)
     return render(
         request,
         "web/home.html",
-        {"roles": user_roles(user), "may_invite": may_invite_anywhere(user), "section": "home"},
+        {
+            "roles": roles,
+            "may_invite": may_invite_anywhere(user),
+            "section": "home",
+            **dashboard_context(roles, today=timezone.localdate()),
+        },
     )
 
 

@@ -1,0 +1,73 @@
+"""Reading assessments, their findings and corrective actions, limited to who may see them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import QuerySet
+
+from apcert.assessments.models import Assessment, CorrectiveAction
+from apcert.bodies.models import CBStaff
+from apcert.core.permissions import is_secretariat
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+
+
+def assessments_for_cb_staff(actor: User) -> QuerySet[Assessment]:
+    """The assessments carried out by the CBs where ``actor`` is active staff, in any role
+    (the back office's CB section); the Secretariat sees all."""
+    qs = Assessment.objects.select_related(
+        "cb", "application__organization", "certificate__organization"
+    )
+    if is_secretariat(actor):
+        return qs
+    if not actor.is_active:
+        return qs.none()
+    return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+
+
+def corrective_actions_for_cb_staff(actor: User) -> QuerySet[CorrectiveAction]:
+    """The corrective actions answering findings of the assessments
+    :func:`assessments_for_cb_staff` gives ``actor``."""
+    return CorrectiveAction.objects.select_related("finding__assessment__cb").filter(
+        finding__assessment__in=assessments_for_cb_staff(actor).values("pk")
+    )
+
+
+if TYPE_CHECKING:  # the organization section's selector, below
+    from typing import Any
+
+    from apcert.assessments.models import Finding
+
+
+def findings_for_organization_users(
+    actor: User, *, organization_id: int | None = None
+) -> QuerySet[Finding]:
+    """The findings of the assessments of the organizations whose users include ``actor``
+    (the back office's organization section), of one of them if ``organization_id`` is
+    given: an initial assessment concerns the applicant, the others the certificate holder.
+    The Secretariat sees all."""
+    from django.db.models import Q
+
+    from apcert.assessments.models import Finding
+    from apcert.organizations.models import OrganizationMember
+
+    def concerning(organizations: Any) -> Q:
+        return Q(assessment__application__organization_id__in=organizations) | Q(
+            assessment__application__isnull=True,
+            assessment__certificate__organization_id__in=organizations,
+        )
+
+    qs = Finding.objects.select_related(
+        "assessment__cb", "assessment__application", "assessment__certificate"
+    )
+    if not actor.is_active:
+        return qs.none()
+    if not is_secretariat(actor):
+        qs = qs.filter(
+            concerning(OrganizationMember.objects.filter(user=actor).values("organization_id"))
+        )
+    if organization_id is not None:
+        qs = qs.filter(concerning([organization_id]))
+    return qs

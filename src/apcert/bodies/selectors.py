@@ -1,0 +1,65 @@
+"""Reading certification bodies and their acceptances: the Secretariat's view.
+
+The CBs, their acceptances and staff are the Secretariat's to keep (DOMAIN.md section 2);
+these selectors refuse anyone else with the same ``permission.secretariat_required`` error
+the services give, so a page built on them cannot show a CB list to a CB user by accident.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from apcert.bodies.choices import AcceptanceStatus
+from apcert.bodies.models import CBAcceptance, CertificationBody
+from apcert.core.permissions import require_secretariat
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
+
+
+def cbs_for_secretariat(actor: User | None) -> QuerySet[CertificationBody]:
+    """Every CB, each with the number of its acceptances and of those active; the
+    Secretariat only."""
+    require_secretariat(actor)
+    return CertificationBody.objects.annotate(
+        acceptance_count=Count("acceptances", distinct=True),
+        active_acceptance_count=Count(
+            "acceptances",
+            filter=Q(acceptances__status=AcceptanceStatus.ACTIVE),
+            distinct=True,
+        ),
+    )
+
+
+def cb_acceptances_for_secretariat(actor: User | None) -> QuerySet[CBAcceptance]:
+    """Every acceptance, with its CB, scheme, programme and categories; the Secretariat only."""
+    require_secretariat(actor)
+    return CBAcceptance.objects.select_related("cb", "scheme", "programme").prefetch_related(
+        "categories"
+    )
+
+
+def cb_with_acceptances_for_secretariat(actor: User | None) -> QuerySet[CertificationBody]:
+    """CBs with their acceptances (programme, scheme, categories) prefetched, by programme."""
+    return cbs_for_secretariat(actor).prefetch_related(
+        Prefetch(
+            "acceptances",
+            queryset=cb_acceptances_for_secretariat(actor).order_by("programme__code"),
+        )
+    )
+
+
+def cb_codes_for_secretariat(actor: User | None) -> list[str]:
+    """Every CB's code, in order (the choices of a filter); the Secretariat only."""
+    require_secretariat(actor)
+    return list(CertificationBody.objects.order_by("code").values_list("code", flat=True))
+
+
+def cb_countries_for_secretariat(actor: User | None) -> list[str]:
+    """The countries CBs are in, each once, in order; the Secretariat only."""
+    require_secretariat(actor)
+    return list(
+        CertificationBody.objects.order_by("country").values_list("country", flat=True).distinct()
+    )

@@ -1,0 +1,203 @@
+"""Forms of the certification body's back-office pages. They parse input; the services
+decide what is allowed and say why not (shown next to the field they name)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from django import forms
+
+from apcert.assessments.choices import FindingGrade, RequirementKind
+from apcert.certificates.choices import IssueReason, StatusReason
+from apcert.certificates.services import SUSPEND_REASONS, WITHDRAW_REASONS
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TEXT = forms.Textarea(attrs={"rows": 3})
+
+#: The reasons a re-issue may give (certificates.services.issues.certificate_reissue).
+REISSUE_REASONS = (
+    IssueReason.SCOPE_EXTENSION,
+    IssueReason.SCOPE_REDUCTION,
+    IssueReason.SITE_CHANGE,
+    IssueReason.HOLDER_RENAMED,
+    IssueReason.CORRECTION,
+)
+
+
+def _choices(values: Sequence[str], labels: type[Any]) -> list[tuple[str, str]]:
+    return [(v, labels(v).label) for v in values]
+
+
+def _date(label: str, help_text: str = "Leave empty for today.") -> forms.DateField:
+    return forms.DateField(label=label, required=False, widget=DATE, help_text=help_text)
+
+
+def _set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
+    assert isinstance(field, forms.ChoiceField)
+    field.choices = choices
+
+
+class ApplicationAcceptForm(forms.Form):
+    note = forms.CharField(
+        label="Note for the record (optional)", required=False, widget=TEXT, max_length=2000
+    )
+
+
+class ApplicationRejectForm(forms.Form):
+    # Not required here: the service says why a reason is needed, next to this field.
+    reason = forms.CharField(
+        label="Why the application is rejected",
+        required=False,
+        widget=TEXT,
+        max_length=2000,
+        help_text="The organization reads this.",
+    )
+
+
+class AssessmentPlanForm(forms.Form):
+    """An initial assessment of an application: dates and the team from the CB's staff."""
+
+    start_date = forms.DateField(label="First day", widget=DATE)
+    end_date = forms.DateField(label="Last day", widget=DATE)
+    stage1_document_review = forms.BooleanField(
+        label="With a stage 1 document review", required=False
+    )
+    lead = forms.ChoiceField(label="Lead assessor")
+    team = forms.MultipleChoiceField(
+        label="Team members",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Assessors of the CB. The lead need not be ticked again.",
+    )
+    experts = forms.MultipleChoiceField(
+        label="Technical experts",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Anyone on the CB's staff.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        staff: Sequence[tuple[int, str]],
+        assessors: Collection[int],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        people = [(str(pk), label) for pk, label in staff]
+        qualified = [(str(pk), label) for pk, label in staff if pk in assessors]
+        # The lead and the members are offered from the CB's assessors, but any of its
+        # active staff is parsed: the service says who may not be on the team and why, next
+        # to the team field. Technical experts may hold any role at the CB.
+        _set_choices(self.fields["lead"], [("", "Choose the lead assessor"), *people])
+        _set_choices(self.fields["team"], people)
+        _set_choices(self.fields["experts"], people)
+        for name, offered in (
+            ("lead", [("", "Choose the lead assessor"), *qualified]),
+            ("team", qualified),
+        ):
+            widget = self.fields[name].widget
+            assert isinstance(widget, forms.Select | forms.CheckboxSelectMultiple)
+            widget.choices = offered
+
+    def team_roles(self) -> list[tuple[int, str]]:
+        """(user id, team role) pairs, the lead first; the lead ticked as a member too is
+        listed once."""
+        lead = int(self.cleaned_data["lead"])
+        pairs = [(lead, "lead")]
+        pairs += [(int(pk), "member") for pk in self.cleaned_data["team"] if int(pk) != lead]
+        pairs += [(int(pk), "technical_expert") for pk in self.cleaned_data["experts"]]
+        return pairs
+
+
+class FindingForm(forms.Form):
+    grade = forms.ChoiceField(label="Grade", choices=FindingGrade.choices)
+    requirement_kind = forms.ChoiceField(label="Requirement", choices=RequirementKind.choices)
+    requirement_ref = forms.CharField(
+        label="Requirement reference",
+        max_length=200,
+        required=False,
+        help_text="e.g. ISO 9001:2015 8.5.1",
+    )
+    standard = forms.ChoiceField(
+        label="Declared standard",
+        required=False,
+        help_text="For a clause of a declared standard.",
+    )
+    description = forms.CharField(
+        label="What was found", widget=TEXT, required=False, max_length=5000
+    )
+    raised_on = _date("Raised on", "Leave empty for the assessment's first day.")
+    due_date = _date("Due date", "Leave empty for the scheme's default.")
+
+    def __init__(self, *args: Any, standards: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self.fields["standard"], [("", "None"), *[(str(k), v) for k, v in standards]])
+
+
+class ReportForm(forms.Form):
+    issued_on = _date("Report issued on")
+    summary = forms.CharField(label="Summary", required=False, widget=TEXT, max_length=5000)
+
+
+class ReviewForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label="Outcome",
+        widget=forms.RadioSelect,
+        choices=[
+            ("accept_plan", "Accept the plan (to be verified later)"),
+            ("verify", "Verified as effective (closes the finding)"),
+            ("reject", "Reject (the finding is open again)"),
+        ],
+    )
+    comment = forms.CharField(
+        label="Comment",
+        required=False,
+        widget=TEXT,
+        max_length=5000,
+        help_text="Needed when you reject.",
+    )
+    reviewed_on = _date("Reviewed on")
+
+
+class GrantForm(forms.Form):
+    decided_on = _date("Decided on")
+    rationale = forms.CharField(label="Rationale", required=False, widget=TEXT, max_length=5000)
+
+
+class SuspendForm(forms.Form):
+    reason_category = forms.ChoiceField(
+        label="Reason (public)", choices=_choices(SUSPEND_REASONS, StatusReason)
+    )
+    reason = forms.CharField(
+        label="Why, for the record (private)", required=False, widget=TEXT, max_length=5000
+    )
+    decided_on = _date("Decided on")
+
+
+class RestoreForm(forms.Form):
+    reason = forms.CharField(
+        label="How the cause was resolved (private)", required=False, widget=TEXT, max_length=5000
+    )
+    decided_on = _date("Decided on")
+
+
+class WithdrawForm(forms.Form):
+    reason_category = forms.ChoiceField(
+        label="Reason (public)", choices=_choices(WITHDRAW_REASONS, StatusReason)
+    )
+    reason = forms.CharField(
+        label="Why, for the record (private)", required=False, widget=TEXT, max_length=5000
+    )
+    decided_on = _date("Decided on")
+
+
+class ReissueForm(forms.Form):
+    reason = forms.ChoiceField(
+        label="Why a new issue (public)", choices=_choices(REISSUE_REASONS, IssueReason)
+    )
+    change_summary = forms.CharField(
+        label="What changed (public)", required=False, widget=TEXT, max_length=2000
+    )
+    decided_on = _date("Decided on")

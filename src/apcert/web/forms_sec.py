@@ -1,0 +1,94 @@
+"""Forms of the Secretariat's pages. They parse input; the services decide what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from apcert.bodies.choices import AcceptanceStatus
+from apcert.schemes.models import ProcessCategory, Programme
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class CBForm(forms.Form):
+    """A new certification body: the code the Secretariat gives it, its name and country."""
+
+    code = forms.CharField(
+        label="Code",
+        max_length=20,
+        help_text="2 to 8 letters or digits. It appears in every certificate number of the CB.",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "autocomplete": "off"}),
+    )
+    name = forms.CharField(label="Name", max_length=200)
+    country = forms.CharField(
+        label="Country",
+        max_length=10,
+        help_text="The two letters of ISO 3166-1, e.g. DE.",
+        widget=forms.TextInput(attrs={"autocapitalize": "characters", "size": 4}),
+    )
+    website = forms.URLField(label="Website", required=False, assume_scheme="https")
+
+
+class ProgrammeChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Programme) -> str:
+        return f"{obj.code}: {obj.name} ({obj.scheme.code})"
+
+
+class CategoryChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: ProcessCategory) -> str:
+        return f"{obj.code}: {obj.name}"
+
+
+class AcceptanceForm(forms.Form):
+    """An acceptance of a CB for one programme, with its dates and, optionally, categories."""
+
+    programme = ProgrammeChoiceField(
+        label="Programme",
+        queryset=Programme.objects.select_related("scheme").order_by("code"),
+        empty_label="Choose a programme",
+    )
+    accepted_on = forms.DateField(label="Accepted on", widget=DATE)
+    valid_until = forms.DateField(
+        label="Valid until",
+        required=False,
+        widget=DATE,
+        help_text="Leave empty for an acceptance without an end date.",
+    )
+    categories = CategoryChoiceField(
+        label="Limited to these process categories",
+        queryset=ProcessCategory.objects.order_by("code"),
+        required=False,
+        help_text="Leave none chosen to accept the whole programme. Hold Ctrl (or Cmd) to "
+        "choose several.",
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+
+
+class AcceptanceStatusForm(forms.Form):
+    """Suspend, withdraw or restore an acceptance, with the reason (kept in the audit log)."""
+
+    status = forms.ChoiceField(label="New status", choices=AcceptanceStatus.choices)
+    reason = forms.CharField(
+        label="Reason",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why the acceptance changes. It is kept in the audit log.",
+    )
+
+    def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.current = current
+        status = self.fields["status"]
+        assert isinstance(status, forms.ChoiceField)
+        # Offer the statuses it may move to; a forced value still reaches clean_status.
+        status.widget.choices = [
+            (v, label) for v, label in AcceptanceStatus.choices if v != current
+        ]
+
+    def clean_status(self) -> str:
+        value: str = self.cleaned_data["status"]
+        if value == self.current:
+            raise forms.ValidationError(f"The acceptance is already {value}.")
+        return value

@@ -1,0 +1,17 @@
+"""The Secretariat's back-office pages, under /office/secretariat/ (namespace ``web:sec``)."""
+
+from django.urls import path
+
+from apcert.web import views_sec as v
+
+app_name = "sec"
+
+urlpatterns = [
+    path("", v.cb_list, name="cbs"),
+    path("cbs/new", v.cb_new, name="cb-new"),
+    path("cbs/<int:pk>/", v.cb_detail, name="cb"),
+    path("cbs/<int:pk>/acceptances", v.acceptance_new, name="acceptance-new"),
+    path("acceptances/<int:pk>/status", v.acceptance_status, name="acceptance-status"),
+    path("reference/", v.reference, name="reference"),
+    path("certificates/", v.certificate_list, name="certificates"),
+]

@@ -1,0 +1,679 @@
+"""The certification body's back-office pages (issue 5): incoming applications, assessment
+planning and findings, corrective action review with the evidence, the decision, and the
+actions on the CB's certificates.
+
+Each object is read through a selector limited to the CBs the user is staff of (the
+Secretariat sees all), so another CB's object by id is a 404. Each page offers only the
+actions the user's role allows there; the services decide, and a crafted POST they refuse
+gets a 403 page (a role the user lacks) or the reason next to the field it names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from apcert.accounts.models import User
+from apcert.applications.choices import ApplicationStatus
+from apcert.applications.models import Application, ScopeLine
+from apcert.applications.selectors import applications_for_cb_staff
+from apcert.applications.services import application_accept, application_reject
+from apcert.assessments.choices import (
+    AssessmentKind,
+    AssessmentStatus,
+    FindingStatus,
+    TeamRole,
+)
+from apcert.assessments.models import (
+    Assessment,
+    CorrectiveAction,
+    EvidenceFile,
+    Finding,
+    TeamMember,
+)
+from apcert.assessments.selectors import (
+    assessments_for_cb_staff,
+    corrective_actions_for_cb_staff,
+)
+from apcert.assessments.services import (
+    assessment_issue_report,
+    assessment_plan,
+    assessment_start,
+    corrective_action_review,
+    finding_record,
+)
+from apcert.bodies.models import CBStaff, CertificationBody
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.models import Certificate
+from apcert.certificates.selectors import certificates_for_cb_staff, grant_blockers
+from apcert.certificates.services import (
+    certificate_grant,
+    certificate_reissue,
+    certificate_restore,
+    certificate_suspend,
+    certificate_withdraw,
+)
+from apcert.core.errors import DomainError, PermissionDenied
+from apcert.core.permissions import cb_roles
+from apcert.schemes.models import Standard
+from apcert.web import forms_cb as f
+from apcert.web.errors import add_form_error, error_page
+from apcert.web.lists import ChoiceFilter, Sort, list_page
+
+SECTION = "cb"
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # the sign-in middleware lets no one else through
+    return user
+
+
+def _roles(user: User, cb: CertificationBody) -> set[str]:
+    """The user's roles at ``cb``; an administrator of the CB holds them all (as
+    core.permissions.require_cb_role has it)."""
+    held = cb_roles(user, cb)
+    return held | {"scheme_manager", "assessor", "decision_maker"} if "admin" in held else held
+
+
+def _refused(
+    request: HttpRequest,
+    exc: DomainError,
+    form: forms.Form,
+    fields: Mapping[str, str] | None,
+    *,
+    offered: bool = True,
+) -> HttpResponse | None:
+    """A refusal on its own page, with its HTTP status, when the user lacks the role
+    (PermissionDenied, 403) or the page does not offer the action in the object's present
+    state (so a form error would not be seen); else None, the reason put on the form."""
+    if isinstance(exc, PermissionDenied) or not offered:
+        return error_page(request, exc)
+    add_form_error(form, exc, fields)
+    return None
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+APPLICATION_SORTS = {
+    "submitted": Sort("Submitted", ("submitted_at",)),
+    "organization": Sort("Organization", ("organization__legal_name",)),
+    "status": Sort("Status", ("status",)),
+}
+
+
+@require_safe
+def application_list(request: HttpRequest) -> HttpResponse:
+    """The applications made to the user's CB: filter by status, sort, page."""
+    listing = list_page(
+        request,
+        applications_for_cb_staff(_user(request)),
+        sorts=APPLICATION_SORTS,
+        default_sort="-submitted",
+        filters=[
+            ChoiceFilter("status", "status", ApplicationStatus.choices, "Status"),
+        ],
+    )
+    return render(
+        request,
+        "web/cb/application_list.html",
+        {"listing": listing, "section": SECTION, "title": "Applications"},
+    )
+
+
+ASSESSMENT_SORTS = {
+    "start": Sort("First day", ("start_date",)),
+    "status": Sort("Status", ("status",)),
+    "kind": Sort("Kind", ("kind",)),
+}
+
+
+@require_safe
+def assessment_list(request: HttpRequest) -> HttpResponse:
+    """The assessments of the user's CB: filter by status and kind, sort, page."""
+    listing = list_page(
+        request,
+        assessments_for_cb_staff(_user(request)),
+        sorts=ASSESSMENT_SORTS,
+        default_sort="-start",
+        filters=[
+            ChoiceFilter("status", "status", AssessmentStatus.choices, "Status"),
+            ChoiceFilter("kind", "kind", AssessmentKind.choices, "Kind"),
+        ],
+    )
+    return render(
+        request,
+        "web/cb/assessment_list.html",
+        {"listing": listing, "section": SECTION, "title": "Assessments"},
+    )
+
+
+CERTIFICATE_SORTS = {
+    "number": Sort("Number", ("number",)),
+    "holder": Sort("Holder", ("organization__legal_name",)),
+    "expires": Sort("Expires", ("expires_on",)),
+    "status": Sort("Status", ("status",)),
+}
+
+
+@require_safe
+def certificate_list(request: HttpRequest) -> HttpResponse:
+    """The user's CB's certificates: filter by status, sort, page."""
+    listing = list_page(
+        request,
+        certificates_for_cb_staff(_user(request)),
+        sorts=CERTIFICATE_SORTS,
+        default_sort="number",
+        filters=[ChoiceFilter("status", "status", CertificateStatus.choices, "Status")],
+    )
+    return render(
+        request,
+        "web/cb/certificate_list.html",
+        {"listing": listing, "section": SECTION, "title": "Certificates"},
+    )
+
+
+# --- an application: accept or reject, plan its initial assessment --------------------------
+
+
+def _application(request: HttpRequest, pk: int) -> Application:
+    return get_object_or_404(applications_for_cb_staff(_user(request)), pk=pk)
+
+
+def _application_page(
+    request: HttpRequest,
+    app: Application,
+    *,
+    accept_form: forms.Form | None = None,
+    reject_form: forms.Form | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    roles = _roles(_user(request), app.cb)
+    lines = list(
+        ScopeLine.objects.filter(application=app)
+        .select_related("category", "site")
+        .prefetch_related("standards")
+    )
+    assessments = list(Assessment.objects.filter(application=app).order_by("start_date", "pk"))
+    manager = "scheme_manager" in roles
+    return render(
+        request,
+        "web/cb/application_detail.html",
+        {
+            "app": app,
+            "lines": lines,
+            "programmes": list(app.programmes.order_by("code")),
+            "assessments": assessments,
+            "certificates": list(app.certificates.all()),
+            "may_decide": manager and app.status == ApplicationStatus.SUBMITTED,
+            "may_plan": manager and app.status == ApplicationStatus.ACCEPTED,
+            "accept_form": accept_form or f.ApplicationAcceptForm(prefix="accept"),
+            "reject_form": reject_form or f.ApplicationRejectForm(prefix="reject"),
+            "section": SECTION,
+        },
+        status=status,
+    )
+
+
+@require_safe
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _application_page(request, _application(request, pk))
+
+
+@require_POST
+def application_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
+    app = _application(request, pk)
+    form = f.ApplicationAcceptForm(request.POST, prefix="accept")
+    if form.is_valid():
+        try:
+            application_accept(
+                actor=_user(request), application=app, reason=form.cleaned_data["note"]
+            )
+        except DomainError as exc:
+            offered = app.status == ApplicationStatus.SUBMITTED
+            offered = offered
+            if (
+                page := _refused(request, exc, form, {"reason": "note"}, offered=offered)
+            ) is not None:
+                return page
+            return _application_page(request, app, accept_form=form, status=exc.http_status)
+        messages.success(request, f"Application {app.pk} is accepted.")
+        return redirect("web:cb:application", pk=app.pk)
+    return _application_page(request, app, accept_form=form, status=400)
+
+
+@require_POST
+def application_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
+    app = _application(request, pk)
+    form = f.ApplicationRejectForm(request.POST, prefix="reject")
+    if form.is_valid():
+        try:
+            application_reject(
+                actor=_user(request), application=app, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as exc:
+            offered = app.status == ApplicationStatus.SUBMITTED
+            if (page := _refused(request, exc, form, None, offered=offered)) is not None:
+                return page
+            return _application_page(request, app, reject_form=form, status=exc.http_status)
+        messages.success(request, f"Application {app.pk} is rejected.")
+        return redirect("web:cb:application", pk=app.pk)
+    return _application_page(request, app, reject_form=form, status=400)
+
+
+def _staff_choices(cb: CertificationBody) -> tuple[list[tuple[int, str]], set[int]]:
+    """The CB's active staff, one entry a person with their roles, and which of them are
+    assessors."""
+    people: dict[int, tuple[User, list[str]]] = {}
+    assessors: set[int] = set()
+    for staff in (
+        CBStaff.objects.filter(cb=cb, active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user__full_name", "user__username", "role")
+    ):
+        people.setdefault(staff.user_id, (staff.user, []))[1].append(staff.get_role_display())
+        if staff.role == "assessor":
+            assessors.add(staff.user_id)
+    choices = [(pk, f"{user} ({', '.join(roles)})") for pk, (user, roles) in people.items()]
+    return choices, assessors
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Plan the initial assessment of an accepted application, with its team."""
+    user = _user(request)
+    app = _application(request, pk)
+    if "scheme_manager" not in _roles(user, app.cb):
+        return error_page(
+            request,
+            PermissionDenied(
+                f"Only a scheme manager of {app.cb.code} may plan assessments.",
+                code="permission.cb_role_required",
+            ),
+            title="Plan an assessment",
+        )
+    staff, assessors = _staff_choices(app.cb)
+    form = f.AssessmentPlanForm(
+        request.POST if request.method == "POST" else None, staff=staff, assessors=assessors
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            members = {u.pk: u for u in User.objects.filter(pk__in=[pk for pk, _ in staff])}
+            try:
+                assessment = assessment_plan(
+                    actor=user,
+                    kind=AssessmentKind.INITIAL,
+                    application=app,
+                    start_date=form.cleaned_data["start_date"],
+                    end_date=form.cleaned_data["end_date"],
+                    stage1_document_review=form.cleaned_data["stage1_document_review"],
+                    team=[(members[uid], role) for uid, role in form.team_roles()],
+                )
+            except DomainError as exc:
+                offered = app.status == ApplicationStatus.ACCEPTED
+                if (page := _refused(request, exc, form, None, offered=offered)) is not None:
+                    return page
+                status = exc.http_status
+            else:
+                messages.success(request, "The assessment is planned.")
+                return redirect("web:cb:assessment", pk=assessment.pk)
+    return render(
+        request,
+        "web/cb/assessment_plan.html",
+        {"app": app, "form": form, "section": SECTION},
+        status=status,
+    )
+
+
+# --- an assessment: start, findings, report, corrective actions -----------------------------
+
+
+def _assessment(request: HttpRequest, pk: int) -> Assessment:
+    return get_object_or_404(assessments_for_cb_staff(_user(request)), pk=pk)
+
+
+def _declared_standards(a: Assessment) -> list[tuple[int, str]]:
+    if a.application_id is None:
+        return []
+    qs = Standard.objects.filter(scopeline__application_id=a.application_id).distinct()
+    return [(s.pk, s.reference) for s in qs.order_by("designation", "edition")]
+
+
+@dataclass(frozen=True)
+class AnswerRow:
+    """A corrective action on the assessment page: its evidence files, and the review form
+    when the user may review it now."""
+
+    corrective_action: CorrectiveAction
+    files: list[EvidenceFile]
+    review_form: forms.Form | None
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    finding: Finding
+    answers: list[AnswerRow]
+
+
+def _answer_row(
+    ca: CorrectiveAction, open_pk: int | None, bound: Mapping[int, forms.Form]
+) -> AnswerRow:
+    form = None
+    if ca.pk == open_pk:
+        form = bound[ca.pk] if ca.pk in bound else f.ReviewForm(prefix=f"review-{ca.pk}")
+    return AnswerRow(ca, list(ca.evidence_files.all()), form)
+
+
+def _assessment_page(
+    request: HttpRequest,
+    a: Assessment,
+    *,
+    finding_form: forms.Form | None = None,
+    report_form: forms.Form | None = None,
+    review_forms: Mapping[int, forms.Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = _user(request)
+    team = list(TeamMember.objects.filter(assessment=a).select_related("user").order_by("role"))
+    my_role = next((m.role for m in team if m.user_id == user.pk), None)
+    findings = list(
+        Finding.objects.filter(assessment=a)
+        .select_related("standard")
+        .prefetch_related(
+            Prefetch(
+                "corrective_actions",
+                queryset=CorrectiveAction.objects.prefetch_related("evidence_files").order_by("id"),
+            )
+        )
+        .order_by("id")
+    )
+    assessor = my_role in (TeamRole.LEAD, TeamRole.MEMBER)
+    bound = review_forms or {}
+    rows = []
+    for finding in findings:
+        answers = list(finding.corrective_actions.all())
+        # Only the latest answer to a finding awaiting review may be reviewed, by an assessor.
+        open_pk = (
+            answers[-1].pk
+            if assessor and answers and finding.status == FindingStatus.ANSWERED
+            else None
+        )
+        rows.append(FindingRow(finding, [_answer_row(ca, open_pk, bound) for ca in answers]))
+    in_progress = a.status == AssessmentStatus.IN_PROGRESS
+    roles = _roles(user, a.cb)
+    return render(
+        request,
+        "web/cb/assessment_detail.html",
+        {
+            "a": a,
+            "team": team,
+            "findings": rows,
+            "may_start": my_role == TeamRole.LEAD and a.status == AssessmentStatus.PLANNED,
+            "may_record": my_role is not None and in_progress,
+            "may_report": my_role == TeamRole.LEAD and in_progress,
+            "may_decide": (
+                "decision_maker" in roles
+                and a.kind == AssessmentKind.INITIAL
+                and a.status == AssessmentStatus.REPORT_ISSUED
+            ),
+            "finding_form": finding_form
+            or f.FindingForm(prefix="finding", standards=_declared_standards(a)),
+            "report_form": report_form or f.ReportForm(prefix="report"),
+            "section": SECTION,
+        },
+        status=status,
+    )
+
+
+@require_safe
+def assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _assessment_page(request, _assessment(request, pk))
+
+
+@require_POST
+def assessment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
+    a = _assessment(request, pk)
+    try:
+        assessment_start(actor=_user(request), assessment=a)
+    except DomainError as exc:
+        return error_page(request, exc, title="Start the assessment")
+    messages.success(request, "The assessment is in progress.")
+    return redirect("web:cb:assessment", pk=a.pk)
+
+
+@require_POST
+def finding_record_view(request: HttpRequest, pk: int) -> HttpResponse:
+    a = _assessment(request, pk)
+    form = f.FindingForm(request.POST, prefix="finding", standards=_declared_standards(a))
+    if form.is_valid():
+        data = form.cleaned_data
+        standard = (
+            Standard.objects.filter(pk=data["standard"]).first() if data["standard"] else None
+        )
+        try:
+            finding_record(
+                actor=_user(request),
+                assessment=a,
+                grade=data["grade"],
+                requirement_kind=data["requirement_kind"],
+                requirement_ref=data["requirement_ref"],
+                description=data["description"],
+                raised_on=data["raised_on"],
+                due_date=data["due_date"],
+                standard=standard,
+            )
+        except DomainError as exc:
+            offered = a.status == AssessmentStatus.IN_PROGRESS
+            if (page := _refused(request, exc, form, None, offered=offered)) is not None:
+                return page
+            return _assessment_page(request, a, finding_form=form, status=exc.http_status)
+        messages.success(request, "The finding is recorded.")
+        return redirect(reverse("web:cb:assessment", kwargs={"pk": a.pk}) + "#findings")
+    return _assessment_page(request, a, finding_form=form, status=400)
+
+
+@require_POST
+def assessment_report_view(request: HttpRequest, pk: int) -> HttpResponse:
+    a = _assessment(request, pk)
+    form = f.ReportForm(request.POST, prefix="report")
+    if form.is_valid():
+        try:
+            assessment_issue_report(
+                actor=_user(request),
+                assessment=a,
+                issued_on=form.cleaned_data["issued_on"],
+                summary=form.cleaned_data["summary"],
+            )
+        except DomainError as exc:
+            offered = a.status == AssessmentStatus.IN_PROGRESS
+            if (page := _refused(request, exc, form, None, offered=offered)) is not None:
+                return page
+            return _assessment_page(request, a, report_form=form, status=exc.http_status)
+        messages.success(request, "The report is issued.")
+        return redirect("web:cb:assessment", pk=a.pk)
+    return _assessment_page(request, a, report_form=form, status=400)
+
+
+def _reviewable(ca: CorrectiveAction) -> bool:
+    """The page offers a review of the latest answer to a finding awaiting one."""
+    latest = ca.finding.corrective_actions.order_by("-id").values_list("pk", flat=True).first()
+    return ca.finding.status == FindingStatus.ANSWERED and latest == ca.pk
+
+
+@require_POST
+def corrective_action_review_view(request: HttpRequest, pk: int) -> HttpResponse:
+    ca = get_object_or_404(corrective_actions_for_cb_staff(_user(request)), pk=pk)
+    a = ca.finding.assessment
+    form = f.ReviewForm(request.POST, prefix=f"review-{ca.pk}")
+    if form.is_valid():
+        try:
+            corrective_action_review(
+                actor=_user(request),
+                corrective_action=ca,
+                outcome=form.cleaned_data["outcome"],
+                comment=form.cleaned_data["comment"],
+                reviewed_on=form.cleaned_data["reviewed_on"],
+            )
+        except DomainError as exc:
+            if (page := _refused(request, exc, form, None, offered=_reviewable(ca))) is not None:
+                return page
+            return _assessment_page(request, a, review_forms={ca.pk: form}, status=exc.http_status)
+        messages.success(request, f"The corrective action for finding {ca.finding_id} is reviewed.")
+        return redirect(reverse("web:cb:assessment", kwargs={"pk": a.pk}) + "#findings")
+    return _assessment_page(request, a, review_forms={ca.pk: form}, status=400)
+
+
+# --- the decision ---------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Every rule still blocking a grant on this initial assessment, then the grant."""
+    user = _user(request)
+    a = _assessment(request, pk)
+    if a.application is None or a.kind != AssessmentKind.INITIAL:
+        return error_page(
+            request,
+            PermissionDenied(
+                "A grant rests on the initial assessment of an application.",
+                code="decision.wrong_assessment",
+            ),
+            title="Decision",
+        )
+    app = a.application
+    form = f.GrantForm(request.POST if request.method == "POST" else None, prefix="grant")
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                cert = certificate_grant(
+                    actor=user,
+                    application=app,
+                    assessment=a,
+                    decided_on=form.cleaned_data["decided_on"],
+                    rationale=form.cleaned_data["rationale"],
+                )
+            except DomainError as exc:
+                if (page := _refused(request, exc, form, None)) is not None:
+                    return page
+                status = exc.http_status
+            else:
+                messages.success(request, f"Certification is granted: {cert.number}.")
+                return redirect("web:cb:certificate", pk=cert.pk)
+    on = (form.cleaned_data.get("decided_on") if form.is_bound and form.is_valid() else None) or (
+        timezone.localdate()
+    )
+    blockers = grant_blockers(actor=user, application=app, assessment=a, on=on)
+    return render(
+        request,
+        "web/cb/decision.html",
+        {
+            "a": a,
+            "app": app,
+            "on": on,
+            "blockers": blockers,
+            "form": form,
+            "section": SECTION,
+        },
+        status=status,
+    )
+
+
+# --- a certificate: suspend, restore, withdraw, re-issue -------------------------------------
+
+CERTIFICATE_ACTIONS: dict[str, tuple[type[forms.Form], tuple[str, ...], str]] = {
+    # action: (form, statuses it applies to, label)
+    "suspend": (f.SuspendForm, (CertificateStatus.CURRENT,), "Suspend"),
+    "restore": (f.RestoreForm, (CertificateStatus.SUSPENDED,), "Restore"),
+    "withdraw": (
+        f.WithdrawForm,
+        (CertificateStatus.CURRENT, CertificateStatus.SUSPENDED),
+        "Withdraw",
+    ),
+    "reissue": (
+        f.ReissueForm,
+        (CertificateStatus.CURRENT, CertificateStatus.SUSPENDED),
+        "Re-issue",
+    ),
+}
+
+
+def _certificate(request: HttpRequest, pk: int) -> Certificate:
+    return get_object_or_404(certificates_for_cb_staff(_user(request)), pk=pk)
+
+
+def _certificate_page(
+    request: HttpRequest,
+    cert: Certificate,
+    *,
+    bound: tuple[str, forms.Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    decider = "decision_maker" in _roles(_user(request), cert.cb)
+    actions = []
+    for action, (form_class, statuses, label) in CERTIFICATE_ACTIONS.items():
+        if decider and cert.status in statuses:
+            form = bound[1] if bound and bound[0] == action else form_class(prefix=action)
+            actions.append({"action": action, "label": label, "form": form})
+    return render(
+        request,
+        "web/cb/certificate_detail.html",
+        {
+            "cert": cert,
+            "issues": list(cert.issues.order_by("-issue_number")),
+            "changes": list(cert.status_changes.order_by("-effective_on", "-id")),
+            "actions": actions,
+            "section": SECTION,
+        },
+        status=status,
+    )
+
+
+@require_safe
+def certificate_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _certificate_page(request, _certificate(request, pk))
+
+
+def _status_call(action: str) -> Callable[..., Certificate]:
+    calls: dict[str, Callable[..., Certificate]] = {
+        "suspend": certificate_suspend,
+        "restore": certificate_restore,
+        "withdraw": certificate_withdraw,
+        "reissue": certificate_reissue,
+    }
+    return calls[action]
+
+
+@require_POST
+def certificate_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    cert = _certificate(request, pk)
+    if action not in CERTIFICATE_ACTIONS:
+        return error_page(
+            request,
+            DomainError("There is no such action on a certificate.", code="invalid.action"),
+        )
+    form_class, statuses, label = CERTIFICATE_ACTIONS[action]
+    form = form_class(request.POST, prefix=action)
+    if form.is_valid():
+        try:
+            _status_call(action)(actor=_user(request), certificate=cert, **form.cleaned_data)
+        except DomainError as exc:
+            offered = cert.status in statuses
+            if (page := _refused(request, exc, form, None, offered=offered)) is not None:
+                return page
+            return _certificate_page(request, cert, bound=(action, form), status=exc.http_status)
+        messages.success(request, f"{cert.number}: {label.lower()} recorded.")
+        return redirect("web:cb:certificate", pk=cert.pk)
+    return _certificate_page(request, cert, bound=(action, form), status=400)

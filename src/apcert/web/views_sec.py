@@ -1,0 +1,420 @@
+"""The Secretariat's back-office pages, under /office/secretariat/ (namespace ``web:sec``).
+
+Certification bodies and their acceptance, the reference data, and every certificate of
+every CB. The selectors and services refuse anyone but the Secretariat (403 with the reason,
+nothing written); each view parses input, calls one selector or service and renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from apcert.accounts.models import User
+from apcert.bodies.models import CBAcceptance, CertificationBody
+from apcert.bodies.selectors import (
+    cb_acceptances_for_secretariat,
+    cb_codes_for_secretariat,
+    cb_countries_for_secretariat,
+    cb_with_acceptances_for_secretariat,
+    cbs_for_secretariat,
+)
+from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_set_status, cb_create
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.selectors import certificates_visible_to
+from apcert.core.errors import DomainError, PermissionDenied
+from apcert.core.permissions import require_secretariat
+from apcert.schemes.choices import StandardStatus
+from apcert.schemes.selectors import (
+    categories,
+    programmes_catalogue,
+    schemes_catalogue,
+    standards_catalogue,
+)
+from apcert.web.errors import add_form_error, error_page
+from apcert.web.forms_sec import AcceptanceForm, AcceptanceStatusForm, CBForm
+from apcert.web.lists import ChoiceFilter, Sort, list_page
+
+SECTION = "secretariat"
+
+View = Callable[..., HttpResponse]
+
+
+def _user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User)  # the sign-in middleware lets no one else through
+    return user
+
+
+def secretariat_page(title: str) -> Callable[[View], View]:
+    """Refuse the page with the reason (403) to anyone but the Secretariat, before it reads
+    anything; the selectors and services check again."""
+
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                require_secretariat(_user(request))
+            except PermissionDenied as exc:
+                return error_page(request, exc, title=title)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _render(
+    request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
+) -> HttpResponse:
+    return render(request, f"web/sec/{template}", {"section": SECTION, **context}, status=status)
+
+
+def _q(request: HttpRequest) -> str:
+    return request.GET.get("q", "").strip()[:100]
+
+
+# --- certification bodies ----------------------------------------------------------------------
+
+CB_SORTS = {
+    "code": Sort("Code", ("code",)),
+    "name": Sort("Name", ("name",)),
+    "country": Sort("Country", ("country", "code")),
+    "created": Sort("Date added", ("created_at",)),
+}
+
+
+@require_http_methods(["GET", "HEAD"])
+@secretariat_page("Certification bodies")
+def cb_list(request: HttpRequest) -> HttpResponse:
+    """Every CB with its acceptances counted; filter by code or name, and by country."""
+    cbs = cbs_for_secretariat(_user(request))
+    q = _q(request)
+    if q:
+        cbs = cbs.filter(Q(code__icontains=q) | Q(name__icontains=q))
+    countries = cb_countries_for_secretariat(_user(request))
+    listing = list_page(
+        request,
+        cbs,
+        sorts=CB_SORTS,
+        default_sort="code",
+        filters=[ChoiceFilter("country", "country", [(c, c) for c in countries], label="Country")],
+    )
+    return _render(request, "cb_list.html", {"listing": listing, "q": q})
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@secretariat_page("New certification body")
+def cb_new(request: HttpRequest) -> HttpResponse:
+    """Accept a new CB into IECQ and give it its code (``cb_create``)."""
+    form = CBForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            cb = cb_create(
+                actor=_user(request),
+                code=data["code"],
+                name=data["name"],
+                country=data["country"],
+                website=data["website"],
+            )
+        except PermissionDenied as exc:
+            return error_page(request, exc, title="New certification body")
+        except DomainError as exc:
+            add_form_error(form, exc)
+        else:
+            messages.success(
+                request, f"{cb.code} {cb.name} is added. Now accept it for a programme."
+            )
+            return redirect("web:sec:cb", pk=cb.pk)
+    return _render(request, "cb_new.html", {"form": form}, status=400 if form.is_bound else 200)
+
+
+def _cb(request: HttpRequest, pk: int) -> CertificationBody:
+    return get_object_or_404(cb_with_acceptances_for_secretariat(_user(request)), pk=pk)
+
+
+def _cb_page(
+    request: HttpRequest,
+    cb: CertificationBody,
+    *,
+    form: AcceptanceForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return _render(
+        request,
+        "cb_detail.html",
+        {
+            "cb": cb,
+            "acceptances": list(cb.acceptances.all()),
+            "form": form or AcceptanceForm(),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+@secretariat_page("Certification body")
+def cb_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One CB: its acceptances, and the form to accept it for another programme."""
+    return _cb_page(request, _cb(request, pk))
+
+
+@require_http_methods(["POST"])
+@secretariat_page("Accept a certification body")
+def acceptance_new(request: HttpRequest, pk: int) -> HttpResponse:
+    """Accept the CB for a programme, with its dates (``cb_acceptance_grant``)."""
+    cb = _cb(request, pk)
+    form = AcceptanceForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            acceptance = cb_acceptance_grant(
+                actor=_user(request),
+                cb=cb,
+                programme=data["programme"],
+                accepted_on=data["accepted_on"],
+                valid_until=data["valid_until"],
+                categories=data["categories"],
+            )
+        except PermissionDenied as exc:
+            return error_page(request, exc, title="Accept a certification body")
+        except DomainError as exc:
+            if exc.code == "cb.acceptance_exists":
+                form.add_error("programme", exc.message)
+            else:
+                add_form_error(form, exc)
+        else:
+            messages.success(request, f"{cb.code} is accepted for {acceptance.programme.code}.")
+            return redirect("web:sec:cb", pk=cb.pk)
+    return _cb_page(request, cb, form=form, status=400)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@secretariat_page("Change an acceptance")
+def acceptance_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Suspend, withdraw or restore an acceptance (``cb_acceptance_set_status``)."""
+    acceptance: CBAcceptance = get_object_or_404(
+        cb_acceptances_for_secretariat(_user(request)), pk=pk
+    )
+    form = AcceptanceStatusForm(
+        request.POST if request.method == "POST" else None, current=acceptance.status
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            changed = cb_acceptance_set_status(
+                actor=_user(request),
+                acceptance=acceptance,
+                status=form.cleaned_data["status"],
+                reason=form.cleaned_data["reason"],
+            )
+        except PermissionDenied as exc:
+            return error_page(request, exc, title="Change an acceptance")
+        except DomainError as exc:
+            add_form_error(form, exc)
+        else:
+            messages.success(
+                request,
+                f"The acceptance of {acceptance.cb.code} for {acceptance.programme.code} is "
+                f"now {changed.get_status_display()}.",
+            )
+            return redirect("web:sec:cb", pk=acceptance.cb_id)
+    return _render(
+        request,
+        "acceptance_status.html",
+        {"acceptance": acceptance, "form": form},
+        status=400 if form.is_bound else 200,
+    )
+
+
+# --- reference data ----------------------------------------------------------------------------
+
+STANDARD_SORTS = {
+    "designation": Sort("Designation", ("designation", "edition")),
+    "status": Sort("Status", ("status", "designation", "edition")),
+    "withdrawn": Sort("Withdrawn on", ("withdrawn_on", "designation")),
+}
+
+
+@dataclass(frozen=True)
+class CategoryRow:
+    code: str
+    name: str
+    depth: int
+    is_design: bool
+
+
+def _category_tree() -> list[CategoryRow]:
+    """The process categories in tree order (each under its parent), with their depth."""
+    rows = list(categories())
+    children: dict[int | None, list[Any]] = {}
+    for c in rows:
+        children.setdefault(c.parent_id, []).append(c)
+    tree: list[CategoryRow] = []
+    stack = [(c, 0) for c in reversed(children.get(None, []))]
+    while stack:
+        c, depth = stack.pop()
+        tree.append(CategoryRow(c.code, c.name, depth, c.is_design))
+        stack.extend((child, depth + 1) for child in reversed(children.get(c.pk, [])))
+    return tree
+
+
+@require_http_methods(["GET", "HEAD"])
+@secretariat_page("Reference data")
+def reference(request: HttpRequest) -> HttpResponse:
+    """Schemes, programmes, the process category tree and the standards catalogue, as the
+    database holds them; the standards filterable by text, status and acceptance."""
+    q = _q(request)
+    standards = standards_catalogue()
+    if q:
+        standards = standards.filter(Q(designation__icontains=q) | Q(title__icontains=q))
+    listing = list_page(
+        request,
+        standards,
+        sorts=STANDARD_SORTS,
+        default_sort="designation",
+        filters=[
+            ChoiceFilter("status", "status", StandardStatus.choices, label="Status"),
+            ChoiceFilter(
+                "accepted",
+                "accepted_for_iecq",
+                [("True", "accepted for IECQ"), ("False", "not accepted")],
+                label="Accepted for use in IECQ",
+            ),
+        ],
+        per_page=50,
+    )
+    return _render(
+        request,
+        "reference.html",
+        {
+            "schemes": list(schemes_catalogue()),
+            "programmes": list(programmes_catalogue()),
+            "categories": _category_tree(),
+            "listing": listing,
+            "q": q,
+        },
+    )
+
+
+# --- every certificate -------------------------------------------------------------------------
+
+#: The certificate list counts at most this many matches; past it the page says "more than".
+COUNT_CAP = 10_000
+CERT_PER_PAGE = 50
+CERT_SORTS = {
+    "number": Sort("Number", ("number",)),
+    "expires": Sort("Expiry date", ("expires_on",)),
+    "status_since": Sort("Status since", ("status_since",)),
+    "issued": Sort("First issued", ("first_issued_on",)),
+}
+
+
+@dataclass(frozen=True)
+class CappedPage:
+    """One page of a long list, read with LIMIT and OFFSET: the count stops at a cap, so a
+    million rows cost no more than ``COUNT_CAP`` to count."""
+
+    items: list[Any]
+    number: int
+    per_page: int
+    count: int
+    capped: bool
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def start_index(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.items else 0
+
+    @property
+    def end_index(self) -> int:
+        return self.start_index + len(self.items) - 1 if self.items else 0
+
+    @property
+    def last_page(self) -> int:
+        return max((self.count - 1) // self.per_page + 1, 1)
+
+
+def capped_page(queryset: QuerySet[Any], page: str | None, *, per_page: int) -> CappedPage:
+    try:
+        number = max(int(page or 1), 1)
+    except ValueError:
+        number = 1
+    count = queryset.order_by()[: COUNT_CAP + 1].count()
+    capped = count > COUNT_CAP
+    count = min(count, COUNT_CAP)
+    # The pages stop at the cap too: past it, narrowing the filters is the way on, and a deep
+    # OFFSET over a million rows is never read.
+    last = max((count - 1) // per_page + 1, 1)
+    number = min(number, last)
+    offset = (number - 1) * per_page
+    rows = list(queryset[offset : offset + per_page + 1])
+    has_next = len(rows) > per_page and number < last
+    return CappedPage(rows[:per_page], number, per_page, count, capped, has_next)
+
+
+@require_http_methods(["GET", "HEAD"])
+@secretariat_page("Certificates")
+def certificate_list(request: HttpRequest) -> HttpResponse:
+    """Every certificate of every CB: filter by CB, status and holder's country; sort; pages
+    read with LIMIT, the count capped at ``COUNT_CAP``."""
+    certificates = certificates_visible_to(_user(request))
+    cbs = cb_codes_for_secretariat(_user(request))
+    country = request.GET.get("country", "").strip().upper()[:2]
+    if len(country) == 2 and country.isalpha():
+        certificates = certificates.filter(organization__country=country)
+    else:
+        country = ""
+    q = _q(request)
+    if q:
+        certificates = certificates.filter(number__icontains=q)
+    filters = [
+        ChoiceFilter("cb", "cb__code", [(c, c) for c in cbs], label="Certification body"),
+        ChoiceFilter("status", "status", CertificateStatus.choices, label="Status"),
+    ]
+    chosen: list[tuple[ChoiceFilter, str]] = []
+    for f in filters:
+        value = request.GET.get(f.param, "")
+        if value in {v for v, _ in f.choices}:
+            certificates = certificates.filter(**{f.lookup: value})
+        else:
+            value = ""
+        chosen.append((f, value))
+    sort = request.GET.get("sort", "number")
+    key = sort.removeprefix("-")
+    if key not in CERT_SORTS:
+        sort, key = "number", "number"
+    descending = sort.startswith("-")
+    ordering = [f"-{o}" if descending else o for o in CERT_SORTS[key].ordering]
+    certificates = certificates.order_by(*ordering, "-pk" if descending else "pk")
+    page = capped_page(certificates, request.GET.get("page"), per_page=CERT_PER_PAGE)
+    sort_options = [
+        option
+        for k, s in CERT_SORTS.items()
+        for option in ((k, f"{s.label}, ascending"), (f"-{k}", f"{s.label}, descending"))
+    ]
+    return _render(
+        request,
+        "certificate_list.html",
+        {
+            "page": page,
+            "filters": chosen,
+            "sort": sort,
+            "sort_options": sort_options,
+            "country": country,
+            "q": q,
+            "cap": COUNT_CAP,
+        },
+    )

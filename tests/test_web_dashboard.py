@@ -1,0 +1,270 @@
+"""The dashboard on the back-office home page (issue 5): due this week and this month,
+overdue, certificates by status over time; each limited to what the viewer may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apcert.accounts.models import User
+from apcert.assessments.models import Finding
+from apcert.certificates.models import Certificate
+from apcert.certificates.services import certificate_suspend
+from apcert.cycle import dashboard
+from apcert.cycle.dashboard import DashboardScope, status_history
+from apcert.cycle.selectors import visits_due, visits_overdue
+from tests.factories import World, make_user
+from tests.test_cycle_programme import _visit
+
+pytestmark = pytest.mark.django_db
+
+HOME = "/office/"
+D = dt.date
+
+
+def text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def home(client: Client, user: User, on: dt.date) -> str:
+    with time_machine.travel(dt.datetime(on.year, on.month, on.day, 10, 0), tick=False):
+        client.force_login(user)  # the session's idle expiry counts from the travelled clock
+        response = client.get(HOME)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def counts_row(html: str, label: str) -> list[str]:
+    """The three figures of one row of the counts table."""
+    row = re.search(rf"<th scope=\"row\">{label}</th>(.*?)</tr>", html, re.S)
+    assert row is not None, label
+    return [text(cell) for cell in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
+
+
+@pytest.fixture
+def two_worlds(world: World) -> tuple[World, World, Certificate, Certificate]:
+    """Two CBs, each with its own holder and one certificate granted on 2026-03-24."""
+    other = World.build()
+    return world, other, world.granted(), other.granted()
+
+
+def test_cb_staff_see_visits_due_of_their_own_clients_only(
+    client: Client, two_worlds: tuple[World, World, Certificate, Certificate]
+) -> None:
+    world, _other, mine, theirs = two_worlds
+    # Given both first surveillances are due on 2027-03-24, when the CB's manager looks on
+    # 2027-03-01 (within the month, not the week)
+    html = home(client, world.team.manager, D(2027, 3, 1))
+
+    # Then only the CB's own client is listed, with a count for the month and none this week
+    assert mine.number in html
+    assert theirs.number not in html
+    assert counts_row(html, "Surveillance and re-assessment visits") == ["0", "1", "0"]
+    assert "2027-03-24" in html and "surveillance 1" in html
+    assert f'href="{reverse("register:certificate", args=[mine.number])}"' in html
+
+
+def test_organization_users_see_their_own_organization_only(
+    client: Client, two_worlds: tuple[World, World, Certificate, Certificate]
+) -> None:
+    _world, other, mine, theirs = two_worlds
+    html = home(client, other.org_user, D(2027, 3, 20))
+    assert theirs.number in html and mine.number not in html
+    assert counts_row(html, "Surveillance and re-assessment visits") == ["1", "1", "0"]
+
+
+def test_the_secretariat_sees_every_cb(
+    client: Client, two_worlds: tuple[World, World, Certificate, Certificate]
+) -> None:
+    world, _other, mine, theirs = two_worlds
+    html = home(client, world.secretariat, D(2027, 3, 20))
+    assert mine.number in html and theirs.number in html
+    assert counts_row(html, "Surveillance and re-assessment visits") == ["2", "2", "0"]
+    assert "across every certification body" in html
+
+
+def test_overdue_visits_and_expiries(
+    client: Client, two_worlds: tuple[World, World, Certificate, Certificate]
+) -> None:
+    world, _other, mine, theirs = two_worlds
+    # The window of the first surveillance closes on 2027-05-23: overdue on 2027-06-01
+    html = home(client, world.team.decision_maker, D(2027, 6, 1))
+    assert counts_row(html, "Surveillance and re-assessment visits") == ["0", "0", "1"]
+    overdue = html.split('id="dash-visits-overdue"')[1].split("<h3")[0]
+    assert mine.number in overdue and "2027-05-23" in overdue
+
+    # The certificate expires on 2029-03-23: this week on 2029-03-20
+    html = home(client, world.team.manager, D(2029, 3, 20))
+    assert counts_row(html, "Certificate expiries") == ["1", "1", "–"]
+    expiring = html.split('id="dash-expiries"')[1].split("<h3")[0]
+    assert mine.number in expiring and theirs.number not in expiring
+
+
+def test_corrective_actions_due_and_overdue(client: Client, world: World) -> None:
+    # Given an initial assessment with an open major nonconformity and an observation
+    other = World.build()
+    app = world.accepted_application()
+    world.assessment(app, findings=("major", "observation"), report=False)
+    other.assessment(other.accepted_application(), findings=("minor",), report=False)
+    finding = Finding.objects.get(assessment__application=app, grade="major")
+    due = finding.due_date
+
+    # When the CB's lead looks three days before the due date
+    html = home(client, world.team.lead, due - dt.timedelta(days=3))
+    # Then the major is due this week; the observation needs no action; the other CB's
+    # minor is not theirs
+    assert counts_row(html, "Corrective actions") == ["1", "1", "0"]
+    listed = html.split('id="dash-findings"')[1].split("<h3")[0]
+    assert "major nonconformity: ISO 9001:2015 8.5.1" in listed
+    assert world.org.legal_name in listed and other.org.legal_name not in listed
+
+    # And the organization sees it overdue the day after the due date
+    html = home(client, world.org_user, due + dt.timedelta(days=1))
+    assert counts_row(html, "Corrective actions") == ["0", "0", "1"]
+    late = html.split('id="dash-findings-overdue"')[1].split("<h3")[0]
+    assert due.isoformat() in late
+
+    # And the Secretariat sees both CBs' findings
+    html = home(client, world.secretariat, due - dt.timedelta(days=3))
+    assert counts_row(html, "Corrective actions")[1] == "2"
+
+
+def test_status_history_counts_per_month_from_the_status_changes(world: World) -> None:
+    # Given a certificate granted on 2026-03-24 and suspended on 2026-06-10
+    cert = world.granted()
+    certificate_suspend(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason_category="complaint",
+        reason="Complaint under review",
+        decided_on=D(2026, 6, 10),
+    )
+    scope = DashboardScope(cb_ids=(world.team.cb.pk,))
+
+    # When reading the last 24 months as of 2026-08-15
+    history = status_history(scope=scope, as_of=D(2026, 8, 15))
+
+    # Then 24 months, from 2024-09 to 2026-08, with the certificate current in March to May
+    # and suspended from June
+    assert len(history) == 24
+    assert (history[0].month, history[-1].month) == (D(2024, 9, 1), D(2026, 8, 1))
+    by_month = {m.month: m.counts for m in history}
+    assert by_month[D(2026, 2, 1)] == dict.fromkeys(by_month[D(2026, 2, 1)], 0)
+    assert by_month[D(2026, 3, 1)]["current"] == 1
+    assert by_month[D(2026, 5, 1)]["current"] == 1
+    assert by_month[D(2026, 6, 1)] == {
+        "current": 0,
+        "suspended": 1,
+        "withdrawn": 0,
+        "cancelled": 0,
+        "expired": 0,
+    }
+    # A baseline before the window is carried: read two years later, it starts suspended
+    later = status_history(scope=scope, as_of=D(2028, 8, 15))
+    assert later[0].counts["suspended"] == 1
+    # And another tenant sees nothing of it
+    assert all(
+        m.total == 0
+        for m in status_history(scope=DashboardScope(cb_ids=(0,)), as_of=D(2026, 8, 15))
+    )
+
+
+def test_the_plot_is_an_accessible_inline_svg_with_its_table(client: Client, world: World) -> None:
+    world.granted()
+    html = home(client, world.team.manager, D(2026, 8, 15))
+    plot = html.split('id="dash-plot"')[1]
+    assert '<svg viewBox="0 0 640 260" role="img" aria-labelledby="plot-title plot-desc"' in plot
+    assert '<title id="plot-title">Certificates by status over the last 24 months</title>' in plot
+    assert "Now: 1 current, 0 suspended, 0 withdrawn, 0 cancelled, 0 expired." in plot
+    assert plot.count("<polyline") == 5
+    table = text(plot.split('class="plot-table"')[1].split("</table>")[0])
+    assert "March 2026 1 0 0 0 0" in table
+    assert "February 2026 0 0 0 0 0" in table
+    # No external asset anywhere on the page
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_someone_without_a_role_gets_no_dashboard(client: Client, world: World) -> None:
+    world.granted()
+    html = home(client, make_user("nobody"), D(2027, 3, 20))
+    assert "What needs attention" not in html
+    assert "You hold no role yet" in html
+
+
+def test_home_makes_a_bounded_number_of_queries(
+    client: Client, world: World, django_assert_max_num_queries: object
+) -> None:
+    # Given several certificates and open findings (the bound does not grow with them: the
+    # Secretariat's home with one certificate makes the same number of queries)
+    for _ in range(3):
+        world.granted()
+    app = world.accepted_application()
+    world.assessment(app, findings=("major", "minor"), report=False)
+    for user in (world.secretariat, world.team.manager, world.org_user):
+        with time_machine.travel(dt.datetime(2027, 3, 20, 10, 0), tick=False):
+            client.force_login(user)
+            with django_assert_max_num_queries(26):  # type: ignore[operator]
+                assert client.get(HOME).status_code == 200
+
+
+def test_home_queries_do_not_grow_with_the_data(client: Client, world: World) -> None:
+    def queries() -> int:
+        with time_machine.travel(dt.datetime(2027, 3, 20, 10, 0), tick=False):
+            client.force_login(world.secretariat)
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(HOME).status_code == 200
+        return len(captured)
+
+    world.granted()
+    before = queries()
+    world.granted()
+    World.build().granted()
+    assert queries() == before
+
+
+def test_past_the_cap_visits_are_not_planned_in_the_request(
+    client: Client,
+    two_worlds: tuple[World, World, Certificate, Certificate],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    world, _other, mine, _theirs = two_worlds
+    monkeypatch.setattr(dashboard, "VISITS_CAP", 1)
+    # The Secretariat sees two live certificates: past the cap of one
+    html = home(client, world.secretariat, D(2027, 3, 20))
+    assert "More than 1 live certificates are in view" in html
+    assert "not counted here" in html
+    # A CB with one certificate is within it
+    html = home(client, world.team.manager, D(2027, 3, 20))
+    assert "not counted here" not in html and mine.number in html
+
+
+def test_dashboard_visits_agree_with_the_cycle_selectors(
+    two_worlds: tuple[World, World, Certificate, Certificate],
+) -> None:
+    # Given two certificates, one of which had its first surveillance (reported late, so it
+    # counts for the next visit and leaves the first one overdue)
+    world, other, _mine, theirs = two_worlds
+    _visit(other, theirs, "surveillance", D(2027, 6, 10))
+    scopes = {
+        DashboardScope(everything=True): {},
+        DashboardScope(cb_ids=(world.team.cb.pk,)): {"cb": world.team.cb},
+        DashboardScope(organization_ids=(other.org.pk,)): {"organization": other.org},
+    }
+    for on in (D(2027, 3, 1), D(2027, 3, 20), D(2027, 6, 1), D(2028, 3, 10), D(2029, 1, 1)):
+        for scope, where in scopes.items():
+            found = dashboard.dashboard_visits(scope=scope, as_of=on)
+
+            def pairs(rows: list[tuple[Certificate, Any]]) -> list[tuple[int, Any]]:
+                return [(c.pk, v) for c, v in rows]
+
+            assert pairs(found.month) == pairs(visits_due(as_of=on, days=30, **where)), on
+            assert pairs(found.week) == pairs(visits_due(as_of=on, days=7, **where)), on
+            assert pairs(found.overdue) == pairs(visits_overdue(as_of=on, **where)), on
