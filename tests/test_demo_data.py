@@ -363,6 +363,7 @@ def test_demo_accounts_sign_in_with_the_printed_passwords(demo: DemoReport) -> N
 
     printed = out.getvalue()
     assert "http://127.0.0.1:8000/admin/" in printed
+    assert "http://127.0.0.1:8000/office/sign-in" in printed
     rows = [line.split() for line in printed.splitlines() if line.endswith("-demo")]
     credentials = {parts[-2]: parts[-1] for parts in rows}
     assert len(credentials) == 5
@@ -380,3 +381,14 @@ def test_demo_accounts_sign_in_with_the_printed_passwords(demo: DemoReport) -> N
     (org_username,) = org_users
     member = OrganizationMember.objects.get(user__username=org_username)
     assert member.organization.certificates.filter(cb__code="NZC", status="current").exists()
+    # Each printed account signs in to the back office through its sign-in page.
+    from django.test import Client
+
+    for username, password in credentials.items():
+        client = Client()
+        response = client.post(
+            "/office/sign-in", {"username": username, "password": password}, follow=True
+        )
+        assert response.status_code == 200, username
+        assert response.wsgi_request.user.username == username
+        assert response.redirect_chain[-1][0] == "/office/"

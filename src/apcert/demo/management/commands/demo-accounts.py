@@ -33,6 +33,7 @@ class Command(BaseCommand):
         for a in accounts:
             self.stdout.write(f"  {a.role:<{width}}  {a.username:<{user_width}}  {a.password}")
         base = options["base_url"].rstrip("/")
+        self.stdout.write(f"Back office (every account): {base}/office/sign-in")
         self.stdout.write(f"Django admin (Secretariat): {base}/admin/")
         for note in notes:
             self.stdout.write(f"note: {note}")
