@@ -25,7 +25,7 @@ from apcert.audit.models import AuditEvent
 from apcert.certificates.models import Certificate
 from apcert.organizations.models import Site
 from apcert.organizations.services import organization_member_add, site_create
-from apcert.schemes.models import ProcessCategory, Programme, Standard
+from apcert.schemes.models import ProcessCategory, Programme, Scheme, Standard
 from tests.factories import DAY0, World, make_user
 
 pytestmark = pytest.mark.django_db
@@ -266,6 +266,9 @@ def test_an_organization_user_applies_end_to_end(
     assert not_accepted.cb.code not in html
     assert '<label for="id_cb">Certification body</label>' in html
     assert "<legend>Programmes</legend>" in html
+    # the one scheme apcert runs is chosen already
+    (scheme,) = Scheme.objects.filter(supported=True)
+    assert re.search(rf'<option value="{scheme.pk}"[^>]*selected', html)
 
     # start the draft
     response = client.post(

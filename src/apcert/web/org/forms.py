@@ -73,11 +73,13 @@ class ApplicationForm(forms.Form):
         super().__init__(*args, **kwargs)
         supported = Scheme.objects.filter(supported=True).order_by("code")
         self._offer("cb", [(cb.pk, f"{cb.code} {cb.name}") for cb in cbs])
-        self._offer("scheme", [(s.pk, f"{s} ({s.name})") for s in supported])
+        schemes = [(s.pk, f"{s} ({s.name})") for s in supported]
+        self._offer("scheme", schemes)
         programmes = Programme.objects.filter(scheme__in=supported).order_by("code")
         self._offer("programmes", [(p.pk, f"{p.code}: {p.name}") for p in programmes])
-        if not self.is_bound and len(self.fields["scheme"].widget.choices) == 1:
-            self.initial.setdefault("scheme", self.fields["scheme"].widget.choices[0][0])
+        if not self.is_bound and len(schemes) == 1:
+            # One scheme runs here (AP): chosen already, so no one has to pick it.
+            self.initial.setdefault("scheme", schemes[0][0])
 
     def _offer(self, name: str, choices: list[tuple[Any, str]]) -> None:
         widget = self.fields[name].widget

@@ -1,0 +1,737 @@
+"""The permission matrix of the back office (issue 5): every role against every view under
+/office/, by GET and, where the view takes one, by POST with a valid-looking payload.
+
+One world holds every object an address can name: two CBs (A and B) with staff in every
+role, an organization client of each with an administrator and a member, applications in
+the states the screens act on, an assessment with findings and an answered corrective action
+with an evidence file, a certificate of each CB, invitations, the Secretariat, an inactive
+user and an anonymous visitor. Addresses always name the objects of CB A and organization A,
+so that the staff of CB B and the users of organization B try another tenant's objects by id.
+
+The routes are read from the resolver: a view added under /office/ without a row here fails
+``test_every_office_route_is_in_the_matrix``. Each (route, role, method) is a test of its own
+in its own transaction; the world is built once for the module.
+
+Outcomes: "ok" (2xx, or a redirect anywhere but to the sign-in page asking to sign in),
+"login" (that redirect), or the exact status of the refusal. A server error is never one.
+A refused POST writes nothing (the audit log does not grow).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponseBase
+from django.test import Client, TestCase, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from apcert.accounts.models import User
+from apcert.accounts.services import invitation_accept, invitation_create
+from apcert.applications.services import application_submit
+from apcert.assessments.evidence import evidence_attach
+from apcert.assessments.services import assessment_plan
+from apcert.audit.models import AuditEvent
+from apcert.bodies.models import CBAcceptance
+from apcert.bodies.services import cb_staff_add
+from apcert.certificates.services import certificate_grant
+from apcert.organizations.services import organization_member_add
+from apcert.schemes.models import ProcessCategory, Programme, Standard
+from tests.conftest import _ensure_reference
+from tests.factories import DAY0, World, make_user
+
+pytestmark = pytest.mark.django_db
+
+Outcome = str | int
+
+# --- the roles ------------------------------------------------------------------------------
+
+ANONYMOUS, INACTIVE, SECRETARIAT = "anonymous", "inactive", "secretariat"
+CB_ROLES = ("admin", "manager", "lead", "assessor", "expert", "decider")
+A = frozenset(f"a_{r}" for r in CB_ROLES)
+B = frozenset(f"b_{r}" for r in CB_ROLES)
+OA = frozenset({"orga_admin", "orga_member"})
+OB = frozenset({"orgb_admin", "orgb_member"})
+SEC = frozenset({SECRETARIAT})
+SIGNED_OUT = frozenset({ANONYMOUS, INACTIVE})
+ROLES = (
+    ANONYMOUS,
+    INACTIVE,
+    SECRETARIAT,
+    *sorted(A),
+    *sorted(B),
+    *sorted(OA),
+    *sorted(OB),
+)
+SIGNED_IN = frozenset(ROLES) - SIGNED_OUT
+ADMINS = frozenset({SECRETARIAT, "a_admin", "b_admin", "orga_admin", "orgb_admin"})
+
+PASSWORD = "x-Long-password-1"  # tests.factories.make_user
+PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+TODAY = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def expect(
+    default: Outcome, *pairs: tuple[Iterable[str], Outcome], signed_out: Outcome = "login"
+) -> dict[str, Outcome]:
+    """Every role's outcome: ``default`` for the signed-in, ``signed_out`` for the anonymous
+    visitor and the inactive user (whose session no longer signs them in), then each
+    (roles, outcome) pair over those."""
+    table: dict[str, Outcome] = {role: default for role in SIGNED_IN}
+    table.update({role: signed_out for role in SIGNED_OUT})
+    for roles, outcome in pairs:
+        table.update({role: outcome for role in roles})
+    return table
+
+
+def everyone(outcome: Outcome) -> dict[str, Outcome]:
+    return expect(outcome, signed_out=outcome)
+
+
+# --- the world --------------------------------------------------------------------------------
+
+
+@dataclass
+class Matrix:
+    """The objects the addresses name (those of CB A and organization A) and the users."""
+
+    users: dict[str, User]
+    ids: dict[str, int] = field(default_factory=dict)
+    text: dict[str, str] = field(default_factory=dict)
+    #: Each role's session key, signed in once for the module (a test's changes to it are
+    #: rolled back with the rest).
+    sessions: dict[str, str] = field(default_factory=dict)
+
+
+class _ModuleAtomic(TestCase):
+    """Django's own way to keep data for many tests (as ``setUpTestData``): an outer atomic
+    block per database, marked as a test case's so that the durable blocks of the services
+    (evidence_attach) may run inside it, rolled back at the end."""
+
+    databases = {"default"}
+
+
+def _build() -> Matrix:
+    _ensure_reference()
+    a = World.build(cb_code="MXA")
+    b = World.build(cb_code="MXB")
+    sec = a.secretariat
+    users: dict[str, User] = {SECRETARIAT: sec}
+    for prefix, world in (("a", a), ("b", b)):
+        t = world.team
+        admin = make_user(f"{prefix}admin")
+        cb_staff_add(actor=sec, cb=t.cb, user=admin, role="admin")
+        expert = make_user(f"{prefix}expert")
+        cb_staff_add(actor=sec, cb=t.cb, user=expert, role="assessor")
+        member = make_user(f"{prefix}member")
+        organization_member_add(actor=world.org_user, organization=world.org, user=member)
+        users.update(
+            {
+                f"{prefix}_admin": admin,
+                f"{prefix}_manager": t.manager,
+                f"{prefix}_lead": t.lead,
+                f"{prefix}_assessor": t.assessor,
+                f"{prefix}_expert": expert,
+                f"{prefix}_decider": t.decision_maker,
+                f"org{prefix}_admin": world.org_user,
+                f"org{prefix}_member": member,
+            }
+        )
+    inactive = make_user("inactive")
+    cb_staff_add(actor=sec, cb=a.team.cb, user=inactive, role="admin")
+    organization_member_add(actor=a.org_user, organization=a.org, user=inactive, role="admin")
+    User.objects.filter(pk=inactive.pk).update(is_active=False)
+    inactive.refresh_from_db()
+    users[INACTIVE] = inactive
+
+    def team(w: World, expert: User) -> list[tuple[User, str]]:
+        return [(w.team.lead, "lead"), (w.team.assessor, "member"), (expert, "technical_expert")]
+
+    # CB B's certificate, its team with the expert (they are on a team, but not on A's).
+    b_app = b.accepted_application()
+    b_assessment = b.assessment(b_app, findings=("major",), team=team(b, users["b_expert"]))
+    b.resolve_findings(b_assessment)
+    certificate_grant(
+        actor=b.team.decision_maker,
+        application=b_app,
+        assessment=b_assessment,
+        decided_on=b_assessment.end_date + dt.timedelta(days=40),
+    )
+
+    # CB A and organization A: one application in each state the screens act on.
+    draft = a.draft_application()
+    submitted = application_submit(actor=a.org_user, application=a.draft_application(), on=DAY0)
+    accepted = a.accepted_application()
+    planned = assessment_plan(
+        actor=a.team.manager,
+        kind="initial",
+        application=a.accepted_application(),
+        start_date=DAY0 + dt.timedelta(days=60),
+        end_date=DAY0 + dt.timedelta(days=61),
+        team=team(a, users["a_expert"]),
+    )
+    in_progress = a.assessment(
+        a.accepted_application(),
+        start=DAY0 + dt.timedelta(days=30),
+        findings=("major", "minor"),
+        report=False,
+        team=team(a, users["a_expert"]),
+    )
+    major = in_progress.findings.get(grade="major")
+    minor = in_progress.findings.get(grade="minor")
+    answer = a.answer(major)
+    evidence = evidence_attach(
+        actor=a.org_user,
+        corrective_action=answer,
+        upload=SimpleUploadedFile("checklist.pdf", PDF, content_type="application/pdf"),
+    )
+    ready = a.assessment(
+        a.accepted_application(),
+        start=DAY0 + dt.timedelta(days=20),
+        findings=("major", "minor"),
+        team=team(a, users["a_expert"]),
+    )
+    a.resolve_findings(ready)
+    certificate = a.granted()
+
+    invited = invitation_create(
+        actor=sec, email="new@plating.example", organization=a.org, org_role="member"
+    )
+    used = invitation_create(
+        actor=sec, email="used@plating.example", organization=a.org, org_role="member"
+    )
+    invitation_accept(token=used.token, username="usedone", full_name="Used One", password=PASSWORD)
+    resettee = make_user("resettee", email="resettee@plating.example")
+
+    matrix = Matrix(users=users)
+    matrix.ids.update(
+        cb=a.team.cb.pk,
+        org=a.org.pk,
+        site=a.site2.pk,
+        draft=draft.pk,
+        submitted=submitted.pk,
+        accepted=accepted.pk,
+        planned=planned.pk,
+        in_progress=in_progress.pk,
+        ready=ready.pk,
+        open_finding=minor.pk,
+        answered_finding=major.pk,
+        answer=answer.pk,
+        evidence=evidence.pk,
+        certificate=certificate.pk,
+        acceptance=CBAcceptance.objects.get(cb=a.team.cb, programme__code="AP").pk,
+        lead=a.team.lead.pk,
+        assessor=a.team.assessor.pk,
+        scheme=a.scheme.pk,
+        programme=a.programme.pk,
+        ecmp=Programme.objects.get(code="AP-ECMP").pk,
+        epl=ProcessCategory.objects.get(code="EPL").pk,
+        iso9001=Standard.objects.get(designation="ISO 9001", edition="2015").pk,
+    )
+    matrix.text.update(
+        invitation=invited.token,
+        used_invitation=used.token,
+        reset_uid=urlsafe_base64_encode(force_bytes(resettee.pk)),
+        reset_token=default_token_generator.make_token(resettee),
+        reset_email=str(resettee.email),
+        ready_decided_on=(ready.end_date + dt.timedelta(days=40)).isoformat(),
+        sign_in=users["orga_member"].username,
+    )
+    for role, user in users.items():
+        signed_in = Client()
+        signed_in.force_login(user)
+        matrix.sessions[role] = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
+    return matrix
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: Any) -> Iterator[Matrix]:
+    evidence_dir = tmp_path_factory.mktemp("evidence")
+    with (
+        time_machine.travel(TODAY, tick=False),
+        override_settings(
+            EVIDENCE_DIR=evidence_dir,
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        ),
+        django_db_blocker.unblock(),
+    ):
+        atomics = _ModuleAtomic._enter_atomics()  # type: ignore[attr-defined]
+        try:
+            yield _build()
+        finally:
+            _ModuleAtomic._rollback_atomics(atomics)  # type: ignore[attr-defined]
+
+
+# --- the matrix -------------------------------------------------------------------------------
+
+Ids = Matrix
+Data = Callable[[Ids], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Url:
+    """The address of route ``name``: ``keys`` are ``argument=id`` pairs from the world's ids
+    (the objects of CB A and organization A), ``text`` arguments from its texts (tokens)."""
+
+    name: str
+    keys: tuple[str, ...] = ()
+    text: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def names_an_object(self) -> bool:
+        return bool(self.keys)
+
+    def __call__(self, w: Ids) -> str:
+        kwargs: dict[str, Any] = {}
+        for key in self.keys:
+            argument, _, id_name = key.partition("=")
+            kwargs[argument] = w.ids[id_name]
+        kwargs.update({k: w.text.get(v, v) for k, v in self.text})
+        return reverse(self.name, kwargs=kwargs)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row: a route by its name, its address in the world, what each role gets."""
+
+    name: str
+    url: Url
+    get: dict[str, Outcome]
+    post: dict[str, Outcome] | None = None
+    data: Data | None = None
+    variant: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}[{self.variant}]" if self.variant else self.name
+
+
+def u(name: str, *keys: str, **text: str) -> Url:
+    return Url(name, keys, tuple(text.items()))
+
+
+def none(_: Ids) -> dict[str, Any]:
+    return {}
+
+
+#: A view that takes POST only, by GET: the method is refused before anything else.
+POST_ONLY_GET = expect(405)
+
+# CB section: objects read through the CB staff selectors (CB A's staff and the Secretariat
+# see them; anyone else gets a 404), actions decided by the services (403 for a role short).
+CB_SEES = expect(404, (A | SEC, "ok"))
+CB_LIST = expect("ok")
+
+
+def cb_action(*allowed: str) -> dict[str, Outcome]:
+    return expect(404, (A | SEC, 403), (allowed, "ok"))
+
+
+# Organization section: objects read through the organization users' selectors
+# (organization A's users and the Secretariat see them; anyone else a 404); actions by
+# organization A's users only (the Secretariat sees but may not act: 403).
+ORG_SEES = expect(404, (OA | SEC, "ok"))
+ORG_ACTS = expect(404, (SEC, 403), (OA, "ok"))
+SEC_ONLY = expect(403, (SEC, "ok"))
+# Evidence: served to those who may see the file, 404 to anyone else (views_evidence).
+EVIDENCE = expect(404, (A | OA | SEC, "ok"))
+
+ROUTES: list[Route] = [
+    # --- accounts ------------------------------------------------------------------------
+    Route("web:home", u("web:home"), expect("ok")),
+    Route(
+        "web:sign-in",
+        u("web:sign-in"),
+        everyone("ok"),
+        post=everyone("ok"),
+        data=lambda w: {"username": w.text["sign_in"], "password": PASSWORD},
+    ),
+    Route("web:sign-out", u("web:sign-out"), expect(405), post=expect("ok"), data=none),
+    Route(
+        "web:password-change",
+        u("web:password-change"),
+        expect("ok"),
+        post=expect("ok"),
+        data=lambda w: {
+            "old_password": PASSWORD,
+            "new_password1": "An0ther-Long-pass",
+            "new_password2": "An0ther-Long-pass",
+        },
+    ),
+    Route("web:password-change-done", u("web:password-change-done"), expect("ok")),
+    Route(
+        "web:password-reset",
+        u("web:password-reset"),
+        everyone("ok"),
+        post=everyone("ok"),
+        data=lambda w: {"email": w.text["reset_email"]},
+    ),
+    Route("web:password-reset-sent", u("web:password-reset-sent"), everyone("ok")),
+    Route(
+        "web:password-reset-confirm",
+        u("web:password-reset-confirm", uidb64="reset_uid", token="reset_token"),
+        everyone("ok"),
+        post=everyone("ok"),
+        data=lambda w: {"new_password1": "An0ther-Long-pass", "new_password2": "An0ther-Long-pass"},
+    ),
+    Route("web:password-reset-done", u("web:password-reset-done"), everyone("ok")),
+    Route("web:invitations", u("web:invitations"), expect(403, (ADMINS, "ok"))),
+    Route(
+        "web:invitation-new",
+        u("web:invitation-new"),
+        expect(403, (ADMINS, "ok")),
+        # To organization A: its administrator and the Secretariat only.
+        post=expect(403, ({SECRETARIAT, "orga_admin"}, "ok")),
+        data=lambda w: {
+            "email": "colleague@plating.example",
+            "target": f"org:{w.ids['org']}",
+            "role": "org:member",
+        },
+    ),
+    Route(
+        "web:invitation-accept",
+        u("web:invitation-accept", token="invitation"),
+        everyone("ok"),
+        post=everyone("ok"),
+        data=lambda w: {
+            "username": "newcomer",
+            "full_name": "New Comer",
+            "password1": "An0ther-Long-pass",
+            "password2": "An0ther-Long-pass",
+        },
+    ),
+    Route(
+        "web:invitation-accept",
+        u("web:invitation-accept", token="used_invitation"),
+        everyone(410),
+        post=everyone(410),
+        data=lambda w: {
+            "username": "newcomer",
+            "full_name": "New Comer",
+            "password1": "An0ther-Long-pass",
+            "password2": "An0ther-Long-pass",
+        },
+        variant="used",
+    ),
+    Route(
+        "web:invitation-accept",
+        u("web:invitation-accept", token="no-such-token"),
+        everyone(404),
+        variant="unknown",
+    ),
+    # --- CB section ----------------------------------------------------------------------
+    Route("web:cb:applications", u("web:cb:applications"), CB_LIST),
+    Route("web:cb:application", u("web:cb:application", "pk=submitted"), CB_SEES),
+    Route(
+        "web:cb:application-accept",
+        u("web:cb:application-accept", "pk=submitted"),
+        POST_ONLY_GET,
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {"accept-note": "Complete"},
+    ),
+    Route(
+        "web:cb:application-reject",
+        u("web:cb:application-reject", "pk=submitted"),
+        POST_ONLY_GET,
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {"reject-reason": "Out of scope"},
+    ),
+    Route(
+        "web:cb:assessment-plan",
+        u("web:cb:assessment-plan", "pk=accepted"),
+        cb_action("a_admin", "a_manager"),
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {
+            "start_date": (DAY0 + dt.timedelta(days=90)).isoformat(),
+            "end_date": (DAY0 + dt.timedelta(days=91)).isoformat(),
+            "lead": str(w.ids["lead"]),
+            "team": [str(w.ids["assessor"])],
+        },
+    ),
+    Route("web:cb:assessments", u("web:cb:assessments"), CB_LIST),
+    Route("web:cb:assessment", u("web:cb:assessment", "pk=in_progress"), CB_SEES),
+    Route(
+        "web:cb:assessment-start",
+        u("web:cb:assessment-start", "pk=planned"),
+        POST_ONLY_GET,
+        post=cb_action("a_lead"),
+        data=none,
+    ),
+    Route(
+        "web:cb:finding-record",
+        u("web:cb:finding-record", "pk=in_progress"),
+        POST_ONLY_GET,
+        post=cb_action("a_lead", "a_assessor", "a_expert"),
+        data=lambda w: {
+            "finding-grade": "minor",
+            "finding-requirement_kind": "iso9001",
+            "finding-requirement_ref": "ISO 9001:2015 7.5",
+            "finding-description": "Records incomplete",
+        },
+    ),
+    Route(
+        "web:cb:assessment-report",
+        u("web:cb:assessment-report", "pk=in_progress"),
+        POST_ONLY_GET,
+        post=cb_action("a_lead"),
+        data=lambda w: {"report-issued_on": "", "report-summary": "Issued"},
+    ),
+    Route(
+        "web:cb:decision",
+        u("web:cb:decision", "pk=ready"),
+        CB_SEES,
+        # A decision maker of CB A who was not on the team (its administrator holds the role).
+        post=cb_action("a_admin", "a_decider"),
+        data=lambda w: {
+            "grant-decided_on": w.text["ready_decided_on"],
+            "grant-rationale": "All verified",
+        },
+    ),
+    Route(
+        "web:cb:corrective-action-review",
+        u("web:cb:corrective-action-review", "pk=answer"),
+        POST_ONLY_GET,
+        # The lead or a member of the team; not the technical expert, not other staff.
+        post=cb_action("a_lead", "a_assessor"),
+        data=lambda w: {f"review-{w.ids['answer']}-outcome": "verify"},
+    ),
+    Route("web:cb:evidence", u("web:cb:evidence", "evidence_id=evidence"), EVIDENCE),
+    Route("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
+    Route("web:cb:certificate", u("web:cb:certificate", "pk=certificate"), CB_SEES),
+    Route(
+        "web:cb:certificate-action",
+        u("web:cb:certificate-action", "pk=certificate", action="suspend"),
+        POST_ONLY_GET,
+        post=cb_action("a_admin", "a_decider"),
+        data=lambda w: {"suspend-reason_category": "misuse", "suspend-reason": "Mark misused"},
+    ),
+    Route(
+        "web:cb:certificate-action",
+        u("web:cb:certificate-action", "pk=certificate", action="promote"),
+        POST_ONLY_GET,
+        # No such action: the certificate is looked up first (404 to other tenants).
+        post=expect(404, (A | SEC, 400)),
+        data=lambda w: {"promote-reason": "forced"},
+        variant="unknown-action",
+    ),
+    # --- organization section ------------------------------------------------------------
+    Route(
+        "web:org:organizations",
+        u("web:org:organizations"),
+        # Its users are taken to their organization; anyone of no organization is refused.
+        expect(403, (OA | OB | SEC, "ok")),
+    ),
+    Route("web:org:profile", u("web:org:profile", "org_id=org"), ORG_SEES),
+    Route(
+        "web:org:site-new",
+        u("web:org:site-new", "org_id=org"),
+        ORG_SEES,
+        # site_create: the organization's users or the Secretariat.
+        post=ORG_SEES,
+        data=lambda w: {"name": "Third plant", "city": "Chemnitz", "country": "DE"},
+    ),
+    Route("web:org:applications", u("web:org:applications", "org_id=org"), ORG_SEES),
+    Route(
+        "web:org:application-new",
+        u("web:org:application-new", "org_id=org"),
+        ORG_ACTS,
+        post=ORG_ACTS,
+        data=lambda w: {
+            "cb": w.ids["cb"],
+            "scheme": w.ids["scheme"],
+            "programmes": [w.ids["programme"]],
+        },
+    ),
+    Route("web:org:application", u("web:org:application", "org_id=org", "app_id=draft"), ORG_SEES),
+    Route(
+        "web:org:scope-line-new",
+        u("web:org:scope-line-new", "org_id=org", "app_id=draft"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=lambda w: {
+            "category": w.ids["epl"],
+            "site": w.ids["site"],
+            "wording": "Tin plating",
+            "standards": [w.ids["iso9001"]],
+        },
+    ),
+    Route(
+        "web:org:application-submit",
+        u("web:org:application-submit", "org_id=org", "app_id=draft"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=none,
+    ),
+    Route(
+        "web:org:application-withdraw",
+        u("web:org:application-withdraw", "org_id=org", "app_id=draft"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=lambda w: {"reason": "Plant sold"},
+    ),
+    Route("web:org:findings", u("web:org:findings", "org_id=org"), ORG_SEES),
+    Route(
+        "web:org:finding", u("web:org:finding", "org_id=org", "finding_id=open_finding"), ORG_SEES
+    ),
+    Route(
+        "web:org:answer",
+        u("web:org:answer", "org_id=org", "finding_id=open_finding"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=lambda w: {"correction": "Done", "root_cause": "No checklist", "action": "Checklist"},
+    ),
+    Route(
+        "web:org:evidence-new",
+        u("web:org:evidence-new", "org_id=org", "finding_id=answered_finding"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=lambda w: {
+            "file": SimpleUploadedFile("more.pdf", PDF, content_type="application/pdf")
+        },
+    ),
+    Route("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
+    Route(
+        "web:org:certificate",
+        u("web:org:certificate", "org_id=org", "cert_id=certificate"),
+        ORG_SEES,
+    ),
+    Route("web:org:evidence", u("web:org:evidence", "evidence_id=evidence"), EVIDENCE),
+    # --- Secretariat section -------------------------------------------------------------
+    Route("web:sec:cbs", u("web:sec:cbs"), SEC_ONLY),
+    Route(
+        "web:sec:cb-new",
+        u("web:sec:cb-new"),
+        SEC_ONLY,
+        post=SEC_ONLY,
+        data=lambda w: {"code": "NEWCB", "name": "New body", "country": "FR"},
+    ),
+    Route("web:sec:cb", u("web:sec:cb", "pk=cb"), SEC_ONLY),
+    Route(
+        "web:sec:acceptance-new",
+        u("web:sec:acceptance-new", "pk=cb"),
+        POST_ONLY_GET,
+        post=SEC_ONLY,
+        data=lambda w: {"programme": w.ids["ecmp"], "accepted_on": "2026-01-01"},
+    ),
+    Route(
+        "web:sec:acceptance-status",
+        u("web:sec:acceptance-status", "pk=acceptance"),
+        SEC_ONLY,
+        post=SEC_ONLY,
+        data=lambda w: {"status": "suspended", "reason": "Audit by the board"},
+    ),
+    Route("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
+    Route("web:sec:certificates", u("web:sec:certificates"), SEC_ONLY),
+]
+
+CASES = [
+    pytest.param(route, role, method, id=f"{route.label}-{role}-{method}")
+    for route in ROUTES
+    for method, table in (("GET", route.get), ("POST", route.post))
+    if table is not None
+    for role in ROLES
+]
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+def _office_routes(patterns: Iterable[Any], prefix: str) -> Iterator[str]:
+    for p in patterns:
+        if isinstance(p, URLResolver):
+            yield from _office_routes(
+                p.url_patterns, f"{prefix}{p.namespace}:" if p.namespace else prefix
+            )
+        elif isinstance(p, URLPattern) and p.name:
+            yield f"{prefix}{p.name}"
+
+
+def office_routes() -> set[str]:
+    """Every named route of the back office (namespace ``web``), from the resolver."""
+    [office] = [
+        p
+        for p in get_resolver().url_patterns
+        if isinstance(p, URLResolver) and p.namespace == "web"
+    ]
+    return set(_office_routes(office.url_patterns, "web:"))
+
+
+def test_every_office_route_is_in_the_matrix() -> None:
+    assert office_routes() == {route.name for route in ROUTES}
+    for route in ROUTES:
+        for table in (route.get, route.post):
+            assert table is None or set(table) == set(ROLES), route.label
+        assert (route.post is None) == (route.data is None), route.label
+
+
+def test_no_other_tenant_reaches_an_object_of_cb_a_or_organization_a() -> None:
+    """The cross-tenant rule, over the whole matrix: CB B's staff and organization B's users
+    are never let through to an address that names CB A's or organization A's object."""
+    for route in ROUTES:
+        if route.url.names_an_object:
+            for table in (route.get, route.post):
+                leaks = {r for r in B | OB if table is not None and table[r] == "ok"}
+                assert not leaks, route.label
+
+
+GET_ONLY = [
+    pytest.param(route, id=route.label)
+    for route in ROUTES
+    if route.post is None and route.get[SECRETARIAT] not in (405, 410, 404)
+]
+
+
+@pytest.mark.parametrize("route", GET_ONLY)
+def test_a_page_that_takes_no_post_refuses_one(world: Matrix, client: Client, route: Route) -> None:
+    """A POST to a page that only shows (forced by a crafted request) is a 405, not a
+    change and not an error."""
+    client.raise_request_exception = False
+    client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[SECRETARIAT]
+    before = AuditEvent.objects.count()
+    response = client.post(route.url(world), {"status": "withdrawn"})
+    assert response.status_code == 405
+    assert AuditEvent.objects.count() == before
+
+
+SIGN_IN = "/office/sign-in"
+
+
+def outcome(response: HttpResponseBase) -> Outcome:
+    status = response.status_code
+    if status in (301, 302, 303, 307, 308):
+        location = urlsplit(response["Location"])
+        if location.path == SIGN_IN and "next" in parse_qs(location.query):
+            return "login"
+        return "ok"
+    return "ok" if 200 <= status < 300 else status
+
+
+@pytest.mark.parametrize(("route", "role", "method"), CASES)
+def test_permission_matrix(
+    world: Matrix, client: Client, route: Route, role: str, method: str
+) -> None:
+    expected = (route.get if method == "GET" else route.post or {})[role]
+    client.raise_request_exception = False
+    if role != ANONYMOUS:
+        client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[role]
+    url = route.url(world)
+    before = AuditEvent.objects.count()
+    if method == "GET":
+        response = client.get(url)
+    else:
+        assert route.data is not None
+        response = client.post(url, route.data(world))
+    assert response.status_code < 500, response.content[:2000]
+    assert outcome(response) == expected
+    if method == "POST" and expected != "ok":
+        assert AuditEvent.objects.count() == before  # a refused request writes nothing
