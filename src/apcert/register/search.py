@@ -410,7 +410,7 @@ def _totals(filters: Mapping[str, str]) -> dict[str, int]:
 
 
 #: The filters an entry has one value of, kept as columns of ``register_searchentry``.
-_ENTRY_COLUMNS = {
+_SINGLE_VALUED = {
     "status": "status",
     "country": "country",
     "scheme": "scheme_code",
@@ -428,11 +428,11 @@ def _filters_sql(
     come from the word index instead (:func:`_word_index_query`)."""
     clauses: list[str] = []
     params: list[Any] = []
-    for facet, column in _ENTRY_COLUMNS.items():
+    for facet, column in _SINGLE_VALUED.items():
         if facet in filters:
             clauses.append(f"e.{column} = %s")
             params.append(filters[facet])
-    rest = {f: v for f, v in filters.items() if f not in _ENTRY_COLUMNS}
+    rest = {f: v for f, v in filters.items() if f not in _SINGLE_VALUED}
     for facet, value in sorted(rest.items(), key=lambda i: ((totals or {}).get(i[0], 0), i)):
         clauses.append(
             "EXISTS (SELECT 1 FROM register_searchfacet g WHERE g.entry_id = "
@@ -455,12 +455,17 @@ def _placeholders(values: list[int]) -> str:
 
 
 def _candidates(
-    words: _Words | None, filters: Mapping[str, str], limit: int, *, newest_first: bool
+    words: _Words | None,
+    filters: Mapping[str, str],
+    totals: Mapping[str, int],
+    limit: int,
+    *,
+    newest_first: bool,
 ) -> list[int]:
     """Up to ``limit`` ids of entries matching the words and filters, found once, in one
     query of the word index: their count, the page and the counts per filter value are all
     taken from this list."""
-    if filters and min(_totals(filters).values()) == 0:
+    if filters and min(totals.values()) == 0:
         return []  # a value no public certificate has
     match, params = _match_ids_sql(words, filters, newest_first=newest_first)
     return _column(f"{match} LIMIT %s", [*params, limit])
@@ -554,18 +559,19 @@ def search(query: SearchQuery) -> SearchResult:
 
     if words is None and not filters:
         # The whole register: the kept totals give every count.
-        totals = _facet_totals()
-        total = sum(c.count for c in totals.get("status", []))
+        counts = _facet_totals()
+        total = sum(c.count for c in counts.get("status", []))
         ids = _column(
             f"SELECT e.certificate_id FROM register_searchentry e ORDER BY {order}"
             " LIMIT %s OFFSET %s",
             [query.per_page, offset],
         )
         return SearchResult(query=query, hits=_hits(ids), total=total, total_exact=True,
-                            facets=totals)  # fmt: skip
+                            facets=counts)  # fmt: skip
 
     newest = sort == "newest"
-    matches = _candidates(words, filters, COUNT_LIMIT + 1, newest_first=newest)
+    totals = _totals(filters)  # read once: which filter value is rarest, and any held by none
+    matches = _candidates(words, filters, totals, COUNT_LIMIT + 1, newest_first=newest)
     exact = len(matches) <= COUNT_LIMIT
     last_page = MAX_PAGE
     if relevance:
@@ -575,7 +581,7 @@ def search(query: SearchQuery) -> SearchResult:
             # Holder names that begin with the words come first: a range of the holder-name
             # index, not a scan of every match.
             typed = words.corrected or words.folded
-            where, more = _filters_sql(filters, _totals(filters))
+            where, more = _filters_sql(filters, totals)
             holders = _column(
                 "SELECT e.certificate_id FROM register_searchentry e WHERE e.holder_key >= %s"
                 f" AND e.holder_key < %s AND {where} ORDER BY e.holder_key, e.number LIMIT %s",
@@ -595,7 +601,7 @@ def search(query: SearchQuery) -> SearchResult:
     else:
         # Many matches in another order: walk that order's index, keeping the matches: the
         # filters checked on each entry first, the words (a probe of the word index) last.
-        where, params = _filters_sql(filters, _totals(filters))
+        where, params = _filters_sql(filters, totals)
         if words is not None:
             match_clause, match_params = _matches_sql(words, "e.certificate_id")
             where, params = f"{where} AND {match_clause}", [*params, *match_params]
