@@ -38,8 +38,8 @@ from apcert.assessments.services import (
 )
 from apcert.audit.models import AuditEvent
 from apcert.audit.selectors import audit_chain_verify
-from apcert.certificates.choices import CertificateStatus
-from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
+from apcert.certificates.lifecycle import CERTIFICATE, PUBLICATION_REVIEW
 from apcert.certificates.models import (
     Certificate,
     CertificateIssue,
@@ -103,6 +103,10 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
         ("suspended", "expire"): "expired",
         ("suspended", "reissue"): "suspended",
     },
+    "publication_review": {
+        ("pending", "approve"): "approved",
+        ("pending", "return"): "returned",
+    },
 }
 
 TABLES: dict[str, TransitionTable] = {
@@ -110,6 +114,7 @@ TABLES: dict[str, TransitionTable] = {
     "assessment": ASSESSMENT,
     "finding": FINDING,
     "certificate": CERTIFICATE,
+    "publication_review": PUBLICATION_REVIEW,
 }
 
 
@@ -127,6 +132,7 @@ def _pairs(table: TransitionTable) -> list[Any]:
         pytest.param(ASSESSMENT, AssessmentStatus, id="assessment"),
         pytest.param(FINDING, FindingStatus, id="finding"),
         pytest.param(CERTIFICATE, CertificateStatus, id="certificate"),
+        pytest.param(PUBLICATION_REVIEW, PublicationReviewStatus, id="publication_review"),
     ],
 )
 def test_table_states_are_the_statuses_the_database_allows(
@@ -189,9 +195,9 @@ def _cert_row(pk: int) -> dict[str, Any]:
 
 
 def _draft_certificate(world: World) -> Certificate:
-    """A certificate in ``draft``. Draft only exists inside ``certificate_grant``'s
-    transaction, so this row is made directly: it is the only way to offer a draft to the
-    other services."""
+    """A certificate in ``draft``, made directly: outside ``certificate_grant``'s
+    transaction a draft exists only while the Secretariat reviews it before publication
+    (tests/test_publication_review.py walks that table through its services)."""
     app = world.accepted_application()
     world.assessment(app)
     on = DAY0 + 70 * DAYS

@@ -44,9 +44,10 @@ from apcert.assessments.services import assessment_plan
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
 from apcert.bodies.services import cb_staff_add
-from apcert.certificates.services import certificate_grant
+from apcert.certificates.services import certificate_grant, certificate_publication_return
 from apcert.organizations.services import organization_member_add
 from apcert.schemes.models import ProcessCategory, Programme, Standard
+from apcert.schemes.services import scheme_publication_review_set
 from tests.conftest import _ensure_reference
 from tests.factories import DAY0, World, make_user
 
@@ -203,6 +204,12 @@ def _build() -> Matrix:
     )
     a.resolve_findings(ready)
     certificate = a.granted()
+    # With the Secretariat's review before publication on: one certificate awaiting it, one
+    # returned to CB A.
+    scheme_publication_review_set(actor=sec, scheme=a.scheme, enabled=True)
+    pending_cert = a.granted()
+    returned_cert = a.granted()
+    certificate_publication_return(actor=sec, certificate=returned_cert, reason="Too broad")
 
     invited = invitation_create(
         actor=sec, email="new@plating.example", organization=a.org, org_role="member"
@@ -229,6 +236,8 @@ def _build() -> Matrix:
         answer=answer.pk,
         evidence=evidence.pk,
         certificate=certificate.pk,
+        pending_cert=pending_cert.pk,
+        returned_cert=returned_cert.pk,
         acceptance=CBAcceptance.objects.get(cb=a.team.cb, programme__code="AP").pk,
         lead=a.team.lead.pk,
         assessor=a.team.assessor.pk,
@@ -524,6 +533,13 @@ ROUTES: list[Route] = [
         data=lambda w: {"promote-reason": "forced"},
         variant="unknown-action",
     ),
+    Route(
+        "web:cb:certificate-resubmit",
+        u("web:cb:certificate-resubmit", "pk=returned_cert"),
+        POST_ONLY_GET,
+        post=cb_action("a_admin", "a_decider"),
+        data=lambda w: {"resubmit-note": "Scope narrowed"},
+    ),
     # --- organization section ------------------------------------------------------------
     Route(
         "web:org:organizations",
@@ -632,6 +648,33 @@ ROUTES: list[Route] = [
     ),
     Route("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
     Route("web:sec:certificates", u("web:sec:certificates"), SEC_ONLY),
+    Route(
+        "web:sec:scheme-publication-review",
+        u("web:sec:scheme-publication-review", "pk=scheme"),
+        POST_ONLY_GET,
+        post=SEC_ONLY,
+        data=lambda w: {"enabled": "off"},
+    ),
+    Route("web:sec:publication-reviews", u("web:sec:publication-reviews"), SEC_ONLY),
+    Route(
+        "web:sec:publication-review",
+        u("web:sec:publication-review", "pk=pending_cert"),
+        SEC_ONLY,
+    ),
+    Route(
+        "web:sec:publication-approve",
+        u("web:sec:publication-approve", "pk=pending_cert"),
+        POST_ONLY_GET,
+        post=SEC_ONLY,
+        data=lambda w: {"approve-note": ""},
+    ),
+    Route(
+        "web:sec:publication-return",
+        u("web:sec:publication-return", "pk=pending_cert"),
+        POST_ONLY_GET,
+        post=SEC_ONLY,
+        data=lambda w: {"return-reason": "Wording"},
+    ),
 ]
 
 CASES = [

@@ -13,6 +13,14 @@ class CertificateStatus(models.TextChoices):
 PUBLIC_STATUSES = ("current", "suspended", "withdrawn", "cancelled", "expired")
 
 
+class PublicationReviewStatus(models.TextChoices):
+    """Where a new certificate stands in the Secretariat's review before publication."""
+
+    PENDING = "pending", "awaiting the Secretariat's review"
+    APPROVED = "approved", "approved and published"
+    RETURNED = "returned", "returned to the certification body"
+
+
 class DecisionKind(models.TextChoices):
     GRANT = "grant", "grant"
     REFUSE = "refuse", "refuse"

@@ -9,6 +9,7 @@ from apcert.certificates.choices import (
     CertificateStatus,
     DecisionKind,
     IssueReason,
+    PublicationReviewStatus,
     StatusReason,
 )
 
@@ -175,3 +176,49 @@ class CertificateNumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.cb_id}/{self.year}: {self.last_serial}"
+
+
+class PublicationReview(models.Model):
+    """The Secretariat's review of a new certificate before it is published, when the
+    scheme turns the review on (``SchemeRules.publication_review``). Private: the register
+    shows the certificate only once a review is approved. A returned review stays on
+    record with the Secretariat's reason; the CB answers by submitting a new one."""
+
+    certificate = models.ForeignKey(
+        Certificate, on_delete=models.PROTECT, related_name="publication_reviews"
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=PublicationReviewStatus.choices,
+        default=PublicationReviewStatus.PENDING,
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    submitted_at = models.DateTimeField()
+    #: What the CB says with the submission (after a return: what it changed or why not).
+    submission_note = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    #: The Secretariat's reason for a return, or its remark on an approval.
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-submitted_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=PublicationReviewStatus.values),
+                name="publication_review_status_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["certificate"],
+                condition=models.Q(status="pending"),
+                name="publication_review_one_pending",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "submitted_at"])]
+
+    def __str__(self) -> str:
+        return f"review of {self.certificate_id}: {self.status}"

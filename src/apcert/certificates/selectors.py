@@ -10,7 +10,12 @@ from django.db.models import Q, QuerySet
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, TeamMember
-from apcert.certificates.models import Certificate, CertificateIssue, Decision
+from apcert.certificates.models import (
+    Certificate,
+    CertificateIssue,
+    Decision,
+    PublicationReview,
+)
 from apcert.core.dates import add_months
 from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
@@ -325,3 +330,22 @@ def application_decided(application: Application) -> bool:
     """Whether a certification decision has been taken on the application (it can then no
     longer be withdrawn: ``application_withdraw``)."""
     return Decision.objects.filter(application=application).exists()
+
+
+def publication_reviews_for_secretariat(actor: User) -> QuerySet[PublicationReview]:
+    """Every review of a new certificate before publication, with the certificate, its CB
+    and holder; only the Secretariat reviews (anyone else gets none)."""
+    qs = PublicationReview.objects.select_related(
+        "certificate__cb", "certificate__organization", "certificate__scheme", "submitted_by"
+    )
+    return qs if is_secretariat(actor) and actor.is_active else qs.none()
+
+
+def publication_reviews_of(certificate: Certificate) -> list[PublicationReview]:
+    """The publication reviews of ``certificate``, the latest first (empty when its scheme
+    did not ask for one)."""
+    return list(
+        certificate.publication_reviews.select_related("submitted_by", "reviewed_by").order_by(
+            "-submitted_at", "-id"
+        )
+    )

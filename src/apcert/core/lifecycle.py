@@ -39,7 +39,8 @@ class TransitionTable:
         except KeyError:
             allowed = ", ".join(self.actions_from(state)) or "none"
             raise TransitionNotAllowed(
-                f"A {self.entity.replace('_', ' ')} that is {state.replace('_', ' ')} "
+                f"{_article(self.entity)} {self.entity.replace('_', ' ')} that is "
+                f"{state.replace('_', ' ')} "
                 f"cannot be {_past(action)}. Actions allowed now: {allowed}.",
                 code=f"{self.entity}.transition_not_allowed",
                 params={"state": state, "action": action},
@@ -69,7 +70,13 @@ _PAST = {
     "expire": "expired",
     "reissue": "re-issued",
     "renew": "renewed",
+    "approve": "approved",
+    "return": "returned",
 }
+
+
+def _article(noun: str) -> str:
+    return "An" if noun[:1].lower() in "aeiou" else "A"
 
 
 def _past(action: str) -> str:

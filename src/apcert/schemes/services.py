@@ -214,6 +214,14 @@ def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
                 values[key] = rules.get(key, [] if key == "defaults" else {})
             else:
                 values[key] = _require(rules, key, f"rules of scheme {code}")
+        if "publication_review" in rules:
+            # Only when the file names it: otherwise a reload keeps the Secretariat's choice.
+            if not isinstance(rules["publication_review"], bool):
+                raise ValidationFailed(
+                    f"rules of scheme {code}: publication_review must be true or false.",
+                    code="reference.bad_value",
+                )
+            values["publication_review"] = rules["publication_review"]
         if values["suspension_end_action"] not in SuspensionEndAction.values:
             raise ValidationFailed(
                 f"rules of scheme {code}: suspension_end_action must be one of "
@@ -344,3 +352,28 @@ def _load_categories(report: LoadReport, doc: dict[str, Any]) -> None:
                 "description": entry.get("description", "").strip(),
             },
         )
+
+
+def scheme_publication_review_set(*, actor: User, scheme: Scheme, enabled: bool) -> SchemeRules:
+    """Turn the Secretariat's review of new certificates before publication on or off for
+    ``scheme``. Certificates already awaiting review stay so until reviewed."""
+    require_secretariat(actor)
+    with transaction.atomic():
+        rules = SchemeRules.objects.select_for_update().filter(scheme=scheme).first()
+        if rules is None:
+            raise ValidationFailed(
+                f"Scheme {scheme.code} has no rules loaded.", code="scheme.no_rules"
+            )
+        before = rules.publication_review
+        if before == enabled:
+            return rules
+        rules.publication_review = enabled
+        rules.save(update_fields=["publication_review"])
+        audit_record(
+            actor=actor,
+            action="scheme.publication_review_set",
+            obj=rules,
+            before={"publication_review": before},
+            after={"publication_review": enabled, "scheme": scheme.code},
+        )
+    return rules

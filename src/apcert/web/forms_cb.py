@@ -201,3 +201,13 @@ class ReissueForm(forms.Form):
         label="What changed (public)", required=False, widget=TEXT, max_length=2000
     )
     decided_on = _date("Decided on")
+
+
+class ResubmitForm(forms.Form):
+    """Submit a returned certificate for the Secretariat's review again."""
+
+    note = forms.CharField(
+        label="What was done about the Secretariat's reason",
+        widget=TEXT,
+        max_length=2000,
+    )

@@ -92,3 +92,36 @@ class AcceptanceStatusForm(forms.Form):
         if value == self.current:
             raise forms.ValidationError(f"The acceptance is already {value}.")
         return value
+
+
+class PublicationApproveForm(forms.Form):
+    """Approve a new certificate's publication, with an optional remark."""
+
+    note = forms.CharField(
+        label="Remark (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Kept in the audit log; not public.",
+    )
+
+
+class PublicationReturnForm(forms.Form):
+    """Return a new certificate to its certification body, saying why."""
+
+    reason = forms.CharField(
+        label="Why it is returned",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="The certification body reads this and answers before submitting again.",
+    )
+
+
+class PublicationReviewSettingForm(forms.Form):
+    """Turn the review of new certificates before publication on or off for a scheme."""
+
+    enabled = forms.TypedChoiceField(
+        label="Review new certificates before publication",
+        choices=[("on", "on"), ("off", "off")],
+        coerce=lambda value: value == "on",
+    )

@@ -27,6 +27,12 @@ urlpatterns = [
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
     path("certificates/", v.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", v.certificate_detail, name="certificate"),
+    # Before the actions' pattern, which would take "resubmit" for an action's name.
+    path(
+        "certificates/<int:pk>/resubmit",
+        v.certificate_resubmit_view,
+        name="certificate-resubmit",
+    ),
     path(
         "certificates/<int:pk>/<slug:action>",
         v.certificate_action_view,

@@ -14,4 +14,13 @@ urlpatterns = [
     path("acceptances/<int:pk>/status", v.acceptance_status, name="acceptance-status"),
     path("reference/", v.reference, name="reference"),
     path("certificates/", v.certificate_list, name="certificates"),
+    path(
+        "schemes/<int:pk>/publication-review",
+        v.scheme_publication_review,
+        name="scheme-publication-review",
+    ),
+    path("publication/", v.publication_reviews, name="publication-reviews"),
+    path("publication/<int:pk>/", v.publication_review, name="publication-review"),
+    path("publication/<int:pk>/approve", v.publication_approve, name="publication-approve"),
+    path("publication/<int:pk>/return", v.publication_return, name="publication-return"),
 ]

@@ -52,11 +52,16 @@ from apcert.assessments.services import (
     finding_record,
 )
 from apcert.bodies.models import CBStaff, CertificationBody
-from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
 from apcert.certificates.models import Certificate
-from apcert.certificates.selectors import certificates_for_cb_staff, grant_blockers
+from apcert.certificates.selectors import (
+    certificates_for_cb_staff,
+    grant_blockers,
+    publication_reviews_of,
+)
 from apcert.certificates.services import (
     certificate_grant,
+    certificate_publication_resubmit,
     certificate_reissue,
     certificate_restore,
     certificate_suspend,
@@ -570,7 +575,14 @@ def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
                     return page
                 status = exc.http_status
             else:
-                messages.success(request, f"Certification is granted: {cert.number}.")
+                if cert.status == CertificateStatus.DRAFT:
+                    messages.success(
+                        request,
+                        f"Certification is granted: {cert.number}. The scheme has the "
+                        "Secretariat review new certificates: it is published once approved.",
+                    )
+                else:
+                    messages.success(request, f"Certification is granted: {cert.number}.")
                 return redirect("web:cb:certificate", pk=cert.pk)
     on = (form.cleaned_data.get("decided_on") if form.is_bound and form.is_valid() else None) or (
         timezone.localdate()
@@ -627,6 +639,17 @@ def _certificate_page(
         if decider and cert.status in statuses:
             form = bound[1] if bound and bound[0] == action else form_class(prefix=action)
             actions.append({"action": action, "label": label, "form": form})
+    reviews = publication_reviews_of(cert)
+    resubmit = None
+    if (
+        decider
+        and cert.status == CertificateStatus.DRAFT
+        and reviews
+        and reviews[0].status == PublicationReviewStatus.RETURNED
+    ):
+        resubmit = (
+            bound[1] if bound and bound[0] == "resubmit" else f.ResubmitForm(prefix="resubmit")
+        )
     return render(
         request,
         "web/cb/certificate_detail.html",
@@ -635,6 +658,8 @@ def _certificate_page(
             "issues": list(cert.issues.order_by("-issue_number")),
             "changes": list(cert.status_changes.order_by("-effective_on", "-id")),
             "actions": actions,
+            "reviews": reviews,
+            "resubmit": resubmit,
             "section": SECTION,
         },
         status=status,
@@ -654,6 +679,27 @@ def _status_call(action: str) -> Callable[..., Certificate]:
         "reissue": certificate_reissue,
     }
     return calls[action]
+
+
+@require_POST
+def certificate_resubmit_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Submit a certificate the Secretariat returned for review again, with the answer."""
+    cert = _certificate(request, pk)
+    form = f.ResubmitForm(request.POST, prefix="resubmit")
+    if form.is_valid():
+        try:
+            certificate_publication_resubmit(
+                actor=_user(request), certificate=cert, note=form.cleaned_data["note"]
+            )
+        except DomainError as exc:
+            if (page := _refused(request, exc, form, None)) is not None:
+                return page
+            return _certificate_page(
+                request, cert, bound=("resubmit", form), status=exc.http_status
+            )
+        messages.success(request, f"{cert.number} is submitted to the Secretariat again.")
+        return redirect("web:cb:certificate", pk=cert.pk)
+    return _certificate_page(request, cert, bound=("resubmit", form), status=400)
 
 
 @require_POST

@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from apcert.accounts.models import User
 from apcert.bodies.models import CBAcceptance, CertificationBody
@@ -28,19 +28,38 @@ from apcert.bodies.selectors import (
     cbs_for_secretariat,
 )
 from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_set_status, cb_create
-from apcert.certificates.choices import CertificateStatus
-from apcert.certificates.selectors import certificates_visible_to
+from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
+from apcert.certificates.models import Certificate
+from apcert.certificates.selectors import (
+    certificate_last_issue,
+    certificates_visible_to,
+    publication_reviews_for_secretariat,
+    publication_reviews_of,
+)
+from apcert.certificates.services import (
+    certificate_publication_approve,
+    certificate_publication_return,
+)
 from apcert.core.errors import DomainError, PermissionDenied
 from apcert.core.permissions import require_secretariat
 from apcert.schemes.choices import StandardStatus
+from apcert.schemes.models import Scheme
 from apcert.schemes.selectors import (
     categories,
     programmes_catalogue,
     schemes_catalogue,
     standards_catalogue,
 )
+from apcert.schemes.services import scheme_publication_review_set
 from apcert.web.errors import add_form_error, error_page
-from apcert.web.forms_sec import AcceptanceForm, AcceptanceStatusForm, CBForm
+from apcert.web.forms_sec import (
+    AcceptanceForm,
+    AcceptanceStatusForm,
+    CBForm,
+    PublicationApproveForm,
+    PublicationReturnForm,
+    PublicationReviewSettingForm,
+)
 from apcert.web.lists import ChoiceFilter, Sort, list_page
 
 SECTION = "secretariat"
@@ -418,3 +437,142 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
             "cap": COUNT_CAP,
         },
     )
+
+
+@require_POST
+@secretariat_page("Review before publication")
+def scheme_publication_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """Turn a scheme's review of new certificates before publication on or off."""
+    scheme = get_object_or_404(Scheme.objects.select_related("rules"), pk=pk)
+    form = PublicationReviewSettingForm(request.POST)
+    if not form.is_valid():
+        return error_page(
+            request,
+            DomainError("Choose on or off.", code="invalid.choice"),
+            title="Review before publication",
+        )
+    try:
+        scheme_publication_review_set(
+            actor=_user(request), scheme=scheme, enabled=form.cleaned_data["enabled"]
+        )
+    except DomainError as exc:
+        return error_page(request, exc, title="Review before publication")
+    state = "on" if form.cleaned_data["enabled"] else "off"
+    messages.success(request, f"The review before publication of {scheme.code} is {state}.")
+    return redirect("web:sec:reference")
+
+
+# --- the review of new certificates before publication ----------------------------------------
+
+REVIEW_SORTS = {
+    "submitted": Sort("Submitted", ("submitted_at",)),
+    "number": Sort("Number", ("certificate__number",)),
+    "cb": Sort("Certification body", ("certificate__cb__code", "submitted_at")),
+}
+
+
+@require_http_methods(["GET", "HEAD"])
+@secretariat_page("Review before publication")
+def publication_reviews(request: HttpRequest) -> HttpResponse:
+    """The new certificates submitted for review, those awaiting it first by default."""
+    reviews = publication_reviews_for_secretariat(_user(request))
+    q = _q(request)
+    if q:
+        reviews = reviews.filter(
+            Q(certificate__number__icontains=q)
+            | Q(certificate__organization__legal_name__icontains=q)
+        )
+    listing = list_page(
+        request,
+        reviews,
+        sorts=REVIEW_SORTS,
+        default_sort="submitted",
+        filters=[
+            ChoiceFilter("status", "status", PublicationReviewStatus.choices, label="Review status")
+        ],
+    )
+    pending = reviews.filter(status=PublicationReviewStatus.PENDING).count()
+    return _render(
+        request, "publication_reviews.html", {"listing": listing, "q": q, "pending": pending}
+    )
+
+
+def _reviewed_certificate(request: HttpRequest, pk: int) -> Certificate:
+    reviews = publication_reviews_for_secretariat(_user(request))
+    return get_object_or_404(
+        Certificate.objects.select_related("cb", "organization", "scheme").filter(
+            pk__in=reviews.values("certificate_id")
+        ),
+        pk=pk,
+    )
+
+
+def _review_page(
+    request: HttpRequest,
+    cert: Certificate,
+    *,
+    approve: PublicationApproveForm | None = None,
+    give_back: PublicationReturnForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    reviews = publication_reviews_of(cert)
+    pending = bool(reviews) and reviews[0].status == PublicationReviewStatus.PENDING
+    return _render(
+        request,
+        "publication_review.html",
+        {
+            "cert": cert,
+            "issue": certificate_last_issue(cert),
+            "reviews": reviews,
+            "pending": pending,
+            "approve": approve or PublicationApproveForm(prefix="approve"),
+            "give_back": give_back or PublicationReturnForm(prefix="return"),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD"])
+@secretariat_page("Review before publication")
+def publication_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """A certificate submitted for review: its first issue as it would be published, the
+    reviews so far, and the forms to approve or return it while a review is pending."""
+    return _review_page(request, _reviewed_certificate(request, pk))
+
+
+@require_POST
+@secretariat_page("Review before publication")
+def publication_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Approve: the certificate becomes current and enters the register."""
+    cert = _reviewed_certificate(request, pk)
+    form = PublicationApproveForm(request.POST, prefix="approve")
+    if form.is_valid():
+        try:
+            certificate_publication_approve(
+                actor=_user(request), certificate=cert, note=form.cleaned_data["note"]
+            )
+        except DomainError as exc:
+            add_form_error(form, exc)
+            return _review_page(request, cert, approve=form, status=exc.http_status)
+        messages.success(request, f"{cert.number} is published in the register.")
+        return redirect("web:sec:publication-review", pk=cert.pk)
+    return _review_page(request, cert, approve=form, status=400)
+
+
+@require_POST
+@secretariat_page("Review before publication")
+def publication_return(request: HttpRequest, pk: int) -> HttpResponse:
+    """Return the certificate to its CB with the reason; it stays out of the register."""
+    cert = _reviewed_certificate(request, pk)
+    form = PublicationReturnForm(request.POST, prefix="return")
+    if form.is_valid():
+        try:
+            certificate_publication_return(
+                actor=_user(request), certificate=cert, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as exc:
+            add_form_error(form, exc)
+            return _review_page(request, cert, give_back=form, status=exc.http_status)
+        messages.success(request, f"{cert.number} is returned to {cert.cb.code}.")
+        return redirect("web:sec:publication-review", pk=cert.pk)
+    return _review_page(request, cert, give_back=form, status=400)

@@ -17,6 +17,11 @@ from apcert.certificates.services.issues import (
     certificate_site_add,
     certificate_site_remove,
 )
+from apcert.certificates.services.publication import (
+    certificate_publication_approve,
+    certificate_publication_resubmit,
+    certificate_publication_return,
+)
 from apcert.certificates.services.status import (
     STATUS_DECISIONS,
     SUSPEND_REASONS,
@@ -40,6 +45,9 @@ __all__ = [
     "certificate_grant",
     "certificate_holder_renamed",
     "certificate_maintain",
+    "certificate_publication_approve",
+    "certificate_publication_resubmit",
+    "certificate_publication_return",
     "certificate_reduce_scope",
     "certificate_refuse",
     "certificate_reissue",

@@ -17,6 +17,7 @@ from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import (
     Certificate,
     Decision,
+    PublicationReview,
 )
 from apcert.certificates.numbering import allocate_number
 from apcert.certificates.selectors import (
@@ -52,7 +53,11 @@ def certificate_grant(
     decided_on: dt.date | None = None,
     rationale: str = "",
 ) -> Certificate:
-    """Grant certification: check every rule, allocate the number, publish issue 1."""
+    """Grant certification: check every rule, allocate the number, publish issue 1.
+
+    When the scheme has the Secretariat review new certificates before publication, issue 1
+    is made but the certificate stays a draft with a pending :class:`PublicationReview`.
+    """
     require_cb_role(actor, application.cb, "decision_maker")
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
@@ -103,20 +108,32 @@ def certificate_grant(
             scope_lines=application_scope(app),
             programmes=programmes,
         )
-        cert.save(update_fields=["status", "current_issue_number"])
-        _status_record(
-            cert,
-            before="draft",
-            on=decided_on,
-            reason_category=StatusReason.GRANTED,
-            reason=rationale,
-            decision=decision,
-        )
+        review = None
+        if rules.publication_review:
+            # The scheme has the Secretariat review a new certificate before it is public:
+            # it stays a draft, out of the register, until the review is approved
+            # (certificate_publication_approve makes the status change and the index entry).
+            cert.status = "draft"
+            cert.save(update_fields=["current_issue_number"])
+            review = PublicationReview.objects.create(
+                certificate=cert, submitted_by=actor, submitted_at=timezone.now()
+            )
+        else:
+            cert.save(update_fields=["status", "current_issue_number"])
+            _status_record(
+                cert,
+                before="draft",
+                on=decided_on,
+                reason_category=StatusReason.GRANTED,
+                reason=rationale,
+                decision=decision,
+            )
         a.status = (
             ASSESSMENT.next_state(a.status, "close") if a.status == "report_issued" else a.status
         )
         a.save(update_fields=["status"])
-        index_certificate(cert)
+        if review is None:
+            index_certificate(cert)
         audit_record(
             actor=actor,
             action="certificate.grant",
@@ -131,6 +148,7 @@ def certificate_grant(
                 "reason_category": StatusReason.GRANTED,
                 "issue_id": issue.pk,
                 "scope_lines": issue.scope_lines,
+                "publication_review": review.pk if review else None,
             },
             reason=rationale,
         )
