@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apcert.cycle",
     "apcert.notifications",
     "apcert.register",
+    "apcert.statuslists",
     "apcert.demo",
     "apcert.web",
     # Counts failed sign-ins and locks them for a while (AXES_* below).

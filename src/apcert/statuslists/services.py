@@ -1,0 +1,95 @@
+"""Keeping the status lists in step with certificate statuses, in the same transaction.
+
+Each certificate takes one index in its CB's lists when it is first published; the bit at
+that index in the ``suspension`` list is set while it is suspended, and in the
+``revocation`` list once it is withdrawn or cancelled (which never ends). An expired
+certificate is told by the validity dates in its credential, not by a list.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Max
+
+from apcert.certificates.models import Certificate
+from apcert.statuslists import bitstring
+from apcert.statuslists.choices import StatusPurpose
+from apcert.statuslists.models import StatusList, StatusListEntry
+
+#: The bit each list holds for a certificate in each status.
+SUSPENDED_STATUSES = frozenset({"suspended"})
+REVOKED_STATUSES = frozenset({"withdrawn", "cancelled"})
+
+
+def _wanted(status: str) -> dict[str, bool]:
+    return {
+        StatusPurpose.SUSPENSION: status in SUSPENDED_STATUSES,
+        StatusPurpose.REVOCATION: status in REVOKED_STATUSES,
+    }
+
+
+def _locked_lists(cb_id: int) -> dict[str, StatusList]:
+    """Both lists of the CB, made if missing, locked for this transaction (in the same
+    order everywhere, so two changes at one CB queue rather than deadlock)."""
+    for purpose in StatusPurpose.values:
+        StatusList.objects.get_or_create(
+            cb_id=cb_id, purpose=purpose, defaults={"bits": bitstring.empty()}
+        )
+    lists = StatusList.objects.select_for_update().filter(cb_id=cb_id).order_by("purpose")
+    return {lst.purpose: lst for lst in lists}
+
+
+def status_entry_allocate(certificate: Certificate) -> StatusListEntry:
+    """The certificate's index in its CB's lists, given now if it has none (the next free
+    one; the lists grow by 16 KiB blocks when full)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("status_entry_allocate() must run inside the service's transaction")
+    entry = StatusListEntry.objects.filter(certificate=certificate).first()
+    if entry is not None:
+        return entry
+    lists = _locked_lists(certificate.cb_id)
+    last = StatusListEntry.objects.filter(cb_id=certificate.cb_id).aggregate(m=Max("index"))["m"]
+    index = 0 if last is None else last + 1
+    size = bitstring.size_for(index + 1)
+    for lst in lists.values():
+        data = bytes(lst.bits)
+        if len(data) * 8 < size:
+            lst.bits = bitstring.grown(data, size)
+            lst.version += 1
+            lst.save(update_fields=["bits", "version", "updated_at"])
+    return StatusListEntry.objects.create(
+        certificate=certificate, cb_id=certificate.cb_id, index=index
+    )
+
+
+def status_lists_apply(certificate: Certificate) -> bool:
+    """Set the certificate's bits from its status (call after saving the status, inside
+    the service's transaction). A draft has no place in the lists yet. True when a bit
+    changed."""
+    if certificate.status == "draft":
+        return False
+    entry = status_entry_allocate(certificate)
+    lists = _locked_lists(certificate.cb_id)
+    changed = False
+    for purpose, value in _wanted(certificate.status).items():
+        lst = lists[purpose]
+        data = bytes(lst.bits)
+        if bitstring.get(data, entry.index) != value:
+            lst.bits = bitstring.put(data, entry.index, value)
+            lst.version += 1
+            lst.save(update_fields=["bits", "version", "updated_at"])
+            changed = True
+    return changed
+
+
+def status_lists_rebuild(*, cb_id: int | None = None) -> int:
+    """Recompute every bit from the certificates' statuses (after a restore from backup,
+    or to check nothing drifted); the number of bits that changed."""
+    changed = 0
+    certificates = Certificate.objects.exclude(status="draft").order_by("pk")
+    if cb_id is not None:
+        certificates = certificates.filter(cb_id=cb_id)
+    with transaction.atomic():
+        for cert in certificates.iterator(chunk_size=2000):
+            changed += int(status_lists_apply(cert))
+    return changed
