@@ -172,3 +172,10 @@ EVIDENCE_DIR = Path(
 ).resolve()
 #: The largest evidence file accepted, in bytes (20 MiB unless set).
 EVIDENCE_MAX_BYTES = _count("APCERT_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
+
+
+# --- signing keys (apcert.credentials) ---------------------------------------------------------
+#: Where each CB's private Ed25519 signing keys are kept, one file a key (mode 0600, in
+#: directories of mode 0700). Never in the database, never under a path the web server serves;
+#: back it up apart from the database.
+KEY_DIR = Path(os.environ.get("APCERT_KEY_DIR", "").strip() or VAR_DIR / "keys").resolve()

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apcert.cycle",
     "apcert.notifications",
     "apcert.register",
+    "apcert.credentials",
     "apcert.statuslists",
     "apcert.demo",
     "apcert.web",
@@ -127,6 +128,10 @@ PUBLIC_PATH_PREFIXES = (
     "/bodies/",
     "/register/",
     "/verify",
+    # Each CB's DID document and JWKS (did:web resolves did:web:<host>:cbs:<code> to
+    # /cbs/<code>/did.json) and the credentials' JSON-LD context.
+    "/cbs/",
+    "/ns/",
     "/api/public/",
     "/" + STATIC_URL.lstrip("/"),
 )
@@ -176,3 +181,7 @@ LOGGING = {
 EVIDENCE_DIR = env.EVIDENCE_DIR
 EVIDENCE_MAX_BYTES = env.EVIDENCE_MAX_BYTES
 EVIDENCE_TYPES = ("pdf", "png", "jpeg", "txt", "csv", "docx", "xlsx")
+
+# --- signing keys and verifiable credentials (apcert.credentials) ------------------------------
+# Each CB's private Ed25519 keys, one file a key (0600, directories 0700); never in the database.
+KEY_DIR = env.KEY_DIR

@@ -12,5 +12,6 @@ urlpatterns = [
     path("office/", include("apcert.web.urls")),
     path("api/public/", public_api.urls),
     path("", include("apcert.register.urls_data")),
+    path("", include("apcert.credentials.urls")),
     path("", include("apcert.register.urls")),
 ]
