@@ -164,11 +164,24 @@ def credential_for_issue(
     stored = selectors.stored_credential(issue.pk)
     if stored is not None:
         return dict(stored.credential)
-    cb = issue.certificate.cb
+    certificate = issue.certificate
+    if certificate.status == "draft":
+        return None  # not public yet: signed when it is published
+    cb = certificate.cb
     key = selectors.current_key(cb)
     if key is None:
         return None
     key.cb = cb
+    if status_entries is None:
+        # Every credential names its place in the CB's status lists (issue 6); a
+        # certificate that has none yet (made before the lists) takes it now.
+        from apcert.statuslists.selectors import status_entries as entries_of
+        from apcert.statuslists.services import status_lists_apply
+
+        with transaction.atomic():
+            entry = status_lists_apply(certificate)
+        assert entry is not None
+        status_entries = entries_of(certificate, entry)
     credential = _sign(issue, key, status_entries=status_entries)
     try:
         with transaction.atomic():

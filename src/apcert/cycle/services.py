@@ -17,9 +17,8 @@ from apcert.assessments.models import Finding
 from apcert.audit.services import audit_record
 from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
-from apcert.certificates.services._common import _state, _status_record
+from apcert.certificates.services._common import _keep_derived, _state, _status_record
 from apcert.cycle.models import FindingLateFlag
-from apcert.register.index import index_certificate
 
 
 def _require_transaction() -> None:
@@ -52,7 +51,7 @@ def certificate_change_by_rule(
         reason=reason,
         decision=None,
     )
-    index_certificate(cert)
+    _keep_derived(cert)
     audit_record(
         actor=None,
         action=f"certificate.{action}",

@@ -62,12 +62,16 @@ def status_entry_allocate(certificate: Certificate) -> StatusListEntry:
     )
 
 
-def status_lists_apply(certificate: Certificate) -> bool:
+def status_lists_apply(certificate: Certificate) -> StatusListEntry | None:
     """Set the certificate's bits from its status (call after saving the status, inside
-    the service's transaction). A draft has no place in the lists yet. True when a bit
-    changed."""
+    the service's transaction) and return its entry. A draft has no place in the lists yet
+    (None)."""
+    return _apply(certificate)[0]
+
+
+def _apply(certificate: Certificate) -> tuple[StatusListEntry | None, bool]:
     if certificate.status == "draft":
-        return False
+        return None, False
     entry = status_entry_allocate(certificate)
     lists = _locked_lists(certificate.cb_id)
     changed = False
@@ -79,7 +83,7 @@ def status_lists_apply(certificate: Certificate) -> bool:
             lst.version += 1
             lst.save(update_fields=["bits", "version", "updated_at"])
             changed = True
-    return changed
+    return entry, changed
 
 
 def status_lists_rebuild(*, cb_id: int | None = None) -> int:
@@ -91,5 +95,5 @@ def status_lists_rebuild(*, cb_id: int | None = None) -> int:
         certificates = certificates.filter(cb_id=cb_id)
     with transaction.atomic():
         for cert in certificates.iterator(chunk_size=2000):
-            changed += int(status_lists_apply(cert))
+            changed += int(_apply(cert)[1])
     return changed

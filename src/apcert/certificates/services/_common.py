@@ -23,7 +23,11 @@ from apcert.certificates.snapshots import (
 )
 from apcert.core.dates import add_months
 from apcert.core.errors import RuleViolation
+from apcert.credentials.services import credential_for_issue
+from apcert.register.index import index_certificate
 from apcert.schemes.models import Programme
+from apcert.statuslists.selectors import status_entries
+from apcert.statuslists.services import status_lists_apply
 
 if TYPE_CHECKING:
     pass
@@ -151,3 +155,17 @@ def _close_assessment(a: Assessment) -> None:
     if a.status == "report_issued":
         a.status = ASSESSMENT.next_state(a.status, "close")
         a.save(update_fields=["status"])
+
+
+def _keep_derived(cert: Certificate) -> None:
+    """Bring what is derived from the certificate's public state into step with it, inside
+    the service's transaction: the register's search index, the CB's status lists (issue 6:
+    the suspension and revocation bits), and the signed credential of its latest issue,
+    made once the CB has a signing key. A draft has only its (empty) index entry."""
+    index_certificate(cert)
+    if cert.status == "draft":
+        return
+    entry = status_lists_apply(cert)
+    issue = certificate_last_issue(cert)
+    if issue is not None and entry is not None:
+        credential_for_issue(issue, status_entries=status_entries(cert, entry))

@@ -31,12 +31,12 @@ from apcert.certificates.snapshots import (
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
-from apcert.register.index import index_certificate
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
+    _keep_derived,
     _new_issue,
     _raise_first,
     _state,
@@ -133,7 +133,7 @@ def certificate_grant(
         )
         a.save(update_fields=["status"])
         if review is None:
-            index_certificate(cert)
+            _keep_derived(cert)
         audit_record(
             actor=actor,
             action="certificate.grant",

@@ -33,7 +33,6 @@ from apcert.certificates.selectors import (
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
 from apcert.organizations.models import Site
-from apcert.register.index import index_certificate
 from apcert.schemes.models import ProcessCategory, Standard
 from apcert.schemes.selectors import scheme_rules, standard_resolve
 
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
 from apcert.certificates.services._common import (
     _check_decision_date,
     _close_assessment,
+    _keep_derived,
     _last_issue,
     _lock,
     _new_issue,
@@ -127,7 +127,7 @@ def certificate_reissue(
             programmes=last.programmes,
         )
         cert.save(update_fields=["status", "current_issue_number"])
-        index_certificate(cert)
+        _keep_derived(cert)
         audit_record(
             actor=actor,
             action="certificate.reissue",
@@ -214,7 +214,7 @@ def certificate_renew(
         if a.status == "report_issued":
             a.status = ASSESSMENT.next_state(a.status, "close")
             a.save(update_fields=["status"])
-        index_certificate(cert)
+        _keep_derived(cert)
         audit_record(
             actor=actor,
             action="certificate.renew",
@@ -341,7 +341,7 @@ def _write_reissue(
     cert.save(update_fields=["status", "current_issue_number"])
     if assessment is not None:
         _close_assessment(assessment)
-    index_certificate(cert)
+    _keep_derived(cert)
     audit_record(
         actor=actor,
         action=f"certificate.{action}",
@@ -415,7 +415,7 @@ def certificate_maintain(
             rationale=rationale,
         )
         _close_assessment(a)
-        index_certificate(cert)
+        _keep_derived(cert)
         audit_record(
             actor=actor,
             action="certificate.maintain",

@@ -18,10 +18,14 @@ from apcert.audit.services import audit_record
 from apcert.certificates.choices import DecisionKind, PublicationReviewStatus, StatusReason
 from apcert.certificates.lifecycle import CERTIFICATE, DRAFT, PUBLICATION_REVIEW
 from apcert.certificates.models import Certificate, Decision, PublicationReview
-from apcert.certificates.services._common import _lock, _state, _status_record
+from apcert.certificates.services._common import (
+    _keep_derived,
+    _lock,
+    _state,
+    _status_record,
+)
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role, require_secretariat
-from apcert.register.index import index_certificate
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -77,7 +81,7 @@ def certificate_publication_approve(
             reason=note.strip(),
             decision=grant,
         )
-        index_certificate(cert)
+        _keep_derived(cert)
         audit_record(
             actor=actor,
             action="certificate.publish",

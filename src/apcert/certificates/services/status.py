@@ -17,12 +17,12 @@ from apcert.certificates.models import (
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
-from apcert.register.index import index_certificate
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
     _check_decision_date,
+    _keep_derived,
     _lock,
     _state,
     _status_record,
@@ -75,7 +75,7 @@ def _status_decision(
             reason=reason,
             decision=decision,
         )
-        index_certificate(cert)
+        _keep_derived(cert)
         audit_record(
             actor=actor,
             action=f"certificate.{action}",
@@ -188,7 +188,7 @@ def certificate_expire(
             reason="validity period ended",
             decision=None,
         )
-        index_certificate(cert)
+        _keep_derived(cert)
         audit_record(
             actor=actor,
             action="certificate.expire",

@@ -24,7 +24,6 @@ from apcert.certificates.selectors import (
 )
 from apcert.core.errors import RuleViolation
 from apcert.core.permissions import require_cb_role
-from apcert.register.index import index_certificate
 from apcert.schemes.models import ProcessCategory
 from apcert.schemes.selectors import scheme_rules
 
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
 from apcert.certificates.services._common import (
     _check_decision_date,
     _close_assessment,
+    _keep_derived,
     _last_issue,
     _lock,
     _new_issue,
@@ -157,8 +157,8 @@ def certificate_transfer(
             decision=decision,
         )
         _close_assessment(a)
-        index_certificate(old)
-        index_certificate(new)
+        _keep_derived(old)
+        _keep_derived(new)
         audit_record(
             actor=actor,
             action="certificate.transfer",
