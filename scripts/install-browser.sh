@@ -1,14 +1,18 @@
 #!/bin/sh
-# Makes sure Debian's headless Chromium (and its driver) is installed for the browser tests
-# (tests/browser/). Idempotent: when /usr/bin/chromium is there it does nothing. Otherwise it
-# installs the Debian packages chromium and chromium-driver with apt-get, refreshing the
-# package lists only when the first attempt fails. Uses sudo when not run as root.
+# Makes sure the Debian tools that tests drive are installed:
+#   - headless Chromium and its driver (packages chromium, chromium-driver; /usr/bin/chromium),
+#     for the browser tests (tests/browser/);
+#   - zbarimg (package zbar-tools; /usr/bin/zbarimg), which decodes the QR code of a
+#     certificate PDF in tests/test_documents_pdf.py.
+# Idempotent: a tool already there is left alone, and when both are there it does nothing.
+# Otherwise it installs the missing packages with apt-get, refreshing the package lists only
+# when the first attempt fails. Uses sudo when not run as root.
 # Playwright's own browser download is never used: it cannot reach the network here and
 # would bring a second, unpinned browser.
 set -u
 
 CHROMIUM=/usr/bin/chromium
-PACKAGES="chromium chromium-driver"
+ZBARIMG=/usr/bin/zbarimg
 
 say() { printf 'install-browser: %s\n' "$*"; }
 fail() {
@@ -16,20 +20,31 @@ fail() {
     exit 1
 }
 
+PACKAGES=""
 if [ -x "$CHROMIUM" ]; then
-    say "$CHROMIUM is already installed ($("$CHROMIUM" --version 2>/dev/null || echo 'version unknown')); nothing to do."
+    say "$CHROMIUM is already installed ($("$CHROMIUM" --version 2>/dev/null || echo 'version unknown'))."
+else
+    PACKAGES="chromium chromium-driver"
+fi
+if [ -x "$ZBARIMG" ]; then
+    say "$ZBARIMG is already installed."
+else
+    PACKAGES="${PACKAGES:+$PACKAGES }zbar-tools"
+fi
+if [ -z "$PACKAGES" ]; then
+    say "nothing to do."
     exit 0
 fi
 
 command -v apt-get >/dev/null 2>&1 ||
-    fail "$CHROMIUM is missing and apt-get is not available: install Debian's packages ($PACKAGES) by hand."
+    fail "apt-get is not available: install Debian's packages ($PACKAGES) by hand."
 
 if [ "$(id -u)" = "0" ]; then
     SUDO=""
 elif command -v sudo >/dev/null 2>&1; then
     SUDO="sudo"
 else
-    fail "$CHROMIUM is missing; installing it needs root, and sudo is not available. Run as root: apt-get install $PACKAGES"
+    fail "installing $PACKAGES needs root, and sudo is not available. Run as root: apt-get install $PACKAGES"
 fi
 
 install() {
@@ -37,7 +52,7 @@ install() {
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $PACKAGES
 }
 
-say "$CHROMIUM is missing: installing $PACKAGES with apt-get${SUDO:+ (through sudo)}."
+say "missing: installing $PACKAGES with apt-get${SUDO:+ (through sudo)}."
 if ! install; then
     say "apt-get install failed; running apt-get update and trying once more."
     $SUDO apt-get update || fail "apt-get update failed; cannot install $PACKAGES."
@@ -45,4 +60,5 @@ if ! install; then
 fi
 
 [ -x "$CHROMIUM" ] || fail "apt-get reported success but $CHROMIUM is still missing."
-say "installed $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM")."
+[ -x "$ZBARIMG" ] || fail "apt-get reported success but $ZBARIMG is still missing."
+say "installed $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM") and $ZBARIMG."

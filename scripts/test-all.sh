@@ -18,9 +18,9 @@ step "ruff"
 step "mypy"
 "$BIN/mypy" || exit 1
 
-step "browser for the Playwright tests (Debian's chromium)"
+step "Debian's chromium for the Playwright tests, and zbarimg for the certificate PDF's QR code"
 if ! sh scripts/install-browser.sh; then
-    echo "!! Chromium is not available: the browser tests will be skipped"
+    echo "!! Chromium or zbarimg is not available: the tests that need them will be skipped"
     if [ "${APCERT_REQUIRE_BROWSER:-0}" = "1" ]; then
         exit 1
     fi

@@ -204,3 +204,29 @@ def test_public_pages_load_nothing_from_other_sites(world: World, client: Client
         assert response.status_code == 200, url
         external = re.findall(r'(?:src|href)="(https?://[^"]+)"', response.content.decode())
         assert external == [], url
+
+
+def test_the_certificate_pdf_shows_no_private_data(world: World, client: Client) -> None:
+    # The PDF's text is compressed, so the page test above could not see into it: read it.
+    import io
+
+    from pypdf import PdfReader
+
+    # given private data in every private place, and an unpublished site in the scope
+    cert = plant_private_data(world)
+    # when the PDF of each issue is downloaded
+    texts = []
+    for issue_number in range(1, cert.current_issue_number + 1):
+        response = client.get(f"/certificates/{quote(cert.number)}/issues/{issue_number}.pdf")
+        assert response.status_code == 200, issue_number
+        reader = PdfReader(io.BytesIO(response.content))
+        texts.extend(page.extract_text() for page in reader.pages)
+        texts.extend(str(value) for value in (reader.metadata or {}).values())
+        texts.extend(f"{a.name} {a.content.decode()}" for a in reader.attachment_list)
+    # then it is the certificate, with the unpublished site's scope line but not the site
+    text = "\n".join(texts)
+    assert cert.number in text
+    assert "Printed boards, plating line" in text
+    assert "not published" in text
+    leaks = [what for what, secret in SECRETS.items() if secret in text]
+    assert leaks == []

@@ -48,6 +48,20 @@ def public_certificate(number: str) -> Certificate | None:
     )
 
 
+def public_issue(number: str, issue_number: int) -> CertificateIssue | None:
+    """One issue of a public certificate, with its certificate's CB and scheme, or ``None``
+    when there is no such certificate, it is a draft, or it has no such issue."""
+    return (
+        CertificateIssue.objects.select_related("certificate__cb", "certificate__scheme")
+        .filter(
+            certificate__in=public_certificates(),
+            certificate__number=number,
+            issue_number=issue_number,
+        )
+        .first()
+    )
+
+
 def issues_of(certificate: Certificate) -> list[CertificateIssue]:
     """The certificate's issues, first to last (from the prefetch)."""
     return sorted(certificate.issues.all(), key=lambda issue: issue.issue_number)
@@ -126,6 +140,7 @@ __all__ = [
     "public_certificate",
     "public_certificates",
     "public_change_summaries",
+    "public_issue",
     "public_scope_lines",
     "published_site_ids",
     "published_sites",

@@ -9,6 +9,12 @@ app_name = "register"
 urlpatterns = [
     path("", views.search_page, name="search"),
     # Numbers hold spaces and dots ("IECQ-A XX 26.0001"); links to them are URL-quoted.
+    # The PDF's route comes first: the page's <path:number> would swallow it.
+    path(
+        "certificates/<path:number>/issues/<int:issue_number>.pdf",
+        views.certificate_pdf,
+        name="certificate_pdf",
+    ),
     path("certificates/<path:number>", views.certificate_page, name="certificate"),
     path("organizations/<int:organization_id>", views.organization_page, name="organization"),
     path("bodies/", views.body_list_page, name="bodies"),

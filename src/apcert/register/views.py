@@ -4,8 +4,8 @@ Server-rendered, no account. Every page answers a GET: forms are GET forms, so e
 and each "was it valid on ..." question has a URL that can be shared, and no page touches
 the session or sets a CSRF cookie. Views parse the request, call one selector of
 :mod:`apcert.register.selectors`, :mod:`apcert.register.directory` or
-:mod:`apcert.register.search`, and render; those return public fields only (DOMAIN.md
-section 5).
+:mod:`apcert.register.search` (or :mod:`apcert.documents` for a certificate's PDF), and
+render; those return public fields only (DOMAIN.md section 5).
 """
 
 from __future__ import annotations
@@ -20,10 +20,12 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_safe
 
 from apcert.certificates.asof import NOT_YET_ISSUED, AsOfAnswer, certificate_as_of
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.documents.downloads import public_issue_pdf
 from apcert.register import directory, selectors
 from apcert.register import search as register_search
 from apcert.register.search import FACETS
@@ -356,6 +358,28 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     }
     status = 400 if valid_on is not None and valid_on["errors"] else 200
     return render(request, "register/certificate.html", context, status=status)
+
+
+#: An issue never changes, but its document may be re-made (a new layout, a credential
+#: signed with a new key): shared caches may keep it for an hour.
+PDF_CACHE_CONTROL = "public, max-age=3600"
+
+
+@require_safe
+def certificate_pdf(request: HttpRequest, number: str, issue_number: int) -> HttpResponse:
+    """One issue of a certificate as a PDF, with its QR code and signed credential."""
+    document = public_issue_pdf(number, issue_number)
+    if document is None:
+        return _not_found(
+            request,
+            "Certificate issue not found",
+            f"The public register has no issue {issue_number} of a certificate "
+            f"{number.strip()[:80]!r}.",
+        )
+    response = HttpResponse(document.content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
+    response["Cache-Control"] = PDF_CACHE_CONTROL
+    return response
 
 
 def _number_key(number: str) -> str:

@@ -1,0 +1,491 @@
+"""The certificate document: one issue of a certificate as an A4 PDF (issue 6).
+
+Laid out like a paper certificate: title, number and issue, holder and the sites it
+publishes, the scope, the declared standards with their editions, the dates and the
+certification body. A QR code and a printed address lead to the register's verification
+page for this number and issue, where the live status is (a PDF cannot know that its
+certificate was suspended since). The signed credential, when given, is embedded as a file,
+so the PDF carries something that verifies offline.
+
+Only public fields (DOMAIN.md section 5) are printed, read through
+:mod:`apcert.register.selectors` like the register page: the holder's name and country,
+published sites only, scope lines without unpublished sites. Made with fpdf2 and segno, pure
+Python: no system package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import segno
+from django.utils import timezone
+from fpdf import FPDF
+from fpdf.enums import Align, WrapMode, XPos, YPos
+
+from apcert.certificates.models import CertificateIssue
+from apcert.documents import fonts
+from apcert.documents.attachments import (
+    CREDENTIAL_MEDIA_TYPE,
+    credential_bytes,
+    credential_filename,
+)
+from apcert.register import selectors
+from apcert.register.templatetags.register_tags import issue_reason_label, plain_day
+
+TITLE = "Certificate of Approval — IECQ Approved Process"
+#: Page geometry, in millimetres (A4 portrait).
+MARGIN = 20.0
+FRAME_OUTER = 9.0
+FRAME_INNER = 11.0
+BOTTOM_MARGIN = 26.0
+QR_SIZE = 34.0
+#: The body text's size, in points.
+BODY_PT = 10.0
+#: Colours: a dark blue for headings and the frame, greys for labels and rules.
+INK = (20, 20, 20)
+ACCENT = (23, 55, 94)
+MUTED = (95, 95, 95)
+RULE = (185, 190, 200)
+STRIPE = (241, 244, 248)
+#: Space needed below a section heading before the section may start on this page.
+KEEP_WITH_HEADING = 22.0
+#: Tables: font size (points), line height and cell padding (millimetres).
+TABLE_FONT_PT = 8.5
+TABLE_LINE = 4.1
+CELL_PAD_X = 1.6
+CELL_PAD_Y = 1.3
+
+
+class _Page(FPDF):
+    """An A4 page with the certificate's frame, and the running lines of pages 2 onwards."""
+
+    def __init__(self, *, running_title: str, footer_note: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.running_title = running_title
+        self.footer_note = footer_note
+        self.set_margins(MARGIN, MARGIN + 4, MARGIN)
+        self.set_auto_page_break(auto=True, margin=BOTTOM_MARGIN)
+        for style in fonts.FACES:
+            self.add_font(fonts.FAMILY, style, fonts.face(style))
+        self.set_font(fonts.FAMILY, size=BODY_PT)
+        self.set_text_color(*INK)
+        self.set_draw_color(*INK)
+
+    def header(self) -> None:  # (fpdf2 calls it at each new page)
+        with self.local_context(draw_color=ACCENT):
+            self.set_line_width(0.8)
+            self.rect(FRAME_OUTER, FRAME_OUTER, self.w - 2 * FRAME_OUTER, self.h - 2 * FRAME_OUTER)
+            self.set_line_width(0.25)
+            self.rect(FRAME_INNER, FRAME_INNER, self.w - 2 * FRAME_INNER, self.h - 2 * FRAME_INNER)
+        if self.page_no() > 1:
+            with self.local_context(font_size_pt=8, text_color=MUTED):
+                self.set_xy(MARGIN, FRAME_INNER + 4)
+                self.cell(text=self.running_title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.set_y(FRAME_INNER + 13)
+
+    def footer(self) -> None:
+        with self.local_context(font_style="", font_size_pt=7.5, text_color=MUTED):
+            self.set_xy(MARGIN, self.h - FRAME_INNER - 11)
+            self.multi_cell(self.epw - 22, 3.6, self.footer_note, new_x=XPos.RIGHT, new_y=YPos.TOP)
+            self.set_xy(self.w - MARGIN - 22, self.h - FRAME_INNER - 11)
+            self.cell(22, 3.6, f"Page {self.page_no()} of {{nb}}", align=Align.R)
+
+
+class _Writer:
+    """Writes one issue's content onto :class:`_Page` pages, noting any text whose
+    characters the font could not print."""
+
+    def __init__(self, pdf: _Page) -> None:
+        self.pdf = pdf
+        self.replaced = False
+        self._widths: dict[tuple[str, float, str], float] = {}
+
+    @contextlib.contextmanager
+    def style(
+        self, *, size: float = BODY_PT, color: tuple[int, int, int] = INK, bold: bool = False
+    ) -> Iterator[None]:
+        """Text size, colour and weight for the body of the ``with``, back to the body text
+        after. Plain setters rather than fpdf2's local_context, whose "restore" must not
+        span a page break, while text here may flow onto the next page."""
+        pdf = self.pdf
+        pdf.set_font(fonts.FAMILY, "B" if bold else "", size)
+        pdf.set_text_color(*color)
+        try:
+            yield
+        finally:
+            pdf.set_font(fonts.FAMILY, "", BODY_PT)
+            pdf.set_text_color(*INK)
+
+    def text(self, value: Any) -> str:
+        printed, replaced = fonts.printable(str(value))
+        self.replaced = self.replaced or replaced
+        return printed
+
+    def heading(self, title: str) -> None:
+        pdf = self.pdf
+        pdf.ln(4)
+        if pdf.will_page_break(KEEP_WITH_HEADING):
+            pdf.add_page()
+        with self.style(size=11.5, color=ACCENT, bold=True):
+            pdf.cell(text=title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        with pdf.local_context(draw_color=RULE):
+            pdf.set_line_width(0.3)
+            pdf.line(pdf.l_margin, pdf.get_y() + 0.5, pdf.l_margin + pdf.epw, pdf.get_y() + 0.5)
+        pdf.ln(2.5)
+
+    def paragraph(
+        self,
+        value: str,
+        *,
+        size: float = BODY_PT,
+        color: tuple[int, int, int] = INK,
+        align: Align = Align.L,
+    ) -> None:
+        with self.style(size=size, color=color):
+            self.pdf.multi_cell(0, size * 0.5, self.text(value), align=align, new_x=XPos.LMARGIN)
+
+    def facts(
+        self, rows: Iterable[tuple[str, str]], *, width: float = 0, label_width: float = 44
+    ) -> None:
+        """Label and value pairs, the value wrapping in its own column."""
+        pdf = self.pdf
+        width = width or pdf.epw
+        for label, value in rows:
+            y = pdf.get_y()
+            if pdf.will_page_break(6):
+                pdf.add_page()
+                y = pdf.get_y()
+            with self.style(size=9, color=MUTED):
+                pdf.set_xy(pdf.l_margin, y + 0.4)
+                pdf.cell(label_width, 5, label)
+            pdf.set_xy(pdf.l_margin + label_width, y)
+            pdf.multi_cell(
+                width - label_width, 5, self.text(value), align=Align.L, new_x=XPos.LMARGIN
+            )
+            pdf.ln(0.4)
+
+    def width(self, text: str) -> float:
+        """The width of ``text`` in the current font and size, each string measured once."""
+        key = (self.pdf.font_style, self.pdf.font_size_pt, text)
+        if key not in self._widths:
+            self._widths[key] = self.pdf.get_string_width(text)
+        return self._widths[key]
+
+    def wrap(self, text: str, width: float) -> list[str]:
+        """``text`` broken into lines no wider than ``width``: greedy, at spaces, and inside
+        a word only when the word alone is wider. Each word is measured once; fpdf2's
+        multi_cell measures a line again at every character, which made a 60-line scope
+        take a second."""
+        lines: list[str] = []
+        line, line_width = "", 0.0
+        space = self.width(" ")
+        for word in text.split():
+            word_width = self.width(word)
+            if word_width > width:
+                pieces = self._break_word(word, width)
+                if line:
+                    lines.append(line)
+                lines.extend(pieces[:-1])
+                line, line_width = pieces[-1], self.width(pieces[-1])
+            elif not line:
+                line, line_width = word, word_width
+            elif line_width + space + word_width <= width:
+                line, line_width = f"{line} {word}", line_width + space + word_width
+            else:
+                lines.append(line)
+                line, line_width = word, word_width
+        lines.append(line)
+        return lines
+
+    def _break_word(self, word: str, width: float) -> list[str]:
+        pieces: list[str] = []
+        piece, piece_width = "", 0.0
+        for char in word:
+            char_width = self.width(char)
+            if piece and piece_width + char_width > width:
+                pieces.append(piece)
+                piece, piece_width = "", 0.0
+            piece, piece_width = piece + char, piece_width + char_width
+        pieces.append(piece)
+        return pieces
+
+    def table(
+        self, headings: tuple[str, ...], widths: tuple[float, ...], rows: Iterable[Iterable[Any]]
+    ) -> None:
+        """A table whose rows flow onto further pages, the headings repeated on each. A row
+        moves whole to the next page when it does not fit; one taller than a page is split
+        between its lines."""
+        pdf = self.pdf
+        scale = pdf.epw / sum(widths)
+        widths = tuple(w * scale for w in widths)
+        # set_font_size, not local_context: a context must not span a page break (its
+        # "restore" would land on the next page, with nothing saved there to restore).
+        size = pdf.font_size_pt
+        pdf.set_font_size(TABLE_FONT_PT)
+        self._table_heading(headings, widths)
+        for values in rows:
+            cells = [
+                self.wrap(self.text(value), width - 2 * CELL_PAD_X)
+                for value, width in zip(values, widths, strict=True)
+            ]
+            self._table_row(headings, widths, cells)
+        pdf.set_font_size(size)
+
+    def _table_heading(self, headings: tuple[str, ...], widths: tuple[float, ...]) -> None:
+        pdf = self.pdf
+        y = pdf.get_y()
+        height = TABLE_LINE + 2 * CELL_PAD_Y
+        with pdf.local_context(fill_color=STRIPE):
+            pdf.rect(pdf.l_margin, y, pdf.epw, height, style="F")
+        pdf.set_text_color(*ACCENT)
+        pdf.set_font(fonts.FAMILY, "B", TABLE_FONT_PT)
+        self._cell_lines([[h] for h in headings], widths, y, 0, 1)
+        pdf.set_font(fonts.FAMILY, "", TABLE_FONT_PT)
+        pdf.set_text_color(*INK)
+        pdf.set_y(y + height)
+
+    def _table_row(
+        self, headings: tuple[str, ...], widths: tuple[float, ...], cells: list[list[str]]
+    ) -> None:
+        pdf = self.pdf
+        total = max(len(lines) for lines in cells)
+        done = 0
+        while done < total:
+            room = int((pdf.page_break_trigger - pdf.get_y() - 2 * CELL_PAD_Y) // TABLE_LINE)
+            if room < min(total - done, 3):
+                pdf.add_page()
+                self._table_heading(headings, widths)
+                continue
+            count = min(room, total - done)
+            y = pdf.get_y()
+            self._cell_lines(cells, widths, y, done, count)
+            bottom = y + count * TABLE_LINE + 2 * CELL_PAD_Y
+            with pdf.local_context(draw_color=RULE):
+                pdf.set_line_width(0.2)
+                pdf.line(pdf.l_margin, bottom, pdf.l_margin + pdf.epw, bottom)
+            pdf.set_y(bottom)
+            done += count
+
+    def _cell_lines(
+        self, cells: list[list[str]], widths: tuple[float, ...], y: float, first: int, count: int
+    ) -> None:
+        """Lines ``first`` to ``first + count`` of each cell, side by side from ``y``."""
+        pdf = self.pdf
+        # The baseline of a line: the glyphs centred in the line, descenders included.
+        baseline = (TABLE_LINE - pdf.font_size) / 2 + pdf.font_size * 0.8
+        x = pdf.l_margin
+        for lines, width in zip(cells, widths, strict=True):
+            for i, line in enumerate(lines[first : first + count]):
+                if line:
+                    pdf.text(x + CELL_PAD_X, y + CELL_PAD_Y + i * TABLE_LINE + baseline, line)
+            x += width
+
+
+def _qr_png(url: str) -> io.BytesIO:
+    """The QR code of ``url`` as a PNG: error correction M (about 15% of the code may be
+    soiled or creased), the standard quiet zone of four modules."""
+    buffer = io.BytesIO()
+    segno.make(url, error="m", micro=False).save(buffer, kind="png", scale=10, border=4)
+    buffer.seek(0)
+    return buffer
+
+
+def _moment(issue: CertificateIssue) -> dt.datetime:
+    """The document's creation date: when the issue was recorded, so that the same issue
+    gives the same document metadata whenever it is downloaded."""
+    return issue.created_at or timezone.now()
+
+
+def render_certificate_pdf(
+    issue: CertificateIssue, *, credential: dict[str, Any] | None, verify_url: str
+) -> bytes:
+    """One certificate issue as an A4 PDF, with a QR code of ``verify_url`` (see
+    :func:`apcert.documents.verification_url`) and, when given, the signed ``credential``
+    embedded as ``<number>-issue-<n>.vc.json``. ``issue.certificate`` should come with its
+    ``cb`` and ``scheme`` (``select_related``) to spare two queries."""
+    certificate = issue.certificate
+    number = certificate.number
+    cb = certificate.cb
+    scheme = certificate.scheme
+    attachment = credential_filename(number, issue.issue_number)
+    if credential is not None:
+        footer = (
+            f"The register's signed credential for this issue is embedded in this PDF as the "
+            f"file {attachment}; it verifies without the register. The live status is at the "
+            "address on page 1."
+        )
+    else:
+        footer = (
+            "This copy carries no signed credential. The live status of the certificate is at "
+            "the address on page 1."
+        )
+    pdf = _Page(
+        running_title=f"{number} · issue {issue.issue_number} · continued",
+        footer_note=footer,
+    )
+    pdf.set_lang("en")
+    pdf.set_title(f"{number} issue {issue.issue_number}")
+    pdf.set_subject(TITLE)
+    pdf.set_author(cb.name)
+    pdf.set_creator("apcert")
+    pdf.set_keywords(f"IECQ; {number}; issue {issue.issue_number}")
+    moment = _moment(issue)
+    pdf.set_creation_date(moment)
+    out = _Writer(pdf)
+    pdf.add_page()
+
+    # --- title -------------------------------------------------------------------------
+    with out.style(size=8.5, color=MUTED):
+        pdf.cell(0, 5, "IECQ · IEC QUALITY ASSESSMENT SYSTEM FOR ELECTRONIC COMPONENTS",
+                 align=Align.C, new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # fmt: skip
+    pdf.ln(2)
+    with out.style(size=19, color=ACCENT, bold=True):
+        pdf.multi_cell(0, 9, TITLE, align=Align.C, new_x=XPos.LMARGIN)
+    pdf.ln(1)
+    out.paragraph(f"Scheme {scheme.code} – {scheme.name}", size=9.5, color=MUTED, align=Align.C)
+    pdf.ln(5)
+
+    # --- number and issue, beside the QR code --------------------------------------------
+    top = pdf.get_y()
+    left_width = pdf.epw - QR_SIZE - 8
+    pdf.image(_qr_png(verify_url), x=pdf.l_margin + pdf.epw - QR_SIZE, y=top, w=QR_SIZE,
+              h=QR_SIZE, alt_text=f"QR code: {verify_url}")  # fmt: skip
+    with out.style(size=9, color=MUTED):
+        pdf.cell(left_width, 5, "Certificate number", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    with out.style(size=17, bold=True):
+        pdf.multi_cell(left_width, 8, out.text(number), new_x=XPos.LMARGIN)
+    pdf.ln(1.5)
+    with out.style(size=11):
+        pdf.multi_cell(
+            left_width,
+            5.5,
+            f"Issue {issue.issue_number} of {plain_day(issue.issued_on)}"
+            f" — {issue_reason_label(issue.reason)}",
+            new_x=XPos.LMARGIN,
+        )
+    pdf.ln(1.5)
+    with out.style(size=10):
+        pdf.multi_cell(
+            left_width,
+            5,
+            f"Valid from {plain_day(issue.valid_from)} until {plain_day(issue.valid_until)}",
+            new_x=XPos.LMARGIN,
+        )
+    pdf.ln(1)
+    out.facts(
+        (
+            ("First issued", plain_day(certificate.first_issued_on)),
+            ("Certification body", f"{cb.name} ({cb.code}), {cb.country}"),
+        ),
+        width=left_width,
+        label_width=32,
+    )
+    pdf.set_y(max(pdf.get_y(), top + QR_SIZE) + 2)
+    with out.style(size=8.5, color=MUTED):
+        pdf.cell(22, 4.2, "Verify at")
+    with out.style(size=8.5, color=ACCENT):
+        # A long address breaks anywhere: it is read, or scanned, not hyphenated.
+        pdf.multi_cell(
+            0, 4.2, out.text(verify_url), link=verify_url, wrapmode=WrapMode.CHAR,
+            new_x=XPos.LMARGIN,
+        )  # fmt: skip
+    with out.style(size=8.5, color=MUTED):
+        pdf.multi_cell(
+            0,
+            4.2,
+            "Scan the code or open the address for the certificate's live status: a "
+            "certificate can be suspended or withdrawn after this document was made.",
+            new_x=XPos.LMARGIN,
+        )
+
+    # --- holder and sites ----------------------------------------------------------------
+    holder = selectors.holder_of(issue)
+    out.heading("Certificate holder")
+    out.paragraph("This is to certify that", size=9.5, color=MUTED)
+    pdf.ln(1)
+    name_replaced = fonts.printable(str(holder["name"]))[1]
+    with out.style(size=15, bold=True):
+        pdf.multi_cell(0, 7.5, out.text(holder["name"]), new_x=XPos.LMARGIN)
+    out.paragraph(f"Country: {holder['country']}", size=10)
+    if name_replaced:
+        out.paragraph(
+            "The holder's name uses characters this document's font does not include; they "
+            f"are shown as {fonts.REPLACEMENT}. The register and the embedded credential give "
+            "the name in full.",
+            size=8,
+            color=MUTED,
+        )
+        out.replaced = False  # said here; the closing note is for the text that follows
+    programmes = "; ".join(f"{p['code']} – {p['name']}" for p in issue.programmes)
+    pdf.ln(1.5)
+    out.paragraph(
+        "operates the processes in the scope below, at the sites below, under the IECQ "
+        f"Approved Process scheme ({scheme.code})"
+        + (f", programmes {programmes}." if programmes else "."),
+        size=9.5,
+    )
+    sites = selectors.published_sites(issue)
+    out.heading("Sites")
+    if sites:
+        for site in sites:
+            place = ", ".join(
+                str(part) for part in (site["address"], site["city"], site["country"]) if part
+            )
+            with out.style(bold=True):
+                pdf.multi_cell(0, 5, out.text(site["name"]), new_x=XPos.LMARGIN)
+            out.paragraph(place, size=9, color=MUTED)
+            pdf.ln(1)
+    else:
+        out.paragraph("The holder publishes none of its sites.", size=9.5, color=MUTED)
+
+    # --- scope and standards -------------------------------------------------------------
+    site_names = {int(site["id"]): str(site["name"]) for site in sites}
+    lines = selectors.public_scope_lines(issue)
+    out.heading(f"Scope of approval ({len(lines)} line{'s' if len(lines) != 1 else ''})")
+    out.table(
+        ("Process category", "Scope", "Site", "Standards"),
+        (34, 70, 32, 34),
+        (
+            (
+                f"{line['category']} – {line['category_name']}",
+                line["wording"],
+                site_names.get(line["site_id"], "") if line["site_id"] else "not published",
+                ", ".join(line["standards"]),
+            )
+            for line in lines
+        ),
+    )
+    out.heading("Standards declared")
+    if issue.standards:
+        out.table(
+            ("Standard", "Edition", "Title"),
+            (44, 22, 104),
+            ((s["designation"], s["edition"], s["title"]) for s in issue.standards),
+        )
+    else:
+        out.paragraph("No standard is declared.", size=9.5, color=MUTED)
+
+    if out.replaced:
+        pdf.ln(2)
+        out.paragraph(
+            f"Characters this document's font does not include are shown as "
+            f"{fonts.REPLACEMENT}; the register gives every name and scope line in full.",
+            size=8,
+            color=MUTED,
+        )
+
+    if credential is not None:
+        pdf.embed_file(
+            bytes=credential_bytes(credential),
+            basename=attachment,
+            mime_type=CREDENTIAL_MEDIA_TYPE,
+            desc=f"Signed credential of {number} issue {issue.issue_number}",
+            modification_date=moment,
+            creation_date=moment,
+            compress=True,
+        )
+    return bytes(pdf.output())

@@ -1,0 +1,19 @@
+"""The errors of the document code, with stable codes like every DomainError."""
+
+from __future__ import annotations
+
+from apcert.core.errors import DomainError
+
+
+class DocumentError(DomainError):
+    """A document that cannot be read: not a PDF, a damaged PDF, or an attachment that is
+    not a credential. ``code`` says which (:data:`NOT_A_PDF`, :data:`DAMAGED_PDF`,
+    :data:`CREDENTIAL_UNREADABLE`)."""
+
+    code = "document_error"
+    http_status = 400
+
+
+NOT_A_PDF = "document_not_a_pdf"
+DAMAGED_PDF = "document_damaged_pdf"
+CREDENTIAL_UNREADABLE = "document_credential_unreadable"
