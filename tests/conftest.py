@@ -12,7 +12,10 @@ from hypothesis import settings as hypothesis_settings
 from apcert.audit import triggers
 from apcert.schemes.models import Scheme
 from apcert.schemes.services import reference_load
+from tests.credentials_support import key_dir
 from tests.factories import World
+
+__all__ = ["key_dir"]  # signing keys in a temporary directory, for any test that asks
 
 # In CI the property tests replay the same examples every run, so that a red run points to
 # a change of ours, not to a new draw; locally every run explores new examples.

@@ -21,10 +21,11 @@ from fpdf import FPDF
 from pypdf import PdfReader
 
 from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.credentials.models import IssueCredential
+from apcert.credentials.services import signing_key_generate
 from apcert.documents import (
     CREDENTIAL_MEDIA_TYPE,
     DocumentError,
-    downloads,
     extract_credential,
     render_certificate_pdf,
     verification_url,
@@ -301,10 +302,11 @@ def test_the_certificate_page_links_the_pdf_of_the_current_issue(
     assert "Download the certificate (PDF)" in page
 
 
-def test_the_pdf_downloads_anonymously(world: World, client: Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    # given a granted certificate, and signed credentials available
+def test_the_pdf_downloads_anonymously(world: World, client: Client, key_dir) -> None:  # type: ignore[no-untyped-def]
+    # given a CB with a signing key, and a certificate granted since
+    signing_key_generate(actor=world.secretariat, cb=world.team.cb)
     cert = world.granted()
-    monkeypatch.setattr(downloads, "_credentials_hook", lambda: lambda issue: CREDENTIAL)
+    stored = IssueCredential.objects.get(issue__certificate=cert, issue__issue_number=1)
     # when anyone downloads its first issue
     response = client.get(pdf_url(cert.number, 1))
     # then it is the PDF, to save under a sensible name, cacheable, and sets no cookie
@@ -316,37 +318,20 @@ def test_the_pdf_downloads_anonymously(world: World, client: Client, monkeypatch
     assert not response.cookies
     assert response.content.startswith(b"%PDF-")
     assert cert.number in page_texts(response.content)[0]
-    assert extract_credential(response.content) == CREDENTIAL
+    # with the credential signed when the certificate was granted inside
+    assert extract_credential(response.content) == stored.credential
     # a HEAD request is answered too; a POST is not
     assert client.head(pdf_url(cert.number, 1)).status_code == 200
     assert client.post(pdf_url(cert.number, 1)).status_code == 405
 
 
-def test_the_pdf_has_no_credential_until_the_credentials_code_is_there(
-    world: World, client: Client, monkeypatch
+def test_the_pdf_has_no_credential_while_the_cb_has_no_key(
+    world: World, client: Client, key_dir
 ) -> None:  # type: ignore[no-untyped-def]
     cert = world.granted()
-    monkeypatch.setattr(downloads, "_credentials_hook", lambda: None)
     response = client.get(pdf_url(cert.number, 1))
     assert response.status_code == 200
     assert extract_credential(response.content) is None
-
-
-def test_the_credentials_hook_tolerates_only_the_modules_absence(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    hook = downloads._credentials_hook.__wrapped__  # the lookup, without its cache
-
-    def absent(name: str) -> None:
-        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-    monkeypatch.setattr(downloads.importlib, "import_module", absent)
-    assert hook() is None
-
-    def broken(name: str) -> None:  # the module is there, but its own import fails
-        raise ModuleNotFoundError("No module named 'missing_dependency'", name="missing_dependency")
-
-    monkeypatch.setattr(downloads.importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError):
-        hook()
 
 
 def test_no_pdf_for_a_draft_an_unknown_certificate_or_issue(world: World, client: Client) -> None:

@@ -1,39 +1,17 @@
 """The certificate PDF as the register serves it: a public issue, its signed credential
-when the credentials code is installed, and the file name to save it under."""
+(once its CB has a signing key), and the file name to save it under."""
 
 from __future__ import annotations
 
-import functools
-import importlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apcert.certificates.models import CertificateIssue
+from apcert.credentials.services import credential_for_issue
 from apcert.documents.attachments import file_stem
 from apcert.documents.certificate_pdf import render_certificate_pdf
 from apcert.documents.links import verification_url
 from apcert.register import selectors
-
-CREDENTIALS_MODULE = "apcert.credentials"
-
-
-@functools.cache
-def _credentials_hook() -> Callable[[CertificateIssue], dict[str, Any] | None] | None:
-    """``apcert.credentials.credential_for_issue`` once that code is there (the signed
-    credentials are another part of issue 6), else ``None``. An error inside that module
-    is not hidden: only its absence is expected. Looked up on first use, not at import,
-    so that the two modules may import each other's neighbours freely."""
-    try:
-        module = importlib.import_module(CREDENTIALS_MODULE)
-    except ModuleNotFoundError as error:
-        if error.name != CREDENTIALS_MODULE:
-            raise
-        return None
-    hook: Callable[[CertificateIssue], dict[str, Any] | None] | None = getattr(
-        module, "credential_for_issue", None
-    )
-    return hook
 
 
 @dataclass(frozen=True)
@@ -43,10 +21,9 @@ class IssuePdf:
 
 
 def issue_credential(issue: CertificateIssue) -> dict[str, Any] | None:
-    """The signed credential of the issue, or ``None`` while apcert has no credentials
-    module (``apcert.credentials.credential_for_issue``)."""
-    hook = _credentials_hook()
-    return hook(issue) if hook is not None else None
+    """The signed credential of the issue: the one stored, or made and stored now (an
+    issue made before its CB had a key); ``None`` while the CB has no signing key."""
+    return credential_for_issue(issue)
 
 
 def public_issue_pdf(number: str, issue_number: int) -> IssuePdf | None:
