@@ -249,18 +249,15 @@ def _max_distance(word: str) -> int:
 
 def _vocabulary(word: str) -> str:
     """``exact`` when ``word`` is an indexed word, ``prefix`` when it only begins some, else
-    ``unknown``."""
-    from apcert.register.models import SearchWord
-
-    first = (
-        SearchWord.objects.filter(word__gte=word, word__lt=word + "\uffff")
-        .order_by("word")
-        .values_list("word", flat=True)
-        .first()
+    ``unknown``. (Plain SQL: this runs for every word of every search, and the ORM's own
+    work took longer than the index lookup.)"""
+    found = _column_text(
+        "SELECT word FROM register_searchword WHERE word >= %s AND word < %s ORDER BY word LIMIT 1",
+        [word, word + "\uffff"],
     )
-    if first is None:
+    if not found:
         return "unknown"
-    return "exact" if first == word else "prefix"
+    return "exact" if found[0] == word else "prefix"
 
 
 def _similar_words(word: str) -> list[str]:
@@ -288,13 +285,13 @@ def _similar_words(word: str) -> list[str]:
         candidates = {row[0] for row in cursor.fetchall()}
     # A swap of two letters in a short word can leave it no trigram in common with the word
     # meant ("untied", "united"); words that begin alike are candidates too.
-    from apcert.register.models import SearchWord
-
     start = word[:2]
     candidates.update(
-        SearchWord.objects.filter(word__gte=start, word__lt=start + "\uffff")
-        .order_by("word")
-        .values_list("word", flat=True)[:300]
+        _column_text(
+            "SELECT word FROM register_searchword WHERE word >= %s AND word < %s"
+            " ORDER BY word LIMIT 300",
+            [start, start + "\uffff"],
+        )
     )
     limit = _max_distance(word)
     scored = sorted((OSA.distance(word, c, score_cutoff=limit), c) for c in candidates if c != word)
@@ -399,13 +396,18 @@ def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
 
 def _totals(filters: Mapping[str, str]) -> dict[str, int]:
     """How many entries have each filter value (0 for a value none has)."""
-    from apcert.register.models import SearchFacetTotal
+    from django.db import connection
 
-    found = {
-        t.facet: t.count
-        for t in SearchFacetTotal.objects.filter(facet__in=list(filters))
-        if filters.get(t.facet) == t.value
-    }
+    if not filters:
+        return {}
+    pairs = list(filters.items())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT facet, "count" FROM register_searchfacettotal WHERE '
+            + " OR ".join(["(facet = %s AND value = %s)"] * len(pairs)),
+            [x for pair in pairs for x in pair],
+        )
+        found = {str(facet): int(count) for facet, count in cursor.fetchall()}
     return {facet: found.get(facet, 0) for facet in filters}
 
 
@@ -450,6 +452,14 @@ def _column(sql: str, params: list[Any]) -> list[int]:
         return [int(row[0]) for row in cursor.fetchall()]
 
 
+def _column_text(sql: str, params: list[Any]) -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [str(row[0]) for row in cursor.fetchall()]
+
+
 def _placeholders(values: list[int]) -> str:
     return ", ".join(["%s"] * len(values)) or "NULL"
 
@@ -471,36 +481,62 @@ def _candidates(
     return _column(f"{match} LIMIT %s", [*params, limit])
 
 
-def _ranked(words: _Words, ids: list[int], text: str) -> list[int]:
-    """``ids`` by relevance: the exact number, then the holder name as typed, then names
-    that begin with it, then names holding every word, then the rest; by holder name
-    within each."""
+#: What relevance ranks on, read from the narrow rank index rather than the entry rows
+#: (which carry the whole document).
+RankRow = tuple[int, str, str, str]
+
+
+def _rank_rows_sql(ids_sql: str) -> str:
+    """SQL reading the rank columns of the entries whose ids ``ids_sql`` selects."""
     from django.db import connection
 
+    # SQLite would look each id up in the primary key index and then read the entry row;
+    # the rank index holds all four columns.
+    hint = " INDEXED BY register_entry_rank" if connection.vendor == "sqlite" else ""
+    return (
+        "SELECT e.certificate_id, e.number_key, e.holder_key, e.number FROM"
+        f" register_searchentry e{hint} WHERE e.certificate_id IN ({ids_sql})"
+    )
+
+
+def _candidate_rows(
+    words: _Words, filters: Mapping[str, str], totals: Mapping[str, int], limit: int
+) -> list[RankRow]:
+    """:func:`_candidates` for a relevance search: the same matches, by id, each with what
+    it is ranked on, in one statement (the ids are not sent back to the database)."""
+    if filters and min(totals.values()) == 0:
+        return []
+    match, params = _match_ids_sql(words, filters)
+    return _rows(
+        _rank_rows_sql(f"{match} LIMIT %s") + " ORDER BY e.certificate_id", [*params, limit]
+    )
+
+
+def _rows(sql: str, params: list[Any]) -> list[RankRow]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(i), str(n), str(h), str(x)) for i, n, h, x in cursor.fetchall()]
+
+
+def _ranked(words: _Words, rows: list[RankRow], text: str) -> list[int]:
+    """The entries of ``rows`` by relevance: the exact number, then the holder name as
+    typed, then names that begin with it, then names holding every word, then the rest; by
+    holder name within each."""
     from apcert.register.index import number_key
 
-    if not ids:
-        return []
-    with connection.cursor() as cursor:
-        # SQLite would look each id up in the primary key index and then read the entry
-        # row; the rank index holds all four columns.
-        hint = " INDEXED BY register_entry_rank" if connection.vendor == "sqlite" else ""
-        cursor.execute(
-            f"SELECT certificate_id, number_key, holder_key, number FROM register_searchentry"
-            f"{hint} WHERE certificate_id IN ({_placeholders(ids)})",
-            ids,
-        )
-        rows = cursor.fetchall()
     key = number_key(text)
     typed = words.corrected or words.folded
+    starts = typed + " "
 
-    def rank(row: tuple[int, str, str, str]) -> tuple[int, str, str]:
+    def rank(row: RankRow) -> tuple[int, str, str]:
         _, number, holder, shown = row
         if number == key:
             tier = 0
         elif holder == typed:
             tier = 1
-        elif holder.startswith(typed + " "):
+        elif holder.startswith(starts):
             tier = 2
         elif words.in_holder(holder):
             tier = 3
@@ -571,23 +607,28 @@ def search(query: SearchQuery) -> SearchResult:
 
     newest = sort == "newest"
     totals = _totals(filters)  # read once: which filter value is rarest, and any held by none
-    matches = _candidates(words, filters, totals, COUNT_LIMIT + 1, newest_first=newest)
-    exact = len(matches) <= COUNT_LIMIT
     last_page = MAX_PAGE
+    if not relevance:
+        matches = _candidates(words, filters, totals, COUNT_LIMIT + 1, newest_first=newest)
+        exact = len(matches) <= COUNT_LIMIT
     if relevance:
         assert words is not None
-        pool = matches
+        rows = _candidate_rows(words, filters, totals, COUNT_LIMIT + 1)
+        matches = [row[0] for row in rows]
+        exact = len(matches) <= COUNT_LIMIT
+        pool = rows
         if not exact:
             # Holder names that begin with the words come first: a range of the holder-name
             # index, not a scan of every match.
             typed = words.corrected or words.folded
             where, more = _filters_sql(filters, totals)
-            holders = _column(
-                "SELECT e.certificate_id FROM register_searchentry e WHERE e.holder_key >= %s"
+            holders = _rows(
+                "SELECT e.certificate_id, e.number_key, e.holder_key, e.number"
+                " FROM register_searchentry e WHERE e.holder_key >= %s"
                 f" AND e.holder_key < %s AND {where} ORDER BY e.holder_key, e.number LIMIT %s",
                 [typed, typed + "\uffff", *more, RANK_LIMIT],
             )
-            pool = list(dict.fromkeys([*holders, *matches[:RANK_LIMIT]]))
+            pool = list({row[0]: row for row in [*holders, *rows[:RANK_LIMIT]]}.values())
             last_page = max(1, math.ceil(len(pool) / query.per_page))
         ids = _ranked(words, pool, query.text)[offset : offset + query.per_page]
     elif newest and exact:
@@ -625,28 +666,49 @@ def _looks_like_number(key: str) -> bool:
     return len(key) >= 8 and key.startswith("IECQ") and any(c.isdigit() for c in key)
 
 
-def _hits(ids: list[int]) -> list[SearchHit]:
-    from apcert.register.models import SearchEntry
+def _as_date(value: Any) -> dt.date:
+    # SQLite gives the stored text, PostgreSQL a date.
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
-    entries = {e.pk: e for e in SearchEntry.objects.filter(pk__in=ids).defer("document")}
-    return [
-        SearchHit(
-            number=e.number,
-            holder_name=e.holder_name,
-            country=e.country,
-            organization_id=e.organization_id,
-            cb_code=e.cb_code,
-            cb_name=e.cb_name,
-            scheme_code=e.scheme_code,
-            programmes=tuple(e.programmes.split()),
-            status=e.status,
-            status_since=e.status_since,
-            expires_on=e.expires_on,
-            cities=tuple(c for c in e.cities.split("\n") if c),
-            categories=tuple(e.categories.split()),
+
+def _hits(ids: list[int]) -> list[SearchHit]:
+    """The page's entries, in the order of ``ids``: one plain statement over the entry
+    columns a result line shows (the ORM's model building took longer than the read)."""
+    from django.db import connection
+
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT certificate_id, number, holder_name, country, organization_id, cb_code,"
+            " cb_name, scheme_code, programmes, status, status_since, expires_on, cities,"
+            f" categories FROM register_searchentry WHERE certificate_id IN ({_placeholders(ids)})",
+            ids,
         )
-        for e in (entries[i] for i in ids if i in entries)
-    ]
+        rows = {row[0]: row for row in cursor.fetchall()}
+    hits = []
+    for i in ids:
+        if i not in rows:
+            continue
+        row = rows[i]
+        hits.append(
+            SearchHit(
+                number=row[1],
+                holder_name=row[2],
+                country=row[3],
+                organization_id=int(row[4]),
+                cb_code=row[5],
+                cb_name=row[6],
+                scheme_code=row[7],
+                programmes=tuple(row[8].split()),
+                status=row[9],
+                status_since=_as_date(row[10]),
+                expires_on=_as_date(row[11]),
+                cities=tuple(c for c in row[12].split("\n") if c),
+                categories=tuple(row[13].split()),
+            )
+        )
+    return hits
 
 
 def _facet_totals() -> dict[str, list[FacetCount]]:
