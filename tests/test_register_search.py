@@ -371,7 +371,7 @@ def test_broad_searches_give_a_lower_bound_not_a_count(
     result = search(SearchQuery(text="process"))
     assert (result.total, result.total_exact, result.facets) == (2, False, {})
     assert len(result.hits) == 3  # the page still lists every match it holds
-    assert COUNT_LIMIT == 1_000
+    assert COUNT_LIMIT == 500
 
 
 def test_the_word_index_is_the_databases_own(register: dict[str, Certificate]):
