@@ -25,13 +25,24 @@ from apcert.audit.services import audit_record
 from apcert.bodies.models import CBAcceptance, CBStaff
 from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.core.admin import ReadOnlyAdmin
+from apcert.credentials.services import signing_key_generate
 from apcert.organizations.models import OrganizationMember, Site
+from apcert.schemes.services import scheme_publication_review_set
 from tests.factories import World, make_user
 from tests.flows_support import visit
 
 pytestmark = pytest.mark.django_db
 
-DOMAIN_APPS = ("schemes", "bodies", "organizations", "applications", "assessments", "certificates")
+DOMAIN_APPS = (
+    "schemes",
+    "bodies",
+    "organizations",
+    "applications",
+    "assessments",
+    "certificates",
+    "credentials",
+    "statuslists",
+)
 
 # Every model whose admin is a ReadOnlyAdmin: the regulated data, browsed but never changed.
 REGULATED: list[type[models.Model]] = sorted(
@@ -62,10 +73,12 @@ EXPECTED = {
 
 
 @pytest.fixture
-def certificate(world: World, settings: Any, tmp_path: Path) -> Certificate:
-    """A granted certificate, and a surveillance finding answered with an evidence file:
-    every regulated model then has at least one row."""
+def certificate(world: World, settings: Any, tmp_path: Path, key_dir: Path) -> Certificate:
+    """A granted certificate, signed, and a surveillance finding answered with an evidence
+    file; another certificate awaiting the Secretariat's review: every regulated model then
+    has at least one row."""
     settings.EVIDENCE_DIR = tmp_path / "evidence"
+    signing_key_generate(actor=world.secretariat, cb=world.team.cb)
     cert = world.granted()
     answer = world.answer(visit(world, cert, "surveillance", findings=("minor",)).findings.get())
     evidence_attach(
@@ -73,6 +86,8 @@ def certificate(world: World, settings: Any, tmp_path: Path) -> Certificate:
         corrective_action=answer,
         upload=SimpleUploadedFile("checklist.pdf", b"%PDF-1.7\n%%EOF\n"),
     )
+    scheme_publication_review_set(actor=world.secretariat, scheme=world.scheme, enabled=True)
+    world.granted()
     return cert
 
 
@@ -121,7 +136,7 @@ def test_every_model_of_the_domain_apps_and_the_audit_trail_is_registered_read_o
     expected = {m for label in DOMAIN_APPS for m in apps.get_app_config(label).get_models()}
     expected.add(AuditEvent)
 
-    assert len(expected) == 25
+    assert len(expected) == 30
     assert expected <= set(REGULATED)
 
 

@@ -16,6 +16,7 @@ from apcert.certificates.models import (
     CertificateNumberSequence,
     CertificateStatusChange,
     Decision,
+    PublicationReview,
 )
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
 
@@ -202,3 +203,11 @@ class CertificateNumberSequenceAdmin(ReadOnlyAdmin):
     list_filter = ("year",)
     list_select_related = ("cb",)
     search_fields = ("cb__code", "cb__name")
+
+
+@admin.register(PublicationReview)
+class PublicationReviewAdmin(ReadOnlyAdmin):
+    list_display = ("certificate", "status", "submitted_at", "reviewed_at")
+    list_filter = ("status",)
+    list_select_related = ("certificate",)
+    search_fields = ("certificate__number", "submission_note", "review_note")
