@@ -19,6 +19,7 @@ from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
 from apcert.certificates.services._common import _state, _status_record
 from apcert.cycle.models import FindingLateFlag
+from apcert.cycle.schedule import visit_schedule_refresh
 from apcert.register.index import index_certificate
 
 
@@ -53,6 +54,7 @@ def certificate_change_by_rule(
         decision=None,
     )
     index_certificate(cert)
+    visit_schedule_refresh([cert.pk])
     audit_record(
         actor=None,
         action=f"certificate.{action}",

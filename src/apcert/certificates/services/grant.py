@@ -30,6 +30,7 @@ from apcert.certificates.snapshots import (
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
+from apcert.cycle.schedule import visit_schedule_refresh
 from apcert.register.index import index_certificate
 from apcert.schemes.selectors import scheme_rules
 
@@ -117,6 +118,7 @@ def certificate_grant(
         )
         a.save(update_fields=["status"])
         index_certificate(cert)
+        visit_schedule_refresh([cert.pk])
         audit_record(
             actor=actor,
             action="certificate.grant",

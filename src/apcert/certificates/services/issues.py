@@ -32,6 +32,7 @@ from apcert.certificates.selectors import (
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
+from apcert.cycle.schedule import visit_schedule_refresh
 from apcert.organizations.models import Site
 from apcert.register.index import index_certificate
 from apcert.schemes.models import ProcessCategory, Standard
@@ -128,6 +129,7 @@ def certificate_reissue(
         )
         cert.save(update_fields=["status", "current_issue_number"])
         index_certificate(cert)
+        visit_schedule_refresh([cert.pk])
         audit_record(
             actor=actor,
             action="certificate.reissue",
@@ -215,6 +217,7 @@ def certificate_renew(
             a.status = ASSESSMENT.next_state(a.status, "close")
             a.save(update_fields=["status"])
         index_certificate(cert)
+        visit_schedule_refresh([cert.pk])
         audit_record(
             actor=actor,
             action="certificate.renew",
@@ -342,6 +345,7 @@ def _write_reissue(
     if assessment is not None:
         _close_assessment(assessment)
     index_certificate(cert)
+    visit_schedule_refresh([cert.pk])
     audit_record(
         actor=actor,
         action=f"certificate.{action}",
@@ -416,6 +420,7 @@ def certificate_maintain(
         )
         _close_assessment(a)
         index_certificate(cert)
+        visit_schedule_refresh([cert.pk])
         audit_record(
             actor=actor,
             action="certificate.maintain",

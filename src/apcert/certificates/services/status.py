@@ -17,6 +17,7 @@ from apcert.certificates.models import (
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
+from apcert.cycle.schedule import visit_schedule_refresh
 from apcert.register.index import index_certificate
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def _status_decision(
             decision=decision,
         )
         index_certificate(cert)
+        visit_schedule_refresh([cert.pk])
         audit_record(
             actor=actor,
             action=f"certificate.{action}",
@@ -189,6 +191,7 @@ def certificate_expire(
             decision=None,
         )
         index_certificate(cert)
+        visit_schedule_refresh([cert.pk])
         audit_record(
             actor=actor,
             action="certificate.expire",

@@ -24,6 +24,7 @@ from apcert.certificates.selectors import (
 )
 from apcert.core.errors import RuleViolation
 from apcert.core.permissions import require_cb_role
+from apcert.cycle.schedule import visit_schedule_refresh
 from apcert.register.index import index_certificate
 from apcert.schemes.models import ProcessCategory
 from apcert.schemes.selectors import scheme_rules
@@ -159,6 +160,7 @@ def certificate_transfer(
         _close_assessment(a)
         index_certificate(old)
         index_certificate(new)
+        visit_schedule_refresh([old.pk, new.pk])
         audit_record(
             actor=actor,
             action="certificate.transfer",
