@@ -50,6 +50,8 @@ from apcert.certificates.snapshots import (
     standards_of,
 )
 from apcert.core.dates import add_months
+from apcert.cycle.models import ScheduledVisit
+from apcert.cycle.schedule import visit_schedule_check
 from apcert.demo.generate import REFERENCE_DATE, DemoReport, demo_data_generate
 from apcert.organizations.models import OrganizationMember
 from apcert.organizations.services import organization_create, site_create
@@ -210,6 +212,16 @@ def test_renewals_rest_on_a_reassessment_decided_before_expiry(demo: DemoReport)
             certificate_id=decision.certificate_id, issue_number=issue.issue_number - 1
         )
         assert decision.decided_on <= previous.valid_until
+
+
+def test_the_visit_schedule_is_stored_for_every_live_certificate(demo: DemoReport) -> None:
+    # The bulk loader bypasses the services: it plans the whole schedule at the end
+    live = Certificate.objects.filter(status__in=("current", "suspended"))
+    assert ScheduledVisit.objects.exists()
+    assert set(ScheduledVisit.objects.values_list("certificate_id", flat=True)) <= set(
+        live.values_list("pk", flat=True)
+    )
+    assert visit_schedule_check() == []
 
 
 def test_the_audit_chain_verifies_with_one_event_per_change(demo: DemoReport) -> None:

@@ -21,6 +21,7 @@ from apcert.certificates.services import certificate_suspend
 from apcert.cycle import dashboard
 from apcert.cycle.dashboard import DashboardScope, status_history
 from apcert.cycle.selectors import visits_due, visits_overdue
+from apcert.web import views_dashboard
 from tests.factories import World, make_user
 from tests.test_cycle_programme import _visit
 
@@ -216,34 +217,39 @@ def test_home_makes_a_bounded_number_of_queries(
 
 
 def test_home_queries_do_not_grow_with_the_data(client: Client, world: World) -> None:
-    def queries() -> int:
+    def queries(user: User) -> int:
         with time_machine.travel(dt.datetime(2027, 3, 20, 10, 0), tick=False):
-            client.force_login(world.secretariat)
+            client.force_login(user)
             with CaptureQueriesContext(connection) as captured:
                 assert client.get(HOME).status_code == 200
         return len(captured)
 
+    # The Secretariat, a CB's staff and a holder's user, each with visits due in view
+    users = (world.secretariat, world.team.manager, world.org_user)
     world.granted()
-    before = queries()
-    world.granted()
+    before = [queries(user) for user in users]
+    for _ in range(3):
+        world.granted()
     World.build().granted()
-    assert queries() == before
+    assert [queries(user) for user in users] == before
 
 
-def test_past_the_cap_visits_are_not_planned_in_the_request(
-    client: Client,
-    two_worlds: tuple[World, World, Certificate, Certificate],
-    monkeypatch: pytest.MonkeyPatch,
+def test_cut_visit_lists_say_how_many_more(
+    client: Client, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    world, _other, mine, _theirs = two_worlds
-    monkeypatch.setattr(dashboard, "VISITS_CAP", 1)
-    # The Secretariat sees two live certificates: past the cap of one
-    html = home(client, world.secretariat, D(2027, 3, 20))
-    assert "More than 1 live certificates are in view" in html
-    assert "not counted here" in html
-    # A CB with one certificate is within it
-    html = home(client, world.team.manager, D(2027, 3, 20))
-    assert "not counted here" not in html and mine.number in html
+    # Given three certificates whose first surveillances are due on 2027-03-24, and a page
+    # that shows two rows a list
+    certs = [world.granted() for _ in range(3)]
+    monkeypatch.setattr(views_dashboard, "SHOWN", 2)
+    html = home(client, world.team.manager, D(2027, 3, 1))
+    due = html.split('id="dash-visits"')[1].split("<h3")[0]
+    assert "The first 2 of 3, by due date" in due
+    assert "… and 1 more due this month." in due
+    assert [c.number in due for c in certs] == [True, True, False]  # by number
+    # And past their windows, the overdue list is cut the same way
+    html = home(client, world.team.manager, D(2027, 6, 1))
+    overdue = html.split('id="dash-visits-overdue"')[1].split("<h3")[0]
+    assert "the first 2 of 3" in overdue and "… and 1 more overdue." in overdue
 
 
 def test_dashboard_visits_agree_with_the_cycle_selectors(
@@ -258,13 +264,25 @@ def test_dashboard_visits_agree_with_the_cycle_selectors(
         DashboardScope(cb_ids=(world.team.cb.pk,)): {"cb": world.team.cb},
         DashboardScope(organization_ids=(other.org.pk,)): {"organization": other.org},
     }
+
+    def pairs(rows: list[tuple[Certificate, Any]]) -> list[tuple[int, Any]]:
+        return [
+            (c.pk, (v.kind, v.sequence, v.due_date, v.window_start, v.window_end)) for c, v in rows
+        ]
+
     for on in (D(2027, 3, 1), D(2027, 3, 20), D(2027, 6, 1), D(2028, 3, 10), D(2029, 1, 1)):
         for scope, where in scopes.items():
-            found = dashboard.dashboard_visits(scope=scope, as_of=on)
-
-            def pairs(rows: list[tuple[Certificate, Any]]) -> list[tuple[int, Any]]:
-                return [(c.pk, v) for c, v in rows]
-
-            assert pairs(found.month) == pairs(visits_due(as_of=on, days=30, **where)), on
-            assert pairs(found.week) == pairs(visits_due(as_of=on, days=7, **where)), on
-            assert pairs(found.overdue) == pairs(visits_overdue(as_of=on, **where)), on
+            found = dashboard.dashboard_visits(scope=scope, as_of=on, limit=100)
+            month = visits_due(as_of=on, days=30, **where)
+            week = visits_due(as_of=on, days=7, **where)
+            overdue = visits_overdue(as_of=on, **where)
+            # The stored schedule gives the rows and counts the selectors compute
+            assert pairs(found.due_rows) == pairs(month), on
+            assert (found.month, found.week, found.overdue) == (
+                len(month),
+                len(week),
+                len(overdue),
+            ), on
+            assert pairs(found.overdue_rows) == pairs(overdue), on
+            week_end = on + dt.timedelta(days=7)
+            assert pairs([r for r in found.due_rows if r[1].due_date <= week_end]) == pairs(week)

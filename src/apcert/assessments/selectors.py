@@ -54,10 +54,21 @@ def findings_for_organization_users(
     from apcert.organizations.models import OrganizationMember
 
     def concerning(organizations: Any) -> Q:
-        return Q(assessment__application__organization_id__in=organizations) | Q(
-            assessment__application__isnull=True,
-            assessment__certificate__organization_id__in=organizations,
-        )
+        # The assessments concerning these organizations, as a union of two indexed id
+        # lists (through the application; through the certificate when there is none), so
+        # that the findings are reached by their assessment: an OR over two outer joins
+        # was tested against every finding of the register.
+        by_application = Assessment.objects.filter(
+            application__organization_id__in=organizations
+        ).values("pk")
+        # "No application" through the join (an application always has an organization):
+        # tested on the holder's few assessments, where ``application_id IS NULL`` would
+        # let SQLite walk every assessment without one.
+        by_certificate = Assessment.objects.filter(
+            certificate__organization_id__in=organizations,
+            application__organization_id__isnull=True,
+        ).values("pk")
+        return Q(assessment_id__in=by_application.order_by().union(by_certificate.order_by()))
 
     qs = Finding.objects.select_related(
         "assessment__cb", "assessment__application", "assessment__certificate"

@@ -23,6 +23,7 @@ from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
 from apcert.core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role, require_org_member
+from apcert.cycle.schedule import visit_schedule_refresh
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
@@ -39,6 +40,12 @@ def _lock(assessment: Assessment) -> Assessment:
         .select_related("cb")
         .get(pk=assessment.pk)
     )
+
+
+def _lock_certificate(certificate_id: int) -> None:
+    from apcert.certificates.models import Certificate
+
+    list(Certificate.objects.select_for_update().filter(pk=certificate_id).values_list("pk"))
 
 
 def _declared_standards(assessment: Assessment) -> set[str]:
@@ -188,6 +195,8 @@ def assessment_plan(
         TeamMember.objects.bulk_create(
             [TeamMember(assessment=assessment, user=u, role=r) for u, r in team]
         )
+        if certificate is not None:
+            visit_schedule_refresh([certificate.pk])
         audit_record(
             actor=actor,
             action="assessment.plan",
@@ -208,12 +217,18 @@ def _transition(
     *, actor: User, assessment: Assessment, action: str, **changes: object
 ) -> Assessment:
     with transaction.atomic():
+        if assessment.certificate_id is not None:
+            # The certificate before the assessment, in the certificate services' order: its
+            # visit schedule is recomputed below.
+            _lock_certificate(assessment.certificate_id)
         a = _lock(assessment)
         before = a.status
         a.status = ASSESSMENT.next_state(before, action)
         for k, v in changes.items():
             setattr(a, k, v)
         a.save(update_fields=["status", *changes.keys()])
+        if a.certificate_id is not None:  # a report issued or withdrawn moves the programme
+            visit_schedule_refresh([a.certificate_id])
         audit_record(
             actor=actor,
             action=f"assessment.{action}",

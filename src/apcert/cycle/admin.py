@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from apcert.core.admin import ReadOnlyAdmin
-from apcert.cycle.models import FindingLateFlag, SweepRun
+from apcert.cycle.models import FindingLateFlag, ScheduledVisit, SweepRun
 
 
 @admin.register(FindingLateFlag)
@@ -15,3 +15,12 @@ class FindingLateFlagAdmin(ReadOnlyAdmin):
 class SweepRunAdmin(ReadOnlyAdmin):
     list_display = ("as_of", "enqueued_at", "finished_at")
     date_hierarchy = "as_of"
+
+
+@admin.register(ScheduledVisit)
+class ScheduledVisitAdmin(ReadOnlyAdmin):
+    list_display = ("certificate", "kind", "sequence", "due_date", "window_start", "window_end")
+    list_filter = ("kind",)
+    list_select_related = ("certificate",)
+    search_fields = ("certificate__number",)
+    date_hierarchy = "due_date"

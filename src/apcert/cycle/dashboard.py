@@ -5,9 +5,8 @@ Every selector here takes a :class:`DashboardScope` and returns only what its ho
 see (issue 5): the Secretariat sees everything; CB staff their CBs' clients; organization
 users their own organizations. A person with roles in several places sees the union.
 
-The queries are bounded, whatever the number of rows: the visit lists count the live
-certificates (up to a cap), then read them, the rules, their issues and assessments in four
-queries (the same rules as :mod:`apcert.cycle.selectors`, leaner reads); findings and
+The queries are bounded, whatever the number of rows: the visits are read from the stored
+schedule (:mod:`apcert.cycle.schedule`), one count and one query per list; findings and
 expiries are one query per list plus one count each; the status plot is two aggregate
 queries over the status history.
 """
@@ -15,27 +14,17 @@ queries over the status history.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncMonth
 
 from apcert.assessments.choices import FindingGrade, FindingStatus
-from apcert.assessments.models import Assessment, Finding
+from apcert.assessments.models import Finding
 from apcert.certificates.choices import PUBLIC_STATUSES
-from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
-from apcert.cycle.programme import (
-    REASSESSMENT,
-    SURVEILLANCE,
-    PlannedVisit,
-    cycle_start,
-    match_assessments,
-    plan_visits,
-    rules_of,
-)
+from apcert.certificates.models import Certificate, CertificateStatusChange
+from apcert.cycle.models import ScheduledVisit
 from apcert.cycle.selectors import LIVE_STATUSES
-from apcert.schemes.models import SchemeRules
 
 #: The grades and statuses of a finding whose corrective action is still awaited: the same
 #: as the daily sweep's "late" rule (cycle.sweep), so "overdue" here is what it will flag.
@@ -43,12 +32,6 @@ AWAITED_GRADES = (FindingGrade.MAJOR, FindingGrade.MINOR)
 AWAITED_STATUSES = (FindingStatus.OPEN, FindingStatus.ANSWERED)
 
 WEEK_DAYS = 7
-#: The most live certificates whose visit programmes one page computes. A visit's dates come
-#: from the certificate's issues and assessments under the scheme's rules, worked out in
-#: Python (cycle.programme); past this many (the Secretariat over a full register) the
-#: dashboard says so instead of taking seconds per request (measured on 2 cores, SQLite: about
-#: 0.25 ms a certificate, so about 1.2 s at the cap).
-VISITS_CAP = 5_000
 MONTH_DAYS = 30
 
 
@@ -103,91 +86,58 @@ def dashboard_scope(
 
 @dataclass(frozen=True)
 class VisitsDue:
-    """Open visits of live certificates: due within a week, within a month, overdue."""
+    """Open visits of live certificates: how many are due within a week, within a month
+    (their window still open) and overdue (their window closed), and the first rows of the
+    month's and the overdue lists, by due date then certificate number."""
 
-    week: list[tuple[Certificate, PlannedVisit]] = field(default_factory=list)
-    month: list[tuple[Certificate, PlannedVisit]] = field(default_factory=list)
-    overdue: list[tuple[Certificate, PlannedVisit]] = field(default_factory=list)
-    #: True when more live certificates are visible than :data:`VISITS_CAP`: the lists are
-    #: then left empty rather than planned in one request.
-    too_many: bool = False
-    cap: int = 0
+    week: int = 0
+    month: int = 0
+    overdue: int = 0
+    due_rows: list[tuple[Certificate, ScheduledVisit]] = field(default_factory=list)
+    overdue_rows: list[tuple[Certificate, ScheduledVisit]] = field(default_factory=list)
 
+    @property
+    def due_more(self) -> int:
+        """Visits due this month beyond the rows read."""
+        return max(self.month - len(self.due_rows), 0)
 
-def _open_visits(live: QuerySet[Certificate]) -> Iterator[tuple[Certificate, PlannedVisit]]:
-    """The visits not yet done of the ``live`` certificates, by the rules of
-    :func:`apcert.cycle.programme.visits_for`.
-
-    Four queries: the certificates, the schemes' rules, the issues and the assessments. Only
-    the columns the programme reads are fetched (an issue's JSON snapshots are left in the
-    database), and the rows are grouped here rather than by ``prefetch_related``, whose
-    per-certificate overhead dominated with thousands of certificates.
-    """
-    certificates = list(
-        live.select_related("organization", "cb")
-        .only(
-            "number",
-            "status",
-            "scheme_id",
-            "initial_decision_on",
-            "expires_on",
-            "organization__legal_name",
-            "organization__country",
-            "cb__code",
-        )
-        .order_by("number")
-    )
-    if not certificates:
-        return
-    rules = {r.scheme_id: r for r in SchemeRules.objects.all()}
-    ids = live.values("pk")
-    issues: dict[int, list[CertificateIssue]] = {}
-    for issue in (
-        CertificateIssue.objects.filter(certificate_id__in=ids)
-        .only("certificate_id", "issue_number", "reason", "valid_until")
-        .order_by("certificate_id", "issue_number")
-    ):
-        issues.setdefault(issue.certificate_id, []).append(issue)
-    assessments: dict[int, list[Assessment]] = {}
-    for assessment in (
-        Assessment.objects.filter(certificate_id__in=ids, kind__in=(SURVEILLANCE, REASSESSMENT))
-        .only("certificate_id", "kind", "status", "report_issued_on")
-        .order_by("pk")
-    ):
-        assert assessment.certificate_id is not None
-        assessments.setdefault(assessment.certificate_id, []).append(assessment)
-    for cert in certificates:
-        scheme_rules = rules.get(cert.scheme_id) or rules_of(cert)  # rules_of: the error
-        start = cycle_start(cert, issues.get(cert.pk, []))
-        planned = plan_visits(start=start, expires_on=cert.expires_on, rules=scheme_rules)
-        for visit in match_assessments(planned, assessments.get(cert.pk, []), start=start):
-            if not visit.done:
-                yield cert, visit
+    @property
+    def overdue_more(self) -> int:
+        return max(self.overdue - len(self.overdue_rows), 0)
 
 
-def dashboard_visits(*, scope: DashboardScope, as_of: dt.date) -> VisitsDue:
+def dashboard_visits(*, scope: DashboardScope, as_of: dt.date, limit: int = 10) -> VisitsDue:
     """The same rules as :func:`apcert.cycle.selectors.visits_due` (a visit is due when its
     due date is within the horizon and its window is still open) and ``visits_overdue`` (its
-    window closed before ``as_of``), computed in one pass over the visible live certificates,
-    as long as there are at most :data:`VISITS_CAP` of them."""
-    result = VisitsDue()
+    window closed before ``as_of``), read from the stored schedule
+    (:class:`~apcert.cycle.models.ScheduledVisit`, kept in step by the services).
+
+    Three queries whatever the number of certificates: one aggregate for the three counts
+    (an overdue visit was due before ``as_of``, so all three lie within ``due_date`` up to
+    the month's end), then the first ``limit`` rows of each list with their certificate,
+    holder and CB.
+    """
     if scope.empty:
-        return result
-    live = Certificate.objects.filter(scope.certificates(), status__in=LIVE_STATUSES)
-    if live.order_by()[: VISITS_CAP + 1].count() > VISITS_CAP:
-        return VisitsDue(too_many=True, cap=VISITS_CAP)
+        return VisitsDue()
     week_end = as_of + dt.timedelta(days=WEEK_DAYS)
     month_end = as_of + dt.timedelta(days=MONTH_DAYS)
-    for cert, visit in _open_visits(live):
-        if visit.window_end < as_of:
-            result.overdue.append((cert, visit))
-        elif visit.due_date <= month_end:
-            result.month.append((cert, visit))
-            if visit.due_date <= week_end:
-                result.week.append((cert, visit))
-    for found in (result.week, result.month, result.overdue):
-        found.sort(key=lambda pair: (pair[1].due_date, pair[0].number))
-    return result
+    # The visit's own CB and holder (copies of its certificate's): no join to filter.
+    visits = ScheduledVisit.objects.filter(scope.certificates(), due_date__lte=month_end)
+    counts = visits.aggregate(
+        week=Count("pk", filter=Q(due_date__lte=week_end, window_end__gte=as_of)),
+        month=Count("pk", filter=Q(window_end__gte=as_of)),
+        overdue=Count("pk", filter=Q(window_end__lt=as_of)),
+    )
+    rows = visits.select_related("certificate__organization", "certificate__cb").order_by(
+        "due_date", "certificate__number", "kind", "sequence"
+    )
+    return VisitsDue(
+        week=counts["week"] or 0,
+        month=counts["month"] or 0,
+        overdue=counts["overdue"] or 0,
+        due_rows=[(v.certificate, v) for v in rows.filter(window_end__gte=as_of)[:limit]],
+        overdue_rows=[(v.certificate, v) for v in rows.filter(window_end__lt=as_of)[:limit]],
+    )
 
 
 # --- corrective actions ------------------------------------------------------------------------
@@ -259,7 +209,11 @@ def expiries_counts(*, scope: DashboardScope, as_of: dt.date) -> dict[str, int]:
     week = as_of + dt.timedelta(days=WEEK_DAYS)
     month = as_of + dt.timedelta(days=MONTH_DAYS)
     return Certificate.objects.filter(
-        scope.certificates(), status__in=LIVE_STATUSES, expires_on__gte=as_of
+        # Both counts lie within the month: the index range stops there.
+        scope.certificates(),
+        status__in=LIVE_STATUSES,
+        expires_on__gte=as_of,
+        expires_on__lte=month,
     ).aggregate(
         week=Count("pk", filter=Q(expires_on__lte=week)),
         month=Count("pk", filter=Q(expires_on__lte=month)),
@@ -307,20 +261,22 @@ def status_history(*, scope: DashboardScope, as_of: dt.date, months: int = 24) -
         s: (baseline_row[f"in_{s}"] or 0) - (baseline_row[f"out_{s}"] or 0) for s in PUBLIC_STATUSES
     }
     per_month: dict[dt.date, dict[str, int]] = {}
+    # Grouped by day, then added up by month here: at most one row a day of the window, and
+    # no date function per change row (SQLite runs Django's month truncation in Python).
     for row in (
         changes.filter(effective_on__gte=first)
-        .annotate(month=TruncMonth("effective_on"))
-        .values("month")
+        .values("effective_on")
         .annotate(
             **{f"in_{s}": Count("pk", filter=Q(to_status=s)) for s in PUBLIC_STATUSES},
             **{f"out_{s}": Count("pk", filter=Q(from_status=s)) for s in PUBLIC_STATUSES},
         )
-        .order_by("month")
+        .order_by()
     ):
-        month = row["month"]
-        if isinstance(month, dt.datetime):
-            month = month.date()
-        per_month[month] = {s: row[f"in_{s}"] - row[f"out_{s}"] for s in PUBLIC_STATUSES}
+        totals = per_month.setdefault(
+            row["effective_on"].replace(day=1), dict.fromkeys(PUBLIC_STATUSES, 0)
+        )
+        for s in PUBLIC_STATUSES:
+            totals[s] += row[f"in_{s}"] - row[f"out_{s}"]
     history: list[StatusMonth] = []
     for back in range(months - 1, -1, -1):
         month = _month_start(as_of, back)

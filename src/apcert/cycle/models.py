@@ -40,3 +40,62 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return f"sweep of {self.as_of}"
+
+
+class ScheduledVisit(models.Model):
+    """One open visit of a live certificate's audit programme (DOMAIN.md section 4,
+    Surveillance): a surveillance or the re-assessment not yet done by a reported assessment.
+
+    Derived data, kept so that the dashboards read a few indexed rows instead of planning
+    every certificate's programme on each request: the rows of a certificate are recomputed
+    by :func:`apcert.cycle.schedule.visit_schedule_refresh` (the rules of
+    :mod:`apcert.cycle.programme`) in the same transaction as every service that changes
+    what the programme reads, and ``apcert visits-check`` compares them with a fresh plan.
+    A certificate that is not current or suspended has no rows.
+    """
+
+    certificate = models.ForeignKey(
+        "certificates.Certificate", on_delete=models.CASCADE, related_name="scheduled_visits"
+    )
+    # The certificate's CB and holder, copied so that a dashboard's tenancy filter and its
+    # date range are one index range (the certificate's own never change: a transfer makes
+    # a new certificate).
+    cb = models.ForeignKey(
+        "bodies.CertificationBody", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=20)
+    sequence = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    window_start = models.DateField()
+    window_end = models.DateField()
+
+    class Meta:
+        ordering = ["due_date", "certificate", "kind", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["certificate", "kind", "sequence"], name="scheduled_visit_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=("surveillance", "reassessment")),
+                name="scheduled_visit_kind_valid",
+            ),
+        ]
+        indexes = [
+            # The dashboards read due_date up to a month ahead (an overdue visit's window
+            # closed, so it was due before too): everything, one CB's clients, or one
+            # holder's certificates.
+            models.Index(fields=["due_date", "window_end"], name="scheduled_visit_due"),
+            models.Index(fields=["cb", "due_date"], name="scheduled_visit_cb_due"),
+            models.Index(fields=["organization", "due_date"], name="scheduled_visit_org_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} of certificate {self.certificate_id} due {self.due_date}"
+
+    @property
+    def label(self) -> str:
+        """As :attr:`apcert.cycle.programme.PlannedVisit.label`."""
+        return f"{self.kind} {self.sequence}" if self.kind == "surveillance" else self.kind

@@ -43,6 +43,7 @@ from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
 from apcert.audit.models import AuditChainHead
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.core.dates import add_months
+from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
 from apcert.demo.bulk import Clock, Writer, reset_sequences, write_rows
 from apcert.demo.certificates import CertificateWriter, Reference
 from apcert.demo.dice import Dice
@@ -425,6 +426,7 @@ def demo_data_generate(
     try:
         report = generator.run()
         rebuild_search_index(progress)
+        rebuild_visit_schedule(progress)
         return report
     finally:
         tqdm.monitor_interval = monitor
@@ -449,3 +451,21 @@ def rebuild_search_index(progress: TextIO | None) -> int:
             bar.update(done - bar.n)
 
         return index_rebuild(progress=advance)
+
+
+def rebuild_visit_schedule(progress: TextIO | None) -> int:
+    """Plan the open visits of every live certificate loaded (the bulk path bypasses the
+    services, which keep the schedule in step one certificate at a time)."""
+    with tqdm(
+        total=live_certificate_count(),
+        desc="visit schedule",
+        unit="cert",
+        file=progress,
+        disable=progress is None,
+        mininterval=0.5,
+    ) as bar:
+
+        def advance(done: int) -> None:
+            bar.update(done - bar.n)
+
+        return visit_schedule_rebuild(progress=advance)

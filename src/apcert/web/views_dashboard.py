@@ -150,7 +150,7 @@ def dashboard_context(roles: UserRoles, *, today: dt.date) -> dict[str, Any]:
     scope = _scope(roles)
     if scope.empty:
         return {"dashboard": None}
-    visits = dashboard_visits(scope=scope, as_of=today)
+    visits = dashboard_visits(scope=scope, as_of=today, limit=SHOWN)
     finding_counts = findings_counts(scope=scope, as_of=today)
     expiry_counts = expiries_counts(scope=scope, as_of=today)
     week_end = today + dt.timedelta(days=WEEK_DAYS)
@@ -161,15 +161,7 @@ def dashboard_context(roles: UserRoles, *, today: dt.date) -> dict[str, Any]:
             "month_end": today + dt.timedelta(days=MONTH_DAYS),
             "everything": scope.everything,
             "shown": SHOWN,
-            "visits": {
-                "too_many": visits.too_many,
-                "cap": visits.cap,
-                "week": len(visits.week),
-                "month": len(visits.month),
-                "overdue": len(visits.overdue),
-                "due_rows": visits.month[:SHOWN],
-                "overdue_rows": visits.overdue[:SHOWN],
-            },
+            "visits": visits,
             "findings": {
                 **finding_counts,
                 "due_rows": list(findings_due(scope=scope, as_of=today, days=MONTH_DAYS)[:SHOWN]),

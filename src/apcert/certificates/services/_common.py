@@ -24,6 +24,7 @@ from apcert.certificates.snapshots import (
 from apcert.core.dates import add_months
 from apcert.core.errors import RuleViolation
 from apcert.credentials.services import credential_for_issue
+from apcert.cycle.schedule import visit_schedule_refresh
 from apcert.register.index import index_certificate
 from apcert.schemes.models import Programme
 from apcert.statuslists.selectors import status_entries
@@ -158,11 +159,13 @@ def _close_assessment(a: Assessment) -> None:
 
 
 def _keep_derived(cert: Certificate) -> None:
-    """Bring what is derived from the certificate's public state into step with it, inside
-    the service's transaction: the register's search index, the CB's status lists (issue 6:
-    the suspension and revocation bits), and the signed credential of its latest issue,
-    made once the CB has a signing key. A draft has only its (empty) index entry."""
+    """Bring what is derived from the certificate into step with it, inside the service's
+    transaction: the register's search index, the schedule of its open visits (the back
+    office's dashboards), the CB's status lists (issue 6: the suspension and revocation
+    bits), and the signed credential of its latest issue, made once the CB has a signing
+    key. A draft has only its (empty) index entry."""
     index_certificate(cert)
+    visit_schedule_refresh([cert.pk])
     if cert.status == "draft":
         return
     entry = status_lists_apply(cert)

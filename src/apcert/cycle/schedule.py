@@ -1,0 +1,263 @@
+"""The stored visit schedule: the open visits of every live certificate, kept in step.
+
+The programme of a certificate (:mod:`apcert.cycle.programme`) depends on its status, dates
+and issues, on its surveillance and re-assessment assessments, and on its scheme's rules.
+Working it out for every certificate on each dashboard request cost about 0.25 ms a
+certificate; :class:`~apcert.cycle.models.ScheduledVisit` holds the result instead, and
+:func:`visit_schedule_refresh` recomputes the rows of some certificates (delete, then insert
+what the programme says now). Every service that changes one of those inputs calls it in its
+own transaction; ``apcert visits-check`` compares the rows with a fresh plan and
+``apcert visits-rebuild`` writes them all again.
+
+The rules are not repeated here: :func:`cycle_start`, :func:`plan_visits` and
+:func:`match_assessments` decide, exactly as :func:`apcert.cycle.programme.visits_for` does.
+The reads are bounded: four queries per batch of :data:`BATCH` certificates (the
+certificates, the rules, their issues, their assessments), then one delete and one insert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from apcert.cycle.programme import (
+    REASSESSMENT,
+    SURVEILLANCE,
+    PlannedVisit,
+    cycle_start,
+    match_assessments,
+    plan_visits,
+    rules_of,
+)
+
+#: Certificates recomputed per batch: four reads, one delete and one insert each.
+BATCH = 500
+#: The fields of the scheme's rules that the programme reads: a change to any of them
+#: re-plans every live certificate of the scheme.
+PROGRAMME_RULE_FIELDS = (
+    "first_surveillance_months",
+    "surveillance_interval_months",
+    "surveillance_window_days",
+)
+#: Current and suspended: the statuses whose certificates have a programme to follow (as
+#: :data:`apcert.cycle.selectors.LIVE_STATUSES`).
+LIVE = ("current", "suspended")
+
+#: A visit as stored and compared: kind, sequence, due date, window start, window end.
+VisitKey = tuple[str, int, dt.date, dt.date, dt.date]
+
+
+@dataclass(frozen=True)
+class Models:
+    """The model classes read and written: the application's own, or a migration's
+    historical ones (``apps.get_model``), which have the same fields."""
+
+    certificate: Any
+    issue: Any
+    assessment: Any
+    rules: Any
+    visit: Any
+    #: True with the application's models: a scheme without rules raises the domain error
+    #: of :func:`rules_of`; a migration leaves such certificates without rows instead.
+    strict: bool = True
+
+
+def current_models() -> Models:
+    from apcert.assessments.models import Assessment
+    from apcert.certificates.models import Certificate, CertificateIssue
+    from apcert.cycle.models import ScheduledVisit
+    from apcert.schemes.models import SchemeRules
+
+    return Models(Certificate, CertificateIssue, Assessment, SchemeRules, ScheduledVisit)
+
+
+def _batches(ids: Iterable[int]) -> Iterator[list[int]]:
+    ordered = sorted(set(ids))
+    for i in range(0, len(ordered), BATCH):
+        yield ordered[i : i + BATCH]
+
+
+def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[PlannedVisit]]]:
+    """certificate id -> (certificate, its visits not yet done), for the live certificates
+    among ``ids`` (the others are left out). Four queries; only the columns the programme
+    reads are fetched."""
+    certificates = list(
+        models.certificate.objects.filter(pk__in=ids, status__in=LIVE).only(
+            "number",
+            "status",
+            "scheme_id",
+            "cb_id",
+            "organization_id",
+            "initial_decision_on",
+            "expires_on",
+        )
+    )
+    if not certificates:
+        return {}
+    live = [c.pk for c in certificates]
+    rules = {
+        r.scheme_id: r
+        for r in models.rules.objects.filter(scheme_id__in={c.scheme_id for c in certificates})
+    }
+    issues: dict[int, list[Any]] = {}
+    for issue in (
+        models.issue.objects.filter(certificate_id__in=live)
+        .only("certificate_id", "issue_number", "reason", "valid_until")
+        .order_by("certificate_id", "issue_number")
+    ):
+        issues.setdefault(issue.certificate_id, []).append(issue)
+    assessments: dict[int, list[Any]] = {}
+    for assessment in (
+        models.assessment.objects.filter(
+            certificate_id__in=live, kind__in=(SURVEILLANCE, REASSESSMENT)
+        )
+        .only("certificate_id", "kind", "status", "report_issued_on")
+        .order_by("pk")
+    ):
+        assessments.setdefault(assessment.certificate_id, []).append(assessment)
+    found: dict[int, tuple[Any, list[PlannedVisit]]] = {}
+    for cert in certificates:
+        scheme_rules = rules.get(cert.scheme_id)
+        if scheme_rules is None:
+            if not models.strict:
+                continue
+            scheme_rules = rules_of(cert)  # raises scheme.rules_missing
+        start = cycle_start(cert, issues.get(cert.pk, []))
+        planned = plan_visits(start=start, expires_on=cert.expires_on, rules=scheme_rules)
+        matched = match_assessments(planned, assessments.get(cert.pk, []), start=start)
+        found[cert.pk] = (cert, [v for v in matched if not v.done])
+    return found
+
+
+def _key(visit: Any) -> VisitKey:
+    return (visit.kind, visit.sequence, visit.due_date, visit.window_start, visit.window_end)
+
+
+def visit_schedule_refresh(certificate_ids: Iterable[int], *, models: Models | None = None) -> int:
+    """Recompute the stored visits of these certificates from their programmes; rows of a
+    certificate that is no longer live are removed. Runs in the caller's transaction (one
+    of its own when there is none). Returns the number of rows written."""
+    models = models or current_models()
+    written = 0
+    with transaction.atomic():
+        for batch in _batches(certificate_ids):
+            # Two refreshes of one certificate run one after the other, each reading what
+            # the other wrote (the certificate services hold this lock already).
+            list(
+                models.certificate.objects.select_for_update()
+                .filter(pk__in=batch)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            planned = open_visits(batch, models)
+            models.visit.objects.filter(certificate_id__in=batch).delete()
+            rows = [
+                models.visit(
+                    certificate_id=pk,
+                    cb_id=cert.cb_id,
+                    organization_id=cert.organization_id,
+                    kind=v.kind,
+                    sequence=v.sequence,
+                    due_date=v.due_date,
+                    window_start=v.window_start,
+                    window_end=v.window_end,
+                )
+                for pk, (cert, visits) in planned.items()
+                for v in visits
+            ]
+            models.visit.objects.bulk_create(rows, batch_size=BATCH)
+            written += len(rows)
+    return written
+
+
+def visit_schedule_refresh_scheme(scheme_id: int) -> int:
+    """Recompute the visits of every live certificate of one scheme (its rules changed)."""
+    from apcert.certificates.models import Certificate
+
+    ids = Certificate.objects.filter(scheme_id=scheme_id, status__in=LIVE).values_list(
+        "pk", flat=True
+    )
+    return visit_schedule_refresh(list(ids))
+
+
+def visit_schedule_rebuild(
+    progress: Callable[[int], None] | None = None, *, models: Models | None = None
+) -> int:
+    """Write the whole schedule again, in one transaction (an interrupted run leaves the old
+    schedule whole). ``progress`` is called with the number of certificates done after each
+    batch. Returns the number of live certificates planned."""
+    models = models or current_models()
+    done = 0
+    with transaction.atomic():
+        models.visit.objects.all().delete()
+        ids = list(
+            models.certificate.objects.filter(status__in=LIVE)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for batch in _batches(ids):
+            visit_schedule_refresh(batch, models=models)
+            done += len(batch)
+            if progress is not None:
+                progress(done)
+    return done
+
+
+def live_certificate_count() -> int:
+    from apcert.certificates.models import Certificate
+
+    return Certificate.objects.filter(status__in=LIVE).count()
+
+
+def _describe(key: VisitKey) -> str:
+    kind, sequence, due, start, end = key
+    label = f"{kind} {sequence}" if kind == SURVEILLANCE else kind
+    return f"{label} due {due.isoformat()} (window {start.isoformat()} to {end.isoformat()})"
+
+
+def visit_schedule_check(progress: Callable[[int], None] | None = None) -> list[str]:
+    """Compare the stored schedule with a fresh plan of every live certificate; one line per
+    difference (an empty list when in step). Reads in batches, writes nothing."""
+    from apcert.certificates.models import Certificate
+    from apcert.cycle.models import ScheduledVisit
+
+    models = current_models()
+    problems: list[str] = []
+    ids = list(
+        Certificate.objects.filter(status__in=LIVE).order_by("pk").values_list("pk", flat=True)
+    )
+    done = 0
+    for batch in _batches(ids):
+        planned = open_visits(batch, models)
+        stored: dict[int, list[Any]] = {}
+        for row in ScheduledVisit.objects.filter(certificate_id__in=batch):
+            stored.setdefault(row.certificate_id, []).append(row)
+        for pk, (cert, visits) in sorted(planned.items(), key=lambda item: item[1][0].number):
+            expected = {_key(v) for v in visits}
+            have = {_key(row) for row in stored.get(pk, [])}
+            for row in stored.get(pk, []):
+                if (row.cb_id, row.organization_id) != (cert.cb_id, cert.organization_id):
+                    problems.append(
+                        f"{cert.number}: {row.label} stored under CB {row.cb_id} and holder "
+                        f"{row.organization_id}; the certificate's are {cert.cb_id} and "
+                        f"{cert.organization_id}"
+                    )
+            for key in sorted(expected - have):
+                problems.append(f"{cert.number}: missing {_describe(key)}")
+            for key in sorted(have - expected):
+                problems.append(f"{cert.number}: stored but not planned: {_describe(key)}")
+        done += len(batch)
+        if progress is not None:
+            progress(done)
+    for number, status, kind, sequence in (
+        ScheduledVisit.objects.exclude(certificate__status__in=LIVE)
+        .order_by("certificate__number", "kind", "sequence")
+        .values_list("certificate__number", "certificate__status", "kind", "sequence")
+    ):
+        label = f"{kind} {sequence}" if kind == SURVEILLANCE else kind
+        problems.append(f"{number}: {label} stored for a certificate that is {status}")
+    return problems

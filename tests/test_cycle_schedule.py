@@ -1,0 +1,275 @@
+"""The stored visit schedule (issue 5): after every kind of change it holds exactly the open
+visits of each live certificate's programme (apcert.cycle.programme), ``visits-check`` finds
+drift and ``visits-rebuild`` repairs it, and the data migration fills an existing database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import shutil
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from apcert.certificates.models import Certificate
+from apcert.certificates.services import (
+    certificate_expire,
+    certificate_reduce_scope,
+    certificate_renew,
+    certificate_restore,
+    certificate_suspend,
+    certificate_withdraw,
+)
+from apcert.cycle.models import ScheduledVisit
+from apcert.cycle.programme import visits_for
+from apcert.cycle.schedule import visit_schedule_check, visit_schedule_refresh
+from apcert.cycle.selectors import certificates_with_programme
+from apcert.cycle.sweep import cycle_sweep
+from apcert.schemes.services import DATA_DIR, reference_load
+from tests.factories import World
+from tests.flows_support import DAYS, reported, visit
+from tests.test_cycle_programme import _visit
+from tests.test_flows_scope import _two_site_certificate
+from tests.test_flows_transfer import _new_cb, _transfer
+
+pytestmark = pytest.mark.django_db
+
+D = dt.date
+Row = tuple[str, int, dt.date, dt.date, dt.date]
+
+
+def stored(cert: Certificate) -> list[Row]:
+    return [
+        (v.kind, v.sequence, v.due_date, v.window_start, v.window_end)
+        for v in ScheduledVisit.objects.filter(certificate=cert).order_by("due_date")
+    ]
+
+
+def computed(cert: Certificate) -> list[Row]:
+    """The open visits as the selectors plan them on each call (no stored rows read)."""
+    live = certificates_with_programme().filter(pk=cert.pk).first()
+    if live is None:
+        return []
+    return [
+        (v.kind, v.sequence, v.due_date, v.window_start, v.window_end)
+        for v in visits_for(live)
+        if not v.done
+    ]
+
+
+def assert_in_step(*certs: Certificate) -> None:
+    for cert in certs:
+        assert stored(cert) == computed(cert), cert.number
+    assert visit_schedule_check() == []
+
+
+def test_a_grant_plans_the_first_cycle(world: World) -> None:
+    # When a certificate is granted on 2026-03-24 under the AP rules (12/12 months, 60 days)
+    cert = world.granted()
+
+    # Then its two surveillances and the re-assessment are stored, as planned
+    assert stored(cert) == [
+        ("surveillance", 1, D(2027, 3, 24), D(2027, 1, 23), D(2027, 5, 23)),
+        ("surveillance", 2, D(2028, 3, 24), D(2028, 1, 24), D(2028, 5, 23)),
+        ("reassessment", 1, D(2029, 1, 22), D(2028, 11, 23), D(2029, 3, 23)),
+    ]
+    assert_in_step(cert)
+
+
+def test_a_surveillance_report_removes_its_visit_and_a_cancelled_one_changes_nothing(
+    world: World,
+) -> None:
+    cert = world.granted()
+    planned = stored(cert)
+    # Given a surveillance planned and started: nothing is done yet
+    a = visit(world, cert, "surveillance", start=D(2027, 3, 1), report=False)
+    assert stored(cert) == planned
+    # When its report is issued, the first surveillance is done
+    from apcert.assessments.services import assessment_issue_report
+
+    assessment_issue_report(actor=world.team.lead, assessment=a, issued_on=D(2027, 3, 5))
+    assert [r[:2] for r in stored(cert)] == [("surveillance", 2), ("reassessment", 1)]
+    assert_in_step(cert)
+
+
+def test_a_late_report_counts_for_the_next_visit(world: World) -> None:
+    cert = world.granted()
+    _visit(world, cert, "surveillance", D(2027, 6, 10))  # after the first window closed
+    assert [r[:2] for r in stored(cert)] == [("surveillance", 1), ("reassessment", 1)]
+    assert_in_step(cert)
+
+
+def test_suspension_keeps_the_visits_withdrawal_removes_them(world: World) -> None:
+    cert = world.granted()
+    dm = world.team.decision_maker
+    certificate_suspend(
+        actor=dm,
+        certificate=cert,
+        reason_category="holder_request",
+        reason="Plant closed for works",
+        decided_on=D(2026, 6, 1),
+    )
+    assert len(stored(cert)) == 3  # suspended is still live: its visits are still due
+    certificate_restore(actor=dm, certificate=cert, reason="Works done", decided_on=D(2026, 7, 1))
+    assert len(stored(cert)) == 3
+    certificate_withdraw(
+        actor=dm,
+        certificate=cert,
+        reason_category="holder_request",
+        reason="Business closed",
+        decided_on=D(2026, 8, 1),
+    )
+    assert stored(cert) == []
+    assert_in_step(cert)
+
+
+def test_expiry_by_the_sweep_removes_the_visits(world: World) -> None:
+    cert = world.granted()
+    certificate_expire(certificate=cert, as_of=cert.expires_on + DAYS)
+    assert stored(cert) == []
+    other = world.granted()
+    cycle_sweep(as_of=other.expires_on + 2 * DAYS)
+    assert Certificate.objects.get(pk=other.pk).status != "current"
+    assert stored(other) == []
+    assert_in_step(cert, other)
+
+
+def test_a_renewal_plans_the_next_cycle(world: World) -> None:
+    cert = world.granted()
+    a = visit(world, cert, "reassessment", start=cert.expires_on - 60 * DAYS)
+    world.resolve_findings(a)
+    certificate_renew(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        assessment=a,
+        rationale="Re-assessment satisfactory",
+        decided_on=cert.expires_on - 10 * DAYS,
+    )
+    # The new cycle starts on 2029-03-24: its first surveillance is due a year later
+    assert stored(cert)[0][:3] == ("surveillance", 1, D(2030, 3, 24))
+    assert stored(cert)[-1][:2] == ("reassessment", 1)
+    assert_in_step(cert)
+
+
+def test_a_scope_reduction_keeps_the_schedule_in_step(world: World) -> None:
+    cert = _two_site_certificate(world)
+    before = stored(cert)
+    certificate_reduce_scope(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        remove=[("PWB", world.site2.pk)],
+        reason="PWB line closed down",
+        decided_on=cert.status_since + DAYS,
+    )
+    assert cert.issues.count() == 2
+    assert stored(cert) == before
+    assert_in_step(cert)
+
+
+def test_a_transfer_moves_the_visits_to_the_new_certificate(world: World) -> None:
+    cert = world.granted()
+    new_team = _new_cb(world)
+    a = visit(world, cert, "transfer_review", team=new_team, findings=("observation",))
+    new = _transfer(new_team, cert, a, decided_on=reported(a) + 5 * DAYS)
+    assert stored(cert) == []
+    assert stored(new) and stored(new) == computed(new)
+    assert_in_step(cert, new)
+
+
+def test_a_change_of_the_schemes_surveillance_rules_replans_its_certificates(
+    world: World, tmp_path: Path
+) -> None:
+    cert = world.granted()
+    assert stored(cert)[0][2] == D(2027, 3, 24)
+    # When the reference data moves the first surveillance to 9 months after the decision
+    data = tmp_path / "data"
+    shutil.copytree(DATA_DIR, data)
+    schemes = data / "schemes.toml"
+    text = schemes.read_text()
+    assert "first_surveillance_months = 12" in text
+    schemes.write_text(
+        text.replace("first_surveillance_months = 12", "first_surveillance_months = 9", 1)
+    )
+    reference_load(actor=world.secretariat, data_dir=data)
+
+    # Then the stored schedule follows the new rule
+    assert stored(cert)[0][:3] == ("surveillance", 1, D(2026, 12, 24))
+    assert_in_step(cert)
+
+
+def test_visits_check_finds_drift_and_visits_rebuild_repairs_it(world: World) -> None:
+    cert, other = world.granted(), world.granted()
+    elsewhere = World.build()
+    call_command("visits-check")  # in step: no error
+
+    # Given one row lost and another moved
+    ScheduledVisit.objects.filter(certificate=cert, kind="reassessment").delete()
+    ScheduledVisit.objects.filter(certificate=other, sequence=1, kind="surveillance").update(
+        due_date=D(2027, 4, 1)
+    )
+    ScheduledVisit.objects.filter(certificate=other, kind="reassessment").update(
+        organization_id=elsewhere.org.pk
+    )
+    # When checked, each difference is named and the command fails with exit code 1
+    problems = visit_schedule_check()
+    assert problems == [
+        f"{cert.number}: missing reassessment due 2029-01-22 (window 2028-11-23 to 2029-03-23)",
+        f"{other.number}: reassessment stored under CB {other.cb_id} and holder "
+        f"{elsewhere.org.pk}; the certificate's are {other.cb_id} and {other.organization_id}",
+        f"{other.number}: missing surveillance 1 due 2027-03-24 (window 2027-01-23 to 2027-05-23)",
+        f"{other.number}: stored but not planned: surveillance 1 due 2027-04-01 "
+        "(window 2027-01-23 to 2027-05-23)",
+    ]
+    with pytest.raises(CommandError, match="out of step") as failed:
+        call_command("visits-check")
+    assert failed.value.returncode == 1
+
+    # When rebuilt, the check passes again
+    call_command("visits-rebuild", "--quiet")
+    assert_in_step(cert, other)
+    call_command("visits-check")
+
+
+def test_visits_check_finds_rows_of_a_certificate_no_longer_live(world: World) -> None:
+    cert = world.granted()
+    rows = stored(cert)
+    certificate_withdraw(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason_category="holder_request",
+        reason="Business closed",
+        decided_on=D(2026, 8, 1),
+    )
+    ScheduledVisit.objects.create(
+        certificate=cert,
+        cb_id=cert.cb_id,
+        organization_id=cert.organization_id,
+        **dict(zip(_FIELDS, rows[0], strict=True)),
+    )
+    assert visit_schedule_check() == [
+        f"{cert.number}: surveillance 1 stored for a certificate that is withdrawn"
+    ]
+    visit_schedule_refresh([cert.pk])
+    assert visit_schedule_check() == []
+
+
+_FIELDS = ("kind", "sequence", "due_date", "window_start", "window_end")
+
+
+def test_the_data_migration_fills_an_existing_database(world: World) -> None:
+    # Given certificates whose rows are missing (a database from before the schedule)
+    cert = world.granted()
+    done = world.granted()
+    _visit(world, done, "surveillance", D(2027, 3, 10))
+    ScheduledVisit.objects.all().delete()
+    migration = importlib.import_module("apcert.cycle.migrations.0003_fill_scheduled_visits")
+
+    # When the migration runs forward, every live certificate's open visits are there
+    migration.fill(apps, None)
+    assert_in_step(cert, done)
+    # And backward empties the table
+    migration.empty(apps, None)
+    assert not ScheduledVisit.objects.exists()
