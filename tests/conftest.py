@@ -53,6 +53,8 @@ def _empty_append_only_tables() -> None:
     for table in triggers.APPEND_ONLY_TABLES:
         triggers.remove(connection, table)
     with connection.cursor() as cursor:
+        # Rows that point at an issue go first (the signed credential of each issue).
+        cursor.execute("DELETE FROM credentials_issuecredential")
         for table in triggers.APPEND_ONLY_TABLES:
             cursor.execute(f"DELETE FROM {table}")
     for table in triggers.APPEND_ONLY_TABLES:

@@ -438,6 +438,7 @@ PATHS = [
     "/api/public/certificates/{number}",
     "/api/public/certificates/{number}/history",
     "/api/public/certificates/{number}/as-of",
+    "/api/public/certificates/{number}/receipt",
     "/api/public/search",
 ]
 

@@ -9,6 +9,7 @@ and deterministic: a fixed seed and a few dozen examples an operation."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from hypothesis import strategies as st
 
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_suspend
+from apcert.credentials.services import signing_key_generate
 from apcert.wsgi import application
 from tests.factories import World
 from tests.wsgi_support import connections_kept
@@ -78,8 +80,10 @@ def flatmap_query(context: Any, query: dict[str, Any] | None) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def register(world: World) -> Iterator[None]:
-    # given a register with a current and a suspended certificate
+def register(world: World, key_dir: Path) -> Iterator[None]:
+    # given a register with a current and a suspended certificate, and its own key (the
+    # receipts are signed: without a key they would all be the 503 of a register not set up)
+    signing_key_generate(actor=None, cb=None)
     current = world.granted()
     suspended: Certificate = certificate_suspend(
         actor=world.team.decision_maker, certificate=world.granted(),

@@ -132,6 +132,8 @@ PUBLIC_PATH_PREFIXES = (
     # /cbs/<code>/did.json) and the credentials' JSON-LD context.
     "/cbs/",
     "/ns/",
+    # The register's own DID document (did:web:<host>), whose keys sign verification receipts.
+    "/.well-known/did.json",
     "/api/public/",
     "/" + STATIC_URL.lstrip("/"),
 )

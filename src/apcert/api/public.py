@@ -19,15 +19,18 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.urls import URLPattern, URLResolver, re_path
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Query, Schema
 from ninja.errors import ValidationError
 from ninja.openapi.schema import OpenAPISchema
-from pydantic import WithJsonSchema
+from pydantic import Field, WithJsonSchema
 
 from apcert.certificates.asof import certificate_as_of
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate
+from apcert.core.errors import DomainError, NotFound
+from apcert.credentials.services import receipt_issue
 from apcert.register import search as register_search
 from apcert.register import selectors
 from apcert.register.documents import certificate_document
@@ -263,6 +266,48 @@ class AsOfOut(Schema):
     reason_category: str | None
 
 
+class ReceiptIssuerOut(Schema):
+    id: str
+    name: str
+
+
+class ReceiptSubjectOut(Schema):
+    type: str
+    certificate_number: str = Field(alias="certificateNumber")
+    certificate: str
+    date: str
+    checked_at: str = Field(alias="checkedAt")
+    current: bool
+    status: str
+    reason_category: str | None = Field(alias="reasonCategory")
+    issue_number: int | None = Field(alias="issueNumber")
+    valid_until: str | None = Field(alias="validUntil")
+
+
+class ReceiptProofOut(Schema):
+    context: list[str] = Field(alias="@context")
+    type: str
+    cryptosuite: str
+    created: str
+    verification_method: str = Field(alias="verificationMethod")
+    proof_purpose: str = Field(alias="proofPurpose")
+    proof_value: str = Field(alias="proofValue")
+
+
+class ReceiptOut(Schema):
+    """The register's signed verification receipt (a W3C VC 2.0 credential with an
+    eddsa-jcs-2022 proof), field for field as signed."""
+
+    context: list[str] = Field(alias="@context")
+    id: str
+    type: list[str]
+    name: str
+    issuer: ReceiptIssuerOut
+    valid_from: str = Field(alias="validFrom")
+    credential_subject: ReceiptSubjectOut = Field(alias="credentialSubject")
+    proof: ReceiptProofOut
+
+
 class SearchHitOut(Schema):
     number: str
     holder_name: str
@@ -491,6 +536,33 @@ def certificate_as_of_date(
         valid_until=answer.valid_until,
         reason_category=answer.reason,
     )
+
+
+@api.get(
+    "/certificates/{number}/receipt",
+    response={200: ReceiptOut, 400: Problem, 404: Problem, 422: Problem, 503: Problem},
+    by_alias=True,
+    tags=CERTIFICATE_TAG,
+    summary="A signed receipt: was the certificate current on a date (default today)?",
+    description=(
+        "The register's own signed statement (issuer: the register's did:web, key in "
+        "/.well-known/did.json) that the certificate was, or was not, current on the date, "
+        "with the time it was checked. `apcert verify` checks it offline. 503 while the "
+        "register has no signing key."
+    ),
+)
+def certificate_receipt(
+    request: HttpRequest,
+    number: str,
+    on: dt.date | None = Query(None, description="The day, YYYY-MM-DD; today if left out."),  # noqa: B008
+) -> dict[str, Any] | HttpResponse:
+    try:
+        return receipt_issue(number=number, on=on or timezone.localdate())
+    except NotFound:
+        return _not_found(request, number)
+    except DomainError as error:
+        status = 400 if error.http_status == 400 else 503
+        return _problem(request, status, error.code, error.message)
 
 
 # The search parameters reach the view as the text sent, checked in one place,

@@ -103,6 +103,8 @@ def context_document() -> dict[str, Any]:
             "@version": 1.1,
             identifiers.CREDENTIAL_TYPE: vocab + identifiers.CREDENTIAL_TYPE,
             "IECQApprovedProcessCertification": vocab + "IECQApprovedProcessCertification",
+            "IECQVerificationReceipt": vocab + "IECQVerificationReceipt",
+            "IECQCertificateStatusOnDate": vocab + "IECQCertificateStatusOnDate",
             "@vocab": vocab,
         }
     }

@@ -27,18 +27,35 @@ def context_url() -> str:
     return site_url() + CONTEXT_PATH
 
 
-def cb_did(cb_code: str) -> str:
-    """The ``did:web`` DID of a CB under this register's address."""
+def _site_segments() -> list[str]:
     parts = urlsplit(site_url())
     segments = [quote(parts.netloc, safe="")]
     segments += [quote(s, safe="") for s in parts.path.split("/") if s]
-    segments += ["cbs", quote(cb_code, safe="")]
-    return "did:web:" + ":".join(segments)
+    return segments
+
+
+def cb_did(cb_code: str) -> str:
+    """The ``did:web`` DID of a CB under this register's address."""
+    return "did:web:" + ":".join([*_site_segments(), "cbs", quote(cb_code, safe="")])
+
+
+def register_did() -> str:
+    """The register's own ``did:web`` DID (it signs verification receipts):
+    ``did:web:<host>``, resolved at ``https://<host>/.well-known/did.json``."""
+    return "did:web:" + ":".join(_site_segments())
+
+
+def register_key_id(sequence: int) -> str:
+    return f"{register_did()}#key-{sequence}"
 
 
 def key_id(cb_code: str, sequence: int) -> str:
     """The verification method id of a CB's ``sequence``-th key."""
     return f"{cb_did(cb_code)}#key-{sequence}"
+
+
+#: Where did:web resolves the register's DID (a site without a path prefix).
+REGISTER_DID_PATH = "/.well-known/did.json"
 
 
 def did_document_url(cb_code: str) -> str:

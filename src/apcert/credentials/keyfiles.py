@@ -12,6 +12,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -20,11 +21,24 @@ from django.conf import settings
 from apcert.core.errors import ValidationFailed
 from apcert.credentials import multikey
 
+if TYPE_CHECKING:
+    from apcert.credentials.models import SigningKey
+
 _SAFE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+#: The directory (under the key directory) of the register's own keys, which sign the
+#: verification receipts; no CB code starts with "_", so it names no CB.
+REGISTER_DIR = "_register"
 
 
 def key_dir() -> Path:
     return Path(settings.KEY_DIR)
+
+
+def owner_dir(key: SigningKey) -> str:
+    """The directory name of a key's file: its CB's code, or :data:`REGISTER_DIR`."""
+    return REGISTER_DIR if key.cb is None else key.cb.code
 
 
 def key_path(cb_code: str, public_key_multibase: str) -> Path:

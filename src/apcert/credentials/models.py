@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 
 
 class SigningKey(models.Model):
-    """An Ed25519 key with which a CB signs the credentials of its certificate issues.
+    """An Ed25519 key with which a CB signs the credentials of its certificate issues, or
+    (``cb`` empty) with which the register itself signs its verification receipts.
 
     Only the public key is stored; the private key is a file in ``settings.KEY_DIR`` (see
     :mod:`apcert.credentials.keyfiles`). A CB has at most one active key (``retired_at`` is
@@ -16,8 +19,13 @@ class SigningKey(models.Model):
     ``did:web:<host>:cbs:<code>#key-<sequence>``.
     """
 
+    #: Empty for the register's own keys (``did:web:<host>#key-<sequence>``).
     cb = models.ForeignKey(
-        "bodies.CertificationBody", on_delete=models.PROTECT, related_name="signing_keys"
+        "bodies.CertificationBody",
+        on_delete=models.PROTECT,
+        related_name="signing_keys",
+        null=True,
+        blank=True,
     )
     sequence = models.PositiveIntegerField()
     key_id = models.CharField(max_length=300, unique=True)
@@ -28,12 +36,17 @@ class SigningKey(models.Model):
     compromised_from = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["cb", "sequence"]
+        # By the column, not the CB's own ordering: no join, so rows can be locked (a
+        # register key has no CB, and PostgreSQL locks no nullable side of an outer join).
+        ordering = ["cb_id", "sequence"]
         constraints = [
-            models.UniqueConstraint(fields=["cb", "sequence"], name="signing_key_sequence_unique"),
-            # One key signs for a CB at a time: the one not retired.
+            # The register's keys (no CB) count as owner 0: NULLs would never collide.
             models.UniqueConstraint(
-                fields=["cb"],
+                Coalesce(F("cb"), Value(0)), F("sequence"), name="signing_key_sequence_unique"
+            ),
+            # One key signs for a CB (or for the register) at a time: the one not retired.
+            models.UniqueConstraint(
+                Coalesce(F("cb"), Value(0)),
                 condition=models.Q(retired_at__isnull=True),
                 name="signing_key_one_active",
             ),

@@ -12,6 +12,7 @@ from apcert.bodies.models import CertificationBody
 from apcert.credentials import identifiers, multikey
 from apcert.credentials.models import IssueCredential, SigningKey
 from apcert.credentials.proofs import format_datetime
+from apcert.credentials.receipts import REGISTER_NAME
 from apcert.credentials.trust import (
     BUNDLE_TYPE,
     BUNDLE_VERSION,
@@ -36,6 +37,15 @@ def current_key(cb: CertificationBody) -> SigningKey | None:
     return SigningKey.objects.filter(cb=cb, retired_at__isnull=True).first()
 
 
+def current_register_key() -> SigningKey | None:
+    """The key the register signs its verification receipts with now, if any."""
+    return SigningKey.objects.filter(cb__isnull=True, retired_at__isnull=True).first()
+
+
+def register_keys() -> list[SigningKey]:
+    return list(SigningKey.objects.filter(cb__isnull=True).order_by("sequence"))
+
+
 def signing_key_by_id(key_id: str) -> SigningKey | None:
     return SigningKey.objects.select_related("cb").filter(key_id=key_id).first()
 
@@ -54,8 +64,16 @@ def did_document(cb: CertificationBody, keys: list[SigningKey] | None = None) ->
     method usable for ``assertionMethod``. A compromised key carries ``revoked`` (W3C
     Controlled Identifiers 1.0), the time from which its proofs are not to be trusted; it
     stays listed so that what it signed before still verifies."""
-    did = identifiers.cb_did(cb.code)
-    keys = keys_of(cb) if keys is None else keys
+    return _did_document(identifiers.cb_did(cb.code), keys_of(cb) if keys is None else keys)
+
+
+def register_did_document(keys: list[SigningKey] | None = None) -> dict[str, Any]:
+    """The register's own DID document (``/.well-known/did.json``): the keys that sign its
+    verification receipts, as a CB's document lists the CB's."""
+    return _did_document(identifiers.register_did(), register_keys() if keys is None else keys)
+
+
+def _did_document(did: str, keys: list[SigningKey]) -> dict[str, Any]:
     methods = []
     for key in keys:
         method: dict[str, Any] = {
@@ -91,11 +109,16 @@ def jwks(cb: CertificationBody, keys: list[SigningKey] | None = None) -> dict[st
 
 
 def trust_bundle() -> dict[str, Any]:
-    """Every CB that has a signing key, with its DID document: what ``apcert verify
-    --trust-bundle`` needs to check credentials with no network."""
+    """Every CB that has a signing key, with its DID document, and the register itself once
+    it has a key (it signs verification receipts): what ``apcert verify --trust-bundle``
+    needs to check credentials and receipts with no network."""
     by_cb: dict[int, list[SigningKey]] = {}
     cbs: dict[int, CertificationBody] = {}
+    own: list[SigningKey] = []
     for key in signing_keys():
+        if key.cb_id is None or key.cb is None:
+            own.append(key)
+            continue
         by_cb.setdefault(key.cb_id, []).append(key)
         cbs[key.cb_id] = key.cb
     issuers = []
@@ -108,6 +131,16 @@ def trust_bundle() -> dict[str, Any]:
                 "name": cb.name,
                 "country": cb.country,
                 "didDocument": did_document(cb, by_cb[cb_id]),
+            }
+        )
+    if own:
+        issuers.append(
+            {
+                "id": identifiers.register_did(),
+                "code": "",
+                "name": REGISTER_NAME,
+                "country": "",
+                "didDocument": register_did_document(own),
             }
         )
     return {

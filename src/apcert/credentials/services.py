@@ -39,9 +39,10 @@ def cb_by_code(code: str) -> CertificationBody:
 
 
 def signing_key_generate(
-    *, actor: User | None, cb: CertificationBody, actor_label: str | None = None
+    *, actor: User | None, cb: CertificationBody | None, actor_label: str | None = None
 ) -> SigningKey:
-    """Make a new Ed25519 key for the CB and sign with it from now on (rotation).
+    """Make a new Ed25519 key for the CB (or, ``cb=None``, for the register itself, which
+    signs verification receipts) and sign with it from now on (rotation).
 
     The previous key is retired: it signs nothing more and still verifies what it signed.
     The private key is written to its file before the row; if the transaction fails the
@@ -52,8 +53,9 @@ def signing_key_generate(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
     public = multikey.public_key_multibase(raw)
+    owner = keyfiles.REGISTER_DIR if cb is None else cb.code
     try:
-        keyfiles.write_private_key(cb.code, public, private_key)
+        keyfiles.write_private_key(owner, public, private_key)
     except OSError as exc:
         raise ValidationFailed(
             f"The key directory {keyfiles.key_dir()} cannot be written: {exc.strerror}.",
@@ -61,7 +63,8 @@ def signing_key_generate(
         ) from None
     try:
         with transaction.atomic():
-            cb = CertificationBody.objects.select_for_update().get(pk=cb.pk)
+            if cb is not None:
+                cb = CertificationBody.objects.select_for_update().get(pk=cb.pk)
             now = timezone.now()
             previous = SigningKey.objects.select_for_update().filter(cb=cb, retired_at__isnull=True)
             retired = [key.key_id for key in previous]
@@ -70,7 +73,11 @@ def signing_key_generate(
             key = SigningKey.objects.create(
                 cb=cb,
                 sequence=last + 1,
-                key_id=identifiers.key_id(cb.code, last + 1),
+                key_id=(
+                    identifiers.register_key_id(last + 1)
+                    if cb is None
+                    else identifiers.key_id(cb.code, last + 1)
+                ),
                 public_key_multibase=public,
                 active_from=now,
             )
@@ -80,10 +87,14 @@ def signing_key_generate(
                 action="signing_key.generate",
                 obj=key,
                 before={"signing_key": retired[0] if retired else None},
-                after={"cb": cb.code, "key_id": key.key_id, "public_key_multibase": public},
+                after={
+                    "cb": cb.code if cb is not None else None,
+                    "key_id": key.key_id,
+                    "public_key_multibase": public,
+                },
             )
     except BaseException:
-        keyfiles.remove_private_key(cb.code, public)
+        keyfiles.remove_private_key(owner, public)
         raise
     return key
 
@@ -123,14 +134,37 @@ def signing_key_compromise(
     return key
 
 
-def _sign(issue: CertificateIssue, key: SigningKey, **options: Any) -> dict[str, Any]:
-    private_key = keyfiles.read_private_key(key.cb.code, key.public_key_multibase)
+def _proof(document: dict[str, Any], key: SigningKey) -> dict[str, Any]:
+    """``document`` secured with an ``eddsa-jcs-2022`` proof by ``key`` (its file read now)."""
+    private_key = keyfiles.read_private_key(keyfiles.owner_dir(key), key.public_key_multibase)
     return create_proof(
-        build_credential(issue, **options),
+        document,
         private_key=private_key,
         verification_method=key.key_id,
         created=timezone.now(),
     )
+
+
+def _sign(issue: CertificateIssue, key: SigningKey, **options: Any) -> dict[str, Any]:
+    return _proof(build_credential(issue, **options), key)
+
+
+def sign_document(cb: CertificationBody, document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (a credential the CB issues, such as its status lists) signed with the
+    CB's current key, with the same cryptosuite as its certificates' credentials. Nothing
+    is stored.
+
+    Raises :class:`RuleViolation` ``key.none`` when the CB has no signing key now, and
+    :class:`ValidationFailed` ``key.file_missing``/``key.file_unreadable`` when its file is.
+    """
+    key = selectors.current_key(cb)
+    if key is None:
+        raise RuleViolation(
+            f"CB {cb.code} has no signing key: generate one with apcert keys-generate.",
+            code="key.none",
+        )
+    key.cb = cb
+    return _proof(document, key)
 
 
 def issue_credential(
@@ -193,3 +227,61 @@ def credential_for_issue(
             raise
         return dict(stored.credential)
     return credential
+
+
+def status_list_credential(*, cb_code: str, purpose: str) -> dict[str, Any]:
+    """The CB's status list for ``purpose`` (``suspension`` or ``revocation``) as it is now,
+    signed with the CB's current key: what ``/bodies/<code>/status/<purpose>`` serves.
+
+    Signed on each call (one Ed25519 signature) so that a bit set by a service is published
+    as soon as its transaction commits. :class:`NotFound` ``status_list.unknown`` for an
+    unknown CB or purpose; :class:`RuleViolation` ``key.none`` when the CB cannot sign now.
+    """
+    from apcert.statuslists.choices import StatusPurpose
+    from apcert.statuslists.selectors import published_status_list
+
+    cb = CertificationBody.objects.filter(code=cb_code).first()
+    if cb is None or purpose not in StatusPurpose.values:
+        raise NotFound(
+            f"There is no {purpose!r} status list of a certification body {cb_code!r}: the "
+            f"lists are {', '.join(StatusPurpose.values)}.",
+            code="status_list.unknown",
+        )
+    document = published_status_list(cb, purpose, issuer=identifiers.cb_did(cb.code))
+    return sign_document(cb, document)
+
+
+def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The register's signed verification receipt: whether public certificate ``number``
+    was current on ``on`` (the register's as-of answer), checked now, signed with the
+    register's own key. Nothing is stored: a receipt is a statement handed out, and the
+    as-of answer for a past day never changes.
+
+    :class:`NotFound` ``certificate.unknown``; :class:`ValidationFailed` ``invalid.date``
+    for a day after today; :class:`RuleViolation` ``key.none`` when the register has no key.
+    """
+    from apcert.certificates.asof import certificate_as_of
+    from apcert.credentials.receipts import build_receipt
+    from apcert.register.selectors import public_certificate
+
+    now = now or timezone.now()
+    if on > timezone.localdate(now):
+        raise ValidationFailed(
+            "A receipt tells what the register shows up to today, not about a later day.",
+            code="invalid.date",
+        )
+    certificate = public_certificate(number.strip()) if number.strip() else None
+    if certificate is None:
+        raise NotFound(
+            f"The public register has no certificate {number.strip()[:80]!r}.",
+            code="certificate.unknown",
+        )
+    key = selectors.current_register_key()
+    if key is None:
+        raise RuleViolation(
+            "The register has no signing key for receipts: generate one with "
+            "apcert keys-generate --register.",
+            code="key.none",
+        )
+    answer = certificate_as_of(certificate=certificate, on=on)
+    return _proof(build_receipt(answer, checked_at=now), key)

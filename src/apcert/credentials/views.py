@@ -10,15 +10,25 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
-from apcert.credentials import selectors
+from apcert.core.errors import DomainError
+from apcert.credentials import selectors, services
 from apcert.credentials.document import context_document
 
+#: A suspension must reach verifiers quickly: shared caches keep a status list a minute.
+STATUS_LIST_CACHE_CONTROL = "public, max-age=60"
 
-def _json(data: dict[str, Any], content_type: str) -> HttpResponse:
+
+def _json(
+    data: dict[str, Any],
+    content_type: str,
+    *,
+    status: int = 200,
+    cache_control: str = "public, max-age=300",
+) -> HttpResponse:
     response = HttpResponse(
-        json.dumps(data, indent=2, ensure_ascii=False), content_type=content_type
+        json.dumps(data, indent=2, ensure_ascii=False), content_type=content_type, status=status
     )
-    response["Cache-Control"] = "public, max-age=300"
+    response["Cache-Control"] = cache_control
     response["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -30,6 +40,14 @@ def did_document(request: HttpRequest, code: str) -> HttpResponse:
     if cb is None:
         raise Http404("No certification body with signing keys has this code.")
     return _json(selectors.did_document(cb), "application/did+json")
+
+
+@require_safe
+def register_did_document(request: HttpRequest) -> HttpResponse:
+    """``did:web:<host>`` resolved: the register's own DID document (receipt keys)."""
+    if not selectors.register_keys():
+        raise Http404("The register has no signing key.")
+    return _json(selectors.register_did_document(), "application/did+json")
 
 
 @require_safe
@@ -45,3 +63,22 @@ def jwks(request: HttpRequest, code: str) -> HttpResponse:
 def context(request: HttpRequest) -> HttpResponse:
     """The JSON-LD context the credentials name after the VC 2.0 one."""
     return _json(context_document(), "application/ld+json")
+
+
+@require_safe
+def status_list(request: HttpRequest, code: str, purpose: str) -> HttpResponse:
+    """The CB's ``suspension`` or ``revocation`` Bitstring Status List, signed by the CB:
+    the ``statusListCredential`` every certificate credential of the CB names."""
+    try:
+        document = services.status_list_credential(cb_code=code, purpose=purpose)
+    except DomainError as error:
+        # 404 for an unknown CB or list; 503 when the CB has no key to sign with now (the
+        # list exists, and will be served again once the CB has a new key).
+        status = 404 if error.http_status == 404 else 503
+        return _json(
+            {"code": error.code, "message": error.message},
+            "application/problem+json",
+            status=status,
+            cache_control="no-store",
+        )
+    return _json(document, "application/vc+ld+json", cache_control=STATUS_LIST_CACHE_CONTROL)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apcert.register import views
+from apcert.register import views, views_verify
 
 app_name = "register"
 
@@ -17,6 +17,8 @@ urlpatterns = [
     ),
     path("certificates/<path:number>", views.certificate_page, name="certificate"),
     path("organizations/<int:organization_id>", views.organization_page, name="organization"),
+    path("verify", views_verify.verify_page, name="verify"),
+    path("verify/receipt", views_verify.receipt_download, name="verify-receipt"),
     path("bodies/", views.body_list_page, name="bodies"),
     path("bodies/<str:code>", views.body_page, name="body"),
 ]

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.utils import timezone
 
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.models import Certificate
@@ -59,6 +60,18 @@ def status_list_document(status_list: StatusList, *, issuer: str) -> dict[str, A
             "encodedList": bitstring.encode(bytes(status_list.bits)),
         },
     }
+
+
+def published_status_list(cb: CertificationBody, purpose: str, *, issuer: str) -> dict[str, Any]:
+    """The unsigned status list credential of the CB for ``purpose`` as it is now. A CB
+    whose lists were never made (no certificate published since it had them) has an
+    all-zero list: no certificate of it is suspended or revoked by a list."""
+    status_list = StatusList.objects.filter(cb=cb, purpose=purpose).first()
+    if status_list is None:
+        status_list = StatusList(cb=cb, purpose=purpose, bits=bitstring.empty())
+        status_list.updated_at = timezone.now()
+    status_list.cb = cb
+    return status_list_document(status_list, issuer=issuer)
 
 
 def status_list_of(cb_code: str, purpose: str) -> StatusList | None:

@@ -1,4 +1,5 @@
-"""``apcert keys-generate --cb CODE``: a new signing key for a CB (key rotation)."""
+"""``apcert keys-generate --cb CODE`` or ``--register``: a new signing key for a CB, or for
+the register's verification receipts (key rotation)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,29 @@ class Command(BaseCommand):
         "Generate a new Ed25519 signing key for a certification body and sign its "
         "certificates' credentials with it from now on. The previous key is retired: it "
         "signs nothing more and still verifies what it signed. The private key is written to "
-        "APCERT_KEY_DIR/<CB code>/ (mode 0600); only the public key is kept in the database."
+        "APCERT_KEY_DIR/<CB code>/ (mode 0600); only the public key is kept in the database. "
+        "With --register instead of --cb: the register's own key, which signs verification "
+        "receipts (APCERT_KEY_DIR/_register/; its DID document is /.well-known/did.json)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--cb", required=True, metavar="CODE", help="the CB's code")
+        owner = parser.add_mutually_exclusive_group(required=True)
+        owner.add_argument("--cb", metavar="CODE", help="the CB's code")
+        owner.add_argument(
+            "--register", action="store_true", help="the register's own key (receipts)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            cb = services.cb_by_code(options["cb"])
+            cb = None if options["register"] else services.cb_by_code(options["cb"])
             key = services.signing_key_generate(
                 actor=None, cb=cb, actor_label="command line (keys-generate)"
             )
         except DomainError as exc:
             raise CommandError(f"keys-generate: {exc.message}") from None
-        path = keyfiles.key_path(cb.code, key.public_key_multibase)
-        self.stdout.write(f"keys-generate: {key.key_id} now signs for {cb.code}")
+        owner = cb.code if cb is not None else keyfiles.REGISTER_DIR
+        path = keyfiles.key_path(owner, key.public_key_multibase)
+        whom = cb.code if cb is not None else "the register (verification receipts)"
+        self.stdout.write(f"keys-generate: {key.key_id} now signs for {whom}")
         self.stdout.write(f"  public key {key.public_key_multibase}")
         self.stdout.write(f"  private key file {path} (back it up; never share it)")

@@ -31,8 +31,9 @@ class Command(BaseCommand):
                 state = f"retired {_when(key.retired_at)}"
             else:
                 state = "signing"
-            present = keyfiles.key_path(key.cb.code, key.public_key_multibase).is_file()
+            present = keyfiles.key_path(keyfiles.owner_dir(key), key.public_key_multibase).is_file()
+            owner = key.cb.code if key.cb is not None else "register"
             self.stdout.write(
-                f"{key.cb.code}\t{key.key_id}\t{state}\tactive from {_when(key.active_from)}"
+                f"{owner}\t{key.key_id}\t{state}\tactive from {_when(key.active_from)}"
                 f"\tprivate key file {'present' if present else 'MISSING'}"
             )

@@ -1,9 +1,10 @@
-"""``apcert verify FILE [--trust-bundle BUNDLE]``: check a signed certificate credential."""
+"""``apcert verify FILE [--trust-bundle BUNDLE] [--online URL]``: check a signed certificate
+credential (JSON or certificate PDF) or a verification receipt, and with ``--online`` its
+status in its CB's status lists."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Mapping
@@ -13,17 +14,17 @@ from typing import Any, NoReturn
 from django.core.management.base import BaseCommand, CommandParser
 
 from apcert.credentials import selectors
+from apcert.credentials.status import UNKNOWN_CODES, http_lookup, status_check
 from apcert.credentials.trust import TrustBundleError, TrustStore
-from apcert.credentials.verification import VerificationResult, verify_credential
+from apcert.credentials.verification import VerificationResult, issuer_id_of, verify_credential
+from apcert.documents import DocumentError, extract_credential
 
 #: Exit codes (documented in --help and the README).
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_UNKNOWN_ISSUER = 2
 EXIT_USAGE = 3
-
-#: The module that reads the credential embedded in a certificate PDF, when installed.
-PDF_EXTRACTOR = "apcert.documents.pdf"
+EXIT_STATUS_UNKNOWN = 4
 
 
 class Unreadable(Exception):
@@ -31,22 +32,16 @@ class Unreadable(Exception):
 
 
 def read_credential(data: bytes) -> object:
-    """The credential in a file's bytes: JSON, or a PDF through the PDF extractor."""
-    if data.startswith(b"%PDF"):
+    """The credential in a file's bytes: JSON, or the one a certificate PDF embeds."""
+    # A PDF's header may follow some bytes (ISO 32000-1, 7.5.2); JSON starts with a bracket.
+    if b"%PDF-" in data[:1024] and not data.lstrip().startswith((b"{", b"[")):
         try:
-            module = importlib.import_module(PDF_EXTRACTOR)
-        except ImportError:
-            raise Unreadable(
-                "this is a PDF, and PDF support is not available in this installation; "
-                "give the credential's JSON file"
-            ) from None
-        extract = getattr(module, "extract_credential", None)
-        if extract is None:
-            raise Unreadable("PDF support is not available (no extract_credential)")
-        try:
-            return extract(data)
-        except Exception as exc:  # the extractor's own errors: the PDF holds no credential
-            raise Unreadable(f"no credential could be read from the PDF: {exc}") from None
+            credential = extract_credential(data)
+        except DocumentError as exc:
+            raise Unreadable(f"no credential could be read from the PDF: {exc.message}") from None
+        if credential is None:
+            raise Unreadable("this PDF carries no signed credential")
+        return credential
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -56,7 +51,10 @@ def read_credential(data: bytes) -> object:
 def exit_code(result: VerificationResult) -> int:
     if result.valid:
         return EXIT_VALID
-    return EXIT_UNKNOWN_ISSUER if result.code == "issuer.unknown" else EXIT_INVALID
+    if result.code == "issuer.unknown":
+        return EXIT_UNKNOWN_ISSUER
+    failed = {check.code for check in result.checks if not check.ok}
+    return EXIT_STATUS_UNKNOWN if failed <= UNKNOWN_CODES else EXIT_INVALID
 
 
 def describe(result: VerificationResult) -> list[str]:
@@ -80,6 +78,14 @@ def describe(result: VerificationResult) -> list[str]:
         for line in lines_of_scope if isinstance(lines_of_scope, list) else []:
             if isinstance(line, Mapping):
                 lines.append(f"  scope: {line.get('category')} {line.get('wording')}")
+    if isinstance(subject, Mapping) and subject.get("type") == "IECQCertificateStatusOnDate":
+        label = "receipt" if result.signature_valid else "receipt claims (not verified)"
+        was = "was current" if subject.get("current") is True else "was not current"
+        lines.append(
+            f"{label}: certificate {subject.get('certificateNumber')} {was} on "
+            f"{subject.get('date')} (status {subject.get('status')}; checked at "
+            f"{subject.get('checkedAt')})"
+        )
     for check in result.checks:
         outcome = "ok" if check.ok else f"FAILED [{check.code}]"
         lines.append(f"{check.name}: {outcome}: {check.detail}")
@@ -89,18 +95,23 @@ def describe(result: VerificationResult) -> list[str]:
 
 class Command(BaseCommand):
     help = (
-        "Verify a signed certificate credential (JSON, or a certificate PDF where PDF\n"
-        "support is installed): the eddsa-jcs-2022 signature, the issuing CB and its key\n"
-        "(a key compromised before the signature was made fails it), and the validity dates.\n"
-        "With --trust-bundle it uses that file alone: no network, no database. Without it,\n"
-        "the register's own database.\n"
+        "Verify a signed certificate credential (its JSON, or the certificate PDF that\n"
+        "embeds it) or a register's verification receipt: the eddsa-jcs-2022 signature, the\n"
+        "issuer and its key (a key compromised before the signature was made fails it), and\n"
+        "the validity dates. With --trust-bundle it uses that file alone: no network, no\n"
+        "database. Without it, the register's own database.\n"
+        "With --online URL it also fetches the credential's status lists (suspension,\n"
+        "revocation) from the register at URL, and from nowhere else; each list's own\n"
+        "signature must be its CB's.\n"
         "\n"
         "exit codes:\n"
-        "  0  valid\n"
+        "  0  valid (and, with --online, current)\n"
         "  1  not valid: changed or malformed, bad signature, key unknown or compromised,\n"
-        "     expired or not yet valid\n"
+        "     expired or not yet valid; with --online also suspended or revoked\n"
         "  2  unknown issuer (not a CB of the trust bundle or register)\n"
-        "  3  usage error, or the file or trust bundle cannot be read"
+        "  3  usage error, or the file or trust bundle cannot be read\n"
+        "  4  status unknown (--online): valid signature, but a status list could not be\n"
+        "     fetched, read or verified, or is not under URL"
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -127,6 +138,12 @@ class Command(BaseCommand):
             metavar="BUNDLE",
             help="a trust bundle written by 'apcert trust-bundle' (offline verification)",
         )
+        parser.add_argument(
+            "--online",
+            metavar="URL",
+            help="the register's address (e.g. https://register.example): check the "
+            "credential's status in the status lists published there",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -135,7 +152,16 @@ class Command(BaseCommand):
         except Unreadable as exc:
             self.stderr.write(f"verify: {exc}")
             raise SystemExit(EXIT_USAGE) from None
+        online = options.get("online")
+        if online is not None and not online.startswith(("http://", "https://")):
+            self.stderr.write(
+                f"verify: --online wants the register's http(s) address, not {online!r}"
+            )
+            raise SystemExit(EXIT_USAGE)
         result = verify_credential(credential, trust=trust)
+        if online and result.signature_valid and isinstance(credential, Mapping):
+            lookup = http_lookup(online, trust=trust, issuer_id=issuer_id_of(credential))
+            result.checks.append(status_check(credential, lookup))
         for line in describe(result):
             self.stdout.write(line)
         code = exit_code(result)
