@@ -47,15 +47,17 @@ def world(reference: None) -> World:
     return World.build()
 
 
+ISSUE_CREDENTIALS = "credentials_issuecredential"
+
+
 def _empty_append_only_tables() -> None:
     # Transactional tests end with a flush that the append-only triggers would refuse:
     # lift them, empty the tables, put them back. Only tests do this.
     for table in triggers.APPEND_ONLY_TABLES:
         triggers.remove(connection, table)
     with connection.cursor() as cursor:
-        # Rows that point at an issue go first (the signed credential of each issue).
-        cursor.execute("DELETE FROM credentials_issuecredential")
-        for table in triggers.APPEND_ONLY_TABLES:
+        # The signed credentials point at the issues: they go first.
+        for table in sorted(triggers.APPEND_ONLY_TABLES, key=lambda t: t != ISSUE_CREDENTIALS):
             cursor.execute(f"DELETE FROM {table}")
     for table in triggers.APPEND_ONLY_TABLES:
         triggers.install(connection, table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -16,6 +17,8 @@ from apcert.audit.models import AuditChainHead, AuditEvent
 from apcert.audit.selectors import audit_chain_verify
 from apcert.audit.services import audit_record
 from apcert.certificates.models import CertificateIssue
+from apcert.credentials.models import IssueCredential
+from apcert.credentials.services import signing_key_generate
 from tests.factories import World
 
 pytestmark = pytest.mark.django_db
@@ -51,25 +54,46 @@ def test_audit_record_outside_a_transaction_is_refused(live_db: None) -> None:
     assert AuditEvent.objects.count() == before
 
 
-@pytest.mark.parametrize("table", sorted(triggers.APPEND_ONLY_TABLES))
-def test_update_on_append_only_table_fails_at_the_database(world: World, table: str) -> None:
+#: A text column of each append-only table, to try to rewrite.
+REWRITABLE = {
+    "audit_auditevent": ("reason", "'rewritten'"),
+    "certificates_certificateissue": ("change_summary", "'rewritten'"),
+    "credentials_issuecredential": ("credential", "'{}'"),
+}
+
+
+def _signed_grant(world: World) -> None:
+    """A granted certificate whose CB signs: a row in every append-only table."""
+    signing_key_generate(actor=world.secretariat, cb=world.team.cb)
     world.granted()
+    assert IssueCredential.objects.exists()
+
+
+def test_every_append_only_table_is_tried_below() -> None:
+    assert set(REWRITABLE) == set(triggers.APPEND_ONLY_TABLES)
+
+
+@pytest.mark.parametrize("table", sorted(triggers.APPEND_ONLY_TABLES))
+def test_update_on_append_only_table_fails_at_the_database(
+    world: World, table: str, key_dir: Path
+) -> None:
+    _signed_grant(world)
+    column, value = REWRITABLE[table]
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         with connection.cursor() as cursor:
-            column = "reason" if table == "audit_auditevent" else "change_summary"
-            cursor.execute(f"UPDATE {table} SET {column} = 'rewritten'")
+            cursor.execute(f"UPDATE {table} SET {column} = {value}")
 
 
 @pytest.mark.parametrize("table", sorted(triggers.APPEND_ONLY_TABLES))
-def test_delete_on_append_only_table_fails_at_the_database(world: World, table: str) -> None:
-    world.granted()
-    count = AuditEvent.objects.count()
-    issues = CertificateIssue.objects.count()
+def test_delete_on_append_only_table_fails_at_the_database(
+    world: World, table: str, key_dir: Path
+) -> None:
+    _signed_grant(world)
+    counts = [m.objects.count() for m in (AuditEvent, CertificateIssue, IssueCredential)]
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM {table}")
-    assert AuditEvent.objects.count() == count
-    assert CertificateIssue.objects.count() == issues
+    assert [m.objects.count() for m in (AuditEvent, CertificateIssue, IssueCredential)] == counts
 
 
 def test_orm_update_and_delete_are_refused_too(world: World) -> None:

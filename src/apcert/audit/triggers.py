@@ -1,9 +1,9 @@
 """Database triggers that make a table append-only, on SQLite and on PostgreSQL.
 
-The audit trail (``audit.0002``) and certificate issues (``certificates.0002``) are
-protected this way: the database itself refuses UPDATE and DELETE, whoever connects. The
-only other caller is the test suite, which must empty these tables between transactional
-tests (see ``tests/conftest.py``).
+The audit trail (``audit.0002``), certificate issues (``certificates.0002``) and the signed
+credential of each issue (``credentials.0003``) are protected this way: the database itself
+refuses UPDATE and DELETE, whoever connects. The only other caller is the test suite, which
+must empty these tables between transactional tests (see ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 APPEND_ONLY_TABLES = {
     "audit_auditevent": "audit events",
     "certificates_certificateissue": "certificate issues",
+    "credentials_issuecredential": "signed credentials",
 }
 
 
