@@ -37,6 +37,7 @@ demo: $(VENV)/.runtime
 	$(BIN)/apcert migrate --noinput
 	$(BIN)/apcert load-reference
 	$(BIN)/apcert demo-data --certificates $(DEMO_CERTIFICATES) --seed $(DEMO_SEED) --if-empty
+	$(BIN)/apcert keys-generate --missing
 	$(BIN)/apcert collectstatic --noinput --verbosity 0
 	$(BIN)/apcert demo-accounts --base-url http://$(HOST):$(PORT)/
 	$(BIN)/apcert serve --host $(HOST) --port $(PORT)

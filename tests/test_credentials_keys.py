@@ -227,3 +227,23 @@ def test_the_trust_bundle_lists_every_cb_with_its_keys(
     store = TrustStore.from_bundle(bundle)
     assert set(store.keys) == {key.key_id, other_key.key_id}
     assert stat.S_IMODE(out.stat().st_mode) == 0o644
+
+
+def test_missing_gives_a_first_key_to_every_cb_and_the_register_once(
+    world: World, key_dir: Path
+) -> None:
+    from apcert.bodies.models import CertificationBody
+
+    # given one CB that already signs
+    kept = services.signing_key_generate(actor=world.secretariat, cb=world.team.cb)
+    # when keys are made for whoever has none, twice
+    first, second = StringIO(), StringIO()
+    call_command("keys-generate", "--missing", stdout=first)
+    call_command("keys-generate", "--missing", stdout=second)
+    # then every CB and the register sign, the CB's own key untouched, the second run idle
+    owners = set(SigningKey.objects.values_list("cb_id", flat=True))
+    assert owners == {*CertificationBody.objects.values_list("pk", flat=True), None}
+    assert SigningKey.objects.filter(cb=world.team.cb).get() == kept
+    assert selectors.current_register_key() is not None
+    assert "nothing to do" in second.getvalue()
+    assert SigningKey.objects.count() == len(owners)
