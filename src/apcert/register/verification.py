@@ -103,7 +103,8 @@ def number_answer(number: str, issue_number: int | None, *, today: dt.date) -> N
     holder = selectors.holder_of(latest)
     details = [
         f"Certificate {certificate.number}, held by {holder['name']} ({holder['country']}), "
-        f"issued by {certificate.cb.code} {certificate.cb.name}."
+        # A CB's name may end with its own full stop ("Co., Ltd.").
+        f"issued by {certificate.cb.code} {certificate.cb.name.rstrip('.')}."
     ]
     if state == "current":
         details.append(f"It is valid until {plain_day(certificate.expires_on)}.")
