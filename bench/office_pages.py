@@ -197,6 +197,7 @@ def pages_of(accounts: dict[str, tuple[str, str]]) -> list[Page]:
         Page("secretariat", "CB detail", f"/office/secretariat/cbs/{cb.pk}/"),
         Page("secretariat", "reference data", "/office/secretariat/reference/"),
         Page("secretariat", "certificate list", "/office/secretariat/certificates/"),
+        Page("secretariat", "review before publication", "/office/secretariat/publication/"),
         Page("secretariat", "organization list", "/office/org/"),
         Page("secretariat", "invitations", "/office/invitations/"),
         Page(sm, "home and dashboard", "/office/"),
