@@ -20,7 +20,7 @@ from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.credentials import keyfiles, selectors, services
 from apcert.credentials.models import IssueCredential, SigningKey
 from apcert.credentials.verification import verify_credential
-from tests.credentials_support import SITE, key_dir
+from tests.credentials_support import SITE, key_dir, verify_command
 from tests.factories import World
 from tests.test_api_public import granted_with_unpublished_site
 
@@ -39,15 +39,6 @@ def _issue(certificate: Certificate) -> CertificateIssue:
 
 def _key(world: World) -> SigningKey:
     return services.signing_key_generate(actor=world.secretariat, cb=world.team.cb)
-
-
-def _verify_command(*args: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("verify", *args, stdout=out, stderr=err)
-    except SystemExit as exc:
-        return int(exc.code or 0), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
 
 
 def test_the_credential_describes_the_issue_with_public_fields_only(
@@ -214,7 +205,7 @@ def _write(tmp: Path, name: str, credential: dict[str, Any]) -> str:
 
 
 def test_verify_says_valid_who_signed_and_what_is_certified(signed: dict[str, Any]) -> None:
-    code, out, _ = _verify_command(str(signed["path"]), "--trust-bundle", str(signed["bundle"]))
+    code, out, _ = verify_command(str(signed["path"]), "--trust-bundle", str(signed["bundle"]))
 
     subject = signed["credential"]["credentialSubject"]
     assert code == 0
@@ -234,24 +225,24 @@ def test_verify_exit_codes(signed: dict[str, Any]) -> None:
     (tmp / "junk.json").write_text("{not json")
     (tmp / "bad-bundle.json").write_text('{"type": "other"}')
 
-    assert _verify_command(_write(tmp, "c.json", changed), "--trust-bundle", bundle)[:2][0] == 1
-    invalid = _verify_command(_write(tmp, "c.json", changed), "--trust-bundle", bundle)
+    assert verify_command(_write(tmp, "c.json", changed), "--trust-bundle", bundle)[:2][0] == 1
+    invalid = verify_command(_write(tmp, "c.json", changed), "--trust-bundle", bundle)
     assert "FAILED [proof.signature_mismatch]" in invalid[1]
-    assert _verify_command(_write(tmp, "s.json", stranger), "--trust-bundle", bundle)[0] == 2
-    assert _verify_command(str(tmp / "junk.json"), "--trust-bundle", bundle)[0] == 3
-    assert _verify_command(str(tmp / "missing.json"))[0] == 3
+    assert verify_command(_write(tmp, "s.json", stranger), "--trust-bundle", bundle)[0] == 2
+    assert verify_command(str(tmp / "junk.json"), "--trust-bundle", bundle)[0] == 3
+    assert verify_command(str(tmp / "missing.json"))[0] == 3
     assert (
-        _verify_command(str(signed["path"]), "--trust-bundle", str(tmp / "bad-bundle.json"))[0] == 3
+        verify_command(str(signed["path"]), "--trust-bundle", str(tmp / "bad-bundle.json"))[0] == 3
     )
 
 
 def test_verify_without_a_bundle_uses_the_register(signed: dict[str, Any]) -> None:
-    assert _verify_command(str(signed["path"]))[0] == 0
+    assert verify_command(str(signed["path"]))[0] == 0
 
 
 def test_verify_reports_an_expired_credential(signed: dict[str, Any]) -> None:
     with time_machine.travel(dt.datetime(2040, 1, 1, tzinfo=dt.UTC)):
-        code, out, _ = _verify_command(str(signed["path"]), "--trust-bundle", str(signed["bundle"]))
+        code, out, _ = verify_command(str(signed["path"]), "--trust-bundle", str(signed["bundle"]))
     assert code == 1
     assert "signature: ok" in out and "FAILED [credential.expired]" in out
 
@@ -260,7 +251,7 @@ def test_a_pdf_that_is_cut_short_is_unreadable_not_a_traceback(signed: dict[str,
     pdf = signed["tmp"] / "certificate.pdf"
     pdf.write_bytes(b"%PDF-1.7\n...")
 
-    code, _, err = _verify_command(str(pdf), "--trust-bundle", str(signed["bundle"]))
+    code, _, err = verify_command(str(pdf), "--trust-bundle", str(signed["bundle"]))
 
     assert code == 3
     assert "no credential could be read from the PDF: This PDF is incomplete" in err

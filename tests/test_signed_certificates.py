@@ -32,22 +32,13 @@ from apcert.organizations.services import organization_rename
 from apcert.register.templatetags.register_tags import plain_day
 from apcert.statuslists import bitstring
 from apcert.statuslists.models import StatusListEntry
-from tests.credentials_support import SITE, key_dir
+from tests.credentials_support import SITE, key_dir, verify_command
 from tests.factories import World
 
 __all__ = ["key_dir"]
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def verify_command(*args: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("verify", *args, stdout=out, stderr=err)
-    except SystemExit as exc:
-        return int(exc.code or 0), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
 
 
 def bundle(tmp_path: Path) -> str:

@@ -45,16 +45,7 @@ def build_credential(
         "issueNumber": issue.issue_number,
         "issuedOn": issue.issued_on.isoformat(),
         "holder": dict(selectors.holder_of(issue)),
-        "sites": [
-            {
-                "id": s["id"],
-                "name": s["name"],
-                "address": s["address"],
-                "city": s["city"],
-                "country": s["country"],
-            }
-            for s in selectors.published_sites(issue)
-        ],
+        "sites": selectors.public_sites(issue),
         "scheme": {"code": scheme.code, "name": scheme.name},
         "programmes": [{"code": p["code"], "name": p["name"]} for p in issue.programmes],
         "scopeLines": [

@@ -149,6 +149,18 @@ def _sign(issue: CertificateIssue, key: SigningKey, **options: Any) -> dict[str,
     return _proof(build_credential(issue, **options), key)
 
 
+def _signing_key(cb: CertificationBody) -> SigningKey:
+    """The CB's current key; :class:`RuleViolation` ``key.none`` when it has none."""
+    key = selectors.current_key(cb)
+    if key is None:
+        raise RuleViolation(
+            f"CB {cb.code} has no signing key: generate one with apcert keys-generate.",
+            code="key.none",
+        )
+    key.cb = cb
+    return key
+
+
 def sign_document(cb: CertificationBody, document: dict[str, Any]) -> dict[str, Any]:
     """``document`` (a credential the CB issues, such as its status lists) signed with the
     CB's current key, with the same cryptosuite as its certificates' credentials. Nothing
@@ -157,14 +169,7 @@ def sign_document(cb: CertificationBody, document: dict[str, Any]) -> dict[str, 
     Raises :class:`RuleViolation` ``key.none`` when the CB has no signing key now, and
     :class:`ValidationFailed` ``key.file_missing``/``key.file_unreadable`` when its file is.
     """
-    key = selectors.current_key(cb)
-    if key is None:
-        raise RuleViolation(
-            f"CB {cb.code} has no signing key: generate one with apcert keys-generate.",
-            code="key.none",
-        )
-    key.cb = cb
-    return _proof(document, key)
+    return _proof(document, _signing_key(cb))
 
 
 def issue_credential(
@@ -175,15 +180,7 @@ def issue_credential(
     Raises :class:`RuleViolation` ``key.none`` when the CB has no signing key, and
     :class:`ValidationFailed` ``key.file_missing``/``key.file_unreadable`` when its file is.
     """
-    cb = issue.certificate.cb
-    key = selectors.current_key(cb)
-    if key is None:
-        raise RuleViolation(
-            f"CB {cb.code} has no signing key: generate one with apcert keys-generate.",
-            code="key.none",
-        )
-    key.cb = cb
-    return _sign(issue, key, status_entries=status_entries)
+    return _sign(issue, _signing_key(issue.certificate.cb), status_entries=status_entries)
 
 
 def credential_for_issue(

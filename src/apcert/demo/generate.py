@@ -32,6 +32,7 @@ import heapq
 import itertools
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -434,38 +435,32 @@ def demo_data_generate(
             gc.enable()
 
 
-def rebuild_search_index(progress: TextIO | None) -> int:
-    """Build the register's search index over everything loaded (the bulk path bypasses the
-    services, which keep the index in step one certificate at a time)."""
-    total = Certificate.objects.exclude(status="draft").count()
+def _with_bar(progress: TextIO | None, *, total: int, desc: str, run: Callable[..., int]) -> int:
+    """``run(progress=...)`` with a progress bar of ``total`` certificates on ``progress``."""
     with tqdm(
-        total=total,
-        desc="search index",
-        unit="cert",
-        file=progress,
-        disable=progress is None,
+        total=total, desc=desc, unit="cert", file=progress, disable=progress is None,
         mininterval=0.5,
-    ) as bar:
+    ) as bar:  # fmt: skip
 
         def advance(done: int) -> None:
             bar.update(done - bar.n)
 
-        return index_rebuild(progress=advance)
+        return run(progress=advance)
+
+
+def rebuild_search_index(progress: TextIO | None) -> int:
+    """Build the register's search index over everything loaded (the bulk path bypasses the
+    services, which keep the index in step one certificate at a time)."""
+    total = Certificate.objects.exclude(status="draft").count()
+    return _with_bar(progress, total=total, desc="search index", run=index_rebuild)
 
 
 def rebuild_visit_schedule(progress: TextIO | None) -> int:
     """Plan the open visits of every live certificate loaded (the bulk path bypasses the
     services, which keep the schedule in step one certificate at a time)."""
-    with tqdm(
+    return _with_bar(
+        progress,
         total=live_certificate_count(),
         desc="visit schedule",
-        unit="cert",
-        file=progress,
-        disable=progress is None,
-        mininterval=0.5,
-    ) as bar:
-
-        def advance(done: int) -> None:
-            bar.update(done - bar.n)
-
-        return visit_schedule_rebuild(progress=advance)
+        run=visit_schedule_rebuild,
+    )

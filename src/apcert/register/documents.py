@@ -65,16 +65,7 @@ def document_of(
         "scheme": dict(scheme),
         "programmes": [{"code": p["code"], "name": p["name"]} for p in issue.programmes],
         "holder": dict(selectors.holder_of(issue)),
-        "sites": [
-            {
-                "id": s["id"],
-                "name": s["name"],
-                "address": s["address"],
-                "city": s["city"],
-                "country": s["country"],
-            }
-            for s in selectors.published_sites(issue)
-        ],
+        "sites": selectors.public_sites(issue),
         "scope_lines": selectors.public_scope_lines(issue),
         "standards": [
             {"designation": s["designation"], "edition": s["edition"], "title": s["title"]}

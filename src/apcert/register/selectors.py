@@ -82,6 +82,15 @@ def published_sites(issue: CertificateIssue) -> list[dict[str, Any]]:
     return [site for site in issue.sites if site.get("published") is True]
 
 
+#: What the public sees of a published site.
+PUBLIC_SITE_FIELDS = ("id", "name", "address", "city", "country")
+
+
+def public_sites(issue: CertificateIssue) -> list[dict[str, Any]]:
+    """The published sites of an issue, each with its public fields only."""
+    return [{f: site[f] for f in PUBLIC_SITE_FIELDS} for site in published_sites(issue)]
+
+
 def published_site_ids(certificate: Certificate) -> set[int]:
     """Ids of the sites published in any issue: the only sites the public may ask about."""
     return {int(site["id"]) for issue in issues_of(certificate) for site in published_sites(issue)}

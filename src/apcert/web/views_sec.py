@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -511,8 +512,8 @@ def _review_page(
     request: HttpRequest,
     cert: Certificate,
     *,
-    approve: PublicationApproveForm | None = None,
-    give_back: PublicationReturnForm | None = None,
+    approve: forms.Form | None = None,
+    give_back: forms.Form | None = None,
     status: int = 200,
 ) -> HttpResponse:
     reviews = publication_reviews_of(cert)
@@ -540,39 +541,56 @@ def publication_review(request: HttpRequest, pk: int) -> HttpResponse:
     return _review_page(request, _reviewed_certificate(request, pk))
 
 
+def _review_decision(
+    request: HttpRequest,
+    pk: int,
+    *,
+    form: forms.Form,
+    slot: str,
+    decide: Callable[[Certificate, dict[str, Any]], object],
+    done: Callable[[Certificate], str],
+) -> HttpResponse:
+    """Parse ``form``, call the service through ``decide``; on a refusal, the review page
+    again with the reason on the form (``slot``: which of its two forms it is)."""
+    cert = _reviewed_certificate(request, pk)
+    if form.is_valid():
+        try:
+            decide(cert, form.cleaned_data)
+        except DomainError as exc:
+            add_form_error(form, exc)
+            return _review_page(request, cert, **{slot: form}, status=exc.http_status)
+        messages.success(request, done(cert))
+        return redirect("web:sec:publication-review", pk=cert.pk)
+    return _review_page(request, cert, **{slot: form}, status=400)
+
+
 @require_POST
 @secretariat_page("Review before publication")
 def publication_approve(request: HttpRequest, pk: int) -> HttpResponse:
     """Approve: the certificate becomes current and enters the register."""
-    cert = _reviewed_certificate(request, pk)
-    form = PublicationApproveForm(request.POST, prefix="approve")
-    if form.is_valid():
-        try:
-            certificate_publication_approve(
-                actor=_user(request), certificate=cert, note=form.cleaned_data["note"]
-            )
-        except DomainError as exc:
-            add_form_error(form, exc)
-            return _review_page(request, cert, approve=form, status=exc.http_status)
-        messages.success(request, f"{cert.number} is published in the register.")
-        return redirect("web:sec:publication-review", pk=cert.pk)
-    return _review_page(request, cert, approve=form, status=400)
+    return _review_decision(
+        request,
+        pk,
+        form=PublicationApproveForm(request.POST, prefix="approve"),
+        slot="approve",
+        decide=lambda cert, data: certificate_publication_approve(
+            actor=_user(request), certificate=cert, note=data["note"]
+        ),
+        done=lambda cert: f"{cert.number} is published in the register.",
+    )
 
 
 @require_POST
 @secretariat_page("Review before publication")
 def publication_return(request: HttpRequest, pk: int) -> HttpResponse:
     """Return the certificate to its CB with the reason; it stays out of the register."""
-    cert = _reviewed_certificate(request, pk)
-    form = PublicationReturnForm(request.POST, prefix="return")
-    if form.is_valid():
-        try:
-            certificate_publication_return(
-                actor=_user(request), certificate=cert, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as exc:
-            add_form_error(form, exc)
-            return _review_page(request, cert, give_back=form, status=exc.http_status)
-        messages.success(request, f"{cert.number} is returned to {cert.cb.code}.")
-        return redirect("web:sec:publication-review", pk=cert.pk)
-    return _review_page(request, cert, give_back=form, status=400)
+    return _review_decision(
+        request,
+        pk,
+        form=PublicationReturnForm(request.POST, prefix="return"),
+        slot="give_back",
+        decide=lambda cert, data: certificate_publication_return(
+            actor=_user(request), certificate=cert, reason=data["reason"]
+        ),
+        done=lambda cert: f"{cert.number} is returned to {cert.cb.code}.",
+    )
