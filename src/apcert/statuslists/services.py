@@ -66,15 +66,10 @@ def status_lists_apply(certificate: Certificate) -> StatusListEntry | None:
     """Set the certificate's bits from its status (call after saving the status, inside
     the service's transaction) and return its entry. A draft has no place in the lists yet
     (None)."""
-    return _apply(certificate)[0]
-
-
-def _apply(certificate: Certificate) -> tuple[StatusListEntry | None, bool]:
     if certificate.status == "draft":
-        return None, False
+        return None
     entry = status_entry_allocate(certificate)
     lists = _locked_lists(certificate.cb_id)
-    changed = False
     for purpose, value in _wanted(certificate.status).items():
         lst = lists[purpose]
         data = bytes(lst.bits)
@@ -82,18 +77,4 @@ def _apply(certificate: Certificate) -> tuple[StatusListEntry | None, bool]:
             lst.bits = bitstring.put(data, entry.index, value)
             lst.version += 1
             lst.save(update_fields=["bits", "version", "updated_at"])
-            changed = True
-    return entry, changed
-
-
-def status_lists_rebuild(*, cb_id: int | None = None) -> int:
-    """Recompute every bit from the certificates' statuses (after a restore from backup,
-    or to check nothing drifted); the number of bits that changed."""
-    changed = 0
-    certificates = Certificate.objects.exclude(status="draft").order_by("pk")
-    if cb_id is not None:
-        certificates = certificates.filter(cb_id=cb_id)
-    with transaction.atomic():
-        for cert in certificates.iterator(chunk_size=2000):
-            changed += int(_apply(cert)[1])
-    return changed
+    return entry
