@@ -285,6 +285,7 @@ def test_an_unreachable_register_gives_status_unknown(
 
     assert code == 4
     assert "status: FAILED [status.unavailable]: unknown: http://127.0.0.1:9/bodies/" in out
+    assert out.rstrip().endswith("result: SIGNATURE VALID, STATUS UNKNOWN")
     assert "cannot be reached" in out
     assert "Traceback" not in out + err
 

@@ -89,7 +89,12 @@ def describe(result: VerificationResult) -> list[str]:
     for check in result.checks:
         outcome = "ok" if check.ok else f"FAILED [{check.code}]"
         lines.append(f"{check.name}: {outcome}: {check.detail}")
-    lines.append(f"result: {'VALID' if result.valid else 'NOT VALID'}")
+    verdict = {
+        EXIT_VALID: "VALID",
+        EXIT_STATUS_UNKNOWN: "SIGNATURE VALID, STATUS UNKNOWN",
+        EXIT_UNKNOWN_ISSUER: "NOT VALID (UNKNOWN ISSUER)",
+    }.get(exit_code(result), "NOT VALID")
+    lines.append(f"result: {verdict}")
     return lines
 
 
