@@ -590,6 +590,32 @@ def test_an_organization_user_answers_a_finding_and_attaches_evidence(
     assert b"".join(download.streaming_content) == PDF  # type: ignore[attr-defined]
 
 
+def test_an_upload_larger_than_any_accepted_is_refused_before_its_body_is_read(
+    client: Client, world: World, assessed: Assessment, evidence_dir: Path, settings: Any
+) -> None:
+    # given an answered finding and a 2 MB limit on evidence files
+    settings.EVIDENCE_MAX_BYTES = 2 * 1024 * 1024
+    finding = _major(assessed)
+    world.answer(finding)
+    url = org_url(world, f"findings/{finding.pk}/evidence")
+    client.force_login(world.org_user)
+    before = (EvidenceFile.objects.count(), audit_count())
+    # when a request declares a body of 50 MB (the test client's body is a few bytes: reading
+    # it as far as declared would fail, so the answer proves nothing read it)
+    response = client.generic(
+        "POST",
+        url,
+        b"--x--",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(50 * 1024 * 1024),
+    )
+    # then it is refused on its declared size, saying why, and nothing is written
+    assert response.status_code == 413
+    assert "larger than 3 MB, more than any file apcert accepts" in response.content.decode()
+    assert (EvidenceFile.objects.count(), audit_count()) == before
+    assert not evidence_dir.exists() or not any(evidence_dir.rglob("*"))
+
+
 def test_answer_and_evidence_refusals_show_next_to_their_field(
     client: Client, world: World, assessed: Assessment, evidence_dir: Path
 ) -> None:

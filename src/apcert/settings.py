@@ -45,6 +45,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "apcert.core.middleware.RefuseNulMiddleware",
+    # Before anything reads a body (the CSRF check reads the whole form): a request larger
+    # than any accepted upload is refused on its declared length.
+    "apcert.core.middleware.RefuseOversizedBodyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
