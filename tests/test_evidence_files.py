@@ -22,6 +22,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.core.management.base import CommandError
 from django.core.signals import request_finished
 from django.db import close_old_connections, transaction
 from django.http import Http404
@@ -782,3 +783,45 @@ def test_a_kept_name_is_never_a_path_nor_holds_control_characters(raw: str) -> N
     assert not name.startswith(".")
     assert len(name) <= NAME_MAX_CHARS
     assert all(unicodedata.category(ch) not in {"Cc", "Cf", "Zl", "Zp"} for ch in name)
+
+
+# --- leftovers of a crash --------------------------------------------------------------------
+
+
+def test_the_sweep_removes_only_old_leftovers_never_named_evidence(
+    world: World, answered: CorrectiveAction, evidence_dir: Path
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    # given a stored evidence file, and what crashes would leave: a half-received upload and
+    # a stored file no record names, both two days old, and an upload still being received
+    kept = attach(world, answered, "kept.pdf", PDF)
+    kept_path = evidence_storage.path_of(evidence_dir.resolve(), kept.storage_key)
+    partial = evidence_dir / "tmp" / "upload-dead.part"
+    partial.write_bytes(b"half")
+    orphan = evidence_dir / "ab" / ("ab" + "0" * 30)
+    orphan.parent.mkdir(exist_ok=True)
+    orphan.write_bytes(b"orphan")
+    receiving = evidence_dir / "tmp" / "upload-live.part"
+    receiving.write_bytes(b"in progress")
+    two_days_ago = dt.datetime.now().timestamp() - 48 * 3600
+    for path in (kept_path, partial, orphan):
+        os.utime(path, (two_days_ago, two_days_ago))
+
+    # when the sweep lists them, then deletes them
+    listing, deleting = StringIO(), StringIO()
+    call_command("evidence-sweep", stdout=listing)
+    assert partial.exists() and orphan.exists()
+    call_command("evidence-sweep", "--delete", stdout=deleting)
+
+    # then the two old leftovers are gone; the named evidence and the live upload stay
+    assert "evidence-sweep: 2 leftover file(s), 10 bytes, found" in listing.getvalue()
+    assert f"would remove: partial upload {partial.resolve()}" in listing.getvalue()
+    assert f"would remove: unreferenced file {orphan.resolve()}" in listing.getvalue()
+    assert "2 leftover file(s), 10 bytes, removed" in deleting.getvalue()
+    assert not partial.exists() and not orphan.exists()
+    assert kept_path.read_bytes() == PDF and receiving.exists()
+    with pytest.raises(CommandError, match="at least 1"):
+        call_command("evidence-sweep", "--hours", "0")

@@ -188,3 +188,34 @@ def open_stored(key: str, size: int) -> BinaryIO:
             f"Evidence file {key} is {info.st_size} bytes, its record says {size}."
         )
     return os.fdopen(fd, "rb")
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """A file under EVIDENCE_DIR that nothing needs: an upload a dead process left half
+    received, or a stored file no EvidenceFile row names."""
+
+    path: Path
+    kind: str  # "partial upload" or "unreferenced file"
+    size: int
+
+
+def leftovers(*, root: Path, known_keys: set[str], older_than: float) -> list[Leftover]:
+    """The leftovers under ``root`` last written before ``older_than`` (a POSIX time), so
+    that an upload being received, or a file stored by a transaction not yet committed, is
+    never among them."""
+    found: list[Leftover] = []
+    if not root.is_dir():
+        return found
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        info = path.stat()
+        if info.st_mtime >= older_than:
+            continue
+        relative = path.relative_to(root).as_posix()
+        if relative.startswith(TEMP_DIR_NAME + "/") and path.suffix == ".part":
+            found.append(Leftover(path, "partial upload", info.st_size))
+        elif _KEY.fullmatch(relative) and relative not in known_keys:
+            found.append(Leftover(path, "unreferenced file", info.st_size))
+    return found
