@@ -246,13 +246,16 @@ def test_another_cb_s_application_is_404(client: Client, world: World, other: Wo
     assert audit_count() == before
 
 
-def test_an_organization_user_sees_no_application_in_the_cb_section(
+def test_an_organization_user_is_refused_the_cb_section_with_the_reason(
     client: Client, world: World
 ) -> None:
     app = submitted(world)
     login(client, world.org_user)
     assert client.get(f"{CB}/applications/{app.pk}/").status_code == 404
-    assert "0 found" in text(client.get(f"{CB}/applications/"))
+    for listing in ("applications", "assessments", "certificates"):
+        response = client.get(f"{CB}/{listing}/")
+        assert response.status_code == 403
+        assert "This section is for the staff of a certification body" in text(response)
 
 
 # --- 2. assessment planning, start, findings, report -----------------------------------------

@@ -339,7 +339,8 @@ POST_ONLY_GET = expect(405)
 # CB section: objects read through the CB staff selectors (CB A's staff and the Secretariat
 # see them; anyone else gets a 404), actions decided by the services (403 for a role short).
 CB_SEES = expect(404, (A | SEC, "ok"))
-CB_LIST = expect("ok")
+# The lists of the CB section: a CB's staff and the Secretariat; anyone else is refused.
+CB_LIST = expect(403, (A | B | SEC, "ok"))
 
 
 def cb_action(*allowed: str) -> dict[str, Outcome]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import wraps
+from typing import Any
 
 from django import forms
 from django.contrib import messages
@@ -68,7 +70,7 @@ from apcert.certificates.services import (
     certificate_withdraw,
 )
 from apcert.core.errors import DomainError, PermissionDenied
-from apcert.core.permissions import cb_roles
+from apcert.core.permissions import cb_roles, is_secretariat
 from apcert.schemes.models import Standard
 from apcert.web import forms_cb as f
 from apcert.web.errors import add_form_error, error_page
@@ -81,6 +83,28 @@ def _user(request: HttpRequest) -> User:
     user = request.user
     assert isinstance(user, User)  # the sign-in middleware lets no one else through
     return user
+
+
+NOT_CB_STAFF = PermissionDenied(
+    "This section is for the staff of a certification body accepted in IECQ. Ask your "
+    "CB's administrator to invite you.",
+    code="permission.cb_staff_required",
+)
+
+
+def cb_section(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Refuse a CB list, with the reason (403), to anyone who is neither active staff of a
+    CB nor the Secretariat, as the organization section refuses those of no organization;
+    the selectors would otherwise show them an empty list."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user = _user(request)
+        if not is_secretariat(user) and not CBStaff.objects.filter(user=user, active=True).exists():
+            return error_page(request, NOT_CB_STAFF, title="Certification body")
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def _roles(user: User, cb: CertificationBody) -> set[str]:
@@ -117,6 +141,7 @@ APPLICATION_SORTS = {
 
 
 @require_safe
+@cb_section
 def application_list(request: HttpRequest) -> HttpResponse:
     """The applications made to the user's CB: filter by status, sort, page."""
     listing = list_page(
@@ -143,6 +168,7 @@ ASSESSMENT_SORTS = {
 
 
 @require_safe
+@cb_section
 def assessment_list(request: HttpRequest) -> HttpResponse:
     """The assessments of the user's CB: filter by status and kind, sort, page."""
     listing = list_page(
@@ -171,6 +197,7 @@ CERTIFICATE_SORTS = {
 
 
 @require_safe
+@cb_section
 def certificate_list(request: HttpRequest) -> HttpResponse:
     """The user's CB's certificates: filter by status, sort, page."""
     listing = list_page(
