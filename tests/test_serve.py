@@ -42,11 +42,13 @@ def server(tmp_path: Path) -> Iterator[str]:
     _apcert(tmp_path, "migrate", "--noinput", "-v0")
     _apcert(tmp_path, "collectstatic", "--noinput", "-v0")
     port = _free_port()
+    # The server's output goes to a file: a pipe nobody reads can fill and stall it.
+    log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "apcert", "serve", "--port", str(port)],
         cwd=tmp_path,
         env=_env(tmp_path),
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -58,13 +60,20 @@ def server(tmp_path: Path) -> Iterator[str]:
                     break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    log.flush()
+                    out = (tmp_path / "serve.log").read_text(errors="replace")
                     pytest.fail(f"server did not start: {out}")
                 time.sleep(0.2)
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            # A graceful stop; on a loaded machine it can take a while, then it is killed.
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
 
 
 def test_served_admin_login_and_static_files(server: str) -> None:
