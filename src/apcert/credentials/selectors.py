@@ -46,10 +46,6 @@ def register_keys() -> list[SigningKey]:
     return list(SigningKey.objects.filter(cb__isnull=True).order_by("sequence"))
 
 
-def signing_key_by_id(key_id: str) -> SigningKey | None:
-    return SigningKey.objects.select_related("cb").filter(key_id=key_id).first()
-
-
 def stored_credential(issue_id: int) -> IssueCredential | None:
     return IssueCredential.objects.filter(issue_id=issue_id).first()
 

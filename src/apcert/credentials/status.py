@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from apcert.credentials.trust import TrustStore
 from apcert.credentials.verification import Check, issuer_id_of, verify_credential
 from apcert.statuslists import bitstring
+from apcert.statuslists.selectors import status_bit
 
 SUSPENSION = "suspension"
 REVOCATION = "revocation"
@@ -192,7 +193,7 @@ def list_bit(
     if subject.get("statusPurpose") != entry.purpose:
         raise StatusUnavailable(f"{entry.list_url} is not a {entry.purpose} list")
     try:
-        return bitstring.get(bitstring.decode(subject.get("encodedList", "")), entry.index)
+        return status_bit(dict(document), entry.index)
     except (bitstring.BitstringError, IndexError) as error:
         raise StatusUnavailable(
             f"the status list {entry.list_url} is unreadable: {error}"

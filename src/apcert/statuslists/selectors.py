@@ -74,12 +74,6 @@ def published_status_list(cb: CertificationBody, purpose: str, *, issuer: str) -
     return status_list_document(status_list, issuer=issuer)
 
 
-def status_list_of(cb_code: str, purpose: str) -> StatusList | None:
-    if purpose not in StatusPurpose.values:
-        return None
-    return StatusList.objects.select_related("cb").filter(cb__code=cb_code, purpose=purpose).first()
-
-
 def status_bit(document: dict[str, Any], index: int) -> bool:
     """The bit at ``index`` of a status list credential's ``encodedList``
     (:class:`~apcert.statuslists.bitstring.BitstringError` or IndexError when unreadable)."""
