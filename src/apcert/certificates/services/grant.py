@@ -97,7 +97,6 @@ def certificate_grant(
         )
         decision.certificate = cert
         decision.save(update_fields=["certificate"])
-        cert.status = CERTIFICATE.next_state("draft", "grant")
         programmes = [{"code": p.code, "name": p.name} for p in app.programmes.order_by("code")]
         issue = _new_issue(
             cert,
@@ -113,12 +112,12 @@ def certificate_grant(
             # The scheme has the Secretariat review a new certificate before it is public:
             # it stays a draft, out of the register, until the review is approved
             # (certificate_publication_approve makes the status change and the index entry).
-            cert.status = "draft"
             cert.save(update_fields=["current_issue_number"])
             review = PublicationReview.objects.create(
                 certificate=cert, submitted_by=actor, submitted_at=timezone.now()
             )
         else:
+            cert.status = CERTIFICATE.next_state(cert.status, "grant")
             cert.save(update_fields=["status", "current_issue_number"])
             _status_record(
                 cert,
