@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from apcert.audit.selectors import audit_chain_verify
 from apcert.certificates.models import Certificate, CertificateNumberSequence
@@ -73,7 +73,9 @@ def test_given_concurrent_grants_at_one_cb_then_numbers_differ(live_world: World
     assert connection.vendor == "postgresql"
 
 
-def test_a_rolled_back_grant_leaves_a_gap_never_a_reused_number(live_world: World) -> None:
+def test_a_refused_or_rolled_back_grant_commits_no_number_and_none_is_given_twice(
+    live_world: World,
+) -> None:
     world = live_world
     app1 = world.accepted_application()
     a1 = world.assessment(app1)
@@ -102,3 +104,27 @@ def test_a_rolled_back_grant_leaves_a_gap_never_a_reused_number(live_world: Worl
     )
     assert first.number.endswith(".0001")
     assert second.number.endswith(".0002")
+
+    # A grant rolled back after it took its number commits nothing: the serial it held,
+    # never seen, goes to the next grant; the committed ones are never given again
+    app3 = world.accepted_application()
+    a3 = world.assessment(app3)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        rolled = certificate_grant(
+            actor=world.team.decision_maker,
+            application=app3,
+            assessment=a3,
+            decided_on=dt.date(2026, 5, 6),
+        )
+        assert rolled.number.endswith(".0003")
+        raise RuntimeError("the caller's transaction fails after the grant")
+    assert not Certificate.objects.filter(number=rolled.number).exists()
+    third = certificate_grant(
+        actor=world.team.decision_maker,
+        application=app3,
+        assessment=a3,
+        decided_on=dt.date(2026, 5, 6),
+    )
+    assert third.number.endswith(".0003")
+    numbers = list(Certificate.objects.values_list("number", flat=True))
+    assert len(numbers) == len(set(numbers)) == 3

@@ -88,9 +88,49 @@ def test_visits_are_matched_to_reported_assessments_in_order(world: World) -> No
     # Then the first is done by that assessment, the others are not done
     assert [v.done_by_assessment_id for v in visits] == [s1, None, None]
 
-    # And a surveillance reported after the first window counts for the next visit
+    # And a surveillance reported after the first window counts for the next visit; carried
+    # out on 2027-08-29, it makes a third fall due 12 months later, before the re-assessment
     s2 = _visit(world, cert, "surveillance", D(2027, 9, 1))
-    assert [v.done_by_assessment_id for v in visits_for(_fresh(cert))] == [s1, s2, None]
+    visits = visits_for(_fresh(cert))
+    assert [v.done_by_assessment_id for v in visits] == [s1, s2, None, None]
+    assert (visits[2].kind, visits[2].sequence, visits[2].due_date) == (
+        "surveillance",
+        3,
+        D(2028, 8, 29),
+    )
+
+
+def test_the_next_surveillance_falls_due_a_year_after_the_last_one_carried_out(
+    world: World,
+) -> None:
+    # Given a certificate granted 2026-03-24 whose first surveillance was carried out three
+    # months later (its last day 2026-06-21, the report on 2026-06-24)
+    cert = world.granted()
+    s1 = _visit(world, cert, "surveillance", D(2026, 6, 24))
+
+    # When the programme is computed
+    visits = visits_for(_fresh(cert))
+
+    # Then the second falls due 12 months after the first was carried out, not at month 24,
+    # with the scheme's 60-day window either side
+    second = visits[1]
+    assert visits[0].done_by_assessment_id == s1
+    assert (second.sequence, second.due_date, second.window_start, second.window_end) == (
+        2,
+        D(2027, 6, 21),
+        D(2027, 4, 22),
+        D(2027, 8, 20),
+    )
+
+
+def test_a_late_surveillance_never_moves_the_next_past_the_programme_date(world: World) -> None:
+    # Given a first surveillance carried out at the end of its window (2027-05-20)
+    cert = world.granted()
+    _visit(world, cert, "surveillance", D(2027, 5, 23))
+
+    # Then the second still falls due on the programme's date, 2028-03-24
+    second = visits_for(_fresh(cert))[1]
+    assert (second.sequence, second.due_date) == (2, D(2028, 3, 24))
 
 
 def test_a_renewal_starts_the_next_cycle_the_day_after_the_old_expiry(world: World) -> None:

@@ -98,7 +98,12 @@ def test_a_surveillance_report_removes_its_visit_and_a_cancelled_one_changes_not
 def test_a_late_report_counts_for_the_next_visit(world: World) -> None:
     cert = world.granted()
     _visit(world, cert, "surveillance", D(2027, 6, 10))  # after the first window closed
-    assert [r[:2] for r in stored(cert)] == [("surveillance", 1), ("reassessment", 1)]
+    # It did surveillance 2; carried out 2027-06-07, it makes a third fall due a year later
+    assert [r[:2] for r in stored(cert)] == [
+        ("surveillance", 1),
+        ("surveillance", 3),
+        ("reassessment", 1),
+    ]
     assert_in_step(cert)
 
 

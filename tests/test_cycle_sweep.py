@@ -80,7 +80,8 @@ def _last_event(cert: Certificate) -> AuditEvent:
 
 # --- a simulated life ------------------------------------------------------------------------
 # Granted 2026-03-24, valid until 2029-03-23 (AP defaults). Surveillance 1 due 2027-03-24,
-# window 2027-01-23..2027-05-23; surveillance 2 due 2028-03-24, window 2028-01-24..2028-05-23.
+# window 2027-01-23..2027-05-23; surveillance 2 falls due 12 months after surveillance 1 was
+# carried out, and never later than 2028-03-24, with the same 60-day window.
 
 
 def test_life_on_time_late_renewed_in_time_then_missed_in_the_next_cycle(world: World) -> None:
@@ -90,8 +91,9 @@ def test_life_on_time_late_renewed_in_time_then_missed_in_the_next_cycle(world: 
     _visit(world, cert, "surveillance", D(2027, 3, 20))
     assert _nothing(cycle_sweep(as_of=D(2027, 6, 1)))
 
-    # Surveillance 2 late but inside its window: nothing happens
-    _visit(world, cert, "surveillance", D(2028, 5, 20))
+    # Surveillance 2 (carried out 2027-03-17, so due 2028-03-17, window to 2028-05-16) late
+    # but inside its window: nothing happens
+    _visit(world, cert, "surveillance", D(2028, 5, 16))
     assert _nothing(cycle_sweep(as_of=D(2028, 6, 1)))
     assert _status(cert) == ("current", D(2026, 3, 24))
 
@@ -132,9 +134,7 @@ def test_life_missed_suspended_restored_missed_again_withdrawn(world: World) -> 
     )
     assert change.reason_category == "missed_surveillance"
     assert change.decision is None
-    reason = (
-        "rule cycle.missed_surveillance: surveillance 1 due 2027-03-24, window ended 2027-05-23"
-    )
+    reason = "rule cycle.missed_surveillance: surveillance window ended 2027-05-23 without a visit"
     assert change.reason == reason
     event = _last_event(cert)
     assert (event.action, event.actor_id, event.actor_label) == (
@@ -165,18 +165,19 @@ def test_life_missed_suspended_restored_missed_again_withdrawn(world: World) -> 
     assert cycle_sweep(as_of=D(2028, 5, 24)).suspended == [cert.number]
     assert _status(cert) == ("suspended", D(2028, 5, 24))
 
-    # Up to the maximum (6 months, to 2028-11-24) nothing more happens
-    assert _nothing(cycle_sweep(as_of=D(2028, 11, 24)))
+    # Up to the last day of the maximum (6 months: 2028-05-24 to 2028-11-23) nothing more
+    # happens
+    assert _nothing(cycle_sweep(as_of=D(2028, 11, 23)))
 
-    # Past it: withdrawn, effective when the maximum ran out
-    report = cycle_sweep(as_of=D(2028, 11, 25))
+    # The day the maximum runs out: withdrawn, effective that day
+    report = cycle_sweep(as_of=D(2028, 11, 24))
     assert report.withdrawn == [cert.number]
     assert _status(cert) == ("withdrawn", D(2028, 11, 24))
     change = _last_change(cert)
     assert (change.reason_category, change.decision) == ("suspension_exceeded", None)
     assert change.reason == (
-        "rule cycle.suspension_exceeded: suspended since 2028-05-24, longer than the "
-        "scheme's 6 months (until 2028-11-24)"
+        "rule cycle.suspension_exceeded: suspended since 2028-05-24, the scheme's maximum "
+        "of 6 months ran out on 2028-11-24"
     )
     event = _last_event(cert)
     assert (event.action, event.actor_label) == ("certificate.withdraw", "system")
@@ -243,8 +244,8 @@ def test_suspension_limit_follows_the_rule_figure(world: World) -> None:
     cert = world.granted()
     SchemeRules.objects.filter(scheme=cert.scheme).update(max_suspension_months=2)
     cycle_sweep(as_of=D(2027, 5, 24))
-    assert _nothing(cycle_sweep(as_of=D(2027, 7, 24)))
-    assert cycle_sweep(as_of=D(2027, 7, 25)).withdrawn == [cert.number]
+    assert _nothing(cycle_sweep(as_of=D(2027, 7, 23)))
+    assert cycle_sweep(as_of=D(2027, 7, 24)).withdrawn == [cert.number]
     assert _status(cert) == ("withdrawn", D(2027, 7, 24))
 
 

@@ -3,6 +3,8 @@ point 2): each a decision, a status change and one audit event; no new issue."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from apcert.audit.models import AuditEvent
@@ -102,6 +104,44 @@ def test_given_a_restore_dated_before_the_suspension_then_refused(world: World) 
         "decision.date_before_last_change",
         cert,
     )
+
+
+def test_restore_on_the_last_day_of_the_maximum_suspension_is_accepted(world: World) -> None:
+    # Given a certificate suspended on 2026-04-03 (the scheme's maximum: 6 months, so it
+    # runs out on 2026-10-03)
+    cert = _suspended(world)
+    assert cert.status_since == dt.date(2026, 4, 3)
+
+    # When it is restored on 2026-10-02, the last day of the maximum
+    certificate_restore(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason="Fees paid",
+        decided_on=dt.date(2026, 10, 2),
+    )
+
+    # Then it is current again
+    assert cert_row(cert.pk)["status"] == "current"
+
+
+def test_restore_once_the_maximum_suspension_has_run_out_is_refused(world: World) -> None:
+    # Given a certificate suspended on 2026-04-03, which the sweep has not yet withdrawn
+    cert = _suspended(world)
+
+    # When a restore is decided on 2026-10-03, the day the 6 months run out, it is refused
+    # with the date and what to do instead, and nothing is written
+    err = assert_refused(
+        lambda: certificate_restore(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason="Fees paid at last",
+            decided_on=dt.date(2026, 10, 3),
+        ),
+        "certificate.suspension_exceeded",
+        cert,
+    )
+    assert "ran out on 2026-10-03" in str(err)
+    assert "withdraw it" in str(err)
 
 
 def test_given_an_assessor_when_restoring_then_refused(world: World) -> None:

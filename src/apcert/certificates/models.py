@@ -82,6 +82,14 @@ class Certificate(models.Model):
     transferred_from = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="transferred_to"
     )
+    #: The last day of the tolerance window of the earliest surveillance not yet carried out
+    #: that can still suspend the certificate; kept by the visit schedule with its programme.
+    surveillance_due_by = models.DateField(null=True, blank=True)
+    #: The first day on which ``status`` stops being true by dates alone (expiry, a missed
+    #: surveillance window, the end of the maximum suspension): computed from the facts above
+    #: by ``certificates.timeline.lapses_on`` whenever they change. Reads compare it with
+    #: today to know whether the stored status still holds; the sweep finds its work by it.
+    lapses_on = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["number"]
@@ -97,6 +105,7 @@ class Certificate(models.Model):
         indexes = [
             models.Index(fields=["cb", "status"]),
             models.Index(fields=["status", "expires_on"]),
+            models.Index(fields=["lapses_on"], name="certificate_lapses_on"),
         ]
 
     def __str__(self) -> str:
@@ -162,8 +171,9 @@ class CertificateStatusChange(models.Model):
 
 
 class CertificateNumberSequence(models.Model):
-    """The last serial used by a CB in a year. Locked row by row when a number is taken,
-    only ever incremented, so a number is never given twice nor reused."""
+    """The last serial committed by a CB in a year. Locked row by row when a number is
+    taken and only ever incremented, so a number that was ever committed is never given
+    again; the increment of a grant that rolls back is rolled back with it."""
 
     cb = models.ForeignKey("bodies.CertificationBody", on_delete=models.PROTECT)
     year = models.PositiveSmallIntegerField()

@@ -19,8 +19,10 @@ def format_number(rules: SchemeRules, *, cb_code: str, year: int, serial: int) -
 
 def next_serial(*, cb: CertificationBody, year: int) -> int:
     """Take the next serial of a CB in a year. Must run inside the grant's transaction: the
-    sequence row stays locked until it commits, so two grants never take the same serial;
-    a rolled-back grant leaves a gap, never a reuse."""
+    sequence row stays locked until it commits, so two grants never take the same serial.
+    A grant that rolls back takes its increment back with it, so its serial, never committed
+    and never seen, goes to the next grant; a serial that was committed is never given again,
+    because the sequence only grows and certificates are never deleted."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("next_serial() must run inside a transaction")
     seq = CertificateNumberSequence.objects.select_for_update().filter(cb=cb, year=year).first()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
@@ -16,9 +18,11 @@ from apcert.certificates.models import (
     Decision,
     PublicationReview,
 )
+from apcert.certificates.timeline import StatusFacts, StatusOnDay, status_on
 from apcert.core.dates import add_months
 from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
+from apcert.schemes.models import SchemeRules
 from apcert.schemes.selectors import scheme_rules, standard_problem
 
 if TYPE_CHECKING:
@@ -349,3 +353,45 @@ def publication_reviews_of(certificate: Certificate) -> list[PublicationReview]:
             "-submitted_at", "-id"
         )
     )
+
+
+# --- the status on a day -------------------------------------------------------------------
+
+
+def status_facts(certificate: Certificate, rules: SchemeRules) -> StatusFacts:
+    """The stored facts that the date-driven rules read (kept in step by the services)."""
+    return StatusFacts(
+        status=certificate.status,
+        status_since=certificate.status_since,
+        expires_on=certificate.expires_on,
+        surveillance_due_by=certificate.surveillance_due_by,
+        max_suspension_months=rules.max_suspension_months,
+        suspension_end_action=rules.suspension_end_action,
+    )
+
+
+def certificate_status_on(certificate: Certificate, day: dt.date | None = None) -> StatusOnDay:
+    """The certificate's status on ``day`` (today by default), whether or not the sweep has
+    recorded what the calendar did to it. Every read that shows a status asks this."""
+    return certificate_statuses_on([certificate], day)[certificate.pk]
+
+
+def certificate_statuses_on(
+    certificates: Iterable[Certificate], day: dt.date | None = None
+) -> dict[int, StatusOnDay]:
+    """:func:`certificate_status_on` for many certificates: one query for the rules of their
+    schemes, none at all when every stored status still holds on ``day``."""
+    day = day or timezone.localdate()
+    certificates = list(certificates)
+    rules: dict[int, SchemeRules] = {}
+    wanted = {c.scheme_id for c in certificates if c.lapses_on is not None and c.lapses_on <= day}
+    if wanted:
+        rules = {r.scheme_id: r for r in SchemeRules.objects.filter(scheme_id__in=wanted)}
+    out: dict[int, StatusOnDay] = {}
+    for cert in certificates:
+        scheme_rules_of = rules.get(cert.scheme_id)
+        if scheme_rules_of is None or cert.lapses_on is None or cert.lapses_on > day:
+            out[cert.pk] = StatusOnDay(day, cert.status, cert.status_since, None, ())
+        else:
+            out[cert.pk] = status_on(status_facts(cert, scheme_rules_of), day)
+    return out

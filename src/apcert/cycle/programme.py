@@ -2,7 +2,8 @@
 
 A cycle starts on the initial decision, then on the day after each expiry that a renewal
 replaced. Within it: the first surveillance ``first_surveillance_months`` after the start,
-then one every ``surveillance_interval_months``, each with a tolerance window of
+then each one ``surveillance_interval_months`` after the previous one was carried out (never
+later than the programme's date), each with a tolerance window of
 ``surveillance_window_days`` either side of its due date; and the re-assessment, placed so
 that its whole window closes on the expiry date and a renewal can be decided in time. Every
 figure comes from the scheme's :class:`~apcert.schemes.models.SchemeRules`.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -61,32 +62,55 @@ def cycle_start(certificate: Certificate, issues: Iterable[CertificateIssue]) ->
     return start
 
 
-def plan_visits(*, start: dt.date, expires_on: dt.date, rules: SchemeRules) -> list[PlannedVisit]:
-    """The visits of one cycle, not yet matched to assessments."""
+def programme(
+    *,
+    start: dt.date,
+    expires_on: dt.date,
+    rules: SchemeRules,
+    assessments: Iterable[Assessment] = (),
+) -> list[PlannedVisit]:
+    """The visits of one cycle, each matched to the assessment that did it (if any).
+
+    Surveillance is "at least every 12 months": each visit falls due
+    ``surveillance_interval_months`` after the previous one was actually carried out (the
+    last day of that assessment), and never later than the programme's own date
+    (``first_surveillance_months`` after the start, then one interval more per visit); a
+    visit not carried out counts from its due date. Each has a tolerance window of
+    ``surveillance_window_days`` either side. The re-assessment's window closes on the expiry
+    date, its due date one tolerance before, so that a report issued on time leaves room for
+    the renewal decision; no surveillance falls due inside its window.
+
+    An assessment does a visit when its report was issued in this cycle, within or before the
+    visit's window; assessments are taken in report order, each at most once, and one
+    reported after a window is kept for the next visit.
+    """
     window = dt.timedelta(days=rules.surveillance_window_days)
-    # The re-assessment's window closes on the expiry date; its due date sits one tolerance
-    # before, so a report issued on time leaves room for the renewal decision.
     re_due = expires_on - window
-    re_visit = PlannedVisit(REASSESSMENT, 1, re_due, re_due - window, expires_on)
+    queues = _reported(assessments, start)
     visits: list[PlannedVisit] = []
-    sequence = 1
     interval = max(rules.surveillance_interval_months, 1)
-    due = add_months(start, rules.first_surveillance_months)
-    while due < re_visit.window_start:
-        visits.append(PlannedVisit(SURVEILLANCE, sequence, due, due - window, due + window))
-        due = add_months(start, rules.first_surveillance_months + sequence * interval)
+    anchor: dt.date | None = None  # when the previous surveillance was carried out, or due
+    sequence = 1
+    while True:
+        nominal = add_months(start, rules.first_surveillance_months + (sequence - 1) * interval)
+        due = nominal if anchor is None else min(nominal, add_months(anchor, interval))
+        if due >= re_due - window:
+            break
+        done, carried_out = _take(queues[SURVEILLANCE], due + window)
+        visits.append(PlannedVisit(SURVEILLANCE, sequence, due, due - window, due + window, done))
+        anchor = carried_out or due
         sequence += 1
-    visits.append(re_visit)
+    done, _ = _take(queues[REASSESSMENT], expires_on)
+    visits.append(PlannedVisit(REASSESSMENT, 1, re_due, re_due - window, expires_on, done))
     return visits
 
 
-def match_assessments(
-    visits: Sequence[PlannedVisit], assessments: Iterable[Assessment], *, start: dt.date
-) -> list[PlannedVisit]:
-    """Mark each visit done by the next assessment of its kind whose report was issued in
-    this cycle, within or before the visit's window. Assessments are taken in report order,
-    each at most once; one reported after a window is kept for the next visit."""
-    queues: dict[str, list[tuple[dt.date, int]]] = {SURVEILLANCE: [], REASSESSMENT: []}
+def _reported(
+    assessments: Iterable[Assessment], start: dt.date
+) -> dict[str, list[tuple[dt.date, dt.date, int]]]:
+    """Per kind, the assessments reported in the cycle: (report day, last day, id), in
+    report order."""
+    queues: dict[str, list[tuple[dt.date, dt.date, int]]] = {SURVEILLANCE: [], REASSESSMENT: []}
     for a in assessments:
         if (
             a.kind in queues
@@ -94,26 +118,34 @@ def match_assessments(
             and a.report_issued_on is not None
             and a.report_issued_on >= start
         ):
-            queues[a.kind].append((a.report_issued_on, a.pk))
+            queues[a.kind].append((a.report_issued_on, a.end_date, a.pk))
     for queue in queues.values():
         queue.sort()
-    matched: list[PlannedVisit] = []
-    for visit in visits:
-        queue = queues[visit.kind]
-        done: int | None = None
-        if queue and queue[0][0] <= visit.window_end:
-            done = queue.pop(0)[1]
-        matched.append(
-            PlannedVisit(
-                visit.kind,
-                visit.sequence,
-                visit.due_date,
-                visit.window_start,
-                visit.window_end,
-                done,
-            )
-        )
-    return matched
+    return queues
+
+
+def _take(
+    queue: list[tuple[dt.date, dt.date, int]], window_end: dt.date
+) -> tuple[int | None, dt.date | None]:
+    """The next assessment of the queue if it was reported by ``window_end``: its id and the
+    day it was carried out."""
+    if queue and queue[0][0] <= window_end:
+        _, carried_out, pk = queue.pop(0)
+        return pk, carried_out
+    return None, None
+
+
+def surveillance_due_by(visits: Iterable[PlannedVisit], status_since: dt.date) -> dt.date | None:
+    """The last day of the window of the earliest surveillance not carried out that can still
+    suspend the certificate. A window that closed before ``status_since`` (the day the
+    certificate last became current, by a restoration for instance) is settled by that
+    decision."""
+    ends = [
+        v.window_end
+        for v in visits
+        if v.kind == SURVEILLANCE and not v.done and v.window_end >= status_since
+    ]
+    return min(ends, default=None)
 
 
 def rules_of(certificate: Certificate) -> SchemeRules:
@@ -132,5 +164,9 @@ def visits_for(certificate: Certificate) -> list[PlannedVisit]:
     rules = rules_of(certificate)
     issues = list(certificate.issues.all())
     start = cycle_start(certificate, issues)
-    visits = plan_visits(start=start, expires_on=certificate.expires_on, rules=rules)
-    return match_assessments(visits, certificate.assessments.all(), start=start)
+    return programme(
+        start=start,
+        expires_on=certificate.expires_on,
+        rules=rules,
+        assessments=certificate.assessments.all(),
+    )

@@ -9,8 +9,10 @@ what the programme says now). Every service that changes one of those inputs cal
 own transaction; ``apcert visits-check`` compares the rows with a fresh plan and
 ``apcert visits-rebuild`` writes them all again.
 
-The rules are not repeated here: :func:`cycle_start`, :func:`plan_visits` and
-:func:`match_assessments` decide, exactly as :func:`apcert.cycle.programme.visits_for` does.
+The rules are not repeated here: :func:`cycle_start` and :func:`programme` decide, exactly
+as :func:`apcert.cycle.programme.visits_for` does. The same refresh keeps the certificate's
+two date facts in step with its programme: ``surveillance_due_by`` and ``lapses_on`` (see
+:mod:`apcert.certificates.timeline`), which the sweep and every read of its status use.
 The reads are bounded: four queries per batch of :data:`BATCH` certificates (the
 certificates, the rules, their issues, their assessments), then one delete and one insert.
 """
@@ -24,14 +26,15 @@ from typing import Any
 
 from django.db import transaction
 
+from apcert.certificates.timeline import StatusFacts, lapses_on
 from apcert.cycle.programme import (
     REASSESSMENT,
     SURVEILLANCE,
     PlannedVisit,
     cycle_start,
-    match_assessments,
-    plan_visits,
+    programme,
     rules_of,
+    surveillance_due_by,
 )
 
 #: Certificates recomputed per batch: four reads, one delete and one insert each.
@@ -42,6 +45,8 @@ PROGRAMME_RULE_FIELDS = (
     "first_surveillance_months",
     "surveillance_interval_months",
     "surveillance_window_days",
+    "max_suspension_months",
+    "suspension_end_action",
 )
 #: Current and suspended: the statuses whose certificates have a programme to follow (as
 #: :data:`apcert.cycle.selectors.LIVE_STATUSES`).
@@ -64,6 +69,9 @@ class Models:
     #: True with the application's models: a scheme without rules raises the domain error
     #: of :func:`rules_of`; a migration leaves such certificates without rows instead.
     strict: bool = True
+    #: Whether the certificate rows have the date facts to keep (False only for the
+    #: migration that ran before they existed).
+    status_dates: bool = True
 
 
 def current_models() -> Models:
@@ -84,7 +92,8 @@ def _batches(ids: Iterable[int]) -> Iterator[list[int]]:
 def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[PlannedVisit]]]:
     """certificate id -> (certificate, its visits not yet done), for the live certificates
     among ``ids`` (the others are left out). Four queries; only the columns the programme
-    reads are fetched."""
+    reads are fetched. Each certificate gets ``planned_dates``: the ``surveillance_due_by``
+    and ``lapses_on`` that its programme and its scheme's rules make (not saved)."""
     certificates = list(
         models.certificate.objects.filter(pk__in=ids, status__in=LIVE).only(
             "number",
@@ -94,6 +103,9 @@ def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[Pla
             "organization_id",
             "initial_decision_on",
             "expires_on",
+            "status_since",
+            "surveillance_due_by",
+            "lapses_on",
         )
     )
     if not certificates:
@@ -115,7 +127,7 @@ def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[Pla
         models.assessment.objects.filter(
             certificate_id__in=live, kind__in=(SURVEILLANCE, REASSESSMENT)
         )
-        .only("certificate_id", "kind", "status", "report_issued_on")
+        .only("certificate_id", "kind", "status", "report_issued_on", "end_date")
         .order_by("pk")
     ):
         assessments.setdefault(assessment.certificate_id, []).append(assessment)
@@ -127,8 +139,22 @@ def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[Pla
                 continue
             scheme_rules = rules_of(cert)  # raises scheme.rules_missing
         start = cycle_start(cert, issues.get(cert.pk, []))
-        planned = plan_visits(start=start, expires_on=cert.expires_on, rules=scheme_rules)
-        matched = match_assessments(planned, assessments.get(cert.pk, []), start=start)
+        matched = programme(
+            start=start,
+            expires_on=cert.expires_on,
+            rules=scheme_rules,
+            assessments=assessments.get(cert.pk, []),
+        )
+        due_by = surveillance_due_by(matched, cert.status_since)
+        facts = StatusFacts(
+            status=cert.status,
+            status_since=cert.status_since,
+            expires_on=cert.expires_on,
+            surveillance_due_by=due_by,
+            max_suspension_months=scheme_rules.max_suspension_months,
+            suspension_end_action=scheme_rules.suspension_end_action,
+        )
+        cert.planned_dates = (due_by, lapses_on(facts))
         found[cert.pk] = (cert, [v for v in matched if not v.done])
     return found
 
@@ -154,6 +180,8 @@ def visit_schedule_refresh(certificate_ids: Iterable[int], *, models: Models | N
                 .values_list("pk", flat=True)
             )
             planned = open_visits(batch, models)
+            if models.status_dates:
+                _keep_status_dates(batch, planned, models)
             models.visit.objects.filter(certificate_id__in=batch).delete()
             rows = [
                 models.visit(
@@ -172,6 +200,25 @@ def visit_schedule_refresh(certificate_ids: Iterable[int], *, models: Models | N
             models.visit.objects.bulk_create(rows, batch_size=BATCH)
             written += len(rows)
     return written
+
+
+def _keep_status_dates(
+    batch: list[int], planned: dict[int, tuple[Any, list[PlannedVisit]]], models: Models
+) -> None:
+    """Save the date facts that changed: the programme's for live certificates, none for the
+    others (the calendar no longer changes their status)."""
+    changed = []
+    for cert, _ in planned.values():
+        if (cert.surveillance_due_by, cert.lapses_on) != cert.planned_dates:
+            cert.surveillance_due_by, cert.lapses_on = cert.planned_dates
+            changed.append(cert)
+    if changed:
+        models.certificate.objects.bulk_update(
+            changed, ["surveillance_due_by", "lapses_on"], batch_size=BATCH
+        )
+    models.certificate.objects.filter(pk__in=batch).exclude(pk__in=list(planned)).exclude(
+        surveillance_due_by=None, lapses_on=None
+    ).update(surveillance_due_by=None, lapses_on=None)
 
 
 def visit_schedule_refresh_scheme(scheme_id: int) -> int:
@@ -194,6 +241,10 @@ def visit_schedule_rebuild(
     done = 0
     with transaction.atomic():
         models.visit.objects.all().delete()
+        if models.status_dates:
+            models.certificate.objects.exclude(status__in=LIVE).exclude(
+                surveillance_due_by=None, lapses_on=None
+            ).update(surveillance_due_by=None, lapses_on=None)
         ids = list(
             models.certificate.objects.filter(status__in=LIVE)
             .order_by("pk")
@@ -246,6 +297,12 @@ def visit_schedule_check(progress: Callable[[int], None] | None = None) -> list[
                         f"{row.organization_id}; the certificate's are {cert.cb_id} and "
                         f"{cert.organization_id}"
                     )
+            if (cert.surveillance_due_by, cert.lapses_on) != cert.planned_dates:
+                problems.append(
+                    f"{cert.number}: stored surveillance due by {cert.surveillance_due_by} and "
+                    f"status lapses on {cert.lapses_on}; the programme says "
+                    f"{cert.planned_dates[0]} and {cert.planned_dates[1]}"
+                )
             for key in sorted(expected - have):
                 problems.append(f"{cert.number}: missing {_describe(key)}")
             for key in sorted(have - expected):

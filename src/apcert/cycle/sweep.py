@@ -1,6 +1,8 @@
-"""The time-driven sweep (issue 3, point 3): what the calendar alone decides.
+"""The time-driven sweep: it records what the calendar alone decides.
 
-For a date ``as_of`` it
+What is due comes from :mod:`apcert.certificates.timeline`, the same function every read of
+a certificate's status asks, so a read is right before the sweep has run. For a date
+``as_of`` the sweep
 (a) expires current and suspended certificates whose validity ended before ``as_of``;
 (b) suspends current certificates with a surveillance not done by the end of its window
     (reason ``missed_surveillance``, effective the day after the window);
@@ -25,20 +27,22 @@ from django.db import transaction
 
 from apcert.assessments.choices import FindingGrade, FindingStatus
 from apcert.assessments.models import Finding
-from apcert.certificates.choices import CertificateStatus, StatusReason
+from apcert.certificates.choices import StatusReason
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_expire
 from apcert.certificates.services._common import _lock
-from apcert.core.dates import add_months
+from apcert.certificates.timeline import (
+    EXPIRE,
+    SUSPEND,
+    DatedChange,
+    StatusFacts,
+    status_on,
+)
 from apcert.cycle.models import FindingLateFlag
-from apcert.cycle.programme import SURVEILLANCE, rules_of, visits_for
+from apcert.cycle.programme import rules_of, surveillance_due_by, visits_for
 from apcert.cycle.selectors import certificates_with_programme
 from apcert.cycle.services import certificate_change_by_rule, finding_flag_late
-from apcert.schemes.choices import SuspensionEndAction
 
-RULE_EXPIRY = "cycle.validity_ended"
-RULE_MISSED_SURVEILLANCE = "cycle.missed_surveillance"
-RULE_SUSPENSION_EXCEEDED = "cycle.suspension_exceeded"
 RULE_FINDING_LATE = "cycle.finding_late"
 
 _LATE_GRADES = (FindingGrade.MAJOR, FindingGrade.MINOR)
@@ -81,69 +85,25 @@ class SweepReport:
         return out
 
 
-@dataclass(frozen=True)
-class _Event:
-    effective_on: dt.date
-    action: str  # "expire", "suspend", "withdraw" or "reduce_scope"
-    rule: str
-    reason: str
-
-
-def _due_events(cert: Certificate, as_of: dt.date) -> list[_Event]:
-    """Every rule-driven change that ``as_of`` makes due for ``cert`` in its present state."""
-    events: list[_Event] = []
-    if cert.status not in (CertificateStatus.CURRENT, CertificateStatus.SUSPENDED):
-        return events
+def facts_of(cert: Certificate) -> StatusFacts:
+    """The certificate's date facts worked out afresh from its programme (not the stored
+    copy that reads use), so that the sweep acts on what the programme says now."""
     rules = rules_of(cert)
-    if cert.expires_on < as_of:
-        events.append(
-            _Event(
-                cert.expires_on + dt.timedelta(days=1),
-                "expire",
-                RULE_EXPIRY,
-                f"rule {RULE_EXPIRY}: valid until {cert.expires_on.isoformat()}, not renewed",
-            )
-        )
-    if cert.status == CertificateStatus.CURRENT:
-        for visit in visits_for(cert):
-            # A miss counts once, and only while the certificate has been current since: a
-            # restoration after the window (a decision that the cause is resolved) settles it.
-            if (
-                visit.kind == SURVEILLANCE
-                and not visit.done
-                and visit.window_end < as_of
-                and visit.window_end >= cert.status_since
-            ):
-                events.append(
-                    _Event(
-                        visit.window_end + dt.timedelta(days=1),
-                        "suspend",
-                        RULE_MISSED_SURVEILLANCE,
-                        f"rule {RULE_MISSED_SURVEILLANCE}: {visit.label} due "
-                        f"{visit.due_date.isoformat()}, window ended "
-                        f"{visit.window_end.isoformat()}",
-                    )
-                )
-                break
-    else:
-        limit = add_months(cert.status_since, rules.max_suspension_months)
-        if limit < as_of:
-            action = (
-                "reduce_scope"
-                if rules.suspension_end_action == SuspensionEndAction.REDUCE_SCOPE
-                else "withdraw"
-            )
-            events.append(
-                _Event(
-                    limit,
-                    action,
-                    RULE_SUSPENSION_EXCEEDED,
-                    f"rule {RULE_SUSPENSION_EXCEEDED}: suspended since "
-                    f"{cert.status_since.isoformat()}, longer than the scheme's "
-                    f"{rules.max_suspension_months} months (until {limit.isoformat()})",
-                )
-            )
-    return sorted(events, key=lambda e: e.effective_on)
+    return StatusFacts(
+        status=cert.status,
+        status_since=cert.status_since,
+        expires_on=cert.expires_on,
+        surveillance_due_by=surveillance_due_by(visits_for(cert), cert.status_since),
+        max_suspension_months=rules.max_suspension_months,
+        suspension_end_action=rules.suspension_end_action,
+    )
+
+
+def _due_events(cert: Certificate, as_of: dt.date) -> list[DatedChange]:
+    """Every rule-driven change that ``as_of`` makes due for ``cert`` in its present state:
+    the unrecorded changes of :func:`apcert.certificates.timeline.status_on`, the function
+    every read of the status uses too."""
+    return list(status_on(facts_of(cert), as_of).unrecorded)
 
 
 def _apply_next(cert: Certificate, as_of: dt.date, report: SweepReport) -> bool:
@@ -151,16 +111,16 @@ def _apply_next(cert: Certificate, as_of: dt.date, report: SweepReport) -> bool:
     with transaction.atomic():
         locked = _lock(cert)
         events = _due_events(locked, as_of)
-        for pending in (e for e in events if e.action == "reduce_scope"):
-            # Which scope lines go is the CB's decision (certificate_reissue), not the sweep's.
+        for pending in (e for e in events if e.to_status is None):
+            # Which scope lines go is the CB's decision (a scope reduction), not the sweep's.
             report.needs_decision.append(f"{locked.number}: {pending.reason}")
-        event = next((e for e in events if e.action != "reduce_scope"), None)
+        event = next((e for e in events if e.to_status is not None), None)
         if event is None:
             return False
-        if event.action == "expire":
+        if event.action == EXPIRE:
             certificate_expire(certificate=locked, as_of=as_of)
             report.expired.append(locked.number)
-        elif event.action == "suspend":
+        elif event.action == SUSPEND:
             certificate_change_by_rule(
                 certificate=locked,
                 action="suspend",
@@ -205,11 +165,12 @@ def _flag_findings(as_of: dt.date, report: SweepReport) -> None:
 
 def cycle_sweep(*, as_of: dt.date) -> SweepReport:
     """Apply every rule that the date ``as_of`` makes due. Idempotent; safe to run from
-    several processes at once."""
+    several processes at once. Its work is found by the stored ``lapses_on`` (an indexed
+    range, however large the register), then checked afresh on each locked row."""
     report = SweepReport(as_of=as_of)
     candidates = [
         cert
-        for cert in certificates_with_programme()
+        for cert in certificates_with_programme().filter(lapses_on__lte=as_of)
         if _due_events(cert, as_of)  # read without locks; each action re-checks after locking
     ]
     for cert in candidates:

@@ -518,7 +518,7 @@ class CertificateWriter:
             (
                 cert_id, number, year, serial, cb.id, self.ref.scheme_id, org.id, app_id,
                 story.status, story.status_since.isoformat(), day(granted), day(granted),
-                story.expires_on.isoformat(), state["issue"], None,
+                story.expires_on.isoformat(), state["issue"], None, None, None,
             )
         )  # fmt: skip
         return story.status

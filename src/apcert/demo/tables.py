@@ -66,6 +66,8 @@ class Tables:
                 "id", "number", "number_year", "number_serial", "cb", "scheme", "organization",
                 "application", "status", "status_since", "first_issued_on",
                 "initial_decision_on", "expires_on", "current_issue_number", "transferred_from",
+                # The date facts are filled by the visit schedule's rebuild, which follows.
+                "surveillance_due_by", "lapses_on",
             ),
         )  # fmt: skip
         self.assessment = Table(

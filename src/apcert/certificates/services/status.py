@@ -9,14 +9,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from apcert.audit.services import audit_record
-from apcert.certificates.choices import DecisionKind, StatusReason
+from apcert.certificates.choices import CertificateStatus, DecisionKind, StatusReason
 from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import (
     Certificate,
     Decision,
 )
+from apcert.certificates.timeline import suspension_limit
 from apcert.core.errors import RuleViolation, ValidationFailed
 from apcert.core.permissions import require_cb_role
+from apcert.schemes.choices import SuspensionEndAction
+from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -55,6 +58,8 @@ def _status_decision(
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
+        if action == "restore":
+            _check_restorable(cert, decided_on)
         cert.status = CERTIFICATE.next_state(cert.status, action)
         _check_decision_date(cert, decided_on)
         cert.status_since = decided_on
@@ -90,6 +95,30 @@ def _status_decision(
             reason=reason,
         )
     return cert
+
+
+def _check_restorable(cert: Certificate, decided_on: dt.date) -> None:
+    """A suspension lasts at most the scheme's maximum; once it has run out the certificate
+    is withdrawn (or its scope reduced), whether or not the sweep has recorded it yet, and a
+    restoration is no longer possible."""
+    if cert.status != CertificateStatus.SUSPENDED:
+        return  # the transition table refuses it, naming the status
+    rules = scheme_rules(cert.scheme)
+    limit = suspension_limit(cert.status_since, rules.max_suspension_months)
+    if decided_on >= limit:
+        instead = (
+            "reduce its scope to what can still be certified"
+            if rules.suspension_end_action == SuspensionEndAction.REDUCE_SCOPE
+            else "withdraw it"
+        )
+        raise RuleViolation(
+            f"{cert.number} has been suspended since {cert.status_since.isoformat()}; the "
+            f"scheme's maximum suspension of {rules.max_suspension_months} months ran out on "
+            f"{limit.isoformat()}, so it can no longer be restored on "
+            f"{decided_on.isoformat()}. Instead, {instead}; the holder may apply again.",
+            code="certificate.suspension_exceeded",
+            params={"suspended_since": cert.status_since, "limit": limit},
+        )
 
 
 SUSPEND_REASONS = (

@@ -15,6 +15,7 @@ def _models(apps):  # type: ignore[no-untyped-def]
         rules=apps.get_model("schemes", "SchemeRules"),
         visit=apps.get_model("cycle", "ScheduledVisit"),
         strict=False,
+        status_dates=False,
     )
 
 
