@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from apcert.assessments.choices import FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, CorrectiveAction
 from apcert.bodies.models import CBStaff
 from apcert.core.permissions import is_secretariat
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
+
+
+#: The nonconformities whose corrective action is still awaited: majors and minors that are
+#: open or answered but not yet verified.
+AWAITED_GRADES = (FindingGrade.MAJOR, FindingGrade.MINOR)
+AWAITED_STATUSES = (FindingStatus.OPEN, FindingStatus.ANSWERED)
+
+
+def findings_late_on(day: dt.date) -> Q:
+    """A corrective action is late from the day after its due date while it is still
+    awaited: the one rule that the sweep flags with and that every screen reads by, so a
+    finding reads late whether or not the sweep has flagged it."""
+    return Q(grade__in=AWAITED_GRADES, status__in=AWAITED_STATUSES, due_date__lt=day)
 
 
 def assessments_for_cb_staff(actor: User) -> QuerySet[Assessment]:

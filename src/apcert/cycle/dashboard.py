@@ -19,17 +19,12 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
 
-from apcert.assessments.choices import FindingGrade, FindingStatus
 from apcert.assessments.models import Finding
+from apcert.assessments.selectors import AWAITED_GRADES, AWAITED_STATUSES, findings_late_on
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate, CertificateStatusChange
 from apcert.cycle.models import ScheduledVisit
 from apcert.cycle.selectors import LIVE_STATUSES
-
-#: The grades and statuses of a finding whose corrective action is still awaited: the same
-#: as the daily sweep's "late" rule (cycle.sweep), so "overdue" here is what it will flag.
-AWAITED_GRADES = (FindingGrade.MAJOR, FindingGrade.MINOR)
-AWAITED_STATUSES = (FindingStatus.OPEN, FindingStatus.ANSWERED)
 
 WEEK_DAYS = 7
 MONTH_DAYS = 30
@@ -181,8 +176,8 @@ def findings_counts(*, scope: DashboardScope, as_of: dt.date) -> dict[str, int]:
 
 
 def findings_overdue(*, scope: DashboardScope, as_of: dt.date) -> QuerySet[Finding]:
-    """Corrective actions past their due date: flagged late by the sweep, or about to be."""
-    return findings_awaiting_action(scope=scope).filter(due_date__lt=as_of)
+    """Corrective actions late on ``as_of``, whether the sweep has flagged them yet or not."""
+    return findings_awaiting_action(scope=scope).filter(findings_late_on(as_of))
 
 
 # --- certificate expiries ----------------------------------------------------------------------

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from apcert.assessments.choices import FindingGrade, FindingStatus
 from apcert.assessments.models import Finding
+from apcert.assessments.selectors import findings_late_on
 from apcert.certificates.choices import StatusReason
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_expire
@@ -44,9 +44,6 @@ from apcert.cycle.selectors import certificates_with_programme
 from apcert.cycle.services import certificate_change_by_rule, finding_flag_late
 
 RULE_FINDING_LATE = "cycle.finding_late"
-
-_LATE_GRADES = (FindingGrade.MAJOR, FindingGrade.MINOR)
-_LATE_STATUSES = (FindingStatus.OPEN, FindingStatus.ANSWERED)
 
 
 @dataclass
@@ -145,22 +142,16 @@ def _apply_next(cert: Certificate, as_of: dt.date, report: SweepReport) -> bool:
 
 def _flag_findings(as_of: dt.date, report: SweepReport) -> None:
     candidates = Finding.objects.filter(
-        grade__in=_LATE_GRADES,
-        status__in=_LATE_STATUSES,
-        due_date__lt=as_of,
-        late_flag__isnull=True,
+        findings_late_on(as_of), late_flag__isnull=True
     ).values_list("pk", flat=True)
     for pk in list(candidates):
         with transaction.atomic():
-            finding = Finding.objects.select_for_update().get(pk=pk)
-            if (
-                finding.status not in _LATE_STATUSES
-                or finding.due_date >= as_of
-                or FindingLateFlag.objects.filter(finding=finding).exists()
-            ):
+            finding = Finding.objects.select_for_update().filter(pk=pk)
+            locked = finding.filter(findings_late_on(as_of)).first()
+            if locked is None or FindingLateFlag.objects.filter(finding=locked).exists():
                 continue
-            finding_flag_late(finding=finding, as_of=as_of, rule=RULE_FINDING_LATE)
-            report.findings_flagged.append(finding.pk)
+            finding_flag_late(finding=locked, as_of=as_of, rule=RULE_FINDING_LATE)
+            report.findings_flagged.append(locked.pk)
 
 
 def cycle_sweep(*, as_of: dt.date) -> SweepReport:
