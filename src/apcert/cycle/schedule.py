@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from apcert.certificates.timeline import StatusFacts, lapses_on
 from apcert.cycle.programme import (
@@ -206,19 +206,28 @@ def _keep_status_dates(
     batch: list[int], planned: dict[int, tuple[Any, list[PlannedVisit]]], models: Models
 ) -> None:
     """Save the date facts that changed: the programme's for live certificates, none for the
-    others (the calendar no longer changes their status)."""
-    changed = []
-    for cert, _ in planned.values():
-        if (cert.surveillance_due_by, cert.lapses_on) != cert.planned_dates:
-            cert.surveillance_due_by, cert.lapses_on = cert.planned_dates
-            changed.append(cert)
-    if changed:
-        models.certificate.objects.bulk_update(
-            changed, ["surveillance_due_by", "lapses_on"], batch_size=BATCH
+    others (the calendar no longer changes their status). One statement for the changed
+    rows (usually the one certificate a service changed), with no model building."""
+    rows = [
+        (*cert.planned_dates, pk)
+        for pk, (cert, _) in planned.items()
+        if (cert.surveillance_due_by, cert.lapses_on) != cert.planned_dates
+    ]
+    ended = [pk for pk in batch if pk not in planned]
+    if ended:
+        rows.extend(
+            (None, None, pk)
+            for pk in models.certificate.objects.filter(pk__in=ended)
+            .exclude(surveillance_due_by=None, lapses_on=None)
+            .values_list("pk", flat=True)
         )
-    models.certificate.objects.filter(pk__in=batch).exclude(pk__in=list(planned)).exclude(
-        surveillance_due_by=None, lapses_on=None
-    ).update(surveillance_due_by=None, lapses_on=None)
+    if rows:
+        table = connection.ops.quote_name(models.certificate._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {table} SET surveillance_due_by = %s, lapses_on = %s WHERE id = %s",
+                rows,
+            )
 
 
 def visit_schedule_refresh_scheme(scheme_id: int) -> int:
