@@ -30,8 +30,9 @@ from apcert.accounts.models import Invitation, User
 from apcert.audit.services import audit_record
 from apcert.bodies.choices import CBRole
 from apcert.bodies.models import CBStaff
+from apcert.bodies.permissions import cb_roles
 from apcert.core.errors import NotFound, PermissionDenied, RuleViolation, ValidationFailed
-from apcert.core.permissions import cb_roles, is_secretariat
+from apcert.core.permissions import is_secretariat
 from apcert.organizations.choices import OrganizationRole
 from apcert.organizations.models import OrganizationMember
 

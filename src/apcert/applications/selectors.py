@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 
 from apcert.applications.models import Application, ScopeLine
+from apcert.bodies.choices import AcceptanceStatus
 from apcert.bodies.models import CBAcceptance
 from apcert.core.errors import RuleViolation
 from apcert.core.permissions import is_secretariat
@@ -204,9 +205,9 @@ def cbs_accepting(*, on: dt.date, scheme: Scheme | None = None) -> QuerySet[Cert
     on that day for a programme of ``scheme``, or of any scheme apcert runs (AP)."""
     from apcert.bodies.models import CertificationBody
 
-    current = CBAcceptance.objects.filter(status="active", accepted_on__lte=on).filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=on)
-    )
+    current = CBAcceptance.objects.filter(
+        status=AcceptanceStatus.ACTIVE, accepted_on__lte=on
+    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on))
     current = (
         current.filter(scheme=scheme)
         if scheme is not None

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
+from apcert.applications.choices import ApplicationStatus
 from apcert.assessments.choices import (
     AssessmentKind,
-    CorrectiveActionStatus,
+    AssessmentStatus,
     FindingGrade,
     FindingStatus,
     RequirementKind,
     TeamRole,
 )
-from apcert.assessments.lifecycle import ASSESSMENT, FINDING
+from apcert.assessments.derived import certificate_visits_changed
+from apcert.assessments.lifecycle import ASSESSMENT, CORRECTIVE_ACTION, FINDING
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding, TeamMember
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
+from apcert.bodies.permissions import require_cb_role
 from apcert.core.errors import PermissionDenied, RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role, require_org_member
-from apcert.cycle.schedule import visit_schedule_refresh
+from apcert.organizations.permissions import require_org_member
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
@@ -43,9 +46,12 @@ def _lock(assessment: Assessment) -> Assessment:
 
 
 def _lock_certificate(certificate_id: int) -> None:
-    from apcert.certificates.models import Certificate
-
-    list(Certificate.objects.select_for_update().filter(pk=certificate_id).values_list("pk"))
+    # Reached through the assessment's own foreign key: the certificates app sits above
+    # this one and is not imported here.
+    certificate = cast("type[Model]", Assessment._meta.get_field("certificate").related_model)
+    list(
+        certificate._default_manager.select_for_update().filter(pk=certificate_id).values_list("pk")
+    )
 
 
 def _declared_standards(assessment: Assessment) -> set[str]:
@@ -178,7 +184,7 @@ def assessment_plan(
             from apcert.applications.models import Application as App
 
             app = App.objects.select_for_update().get(pk=application.pk)
-            if app.status != "accepted":
+            if app.status != ApplicationStatus.ACCEPTED:
                 raise RuleViolation(
                     "An initial assessment can be planned once the application is accepted.",
                     code="assessment.application_not_accepted",
@@ -196,7 +202,7 @@ def assessment_plan(
             [TeamMember(assessment=assessment, user=u, role=r) for u, r in team]
         )
         if certificate is not None:
-            visit_schedule_refresh([certificate.pk])
+            certificate_visits_changed([certificate.pk])
         audit_record(
             actor=actor,
             action="assessment.plan",
@@ -213,9 +219,29 @@ def assessment_plan(
     return assessment
 
 
-def _transition(
-    *, actor: User, assessment: Assessment, action: str, **changes: object
+def assessment_transition(
+    *,
+    actor: User | None,
+    assessment: Assessment,
+    action: str,
+    within_decision: bool = False,
+    **changes: object,
 ) -> Assessment:
+    """The one road for an assessment's status: apply ``action`` of ``lifecycle.ASSESSMENT``,
+    save ``changes`` with it, announce that its certificate's visits moved and write the one
+    audit event ``assessment.<action>``.
+
+    ``within_decision`` is for the certification decision that closes the assessment it
+    rests on: the decision's service holds the locks (the certificate, then the assessment),
+    passes the locked row, keeps the certificate's derived data in step and records the
+    assessment in its own audit event, so nothing more is written here."""
+    if within_decision:
+        a = assessment
+        a.status = ASSESSMENT.next_state(a.status, action)
+        for k, v in changes.items():
+            setattr(a, k, v)
+        a.save(update_fields=["status", *changes.keys()])
+        return a
     with transaction.atomic():
         if assessment.certificate_id is not None:
             # The certificate before the assessment, in the certificate services' order: its
@@ -228,7 +254,7 @@ def _transition(
             setattr(a, k, v)
         a.save(update_fields=["status", *changes.keys()])
         if a.certificate_id is not None:  # a report issued or withdrawn moves the programme
-            visit_schedule_refresh([a.certificate_id])
+            certificate_visits_changed([a.certificate_id])
         audit_record(
             actor=actor,
             action=f"assessment.{action}",
@@ -241,12 +267,14 @@ def _transition(
 
 def assessment_start(*, actor: User, assessment: Assessment) -> Assessment:
     _require_team(actor, assessment, lead=True)
-    return _transition(actor=actor, assessment=assessment, action="start")
+    return assessment_transition(actor=actor, assessment=assessment, action="start")
 
 
 def assessment_cancel(*, actor: User, assessment: Assessment, reason: str) -> Assessment:
     require_cb_role(actor, assessment.cb, "scheme_manager")
-    return _transition(actor=actor, assessment=assessment, action="cancel", summary=reason)
+    return assessment_transition(
+        actor=actor, assessment=assessment, action="cancel", summary=reason
+    )
 
 
 def assessment_issue_report(
@@ -260,7 +288,7 @@ def assessment_issue_report(
             "The report cannot be issued before the assessment's last day.",
             code="assessment.report_before_end",
         )
-    return _transition(
+    return assessment_transition(
         actor=actor,
         assessment=assessment,
         action="issue_report",
@@ -307,7 +335,7 @@ def finding_record(
     raised_on = raised_on or assessment.start_date
     with transaction.atomic():
         a = _lock(assessment)
-        if a.status != "in_progress":
+        if a.status != AssessmentStatus.IN_PROGRESS:
             raise RuleViolation(
                 "Findings are recorded while the assessment is in progress.",
                 code="assessment.not_in_progress",
@@ -392,9 +420,7 @@ def corrective_action_submit(
     submitted_on = submitted_on or timezone.localdate()
     with transaction.atomic():
         f = Finding.objects.select_for_update().get(pk=finding.pk)
-        before = f.status
-        f.status = FINDING.next_state(before, "answer")
-        f.save(update_fields=["status"])
+        finding_transition_check(f, "answer")
         ca = CorrectiveAction.objects.create(
             finding=f,
             correction=correction.strip(),
@@ -404,13 +430,7 @@ def corrective_action_submit(
             submitted_by=actor,
             submitted_on=submitted_on,
         )
-        audit_record(
-            actor=actor,
-            action="finding.answer",
-            obj=f,
-            before={"status": before},
-            after={"status": f.status, "corrective_action": ca.pk},
-        )
+        finding_transition(actor=actor, finding=f, action="answer", answer=ca)
     return ca
 
 
@@ -456,26 +476,63 @@ def corrective_action_review(
                 code="invalid.date_order",
                 field="reviewed_on",
             )
-        before = f.status
-        f.status = FINDING.next_state(before, outcome)
-        if f.status == FindingStatus.CLOSED:
-            f.closed_on = reviewed_on
-        f.save(update_fields=["status", "closed_on"])
-        ca.status = (
-            CorrectiveActionStatus.REJECTED
-            if outcome == "reject"
-            else CorrectiveActionStatus.ACCEPTED
-        )
-        ca.reviewed_by = actor
-        ca.reviewed_on = reviewed_on
-        ca.review_comment = comment
-        ca.save(update_fields=["status", "reviewed_by", "reviewed_on", "review_comment"])
-        audit_record(
+        finding_transition(
             actor=actor,
-            action=f"finding.{outcome}",
-            obj=f,
-            before={"status": before},
-            after={"status": f.status, "corrective_action": ca.pk, "closed_on": f.closed_on},
+            finding=f,
+            action=outcome,
+            answer=ca,
+            on=reviewed_on,
             reason=comment,
+            review={"reviewed_by": actor, "reviewed_on": reviewed_on, "review_comment": comment},
         )
     return ca
+
+
+def finding_transition_check(finding: Finding, action: str) -> str:
+    """The status ``action`` leads the finding to, or the table's refusal, for a service
+    that refuses before it writes anything else."""
+    return FINDING.next_state(finding.status, action)
+
+
+def finding_transition(
+    *,
+    actor: User,
+    finding: Finding,
+    action: str,
+    answer: CorrectiveAction,
+    on: dt.date | None = None,
+    reason: str = "",
+    review: dict[str, object] | None = None,
+) -> Finding:
+    """The one road for a finding's status and its corrective action's: apply ``action``
+    of ``lifecycle.FINDING`` to the locked ``finding`` and, when the answer is reviewed, the
+    same action of ``lifecycle.CORRECTIVE_ACTION`` to ``answer`` (its locked latest answer,
+    with ``review``'s reviewer, date and comment); then write the one audit event
+    ``finding.<action>``. A finding verified closes on ``on``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("finding_transition() runs inside the service's transaction")
+    before = finding.status
+    finding.status = FINDING.next_state(before, action)
+    answer_status = (
+        CORRECTIVE_ACTION.next_state(answer.status, action) if review is not None else None
+    )
+    if finding.status == FindingStatus.CLOSED:
+        finding.closed_on = on
+    finding.save(update_fields=["status", "closed_on"])
+    if answer_status is not None and review is not None:
+        answer.status = answer_status
+        for k, v in review.items():
+            setattr(answer, k, v)
+        answer.save(update_fields=["status", *review.keys()])
+    after: dict[str, object] = {"status": finding.status, "corrective_action": answer.pk}
+    if review is not None:
+        after["closed_on"] = finding.closed_on
+    audit_record(
+        actor=actor,
+        action=f"finding.{action}",
+        obj=finding,
+        before={"status": before},
+        after=after,
+        reason=reason,
+    )
+    return finding

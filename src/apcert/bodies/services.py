@@ -11,9 +11,11 @@ from django.db import transaction
 
 from apcert.audit.services import audit_record
 from apcert.bodies.choices import AcceptanceStatus, CBRole
+from apcert.bodies.lifecycle import CB_ACCEPTANCE
 from apcert.bodies.models import CBAcceptance, CBStaff, CertificationBody
+from apcert.bodies.permissions import cb_roles
 from apcert.core.errors import PermissionDenied, RuleViolation, ValidationFailed
-from apcert.core.permissions import cb_roles, is_secretariat, require_secretariat
+from apcert.core.permissions import is_secretariat, require_secretariat
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -117,13 +119,15 @@ def cb_acceptance_grant(
     return acc
 
 
-def cb_acceptance_set_status(
-    *, actor: User, acceptance: CBAcceptance, status: str, reason: str
+def cb_acceptance_transition(
+    *, actor: User, acceptance: CBAcceptance, action: str, reason: str
 ) -> CBAcceptance:
+    """The one road for an acceptance's status: the Secretariat suspends, restores or
+    withdraws it (``lifecycle.CB_ACCEPTANCE``), with the reason kept in the one audit event."""
     require_secretariat(actor)
-    if status not in AcceptanceStatus.values:
+    if action not in CB_ACCEPTANCE.actions:
         raise ValidationFailed(
-            f"Unknown acceptance status '{status}'.", code="invalid.choice", field="status"
+            f"Unknown action on an acceptance '{action}'.", code="invalid.choice", field="action"
         )
     if not reason.strip():
         raise ValidationFailed(
@@ -132,14 +136,14 @@ def cb_acceptance_set_status(
     with transaction.atomic():
         acc = CBAcceptance.objects.select_for_update().get(pk=acceptance.pk)
         before = acc.status
-        acc.status = status
+        acc.status = CB_ACCEPTANCE.next_state(before, action)
         acc.save(update_fields=["status"])
         audit_record(
             actor=actor,
             action="cb.acceptance_status",
             obj=acc,
             before={"status": before},
-            after={"status": status},
+            after={"status": acc.status},
             reason=reason,
         )
     return acc

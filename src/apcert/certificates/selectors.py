@@ -298,7 +298,7 @@ def grant_blockers(
     what ``certificate_grant`` checks, every failing rule rather than the first, each with
     its code and message. The actor's role comes first (only a decision maker of the CB
     decides), then :func:`grant_problems`. Empty when the grant may be taken."""
-    from apcert.core.permissions import require_cb_role
+    from apcert.bodies.permissions import require_cb_role
 
     blockers: list[DomainError] = []
     try:

@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CertificationBody
-from apcert.certificates.models import CertificateIssue
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.certificates.selectors import certificate_last_issue
 from apcert.core.errors import NotFound, RuleViolation, ValidationFailed
 from apcert.credentials import identifiers, keyfiles, multikey, selectors
 from apcert.credentials.document import build_credential
@@ -196,7 +198,7 @@ def credential_for_issue(
     if stored is not None:
         return dict(stored.credential)
     certificate = issue.certificate
-    if certificate.status == "draft":
+    if certificate.status == CertificateStatus.DRAFT:
         return None  # not public yet: signed when it is published
     cb = certificate.cb
     key = selectors.current_key(cb)
@@ -282,3 +284,19 @@ def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -
         )
     answer = certificate_as_of(certificate=certificate, on=on)
     return _proof(build_receipt(answer, checked_at=now), key)
+
+
+def credential_keep(certificate: Certificate) -> None:
+    """Sign the latest issue of a public certificate once its CB has a signing key (a draft
+    is signed when it is published). Runs after the status lists: the credential names the
+    certificate's place in them."""
+    if certificate.status == CertificateStatus.DRAFT:
+        return
+    from apcert.statuslists.selectors import status_entries
+    from apcert.statuslists.services import status_entry_allocate
+
+    issue = certificate_last_issue(certificate)
+    if issue is not None:
+        credential_for_issue(
+            issue, status_entries=status_entries(certificate, status_entry_allocate(certificate))
+        )

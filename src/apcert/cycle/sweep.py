@@ -27,8 +27,7 @@ from apcert.assessments.choices import FindingGrade, FindingStatus
 from apcert.assessments.models import Finding
 from apcert.certificates.choices import CertificateStatus, StatusReason
 from apcert.certificates.models import Certificate
-from apcert.certificates.services import certificate_expire
-from apcert.certificates.services._common import _lock
+from apcert.certificates.services import certificate_expire, certificate_lock
 from apcert.core.dates import add_months
 from apcert.cycle.models import FindingLateFlag
 from apcert.cycle.programme import SURVEILLANCE, rules_of, visits_for
@@ -149,7 +148,7 @@ def _due_events(cert: Certificate, as_of: dt.date) -> list[_Event]:
 def _apply_next(cert: Certificate, as_of: dt.date, report: SweepReport) -> bool:
     """Lock, re-check, apply the earliest due change. False when nothing is left to do."""
     with transaction.atomic():
-        locked = _lock(cert)
+        locked = certificate_lock(cert)
         events = _due_events(locked, as_of)
         for pending in (e for e in events if e.action == "reduce_scope"):
             # Which scope lines go is the CB's decision (certificate_reissue), not the sweep's.

@@ -9,9 +9,10 @@ from django.db import transaction
 from apcert.audit.services import audit_record
 from apcert.bodies.services import validate_country
 from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import is_org_member, is_secretariat, require_org_member
+from apcert.core.permissions import is_secretariat
 from apcert.organizations.choices import OrganizationRole
 from apcert.organizations.models import Organization, OrganizationMember, Site
+from apcert.organizations.permissions import is_org_member, require_org_member
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User

@@ -16,8 +16,8 @@ from django.utils import timezone
 from apcert.audit.services import audit_record
 from apcert.core.errors import ValidationFailed
 from apcert.core.permissions import require_secretariat
-from apcert.cycle.schedule import PROGRAMME_RULE_FIELDS, visit_schedule_refresh_scheme
 from apcert.schemes.choices import StandardStatus, SuspensionEndAction
+from apcert.schemes.derived import scheme_rules_changed
 from apcert.schemes.models import (
     ProcessCategory,
     Programme,
@@ -237,11 +237,12 @@ def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
                 "{yy} and {serial}.",
                 code="reference.bad_value",
             ) from None
-        before = SchemeRules.objects.filter(scheme=scheme).values(*PROGRAMME_RULE_FIELDS).first()
+        before = SchemeRules.objects.filter(scheme=scheme).values(*values).first()
         _upsert(report, "scheme rules", SchemeRules, {"scheme": scheme}, values)
-        if before is not None and before != {k: values[k] for k in PROGRAMME_RULE_FIELDS}:
-            # The audit programme of every live certificate of the scheme moves with them.
-            visit_schedule_refresh_scheme(scheme.pk)
+        if before is not None and before != values:
+            # What is computed from the rules (the audit programme of every live
+            # certificate of the scheme) moves with them.
+            scheme_rules_changed(scheme_id=scheme.pk, before=before, after=values)
 
 
 def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:

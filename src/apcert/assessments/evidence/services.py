@@ -25,7 +25,7 @@ from apcert.assessments.evidence.storage import (
 from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
 from apcert.audit.services import audit_record
 from apcert.core.errors import RuleViolation
-from apcert.core.permissions import require_org_member
+from apcert.organizations.permissions import require_org_member
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,12 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from apcert.applications.models import ScopeLine
-from apcert.assessments.choices import AssessmentKind
-from apcert.assessments.lifecycle import ASSESSMENT
+from apcert.assessments.choices import AssessmentKind, AssessmentStatus
 from apcert.assessments.models import Assessment
+from apcert.assessments.services import assessment_transition
 from apcert.audit.services import audit_record
+from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import DecisionKind, IssueReason
-from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.certificates.derived import certificate_changed
 from apcert.certificates.models import (
     Certificate,
     Decision,
@@ -31,7 +32,6 @@ from apcert.certificates.selectors import (
     scope_keys,
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role
 from apcert.organizations.models import Site
 from apcert.schemes.models import ProcessCategory, Standard
 from apcert.schemes.selectors import scheme_rules, standard_resolve
@@ -40,8 +40,6 @@ if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
     _check_decision_date,
-    _close_assessment,
-    _keep_derived,
     _last_issue,
     _lock,
     _new_issue,
@@ -51,6 +49,16 @@ from apcert.certificates.services._common import (
     _state,
     _validity_end,
 )
+from apcert.certificates.services.transition import (
+    certificate_transition,
+    certificate_transition_check,
+)
+
+
+def _close_assessment(a: Assessment, *, actor: User) -> None:
+    """The decision closes the reported assessment it rests on (recorded in its event)."""
+    if a.status == AssessmentStatus.REPORT_ISSUED:
+        assessment_transition(actor=actor, assessment=a, action="close", within_decision=True)
 
 
 def certificate_reissue(
@@ -87,7 +95,7 @@ def certificate_reissue(
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         last = _last_issue(cert)
         _check_decision_date(cert, decided_on)
         lines = scope_lines if scope_lines is not None else last.scope_lines
@@ -126,15 +134,14 @@ def certificate_reissue(
             scope_lines=lines,
             programmes=last.programmes,
         )
-        cert.save(update_fields=["status", "current_issue_number"])
-        _keep_derived(cert)
-        audit_record(
+        certificate_transition(
             actor=actor,
-            action="certificate.reissue",
-            obj=cert,
+            certificate=cert,
+            action="reissue",
+            decision=decision,
+            update_fields=["current_issue_number"],
             before=before,
             after={
-                **_state(cert),
                 "decision": decision.pk,
                 "reason": reason,
                 "decided_on": decided_on,
@@ -162,7 +169,7 @@ def certificate_renew(
         cert = _lock(certificate)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(cert)
-        target = CERTIFICATE.next_state(cert.status, "renew")
+        certificate_transition_check(cert, "renew")
         if a.certificate_id != cert.pk or a.kind != AssessmentKind.REASSESSMENT:
             raise RuleViolation(
                 "A renewal rests on a re-assessment of this certificate.",
@@ -190,7 +197,6 @@ def certificate_renew(
         cert.expires_on = _validity_end(
             cert.expires_on + dt.timedelta(days=1), rules.validity_months
         )
-        cert.status = target
         decision = Decision.objects.create(
             cb=cert.cb,
             kind=DecisionKind.RENEW,
@@ -210,18 +216,15 @@ def certificate_renew(
             scope_lines=last.scope_lines,
             programmes=last.programmes,
         )
-        cert.save(update_fields=["status", "expires_on", "current_issue_number"])
-        if a.status == "report_issued":
-            a.status = ASSESSMENT.next_state(a.status, "close")
-            a.save(update_fields=["status"])
-        _keep_derived(cert)
-        audit_record(
+        _close_assessment(a, actor=actor)
+        certificate_transition(
             actor=actor,
-            action="certificate.renew",
-            obj=cert,
+            certificate=cert,
+            action="renew",
+            decision=decision,
+            update_fields=["expires_on", "current_issue_number"],
             before=before,
             after={
-                **_state(cert),
                 "decision": decision.pk,
                 "issue_id": issue.pk,
                 "decided_on": decided_on,
@@ -338,17 +341,17 @@ def _write_reissue(
         scope_lines=lines,
         programmes=programmes,
     )
-    cert.save(update_fields=["status", "current_issue_number"])
     if assessment is not None:
-        _close_assessment(assessment)
-    _keep_derived(cert)
-    audit_record(
+        _close_assessment(assessment, actor=actor)
+    certificate_transition(
         actor=actor,
-        action=f"certificate.{action}",
-        obj=cert,
+        certificate=cert,
+        action="reissue",
+        decision=decision,
+        update_fields=["current_issue_number"],
         before=before,
+        audit_action=f"certificate.{action}",
         after={
-            **_state(cert),
             "decision": decision.pk,
             "reason": issue_reason,
             "issue_id": issue.pk,
@@ -414,8 +417,9 @@ def certificate_maintain(
             decided_on=decided_on,
             rationale=rationale,
         )
-        _close_assessment(a)
-        _keep_derived(cert)
+        _close_assessment(a, actor=actor)
+        # No status change: the certificate's derived data follows the closed visit.
+        certificate_changed(cert)
         audit_record(
             actor=actor,
             action="certificate.maintain",
@@ -450,7 +454,7 @@ def _add_lines(
         cert = _lock(certificate)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(cert)
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         _require_current(cert, "the scope is extended")
         _check_decision_date(cert, decided_on)
         last = _last_issue(cert)
@@ -600,7 +604,7 @@ def _remove_lines(
         cert = _lock(certificate)
         before = _state(cert)
         # Allowed while suspended: the scheme's alternative to withdrawal (lifecycle.py).
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         _check_decision_date(cert, decided_on)
         last = _last_issue(cert)
         removed, kept = pick(last.scope_lines)
@@ -702,7 +706,7 @@ def certificate_holder_renamed(
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         _check_decision_date(cert, decided_on)
         last = _last_issue(cert)
         old_name = last.holder.get("name", "")

@@ -15,17 +15,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from apcert.audit.services import audit_record
-from apcert.certificates.choices import DecisionKind, PublicationReviewStatus, StatusReason
-from apcert.certificates.lifecycle import CERTIFICATE, DRAFT, PUBLICATION_REVIEW
+from apcert.bodies.permissions import require_cb_role
+from apcert.certificates.choices import (
+    CertificateStatus,
+    DecisionKind,
+    PublicationReviewStatus,
+    StatusReason,
+)
+from apcert.certificates.lifecycle import PUBLICATION_REVIEW
 from apcert.certificates.models import Certificate, Decision, PublicationReview
-from apcert.certificates.services._common import (
-    _keep_derived,
-    _lock,
-    _state,
-    _status_record,
+from apcert.certificates.services._common import _lock, _state
+from apcert.certificates.services.transition import (
+    certificate_transition,
+    certificate_transition_check,
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role, require_secretariat
+from apcert.core.permissions import require_secretariat
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -53,6 +58,32 @@ def _required(text: str, field: str, message: str) -> str:
     return text
 
 
+def publication_review_transition(
+    *, actor: User, review: PublicationReview, action: str, note: str, audit: bool = True
+) -> PublicationReview:
+    """The one road for a review's status: apply ``action`` of
+    ``lifecycle.PUBLICATION_REVIEW`` to the locked ``review``, record the Secretariat's
+    answer on it and write the one audit event ``certificate.publication_<action>`` on its
+    certificate. An approval publishes the certificate, whose transition records both
+    (``audit=False``)."""
+    before = review.status
+    review.status = PUBLICATION_REVIEW.next_state(before, action)
+    review.reviewed_by = actor
+    review.reviewed_at = timezone.now()
+    review.review_note = note.strip()
+    review.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    if audit:
+        audit_record(
+            actor=actor,
+            action=f"certificate.publication_{action}",
+            obj=review.certificate,
+            before={"publication_review": review.pk, "status": before},
+            after={"publication_review": review.pk, "status": review.status},
+            reason=review.review_note,
+        )
+    return review
+
+
 def certificate_publication_approve(
     *, actor: User, certificate: Certificate, note: str = "", on: dt.date | None = None
 ) -> Certificate:
@@ -64,31 +95,22 @@ def certificate_publication_approve(
         cert = _lock(certificate)
         review = _pending(cert)
         before = _state(cert)
-        review.status = PUBLICATION_REVIEW.next_state(review.status, "approve")
-        cert.status = CERTIFICATE.next_state(cert.status, "grant")
-        cert.status_since = on
-        review.reviewed_by = actor
-        review.reviewed_at = timezone.now()
-        review.review_note = note.strip()
-        review.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-        cert.save(update_fields=["status", "status_since"])
+        certificate_transition_check(cert, "grant")
+        publication_review_transition(
+            actor=actor, review=review, action="approve", note=note, audit=False
+        )
         grant = Decision.objects.filter(certificate=cert, kind=DecisionKind.GRANT).first()
-        _status_record(
-            cert,
-            before=DRAFT,
-            on=on,
+        certificate_transition(
+            actor=actor,
+            certificate=cert,
+            action="grant",
+            effective_on=on,
             reason_category=StatusReason.GRANTED,
             reason=note.strip(),
             decision=grant,
-        )
-        _keep_derived(cert)
-        audit_record(
-            actor=actor,
-            action="certificate.publish",
-            obj=cert,
             before=before,
-            after={**_state(cert), "publication_review": review.pk, "effective_on": on},
-            reason=note.strip(),
+            after={"publication_review": review.pk, "effective_on": on},
+            audit_action="certificate.publish",
         )
     return cert
 
@@ -103,19 +125,7 @@ def certificate_publication_return(
     with transaction.atomic():
         cert = _lock(certificate)
         review = _pending(cert)
-        review.status = PUBLICATION_REVIEW.next_state(review.status, "return")
-        review.reviewed_by = actor
-        review.reviewed_at = timezone.now()
-        review.review_note = reason
-        review.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-        audit_record(
-            actor=actor,
-            action="certificate.publication_return",
-            obj=cert,
-            before={"publication_review": review.pk, "status": PublicationReviewStatus.PENDING},
-            after={"publication_review": review.pk, "status": review.status},
-            reason=reason,
-        )
+        publication_review_transition(actor=actor, review=review, action="return", note=reason)
     return review
 
 
@@ -134,7 +144,11 @@ def certificate_publication_resubmit(
             .order_by("-submitted_at", "-id")
             .first()
         )
-        if cert.status != DRAFT or last is None or last.status != PublicationReviewStatus.RETURNED:
+        if (
+            cert.status != CertificateStatus.DRAFT
+            or last is None
+            or last.status != PublicationReviewStatus.RETURNED
+        ):
             raise RuleViolation(
                 f"{cert.number} has not been returned by the Secretariat: there is nothing "
                 "to submit again.",

@@ -8,24 +8,24 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from apcert.audit.services import audit_record
+from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import DecisionKind, StatusReason
-from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import (
     Certificate,
     Decision,
 )
 from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
     _check_decision_date,
-    _keep_derived,
     _lock,
     _state,
-    _status_record,
+)
+from apcert.certificates.services.transition import (
+    certificate_transition,
+    certificate_transition_check,
 )
 
 
@@ -55,10 +55,8 @@ def _status_decision(
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
-        cert.status = CERTIFICATE.next_state(cert.status, action)
+        certificate_transition_check(cert, action)
         _check_decision_date(cert, decided_on)
-        cert.status_since = decided_on
-        cert.save(update_fields=["status", "status_since"])
         decision = Decision.objects.create(
             cb=cert.cb,
             kind=decision_kind,
@@ -67,27 +65,20 @@ def _status_decision(
             decided_on=decided_on,
             rationale=reason,
         )
-        _status_record(
-            cert,
-            before=before["status"],
-            on=decided_on,
+        certificate_transition(
+            actor=actor,
+            certificate=cert,
+            action=action,
+            effective_on=decided_on,
             reason_category=reason_category,
             reason=reason,
             decision=decision,
-        )
-        _keep_derived(cert)
-        audit_record(
-            actor=actor,
-            action=f"certificate.{action}",
-            obj=cert,
             before=before,
             after={
-                **_state(cert),
                 "decision": decision.pk,
                 "reason_category": reason_category,
                 "decided_on": decided_on,
             },
-            reason=reason,
         )
     return cert
 
@@ -169,7 +160,7 @@ def certificate_expire(
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
-        target = CERTIFICATE.next_state(cert.status, "expire")
+        certificate_transition_check(cert, "expire")
         if as_of <= cert.expires_on:
             raise RuleViolation(
                 f"{cert.number} is valid until {cert.expires_on.isoformat()}; it cannot expire "
@@ -177,28 +168,14 @@ def certificate_expire(
                 code="certificate.not_yet_expired",
             )
         effective = cert.expires_on + dt.timedelta(days=1)
-        cert.status = target
-        cert.status_since = effective
-        cert.save(update_fields=["status", "status_since"])
-        _status_record(
-            cert,
-            before=before["status"],
-            on=effective,
+        certificate_transition(
+            actor=actor,
+            certificate=cert,
+            action="expire",
+            effective_on=effective,
             reason_category=StatusReason.VALIDITY_ENDED,
             reason="validity period ended",
-            decision=None,
-        )
-        _keep_derived(cert)
-        audit_record(
-            actor=actor,
-            action="certificate.expire",
-            obj=cert,
             before=before,
-            after={
-                **_state(cert),
-                "effective_on": effective,
-                "reason_category": StatusReason.VALIDITY_ENDED,
-            },
-            reason="validity period ended",
+            after={"effective_on": effective, "reason_category": StatusReason.VALIDITY_ENDED},
         )
     return cert
