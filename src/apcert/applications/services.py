@@ -10,12 +10,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from apcert.applications.choices import ApplicationStatus
+from apcert.applications.errors import (
+    APPLICATION_ALREADY_DECIDED,
+    APPLICATION_DUPLICATE_SCOPE_LINE,
+    APPLICATION_NOT_DRAFT,
+    APPLICATION_SITE_NOT_OWN,
+)
 from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import application_problems
 from apcert.audit.services import audit_record
 from apcert.bodies.permissions import require_cb_role
-from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.errors import (
+    INVALID_REASON_REQUIRED,
+    INVALID_REQUIRED,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.organizations.permissions import require_org_member
 from apcert.schemes.models import Standard
 from apcert.schemes.selectors import standard_resolve
@@ -88,13 +99,13 @@ def scope_line_add(
     if not wording:
         raise ValidationFailed(
             "Write the scope wording as it should read on the certificate.",
-            code="invalid.required",
+            code=INVALID_REQUIRED,
             field="wording",
         )
     if site.organization_id != application.organization_id:
         raise RuleViolation(
             "That site belongs to another organization.",
-            code="application.site_not_own",
+            code=APPLICATION_SITE_NOT_OWN,
             field="site",
         )
     resolved = [s if isinstance(s, Standard) else standard_resolve(s) for s in standards]
@@ -102,12 +113,12 @@ def scope_line_add(
         app = _lock(application)
         if app.status != ApplicationStatus.DRAFT:
             raise RuleViolation(
-                "Only a draft application's scope can be changed.", code="application.not_draft"
+                "Only a draft application's scope can be changed.", code=APPLICATION_NOT_DRAFT
             )
         if ScopeLine.objects.filter(application=app, category=category, site=site).exists():
             raise RuleViolation(
                 f"The scope already has {category.code} at {site.name}.",
-                code="application.duplicate_scope_line",
+                code=APPLICATION_DUPLICATE_SCOPE_LINE,
             )
         line = ScopeLine.objects.create(
             application=app, category=category, site=site, wording=wording
@@ -201,7 +212,7 @@ def application_accept(*, actor: User, application: Application, reason: str = "
 def application_reject(*, actor: User, application: Application, reason: str) -> Application:
     if not (reason or "").strip():
         raise ValidationFailed(
-            "Say why the application is rejected.", code="invalid.reason_required", field="reason"
+            "Say why the application is rejected.", code=INVALID_REASON_REQUIRED, field="reason"
         )
     return _cb_transition(actor=actor, application=application, action="reject", reason=reason)
 
@@ -218,7 +229,7 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
             raise RuleViolation(
                 "A certification decision has been taken on this application; it can no longer "
                 "be withdrawn. To end a certificate, ask the CB to cancel it.",
-                code="application.already_decided",
+                code=APPLICATION_ALREADY_DECIDED,
             )
         application_transition(
             actor=actor,

@@ -20,12 +20,36 @@ from apcert.assessments.choices import (
     TeamRole,
 )
 from apcert.assessments.derived import certificate_visits_changed
+from apcert.assessments.errors import (
+    ASSESSMENT_APPLICATION_NOT_ACCEPTED,
+    ASSESSMENT_CB_NOT_ALLOWED,
+    ASSESSMENT_DUPLICATE_MEMBER,
+    ASSESSMENT_LEAD_REQUIRED,
+    ASSESSMENT_NOT_IN_PROGRESS,
+    ASSESSMENT_REPORT_BEFORE_END,
+    ASSESSMENT_SUBJECT_REQUIRED,
+    ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
+    CORRECTIVE_ACTION_SUPERSEDED,
+    FINDING_RAISED_OUTSIDE_ASSESSMENT,
+    FINDING_STANDARD_NOT_DECLARED,
+    FINDING_STANDARD_REQUIRED,
+)
 from apcert.assessments.lifecycle import ASSESSMENT, CORRECTIVE_ACTION, FINDING
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding, TeamMember
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
 from apcert.bodies.permissions import require_cb_role
-from apcert.core.errors import PermissionDenied, RuleViolation, ValidationFailed
+from apcert.core.errors import (
+    INVALID_CHOICE,
+    INVALID_DATE_ORDER,
+    INVALID_REASON_REQUIRED,
+    INVALID_REQUIRED,
+    PERMISSION_ASSESSOR_REQUIRED,
+    PERMISSION_TEAM_MEMBER_REQUIRED,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.organizations.permissions import require_org_member
 from apcert.schemes.selectors import scheme_rules
 
@@ -82,7 +106,7 @@ def _require_assessor(actor: User, assessment: Assessment) -> None:
         raise PermissionDenied(
             "Only an assessor of the assessment team (the lead or a team member, not a "
             "technical expert) may review corrective actions.",
-            code="permission.assessor_required",
+            code=PERMISSION_ASSESSOR_REQUIRED,
         )
 
 
@@ -94,7 +118,7 @@ def _require_team(actor: User, assessment: Assessment, *, lead: bool = False) ->
         raise PermissionDenied(
             f"Only {'the lead assessor' if lead else 'a member of the assessment team'} may "
             "do this.",
-            code="permission.team_member_required",
+            code=PERMISSION_TEAM_MEMBER_REQUIRED,
         )
 
 
@@ -117,19 +141,19 @@ def assessment_plan(
     that kind may ``cb`` name another CB than the certificate's."""
     if kind not in AssessmentKind.values:
         raise ValidationFailed(
-            f"Unknown assessment kind '{kind}'.", code="invalid.choice", field="kind"
+            f"Unknown assessment kind '{kind}'.", code=INVALID_CHOICE, field="kind"
         )
     if cb is not None and kind != AssessmentKind.TRANSFER_REVIEW:
         raise ValidationFailed(
             "Only a transfer review is planned by another CB than the subject's.",
-            code="assessment.cb_not_allowed",
+            code=ASSESSMENT_CB_NOT_ALLOWED,
             field="cb",
         )
     if kind == AssessmentKind.INITIAL:
         if application is None:
             raise ValidationFailed(
                 "An initial assessment is of an application.",
-                code="assessment.subject_required",
+                code=ASSESSMENT_SUBJECT_REQUIRED,
                 field="application",
             )
         cb = application.cb
@@ -137,7 +161,7 @@ def assessment_plan(
         if certificate is None:
             raise ValidationFailed(
                 "This kind of assessment is of a certificate.",
-                code="assessment.subject_required",
+                code=ASSESSMENT_SUBJECT_REQUIRED,
                 field="certificate",
             )
         if cb is None:
@@ -146,26 +170,26 @@ def assessment_plan(
     if end_date < start_date:
         raise ValidationFailed(
             "The assessment cannot end before it starts.",
-            code="invalid.date_order",
+            code=INVALID_DATE_ORDER,
             field="end_date",
         )
     leads = [u for u, role in team if role == TeamRole.LEAD]
     if len(leads) != 1:
         raise RuleViolation(
             "The team needs exactly one lead assessor.",
-            code="assessment.lead_required",
+            code=ASSESSMENT_LEAD_REQUIRED,
             field="team",
         )
     if len({u.pk for u, _ in team}) != len(team):
         raise ValidationFailed(
             "A person is listed twice in the team.",
-            code="assessment.duplicate_member",
+            code=ASSESSMENT_DUPLICATE_MEMBER,
             field="team",
         )
     for user, role in team:
         if role not in TeamRole.values:
             raise ValidationFailed(
-                f"Unknown team role '{role}'.", code="invalid.choice", field="team"
+                f"Unknown team role '{role}'.", code=INVALID_CHOICE, field="team"
             )
         roles = set(
             CBStaff.objects.filter(cb=cb, user=user, active=True).values_list("role", flat=True)
@@ -175,7 +199,7 @@ def assessment_plan(
             what = "on the staff" if expert else "a qualified assessor"
             raise RuleViolation(
                 f"{user} is not {what} of {cb.code}.",
-                code="assessment.team_member_not_qualified",
+                code=ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
                 field="team",
                 params={"user": user.username},
             )
@@ -187,7 +211,7 @@ def assessment_plan(
             if app.status != ApplicationStatus.ACCEPTED:
                 raise RuleViolation(
                     "An initial assessment can be planned once the application is accepted.",
-                    code="assessment.application_not_accepted",
+                    code=ASSESSMENT_APPLICATION_NOT_ACCEPTED,
                 )
         assessment = Assessment.objects.create(
             cb=cb,
@@ -286,7 +310,7 @@ def assessment_issue_report(
     if issued_on < assessment.end_date:
         raise RuleViolation(
             "The report cannot be issued before the assessment's last day.",
-            code="assessment.report_before_end",
+            code=ASSESSMENT_REPORT_BEFORE_END,
         )
     return assessment_transition(
         actor=actor,
@@ -313,23 +337,23 @@ def finding_record(
     raised unless a date is given; an observation needs no answer and is recorded closed."""
     _require_team(actor, assessment)
     if grade not in FindingGrade.values:
-        raise ValidationFailed(f"Unknown grade '{grade}'.", code="invalid.choice", field="grade")
+        raise ValidationFailed(f"Unknown grade '{grade}'.", code=INVALID_CHOICE, field="grade")
     if requirement_kind not in RequirementKind.values:
         raise ValidationFailed(
             f"Unknown requirement kind '{requirement_kind}'.",
-            code="invalid.choice",
+            code=INVALID_CHOICE,
             field="requirement_kind",
         )
     if not (requirement_ref or "").strip() or not (description or "").strip():
         raise ValidationFailed(
             "A finding names its requirement and describes what was found.",
-            code="invalid.required",
+            code=INVALID_REQUIRED,
             field="description",
         )
     if requirement_kind == RequirementKind.STANDARD and standard is None:
         raise ValidationFailed(
             "Name the declared standard whose clause is not met.",
-            code="finding.standard_required",
+            code=FINDING_STANDARD_REQUIRED,
             field="standard",
         )
     raised_on = raised_on or assessment.start_date
@@ -338,19 +362,19 @@ def finding_record(
         if a.status != AssessmentStatus.IN_PROGRESS:
             raise RuleViolation(
                 "Findings are recorded while the assessment is in progress.",
-                code="assessment.not_in_progress",
+                code=ASSESSMENT_NOT_IN_PROGRESS,
             )
         if not (a.start_date <= raised_on <= a.end_date):
             raise RuleViolation(
                 "A finding is raised during the assessment's dates.",
-                code="finding.raised_outside_assessment",
+                code=FINDING_RAISED_OUTSIDE_ASSESSMENT,
                 field="raised_on",
             )
         if standard is not None and standard.reference not in _declared_standards(a):
             raise RuleViolation(
                 f"{standard.reference} is not among the standards declared in the scope; a "
                 "finding is raised against a clause of a declared standard.",
-                code="finding.standard_not_declared",
+                code=FINDING_STANDARD_NOT_DECLARED,
                 field="standard",
             )
         scheme = a.application.scheme if a.application_id else a.certificate.scheme  # type: ignore[union-attr]
@@ -363,7 +387,7 @@ def finding_record(
             if due < raised_on:
                 raise ValidationFailed(
                     "The due date cannot be before the finding is raised.",
-                    code="invalid.date_order",
+                    code=INVALID_DATE_ORDER,
                     field="due_date",
                 )
         finding = Finding.objects.create(
@@ -414,7 +438,7 @@ def corrective_action_submit(
         if not (value or "").strip():
             raise ValidationFailed(
                 "A corrective action gives the correction, the root cause and the action taken.",
-                code="invalid.required",
+                code=INVALID_REQUIRED,
                 field=name,
             )
     submitted_on = submitted_on or timezone.localdate()
@@ -450,7 +474,7 @@ def corrective_action_review(
     if outcome not in REVIEW_OUTCOMES:
         raise ValidationFailed(
             f"The outcome is one of {', '.join(REVIEW_OUTCOMES)}.",
-            code="invalid.choice",
+            code=INVALID_CHOICE,
             field="outcome",
         )
     ca = CorrectiveAction.objects.select_related("finding__assessment").get(pk=corrective_action.pk)
@@ -458,7 +482,7 @@ def corrective_action_review(
     if outcome == "reject" and not comment.strip():
         raise ValidationFailed(
             "Say why the corrective action is rejected.",
-            code="invalid.reason_required",
+            code=INVALID_REASON_REQUIRED,
             field="comment",
         )
     reviewed_on = reviewed_on or timezone.localdate()
@@ -468,12 +492,12 @@ def corrective_action_review(
         if ca.pk != f.corrective_actions.order_by("-id").values_list("pk", flat=True).first():
             raise RuleViolation(
                 "Only the latest answer to a finding can be reviewed.",
-                code="corrective_action.superseded",
+                code=CORRECTIVE_ACTION_SUPERSEDED,
             )
         if reviewed_on < ca.submitted_on:
             raise ValidationFailed(
                 "The review cannot be dated before the answer.",
-                code="invalid.date_order",
+                code=INVALID_DATE_ORDER,
                 field="reviewed_on",
             )
         finding_transition(

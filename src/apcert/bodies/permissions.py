@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from apcert.bodies.choices import CBRole
 from apcert.bodies.models import CBStaff
-from apcert.core.errors import PermissionDenied
+from apcert.core.errors import PERMISSION_CB_ROLE_REQUIRED, PermissionDenied
 from apcert.core.permissions import require_active
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def require_cb_role(actor: User | None, cb: CertificationBody, *roles: str) -> U
         wanted = " or ".join(r.replace("_", " ") for r in roles)
         raise PermissionDenied(
             f"Only a {wanted} of {cb.code} may do this.",
-            code="permission.cb_role_required",
+            code=PERMISSION_CB_ROLE_REQUIRED,
             params={"cb": cb.code, "roles": list(roles)},
         )
     return user

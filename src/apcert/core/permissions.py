@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from apcert.core.errors import PermissionDenied
+from apcert.core.errors import (
+    PERMISSION_NOT_SIGNED_IN,
+    PERMISSION_SECRETARIAT_REQUIRED,
+    PermissionDenied,
+)
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -21,7 +25,7 @@ def require_active(actor: User | None) -> User:
     if actor is None or not actor.is_active:
         raise PermissionDenied(
             "You need to be signed in with an active account to do this.",
-            code="permission.not_signed_in",
+            code=PERMISSION_NOT_SIGNED_IN,
         )
     return actor
 
@@ -34,6 +38,6 @@ def require_secretariat(actor: User | None) -> User:
     user = require_active(actor)
     if not user.is_secretariat:
         raise PermissionDenied(
-            "Only the IECQ Secretariat may do this.", code="permission.secretariat_required"
+            "Only the IECQ Secretariat may do this.", code=PERMISSION_SECRETARIAT_REQUIRED
         )
     return user

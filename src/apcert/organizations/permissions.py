@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from apcert.core.errors import PermissionDenied
+from apcert.core.errors import PERMISSION_ORGANIZATION_MEMBER_REQUIRED, PermissionDenied
 from apcert.core.permissions import require_active
 from apcert.organizations.choices import OrganizationRole
 from apcert.organizations.models import OrganizationMember
@@ -30,6 +30,6 @@ def require_org_member(
     if not qs.exists():
         raise PermissionDenied(
             f"Only {'an administrator' if admin else 'a user'} of {organization} may do this.",
-            code="permission.organization_member_required",
+            code=PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
         )
     return user

@@ -58,6 +58,7 @@ from apcert.assessments.services import (
 from apcert.bodies.models import CBStaff, CertificationBody
 from apcert.bodies.permissions import cb_roles
 from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
+from apcert.certificates.errors import DECISION_WRONG_ASSESSMENT
 from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
@@ -73,7 +74,13 @@ from apcert.certificates.services import (
     certificate_suspend,
     certificate_withdraw,
 )
-from apcert.core.errors import DomainError, PermissionDenied
+from apcert.core.errors import (
+    INVALID_ACTION,
+    PERMISSION_CB_ROLE_REQUIRED,
+    PERMISSION_CB_STAFF_REQUIRED,
+    DomainError,
+    PermissionDenied,
+)
 from apcert.core.permissions import is_secretariat
 from apcert.schemes.models import Standard
 from apcert.web import forms_cb as f
@@ -92,7 +99,7 @@ def _user(request: HttpRequest) -> User:
 NOT_CB_STAFF = PermissionDenied(
     "This section is for the staff of a certification body accepted in IECQ. Ask your "
     "CB's administrator to invite you.",
-    code="permission.cb_staff_required",
+    code=PERMISSION_CB_STAFF_REQUIRED,
 )
 
 
@@ -332,7 +339,7 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             PermissionDenied(
                 f"Only a scheme manager of {app.cb.code} may plan assessments.",
-                code="permission.cb_role_required",
+                code=PERMISSION_CB_ROLE_REQUIRED,
             ),
             title="Plan an assessment",
         )
@@ -595,7 +602,7 @@ def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             PermissionDenied(
                 "A grant rests on the initial assessment of an application.",
-                code="decision.wrong_assessment",
+                code=DECISION_WRONG_ASSESSMENT,
             ),
             title="Decision",
         )
@@ -745,7 +752,7 @@ def certificate_action_view(request: HttpRequest, pk: int, action: str) -> HttpR
     if action not in CERTIFICATE_ACTIONS:
         return error_page(
             request,
-            DomainError("There is no such action on a certificate.", code="invalid.action"),
+            DomainError("There is no such action on a certificate.", code=INVALID_ACTION),
         )
     form_class, label = CERTIFICATE_ACTIONS[action]
     form = form_class(request.POST, prefix=action)

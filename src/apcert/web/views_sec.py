@@ -42,7 +42,7 @@ from apcert.certificates.services import (
     certificate_publication_approve,
     certificate_publication_return,
 )
-from apcert.core.errors import DomainError, PermissionDenied
+from apcert.core.errors import INVALID_CHOICE, DomainError, PermissionDenied
 from apcert.core.permissions import require_secretariat
 from apcert.schemes.choices import StandardStatus
 from apcert.schemes.models import Scheme
@@ -450,7 +450,7 @@ def scheme_publication_review(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return error_page(
             request,
-            DomainError("Choose on or off.", code="invalid.choice"),
+            DomainError("Choose on or off.", code=INVALID_CHOICE),
             title="Review before publication",
         )
     try:

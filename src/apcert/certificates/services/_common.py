@@ -6,6 +6,12 @@ import datetime as dt
 from typing import Any
 
 from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.errors import (
+    CERTIFICATE_NO_ISSUE,
+    CERTIFICATE_NOT_CURRENT,
+    CERTIFICATE_VALIDITY_ENDED,
+    DECISION_DATE_BEFORE_LAST_CHANGE,
+)
 from apcert.certificates.models import (
     Certificate,
     CertificateIssue,
@@ -79,13 +85,13 @@ def _check_decision_date(cert: Certificate, decided_on: dt.date) -> None:
         raise RuleViolation(
             f"The decision date {decided_on.isoformat()} is before the certificate's last "
             f"change ({latest.isoformat()}).",
-            code="decision.date_before_last_change",
+            code=DECISION_DATE_BEFORE_LAST_CHANGE,
         )
     if decided_on > cert.expires_on:
         raise RuleViolation(
             f"{cert.number} was valid until {cert.expires_on.isoformat()}; a decision dated "
             f"{decided_on.isoformat()} comes after its validity ended. Record its expiry.",
-            code="certificate.validity_ended",
+            code=CERTIFICATE_VALIDITY_ENDED,
         )
 
 
@@ -97,7 +103,7 @@ def _programme_ids(issue: CertificateIssue) -> list[int]:
 def _last_issue(cert: Certificate) -> CertificateIssue:
     last = certificate_last_issue(cert)
     if last is None:  # pragma: no cover - a granted certificate always has issue 1
-        raise RuleViolation("This certificate has no issue to follow.", code="certificate.no_issue")
+        raise RuleViolation("This certificate has no issue to follow.", code=CERTIFICATE_NO_ISSUE)
     return last
 
 
@@ -105,6 +111,6 @@ def _require_current(cert: Certificate, what: str) -> None:
     if cert.status != CertificateStatus.CURRENT:
         raise RuleViolation(
             f"{cert.number} is {cert.status}; {what} only on a current certificate.",
-            code="certificate.not_current",
+            code=CERTIFICATE_NOT_CURRENT,
             params={"state": cert.status},
         )

@@ -20,6 +20,7 @@ from apcert.certificates.choices import (
     IssueReason,
     StatusReason,
 )
+from apcert.certificates.errors import DECISION_WRONG_ASSESSMENT
 from apcert.certificates.models import (
     Certificate,
     Decision,
@@ -35,7 +36,7 @@ from apcert.certificates.selectors import (
 from apcert.certificates.snapshots import (
     application_scope,
 )
-from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.errors import INVALID_REASON_REQUIRED, RuleViolation, ValidationFailed
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ def certificate_refuse(
     require_cb_role(actor, application.cb, "decision_maker")
     if not rationale.strip():
         raise ValidationFailed(
-            "Say why certification is refused.", code="invalid.reason_required", field="rationale"
+            "Say why certification is refused.", code=INVALID_REASON_REQUIRED, field="rationale"
         )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
@@ -177,7 +178,7 @@ def certificate_refuse(
         if a.application_id != app.pk:
             raise RuleViolation(
                 "A refusal rests on the assessment of this application.",
-                code="decision.wrong_assessment",
+                code=DECISION_WRONG_ASSESSMENT,
             )
         _raise_first(
             decision_subject_problems(application=app, assessment=a)

@@ -22,6 +22,7 @@ from apcert.certificates.choices import (
     PublicationReviewStatus,
     StatusReason,
 )
+from apcert.certificates.errors import PUBLICATION_NOT_PENDING, PUBLICATION_NOT_RETURNED
 from apcert.certificates.lifecycle import PUBLICATION_REVIEW
 from apcert.certificates.models import Certificate, Decision, PublicationReview
 from apcert.certificates.services._common import _lock, _state
@@ -29,7 +30,7 @@ from apcert.certificates.services.transition import (
     certificate_transition,
     certificate_transition_check,
 )
-from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.errors import INVALID_REASON_REQUIRED, RuleViolation, ValidationFailed
 from apcert.core.permissions import require_secretariat
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def _pending(cert: Certificate) -> PublicationReview:
     if review is None:
         raise RuleViolation(
             f"{cert.number} is not awaiting the Secretariat's review.",
-            code="publication.not_pending",
+            code=PUBLICATION_NOT_PENDING,
             params={"certificate": cert.number},
         )
     return review
@@ -54,7 +55,7 @@ def _pending(cert: Certificate) -> PublicationReview:
 def _required(text: str, field: str, message: str) -> str:
     text = text.strip()
     if not text:
-        raise ValidationFailed(message, code="invalid.reason_required", field=field)
+        raise ValidationFailed(message, code=INVALID_REASON_REQUIRED, field=field)
     return text
 
 
@@ -152,7 +153,7 @@ def certificate_publication_resubmit(
             raise RuleViolation(
                 f"{cert.number} has not been returned by the Secretariat: there is nothing "
                 "to submit again.",
-                code="publication.not_returned",
+                code=PUBLICATION_NOT_RETURNED,
                 params={"certificate": cert.number},
             )
         review = PublicationReview.objects.create(

@@ -10,11 +10,17 @@ from django.utils import timezone
 
 from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import DecisionKind, StatusReason
+from apcert.certificates.errors import CERTIFICATE_NOT_YET_EXPIRED
 from apcert.certificates.models import (
     Certificate,
     Decision,
 )
-from apcert.core.errors import RuleViolation, ValidationFailed
+from apcert.core.errors import (
+    INVALID_REASON_CATEGORY,
+    INVALID_REASON_REQUIRED,
+    RuleViolation,
+    ValidationFailed,
+)
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -44,12 +50,12 @@ def _status_decision(
         raise ValidationFailed(
             f"'{reason_category}' is not a reason to {action} a certificate; use one of "
             f"{', '.join(allowed_reasons)}.",
-            code="invalid.reason_category",
+            code=INVALID_REASON_CATEGORY,
             field="reason_category",
         )
     if not (reason or "").strip():
         raise ValidationFailed(
-            "Say why, for the record.", code="invalid.reason_required", field="reason"
+            "Say why, for the record.", code=INVALID_REASON_REQUIRED, field="reason"
         )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
@@ -165,7 +171,7 @@ def certificate_expire(
             raise RuleViolation(
                 f"{cert.number} is valid until {cert.expires_on.isoformat()}; it cannot expire "
                 f"on {as_of.isoformat()}.",
-                code="certificate.not_yet_expired",
+                code=CERTIFICATE_NOT_YET_EXPIRED,
             )
         effective = cert.expires_on + dt.timedelta(days=1)
         certificate_transition(

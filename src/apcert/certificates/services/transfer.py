@@ -19,6 +19,10 @@ from apcert.certificates.choices import (
     IssueReason,
     StatusReason,
 )
+from apcert.certificates.errors import (
+    CERTIFICATE_TRANSFER_NOT_CURRENT,
+    CERTIFICATE_TRANSFER_SAME_CB,
+)
 from apcert.certificates.models import (
     Certificate,
     Decision,
@@ -73,12 +77,12 @@ def certificate_transfer(
         if old.cb_id == a.cb_id:
             raise RuleViolation(
                 f"{old.number} is already certified by {old.cb.code}.",
-                code="certificate.transfer_same_cb",
+                code=CERTIFICATE_TRANSFER_SAME_CB,
             )
         if old.status != CertificateStatus.CURRENT:
             raise RuleViolation(
                 f"{old.number} is {old.status}; only a current certificate can be transferred.",
-                code="certificate.transfer_not_current",
+                code=CERTIFICATE_TRANSFER_NOT_CURRENT,
                 params={"state": old.status},
             )
         certificate_transition_check(old, "withdraw")

@@ -37,6 +37,7 @@ from apcert.applications.services import (
     scope_line_add,
 )
 from apcert.assessments.choices import FindingGrade, FindingStatus
+from apcert.assessments.errors import EVIDENCE_NO_ANSWER
 from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.lifecycle import FINDING
 from apcert.assessments.models import CorrectiveAction, EvidenceFile, Finding
@@ -48,7 +49,13 @@ from apcert.certificates.selectors import (
     application_decided,
     certificates_for_organization_users,
 )
-from apcert.core.errors import DomainError, PermissionDenied, RuleViolation
+from apcert.core.errors import (
+    INVALID,
+    PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
+    DomainError,
+    PermissionDenied,
+    RuleViolation,
+)
 from apcert.core.permissions import is_secretariat
 from apcert.organizations.models import Organization
 from apcert.organizations.permissions import is_org_member, require_org_member
@@ -68,7 +75,7 @@ from apcert.web.org.forms import (
 NOT_AN_ORGANIZATION_USER = PermissionDenied(
     "This section is for the users of an organization that applies for or holds IECQ "
     "certificates. Ask your organization's administrator to invite you.",
-    code="permission.organization_member_required",
+    code=PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
 )
 
 
@@ -538,7 +545,7 @@ def _finding_page(
         # A forced request to a form the page no longer offers: its errors become the notice.
         if form is not None and form.errors and shown not in context and refusal is None:
             errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
-            context["refusal"] = DomainError(" ".join(errors), code="invalid")
+            context["refusal"] = DomainError(" ".join(errors), code=INVALID)
     return render(request, "web/org/finding.html", context, status=status)
 
 
@@ -595,7 +602,7 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
             if latest is None:
                 raise RuleViolation(
                     "Answer the finding first: evidence is attached to an answer.",
-                    code="evidence.no_answer",
+                    code=EVIDENCE_NO_ANSWER,
                 )
             evidence = evidence_attach(
                 actor=_user(request), corrective_action=latest, upload=form.cleaned_data["file"]
