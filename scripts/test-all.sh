@@ -1,5 +1,5 @@
 #!/bin/sh
-# Runs every check: ruff, mypy, the suite on SQLite, then the suite on PostgreSQL.
+# Runs every check: ruff, the import layers, mypy, the suite on SQLite, then on PostgreSQL.
 # The PostgreSQL pass writes var/test-results/postgres.ok when it passed. Without a reachable
 # server it says so loudly and, when APCERT_REQUIRE_POSTGRES=1 (as in .ci/run), fails.
 set -u
@@ -14,6 +14,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "ruff"
 "$BIN/ruff" check src tests bench || exit 1
 "$BIN/ruff" format --check src tests bench || exit 1
+
+step "import-linter (layers point one way; production code does not import the demo)"
+"$BIN/lint-imports" --no-cache || exit 1
 
 step "mypy"
 "$BIN/mypy" || exit 1

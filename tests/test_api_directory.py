@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from apcert.bodies.models import CBAcceptance
-from apcert.bodies.services import cb_acceptance_set_status, cb_create
+from apcert.bodies.services import cb_acceptance_transition, cb_create
 from apcert.certificates.services import certificate_suspend
 from tests.factories import World
 
@@ -124,10 +124,10 @@ def test_bodies_lists_accepted_cbs_with_acceptances_and_counts(
     # one never accepted
     world.granted()
     other = World.make_cb(world.secretariat, "ZQ", dt.date(2021, 2, 3), programmes=("AP",))
-    cb_acceptance_set_status(
+    cb_acceptance_transition(
         actor=world.secretariat,
         acceptance=CBAcceptance.objects.get(cb=other.cb),
-        status="suspended",
+        action="suspend",
         reason=SECRET,
     )
     cb_create(actor=world.secretariat, code="NA", name="Not Accepted", country="FR")

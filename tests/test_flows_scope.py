@@ -14,7 +14,7 @@ from apcert.applications.services import (
 )
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
-from apcert.bodies.services import cb_acceptance_set_status
+from apcert.bodies.services import cb_acceptance_transition
 from apcert.certificates.models import Certificate, Decision
 from apcert.certificates.services import (
     NewScopeLine,
@@ -270,10 +270,10 @@ def test_given_a_category_outside_the_cbs_acceptance_when_extended_then_refused(
 def test_given_the_cbs_acceptance_suspended_when_extended_then_refused(world: World) -> None:
     cert = world.granted()
     a = visit(world, cert, "scope_extension")
-    cb_acceptance_set_status(
+    cb_acceptance_transition(
         actor=world.secretariat,
         acceptance=CBAcceptance.objects.get(cb=world.team.cb, programme__code="AP"),
-        status="suspended",
+        action="suspend",
         reason="Accreditation lapsed",
     )
     assert_refused(

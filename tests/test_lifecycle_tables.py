@@ -26,8 +26,8 @@ from apcert.applications.services import (
     application_submit,
     application_withdraw,
 )
-from apcert.assessments.choices import AssessmentStatus, FindingStatus
-from apcert.assessments.lifecycle import ASSESSMENT, FINDING
+from apcert.assessments.choices import AssessmentStatus, CorrectiveActionStatus, FindingStatus
+from apcert.assessments.lifecycle import ASSESSMENT, CORRECTIVE_ACTION, FINDING
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding
 from apcert.assessments.services import (
     assessment_issue_report,
@@ -38,6 +38,10 @@ from apcert.assessments.services import (
 )
 from apcert.audit.models import AuditEvent
 from apcert.audit.selectors import audit_chain_verify
+from apcert.bodies.choices import AcceptanceStatus
+from apcert.bodies.lifecycle import CB_ACCEPTANCE
+from apcert.bodies.models import CBAcceptance
+from apcert.bodies.services import cb_acceptance_transition
 from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
 from apcert.certificates.lifecycle import CERTIFICATE, PUBLICATION_REVIEW
 from apcert.certificates.models import (
@@ -107,6 +111,19 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
         ("pending", "approve"): "approved",
         ("pending", "return"): "returned",
     },
+    "corrective_action": {
+        ("submitted", "accept_plan"): "accepted",
+        ("submitted", "verify"): "accepted",
+        ("submitted", "reject"): "rejected",
+        ("accepted", "verify"): "accepted",
+    },
+    "cb_acceptance": {
+        ("active", "suspend"): "suspended",
+        ("active", "withdraw"): "withdrawn",
+        ("suspended", "restore"): "active",
+        ("suspended", "withdraw"): "withdrawn",
+        ("withdrawn", "restore"): "active",
+    },
 }
 
 TABLES: dict[str, TransitionTable] = {
@@ -115,6 +132,8 @@ TABLES: dict[str, TransitionTable] = {
     "finding": FINDING,
     "certificate": CERTIFICATE,
     "publication_review": PUBLICATION_REVIEW,
+    "corrective_action": CORRECTIVE_ACTION,
+    "cb_acceptance": CB_ACCEPTANCE,
 }
 
 
@@ -133,6 +152,8 @@ def _pairs(table: TransitionTable) -> list[Any]:
         pytest.param(FINDING, FindingStatus, id="finding"),
         pytest.param(CERTIFICATE, CertificateStatus, id="certificate"),
         pytest.param(PUBLICATION_REVIEW, PublicationReviewStatus, id="publication_review"),
+        pytest.param(CORRECTIVE_ACTION, CorrectiveActionStatus, id="corrective_action"),
+        pytest.param(CB_ACCEPTANCE, AcceptanceStatus, id="cb_acceptance"),
     ],
 )
 def test_table_states_are_the_statuses_the_database_allows(
@@ -140,6 +161,26 @@ def test_table_states_are_the_statuses_the_database_allows(
 ) -> None:
     # The check constraint on each status column is built from the TextChoices.
     assert set(table.states) == set(choices.values)
+
+
+@pytest.mark.parametrize(
+    ("table", "code"),
+    [
+        (APPLICATION, "application.transition_not_allowed"),
+        (ASSESSMENT, "assessment.transition_not_allowed"),
+        (FINDING, "finding.transition_not_allowed"),
+        (CORRECTIVE_ACTION, "corrective_action.transition_not_allowed"),
+        (CERTIFICATE, "certificate.transition_not_allowed"),
+        (PUBLICATION_REVIEW, "publication_review.transition_not_allowed"),
+        (CB_ACCEPTANCE, "cb_acceptance.transition_not_allowed"),
+    ],
+)
+def test_each_table_refuses_with_its_own_code(table: TransitionTable, code: str) -> None:
+    # The first (state, action) pair the table does not allow.
+    state, action = next(p for p in table.pairs() if not table.allowed(*p))
+    with pytest.raises(TransitionNotAllowed) as exc:
+        table.next_state(state, action)
+    assert exc.value.code == table.refusal_code == code
 
 
 @pytest.mark.parametrize(
@@ -571,6 +612,125 @@ def test_finding_pair_through_the_service(world: World, state: str, action: str)
     assert AuditEvent.objects.count() == events + 1
     event = AuditEvent.objects.latest("seq")
     assert (event.action, event.object_id) == (f"finding.{action}", str(f.pk))
+
+
+# --- (b) corrective actions, through the services -------------------------------------------
+
+
+def _answer_in(world: World, state: str) -> CorrectiveAction:
+    """The latest answer to a minor nonconformity, in ``state``."""
+    app = world.accepted_application()
+    a = world.assessment(app, findings=("minor",))
+    f = a.findings.get()
+    ca = world.answer(f)
+    if state == "accepted":
+        world.review(ca, "accept_plan")
+    elif state == "rejected":
+        world.review(ca, "reject")
+    ca = CorrectiveAction.objects.get(pk=ca.pk)
+    assert ca.status == state
+    return ca
+
+
+@pytest.mark.parametrize(("state", "action"), _pairs(CORRECTIVE_ACTION))
+def test_corrective_action_pair_through_the_service(world: World, state: str, action: str) -> None:
+    # Given the latest answer to a finding, in `state`
+    ca = _answer_in(world, state)
+    f = ca.finding
+    before_row = _finding_row(f.pk)
+    events = AuditEvent.objects.count()
+    expected = EXPECTED["corrective_action"].get((state, action))
+
+    # When an assessor reviews it with `action` as the outcome
+    def review() -> CorrectiveAction:
+        return corrective_action_review(
+            actor=world.team.lead,
+            corrective_action=ca,
+            outcome=action,
+            comment="Root cause not shown" if action == "reject" else "",
+            reviewed_on=f.raised_on + 40 * DAYS,
+        )
+
+    if expected is None:
+        # Then it is refused and nothing changed. The finding's table is asked first: an
+        # answer's review is refused by the finding's status where that already refuses it.
+        with pytest.raises(DomainError) as exc:
+            review()
+        refused_by = "corrective_action" if FINDING.allowed(f.status, action) else "finding"
+        assert exc.value.code == f"{refused_by}.transition_not_allowed"
+        assert _finding_row(f.pk) == before_row
+        assert AuditEvent.objects.count() == events
+        return
+
+    # Then the answer is in the table's target, reviewed, with one audit event
+    review()
+    ca = CorrectiveAction.objects.get(pk=ca.pk)
+    assert ca.status == expected
+    assert (ca.reviewed_by, ca.reviewed_on) == (world.team.lead, f.raised_on + 40 * DAYS)
+    assert AuditEvent.objects.count() == events + 1
+    event = AuditEvent.objects.latest("seq")
+    assert (event.action, event.object_id) == (f"finding.{action}", str(f.pk))
+
+
+def test_corrective_action_table_refuses_what_the_finding_table_would_allow() -> None:
+    # A finding that is answered may be verified; an answer already rejected may not be
+    # (a rejected answer is final: the organization answers again).
+    assert FINDING.allowed("answered", "verify")
+    with pytest.raises(TransitionNotAllowed) as exc:
+        CORRECTIVE_ACTION.next_state("rejected", "verify")
+    assert exc.value.code == "corrective_action.transition_not_allowed"
+    assert exc.value.params == {"state": "rejected", "action": "verify"}
+
+
+# --- (b) CB acceptances, through the services --------------------------------------------------
+
+
+def _acceptance_in(world: World, state: str) -> CBAcceptance:
+    acceptance = CBAcceptance.objects.get(cb=world.team.cb, programme=world.programme)
+    assert acceptance.status == "active"
+    if state != "active":
+        action = {"suspended": "suspend", "withdrawn": "withdraw"}[state]
+        cb_acceptance_transition(
+            actor=world.secretariat, acceptance=acceptance, action=action, reason="Peer review"
+        )
+    acceptance.refresh_from_db()
+    assert acceptance.status == state
+    return acceptance
+
+
+@pytest.mark.parametrize(("state", "action"), _pairs(CB_ACCEPTANCE))
+def test_cb_acceptance_pair_through_the_service(world: World, state: str, action: str) -> None:
+    # Given a CB's acceptance for a programme in `state`
+    acceptance = _acceptance_in(world, state)
+    events = AuditEvent.objects.count()
+    expected = EXPECTED["cb_acceptance"].get((state, action))
+
+    def apply() -> CBAcceptance:
+        return cb_acceptance_transition(
+            actor=world.secretariat, acceptance=acceptance, action=action, reason="Board decision"
+        )
+
+    if expected is None:
+        # When the action is applied, Then it is refused and nothing changed
+        with pytest.raises(DomainError) as exc:
+            apply()
+        assert exc.value.code == "cb_acceptance.transition_not_allowed"
+        assert exc.value.params == {"state": state, "action": action}
+        assert CBAcceptance.objects.get(pk=acceptance.pk).status == state
+        assert AuditEvent.objects.count() == events
+        return
+
+    # When the action is applied, Then the status is the table's target with one audit event
+    apply()
+    assert CBAcceptance.objects.get(pk=acceptance.pk).status == expected
+    assert AuditEvent.objects.count() == events + 1
+    event = AuditEvent.objects.latest("seq")
+    assert (event.action, event.object_id) == ("cb.acceptance_status", str(acceptance.pk))
+    assert (event.before, event.after, event.reason) == (
+        {"status": state},
+        {"status": expected},
+        "Board decision",
+    )
 
 
 # --- service defects found while walking the tables (fixed; kept as regression tests) -------

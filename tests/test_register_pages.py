@@ -15,7 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apcert.bodies.models import CBAcceptance
-from apcert.bodies.services import cb_acceptance_set_status, cb_create
+from apcert.bodies.services import cb_acceptance_transition, cb_create
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import (
     NewScopeLine,
@@ -856,8 +856,8 @@ def test_body_directory_lists_accepted_bodies(world: World, client: Client) -> N
     )  # fmt: skip
     second = World.make_cb(world.secretariat, "ZQ", dt.date(2021, 2, 3), programmes=("AP",))
     acceptance = CBAcceptance.objects.get(cb=second.cb)
-    cb_acceptance_set_status(
-        actor=world.secretariat, acceptance=acceptance, status="suspended", reason="audit due"
+    cb_acceptance_transition(
+        actor=world.secretariat, acceptance=acceptance, action="suspend", reason="audit due"
     )
     cb_create(actor=world.secretariat, code="NA", name="Not Accepted", country="FR")
     # when the directory is read

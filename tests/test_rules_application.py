@@ -21,7 +21,7 @@ from apcert.applications.services import (
 )
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
-from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_set_status, cb_create
+from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_transition, cb_create
 from apcert.core.errors import DomainError, PermissionDenied, RuleViolation, TransitionNotAllowed
 from apcert.schemes.models import ProcessCategory, Programme, Standard
 from tests.factories import DAY0, World, make_user
@@ -139,14 +139,21 @@ def test_given_cb_acceptance_valid_until_the_submission_day_when_submitted_then_
     assert Application.objects.get(pk=submitted.pk).status == "submitted"
 
 
+#: The acceptance action that leads to each status.
+ACTION_TO = {"suspended": "suspend", "withdrawn": "withdraw"}
+
+
 @pytest.mark.parametrize("status", ["suspended", "withdrawn"])
 def test_given_cb_acceptance_suspended_or_withdrawn_when_submitted_then_cb_not_accepted(
     world: World, status: str
 ) -> None:
     # Given
     acceptance = CBAcceptance.objects.get(cb=world.team.cb, programme=world.programme)
-    cb_acceptance_set_status(
-        actor=world.secretariat, acceptance=acceptance, status=status, reason="Surveillance"
+    cb_acceptance_transition(
+        actor=world.secretariat,
+        acceptance=acceptance,
+        action=ACTION_TO[status],
+        reason="Surveillance",
     )
     app = world.draft_application()
 

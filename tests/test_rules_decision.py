@@ -20,7 +20,7 @@ from apcert.applications.services import application_withdraw
 from apcert.assessments.models import Assessment, Finding
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
-from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_set_status
+from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_transition
 from apcert.certificates.models import (
     Certificate,
     CertificateIssue,
@@ -358,6 +358,10 @@ def test_given_major_verified_within_six_months_when_decided_later_then_granted(
 # --- the CB's acceptance and the declared standards on the decision day ---------------------
 
 
+#: The acceptance action that leads to each status.
+ACTION_TO = {"suspended": "suspend", "withdrawn": "withdraw"}
+
+
 @pytest.mark.parametrize("status", ["suspended", "withdrawn"])
 def test_given_cb_acceptance_lost_before_decision_when_granting_then_cb_not_accepted(
     world: World, status: str
@@ -366,8 +370,11 @@ def test_given_cb_acceptance_lost_before_decision_when_granting_then_cb_not_acce
     app, a = _ready(world, findings=("major", "minor"))
     world.resolve_findings(a)
     acceptance = CBAcceptance.objects.get(cb=world.team.cb, programme=world.programme)
-    cb_acceptance_set_status(
-        actor=world.secretariat, acceptance=acceptance, status=status, reason="Peer assessment"
+    cb_acceptance_transition(
+        actor=world.secretariat,
+        acceptance=acceptance,
+        action=ACTION_TO[status],
+        reason="Peer assessment",
     )
 
     # When

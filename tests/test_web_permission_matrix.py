@@ -645,7 +645,7 @@ ROUTES: list[Route] = [
         u("web:sec:acceptance-status", "pk=acceptance"),
         SEC_ONLY,
         post=SEC_ONLY,
-        data=lambda w: {"status": "suspended", "reason": "Audit by the board"},
+        data=lambda w: {"action": "suspend", "reason": "Audit by the board"},
     ),
     Route("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
     Route("web:sec:certificates", u("web:sec:certificates"), SEC_ONLY),

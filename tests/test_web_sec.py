@@ -153,9 +153,12 @@ def test_the_secretariat_grants_then_suspends_and_withdraws_an_acceptance(
     status_url = reverse("web:sec:acceptance-status", args=[acceptance.pk])
     form = client.get(status_url)
     assert form.status_code == 200
-    assert '<option value="active"' not in form.content.decode()  # it is already active
+    # it is active: the lifecycle offers suspend and withdraw, not restore
+    assert '<option value="suspend"' in form.content.decode()
+    assert '<option value="withdraw"' in form.content.decode()
+    assert '<option value="restore"' not in form.content.decode()
     response = client.post(
-        status_url, {"status": "suspended", "reason": "Audit by the board"}, follow=True
+        status_url, {"action": "suspend", "reason": "Audit by the board"}, follow=True
     )
     acceptance.refresh_from_db()
     assert acceptance.status == "suspended"
@@ -168,7 +171,7 @@ def test_the_secretariat_grants_then_suspends_and_withdraws_an_acceptance(
     assert "is now suspended" in text(response)
 
     # And withdrawn
-    client.post(status_url, {"status": "withdrawn", "reason": "Left IECQ"})
+    client.post(status_url, {"action": "withdraw", "reason": "Left IECQ"})
     acceptance.refresh_from_db()
     assert acceptance.status == "withdrawn"
     assert audit_count("cb.acceptance_status") == 2
@@ -198,15 +201,16 @@ def test_acceptance_errors_show_next_to_their_field(client: Client, world: World
     response = client.post(url, {"programme": world.programme.pk})
     assert field_error(response, "accepted_on") == "This field is required."
 
-    # A status change without a reason, or to the status it already has
+    # A status change without a reason, or an action its lifecycle does not allow now
     acceptance = CBAcceptance.objects.filter(cb=cb).first()
     assert acceptance is not None
     status_url = reverse("web:sec:acceptance-status", args=[acceptance.pk])
-    response = client.post(status_url, {"status": "suspended", "reason": ""})
+    response = client.post(status_url, {"action": "suspend", "reason": ""})
     assert response.status_code == 400
     assert field_error(response, "reason") == "This field is required."
-    response = client.post(status_url, {"status": "active", "reason": "again"})
-    assert field_error(response, "status") == "The acceptance is already active."
+    response = client.post(status_url, {"action": "restore", "reason": "again"})
+    assert response.status_code == 400
+    assert field_error(response, "action").startswith("Select a valid choice.")
     assert (CBAcceptance.objects.count(), AuditEvent.objects.count()) == before
     acceptance.refresh_from_db()
     assert acceptance.status == "active"
@@ -234,7 +238,7 @@ def test_everyone_else_is_refused_every_secretariat_page_and_nothing_changes(
         ),
         (
             reverse("web:sec:acceptance-status", args=[acceptance.pk]),
-            {"status": "withdrawn", "reason": "forced"},
+            {"action": "withdraw", "reason": "forced"},
         ),
     ]
     refused = others(world)

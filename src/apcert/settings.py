@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "apcert.credentials",
     "apcert.statuslists",
     "apcert.demo",
+    "apcert.api",
     "apcert.web",
     # Counts failed sign-ins and locks them for a while (AXES_* below).
     "axes",

@@ -26,12 +26,36 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apcert.accounts.errors import (
+    ACCOUNT_USERNAME_TAKEN,
+    INVITATION_CB_ADMIN_REQUIRED,
+    INVITATION_EXPIRED,
+    INVITATION_INVITER_NOT_ALLOWED,
+    INVITATION_NOT_FOUND,
+    INVITATION_ONE_TARGET,
+    INVITATION_ORGANIZATION_ADMIN_REQUIRED,
+    INVITATION_TARGET_REQUIRED,
+    INVITATION_USED,
+)
 from apcert.accounts.models import Invitation, User
 from apcert.audit.services import audit_record
 from apcert.bodies.choices import CBRole
 from apcert.bodies.models import CBStaff
-from apcert.core.errors import NotFound, PermissionDenied, RuleViolation, ValidationFailed
-from apcert.core.permissions import cb_roles, is_secretariat
+from apcert.bodies.permissions import cb_roles
+from apcert.core.errors import (
+    INVALID_CHOICE,
+    INVALID_EMAIL,
+    INVALID_PASSWORD,
+    INVALID_REQUIRED,
+    INVALID_TOO_LONG,
+    INVALID_USERNAME,
+    PERMISSION_NOT_SIGNED_IN,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
+from apcert.core.permissions import is_secretariat
 from apcert.organizations.choices import OrganizationRole
 from apcert.organizations.models import OrganizationMember
 
@@ -84,20 +108,20 @@ def _require_may_invite(
     if actor is None or not actor.is_active:
         raise PermissionDenied(
             "You need to be signed in with an active account to do this.",
-            code="permission.not_signed_in",
+            code=PERMISSION_NOT_SIGNED_IN,
         )
     if cb is not None and not may_invite_to_cb(actor, cb):
         raise PermissionDenied(
             f"Only the Secretariat or an administrator of {cb.code} may invite colleagues "
             f"to {cb.code}.",
-            code="invitation.cb_admin_required",
+            code=INVITATION_CB_ADMIN_REQUIRED,
             params={"cb": cb.code},
         )
     if organization is not None and not may_invite_to_organization(actor, organization):
         raise PermissionDenied(
             f"Only the Secretariat or an administrator of {organization} may invite "
             f"colleagues to {organization}.",
-            code="invitation.organization_admin_required",
+            code=INVITATION_ORGANIZATION_ADMIN_REQUIRED,
             params={"organization": organization.pk},
         )
 
@@ -115,37 +139,37 @@ def _target(
     if cb is not None and organization is not None:
         raise ValidationFailed(
             "An invitation is to a CB or to an organization, not to both.",
-            code="invitation.one_target",
+            code=INVITATION_ONE_TARGET,
         )
     if cb is None and organization is None:
         raise ValidationFailed(
             "Say which CB or organization the colleague is invited to.",
-            code="invitation.target_required",
+            code=INVITATION_TARGET_REQUIRED,
         )
     if cb is not None:
         if org_role:
             raise ValidationFailed(
                 "An organization role does not apply at a CB.",
-                code="invitation.one_target",
+                code=INVITATION_ONE_TARGET,
                 field="org_role",
             )
         if cb_role not in CBRole.values:
             raise ValidationFailed(
                 f"Choose the role at the CB ({', '.join(CBRole.values)}).",
-                code="invalid.choice",
+                code=INVALID_CHOICE,
                 field="cb_role",
             )
         return str(cb_role), ""
     if cb_role:
         raise ValidationFailed(
             "A CB role does not apply at an organization.",
-            code="invitation.one_target",
+            code=INVITATION_ONE_TARGET,
             field="cb_role",
         )
     if org_role not in OrganizationRole.values:
         raise ValidationFailed(
             f"Choose the role at the organization ({', '.join(OrganizationRole.values)}).",
-            code="invalid.choice",
+            code=INVALID_CHOICE,
             field="org_role",
         )
     return "", str(org_role)
@@ -157,7 +181,7 @@ def _email(value: str) -> str:
         validate_email(email)
     except ValidationError:
         raise ValidationFailed(
-            f"'{value}' is not an e-mail address.", code="invalid.email", field="email"
+            f"'{value}' is not an e-mail address.", code=INVALID_EMAIL, field="email"
         ) from None
     return email
 
@@ -251,18 +275,18 @@ def _open_invitation(invitation: Invitation | None, now: dt.datetime) -> Invitat
         raise NotFound(
             "This invitation link is not valid. Check that the whole link was copied, or ask "
             "for a new invitation.",
-            code="invitation.not_found",
+            code=INVITATION_NOT_FOUND,
         )
     if invitation.accepted_at is not None:
         raise RuleViolation(
             "This invitation has already been used. Sign in with the account made with it, "
             "or ask for a new invitation.",
-            code="invitation.used",
+            code=INVITATION_USED,
         )
     if invitation.is_expired(now):
         raise RuleViolation(
             "This invitation has expired. Ask the person who invited you for a new one.",
-            code="invitation.expired",
+            code=INVITATION_EXPIRED,
             params={"expired_at": invitation.expires_at.isoformat()},
         )
     inviter = invitation.invited_by
@@ -277,7 +301,7 @@ def _open_invitation(invitation: Invitation | None, now: dt.datetime) -> Invitat
         raise PermissionDenied(
             "The person who invited you may no longer add colleagues there. Ask an "
             "administrator for a new invitation.",
-            code="invitation.inviter_not_allowed",
+            code=INVITATION_INVITER_NOT_ALLOWED,
         )
     return invitation
 
@@ -295,20 +319,20 @@ def invitation_check(*, token: str) -> Invitation:
 def _username(value: str) -> str:
     username = User.normalize_username((value or "").strip())
     if not username:
-        raise ValidationFailed("Choose a username.", code="invalid.required", field="username")
+        raise ValidationFailed("Choose a username.", code=INVALID_REQUIRED, field="username")
     max_length = User._meta.get_field("username").max_length or 150
     try:
         UnicodeUsernameValidator()(username)
     except ValidationError:
         raise ValidationFailed(
             "A username holds letters, digits and @ . + - _ only.",
-            code="invalid.username",
+            code=INVALID_USERNAME,
             field="username",
         ) from None
     if len(username) > max_length:
         raise ValidationFailed(
             f"A username has at most {max_length} characters.",
-            code="invalid.username",
+            code=INVALID_USERNAME,
             field="username",
         )
     return username
@@ -317,7 +341,7 @@ def _username(value: str) -> str:
 def _username_taken(username: str) -> RuleViolation:
     return RuleViolation(
         f"The username {username} is taken: choose another.",
-        code="account.username_taken",
+        code=ACCOUNT_USERNAME_TAKEN,
         field="username",
     )
 
@@ -334,11 +358,11 @@ def invitation_accept(*, token: str, username: str, full_name: str, password: st
     username = _username(username)
     full_name = (full_name or "").strip()
     if not full_name:
-        raise ValidationFailed("Give your full name.", code="invalid.required", field="full_name")
+        raise ValidationFailed("Give your full name.", code=INVALID_REQUIRED, field="full_name")
     max_name = User._meta.get_field("full_name").max_length or 200
     if len(full_name) > max_name:
         raise ValidationFailed(
-            f"A name has at most {max_name} characters.", code="invalid.too_long", field="full_name"
+            f"A name has at most {max_name} characters.", code=INVALID_TOO_LONG, field="full_name"
         )
     if User.objects.filter(username__iexact=username).exists():
         raise _username_taken(username)
@@ -348,7 +372,7 @@ def invitation_accept(*, token: str, username: str, full_name: str, password: st
     except ValidationError as exc:
         raise ValidationFailed(
             " ".join(exc.messages),
-            code="invalid.password",
+            code=INVALID_PASSWORD,
             field="password",
             params={"problems": list(exc.messages)},
         ) from None

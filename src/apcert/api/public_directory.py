@@ -13,6 +13,7 @@ import datetime as dt
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
 
+from apcert.api.errors import BODY_NOT_FOUND, ORGANIZATION_NOT_FOUND
 from apcert.register import directory
 
 router = Router(tags=["directory"])
@@ -150,7 +151,7 @@ def organization_detail(
         return Status(
             404,
             DirectoryProblem(
-                code="organization.not_found",
+                code=ORGANIZATION_NOT_FOUND,
                 message=f"There is no organization {organization_id} in the public register.",
             ),
         )
@@ -215,7 +216,7 @@ def body_detail(
         return Status(
             404,
             DirectoryProblem(
-                code="body.not_found",
+                code=BODY_NOT_FOUND,
                 message=f"There is no certification body {code!r} in the public register.",
             ),
         )

@@ -7,7 +7,20 @@ from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
+from apcert.applications.errors import (
+    APPLICATION_COMPONENT_QUALIFICATION_IS_AC,
+    APPLICATION_DESIGN_NOT_CLAIMED,
+    APPLICATION_DESIGN_SCOPE_MISSING,
+    APPLICATION_NO_PROGRAMME,
+    APPLICATION_NO_SCOPE,
+    APPLICATION_PROGRAMME_SCHEME_MISMATCH,
+    APPLICATION_SCHEME_NOT_SUPPORTED,
+    APPLICATION_SCOPE_LINE_WITHOUT_STANDARD,
+    CB_NOT_ACCEPTED,
+    SCOPE_OUTSIDE_ACCEPTANCE,
+)
 from apcert.applications.models import Application, ScopeLine
+from apcert.bodies.choices import AcceptanceStatus
 from apcert.bodies.models import CBAcceptance
 from apcert.core.errors import RuleViolation
 from apcert.core.permissions import is_secretariat
@@ -52,7 +65,7 @@ def acceptance_problems(
                 RuleViolation(
                     f"The chosen certification body does not hold a current IECQ acceptance for "
                     f"{programme.code} ({programme.name}) on {on.isoformat()}.",
-                    code=f"{code_prefix}.cb_not_accepted",
+                    code=CB_NOT_ACCEPTED[code_prefix],
                     params={"programme": programme.code},
                 )
             )
@@ -68,7 +81,7 @@ def acceptance_problems(
                         RuleViolation(
                             f"Scope line {line.category.code} ({line.category.name}) is outside "
                             f"{acc.cb.code}'s acceptance for {programme.code}.",
-                            code=f"{code_prefix}.scope_outside_acceptance",
+                            code=SCOPE_OUTSIDE_ACCEPTANCE[code_prefix],
                             params={"category": line.category.code, "programme": programme.code},
                         )
                     )
@@ -85,14 +98,14 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
                 "Qualification of finished electronic components is certified under the IECQ "
                 "Approved Component scheme (IECQ 03-3), not Approved Process. Apply under AC for "
                 "the components; AP can still cover separate processes or services.",
-                code="application.component_qualification_is_ac",
+                code=APPLICATION_COMPONENT_QUALIFICATION_IS_AC,
             )
         )
     if not application.scheme.supported:
         problems.append(
             RuleViolation(
                 f"apcert does not run applications under {application.scheme} yet.",
-                code="application.scheme_not_supported",
+                code=APPLICATION_SCHEME_NOT_SUPPORTED,
             )
         )
     programmes = list(application.programmes.all())
@@ -100,7 +113,7 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
         problems.append(
             RuleViolation(
                 "Choose at least one programme.",
-                code="application.no_programme",
+                code=APPLICATION_NO_PROGRAMME,
                 field="programmes",
             )
         )
@@ -109,7 +122,7 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
             problems.append(
                 RuleViolation(
                     f"{programme.code} belongs to another scheme than {application.scheme}.",
-                    code="application.programme_scheme_mismatch",
+                    code=APPLICATION_PROGRAMME_SCHEME_MISMATCH,
                 )
             )
     lines = list(
@@ -118,7 +131,7 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
     if not lines:
         problems.append(
             RuleViolation(
-                "Declare at least one scope line.", code="application.no_scope", field="scope_lines"
+                "Declare at least one scope line.", code=APPLICATION_NO_SCOPE, field="scope_lines"
             )
         )
     problems += acceptance_problems(
@@ -134,7 +147,7 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
             problems.append(
                 RuleViolation(
                     f"Scope line {line.category.code} at {line.site.name} declares no standard.",
-                    code="application.scope_line_without_standard",
+                    code=APPLICATION_SCOPE_LINE_WITHOUT_STANDARD,
                 )
             )
         for std in stds:
@@ -147,7 +160,7 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
             RuleViolation(
                 "Design is claimed, so the scope needs a design scope line (a design and product "
                 "engineering category).",
-                code="application.design_scope_missing",
+                code=APPLICATION_DESIGN_SCOPE_MISSING,
                 field="scope_lines",
             )
         )
@@ -156,7 +169,7 @@ def application_problems(application: Application, on: dt.date) -> list[RuleViol
             RuleViolation(
                 "A design scope line is declared but design is not claimed: claim design, or "
                 "remove the line.",
-                code="application.design_not_claimed",
+                code=APPLICATION_DESIGN_NOT_CLAIMED,
                 field="design_claimed",
             )
         )
@@ -204,9 +217,9 @@ def cbs_accepting(*, on: dt.date, scheme: Scheme | None = None) -> QuerySet[Cert
     on that day for a programme of ``scheme``, or of any scheme apcert runs (AP)."""
     from apcert.bodies.models import CertificationBody
 
-    current = CBAcceptance.objects.filter(status="active", accepted_on__lte=on).filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=on)
-    )
+    current = CBAcceptance.objects.filter(
+        status=AcceptanceStatus.ACTIVE, accepted_on__lte=on
+    ).filter(Q(valid_until__isnull=True) | Q(valid_until__gte=on))
     current = (
         current.filter(scheme=scheme)
         if scheme is not None
@@ -234,7 +247,7 @@ def application_draft_problems(
                 "Qualification of finished electronic components is certified under the IECQ "
                 "Approved Component scheme (IECQ 03-3), not Approved Process. Apply under AC for "
                 "the components; AP can still cover separate processes or services.",
-                code="application.component_qualification_is_ac",
+                code=APPLICATION_COMPONENT_QUALIFICATION_IS_AC,
                 field="requests_component_qualification",
             )
         )
@@ -242,7 +255,7 @@ def application_draft_problems(
         problems.append(
             RuleViolation(
                 f"apcert does not run applications under {scheme} yet.",
-                code="application.scheme_not_supported",
+                code=APPLICATION_SCHEME_NOT_SUPPORTED,
                 field="scheme",
             )
         )
@@ -250,7 +263,7 @@ def application_draft_problems(
         problems.append(
             RuleViolation(
                 "Choose at least one programme.",
-                code="application.no_programme",
+                code=APPLICATION_NO_PROGRAMME,
                 field="programmes",
             )
         )
@@ -259,7 +272,7 @@ def application_draft_problems(
             problems.append(
                 RuleViolation(
                     f"{programme.code} belongs to another scheme than {scheme}.",
-                    code="application.programme_scheme_mismatch",
+                    code=APPLICATION_PROGRAMME_SCHEME_MISMATCH,
                     field="programmes",
                 )
             )
@@ -301,7 +314,7 @@ def scope_line_problems(
         problems.append(
             RuleViolation(
                 "Declare at least one standard for this scope line.",
-                code="application.scope_line_without_standard",
+                code=APPLICATION_SCOPE_LINE_WITHOUT_STANDARD,
                 field="standards",
             )
         )

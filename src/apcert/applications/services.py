@@ -9,12 +9,25 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
+from apcert.applications.choices import ApplicationStatus
+from apcert.applications.errors import (
+    APPLICATION_ALREADY_DECIDED,
+    APPLICATION_DUPLICATE_SCOPE_LINE,
+    APPLICATION_NOT_DRAFT,
+    APPLICATION_SITE_NOT_OWN,
+)
 from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import application_problems
 from apcert.audit.services import audit_record
-from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role, require_org_member
+from apcert.bodies.permissions import require_cb_role
+from apcert.core.errors import (
+    INVALID_REASON_REQUIRED,
+    INVALID_REQUIRED,
+    RuleViolation,
+    ValidationFailed,
+)
+from apcert.organizations.permissions import require_org_member
 from apcert.schemes.models import Standard
 from apcert.schemes.selectors import standard_resolve
 
@@ -86,26 +99,26 @@ def scope_line_add(
     if not wording:
         raise ValidationFailed(
             "Write the scope wording as it should read on the certificate.",
-            code="invalid.required",
+            code=INVALID_REQUIRED,
             field="wording",
         )
     if site.organization_id != application.organization_id:
         raise RuleViolation(
             "That site belongs to another organization.",
-            code="application.site_not_own",
+            code=APPLICATION_SITE_NOT_OWN,
             field="site",
         )
     resolved = [s if isinstance(s, Standard) else standard_resolve(s) for s in standards]
     with transaction.atomic():
         app = _lock(application)
-        if app.status != "draft":
+        if app.status != ApplicationStatus.DRAFT:
             raise RuleViolation(
-                "Only a draft application's scope can be changed.", code="application.not_draft"
+                "Only a draft application's scope can be changed.", code=APPLICATION_NOT_DRAFT
             )
         if ScopeLine.objects.filter(application=app, category=category, site=site).exists():
             raise RuleViolation(
                 f"The scope already has {category.code} at {site.name}.",
-                code="application.duplicate_scope_line",
+                code=APPLICATION_DUPLICATE_SCOPE_LINE,
             )
         line = ScopeLine.objects.create(
             application=app, category=category, site=site, wording=wording
@@ -126,6 +139,36 @@ def scope_line_add(
     return line
 
 
+def application_transition(
+    *,
+    actor: User,
+    application: Application,
+    action: str,
+    reason: str = "",
+    **changes: object,
+) -> Application:
+    """The one road for an application's status: apply ``action`` of
+    ``lifecycle.APPLICATION`` to ``application``, the row the caller has locked in its
+    transaction, save ``changes`` with it and write the one audit event
+    ``application.<action>``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("application_transition() runs inside the service's transaction")
+    before = application.status
+    application.status = APPLICATION.next_state(before, action)
+    for k, v in changes.items():
+        setattr(application, k, v)
+    application.save(update_fields=["status", *changes.keys()])
+    audit_record(
+        actor=actor,
+        action=f"application.{action}",
+        obj=application,
+        before={"status": before},
+        after={"status": application.status},
+        reason=reason,
+    )
+    return application
+
+
 def application_submit(
     *, actor: User, application: Application, on: dt.date | None = None
 ) -> Application:
@@ -135,21 +178,14 @@ def application_submit(
     on = on or timezone.localdate()
     with transaction.atomic():
         app = _lock(application)
-        target = APPLICATION.next_state(app.status, "submit")
+        APPLICATION.next_state(app.status, "submit")  # refused before the rules are read
         problems = application_problems(app, on)
         if problems:
             first = problems[0]
             first.params["also"] = [p.code for p in problems[1:]]
             raise first
-        app.status = target
-        app.submitted_at = timezone.now()
-        app.save(update_fields=["status", "submitted_at"])
-        audit_record(
-            actor=actor,
-            action="application.submit",
-            obj=app,
-            before={"status": "draft"},
-            after={"status": target},
+        application_transition(
+            actor=actor, application=app, action="submit", submitted_at=timezone.now()
         )
     return app
 
@@ -160,19 +196,11 @@ def _cb_transition(
     require_cb_role(actor, application.cb, "scheme_manager")
     with transaction.atomic():
         app = _lock(application)
-        before = app.status
-        app.status = APPLICATION.next_state(before, action)
-        app.status_reason = reason
+        changes: dict[str, object] = {"status_reason": reason}
         if action == "reject":
-            app.closed_at = timezone.now()
-        app.save(update_fields=["status", "status_reason", "closed_at"])
-        audit_record(
-            actor=actor,
-            action=f"application.{action}",
-            obj=app,
-            before={"status": before},
-            after={"status": app.status},
-            reason=reason,
+            changes["closed_at"] = timezone.now()
+        application_transition(
+            actor=actor, application=app, action=action, reason=reason, **changes
         )
     return app
 
@@ -184,7 +212,7 @@ def application_accept(*, actor: User, application: Application, reason: str = "
 def application_reject(*, actor: User, application: Application, reason: str) -> Application:
     if not (reason or "").strip():
         raise ValidationFailed(
-            "Say why the application is rejected.", code="invalid.reason_required", field="reason"
+            "Say why the application is rejected.", code=INVALID_REASON_REQUIRED, field="reason"
         )
     return _cb_transition(actor=actor, application=application, action="reject", reason=reason)
 
@@ -193,27 +221,22 @@ def application_withdraw(*, actor: User, application: Application, reason: str =
     require_org_member(actor, application.organization)
     with transaction.atomic():
         app = _lock(application)
-        before = app.status
-        app.status = APPLICATION.next_state(before, "withdraw")
+        APPLICATION.next_state(app.status, "withdraw")  # refused before the decision check
         # Withdrawal is open until a decision (lifecycle.APPLICATION); after a grant or a
-        # refusal the holder cancels the certificate instead.
-        from apcert.certificates.models import Decision
-
-        if Decision.objects.filter(application=app).exists():
+        # refusal the holder cancels the certificate instead. The decisions are read through
+        # their foreign key to the application: the certificates app sits above this one.
+        if app.decision_set.exists():
             raise RuleViolation(
                 "A certification decision has been taken on this application; it can no longer "
                 "be withdrawn. To end a certificate, ask the CB to cancel it.",
-                code="application.already_decided",
+                code=APPLICATION_ALREADY_DECIDED,
             )
-        app.status_reason = reason
-        app.closed_at = timezone.now()
-        app.save(update_fields=["status", "status_reason", "closed_at"])
-        audit_record(
+        application_transition(
             actor=actor,
-            action="application.withdraw",
-            obj=app,
-            before={"status": before},
-            after={"status": app.status},
+            application=app,
+            action="withdraw",
             reason=reason,
+            status_reason=reason,
+            closed_at=timezone.now(),
         )
     return app

@@ -1,19 +1,25 @@
-"""Assessment and finding statuses and the actions that move between them."""
+"""Assessment, finding and corrective action statuses and the actions that move between them."""
 
+from apcert.assessments.choices import AssessmentStatus, CorrectiveActionStatus, FindingStatus
 from apcert.core.lifecycle import TransitionTable
+
+_A = AssessmentStatus
 
 ASSESSMENT = TransitionTable(
     entity="assessment",
-    states=("planned", "in_progress", "report_issued", "closed", "cancelled"),
+    states=tuple(_A.values),
     actions=("start", "issue_report", "close", "cancel"),
     transitions={
-        ("planned", "start"): "in_progress",
-        ("planned", "cancel"): "cancelled",
-        ("in_progress", "issue_report"): "report_issued",
-        ("in_progress", "cancel"): "cancelled",
-        ("report_issued", "close"): "closed",
+        (_A.PLANNED, "start"): _A.IN_PROGRESS,
+        (_A.PLANNED, "cancel"): _A.CANCELLED,
+        (_A.IN_PROGRESS, "issue_report"): _A.REPORT_ISSUED,
+        (_A.IN_PROGRESS, "cancel"): _A.CANCELLED,
+        # Closed by the certification decision that rests on the report.
+        (_A.REPORT_ISSUED, "close"): _A.CLOSED,
     },
 )
+
+_F = FindingStatus
 
 # A nonconformity is answered by the organization with a corrective action; the assessor
 # rejects it (back to open), accepts the plan (a minor may then be granted on), or verifies
@@ -22,13 +28,31 @@ ASSESSMENT = TransitionTable(
 # recorded closed.
 FINDING = TransitionTable(
     entity="finding",
-    states=("open", "answered", "plan_accepted", "closed"),
+    states=tuple(_F.values),
     actions=("answer", "reject", "accept_plan", "verify"),
     transitions={
-        ("open", "answer"): "answered",
-        ("answered", "reject"): "open",
-        ("answered", "accept_plan"): "plan_accepted",
-        ("answered", "verify"): "closed",
-        ("plan_accepted", "verify"): "closed",
+        (_F.OPEN, "answer"): _F.ANSWERED,
+        (_F.ANSWERED, "reject"): _F.OPEN,
+        (_F.ANSWERED, "accept_plan"): _F.PLAN_ACCEPTED,
+        (_F.ANSWERED, "verify"): _F.CLOSED,
+        (_F.PLAN_ACCEPTED, "verify"): _F.CLOSED,
+    },
+)
+
+_C = CorrectiveActionStatus
+
+# The organization's answer to a nonconformity, reviewed by an assessor of the team with the
+# same outcomes as its finding. An answer is reviewed once, except that a plan accepted is
+# later verified as effective on evidence (it stays accepted). A rejected answer is final:
+# the organization answers again with a new corrective action.
+CORRECTIVE_ACTION = TransitionTable(
+    entity="corrective_action",
+    states=tuple(_C.values),
+    actions=("accept_plan", "verify", "reject"),
+    transitions={
+        (_C.SUBMITTED, "accept_plan"): _C.ACCEPTED,
+        (_C.SUBMITTED, "verify"): _C.ACCEPTED,
+        (_C.SUBMITTED, "reject"): _C.REJECTED,
+        (_C.ACCEPTED, "verify"): _C.ACCEPTED,
     },
 )

@@ -4,26 +4,53 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
+from apcert.applications.choices import ApplicationStatus
 from apcert.assessments.choices import (
     AssessmentKind,
-    CorrectiveActionStatus,
+    AssessmentStatus,
     FindingGrade,
     FindingStatus,
     RequirementKind,
     TeamRole,
 )
-from apcert.assessments.lifecycle import ASSESSMENT, FINDING
+from apcert.assessments.derived import certificate_visits_changed
+from apcert.assessments.errors import (
+    ASSESSMENT_APPLICATION_NOT_ACCEPTED,
+    ASSESSMENT_CB_NOT_ALLOWED,
+    ASSESSMENT_DUPLICATE_MEMBER,
+    ASSESSMENT_LEAD_REQUIRED,
+    ASSESSMENT_NOT_IN_PROGRESS,
+    ASSESSMENT_REPORT_BEFORE_END,
+    ASSESSMENT_SUBJECT_REQUIRED,
+    ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
+    CORRECTIVE_ACTION_SUPERSEDED,
+    FINDING_RAISED_OUTSIDE_ASSESSMENT,
+    FINDING_STANDARD_NOT_DECLARED,
+    FINDING_STANDARD_REQUIRED,
+)
+from apcert.assessments.lifecycle import ASSESSMENT, CORRECTIVE_ACTION, FINDING
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding, TeamMember
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
-from apcert.core.errors import PermissionDenied, RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role, require_org_member
-from apcert.cycle.schedule import visit_schedule_refresh
+from apcert.bodies.permissions import require_cb_role
+from apcert.core.errors import (
+    INVALID_CHOICE,
+    INVALID_DATE_ORDER,
+    INVALID_REASON_REQUIRED,
+    INVALID_REQUIRED,
+    PERMISSION_ASSESSOR_REQUIRED,
+    PERMISSION_TEAM_MEMBER_REQUIRED,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
+from apcert.organizations.permissions import require_org_member
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
@@ -43,9 +70,12 @@ def _lock(assessment: Assessment) -> Assessment:
 
 
 def _lock_certificate(certificate_id: int) -> None:
-    from apcert.certificates.models import Certificate
-
-    list(Certificate.objects.select_for_update().filter(pk=certificate_id).values_list("pk"))
+    # Reached through the assessment's own foreign key: the certificates app sits above
+    # this one and is not imported here.
+    certificate = cast("type[Model]", Assessment._meta.get_field("certificate").related_model)
+    list(
+        certificate._default_manager.select_for_update().filter(pk=certificate_id).values_list("pk")
+    )
 
 
 def _declared_standards(assessment: Assessment) -> set[str]:
@@ -76,7 +106,7 @@ def _require_assessor(actor: User, assessment: Assessment) -> None:
         raise PermissionDenied(
             "Only an assessor of the assessment team (the lead or a team member, not a "
             "technical expert) may review corrective actions.",
-            code="permission.assessor_required",
+            code=PERMISSION_ASSESSOR_REQUIRED,
         )
 
 
@@ -88,7 +118,7 @@ def _require_team(actor: User, assessment: Assessment, *, lead: bool = False) ->
         raise PermissionDenied(
             f"Only {'the lead assessor' if lead else 'a member of the assessment team'} may "
             "do this.",
-            code="permission.team_member_required",
+            code=PERMISSION_TEAM_MEMBER_REQUIRED,
         )
 
 
@@ -111,19 +141,19 @@ def assessment_plan(
     that kind may ``cb`` name another CB than the certificate's."""
     if kind not in AssessmentKind.values:
         raise ValidationFailed(
-            f"Unknown assessment kind '{kind}'.", code="invalid.choice", field="kind"
+            f"Unknown assessment kind '{kind}'.", code=INVALID_CHOICE, field="kind"
         )
     if cb is not None and kind != AssessmentKind.TRANSFER_REVIEW:
         raise ValidationFailed(
             "Only a transfer review is planned by another CB than the subject's.",
-            code="assessment.cb_not_allowed",
+            code=ASSESSMENT_CB_NOT_ALLOWED,
             field="cb",
         )
     if kind == AssessmentKind.INITIAL:
         if application is None:
             raise ValidationFailed(
                 "An initial assessment is of an application.",
-                code="assessment.subject_required",
+                code=ASSESSMENT_SUBJECT_REQUIRED,
                 field="application",
             )
         cb = application.cb
@@ -131,7 +161,7 @@ def assessment_plan(
         if certificate is None:
             raise ValidationFailed(
                 "This kind of assessment is of a certificate.",
-                code="assessment.subject_required",
+                code=ASSESSMENT_SUBJECT_REQUIRED,
                 field="certificate",
             )
         if cb is None:
@@ -140,26 +170,26 @@ def assessment_plan(
     if end_date < start_date:
         raise ValidationFailed(
             "The assessment cannot end before it starts.",
-            code="invalid.date_order",
+            code=INVALID_DATE_ORDER,
             field="end_date",
         )
     leads = [u for u, role in team if role == TeamRole.LEAD]
     if len(leads) != 1:
         raise RuleViolation(
             "The team needs exactly one lead assessor.",
-            code="assessment.lead_required",
+            code=ASSESSMENT_LEAD_REQUIRED,
             field="team",
         )
     if len({u.pk for u, _ in team}) != len(team):
         raise ValidationFailed(
             "A person is listed twice in the team.",
-            code="assessment.duplicate_member",
+            code=ASSESSMENT_DUPLICATE_MEMBER,
             field="team",
         )
     for user, role in team:
         if role not in TeamRole.values:
             raise ValidationFailed(
-                f"Unknown team role '{role}'.", code="invalid.choice", field="team"
+                f"Unknown team role '{role}'.", code=INVALID_CHOICE, field="team"
             )
         roles = set(
             CBStaff.objects.filter(cb=cb, user=user, active=True).values_list("role", flat=True)
@@ -169,7 +199,7 @@ def assessment_plan(
             what = "on the staff" if expert else "a qualified assessor"
             raise RuleViolation(
                 f"{user} is not {what} of {cb.code}.",
-                code="assessment.team_member_not_qualified",
+                code=ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
                 field="team",
                 params={"user": user.username},
             )
@@ -178,10 +208,10 @@ def assessment_plan(
             from apcert.applications.models import Application as App
 
             app = App.objects.select_for_update().get(pk=application.pk)
-            if app.status != "accepted":
+            if app.status != ApplicationStatus.ACCEPTED:
                 raise RuleViolation(
                     "An initial assessment can be planned once the application is accepted.",
-                    code="assessment.application_not_accepted",
+                    code=ASSESSMENT_APPLICATION_NOT_ACCEPTED,
                 )
         assessment = Assessment.objects.create(
             cb=cb,
@@ -196,7 +226,7 @@ def assessment_plan(
             [TeamMember(assessment=assessment, user=u, role=r) for u, r in team]
         )
         if certificate is not None:
-            visit_schedule_refresh([certificate.pk])
+            certificate_visits_changed([certificate.pk])
         audit_record(
             actor=actor,
             action="assessment.plan",
@@ -213,9 +243,29 @@ def assessment_plan(
     return assessment
 
 
-def _transition(
-    *, actor: User, assessment: Assessment, action: str, **changes: object
+def assessment_transition(
+    *,
+    actor: User | None,
+    assessment: Assessment,
+    action: str,
+    within_decision: bool = False,
+    **changes: object,
 ) -> Assessment:
+    """The one road for an assessment's status: apply ``action`` of ``lifecycle.ASSESSMENT``,
+    save ``changes`` with it, announce that its certificate's visits moved and write the one
+    audit event ``assessment.<action>``.
+
+    ``within_decision`` is for the certification decision that closes the assessment it
+    rests on: the decision's service holds the locks (the certificate, then the assessment),
+    passes the locked row, keeps the certificate's derived data in step and records the
+    assessment in its own audit event, so nothing more is written here."""
+    if within_decision:
+        a = assessment
+        a.status = ASSESSMENT.next_state(a.status, action)
+        for k, v in changes.items():
+            setattr(a, k, v)
+        a.save(update_fields=["status", *changes.keys()])
+        return a
     with transaction.atomic():
         if assessment.certificate_id is not None:
             # The certificate before the assessment, in the certificate services' order: its
@@ -228,7 +278,7 @@ def _transition(
             setattr(a, k, v)
         a.save(update_fields=["status", *changes.keys()])
         if a.certificate_id is not None:  # a report issued or withdrawn moves the programme
-            visit_schedule_refresh([a.certificate_id])
+            certificate_visits_changed([a.certificate_id])
         audit_record(
             actor=actor,
             action=f"assessment.{action}",
@@ -241,12 +291,14 @@ def _transition(
 
 def assessment_start(*, actor: User, assessment: Assessment) -> Assessment:
     _require_team(actor, assessment, lead=True)
-    return _transition(actor=actor, assessment=assessment, action="start")
+    return assessment_transition(actor=actor, assessment=assessment, action="start")
 
 
 def assessment_cancel(*, actor: User, assessment: Assessment, reason: str) -> Assessment:
     require_cb_role(actor, assessment.cb, "scheme_manager")
-    return _transition(actor=actor, assessment=assessment, action="cancel", summary=reason)
+    return assessment_transition(
+        actor=actor, assessment=assessment, action="cancel", summary=reason
+    )
 
 
 def assessment_issue_report(
@@ -258,9 +310,9 @@ def assessment_issue_report(
     if issued_on < assessment.end_date:
         raise RuleViolation(
             "The report cannot be issued before the assessment's last day.",
-            code="assessment.report_before_end",
+            code=ASSESSMENT_REPORT_BEFORE_END,
         )
-    return _transition(
+    return assessment_transition(
         actor=actor,
         assessment=assessment,
         action="issue_report",
@@ -285,44 +337,44 @@ def finding_record(
     raised unless a date is given; an observation needs no answer and is recorded closed."""
     _require_team(actor, assessment)
     if grade not in FindingGrade.values:
-        raise ValidationFailed(f"Unknown grade '{grade}'.", code="invalid.choice", field="grade")
+        raise ValidationFailed(f"Unknown grade '{grade}'.", code=INVALID_CHOICE, field="grade")
     if requirement_kind not in RequirementKind.values:
         raise ValidationFailed(
             f"Unknown requirement kind '{requirement_kind}'.",
-            code="invalid.choice",
+            code=INVALID_CHOICE,
             field="requirement_kind",
         )
     if not (requirement_ref or "").strip() or not (description or "").strip():
         raise ValidationFailed(
             "A finding names its requirement and describes what was found.",
-            code="invalid.required",
+            code=INVALID_REQUIRED,
             field="description",
         )
     if requirement_kind == RequirementKind.STANDARD and standard is None:
         raise ValidationFailed(
             "Name the declared standard whose clause is not met.",
-            code="finding.standard_required",
+            code=FINDING_STANDARD_REQUIRED,
             field="standard",
         )
     raised_on = raised_on or assessment.start_date
     with transaction.atomic():
         a = _lock(assessment)
-        if a.status != "in_progress":
+        if a.status != AssessmentStatus.IN_PROGRESS:
             raise RuleViolation(
                 "Findings are recorded while the assessment is in progress.",
-                code="assessment.not_in_progress",
+                code=ASSESSMENT_NOT_IN_PROGRESS,
             )
         if not (a.start_date <= raised_on <= a.end_date):
             raise RuleViolation(
                 "A finding is raised during the assessment's dates.",
-                code="finding.raised_outside_assessment",
+                code=FINDING_RAISED_OUTSIDE_ASSESSMENT,
                 field="raised_on",
             )
         if standard is not None and standard.reference not in _declared_standards(a):
             raise RuleViolation(
                 f"{standard.reference} is not among the standards declared in the scope; a "
                 "finding is raised against a clause of a declared standard.",
-                code="finding.standard_not_declared",
+                code=FINDING_STANDARD_NOT_DECLARED,
                 field="standard",
             )
         scheme = a.application.scheme if a.application_id else a.certificate.scheme  # type: ignore[union-attr]
@@ -335,7 +387,7 @@ def finding_record(
             if due < raised_on:
                 raise ValidationFailed(
                     "The due date cannot be before the finding is raised.",
-                    code="invalid.date_order",
+                    code=INVALID_DATE_ORDER,
                     field="due_date",
                 )
         finding = Finding.objects.create(
@@ -386,15 +438,13 @@ def corrective_action_submit(
         if not (value or "").strip():
             raise ValidationFailed(
                 "A corrective action gives the correction, the root cause and the action taken.",
-                code="invalid.required",
+                code=INVALID_REQUIRED,
                 field=name,
             )
     submitted_on = submitted_on or timezone.localdate()
     with transaction.atomic():
         f = Finding.objects.select_for_update().get(pk=finding.pk)
-        before = f.status
-        f.status = FINDING.next_state(before, "answer")
-        f.save(update_fields=["status"])
+        finding_transition_check(f, "answer")
         ca = CorrectiveAction.objects.create(
             finding=f,
             correction=correction.strip(),
@@ -404,13 +454,7 @@ def corrective_action_submit(
             submitted_by=actor,
             submitted_on=submitted_on,
         )
-        audit_record(
-            actor=actor,
-            action="finding.answer",
-            obj=f,
-            before={"status": before},
-            after={"status": f.status, "corrective_action": ca.pk},
-        )
+        finding_transition(actor=actor, finding=f, action="answer", answer=ca)
     return ca
 
 
@@ -430,7 +474,7 @@ def corrective_action_review(
     if outcome not in REVIEW_OUTCOMES:
         raise ValidationFailed(
             f"The outcome is one of {', '.join(REVIEW_OUTCOMES)}.",
-            code="invalid.choice",
+            code=INVALID_CHOICE,
             field="outcome",
         )
     ca = CorrectiveAction.objects.select_related("finding__assessment").get(pk=corrective_action.pk)
@@ -438,7 +482,7 @@ def corrective_action_review(
     if outcome == "reject" and not comment.strip():
         raise ValidationFailed(
             "Say why the corrective action is rejected.",
-            code="invalid.reason_required",
+            code=INVALID_REASON_REQUIRED,
             field="comment",
         )
     reviewed_on = reviewed_on or timezone.localdate()
@@ -448,34 +492,71 @@ def corrective_action_review(
         if ca.pk != f.corrective_actions.order_by("-id").values_list("pk", flat=True).first():
             raise RuleViolation(
                 "Only the latest answer to a finding can be reviewed.",
-                code="corrective_action.superseded",
+                code=CORRECTIVE_ACTION_SUPERSEDED,
             )
         if reviewed_on < ca.submitted_on:
             raise ValidationFailed(
                 "The review cannot be dated before the answer.",
-                code="invalid.date_order",
+                code=INVALID_DATE_ORDER,
                 field="reviewed_on",
             )
-        before = f.status
-        f.status = FINDING.next_state(before, outcome)
-        if f.status == FindingStatus.CLOSED:
-            f.closed_on = reviewed_on
-        f.save(update_fields=["status", "closed_on"])
-        ca.status = (
-            CorrectiveActionStatus.REJECTED
-            if outcome == "reject"
-            else CorrectiveActionStatus.ACCEPTED
-        )
-        ca.reviewed_by = actor
-        ca.reviewed_on = reviewed_on
-        ca.review_comment = comment
-        ca.save(update_fields=["status", "reviewed_by", "reviewed_on", "review_comment"])
-        audit_record(
+        finding_transition(
             actor=actor,
-            action=f"finding.{outcome}",
-            obj=f,
-            before={"status": before},
-            after={"status": f.status, "corrective_action": ca.pk, "closed_on": f.closed_on},
+            finding=f,
+            action=outcome,
+            answer=ca,
+            on=reviewed_on,
             reason=comment,
+            review={"reviewed_by": actor, "reviewed_on": reviewed_on, "review_comment": comment},
         )
     return ca
+
+
+def finding_transition_check(finding: Finding, action: str) -> str:
+    """The status ``action`` leads the finding to, or the table's refusal, for a service
+    that refuses before it writes anything else."""
+    return FINDING.next_state(finding.status, action)
+
+
+def finding_transition(
+    *,
+    actor: User,
+    finding: Finding,
+    action: str,
+    answer: CorrectiveAction,
+    on: dt.date | None = None,
+    reason: str = "",
+    review: dict[str, object] | None = None,
+) -> Finding:
+    """The one road for a finding's status and its corrective action's: apply ``action``
+    of ``lifecycle.FINDING`` to the locked ``finding`` and, when the answer is reviewed, the
+    same action of ``lifecycle.CORRECTIVE_ACTION`` to ``answer`` (its locked latest answer,
+    with ``review``'s reviewer, date and comment); then write the one audit event
+    ``finding.<action>``. A finding verified closes on ``on``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("finding_transition() runs inside the service's transaction")
+    before = finding.status
+    finding.status = FINDING.next_state(before, action)
+    answer_status = (
+        CORRECTIVE_ACTION.next_state(answer.status, action) if review is not None else None
+    )
+    if finding.status == FindingStatus.CLOSED:
+        finding.closed_on = on
+    finding.save(update_fields=["status", "closed_on"])
+    if answer_status is not None and review is not None:
+        answer.status = answer_status
+        for k, v in review.items():
+            setattr(answer, k, v)
+        answer.save(update_fields=["status", *review.keys()])
+    after: dict[str, object] = {"status": finding.status, "corrective_action": answer.pk}
+    if review is not None:
+        after["closed_on"] = finding.closed_on
+    audit_record(
+        actor=actor,
+        action=f"finding.{action}",
+        obj=finding,
+        before={"status": before},
+        after=after,
+        reason=reason,
+    )
+    return finding

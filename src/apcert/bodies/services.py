@@ -11,9 +11,27 @@ from django.db import transaction
 
 from apcert.audit.services import audit_record
 from apcert.bodies.choices import AcceptanceStatus, CBRole
+from apcert.bodies.errors import (
+    CB_ACCEPTANCE_EXISTS,
+    CB_CODE_TAKEN,
+    CB_INVALID_CODE,
+    CB_STAFF_EXISTS,
+)
+from apcert.bodies.lifecycle import CB_ACCEPTANCE
 from apcert.bodies.models import CBAcceptance, CBStaff, CertificationBody
-from apcert.core.errors import PermissionDenied, RuleViolation, ValidationFailed
-from apcert.core.permissions import cb_roles, is_secretariat, require_secretariat
+from apcert.bodies.permissions import cb_roles
+from apcert.core.errors import (
+    INVALID_CHOICE,
+    INVALID_COUNTRY,
+    INVALID_DATE_ORDER,
+    INVALID_REASON_REQUIRED,
+    INVALID_REQUIRED,
+    PERMISSION_CB_ROLE_REQUIRED,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
+from apcert.core.permissions import is_secretariat, require_secretariat
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -28,7 +46,7 @@ def validate_country(value: str, field: str = "country") -> str:
     if not COUNTRY.match(code):
         raise ValidationFailed(
             f"'{value}' is not a country code: use the two letters of ISO 3166-1 (e.g. DE).",
-            code="invalid.country",
+            code=INVALID_COUNTRY,
             field=field,
         )
     return code
@@ -43,17 +61,17 @@ def cb_create(
     if not CB_CODE.match(code):
         raise ValidationFailed(
             "A CB code is 2 to 8 letters or digits (it appears in certificate numbers).",
-            code="cb.invalid_code",
+            code=CB_INVALID_CODE,
             field="code",
         )
     if not (name or "").strip():
-        raise ValidationFailed("A CB needs a name.", code="invalid.required", field="name")
+        raise ValidationFailed("A CB needs a name.", code=INVALID_REQUIRED, field="name")
     country = validate_country(country)
     with transaction.atomic():
         if CertificationBody.objects.filter(code__iexact=code).exists():
             raise RuleViolation(
                 f"The CB code {code} is already given to another CB.",
-                code="cb.code_taken",
+                code=CB_CODE_TAKEN,
                 field="code",
             )
         cb = CertificationBody.objects.create(
@@ -82,14 +100,14 @@ def cb_acceptance_grant(
     if valid_until is not None and valid_until < accepted_on:
         raise ValidationFailed(
             "An acceptance cannot end before it starts.",
-            code="invalid.date_order",
+            code=INVALID_DATE_ORDER,
             field="valid_until",
         )
     with transaction.atomic():
         if CBAcceptance.objects.filter(cb=cb, programme=programme).exists():
             raise RuleViolation(
                 f"{cb.code} already has an acceptance for {programme.code}; change that one.",
-                code="cb.acceptance_exists",
+                code=CB_ACCEPTANCE_EXISTS,
             )
         acc = CBAcceptance.objects.create(
             cb=cb,
@@ -117,29 +135,31 @@ def cb_acceptance_grant(
     return acc
 
 
-def cb_acceptance_set_status(
-    *, actor: User, acceptance: CBAcceptance, status: str, reason: str
+def cb_acceptance_transition(
+    *, actor: User, acceptance: CBAcceptance, action: str, reason: str
 ) -> CBAcceptance:
+    """The one road for an acceptance's status: the Secretariat suspends, restores or
+    withdraws it (``lifecycle.CB_ACCEPTANCE``), with the reason kept in the one audit event."""
     require_secretariat(actor)
-    if status not in AcceptanceStatus.values:
+    if action not in CB_ACCEPTANCE.actions:
         raise ValidationFailed(
-            f"Unknown acceptance status '{status}'.", code="invalid.choice", field="status"
+            f"Unknown action on an acceptance '{action}'.", code=INVALID_CHOICE, field="action"
         )
     if not reason.strip():
         raise ValidationFailed(
-            "Say why the acceptance changes.", code="invalid.reason_required", field="reason"
+            "Say why the acceptance changes.", code=INVALID_REASON_REQUIRED, field="reason"
         )
     with transaction.atomic():
         acc = CBAcceptance.objects.select_for_update().get(pk=acceptance.pk)
         before = acc.status
-        acc.status = status
+        acc.status = CB_ACCEPTANCE.next_state(before, action)
         acc.save(update_fields=["status"])
         audit_record(
             actor=actor,
             action="cb.acceptance_status",
             obj=acc,
             before={"status": before},
-            after={"status": status},
+            after={"status": acc.status},
             reason=reason,
         )
     return acc
@@ -150,15 +170,15 @@ def cb_staff_add(*, actor: User, cb: CertificationBody, user: User, role: str) -
     if not is_secretariat(actor) and "admin" not in cb_roles(actor, cb):
         raise PermissionDenied(
             f"Only the Secretariat or an administrator of {cb.code} may add staff.",
-            code="permission.cb_role_required",
+            code=PERMISSION_CB_ROLE_REQUIRED,
         )
     if role not in CBRole.values:
-        raise ValidationFailed(f"Unknown CB role '{role}'.", code="invalid.choice", field="role")
+        raise ValidationFailed(f"Unknown CB role '{role}'.", code=INVALID_CHOICE, field="role")
     with transaction.atomic():
         staff, created = CBStaff.objects.get_or_create(cb=cb, user=user, role=role)
         if not created and staff.active:
             raise RuleViolation(
-                f"{user} already holds the role {role} at {cb.code}.", code="cb.staff_exists"
+                f"{user} already holds the role {role} at {cb.code}.", code=CB_STAFF_EXISTS
             )
         if not created:
             staff.active = True

@@ -10,7 +10,14 @@ class CertificateStatus(models.TextChoices):
     EXPIRED = "expired", "expired"
 
 
-PUBLIC_STATUSES = ("current", "suspended", "withdrawn", "cancelled", "expired")
+#: Every status but draft: a draft is never public.
+PUBLIC_STATUSES: tuple[str, ...] = (
+    CertificateStatus.CURRENT,
+    CertificateStatus.SUSPENDED,
+    CertificateStatus.WITHDRAWN,
+    CertificateStatus.CANCELLED,
+    CertificateStatus.EXPIRED,
+)
 
 
 class PublicationReviewStatus(models.TextChoices):

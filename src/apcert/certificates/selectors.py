@@ -12,6 +12,18 @@ from django.utils import timezone
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, TeamMember
+from apcert.certificates.errors import (
+    DECISION_ALREADY_GRANTED,
+    DECISION_APPLICATION_NOT_ACCEPTED,
+    DECISION_ASSESSMENT_ALREADY_USED,
+    DECISION_BEFORE_REPORT,
+    DECISION_INITIAL_ASSESSMENT_EXPIRED,
+    DECISION_MAKER_ON_TEAM,
+    DECISION_MINOR_WITHOUT_PLAN,
+    DECISION_OPEN_MAJOR,
+    DECISION_REPORT_NOT_ISSUED,
+    DECISION_WRONG_ASSESSMENT,
+)
 from apcert.certificates.models import (
     Certificate,
     CertificateIssue,
@@ -52,7 +64,7 @@ def decision_maker_problems(*, assessment: Assessment, decided_by: User) -> list
             RuleViolation(
                 f"{decided_by} was on the assessment team and may not take the certification "
                 "decision. Another decision maker of the CB must decide.",
-                code="decision.maker_on_team",
+                code=DECISION_MAKER_ON_TEAM,
             )
         ]
     return []
@@ -83,7 +95,7 @@ def findings_problems(
                     f"verified within {months} months of the initial assessment's last day "
                     f"({assessment.end_date.isoformat()}, limit {limit.isoformat()}): the initial "
                     "assessment must be repeated.",
-                    code="decision.initial_assessment_expired",
+                    code=DECISION_INITIAL_ASSESSMENT_EXPIRED,
                     params={"limit": limit.isoformat(), "findings": [f.pk for f in late]},
                 )
             )
@@ -93,7 +105,7 @@ def findings_problems(
             RuleViolation(
                 f"{nonconformities(len(open_majors), 'is', 'are')} still open"
                 ": each must be corrected and verified before a grant.",
-                code="decision.open_major",
+                code=DECISION_OPEN_MAJOR,
                 params={"findings": [f.pk for f in open_majors]},
             )
         )
@@ -108,7 +120,7 @@ def findings_problems(
             RuleViolation(
                 f"{nonconformities(len(minors), 'has', 'have', 'minor')} no "
                 "accepted corrective action plan yet.",
-                code="decision.minor_without_plan",
+                code=DECISION_MINOR_WITHOUT_PLAN,
                 params={"findings": [f.pk for f in minors]},
             )
         )
@@ -119,14 +131,14 @@ def report_problems(*, assessment: Assessment, decided_on: dt.date) -> list[Rule
     if assessment.status not in ("report_issued", "closed") or assessment.report_issued_on is None:
         return [
             RuleViolation(
-                "The assessment report has not been issued yet.", code="decision.report_not_issued"
+                "The assessment report has not been issued yet.", code=DECISION_REPORT_NOT_ISSUED
             )
         ]
     if decided_on < assessment.report_issued_on:
         return [
             RuleViolation(
                 "A decision cannot be dated before the report it rests on.",
-                code="decision.before_report",
+                code=DECISION_BEFORE_REPORT,
             )
         ]
     return []
@@ -143,13 +155,13 @@ def decision_subject_problems(
             RuleViolation(
                 f"The application is {application.status}; only an accepted application can be "
                 "decided on.",
-                code="decision.application_not_accepted",
+                code=DECISION_APPLICATION_NOT_ACCEPTED,
             )
         )
     if application.certificates.exists():
         problems.append(
             RuleViolation(
-                "This application has already been granted.", code="decision.already_granted"
+                "This application has already been granted.", code=DECISION_ALREADY_GRANTED
             )
         )
     elif Decision.objects.filter(assessment=assessment).exists():
@@ -157,7 +169,7 @@ def decision_subject_problems(
             RuleViolation(
                 "This assessment has already supported a decision; a new application and "
                 "assessment are needed.",
-                code="decision.assessment_already_used",
+                code=DECISION_ASSESSMENT_ALREADY_USED,
             )
         )
     return problems
@@ -172,7 +184,7 @@ def grant_problems(
         problems.append(
             RuleViolation(
                 "A grant rests on the initial assessment of this application.",
-                code="decision.wrong_assessment",
+                code=DECISION_WRONG_ASSESSMENT,
             )
         )
         return problems
@@ -236,7 +248,7 @@ def followup_assessment_problems(
             RuleViolation(
                 f"This decision rests on a {AssessmentKind(kind).label} of {certificate.number} "
                 "carried out by the deciding certification body.",
-                code="decision.wrong_assessment",
+                code=DECISION_WRONG_ASSESSMENT,
                 params={"kind": kind},
             )
         ]
@@ -246,7 +258,7 @@ def followup_assessment_problems(
             RuleViolation(
                 "This assessment has already supported a decision; a new decision needs a new "
                 "assessment.",
-                code="decision.assessment_already_used",
+                code=DECISION_ASSESSMENT_ALREADY_USED,
             )
         )
     problems += decision_maker_problems(assessment=assessment, decided_by=decided_by)
@@ -302,7 +314,7 @@ def grant_blockers(
     what ``certificate_grant`` checks, every failing rule rather than the first, each with
     its code and message. The actor's role comes first (only a decision maker of the CB
     decides), then :func:`grant_problems`. Empty when the grant may be taken."""
-    from apcert.core.permissions import require_cb_role
+    from apcert.bodies.permissions import require_cb_role
 
     blockers: list[DomainError] = []
     try:

@@ -71,3 +71,28 @@ class NotFound(DomainError):
 
     code = "not_found"
     http_status = 404
+
+
+# --- the codes shared by every app: malformed input and missing rights ---------------------
+
+INVALID = "invalid"
+INVALID_ACTION = "invalid.action"
+INVALID_CHOICE = "invalid.choice"
+INVALID_COUNTRY = "invalid.country"
+INVALID_DATE = "invalid.date"
+INVALID_DATETIME = "invalid.datetime"
+INVALID_DATE_ORDER = "invalid.date_order"
+INVALID_EMAIL = "invalid.email"
+INVALID_PASSWORD = "invalid.password"  # noqa: S105 - an error code, not a password
+INVALID_REASON_CATEGORY = "invalid.reason_category"
+INVALID_REASON_REQUIRED = "invalid.reason_required"
+INVALID_REQUIRED = "invalid.required"
+INVALID_TOO_LONG = "invalid.too_long"
+INVALID_USERNAME = "invalid.username"
+PERMISSION_ASSESSOR_REQUIRED = "permission.assessor_required"
+PERMISSION_CB_ROLE_REQUIRED = "permission.cb_role_required"
+PERMISSION_CB_STAFF_REQUIRED = "permission.cb_staff_required"
+PERMISSION_NOT_SIGNED_IN = "permission.not_signed_in"
+PERMISSION_ORGANIZATION_MEMBER_REQUIRED = "permission.organization_member_required"
+PERMISSION_SECRETARIAT_REQUIRED = "permission.secretariat_required"
+PERMISSION_TEAM_MEMBER_REQUIRED = "permission.team_member_required"

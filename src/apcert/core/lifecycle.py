@@ -27,6 +27,11 @@ class TransitionTable:
             if action not in self.actions:
                 raise ValueError(f"{self.entity}: unknown action {action!r}")
 
+    @property
+    def refusal_code(self) -> str:
+        """The code of this table's refusals, declared with the entity's app's error codes."""
+        return f"{self.entity}.transition_not_allowed"
+
     def allowed(self, state: str, action: str) -> bool:
         return (state, action) in self.transitions
 
@@ -42,7 +47,7 @@ class TransitionTable:
                 f"{_article(self.entity)} {self.entity.replace('_', ' ')} that is "
                 f"{state.replace('_', ' ')} "
                 f"cannot be {_past(action)}. Actions allowed now: {allowed}.",
-                code=f"{self.entity}.transition_not_allowed",
+                code=self.refusal_code,
                 params={"state": state, "action": action},
             ) from None
 

@@ -20,6 +20,7 @@ from django.conf import settings
 
 from apcert.core.errors import ValidationFailed
 from apcert.credentials import multikey
+from apcert.credentials.errors import KEY_FILE_MISSING, KEY_FILE_UNREADABLE
 
 if TYPE_CHECKING:
     from apcert.credentials.models import SigningKey
@@ -91,13 +92,13 @@ def read_private_key(cb_code: str, public_key_multibase: str) -> Ed25519PrivateK
         raise ValidationFailed(
             f"The private key file {path} of CB {cb_code} is missing. Restore it from the "
             "backup of the key directory, or generate a new key (apcert keys-generate).",
-            code="key.file_missing",
+            code=KEY_FILE_MISSING,
             params={"path": str(path)},
         ) from None
     except OSError as exc:
         raise ValidationFailed(
             f"The private key file {path} cannot be read: {exc.strerror}.",
-            code="key.file_unreadable",
+            code=KEY_FILE_UNREADABLE,
             params={"path": str(path)},
         ) from None
     try:
@@ -107,14 +108,14 @@ def read_private_key(cb_code: str, public_key_multibase: str) -> Ed25519PrivateK
     if not isinstance(key, Ed25519PrivateKey):
         raise ValidationFailed(
             f"The file {path} does not hold an Ed25519 private key.",
-            code="key.file_unreadable",
+            code=KEY_FILE_UNREADABLE,
             params={"path": str(path)},
         )
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     if multikey.public_key_multibase(raw) != public_key_multibase:
         raise ValidationFailed(
             f"The file {path} holds another key than the one it is named for.",
-            code="key.file_unreadable",
+            code=KEY_FILE_UNREADABLE,
             params={"path": str(path)},
         )
     return key

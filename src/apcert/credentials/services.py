@@ -19,10 +19,27 @@ from django.utils import timezone
 
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CertificationBody
-from apcert.certificates.models import CertificateIssue
-from apcert.core.errors import NotFound, RuleViolation, ValidationFailed
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.certificates.selectors import certificate_last_issue
+from apcert.core.errors import (
+    INVALID_DATE,
+    INVALID_DATETIME,
+    NotFound,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.credentials import identifiers, keyfiles, multikey, selectors
 from apcert.credentials.document import build_credential
+from apcert.credentials.errors import (
+    CB_UNKNOWN,
+    CERTIFICATE_UNKNOWN,
+    KEY_ALREADY_COMPROMISED,
+    KEY_DIR_UNWRITABLE,
+    KEY_NONE,
+    KEY_UNKNOWN,
+    STATUS_LIST_UNKNOWN,
+)
 from apcert.credentials.models import IssueCredential, SigningKey
 from apcert.credentials.proofs import create_proof
 
@@ -34,7 +51,7 @@ def cb_by_code(code: str) -> CertificationBody:
     """The CB with this code (any case); :class:`NotFound` ``cb.unknown`` otherwise."""
     cb = CertificationBody.objects.filter(code__iexact=code.strip()).first()
     if cb is None:
-        raise NotFound(f"There is no certification body {code!r}.", code="cb.unknown")
+        raise NotFound(f"There is no certification body {code!r}.", code=CB_UNKNOWN)
     return cb
 
 
@@ -59,7 +76,7 @@ def signing_key_generate(
     except OSError as exc:
         raise ValidationFailed(
             f"The key directory {keyfiles.key_dir()} cannot be written: {exc.strerror}.",
-            code="key.dir_unwritable",
+            code=KEY_DIR_UNWRITABLE,
         ) from None
     try:
         with transaction.atomic():
@@ -108,15 +125,15 @@ def signing_key_compromise(
     ``since`` than one already recorded may be set; a later one may not (it would make
     trusted again what was distrusted)."""
     if since.tzinfo is None:
-        raise ValidationFailed("Give the time with its time zone.", code="invalid.datetime")
+        raise ValidationFailed("Give the time with its time zone.", code=INVALID_DATETIME)
     with transaction.atomic():
         key = SigningKey.objects.select_for_update().filter(key_id=key_id).first()
         if key is None:
-            raise NotFound(f"There is no signing key {key_id!r}.", code="key.unknown")
+            raise NotFound(f"There is no signing key {key_id!r}.", code=KEY_UNKNOWN)
         if key.compromised_from is not None and since >= key.compromised_from:
             raise RuleViolation(
                 f"The key is already compromised since {key.compromised_from.isoformat()}.",
-                code="key.already_compromised",
+                code=KEY_ALREADY_COMPROMISED,
             )
         before = {"compromised_from": key.compromised_from, "retired_at": key.retired_at}
         key.compromised_from = since
@@ -155,7 +172,7 @@ def _signing_key(cb: CertificationBody) -> SigningKey:
     if key is None:
         raise RuleViolation(
             f"CB {cb.code} has no signing key: generate one with apcert keys-generate.",
-            code="key.none",
+            code=KEY_NONE,
         )
     key.cb = cb
     return key
@@ -196,7 +213,7 @@ def credential_for_issue(
     if stored is not None:
         return dict(stored.credential)
     certificate = issue.certificate
-    if certificate.status == "draft":
+    if certificate.status == CertificateStatus.DRAFT:
         return None  # not public yet: signed when it is published
     cb = certificate.cb
     key = selectors.current_key(cb)
@@ -242,7 +259,7 @@ def status_list_credential(*, cb_code: str, purpose: str) -> dict[str, Any]:
         raise NotFound(
             f"There is no {purpose!r} status list of a certification body {cb_code!r}: the "
             f"lists are {', '.join(StatusPurpose.values)}.",
-            code="status_list.unknown",
+            code=STATUS_LIST_UNKNOWN,
         )
     document = published_status_list(cb, purpose, issuer=identifiers.cb_did(cb.code))
     return sign_document(cb, document)
@@ -265,20 +282,36 @@ def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -
     if on > timezone.localdate(now):
         raise ValidationFailed(
             "A receipt tells what the register shows up to today, not about a later day.",
-            code="invalid.date",
+            code=INVALID_DATE,
         )
     certificate = public_certificate(number.strip()) if number.strip() else None
     if certificate is None:
         raise NotFound(
             f"The public register has no certificate {number.strip()[:80]!r}.",
-            code="certificate.unknown",
+            code=CERTIFICATE_UNKNOWN,
         )
     key = selectors.current_register_key()
     if key is None:
         raise RuleViolation(
             "The register has no signing key for receipts: generate one with "
             "apcert keys-generate --register.",
-            code="key.none",
+            code=KEY_NONE,
         )
     answer = certificate_as_of(certificate=certificate, on=on)
     return _proof(build_receipt(answer, checked_at=now), key)
+
+
+def credential_keep(certificate: Certificate) -> None:
+    """Sign the latest issue of a public certificate once its CB has a signing key (a draft
+    is signed when it is published). Runs after the status lists: the credential names the
+    certificate's place in them."""
+    if certificate.status == CertificateStatus.DRAFT:
+        return
+    from apcert.statuslists.selectors import status_entries
+    from apcert.statuslists.services import status_entry_allocate
+
+    issue = certificate_last_issue(certificate)
+    if issue is not None:
+        credential_for_issue(
+            issue, status_entries=status_entries(certificate, status_entry_allocate(certificate))
+        )

@@ -15,9 +15,8 @@ from django.db import connection
 
 from apcert.assessments.models import Finding
 from apcert.audit.services import audit_record
-from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
-from apcert.certificates.services._common import _keep_derived, _state, _status_record
+from apcert.certificates.services import certificate_state, certificate_transition
 from apcert.cycle.models import FindingLateFlag
 
 
@@ -38,35 +37,22 @@ def certificate_change_by_rule(
     """Apply one transition of ``CERTIFICATE`` because ``rule`` says so. ``certificate``
     must be the row locked by the caller (``select_for_update``)."""
     _require_transaction()
-    cert = certificate
-    before = _state(cert)
-    cert.status = CERTIFICATE.next_state(cert.status, action)
-    cert.status_since = effective_on
-    cert.save(update_fields=["status", "status_since"])
-    _status_record(
-        cert,
-        before=before["status"],
-        on=effective_on,
+    return certificate_transition(
+        actor=None,
+        certificate=certificate,
+        action=action,
+        effective_on=effective_on,
         reason_category=reason_category,
         reason=reason,
         decision=None,
-    )
-    _keep_derived(cert)
-    audit_record(
-        actor=None,
-        action=f"certificate.{action}",
-        obj=cert,
-        before=before,
+        before=certificate_state(certificate),
         after={
-            **_state(cert),
             "decision": None,
             "rule": rule,
             "reason_category": reason_category,
             "effective_on": effective_on,
         },
-        reason=reason,
     )
-    return cert
 
 
 def finding_flag_late(*, finding: Finding, as_of: dt.date, rule: str) -> FindingLateFlag:

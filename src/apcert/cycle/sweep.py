@@ -29,8 +29,7 @@ from apcert.assessments.models import Finding
 from apcert.assessments.selectors import findings_late_on
 from apcert.certificates.choices import StatusReason
 from apcert.certificates.models import Certificate
-from apcert.certificates.services import certificate_expire
-from apcert.certificates.services._common import _lock
+from apcert.certificates.services import certificate_expire, certificate_lock
 from apcert.certificates.timeline import (
     EXPIRE,
     SUSPEND,
@@ -106,7 +105,7 @@ def _due_events(cert: Certificate, as_of: dt.date) -> list[DatedChange]:
 def _apply_next(cert: Certificate, as_of: dt.date, report: SweepReport) -> bool:
     """Lock, re-check, apply the earliest due change. False when nothing is left to do."""
     with transaction.atomic():
-        locked = _lock(cert)
+        locked = certificate_lock(cert)
         events = _due_events(locked, as_of)
         for pending in (e for e in events if e.to_status is None):
             # Which scope lines go is the CB's decision (a scope reduction), not the sweep's.

@@ -5,6 +5,12 @@ with their indexes and CHECK constraints, about 130k to 180k rows/s, against abo
 ``bulk_create``); PostgreSQL gets ``COPY ... FROM STDIN`` through psycopg 3. Table and
 column names come from each model's ``_meta``, and a table refuses to be set up unless it is
 told every column of its model, so a field added later cannot be left out silently.
+
+These rows, statuses included, bypass the transition services (the one road every status
+change takes in production) for speed: the demo loader plans each certificate's history
+with the lifecycle tables (:mod:`apcert.demo.timeline`), writes the statuses and history
+rows directly, and rebuilds the derived data (search index, visit schedule) once at the end.
+Nothing outside ``apcert.demo`` may write a status this way.
 """
 
 from __future__ import annotations

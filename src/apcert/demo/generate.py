@@ -32,7 +32,6 @@ import heapq
 import itertools
 import json
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -44,6 +43,7 @@ from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
 from apcert.audit.models import AuditChainHead
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.core.dates import add_months
+from apcert.core.progress import run_with_progress
 from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
 from apcert.demo.bulk import Clock, Writer, reset_sequences, write_rows
 from apcert.demo.certificates import CertificateWriter, Reference
@@ -435,30 +435,17 @@ def demo_data_generate(
             gc.enable()
 
 
-def _with_bar(progress: TextIO | None, *, total: int, desc: str, run: Callable[..., int]) -> int:
-    """``run(progress=...)`` with a progress bar of ``total`` certificates on ``progress``."""
-    with tqdm(
-        total=total, desc=desc, unit="cert", file=progress, disable=progress is None,
-        mininterval=0.5,
-    ) as bar:  # fmt: skip
-
-        def advance(done: int) -> None:
-            bar.update(done - bar.n)
-
-        return run(progress=advance)
-
-
 def rebuild_search_index(progress: TextIO | None) -> int:
     """Build the register's search index over everything loaded (the bulk path bypasses the
     services, which keep the index in step one certificate at a time)."""
     total = Certificate.objects.exclude(status="draft").count()
-    return _with_bar(progress, total=total, desc="search index", run=index_rebuild)
+    return run_with_progress(progress, total=total, desc="search index", run=index_rebuild)
 
 
 def rebuild_visit_schedule(progress: TextIO | None) -> int:
     """Plan the open visits of every live certificate loaded (the bulk path bypasses the
     services, which keep the schedule in step one certificate at a time)."""
-    return _with_bar(
+    return run_with_progress(
         progress,
         total=live_certificate_count(),
         desc="visit schedule",

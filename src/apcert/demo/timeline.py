@@ -12,10 +12,13 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field, replace
 
-from apcert.certificates.lifecycle import CERTIFICATE, CURRENT, SUSPENDED
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.core import dates
 from apcert.demo import words
 from apcert.demo.dice import Dice
+
+CURRENT, SUSPENDED = CertificateStatus.CURRENT, CertificateStatus.SUSPENDED
 
 DAY = dt.timedelta(days=1)
 

@@ -17,3 +17,5 @@ class DocumentError(DomainError):
 NOT_A_PDF = "document_not_a_pdf"
 DAMAGED_PDF = "document_damaged_pdf"
 CREDENTIAL_UNREADABLE = "document_credential_unreadable"
+NO_CREDENTIAL = "document_no_credential"
+NOT_A_CREDENTIAL = "document_not_a_credential"

@@ -8,10 +8,16 @@ from django.db import transaction
 
 from apcert.audit.services import audit_record
 from apcert.bodies.services import validate_country
-from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import is_org_member, is_secretariat, require_org_member
+from apcert.core.errors import INVALID_CHOICE, INVALID_REQUIRED, RuleViolation, ValidationFailed
+from apcert.core.permissions import is_secretariat
 from apcert.organizations.choices import OrganizationRole
+from apcert.organizations.errors import (
+    ORGANIZATION_DUPLICATE_REGISTRATION,
+    ORGANIZATION_MEMBER_EXISTS,
+    SITE_DUPLICATE_NAME,
+)
 from apcert.organizations.models import Organization, OrganizationMember, Site
+from apcert.organizations.permissions import is_org_member, require_org_member
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -20,7 +26,7 @@ if TYPE_CHECKING:
 def _required(value: str, field: str, what: str) -> str:
     value = (value or "").strip()
     if not value:
-        raise ValidationFailed(f"{what} is required.", code="invalid.required", field=field)
+        raise ValidationFailed(f"{what} is required.", code=INVALID_REQUIRED, field=field)
     return value
 
 
@@ -48,7 +54,7 @@ def organization_create(
             raise RuleViolation(
                 f"An organization with registration number {registration_number} in {country} "
                 "is already registered.",
-                code="organization.duplicate_registration",
+                code=ORGANIZATION_DUPLICATE_REGISTRATION,
                 field="registration_number",
             )
         org = Organization.objects.create(
@@ -116,7 +122,7 @@ def site_create(
         if Site.objects.filter(organization=organization, name=name).exists():
             raise RuleViolation(
                 f"{organization} already has a site called {name}.",
-                code="site.duplicate_name",
+                code=SITE_DUPLICATE_NAME,
                 field="name",
             )
         site = Site.objects.create(
@@ -148,11 +154,11 @@ def organization_member_add(
     if not is_secretariat(actor):
         require_org_member(actor, organization, admin=True)
     if role not in OrganizationRole.values:
-        raise ValidationFailed(f"Unknown role '{role}'.", code="invalid.choice", field="role")
+        raise ValidationFailed(f"Unknown role '{role}'.", code=INVALID_CHOICE, field="role")
     with transaction.atomic():
         if is_org_member(user, organization):
             raise RuleViolation(
-                f"{user} is already a user of {organization}.", code="organization.member_exists"
+                f"{user} is already a user of {organization}.", code=ORGANIZATION_MEMBER_EXISTS
             )
         member = OrganizationMember.objects.create(organization=organization, user=user, role=role)
         audit_record(

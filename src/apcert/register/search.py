@@ -19,6 +19,7 @@ from typing import Any
 
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.core.errors import DomainError
+from apcert.register.errors import SEARCH_INVALID
 
 #: The filters a search can take, in the order pages show them.
 FACETS: tuple[str, ...] = (
@@ -72,21 +73,21 @@ class SearchQuery:
         """Build a query from URL parameters (``q`` for the words), refusing bad values with
         :class:`InvalidSearch` and a message naming the parameter."""
         if any("\x00" in str(value) for value in params.values()):
-            raise InvalidSearch("A parameter holds a NUL character.", code="search.invalid")
+            raise InvalidSearch("A parameter holds a NUL character.", code=SEARCH_INVALID)
         text = (params.get("q") or "").strip()
         if len(text) > TEXT_MAX:
-            raise InvalidSearch(f"q: at most {TEXT_MAX} characters.", code="search.invalid")
+            raise InvalidSearch(f"q: at most {TEXT_MAX} characters.", code=SEARCH_INVALID)
         values: dict[str, object] = {"text": " ".join(text.split())}
         for name in FACETS:
             values[name] = (params.get(name) or "").strip()
         status = str(values["status"])
         if status and status not in PUBLIC_STATUSES:
             raise InvalidSearch(
-                f"status: one of {', '.join(PUBLIC_STATUSES)}.", code="search.invalid"
+                f"status: one of {', '.join(PUBLIC_STATUSES)}.", code=SEARCH_INVALID
             )
         sort = (params.get("sort") or "relevance").strip()
         if sort not in SORTS:
-            raise InvalidSearch(f"sort: one of {', '.join(SORTS)}.", code="search.invalid")
+            raise InvalidSearch(f"sort: one of {', '.join(SORTS)}.", code=SEARCH_INVALID)
         values["sort"] = sort
         values["page"] = _int_param(params, "page", 1, 1, MAX_PAGE)
         values["per_page"] = _int_param(params, "per_page", PER_PAGE_DEFAULT, 1, PER_PAGE_MAX)
@@ -126,9 +127,9 @@ def _int_param(params: Mapping[str, str], name: str, default: int, low: int, hig
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidSearch(f"{name}: a whole number.", code="search.invalid") from None
+        raise InvalidSearch(f"{name}: a whole number.", code=SEARCH_INVALID) from None
     if not low <= value <= high:
-        raise InvalidSearch(f"{name}: from {low} to {high}.", code="search.invalid")
+        raise InvalidSearch(f"{name}: from {low} to {high}.", code=SEARCH_INVALID)
     return value
 
 

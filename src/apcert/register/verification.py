@@ -30,6 +30,7 @@ from apcert.credentials.status import (
 )
 from apcert.credentials.verification import VerificationResult, issuer_id_of, verify_credential
 from apcert.documents import DocumentError, extract_credential
+from apcert.documents.errors import NO_CREDENTIAL, NOT_A_CREDENTIAL
 from apcert.register import search as register_search
 from apcert.register import selectors
 from apcert.register.templatetags.register_tags import plain_day, reason_label
@@ -197,7 +198,7 @@ def read_credential(data: bytes) -> object:
                 "This PDF carries no signed credential: it was made before its "
                 "certification body had a signing key, or by something else than the register. "
                 "Check the certificate by its number instead.",
-                code="document_no_credential",
+                code=NO_CREDENTIAL,
             )
         return credential
     try:
@@ -205,7 +206,7 @@ def read_credential(data: bytes) -> object:
     except (UnicodeDecodeError, ValueError):
         raise DocumentError(
             "This is neither a certificate PDF nor a credential's JSON.",
-            code="document_not_a_credential",
+            code=NOT_A_CREDENTIAL,
         ) from None
 
 

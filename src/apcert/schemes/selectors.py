@@ -8,13 +8,21 @@ from django.db.models import QuerySet
 
 from apcert.core.errors import NotFound, RuleViolation
 from apcert.schemes.choices import StandardStatus
+from apcert.schemes.errors import (
+    SCHEME_RULES_MISSING,
+    SCHEME_UNKNOWN,
+    STANDARD_NOT_ACCEPTED,
+    STANDARD_SUPERSEDED,
+    STANDARD_UNKNOWN,
+    STANDARD_WITHDRAWN,
+)
 from apcert.schemes.models import ProcessCategory, Programme, Scheme, SchemeRules, Standard
 
 
 def scheme_get(code: str) -> Scheme:
     scheme = Scheme.objects.filter(code=code).first()
     if scheme is None:
-        raise NotFound(f"There is no IECQ scheme with the code {code}.", code="scheme.unknown")
+        raise NotFound(f"There is no IECQ scheme with the code {code}.", code=SCHEME_UNKNOWN)
     return scheme
 
 
@@ -23,7 +31,7 @@ def scheme_rules(scheme: Scheme) -> SchemeRules:
     if rules is None:
         raise RuleViolation(
             f"The rules of {scheme} are not loaded: run 'apcert load-reference'.",
-            code="scheme.rules_missing",
+            code=SCHEME_RULES_MISSING,
         )
     return rules
 
@@ -40,7 +48,7 @@ def standard_resolve(reference: str) -> Standard:
         raise RuleViolation(
             f"'{reference}' is not in the IECQ standards catalogue. Write it as "
             "DESIGNATION:EDITION, e.g. IEC 61340-5-1:2016.",
-            code="standard.unknown",
+            code=STANDARD_UNKNOWN,
             params={"standard": reference},
         )
     return std
@@ -63,7 +71,7 @@ def standard_problem(std: Standard, on: dt.date | None = None) -> RuleViolation 
     if not std.accepted_for_iecq:
         return RuleViolation(
             f"{std.reference} is not accepted for use in IECQ.",
-            code="standard.not_accepted",
+            code=STANDARD_NOT_ACCEPTED,
             params={"standard": std.reference},
         )
     withdrawn_by_date = std.withdrawn_on is not None and (on is None or std.withdrawn_on <= on)
@@ -74,7 +82,7 @@ def standard_problem(std: Standard, on: dt.date | None = None) -> RuleViolation 
         name = current.reference if current is not None else "none (the line was withdrawn)"
         return RuleViolation(
             f"{std.reference} has been superseded; declare the current edition, {name}.",
-            code="standard.superseded",
+            code=STANDARD_SUPERSEDED,
             params={"standard": std.reference, "current": name},
         )
     when = f" on {std.withdrawn_on.isoformat()}" if std.withdrawn_on else ""
@@ -85,7 +93,7 @@ def standard_problem(std: Standard, on: dt.date | None = None) -> RuleViolation 
     )
     return RuleViolation(
         f"{std.reference} was withdrawn{when} and may no longer be declared.{instead}",
-        code="standard.withdrawn",
+        code=STANDARD_WITHDRAWN,
         params={"standard": std.reference},
     )
 

@@ -16,8 +16,20 @@ from django.utils import timezone
 from apcert.audit.services import audit_record
 from apcert.core.errors import ValidationFailed
 from apcert.core.permissions import require_secretariat
-from apcert.cycle.schedule import PROGRAMME_RULE_FIELDS, visit_schedule_refresh_scheme
 from apcert.schemes.choices import StandardStatus, SuspensionEndAction
+from apcert.schemes.derived import scheme_rules_changed
+from apcert.schemes.errors import (
+    REFERENCE_BAD_DATE,
+    REFERENCE_BAD_STANDARD_REF,
+    REFERENCE_BAD_VALUE,
+    REFERENCE_FILE_MISSING,
+    REFERENCE_INVALID_FILE,
+    REFERENCE_MISSING_KEY,
+    REFERENCE_UNKNOWN_CATEGORY,
+    REFERENCE_UNKNOWN_SCHEME,
+    REFERENCE_UNKNOWN_STANDARD,
+    SCHEME_NO_RULES,
+)
 from apcert.schemes.models import (
     ProcessCategory,
     Programme,
@@ -74,21 +86,19 @@ def _read(data_dir: Path, name: str) -> tuple[dict[str, Any], str]:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise ValidationFailed(
-            f"Reference data file {path} is missing.", code="reference.file_missing"
+            f"Reference data file {path} is missing.", code=REFERENCE_FILE_MISSING
         ) from None
     try:
         return tomllib.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValidationFailed(
-            f"Reference data file {name} is not valid TOML: {exc}", code="reference.invalid_file"
+            f"Reference data file {name} is not valid TOML: {exc}", code=REFERENCE_INVALID_FILE
         ) from None
 
 
 def _require(entry: dict[str, Any], key: str, where: str) -> Any:
     if key not in entry or entry[key] in ("", None):
-        raise ValidationFailed(
-            f"{where}: the key '{key}' is required.", code="reference.missing_key"
-        )
+        raise ValidationFailed(f"{where}: the key '{key}' is required.", code=REFERENCE_MISSING_KEY)
     return entry[key]
 
 
@@ -122,7 +132,7 @@ def _split_ref(ref: str, where: str) -> tuple[str, str]:
     if not sep or not designation or not edition:
         raise ValidationFailed(
             f"{where}: '{ref}' is not a standard reference of the form DESIGNATION:EDITION.",
-            code="reference.bad_standard_ref",
+            code=REFERENCE_BAD_STANDARD_REF,
         )
     return designation, edition
 
@@ -133,7 +143,7 @@ def _as_date(value: Any, where: str) -> dt.date | None:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     raise ValidationFailed(
-        f"{where}: dates are written as TOML dates (YYYY-MM-DD).", code="reference.bad_date"
+        f"{where}: dates are written as TOML dates (YYYY-MM-DD).", code=REFERENCE_BAD_DATE
     )
 
 
@@ -220,14 +230,14 @@ def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
             if not isinstance(rules["publication_review"], bool):
                 raise ValidationFailed(
                     f"rules of scheme {code}: publication_review must be true or false.",
-                    code="reference.bad_value",
+                    code=REFERENCE_BAD_VALUE,
                 )
             values["publication_review"] = rules["publication_review"]
         if values["suspension_end_action"] not in SuspensionEndAction.values:
             raise ValidationFailed(
                 f"rules of scheme {code}: suspension_end_action must be one of "
                 f"{', '.join(SuspensionEndAction.values)}.",
-                code="reference.bad_value",
+                code=REFERENCE_BAD_VALUE,
             )
         try:
             values["number_format"].format(letter="A", cb_code="X", yy="26", serial=1)
@@ -235,13 +245,14 @@ def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
             raise ValidationFailed(
                 f"rules of scheme {code}: number_format may use only {{letter}}, {{cb_code}}, "
                 "{yy} and {serial}.",
-                code="reference.bad_value",
+                code=REFERENCE_BAD_VALUE,
             ) from None
-        before = SchemeRules.objects.filter(scheme=scheme).values(*PROGRAMME_RULE_FIELDS).first()
+        before = SchemeRules.objects.filter(scheme=scheme).values(*values).first()
         _upsert(report, "scheme rules", SchemeRules, {"scheme": scheme}, values)
-        if before is not None and before != {k: values[k] for k in PROGRAMME_RULE_FIELDS}:
-            # The audit programme of every live certificate of the scheme moves with them.
-            visit_schedule_refresh_scheme(scheme.pk)
+        if before is not None and before != values:
+            # What is computed from the rules (the audit programme of every live
+            # certificate of the scheme) moves with them.
+            scheme_rules_changed(scheme_id=scheme.pk, before=before, after=values)
 
 
 def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
@@ -253,13 +264,11 @@ def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
         where = f"standard {designation}:{edition}"
         status = entry.get("status", StandardStatus.CURRENT)
         if status not in StandardStatus.values:
-            raise ValidationFailed(
-                f"{where}: unknown status '{status}'.", code="reference.bad_value"
-            )
+            raise ValidationFailed(f"{where}: unknown status '{status}'.", code=REFERENCE_BAD_VALUE)
         if status == StandardStatus.SUPERSEDED and not entry.get("superseded_by"):
             raise ValidationFailed(
                 f"{where}: a superseded edition must name superseded_by.",
-                code="reference.missing_key",
+                code=REFERENCE_MISSING_KEY,
             )
         obj = _upsert(
             report,
@@ -285,7 +294,7 @@ def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
             if target is None:
                 raise ValidationFailed(
                     f"standard {ref}: superseded_by '{target_ref}' is not in standards.toml.",
-                    code="reference.unknown_standard",
+                    code=REFERENCE_UNKNOWN_STANDARD,
                 )
         obj = by_ref[ref]
         if obj.superseded_by_id != (target.pk if target else None):
@@ -303,7 +312,7 @@ def _load_programmes(report: LoadReport, doc: dict[str, Any]) -> None:
         if scheme is None:
             raise ValidationFailed(
                 f"programme {code}: unknown scheme '{scheme_code}'.",
-                code="reference.unknown_scheme",
+                code=REFERENCE_UNKNOWN_SCHEME,
             )
         programme = _upsert(
             report,
@@ -323,7 +332,7 @@ def _load_programmes(report: LoadReport, doc: dict[str, Any]) -> None:
             if std is None:
                 raise ValidationFailed(
                     f"programme {code}: key standard '{ref}' is not in standards.toml.",
-                    code="reference.unknown_standard",
+                    code=REFERENCE_UNKNOWN_STANDARD,
                 )
             wanted.add(std.pk)
         have = set(programme.key_standards.values_list("pk", flat=True))
@@ -343,7 +352,7 @@ def _load_categories(report: LoadReport, doc: dict[str, Any]) -> None:
                 raise ValidationFailed(
                     f"process category {code}: parent '{entry['parent']}' must be listed "
                     "before it.",
-                    code="reference.unknown_category",
+                    code=REFERENCE_UNKNOWN_CATEGORY,
                 )
         _upsert(
             report,
@@ -367,7 +376,7 @@ def scheme_publication_review_set(*, actor: User, scheme: Scheme, enabled: bool)
         rules = SchemeRules.objects.select_for_update().filter(scheme=scheme).first()
         if rules is None:
             raise ValidationFailed(
-                f"Scheme {scheme.code} has no rules loaded.", code="scheme.no_rules"
+                f"Scheme {scheme.code} has no rules loaded.", code=SCHEME_NO_RULES
             )
         before = rules.publication_review
         if before == enabled:

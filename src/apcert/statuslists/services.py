@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Max
 
+from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate
 from apcert.statuslists import bitstring
 from apcert.statuslists.choices import StatusPurpose
@@ -66,7 +67,7 @@ def status_lists_apply(certificate: Certificate) -> StatusListEntry | None:
     """Set the certificate's bits from its status (call after saving the status, inside
     the service's transaction) and return its entry. A draft has no place in the lists yet
     (None)."""
-    if certificate.status == "draft":
+    if certificate.status == CertificateStatus.DRAFT:
         return None
     entry = status_entry_allocate(certificate)
     lists = _locked_lists(certificate.cb_id)
@@ -78,3 +79,8 @@ def status_lists_apply(certificate: Certificate) -> StatusListEntry | None:
             lst.version += 1
             lst.save(update_fields=["bits", "version", "updated_at"])
     return entry
+
+
+def status_lists_keep(certificate: Certificate) -> None:
+    """Keep the certificate's bits in step after a change (a draft has none yet)."""
+    status_lists_apply(certificate)

@@ -142,15 +142,12 @@ class ReportForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
-    outcome = forms.ChoiceField(
-        label="Outcome",
-        widget=forms.RadioSelect,
-        choices=[
-            ("accept_plan", "Accept the plan (to be verified later)"),
-            ("verify", "Verified as effective (closes the finding)"),
-            ("reject", "Reject (the finding is open again)"),
-        ],
+    OUTCOMES = (
+        ("accept_plan", "Accept the plan (to be verified later)"),
+        ("verify", "Verified as effective (closes the finding)"),
+        ("reject", "Reject (the finding is open again)"),
     )
+    outcome = forms.ChoiceField(label="Outcome", widget=forms.RadioSelect, choices=OUTCOMES)
     comment = forms.CharField(
         label="Comment",
         required=False,
@@ -159,6 +156,15 @@ class ReviewForm(forms.Form):
         help_text="Needed when you reject.",
     )
     reviewed_on = _date("Reviewed on")
+
+    def __init__(self, *args: Any, outcomes: Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if outcomes is not None:
+            # Show the outcomes the finding's lifecycle allows now; a forced other value
+            # still reaches the service, which refuses it.
+            outcome = self.fields["outcome"]
+            assert isinstance(outcome, forms.ChoiceField)
+            outcome.widget.choices = [(v, t) for v, t in self.OUTCOMES if v in outcomes]
 
 
 class GrantForm(forms.Form):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 
-from apcert.bodies.choices import AcceptanceStatus
+from apcert.bodies.lifecycle import CB_ACCEPTANCE
 from apcert.schemes.models import ProcessCategory, Programme
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -67,9 +67,10 @@ class AcceptanceForm(forms.Form):
 
 
 class AcceptanceStatusForm(forms.Form):
-    """Suspend, withdraw or restore an acceptance, with the reason (kept in the audit log)."""
+    """Suspend, withdraw or restore an acceptance, with the reason (kept in the audit log).
+    The actions offered are those the acceptance's lifecycle allows from its status."""
 
-    status = forms.ChoiceField(label="New status", choices=AcceptanceStatus.choices)
+    action = forms.ChoiceField(label="Change", choices=[])
     reason = forms.CharField(
         label="Reason",
         max_length=2000,
@@ -79,19 +80,19 @@ class AcceptanceStatusForm(forms.Form):
 
     def __init__(self, *args: Any, current: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.current = current
-        status = self.fields["status"]
-        assert isinstance(status, forms.ChoiceField)
-        # Offer the statuses it may move to; a forced value still reaches clean_status.
-        status.widget.choices = [
-            (v, label) for v, label in AcceptanceStatus.choices if v != current
+        action = self.fields["action"]
+        assert isinstance(action, forms.ChoiceField)
+        action.choices = [
+            (a, ACCEPTANCE_ACTION_LABELS.get(a, a)) for a in CB_ACCEPTANCE.actions_from(current)
         ]
 
-    def clean_status(self) -> str:
-        value: str = self.cleaned_data["status"]
-        if value == self.current:
-            raise forms.ValidationError(f"The acceptance is already {value}.")
-        return value
+
+#: How each action of the acceptance lifecycle reads on the form.
+ACCEPTANCE_ACTION_LABELS = {
+    "suspend": "suspend",
+    "restore": "restore (active again)",
+    "withdraw": "withdraw",
+}
 
 
 class PublicationApproveForm(forms.Form):

@@ -19,6 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from apcert.accounts.errors import INVITATION_NOT_ALLOWED
 from apcert.accounts.models import User
 from apcert.accounts.selectors import (
     invitation_target,
@@ -39,7 +40,7 @@ from apcert.web.views_dashboard import dashboard_context
 NO_RIGHT_TO_INVITE = PermissionDenied(
     "Only the Secretariat, or an administrator of a certification body or of an "
     "organization, may invite colleagues. Ask one of them to invite the person.",
-    code="invitation.not_allowed",
+    code=INVITATION_NOT_ALLOWED,
 )
 
 

@@ -10,7 +10,7 @@ gets a 403 page (a role the user lacks) or the reason next to the field it names
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from typing import Any
@@ -26,15 +26,16 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apcert.accounts.models import User
 from apcert.applications.choices import ApplicationStatus
+from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import applications_for_cb_staff
 from apcert.applications.services import application_accept, application_reject
 from apcert.assessments.choices import (
     AssessmentKind,
     AssessmentStatus,
-    FindingStatus,
     TeamRole,
 )
+from apcert.assessments.lifecycle import ASSESSMENT, FINDING
 from apcert.assessments.models import (
     Assessment,
     CorrectiveAction,
@@ -47,6 +48,7 @@ from apcert.assessments.selectors import (
     corrective_actions_for_cb_staff,
 )
 from apcert.assessments.services import (
+    REVIEW_OUTCOMES,
     assessment_issue_report,
     assessment_plan,
     assessment_start,
@@ -54,7 +56,10 @@ from apcert.assessments.services import (
     finding_record,
 )
 from apcert.bodies.models import CBStaff, CertificationBody
+from apcert.bodies.permissions import cb_roles
 from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
+from apcert.certificates.errors import DECISION_WRONG_ASSESSMENT
+from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
     certificates_for_cb_staff,
@@ -69,8 +74,14 @@ from apcert.certificates.services import (
     certificate_suspend,
     certificate_withdraw,
 )
-from apcert.core.errors import DomainError, PermissionDenied
-from apcert.core.permissions import cb_roles, is_secretariat
+from apcert.core.errors import (
+    INVALID_ACTION,
+    PERMISSION_CB_ROLE_REQUIRED,
+    PERMISSION_CB_STAFF_REQUIRED,
+    DomainError,
+    PermissionDenied,
+)
+from apcert.core.permissions import is_secretariat
 from apcert.schemes.models import Standard
 from apcert.web import forms_cb as f
 from apcert.web.errors import add_form_error, error_page
@@ -88,7 +99,7 @@ def _user(request: HttpRequest) -> User:
 NOT_CB_STAFF = PermissionDenied(
     "This section is for the staff of a certification body accepted in IECQ. Ask your "
     "CB's administrator to invite you.",
-    code="permission.cb_staff_required",
+    code=PERMISSION_CB_STAFF_REQUIRED,
 )
 
 
@@ -109,7 +120,7 @@ def cb_section(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
 def _roles(user: User, cb: CertificationBody) -> set[str]:
     """The user's roles at ``cb``; an administrator of the CB holds them all (as
-    core.permissions.require_cb_role has it)."""
+    bodies.permissions.require_cb_role has it)."""
     held = cb_roles(user, cb)
     return held | {"scheme_manager", "assessor", "decision_maker"} if "admin" in held else held
 
@@ -246,7 +257,7 @@ def _application_page(
             "programmes": list(app.programmes.order_by("code")),
             "assessments": assessments,
             "certificates": list(app.certificates.all()),
-            "may_decide": manager and app.status == ApplicationStatus.SUBMITTED,
+            "may_decide": manager and APPLICATION.allowed(app.status, "accept"),
             "may_plan": manager and app.status == ApplicationStatus.ACCEPTED,
             "accept_form": accept_form or f.ApplicationAcceptForm(prefix="accept"),
             "reject_form": reject_form or f.ApplicationRejectForm(prefix="reject"),
@@ -271,8 +282,7 @@ def application_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=_user(request), application=app, reason=form.cleaned_data["note"]
             )
         except DomainError as exc:
-            offered = app.status == ApplicationStatus.SUBMITTED
-            offered = offered
+            offered = APPLICATION.allowed(app.status, "accept")
             if (
                 page := _refused(request, exc, form, {"reason": "note"}, offered=offered)
             ) is not None:
@@ -293,7 +303,7 @@ def application_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
                 actor=_user(request), application=app, reason=form.cleaned_data["reason"]
             )
         except DomainError as exc:
-            offered = app.status == ApplicationStatus.SUBMITTED
+            offered = APPLICATION.allowed(app.status, "reject")
             if (page := _refused(request, exc, form, None, offered=offered)) is not None:
                 return page
             return _application_page(request, app, reject_form=form, status=exc.http_status)
@@ -329,7 +339,7 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             PermissionDenied(
                 f"Only a scheme manager of {app.cb.code} may plan assessments.",
-                code="permission.cb_role_required",
+                code=PERMISSION_CB_ROLE_REQUIRED,
             ),
             title="Plan an assessment",
         )
@@ -398,12 +408,24 @@ class FindingRow:
     answers: list[AnswerRow]
 
 
+def _review_outcomes(finding: Finding) -> list[str]:
+    """The review outcomes the finding's lifecycle allows from its status."""
+    return [o for o in FINDING.actions_from(finding.status) if o in REVIEW_OUTCOMES]
+
+
 def _answer_row(
-    ca: CorrectiveAction, open_pk: int | None, bound: Mapping[int, forms.Form]
+    ca: CorrectiveAction,
+    open_pk: int | None,
+    bound: Mapping[int, forms.Form],
+    outcomes: Sequence[str],
 ) -> AnswerRow:
     form = None
     if ca.pk == open_pk:
-        form = bound[ca.pk] if ca.pk in bound else f.ReviewForm(prefix=f"review-{ca.pk}")
+        form = (
+            bound[ca.pk]
+            if ca.pk in bound
+            else f.ReviewForm(prefix=f"review-{ca.pk}", outcomes=outcomes)
+        )
     return AnswerRow(ca, list(ca.evidence_files.all()), form)
 
 
@@ -435,13 +457,13 @@ def _assessment_page(
     rows = []
     for finding in findings:
         answers = list(finding.corrective_actions.all())
-        # Only the latest answer to a finding awaiting review may be reviewed, by an assessor.
-        open_pk = (
-            answers[-1].pk
-            if assessor and answers and finding.status == FindingStatus.ANSWERED
-            else None
+        # Only the latest answer to a finding may be reviewed, by an assessor, with the
+        # outcomes the finding's lifecycle allows now.
+        outcomes = _review_outcomes(finding)
+        open_pk = answers[-1].pk if assessor and answers and outcomes else None
+        rows.append(
+            FindingRow(finding, [_answer_row(ca, open_pk, bound, outcomes) for ca in answers])
         )
-        rows.append(FindingRow(finding, [_answer_row(ca, open_pk, bound) for ca in answers]))
     in_progress = a.status == AssessmentStatus.IN_PROGRESS
     roles = _roles(user, a.cb)
     return render(
@@ -451,13 +473,14 @@ def _assessment_page(
             "a": a,
             "team": team,
             "findings": rows,
-            "may_start": my_role == TeamRole.LEAD and a.status == AssessmentStatus.PLANNED,
+            "may_start": my_role == TeamRole.LEAD and ASSESSMENT.allowed(a.status, "start"),
             "may_record": my_role is not None and in_progress,
-            "may_report": my_role == TeamRole.LEAD and in_progress,
+            "may_report": my_role == TeamRole.LEAD and ASSESSMENT.allowed(a.status, "issue_report"),
+            # The decision closes the reported assessment it rests on.
             "may_decide": (
                 "decision_maker" in roles
                 and a.kind == AssessmentKind.INITIAL
-                and a.status == AssessmentStatus.REPORT_ISSUED
+                and ASSESSMENT.allowed(a.status, "close")
             ),
             "finding_form": finding_form
             or f.FindingForm(prefix="finding", standards=_declared_standards(a)),
@@ -528,7 +551,7 @@ def assessment_report_view(request: HttpRequest, pk: int) -> HttpResponse:
                 summary=form.cleaned_data["summary"],
             )
         except DomainError as exc:
-            offered = a.status == AssessmentStatus.IN_PROGRESS
+            offered = ASSESSMENT.allowed(a.status, "issue_report")
             if (page := _refused(request, exc, form, None, offered=offered)) is not None:
                 return page
             return _assessment_page(request, a, report_form=form, status=exc.http_status)
@@ -538,9 +561,9 @@ def assessment_report_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _reviewable(ca: CorrectiveAction) -> bool:
-    """The page offers a review of the latest answer to a finding awaiting one."""
+    """The page offers a review of the latest answer to a finding whose lifecycle allows one."""
     latest = ca.finding.corrective_actions.order_by("-id").values_list("pk", flat=True).first()
-    return ca.finding.status == FindingStatus.ANSWERED and latest == ca.pk
+    return bool(_review_outcomes(ca.finding)) and latest == ca.pk
 
 
 @require_POST
@@ -579,7 +602,7 @@ def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             PermissionDenied(
                 "A grant rests on the initial assessment of an application.",
-                code="decision.wrong_assessment",
+                code=DECISION_WRONG_ASSESSMENT,
             ),
             title="Decision",
         )
@@ -632,20 +655,13 @@ def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- a certificate: suspend, restore, withdraw, re-issue -------------------------------------
 
-CERTIFICATE_ACTIONS: dict[str, tuple[type[forms.Form], tuple[str, ...], str]] = {
-    # action: (form, statuses it applies to, label)
-    "suspend": (f.SuspendForm, (CertificateStatus.CURRENT,), "Suspend"),
-    "restore": (f.RestoreForm, (CertificateStatus.SUSPENDED,), "Restore"),
-    "withdraw": (
-        f.WithdrawForm,
-        (CertificateStatus.CURRENT, CertificateStatus.SUSPENDED),
-        "Withdraw",
-    ),
-    "reissue": (
-        f.ReissueForm,
-        (CertificateStatus.CURRENT, CertificateStatus.SUSPENDED),
-        "Re-issue",
-    ),
+#: The certificate actions this page takes: (form, label). Which of them it offers follows
+#: from the certificate's status through ``lifecycle.CERTIFICATE``.
+CERTIFICATE_ACTIONS: dict[str, tuple[type[forms.Form], str]] = {
+    "suspend": (f.SuspendForm, "Suspend"),
+    "restore": (f.RestoreForm, "Restore"),
+    "withdraw": (f.WithdrawForm, "Withdraw"),
+    "reissue": (f.ReissueForm, "Re-issue"),
 }
 
 
@@ -662,8 +678,9 @@ def _certificate_page(
 ) -> HttpResponse:
     decider = "decision_maker" in _roles(_user(request), cert.cb)
     actions = []
-    for action, (form_class, statuses, label) in CERTIFICATE_ACTIONS.items():
-        if decider and cert.status in statuses:
+    for action in CERTIFICATE.actions_from(cert.status):
+        if decider and action in CERTIFICATE_ACTIONS:
+            form_class, label = CERTIFICATE_ACTIONS[action]
             form = bound[1] if bound and bound[0] == action else form_class(prefix=action)
             actions.append({"action": action, "label": label, "form": form})
     reviews = publication_reviews_of(cert)
@@ -735,15 +752,15 @@ def certificate_action_view(request: HttpRequest, pk: int, action: str) -> HttpR
     if action not in CERTIFICATE_ACTIONS:
         return error_page(
             request,
-            DomainError("There is no such action on a certificate.", code="invalid.action"),
+            DomainError("There is no such action on a certificate.", code=INVALID_ACTION),
         )
-    form_class, statuses, label = CERTIFICATE_ACTIONS[action]
+    form_class, label = CERTIFICATE_ACTIONS[action]
     form = form_class(request.POST, prefix=action)
     if form.is_valid():
         try:
             _status_call(action)(actor=_user(request), certificate=cert, **form.cleaned_data)
         except DomainError as exc:
-            offered = cert.status in statuses
+            offered = CERTIFICATE.allowed(cert.status, action)
             if (page := _refused(request, exc, form, None, offered=offered)) is not None:
                 return page
             return _certificate_page(request, cert, bound=(action, form), status=exc.http_status)

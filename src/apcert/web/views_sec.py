@@ -28,8 +28,9 @@ from apcert.bodies.selectors import (
     cb_with_acceptances_for_secretariat,
     cbs_for_secretariat,
 )
-from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_set_status, cb_create
+from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_transition, cb_create
 from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
+from apcert.certificates.lifecycle import PUBLICATION_REVIEW
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
     certificate_last_issue,
@@ -41,7 +42,7 @@ from apcert.certificates.services import (
     certificate_publication_approve,
     certificate_publication_return,
 )
-from apcert.core.errors import DomainError, PermissionDenied
+from apcert.core.errors import INVALID_CHOICE, DomainError, PermissionDenied
 from apcert.core.permissions import require_secretariat
 from apcert.schemes.choices import StandardStatus
 from apcert.schemes.models import Scheme
@@ -221,7 +222,7 @@ def acceptance_new(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @secretariat_page("Change an acceptance")
 def acceptance_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Suspend, withdraw or restore an acceptance (``cb_acceptance_set_status``)."""
+    """Suspend, withdraw or restore an acceptance (``cb_acceptance_transition``)."""
     acceptance: CBAcceptance = get_object_or_404(
         cb_acceptances_for_secretariat(_user(request)), pk=pk
     )
@@ -230,10 +231,10 @@ def acceptance_status(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            changed = cb_acceptance_set_status(
+            changed = cb_acceptance_transition(
                 actor=_user(request),
                 acceptance=acceptance,
-                status=form.cleaned_data["status"],
+                action=form.cleaned_data["action"],
                 reason=form.cleaned_data["reason"],
             )
         except PermissionDenied as exc:
@@ -449,7 +450,7 @@ def scheme_publication_review(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         return error_page(
             request,
-            DomainError("Choose on or off.", code="invalid.choice"),
+            DomainError("Choose on or off.", code=INVALID_CHOICE),
             title="Review before publication",
         )
     try:
@@ -517,7 +518,8 @@ def _review_page(
     status: int = 200,
 ) -> HttpResponse:
     reviews = publication_reviews_of(cert)
-    pending = bool(reviews) and reviews[0].status == PublicationReviewStatus.PENDING
+    # The forms are offered while the latest review's lifecycle allows an answer.
+    pending = bool(reviews) and bool(PUBLICATION_REVIEW.actions_from(reviews[0].status))
     return _render(
         request,
         "publication_review.html",

@@ -29,6 +29,7 @@ import filetype
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from apcert.assessments.errors import EVIDENCE_BAD_NAME, EVIDENCE_TYPE_REFUSED
 from apcert.core.errors import ValidationFailed
 
 #: How many leading bytes the magic-byte check looks at (as much as ``filetype`` reads).
@@ -123,14 +124,14 @@ def accepted_text(kinds: list[EvidenceKind]) -> str:
 def type_refused(message: str, kinds: list[EvidenceKind], **params: object) -> EvidenceRefused:
     return EvidenceRefused(
         f"{message} {accepted_text(kinds)}",
-        code="evidence.type_refused",
+        code=EVIDENCE_TYPE_REFUSED,
         field="file",
         params={"accepted": [e for k in kinds for e in k.extensions], **params},
     )
 
 
 def _bad_name(message: str) -> EvidenceRefused:
-    return EvidenceRefused(message, code="evidence.bad_name", field="file")
+    return EvidenceRefused(message, code=EVIDENCE_BAD_NAME, field="file")
 
 
 # Characters no file name of ours may hold: control and format characters (NUL, line breaks,

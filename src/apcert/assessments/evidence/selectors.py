@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from django.db.models import Q, QuerySet
 
+from apcert.assessments.errors import EVIDENCE_NOT_FOUND
 from apcert.assessments.evidence.storage import open_stored
 from apcert.assessments.models import EvidenceFile
 from apcert.bodies.models import CBStaff
-from apcert.core.errors import NotFound, PermissionDenied
+from apcert.core.errors import PERMISSION_NOT_SIGNED_IN, NotFound, PermissionDenied
 from apcert.core.permissions import is_secretariat
 from apcert.organizations.models import OrganizationMember
 
@@ -62,13 +63,13 @@ def evidence_open(*, actor: User | None, evidence: EvidenceFile | int) -> Eviden
     if actor is None or not actor.is_active:
         raise PermissionDenied(
             "You need to be signed in with an active account to do this.",
-            code="permission.not_signed_in",
+            code=PERMISSION_NOT_SIGNED_IN,
         )
     pk = evidence.pk if isinstance(evidence, EvidenceFile) else evidence
     row = evidence_visible(actor=actor).filter(pk=pk).first()
     if row is None:
         raise NotFound(
-            "There is no such evidence file, or you may not see it.", code="evidence.not_found"
+            "There is no such evidence file, or you may not see it.", code=EVIDENCE_NOT_FOUND
         )
     content_type = row.content_type
     if content_type.startswith("text/"):

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from apcert.assessments.choices import FindingStatus
+from apcert.assessments.errors import EVIDENCE_CORRECTIVE_ACTION_CLOSED
 from apcert.assessments.evidence.kinds import (
     ContentCheck,
     allowed_kinds,
@@ -25,7 +26,7 @@ from apcert.assessments.evidence.storage import (
 from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
 from apcert.audit.services import audit_record
 from apcert.core.errors import RuleViolation
-from apcert.core.permissions import require_org_member
+from apcert.organizations.permissions import require_org_member
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,7 +67,7 @@ def _require_open(corrective_action: CorrectiveAction, finding: Finding) -> None
         return
     raise RuleViolation(
         message,
-        code="evidence.corrective_action_closed",
+        code=EVIDENCE_CORRECTIVE_ACTION_CLOSED,
         params={"corrective_action": corrective_action.pk, "finding_status": finding.status},
     )
 

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import UploadedFile
 
+from apcert.assessments.errors import EVIDENCE_EMPTY
 from apcert.assessments.evidence.kinds import ContentCheck, EvidenceRefused, EvidenceTooLarge
 
 _KEY = re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}")
@@ -94,7 +95,7 @@ def check_declared_size(upload: UploadedFile, limit: int) -> None:
 
 
 def _empty() -> EvidenceRefused:
-    return EvidenceRefused("The file is empty.", code="evidence.empty", field="file")
+    return EvidenceRefused("The file is empty.", code=EVIDENCE_EMPTY, field="file")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """Certification decisions and the certificate lifecycle.
 
-Each public service takes a decision (or, for expiry, a date), applies one transition of
-``lifecycle.CERTIFICATE``, writes the status history and, where the content changes, a new
-immutable issue, and records exactly one audit event, all in one transaction.
+Each public service takes a decision (or, for expiry, a date), writes the decision and,
+where the content changes, a new immutable issue, and applies one transition of
+``lifecycle.CERTIFICATE`` through ``certificate_transition`` (the status, its history, the
+derived data and exactly one audit event), all in one transaction.
 """
 
 from apcert.certificates.services.grant import certificate_grant, certificate_refuse
@@ -21,6 +22,7 @@ from apcert.certificates.services.publication import (
     certificate_publication_approve,
     certificate_publication_resubmit,
     certificate_publication_return,
+    publication_review_transition,
 )
 from apcert.certificates.services.status import (
     STATUS_DECISIONS,
@@ -33,6 +35,12 @@ from apcert.certificates.services.status import (
     certificate_withdraw,
 )
 from apcert.certificates.services.transfer import certificate_transfer
+from apcert.certificates.services.transition import (
+    certificate_lock,
+    certificate_state,
+    certificate_transition,
+    certificate_transition_check,
+)
 
 __all__ = [
     "STATUS_DECISIONS",
@@ -44,6 +52,7 @@ __all__ = [
     "certificate_extend_scope",
     "certificate_grant",
     "certificate_holder_renamed",
+    "certificate_lock",
     "certificate_maintain",
     "certificate_publication_approve",
     "certificate_publication_resubmit",
@@ -55,7 +64,11 @@ __all__ = [
     "certificate_restore",
     "certificate_site_add",
     "certificate_site_remove",
+    "certificate_state",
     "certificate_suspend",
     "certificate_transfer",
+    "certificate_transition",
+    "certificate_transition_check",
     "certificate_withdraw",
+    "publication_review_transition",
 ]

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from apcert.assessments.lifecycle import ASSESSMENT
-from apcert.assessments.models import Assessment
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.errors import (
+    CERTIFICATE_NO_ISSUE,
+    CERTIFICATE_NOT_CURRENT,
+    CERTIFICATE_VALIDITY_ENDED,
+    DECISION_DATE_BEFORE_LAST_CHANGE,
+)
 from apcert.certificates.models import (
     Certificate,
     CertificateIssue,
-    CertificateStatusChange,
     Decision,
 )
 from apcert.certificates.selectors import (
     certificate_last_issue,
 )
+from apcert.certificates.services.transition import certificate_lock, certificate_state
 from apcert.certificates.snapshots import (
     holder_snapshot,
     sites_of,
@@ -23,15 +28,11 @@ from apcert.certificates.snapshots import (
 )
 from apcert.core.dates import add_months
 from apcert.core.errors import RuleViolation
-from apcert.credentials.services import credential_for_issue
-from apcert.cycle.schedule import visit_schedule_refresh
-from apcert.register.index import index_certificate
 from apcert.schemes.models import Programme
-from apcert.statuslists.selectors import status_entries
-from apcert.statuslists.services import status_lists_apply
 
-if TYPE_CHECKING:
-    pass
+# The services of this package lock and describe a certificate as the transition service does.
+_lock = certificate_lock
+_state = certificate_state
 
 
 def _raise_first(problems: list[RuleViolation]) -> None:
@@ -41,37 +42,9 @@ def _raise_first(problems: list[RuleViolation]) -> None:
         raise first
 
 
-def _lock(certificate: Certificate) -> Certificate:
-    return (
-        Certificate.objects.select_for_update(of=("self",))
-        .select_related("cb", "scheme", "organization")
-        .get(pk=certificate.pk)
-    )
-
-
 def _validity_end(start: dt.date, months: int) -> dt.date:
     # Valid through the day before the same date ``months`` later (three years = 36 months).
     return add_months(start, months) - dt.timedelta(days=1)
-
-
-def _status_record(
-    cert: Certificate,
-    *,
-    before: str,
-    on: dt.date,
-    reason_category: str,
-    reason: str,
-    decision: Decision | None,
-) -> CertificateStatusChange:
-    return CertificateStatusChange.objects.create(
-        certificate=cert,
-        from_status=before,
-        to_status=cert.status,
-        effective_on=on,
-        reason_category=reason_category,
-        reason=reason,
-        decision=decision,
-    )
 
 
 def _new_issue(
@@ -112,23 +85,14 @@ def _check_decision_date(cert: Certificate, decided_on: dt.date) -> None:
         raise RuleViolation(
             f"The decision date {decided_on.isoformat()} is before the certificate's last "
             f"change ({latest.isoformat()}).",
-            code="decision.date_before_last_change",
+            code=DECISION_DATE_BEFORE_LAST_CHANGE,
         )
     if decided_on > cert.expires_on:
         raise RuleViolation(
             f"{cert.number} was valid until {cert.expires_on.isoformat()}; a decision dated "
             f"{decided_on.isoformat()} comes after its validity ended. Record its expiry.",
-            code="certificate.validity_ended",
+            code=CERTIFICATE_VALIDITY_ENDED,
         )
-
-
-def _state(cert: Certificate) -> dict[str, Any]:
-    return {
-        "number": cert.number,
-        "status": cert.status,
-        "issue": cert.current_issue_number,
-        "expires_on": cert.expires_on,
-    }
 
 
 def _programme_ids(issue: CertificateIssue) -> list[int]:
@@ -139,36 +103,14 @@ def _programme_ids(issue: CertificateIssue) -> list[int]:
 def _last_issue(cert: Certificate) -> CertificateIssue:
     last = certificate_last_issue(cert)
     if last is None:  # pragma: no cover - a granted certificate always has issue 1
-        raise RuleViolation("This certificate has no issue to follow.", code="certificate.no_issue")
+        raise RuleViolation("This certificate has no issue to follow.", code=CERTIFICATE_NO_ISSUE)
     return last
 
 
 def _require_current(cert: Certificate, what: str) -> None:
-    if cert.status != "current":
+    if cert.status != CertificateStatus.CURRENT:
         raise RuleViolation(
             f"{cert.number} is {cert.status}; {what} only on a current certificate.",
-            code="certificate.not_current",
+            code=CERTIFICATE_NOT_CURRENT,
             params={"state": cert.status},
         )
-
-
-def _close_assessment(a: Assessment) -> None:
-    if a.status == "report_issued":
-        a.status = ASSESSMENT.next_state(a.status, "close")
-        a.save(update_fields=["status"])
-
-
-def _keep_derived(cert: Certificate) -> None:
-    """Bring what is derived from the certificate into step with it, inside the service's
-    transaction: the register's search index, the schedule of its open visits (the back
-    office's dashboards), the CB's status lists (issue 6: the suspension and revocation
-    bits), and the signed credential of its latest issue, made once the CB has a signing
-    key. A draft has only its (empty) index entry."""
-    index_certificate(cert)
-    visit_schedule_refresh([cert.pk])
-    if cert.status == "draft":
-        return
-    entry = status_lists_apply(cert)
-    issue = certificate_last_issue(cert)
-    if issue is not None and entry is not None:
-        credential_for_issue(issue, status_entries=status_entries(cert, entry))

@@ -9,11 +9,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from apcert.applications.models import Application
-from apcert.assessments.lifecycle import ASSESSMENT
+from apcert.assessments.choices import AssessmentStatus
 from apcert.assessments.models import Assessment
+from apcert.assessments.services import assessment_transition
 from apcert.audit.services import audit_record
-from apcert.certificates.choices import DecisionKind, IssueReason, StatusReason
-from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.bodies.permissions import require_cb_role
+from apcert.certificates.choices import (
+    CertificateStatus,
+    DecisionKind,
+    IssueReason,
+    StatusReason,
+)
+from apcert.certificates.errors import DECISION_WRONG_ASSESSMENT
 from apcert.certificates.models import (
     Certificate,
     Decision,
@@ -29,20 +36,18 @@ from apcert.certificates.selectors import (
 from apcert.certificates.snapshots import (
     application_scope,
 )
-from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role
+from apcert.core.errors import INVALID_REASON_REQUIRED, RuleViolation, ValidationFailed
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
-    _keep_derived,
     _new_issue,
     _raise_first,
     _state,
-    _status_record,
     _validity_end,
 )
+from apcert.certificates.services.transition import certificate_transition
 
 
 def certificate_grant(
@@ -89,7 +94,7 @@ def certificate_grant(
             scheme=app.scheme,
             organization=app.organization,
             application=app,
-            status="draft",
+            status=CertificateStatus.DRAFT,
             status_since=decided_on,
             first_issued_on=decided_on,
             initial_decision_on=decided_on,
@@ -107,7 +112,19 @@ def certificate_grant(
             scope_lines=application_scope(app),
             programmes=programmes,
         )
-        review = None
+        # The decision closes the assessment it rests on, before the certificate's derived
+        # data (its visit programme) is brought into step.
+        if a.status == AssessmentStatus.REPORT_ISSUED:
+            assessment_transition(actor=actor, assessment=a, action="close", within_decision=True)
+        after = {
+            "decision": decision.pk,
+            "application": app.pk,
+            "assessment": a.pk,
+            "decided_on": decided_on,
+            "reason_category": StatusReason.GRANTED,
+            "issue_id": issue.pk,
+            "scope_lines": issue.scope_lines,
+        }
         if rules.publication_review:
             # The scheme has the Secretariat review a new certificate before it is public:
             # it stays a draft, out of the register, until the review is approved
@@ -116,41 +133,27 @@ def certificate_grant(
             review = PublicationReview.objects.create(
                 certificate=cert, submitted_by=actor, submitted_at=timezone.now()
             )
+            audit_record(
+                actor=actor,
+                action="certificate.grant",
+                obj=cert,
+                before=None,
+                after={**_state(cert), **after, "publication_review": review.pk},
+                reason=rationale,
+            )
         else:
-            cert.status = CERTIFICATE.next_state(cert.status, "grant")
-            cert.save(update_fields=["status", "current_issue_number"])
-            _status_record(
-                cert,
-                before="draft",
-                on=decided_on,
+            certificate_transition(
+                actor=actor,
+                certificate=cert,
+                action="grant",
+                effective_on=decided_on,
                 reason_category=StatusReason.GRANTED,
                 reason=rationale,
                 decision=decision,
+                update_fields=["current_issue_number"],
+                before=None,
+                after={**after, "publication_review": None},
             )
-        a.status = (
-            ASSESSMENT.next_state(a.status, "close") if a.status == "report_issued" else a.status
-        )
-        a.save(update_fields=["status"])
-        if review is None:
-            _keep_derived(cert)
-        audit_record(
-            actor=actor,
-            action="certificate.grant",
-            obj=cert,
-            before=None,
-            after={
-                **_state(cert),
-                "decision": decision.pk,
-                "application": app.pk,
-                "assessment": a.pk,
-                "decided_on": decided_on,
-                "reason_category": StatusReason.GRANTED,
-                "issue_id": issue.pk,
-                "scope_lines": issue.scope_lines,
-                "publication_review": review.pk if review else None,
-            },
-            reason=rationale,
-        )
     return cert
 
 
@@ -166,7 +169,7 @@ def certificate_refuse(
     require_cb_role(actor, application.cb, "decision_maker")
     if not rationale.strip():
         raise ValidationFailed(
-            "Say why certification is refused.", code="invalid.reason_required", field="rationale"
+            "Say why certification is refused.", code=INVALID_REASON_REQUIRED, field="rationale"
         )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
@@ -175,7 +178,7 @@ def certificate_refuse(
         if a.application_id != app.pk:
             raise RuleViolation(
                 "A refusal rests on the assessment of this application.",
-                code="decision.wrong_assessment",
+                code=DECISION_WRONG_ASSESSMENT,
             )
         _raise_first(
             decision_subject_problems(application=app, assessment=a)

@@ -12,12 +12,26 @@ from django.db import transaction
 from django.utils import timezone
 
 from apcert.applications.models import ScopeLine
-from apcert.assessments.choices import AssessmentKind
-from apcert.assessments.lifecycle import ASSESSMENT
+from apcert.assessments.choices import AssessmentKind, AssessmentStatus
 from apcert.assessments.models import Assessment
+from apcert.assessments.services import assessment_transition
 from apcert.audit.services import audit_record
+from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import DecisionKind, IssueReason
-from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.certificates.derived import certificate_changed
+from apcert.certificates.errors import (
+    CERTIFICATE_EMPTY_SCOPE,
+    CERTIFICATE_NOTHING_CHANGED,
+    CERTIFICATE_RENEWAL_TOO_LATE,
+    CERTIFICATE_SCOPE_LINE_EXISTS,
+    CERTIFICATE_SCOPE_LINE_NOT_FOUND,
+    CERTIFICATE_SCOPE_LINE_WITHOUT_STANDARD,
+    CERTIFICATE_SITE_ALREADY_ON_CERTIFICATE,
+    CERTIFICATE_SITE_NOT_ON_CERTIFICATE,
+    CERTIFICATE_SITE_NOT_OWN,
+    DECISION_ASSESSMENT_ALREADY_USED,
+    DECISION_WRONG_ASSESSMENT,
+)
 from apcert.certificates.models import (
     Certificate,
     Decision,
@@ -30,8 +44,14 @@ from apcert.certificates.selectors import (
     report_problems,
     scope_keys,
 )
-from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role
+from apcert.core.errors import (
+    INVALID_CHOICE,
+    INVALID_REASON_CATEGORY,
+    INVALID_REASON_REQUIRED,
+    INVALID_REQUIRED,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.organizations.models import Site
 from apcert.schemes.models import ProcessCategory, Standard
 from apcert.schemes.selectors import scheme_rules, standard_resolve
@@ -40,8 +60,6 @@ if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
     _check_decision_date,
-    _close_assessment,
-    _keep_derived,
     _last_issue,
     _lock,
     _new_issue,
@@ -51,6 +69,16 @@ from apcert.certificates.services._common import (
     _state,
     _validity_end,
 )
+from apcert.certificates.services.transition import (
+    certificate_transition,
+    certificate_transition_check,
+)
+
+
+def _close_assessment(a: Assessment, *, actor: User) -> None:
+    """The decision closes the reported assessment it rests on (recorded in its event)."""
+    if a.status == AssessmentStatus.REPORT_ISSUED:
+        assessment_transition(actor=actor, assessment=a, action="close", within_decision=True)
 
 
 def certificate_reissue(
@@ -74,27 +102,27 @@ def certificate_reissue(
     ):
         raise ValidationFailed(
             f"'{reason}' is not a reason to re-issue.",
-            code="invalid.reason_category",
+            code=INVALID_REASON_CATEGORY,
             field="reason",
         )
     if not (change_summary or "").strip():
         raise ValidationFailed(
             "Say what changed in this issue.",
-            code="invalid.reason_required",
+            code=INVALID_REASON_REQUIRED,
             field="change_summary",
         )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         last = _last_issue(cert)
         _check_decision_date(cert, decided_on)
         lines = scope_lines if scope_lines is not None else last.scope_lines
         if not lines:
             raise RuleViolation(
                 "A certificate keeps at least one scope line; withdraw it instead.",
-                code="certificate.empty_scope",
+                code=CERTIFICATE_EMPTY_SCOPE,
             )
         own_sites = set(
             Site.objects.filter(organization=cert.organization).values_list("pk", flat=True)
@@ -102,7 +130,7 @@ def certificate_reissue(
         if any(line["site_id"] not in own_sites for line in lines):
             raise RuleViolation(
                 "A scope line names a site of another organization.",
-                code="certificate.site_not_own",
+                code=CERTIFICATE_SITE_NOT_OWN,
             )
         kinds: dict[str, str] = {
             IssueReason.SCOPE_EXTENSION: DecisionKind.EXTEND_SCOPE,
@@ -126,15 +154,14 @@ def certificate_reissue(
             scope_lines=lines,
             programmes=last.programmes,
         )
-        cert.save(update_fields=["status", "current_issue_number"])
-        _keep_derived(cert)
-        audit_record(
+        certificate_transition(
             actor=actor,
-            action="certificate.reissue",
-            obj=cert,
+            certificate=cert,
+            action="reissue",
+            decision=decision,
+            update_fields=["current_issue_number"],
             before=before,
             after={
-                **_state(cert),
                 "decision": decision.pk,
                 "reason": reason,
                 "decided_on": decided_on,
@@ -162,24 +189,24 @@ def certificate_renew(
         cert = _lock(certificate)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(cert)
-        target = CERTIFICATE.next_state(cert.status, "renew")
+        certificate_transition_check(cert, "renew")
         if a.certificate_id != cert.pk or a.kind != AssessmentKind.REASSESSMENT:
             raise RuleViolation(
                 "A renewal rests on a re-assessment of this certificate.",
-                code="decision.wrong_assessment",
+                code=DECISION_WRONG_ASSESSMENT,
             )
         if decided_on > cert.expires_on:
             raise RuleViolation(
                 f"{cert.number} expired on {cert.expires_on.isoformat()}; a renewal must be "
                 "decided before expiry. The holder must apply again.",
-                code="certificate.renewal_too_late",
+                code=CERTIFICATE_RENEWAL_TOO_LATE,
             )
         _check_decision_date(cert, decided_on)
         if Decision.objects.filter(assessment=a).exists():
             raise RuleViolation(
                 "This re-assessment has already supported a decision; a new renewal needs a "
                 "new re-assessment.",
-                code="decision.assessment_already_used",
+                code=DECISION_ASSESSMENT_ALREADY_USED,
             )
         _raise_first(
             decision_maker_problems(assessment=a, decided_by=actor)
@@ -190,7 +217,6 @@ def certificate_renew(
         cert.expires_on = _validity_end(
             cert.expires_on + dt.timedelta(days=1), rules.validity_months
         )
-        cert.status = target
         decision = Decision.objects.create(
             cb=cert.cb,
             kind=DecisionKind.RENEW,
@@ -210,18 +236,15 @@ def certificate_renew(
             scope_lines=last.scope_lines,
             programmes=last.programmes,
         )
-        cert.save(update_fields=["status", "expires_on", "current_issue_number"])
-        if a.status == "report_issued":
-            a.status = ASSESSMENT.next_state(a.status, "close")
-            a.save(update_fields=["status"])
-        _keep_derived(cert)
-        audit_record(
+        _close_assessment(a, actor=actor)
+        certificate_transition(
             actor=actor,
-            action="certificate.renew",
-            obj=cert,
+            certificate=cert,
+            action="renew",
+            decision=decision,
+            update_fields=["expires_on", "current_issue_number"],
             before=before,
             after={
-                **_state(cert),
                 "decision": decision.pk,
                 "issue_id": issue.pk,
                 "decided_on": decided_on,
@@ -260,7 +283,7 @@ def _resolve_new_lines(new_scope_lines: Sequence[NewScopeLine]) -> list[_Resolve
     if not new_scope_lines:
         raise ValidationFailed(
             "Give at least one scope line to add.",
-            code="invalid.required",
+            code=INVALID_REQUIRED,
             field="new_scope_lines",
         )
     out: list[_ResolvedLine] = []
@@ -268,19 +291,19 @@ def _resolve_new_lines(new_scope_lines: Sequence[NewScopeLine]) -> list[_Resolve
         wording = (new.wording or "").strip()
         if not wording:
             raise ValidationFailed(
-                "Each scope line needs its wording.", code="invalid.required", field="wording"
+                "Each scope line needs its wording.", code=INVALID_REQUIRED, field="wording"
             )
         if not new.standards:
             raise ValidationFailed(
                 f"Scope line {new.category} at {new.site.name} declares no standard.",
-                code="certificate.scope_line_without_standard",
+                code=CERTIFICATE_SCOPE_LINE_WITHOUT_STANDARD,
                 field="standards",
             )
         category = ProcessCategory.objects.filter(code=new.category).first()
         if category is None:
             raise ValidationFailed(
                 f"There is no process category with the code {new.category}.",
-                code="invalid.choice",
+                code=INVALID_CHOICE,
                 field="category",
             )
         standards = [standard_resolve(ref) for ref in new.standards]
@@ -338,17 +361,17 @@ def _write_reissue(
         scope_lines=lines,
         programmes=programmes,
     )
-    cert.save(update_fields=["status", "current_issue_number"])
     if assessment is not None:
-        _close_assessment(assessment)
-    _keep_derived(cert)
-    audit_record(
+        _close_assessment(assessment, actor=actor)
+    certificate_transition(
         actor=actor,
-        action=f"certificate.{action}",
-        obj=cert,
+        certificate=cert,
+        action="reissue",
+        decision=decision,
+        update_fields=["current_issue_number"],
         before=before,
+        audit_action=f"certificate.{action}",
         after={
-            **_state(cert),
             "decision": decision.pk,
             "reason": issue_reason,
             "issue_id": issue.pk,
@@ -414,8 +437,9 @@ def certificate_maintain(
             decided_on=decided_on,
             rationale=rationale,
         )
-        _close_assessment(a)
-        _keep_derived(cert)
+        _close_assessment(a, actor=actor)
+        # No status change: the certificate's derived data follows the closed visit.
+        certificate_changed(cert)
         audit_record(
             actor=actor,
             action="certificate.maintain",
@@ -450,7 +474,7 @@ def _add_lines(
         cert = _lock(certificate)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(cert)
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         _require_current(cert, "the scope is extended")
         _check_decision_date(cert, decided_on)
         last = _last_issue(cert)
@@ -477,14 +501,14 @@ def _add_lines(
                 problems.append(
                     RuleViolation(
                         f"{r.snapshot['site_name']} is a site of another organization.",
-                        code="certificate.site_not_own",
+                        code=CERTIFICATE_SITE_NOT_OWN,
                     )
                 )
             elif key in existing or key in seen:
                 problems.append(
                     RuleViolation(
                         f"{where} is already in the scope.",
-                        code="certificate.scope_line_exists",
+                        code=CERTIFICATE_SCOPE_LINE_EXISTS,
                         params={"category": key[0], "site_id": key[1]},
                     )
                 )
@@ -493,7 +517,7 @@ def _add_lines(
                     RuleViolation(
                         f"{r.snapshot['site_name']} is already on the certificate: extend the "
                         "scope instead.",
-                        code="certificate.site_already_on_certificate",
+                        code=CERTIFICATE_SITE_ALREADY_ON_CERTIFICATE,
                         params={"site_id": key[1]},
                     )
                 )
@@ -502,7 +526,7 @@ def _add_lines(
                     RuleViolation(
                         f"{r.snapshot['site_name']} is not on the certificate yet: add the site "
                         "instead.",
-                        code="certificate.site_not_on_certificate",
+                        code=CERTIFICATE_SITE_NOT_ON_CERTIFICATE,
                         params={"site_id": key[1]},
                     )
                 )
@@ -593,21 +617,21 @@ def _remove_lines(
     if not (reason or "").strip():
         raise ValidationFailed(
             "Say why the scope is reduced, for the record.",
-            code="invalid.reason_required",
+            code=INVALID_REASON_REQUIRED,
             field="reason",
         )
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
         # Allowed while suspended: the scheme's alternative to withdrawal (lifecycle.py).
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         _check_decision_date(cert, decided_on)
         last = _last_issue(cert)
         removed, kept = pick(last.scope_lines)
         if not kept:
             raise RuleViolation(
                 "A certificate keeps at least one scope line; withdraw it instead.",
-                code="certificate.empty_scope",
+                code=CERTIFICATE_EMPTY_SCOPE,
             )
         return _write_reissue(
             cert,
@@ -638,7 +662,7 @@ def certificate_reduce_scope(
     wanted = {(code, site_id) for code, site_id in remove}
     if not wanted:
         raise ValidationFailed(
-            "Name at least one scope line to remove.", code="invalid.required", field="remove"
+            "Name at least one scope line to remove.", code=INVALID_REQUIRED, field="remove"
         )
 
     def pick(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -648,7 +672,7 @@ def certificate_reduce_scope(
                 "Not in the certificate's scope: "
                 + "; ".join(f"{c} at site {s}" for c, s in sorted(unknown))
                 + ".",
-                code="certificate.scope_line_not_found",
+                code=CERTIFICATE_SCOPE_LINE_NOT_FOUND,
                 params={"lines": sorted(unknown)},
             )
         removed = [x for x in lines if (x["category"], x["site_id"]) in wanted]
@@ -677,7 +701,7 @@ def certificate_site_remove(
         if not removed:
             raise RuleViolation(
                 f"{site.name} is not on the certificate.",
-                code="certificate.site_not_on_certificate",
+                code=CERTIFICATE_SITE_NOT_ON_CERTIFICATE,
                 params={"site_id": site.pk},
             )
         return removed, [x for x in lines if x["site_id"] != site.pk]
@@ -702,7 +726,7 @@ def certificate_holder_renamed(
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
-        cert.status = CERTIFICATE.next_state(cert.status, "reissue")
+        certificate_transition_check(cert, "reissue")
         _check_decision_date(cert, decided_on)
         last = _last_issue(cert)
         old_name = last.holder.get("name", "")
@@ -710,7 +734,7 @@ def certificate_holder_renamed(
         if old_name == new_name:
             raise RuleViolation(
                 f"Issue {last.issue_number} already names the holder {new_name}.",
-                code="certificate.nothing_changed",
+                code=CERTIFICATE_NOTHING_CHANGED,
             )
         return _write_reissue(
             cert,

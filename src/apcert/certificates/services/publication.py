@@ -15,17 +15,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from apcert.audit.services import audit_record
-from apcert.certificates.choices import DecisionKind, PublicationReviewStatus, StatusReason
-from apcert.certificates.lifecycle import CERTIFICATE, DRAFT, PUBLICATION_REVIEW
-from apcert.certificates.models import Certificate, Decision, PublicationReview
-from apcert.certificates.services._common import (
-    _keep_derived,
-    _lock,
-    _state,
-    _status_record,
+from apcert.bodies.permissions import require_cb_role
+from apcert.certificates.choices import (
+    CertificateStatus,
+    DecisionKind,
+    PublicationReviewStatus,
+    StatusReason,
 )
-from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role, require_secretariat
+from apcert.certificates.errors import PUBLICATION_NOT_PENDING, PUBLICATION_NOT_RETURNED
+from apcert.certificates.lifecycle import PUBLICATION_REVIEW
+from apcert.certificates.models import Certificate, Decision, PublicationReview
+from apcert.certificates.services._common import _lock, _state
+from apcert.certificates.services.transition import (
+    certificate_transition,
+    certificate_transition_check,
+)
+from apcert.core.errors import INVALID_REASON_REQUIRED, RuleViolation, ValidationFailed
+from apcert.core.permissions import require_secretariat
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -40,7 +46,7 @@ def _pending(cert: Certificate) -> PublicationReview:
     if review is None:
         raise RuleViolation(
             f"{cert.number} is not awaiting the Secretariat's review.",
-            code="publication.not_pending",
+            code=PUBLICATION_NOT_PENDING,
             params={"certificate": cert.number},
         )
     return review
@@ -49,8 +55,34 @@ def _pending(cert: Certificate) -> PublicationReview:
 def _required(text: str, field: str, message: str) -> str:
     text = text.strip()
     if not text:
-        raise ValidationFailed(message, code="invalid.reason_required", field=field)
+        raise ValidationFailed(message, code=INVALID_REASON_REQUIRED, field=field)
     return text
+
+
+def publication_review_transition(
+    *, actor: User, review: PublicationReview, action: str, note: str, audit: bool = True
+) -> PublicationReview:
+    """The one road for a review's status: apply ``action`` of
+    ``lifecycle.PUBLICATION_REVIEW`` to the locked ``review``, record the Secretariat's
+    answer on it and write the one audit event ``certificate.publication_<action>`` on its
+    certificate. An approval publishes the certificate, whose transition records both
+    (``audit=False``)."""
+    before = review.status
+    review.status = PUBLICATION_REVIEW.next_state(before, action)
+    review.reviewed_by = actor
+    review.reviewed_at = timezone.now()
+    review.review_note = note.strip()
+    review.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    if audit:
+        audit_record(
+            actor=actor,
+            action=f"certificate.publication_{action}",
+            obj=review.certificate,
+            before={"publication_review": review.pk, "status": before},
+            after={"publication_review": review.pk, "status": review.status},
+            reason=review.review_note,
+        )
+    return review
 
 
 def certificate_publication_approve(
@@ -64,31 +96,22 @@ def certificate_publication_approve(
         cert = _lock(certificate)
         review = _pending(cert)
         before = _state(cert)
-        review.status = PUBLICATION_REVIEW.next_state(review.status, "approve")
-        cert.status = CERTIFICATE.next_state(cert.status, "grant")
-        cert.status_since = on
-        review.reviewed_by = actor
-        review.reviewed_at = timezone.now()
-        review.review_note = note.strip()
-        review.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-        cert.save(update_fields=["status", "status_since"])
+        certificate_transition_check(cert, "grant")
+        publication_review_transition(
+            actor=actor, review=review, action="approve", note=note, audit=False
+        )
         grant = Decision.objects.filter(certificate=cert, kind=DecisionKind.GRANT).first()
-        _status_record(
-            cert,
-            before=DRAFT,
-            on=on,
+        certificate_transition(
+            actor=actor,
+            certificate=cert,
+            action="grant",
+            effective_on=on,
             reason_category=StatusReason.GRANTED,
             reason=note.strip(),
             decision=grant,
-        )
-        _keep_derived(cert)
-        audit_record(
-            actor=actor,
-            action="certificate.publish",
-            obj=cert,
             before=before,
-            after={**_state(cert), "publication_review": review.pk, "effective_on": on},
-            reason=note.strip(),
+            after={"publication_review": review.pk, "effective_on": on},
+            audit_action="certificate.publish",
         )
     return cert
 
@@ -103,19 +126,7 @@ def certificate_publication_return(
     with transaction.atomic():
         cert = _lock(certificate)
         review = _pending(cert)
-        review.status = PUBLICATION_REVIEW.next_state(review.status, "return")
-        review.reviewed_by = actor
-        review.reviewed_at = timezone.now()
-        review.review_note = reason
-        review.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
-        audit_record(
-            actor=actor,
-            action="certificate.publication_return",
-            obj=cert,
-            before={"publication_review": review.pk, "status": PublicationReviewStatus.PENDING},
-            after={"publication_review": review.pk, "status": review.status},
-            reason=reason,
-        )
+        publication_review_transition(actor=actor, review=review, action="return", note=reason)
     return review
 
 
@@ -134,11 +145,15 @@ def certificate_publication_resubmit(
             .order_by("-submitted_at", "-id")
             .first()
         )
-        if cert.status != DRAFT or last is None or last.status != PublicationReviewStatus.RETURNED:
+        if (
+            cert.status != CertificateStatus.DRAFT
+            or last is None
+            or last.status != PublicationReviewStatus.RETURNED
+        ):
             raise RuleViolation(
                 f"{cert.number} has not been returned by the Secretariat: there is nothing "
                 "to submit again.",
-                code="publication.not_returned",
+                code=PUBLICATION_NOT_RETURNED,
                 params={"certificate": cert.number},
             )
         review = PublicationReview.objects.create(

@@ -8,16 +8,20 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from apcert.audit.services import audit_record
+from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import CertificateStatus, DecisionKind, StatusReason
-from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.certificates.errors import CERTIFICATE_NOT_YET_EXPIRED, CERTIFICATE_SUSPENSION_EXCEEDED
 from apcert.certificates.models import (
     Certificate,
     Decision,
 )
 from apcert.certificates.timeline import suspension_limit
-from apcert.core.errors import RuleViolation, ValidationFailed
-from apcert.core.permissions import require_cb_role
+from apcert.core.errors import (
+    INVALID_REASON_CATEGORY,
+    INVALID_REASON_REQUIRED,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.schemes.choices import SuspensionEndAction
 from apcert.schemes.selectors import scheme_rules
 
@@ -25,10 +29,12 @@ if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
     _check_decision_date,
-    _keep_derived,
     _lock,
     _state,
-    _status_record,
+)
+from apcert.certificates.services.transition import (
+    certificate_transition,
+    certificate_transition_check,
 )
 
 
@@ -47,23 +53,21 @@ def _status_decision(
         raise ValidationFailed(
             f"'{reason_category}' is not a reason to {action} a certificate; use one of "
             f"{', '.join(allowed_reasons)}.",
-            code="invalid.reason_category",
+            code=INVALID_REASON_CATEGORY,
             field="reason_category",
         )
     if not (reason or "").strip():
         raise ValidationFailed(
-            "Say why, for the record.", code="invalid.reason_required", field="reason"
+            "Say why, for the record.", code=INVALID_REASON_REQUIRED, field="reason"
         )
     decided_on = decided_on or timezone.localdate()
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
+        certificate_transition_check(cert, action)
         if action == "restore":
             _check_restorable(cert, decided_on)
-        cert.status = CERTIFICATE.next_state(cert.status, action)
         _check_decision_date(cert, decided_on)
-        cert.status_since = decided_on
-        cert.save(update_fields=["status", "status_since"])
         decision = Decision.objects.create(
             cb=cert.cb,
             kind=decision_kind,
@@ -72,27 +76,20 @@ def _status_decision(
             decided_on=decided_on,
             rationale=reason,
         )
-        _status_record(
-            cert,
-            before=before["status"],
-            on=decided_on,
+        certificate_transition(
+            actor=actor,
+            certificate=cert,
+            action=action,
+            effective_on=decided_on,
             reason_category=reason_category,
             reason=reason,
             decision=decision,
-        )
-        _keep_derived(cert)
-        audit_record(
-            actor=actor,
-            action=f"certificate.{action}",
-            obj=cert,
             before=before,
             after={
-                **_state(cert),
                 "decision": decision.pk,
                 "reason_category": reason_category,
                 "decided_on": decided_on,
             },
-            reason=reason,
         )
     return cert
 
@@ -116,7 +113,7 @@ def _check_restorable(cert: Certificate, decided_on: dt.date) -> None:
             f"scheme's maximum suspension of {rules.max_suspension_months} months ran out on "
             f"{limit.isoformat()}, so it can no longer be restored on "
             f"{decided_on.isoformat()}. Instead, {instead}; the holder may apply again.",
-            code="certificate.suspension_exceeded",
+            code=CERTIFICATE_SUSPENSION_EXCEEDED,
             params={"suspended_since": cert.status_since, "limit": limit},
         )
 
@@ -198,36 +195,22 @@ def certificate_expire(
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)
-        target = CERTIFICATE.next_state(cert.status, "expire")
+        certificate_transition_check(cert, "expire")
         if as_of <= cert.expires_on:
             raise RuleViolation(
                 f"{cert.number} is valid until {cert.expires_on.isoformat()}; it cannot expire "
                 f"on {as_of.isoformat()}.",
-                code="certificate.not_yet_expired",
+                code=CERTIFICATE_NOT_YET_EXPIRED,
             )
         effective = cert.expires_on + dt.timedelta(days=1)
-        cert.status = target
-        cert.status_since = effective
-        cert.save(update_fields=["status", "status_since"])
-        _status_record(
-            cert,
-            before=before["status"],
-            on=effective,
+        certificate_transition(
+            actor=actor,
+            certificate=cert,
+            action="expire",
+            effective_on=effective,
             reason_category=StatusReason.VALIDITY_ENDED,
             reason="validity period ended",
-            decision=None,
-        )
-        _keep_derived(cert)
-        audit_record(
-            actor=actor,
-            action="certificate.expire",
-            obj=cert,
             before=before,
-            after={
-                **_state(cert),
-                "effective_on": effective,
-                "reason_category": StatusReason.VALIDITY_ENDED,
-            },
-            reason="validity period ended",
+            after={"effective_on": effective, "reason_category": StatusReason.VALIDITY_ENDED},
         )
     return cert

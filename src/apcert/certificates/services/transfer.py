@@ -9,11 +9,20 @@ from django.db import transaction
 
 from apcert.applications.models import ScopeLine
 from apcert.applications.selectors import acceptance_problems
-from apcert.assessments.choices import AssessmentKind
+from apcert.assessments.choices import AssessmentKind, AssessmentStatus
 from apcert.assessments.models import Assessment
-from apcert.audit.services import audit_record
-from apcert.certificates.choices import DecisionKind, IssueReason, StatusReason
-from apcert.certificates.lifecycle import CERTIFICATE
+from apcert.assessments.services import assessment_transition
+from apcert.bodies.permissions import require_cb_role
+from apcert.certificates.choices import (
+    CertificateStatus,
+    DecisionKind,
+    IssueReason,
+    StatusReason,
+)
+from apcert.certificates.errors import (
+    CERTIFICATE_TRANSFER_NOT_CURRENT,
+    CERTIFICATE_TRANSFER_SAME_CB,
+)
 from apcert.certificates.models import (
     Certificate,
     Decision,
@@ -23,7 +32,6 @@ from apcert.certificates.selectors import (
     followup_assessment_problems,
 )
 from apcert.core.errors import RuleViolation
-from apcert.core.permissions import require_cb_role
 from apcert.schemes.models import ProcessCategory
 from apcert.schemes.selectors import scheme_rules
 
@@ -31,15 +39,16 @@ if TYPE_CHECKING:
     from apcert.accounts.models import User
 from apcert.certificates.services._common import (
     _check_decision_date,
-    _close_assessment,
-    _keep_derived,
     _last_issue,
     _lock,
     _new_issue,
     _programme_ids,
     _raise_first,
     _state,
-    _status_record,
+)
+from apcert.certificates.services.transition import (
+    certificate_transition,
+    certificate_transition_check,
 )
 
 
@@ -68,15 +77,15 @@ def certificate_transfer(
         if old.cb_id == a.cb_id:
             raise RuleViolation(
                 f"{old.number} is already certified by {old.cb.code}.",
-                code="certificate.transfer_same_cb",
+                code=CERTIFICATE_TRANSFER_SAME_CB,
             )
-        if old.status != "current":
+        if old.status != CertificateStatus.CURRENT:
             raise RuleViolation(
                 f"{old.number} is {old.status}; only a current certificate can be transferred.",
-                code="certificate.transfer_not_current",
+                code=CERTIFICATE_TRANSFER_NOT_CURRENT,
                 params={"state": old.status},
             )
-        withdrawn = CERTIFICATE.next_state(old.status, "withdraw")
+        certificate_transition_check(old, "withdraw")
         _check_decision_date(old, decided_on)
         last = _last_issue(old)
         problems = followup_assessment_problems(
@@ -116,7 +125,7 @@ def certificate_transfer(
             scheme=old.scheme,
             organization=old.organization,
             application=old.application,
-            status="draft",
+            status=CertificateStatus.DRAFT,
             status_since=decided_on,
             first_issued_on=decided_on,
             initial_decision_on=old.initial_decision_on,
@@ -125,7 +134,6 @@ def certificate_transfer(
         )
         decision.certificate = new
         decision.save(update_fields=["certificate"])
-        new.status = CERTIFICATE.next_state("draft", "grant")
         issue = _new_issue(
             new,
             on=decided_on,
@@ -136,36 +144,32 @@ def certificate_transfer(
             programmes=last.programmes,
             valid_from=decided_on,
         )
-        new.save(update_fields=["status", "current_issue_number"])
-        _status_record(
-            new,
-            before="draft",
-            on=decided_on,
-            reason_category=StatusReason.GRANTED,
-            reason=f"transferred from {old.number}",
-            decision=decision,
-        )
-        old.status = withdrawn
-        old.status_since = decided_on
-        old.save(update_fields=["status", "status_since"])
-        _status_record(
-            old,
-            before=before["status"],
-            on=decided_on,
+        # The old certificate ends first, under the same decision; the new one's grant
+        # writes the transfer's one audit event, naming both.
+        certificate_transition(
+            actor=actor,
+            certificate=old,
+            action="withdraw",
+            effective_on=decided_on,
             reason_category=StatusReason.TRANSFERRED,
             reason=f"transferred to {new_cb.code} as {new.number}",
             decision=decision,
+            before=before,
+            audit=False,
         )
-        _close_assessment(a)
-        _keep_derived(old)
-        _keep_derived(new)
-        audit_record(
+        if a.status == AssessmentStatus.REPORT_ISSUED:
+            assessment_transition(actor=actor, assessment=a, action="close", within_decision=True)
+        certificate_transition(
             actor=actor,
-            action="certificate.transfer",
-            obj=new,
+            certificate=new,
+            action="grant",
+            effective_on=decided_on,
+            reason_category=StatusReason.GRANTED,
+            reason=f"transferred from {old.number}",
+            decision=decision,
+            update_fields=["current_issue_number"],
             before={"transferred_from": before},
             after={
-                **_state(new),
                 "cb": new_cb.code,
                 "transferred_from": old.number,
                 "old_status": old.status,
@@ -174,6 +178,7 @@ def certificate_transfer(
                 "decided_on": decided_on,
                 "issue_id": issue.pk,
             },
-            reason=rationale,
+            audit_action="certificate.transfer",
+            audit_reason=rationale,
         )
     return new

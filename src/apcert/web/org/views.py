@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apcert.accounts.models import User
 from apcert.applications.choices import ApplicationStatus
+from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import (
     application_draft_problems,
@@ -36,7 +37,9 @@ from apcert.applications.services import (
     scope_line_add,
 )
 from apcert.assessments.choices import FindingGrade, FindingStatus
+from apcert.assessments.errors import EVIDENCE_NO_ANSWER
 from apcert.assessments.evidence import evidence_attach
+from apcert.assessments.lifecycle import FINDING
 from apcert.assessments.models import CorrectiveAction, EvidenceFile, Finding
 from apcert.assessments.selectors import findings_for_organization_users
 from apcert.assessments.services import corrective_action_submit
@@ -46,9 +49,16 @@ from apcert.certificates.selectors import (
     application_decided,
     certificates_for_organization_users,
 )
-from apcert.core.errors import DomainError, PermissionDenied, RuleViolation
-from apcert.core.permissions import is_org_member, is_secretariat, require_org_member
+from apcert.core.errors import (
+    INVALID,
+    PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
+    DomainError,
+    PermissionDenied,
+    RuleViolation,
+)
+from apcert.core.permissions import is_secretariat
 from apcert.organizations.models import Organization
+from apcert.organizations.permissions import is_org_member, require_org_member
 from apcert.organizations.selectors import organizations_for_organization_users, sites_of
 from apcert.organizations.services import site_create
 from apcert.web.errors import add_form_error, error_page
@@ -65,7 +75,7 @@ from apcert.web.org.forms import (
 NOT_AN_ORGANIZATION_USER = PermissionDenied(
     "This section is for the users of an organization that applies for or holds IECQ "
     "certificates. Ask your organization's administrator to invite you.",
-    code="permission.organization_member_required",
+    code=PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
 )
 
 
@@ -312,14 +322,6 @@ def _scope_context(
     }
 
 
-# An application may be withdrawn until a decision (applications.lifecycle.APPLICATION).
-_WITHDRAWABLE = (
-    ApplicationStatus.DRAFT,
-    ApplicationStatus.SUBMITTED,
-    ApplicationStatus.ACCEPTED,
-)
-
-
 def _application_page(
     request: HttpRequest,
     organization: Organization,
@@ -336,7 +338,8 @@ def _application_page(
     )
     withdrawable = (
         scope["acts_for"]
-        and application.status in _WITHDRAWABLE
+        # Withdrawal as the application's lifecycle allows it, and only until a decision.
+        and APPLICATION.allowed(application.status, "withdraw")
         and not (
             application.status == ApplicationStatus.ACCEPTED and application_decided(application)
         )
@@ -534,7 +537,7 @@ def _finding_page(
         request, organization, "findings", finding=finding, answers=answers, refusal=refusal
     )
     acts_for = context["acts_for"]
-    if acts_for and finding.status == FindingStatus.OPEN:
+    if acts_for and FINDING.allowed(finding.status, "answer"):
         context["answer_form"] = answer_form or CorrectiveActionForm()
     if acts_for and answers and finding.status in _TAKES_EVIDENCE:
         context["evidence_form"] = evidence_form or EvidenceForm()
@@ -542,7 +545,7 @@ def _finding_page(
         # A forced request to a form the page no longer offers: its errors become the notice.
         if form is not None and form.errors and shown not in context and refusal is None:
             errors = [str(e) for field_errors in form.errors.values() for e in field_errors]
-            context["refusal"] = DomainError(" ".join(errors), code="invalid")
+            context["refusal"] = DomainError(" ".join(errors), code=INVALID)
     return render(request, "web/org/finding.html", context, status=status)
 
 
@@ -599,7 +602,7 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
             if latest is None:
                 raise RuleViolation(
                     "Answer the finding first: evidence is attached to an answer.",
-                    code="evidence.no_answer",
+                    code=EVIDENCE_NO_ANSWER,
                 )
             evidence = evidence_attach(
                 actor=_user(request), corrective_action=latest, upload=form.cleaned_data["file"]

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from apcert.core.errors import DomainError
-from apcert.demo.generate import rebuild_visit_schedule
+from apcert.core.progress import run_with_progress
+from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
 
 
 class Command(BaseCommand):
@@ -26,7 +27,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            done = rebuild_visit_schedule(None if options["quiet"] else sys.stderr)
+            done = run_with_progress(
+                None if options["quiet"] else sys.stderr,
+                total=live_certificate_count(),
+                desc="visit schedule",
+                run=visit_schedule_rebuild,
+            )
         except DomainError as error:
             raise CommandError(f"visits-rebuild: {error}") from None
         except DatabaseError as error:

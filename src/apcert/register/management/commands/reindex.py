@@ -7,8 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apcert.demo.generate import rebuild_search_index
-from apcert.register.index import index_check
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.models import Certificate
+from apcert.core.progress import run_with_progress
+from apcert.register.index import index_check, index_rebuild
 
 
 class Command(BaseCommand):
@@ -34,5 +36,10 @@ class Command(BaseCommand):
                 raise CommandError(f"reindex: the search index is out of step{more}")
             self.stdout.write("reindex: the search index is in step with the certificates")
             return
-        done = rebuild_search_index(None if options["quiet"] else sys.stderr)
+        done = run_with_progress(
+            None if options["quiet"] else sys.stderr,
+            total=Certificate.objects.exclude(status=CertificateStatus.DRAFT).count(),
+            desc="search index",
+            run=index_rebuild,
+        )
         self.stdout.write(f"reindex: {done} certificates indexed")

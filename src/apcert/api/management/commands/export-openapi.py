@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apcert.register.openapi import COMMITTED_PATH, public_openapi_text
+from apcert.api.openapi import COMMITTED_PATH, public_openapi_text
 
 
 class Command(BaseCommand):

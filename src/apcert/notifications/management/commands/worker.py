@@ -2,7 +2,8 @@
 
 It queues the daily sweep (once per date, whatever the number of restarts or workers) and,
 at every check, the notification dispatch; and it runs the django-tasks database worker that
-executes them and any other queued task.
+executes them and any other queued task. It lives with the notifications, the highest of the
+domain apps, because it starts the jobs of both them and the certification cycle below.
 """
 
 from __future__ import annotations
