@@ -17,6 +17,7 @@ from apcert.certificates.models import (
     Decision,
     PublicationReview,
 )
+from apcert.certificates.snapshots import place, site_snapshot
 from apcert.core.dates import add_months
 from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
@@ -395,8 +396,7 @@ def certificate_recorded_changes(certificate: Certificate) -> list[RecordedChang
             site.city,
             site.country,
         ):
-            where = ", ".join(p for p in (site.address, site.city) if p)
-            label = f"Site moved: {site.name} to {where} ({site.country})"
+            label = f"Site moved: {site.name} to {place(site_snapshot(site))}"
             out.append(RecordedChange("site_moved", label, site=site))
     refs = sorted({ref for line in last.scope_lines for ref in line["standards"]})
     for ref in refs:

@@ -109,8 +109,12 @@ def _site_label(site: Mapping[str, Any] | None) -> str:
     return str(site["name"])
 
 
-def _place(site: Mapping[str, Any]) -> str:
-    where = ", ".join(part for part in (site.get("address"), site.get("city")) if part)
+def place(site: Mapping[str, Any]) -> str:
+    """Where a site snapshot is, as the public reads it: address, city (country)."""
+    address, city = site.get("address") or "", site.get("city") or ""
+    # An address often names its city already.
+    parts = [address] if city and city in address else [address, city]
+    where = ", ".join(part for part in parts if part)
     return f"{where} ({site['country']})" if where else str(site["country"])
 
 
@@ -138,7 +142,7 @@ def _site_changes(
         if was is None:
             shown = site.get("published") is True
             out.append(
-                f"Site added: {site['name']}, {_place(site)}"
+                f"Site added: {site['name']}, {place(site)}"
                 if shown
                 else f"Site added: {UNPUBLISHED_SITE}"
             )
@@ -154,7 +158,7 @@ def _site_changes(
                 out.append(f"Site renamed: '{was['name']}' to '{site['name']}'")
         if any(was.get(key) != site.get(key) for key in ("address", "city", "country")):
             out.append(
-                f"Site moved: {site['name']} to {_place(site)}"
+                f"Site moved: {site['name']} to {place(site)}"
                 if site.get("published") is True
                 else f"Site moved: {UNPUBLISHED_SITE}"
             )
