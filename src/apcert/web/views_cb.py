@@ -677,15 +677,11 @@ def _certificate_page(
         if decider and cert.status in statuses:
             form = bound[1] if bound and bound[0] == action else form_class(prefix=action)
             actions.append({"action": action, "label": label, "form": form})
-    reissue = None
-    if decider and cert.status in REISSUE_STATUSES:
+    reissue = bound[1] if bound and bound[0] == "reissue" else None
+    if reissue is None and decider and cert.status in REISSUE_STATUSES:
         changes = certificate_recorded_changes(cert)
         if changes:
-            reissue = (
-                bound[1]
-                if bound and bound[0] == "reissue"
-                else f.ReissueForm(prefix="reissue", changes=[(c.key, c.label) for c in changes])
-            )
+            reissue = f.ReissueForm(prefix="reissue", changes=[(c.key, c.label) for c in changes])
     reviews = publication_reviews_of(cert)
     resubmit = None
     if (
