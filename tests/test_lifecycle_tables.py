@@ -58,8 +58,8 @@ from apcert.certificates.services import (
 )
 from apcert.core.dates import add_months
 from apcert.core.errors import DomainError, TransitionNotAllowed
-from apcert.organizations.services import organization_rename
 from apcert.core.lifecycle import TransitionTable
+from apcert.organizations.services import organization_rename
 from tests.factories import DAY0, World
 
 DAYS = dt.timedelta(days=1)
