@@ -152,7 +152,7 @@ def _apply_next(cert: Certificate, as_of: dt.date, report: SweepReport) -> bool:
         locked = _lock(cert)
         events = _due_events(locked, as_of)
         for pending in (e for e in events if e.action == "reduce_scope"):
-            # Which scope lines go is the CB's decision (certificate_reissue), not the sweep's.
+            # Which scope lines go is the CB's decision (certificate_reduce_scope), not the sweep's.
             report.needs_decision.append(f"{locked.number}: {pending.reason}")
         event = next((e for e in events if e.action != "reduce_scope"), None)
         if event is None:
