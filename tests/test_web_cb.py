@@ -30,6 +30,7 @@ from apcert.bodies.services import cb_staff_add
 from apcert.certificates.models import Certificate, Decision
 from apcert.certificates.selectors import grant_blockers
 from apcert.organizations.services import organization_rename, site_rename
+from apcert.schemes.models import Standard
 from tests.factories import DAY0, World, make_user
 
 pytestmark = pytest.mark.django_db
@@ -834,6 +835,31 @@ def test_decision_maker_reissues_for_a_recorded_change(
     [event] = events("certificate.site_renamed")
     assert event.object_id == str(cert.pk)
     assert "Re-issue " + cert.number not in text(response)
+
+
+def test_a_superseded_edition_is_offered_and_updated(
+    client: Client, world: World, cert: Certificate
+) -> None:
+    # Given the catalogue's ISO 9001:2026 superseding the edition the certificate declares
+    newer = Standard.objects.create(designation="ISO 9001", edition="2026", title="QMS")
+    Standard.objects.filter(designation="ISO 9001", edition="2015").update(
+        status="superseded", superseded_by=newer
+    )
+    old = Standard.objects.get(designation="ISO 9001", edition="2015")
+    url = f"{CB}/certificates/{cert.pk}/"
+    login(client, world.team.decision_maker)
+    assert "Standard updated: ISO 9001:2015 to :2026" in text(client.get(url))
+
+    # When the decision maker re-issues for it
+    client.post(f"{url}reissue", {"reissue-change": f"standard_updated:{old.pk}"})
+
+    # Then issue 2 declares the current edition and says so
+    issue = cert.issues.get(issue_number=2)
+    assert (issue.reason, issue.change_summary) == (
+        "standard_updated",
+        "Standard updated: ISO 9001:2015 to :2026",
+    )
+    assert len(events("certificate.standard_update")) == 1
 
 
 def test_certificate_action_refusals_show_next_to_the_field(
