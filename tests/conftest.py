@@ -14,6 +14,7 @@ from apcert.schemes.models import Scheme
 from apcert.schemes.services import reference_load
 from tests.credentials_support import key_dir
 from tests.factories import World
+from tests.flows_support import issues_not_saying_what_changed
 
 __all__ = ["key_dir"]  # signing keys in a temporary directory, for any test that asks
 
@@ -45,6 +46,18 @@ def reference(db: None) -> None:
 def world(reference: None) -> World:
     """A CB accepted for AP with its staff, an organization with two sites, a secretariat."""
     return World.build()
+
+
+@pytest.fixture(autouse=True)
+def _flow_issues_say_what_changed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each flow test, every issue it made says what changed from the one before,
+    read from the two snapshots: a re-issue announces only what it changed."""
+    if not request.module.__name__.startswith("tests.test_flows_"):
+        yield
+        return
+    request.getfixturevalue("db")  # set up first, so torn down after the check
+    yield
+    assert issues_not_saying_what_changed() == []
 
 
 ISSUE_CREDENTIALS = "credentials_issuecredential"

@@ -23,6 +23,7 @@ from apcert.certificates.models import (
     CertificateStatusChange,
     Decision,
 )
+from apcert.certificates.snapshots import FIRST_ISSUE, change_summary, issue_content
 from apcert.core.errors import DomainError
 from tests.factories import CBTeam, World
 
@@ -121,3 +122,27 @@ def assert_refused(call: Callable[[], Any], code: str, *certs: Certificate) -> D
     assert records() == before
     assert {pk: cert_row(pk) for pk in rows} == rows
     return exc.value
+
+
+def issues_not_saying_what_changed() -> list[tuple[str, int, str, str]]:
+    """Every issue whose "what changed" is not the difference between its snapshot and the
+    one before it (issue 1: the first issue), as (number, issue, stored, expected)."""
+    wrong = []
+    previous: CertificateIssue | None = None
+    issues = CertificateIssue.objects.select_related("certificate").order_by(
+        "certificate_id", "issue_number"
+    )
+    for issue in issues:
+        if previous is not None and previous.certificate_id != issue.certificate_id:
+            previous = None
+        if issue.issue_number == 1:
+            expected = FIRST_ISSUE
+        else:
+            assert previous is not None and previous.issue_number == issue.issue_number - 1
+            expected = change_summary(issue_content(previous), issue_content(issue))
+        if not expected or issue.change_summary != expected:
+            wrong.append(
+                (issue.certificate.number, issue.issue_number, issue.change_summary, expected)
+            )
+        previous = issue
+    return wrong

@@ -219,16 +219,18 @@ def test_an_unpublished_site_added_later_is_not_named_in_the_history(
         ],
         decided_on=reported(a),
     )  # fmt: skip
-    # (the service itself leaves the unpublished site's name out of the public summary)
-    assert (
-        cert.issues.get(issue_number=2).change_summary == "site added: EPL at an unpublished site"
+    # (the summary, read from the snapshots, leaves the unpublished site's name out)
+    added = (
+        "Site added: an unpublished site; "
+        "Scope line added: EPL at an unpublished site (Electroplating)"
     )
+    assert cert.issues.get(issue_number=2).change_summary == added
     # then no answer names it, and the history says what changed without it
     bodies = all_three(client, cert.number)
     assert "Second plant" not in json.dumps(bodies)
     assert [(i["reason"], i["change_summary"]) for i in bodies[1]["issues"]] == [
-        ("initial", "initial certification"),
-        ("site_change", "site added: EPL at an unpublished site"),
+        ("initial", "First issue"),
+        ("site_change", added),
     ]
 
 
@@ -271,7 +273,7 @@ def test_history_lists_issues_and_status_changes_in_order(world: World, client: 
                 "valid_from": "2026-03-24",
                 "valid_until": "2029-03-23",
                 "reason": "initial",
-                "change_summary": "initial certification",
+                "change_summary": "First issue",
             }
         ],
         "status_changes": [

@@ -28,13 +28,15 @@ from apcert.certificates.services import (
     certificate_cancel,
     certificate_expire,
     certificate_grant,
-    certificate_reissue,
+    certificate_holder_renamed,
+    certificate_reduce_scope,
     certificate_renew,
     certificate_restore,
     certificate_suspend,
     certificate_withdraw,
 )
 from apcert.core.errors import DomainError
+from apcert.organizations.services import organization_rename
 from apcert.schemes.models import ProcessCategory
 from tests.factories import DAY0, World
 
@@ -166,14 +168,14 @@ def test_a_known_life(world: World) -> None:
         ("PWB", w.site.pk),
         ("EPL", w.site2.pk),
     ]
-    certificate_reissue(
+    certificate_reduce_scope(
         actor=dm,
         certificate=cert,
-        reason="scope_reduction",
-        change_summary="PWB withdrawn from the main plant",
+        remove=[("PWB", w.site.pk)],
+        reason="PWB withdrawn from the main plant",
         decided_on=reduced_on,
-        scope_lines=[lines[0], lines[2]],
     )
+    assert cert.issues.get(issue_number=2).scope_lines == [lines[0], lines[2]]
     day_before = ask(reduced_on - DAYS, category="PWB.PLT", site_id=w.site.pk)
     assert (day_before.issue_number, day_before.covered, day_before.current) == (1, True, True)
     assert ask(reduced_on, category="PWB.PLT", site_id=w.site.pk).covered is False
@@ -260,14 +262,15 @@ def test_same_day_changes_the_later_wins(world: World) -> None:
     certificate_restore(actor=dm, certificate=cert, reason="resolved", decided_on=day)
     lines = cert.issues.get(issue_number=1).scope_lines
     for n in (2, 3):
-        certificate_reissue(
+        gone = lines[4 - n]
+        certificate_reduce_scope(
             actor=dm,
             certificate=cert,
-            reason="scope_reduction",
-            change_summary=f"cut {n}",
+            remove=[(gone["category"], gone["site_id"])],
+            reason=f"cut {n}",
             decided_on=day,
-            scope_lines=lines[: 4 - n],
         )
+        assert cert.issues.get(issue_number=n).scope_lines == lines[: 4 - n]
     answer = certificate_as_of(certificate=cert, on=day, category="PWB")
     assert (answer.status, answer.reason, answer.issue_number, answer.covered) == (
         "current",
@@ -315,6 +318,20 @@ def _d(value: str) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
+#: The audit actions of the services that make a new issue and keep the status.
+REISSUES = (
+    "renew",
+    "extend_scope",
+    "site_add",
+    "reduce_scope",
+    "site_remove",
+    "holder_renamed",
+    "site_renamed",
+    "site_moved",
+    "standard_update",
+)
+
+
 def reference_timeline(cert: Certificate) -> list[Entry]:
     """The certificate's public changes, from its audit events only, in ``seq`` order.
 
@@ -344,7 +361,7 @@ def reference_timeline(cert: Certificate) -> list[Entry]:
         elif kind == "expire":
             day = _d(before["expires_on"]) + DAYS
             raw.append((day, None, (after["status"], "validity_ended"), None))
-        elif kind in ("reissue", "renew"):
+        elif kind in REISSUES:
             if "scope_lines" in after:
                 lines = tuple((x["category"], x["site_id"]) for x in after["scope_lines"])
             issue = (after["issue"], _d(after["expires_on"]), lines)
@@ -459,17 +476,19 @@ def _play(w: World, cert: Certificate, step: tuple[str, int, int], today: dt.dat
             lines = last.scope_lines
             subset = [x for i, x in enumerate(lines) if arg >> i & 1] or lines[:1]
             if len(lines) < 2 or len(subset) == len(lines):
-                subset, reason = lines, "correction"
+                # Nothing to cut: the holder renamed, the scope unchanged.
+                organization_rename(
+                    actor=w.org_user, organization=w.org, legal_name=f"Holder {today}"
+                )
+                certificate_holder_renamed(actor=dm, certificate=cert, decided_on=today)
             else:
-                reason = "scope_reduction"
-            certificate_reissue(
-                actor=dm,
-                certificate=cert,
-                reason=reason,
-                change_summary="random change",
-                decided_on=today,
-                scope_lines=subset,
-            )
+                certificate_reduce_scope(
+                    actor=dm,
+                    certificate=cert,
+                    remove=[(x["category"], x["site_id"]) for x in lines if x not in subset],
+                    reason="random change",
+                    decided_on=today,
+                )
         elif action == "renew":
             today += 3 * DAYS
             _renew(w, cert, on=today)

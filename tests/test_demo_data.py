@@ -58,6 +58,7 @@ from apcert.organizations.services import organization_create, site_create
 from apcert.schemes.models import ProcessCategory, Programme, Scheme
 from apcert.schemes.selectors import scheme_rules, standard_problem
 from tests.factories import make_user
+from tests.flows_support import issues_not_saying_what_changed
 
 pytestmark = pytest.mark.django_db
 
@@ -197,6 +198,21 @@ def test_every_grant_meets_the_rules_a_real_grant_is_checked_against(demo: DemoR
                 assert standard_problem(std, on) is None
     assert not Finding.objects.filter(grade="major").exclude(status="closed").exists()
     assert set(Finding.objects.values_list("grade", flat=True)) == {"major", "minor", "observation"}
+
+
+def test_every_issue_says_what_changed_from_the_one_before(demo: DemoReport) -> None:
+    # A re-issue announces only what it changed: its summary is the difference between the
+    # two snapshots, and no re-issue is a free "correction".
+    assert issues_not_saying_what_changed() == []
+    reasons = Counter(CertificateIssue.objects.values_list("reason", flat=True))
+    assert "correction" not in reasons
+    assert {"initial", "renewal", "scope_extension", "scope_reduction"} <= set(reasons)
+    extended = CertificateIssue.objects.filter(reason="scope_extension").first()
+    assert extended is not None
+    assert extended.change_summary.startswith("Scope line added: ")
+    decision = extended.decision
+    assert decision is not None and decision.assessment is not None
+    assert (decision.kind, decision.assessment.kind) == ("extend_scope", "scope_extension")
 
 
 def test_renewals_rest_on_a_reassessment_decided_before_expiry(demo: DemoReport) -> None:

@@ -54,6 +54,8 @@ def test_given_a_reassessment_when_renewed_in_time_then_same_number_new_issue_ne
     first = cert.issues.get(issue_number=1)
     assert (issue.reason, issue.issued_on, issue.valid_until) == ("renewal", on, new_expiry)
     assert issue.scope_lines == first.scope_lines
+    # A renewal that changes nothing else says only the validity.
+    assert issue.change_summary == f"Validity extended to {new_expiry.isoformat()}"
     decision = Decision.objects.get(assessment=a)
     assert (decision.kind, decision.certificate_id, issue.decision_id) == (
         "renew",

@@ -23,12 +23,17 @@ from apcert.certificates.services import (
     certificate_holder_renamed,
     certificate_reduce_scope,
     certificate_site_add,
+    certificate_site_moved,
     certificate_site_remove,
+    certificate_site_renamed,
+    certificate_standard_update,
     certificate_suspend,
     certificate_withdraw,
 )
-from apcert.organizations.services import organization_rename
-from apcert.schemes.models import ProcessCategory
+from apcert.core.errors import DomainError
+from apcert.organizations.models import Site
+from apcert.organizations.services import organization_rename, site_move, site_rename
+from apcert.schemes.models import ProcessCategory, Standard
 from tests.factories import DAY0, World
 from tests.flows_support import (
     DAYS,
@@ -128,6 +133,9 @@ def test_given_a_scope_extension_assessment_when_extended_then_a_new_issue_adds_
         "standards": ["ISO 9001:2015", "ISO/IEC 17025:2017"],
     }
     assert {s["designation"] for s in issue.standards} == {"ISO/IEC 17025", "ISO 9001"}
+    assert issue.change_summary == (
+        f"Scope line added: PWB at Main plant ({ProcessCategory.objects.get(code='PWB').name})"
+    )
     decision = Decision.objects.get(assessment=a)
     assert (decision.kind, issue.decision_id) == ("extend_scope", decision.pk)
     assert assessment_status(a) == "closed"
@@ -326,6 +334,11 @@ def test_given_a_scope_extension_at_a_new_site_when_the_site_is_added_then_site_
     assert issue.reason == "site_change"
     assert _keys(cert, 2) == [("EPL", world.site.pk), ("EPL", world.site2.pk)]
     assert [s["id"] for s in issue.sites] == [world.site.pk, world.site2.pk]
+    # The second plant is not published: the summary does not name it.
+    assert issue.change_summary == (
+        "Site added: an unpublished site; "
+        "Scope line added: EPL at an unpublished site (Electroplating)"
+    )
     assert Decision.objects.get(assessment=a).kind == "extend_scope"
     assert records() == grew(before, decisions=1, issues=1, audit_events=1)
     assert AuditEvent.objects.latest("seq").action == "certificate.site_add"
@@ -397,6 +410,10 @@ def test_given_two_lines_when_one_is_removed_then_a_scope_reduction_issue(
     issue = cert.issues.get(issue_number=2)
     assert issue.reason == "scope_reduction"
     assert _keys(cert, 2) == [("EPL", world.site.pk)]
+    pwb = ProcessCategory.objects.get(code="PWB").name
+    assert issue.change_summary == (
+        f"Site removed: an unpublished site; Scope line removed: PWB at an unpublished site ({pwb})"
+    )
     assert [s["id"] for s in issue.sites] == [world.site.pk]
     decision = decision_of(issue)
     assert (decision.kind, decision.rationale) == ("reduce_scope", "PWB line closed down")
@@ -524,6 +541,7 @@ def test_given_the_holder_renamed_when_reissued_then_the_new_issue_names_the_new
     )
     assert first.holder["name"] == old_name
     assert issue.scope_lines == first.scope_lines
+    assert issue.change_summary == f"Holder renamed: '{old_name}' to 'Galvano AG'"
     assert decision_of(issue).kind == "reissue"
     assert records() == grew(before, decisions=1, issues=1, audit_events=1)
     event = AuditEvent.objects.latest("seq")
@@ -582,3 +600,290 @@ def test_given_a_cancelled_certificate_when_the_holder_is_renamed_then_refused(
         "certificate.transition_not_allowed",
         cert,
     )
+
+
+# --- site renamed or moved ----------------------------------------------------------------------
+
+
+def test_given_a_certified_site_renamed_when_reissued_then_the_new_issue_names_it(
+    world: World,
+) -> None:
+    # Given a certificate for EPL at the main plant, which the holder renames
+    cert = world.granted()
+    site_rename(actor=world.org_user, site=world.site, name="Werk Nord", reason="New owner")
+    before, row = records(), cert_row(cert.pk)
+    on = cert.status_since + 15 * DAYS
+
+    # When the CB re-issues for the new name
+    certificate_site_renamed(
+        actor=world.team.decision_maker, certificate=cert, site=world.site, decided_on=on
+    )
+
+    # Then issue 2 (site_change) names the site anew, the scope otherwise unchanged
+    assert cert_row(cert.pk) == {**row, "issue": 2}
+    first, issue = cert.issues.get(issue_number=1), cert.issues.get(issue_number=2)
+    assert (issue.reason, issue.issued_on) == ("site_change", on)
+    assert issue.change_summary == "Site renamed: 'Main plant' to 'Werk Nord'"
+    assert [s["name"] for s in issue.sites] == ["Werk Nord"]
+    assert issue.scope_lines == [{**first.scope_lines[0], "site_name": "Werk Nord"}]
+    assert decision_of(issue).kind == "reissue"
+    assert records() == grew(before, decisions=1, issues=1, audit_events=1)
+    event = AuditEvent.objects.latest("seq")
+    assert event.after is not None
+    assert (event.action, event.after["site"]) == (
+        "certificate.site_renamed",
+        {"name": "Werk Nord"},
+    )
+
+
+def test_given_a_certified_site_moved_when_reissued_then_the_new_issue_has_the_address(
+    world: World,
+) -> None:
+    cert = world.granted()
+    site_move(
+        actor=world.org_user, site=world.site, address="Ring 1", city="Chemnitz", country="DE"
+    )
+    before = records()
+    on = cert.status_since + 15 * DAYS
+
+    certificate_site_moved(
+        actor=world.team.decision_maker, certificate=cert, site=world.site, decided_on=on
+    )
+
+    issue = cert.issues.get(issue_number=2)
+    assert (issue.reason, issue.change_summary) == (
+        "site_change",
+        "Site moved: Main plant to Ring 1, Chemnitz (DE)",
+    )
+    assert (issue.sites[0]["address"], issue.sites[0]["city"]) == ("Ring 1", "Chemnitz")
+    assert records() == grew(before, decisions=1, issues=1, audit_events=1)
+    assert AuditEvent.objects.latest("seq").action == "certificate.site_moved"
+
+
+@pytest.mark.parametrize("service", ["renamed", "moved"])
+def test_given_the_site_unchanged_when_reissued_then_refused(world: World, service: str) -> None:
+    cert = world.granted()
+    call = certificate_site_renamed if service == "renamed" else certificate_site_moved
+    # The other kind of change does not count: a moved site is not a renamed one.
+    if service == "renamed":
+        site_move(actor=world.org_user, site=world.site, address="", city="Chemnitz", country="DE")
+    else:
+        site_rename(actor=world.org_user, site=world.site, name="Werk Nord")
+    assert_refused(
+        lambda: call(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            site=world.site,
+            decided_on=cert.status_since + DAYS,
+        ),
+        "certificate.nothing_changed",
+        cert,
+    )
+
+
+def test_given_a_site_not_on_the_certificate_when_renamed_then_refused(world: World) -> None:
+    cert = world.granted()
+    site_rename(actor=world.org_user, site=world.site2, name="Werk Sued")
+    assert_refused(
+        lambda: certificate_site_renamed(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            site=world.site2,
+            decided_on=cert.status_since + DAYS,
+        ),
+        "certificate.site_not_on_certificate",
+        cert,
+    )
+
+
+def test_given_a_manager_when_the_site_rename_is_reissued_then_refused(world: World) -> None:
+    cert = world.granted()
+    site_rename(actor=world.org_user, site=world.site, name="Werk Nord")
+    assert_refused(
+        lambda: certificate_site_renamed(
+            actor=world.team.manager,
+            certificate=cert,
+            site=world.site,
+            decided_on=cert.status_since + DAYS,
+        ),
+        "permission.cb_role_required",
+        cert,
+    )
+
+
+# --- a standard's edition updated ---------------------------------------------------------------
+
+
+def _supersede_iso_9001(**newer: Any) -> Standard:
+    """The catalogue gets ISO 9001:2026, which supersedes the 2015 edition (arranged directly:
+    the Secretariat loads the catalogue from its data files)."""
+    new = Standard.objects.create(
+        designation="ISO 9001",
+        edition="2026",
+        title="Quality management systems - Requirements",
+        **newer,
+    )
+    Standard.objects.filter(designation="ISO 9001", edition="2015").update(
+        status="superseded", superseded_by=new
+    )
+    return Standard.objects.get(designation="ISO 9001", edition="2015")
+
+
+def test_given_a_superseded_edition_when_updated_then_every_line_declares_the_current_one(
+    world: World,
+) -> None:
+    # Given EPL at the main plant and PWB at the second, both declaring ISO 9001:2015, which
+    # the 2026 edition then supersedes
+    cert = _two_site_certificate(world)
+    old = _supersede_iso_9001()
+    before, row = records(), cert_row(cert.pk)
+    on = cert.status_since + 20 * DAYS
+
+    # When the CB updates the declared edition
+    certificate_standard_update(
+        actor=world.team.decision_maker, certificate=cert, standard=old, decided_on=on
+    )
+
+    # Then issue 2 (standard_updated) declares ISO 9001:2026 on both lines, announced once
+    assert cert_row(cert.pk) == {**row, "issue": 2}
+    issue = cert.issues.get(issue_number=2)
+    assert (issue.reason, issue.issued_on) == ("standard_updated", on)
+    assert issue.change_summary == "Standard updated: ISO 9001:2015 to :2026"
+    assert [line["standards"] for line in issue.scope_lines] == [["ISO 9001:2026"]] * 2
+    assert [(s["designation"], s["edition"]) for s in issue.standards] == [("ISO 9001", "2026")]
+    assert decision_of(issue).kind == "reissue"
+    assert records() == grew(before, decisions=1, issues=1, audit_events=1)
+    event = AuditEvent.objects.latest("seq")
+    assert event.after is not None
+    assert (event.action, event.after["standard"]) == (
+        "certificate.standard_update",
+        "ISO 9001:2026",
+    )
+
+
+def test_given_the_current_edition_when_updated_then_refused(world: World) -> None:
+    cert = world.granted()
+    current = Standard.objects.get(designation="ISO 9001", edition="2015")
+    assert_refused(
+        lambda: certificate_standard_update(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            standard=current,
+            decided_on=cert.status_since + DAYS,
+        ),
+        "certificate.nothing_changed",
+        cert,
+    )
+
+
+def test_given_a_standard_not_declared_when_updated_then_refused(world: World) -> None:
+    cert = world.granted()
+    other = Standard.objects.get(designation="ISO/IEC 17025", edition="2017")
+    err = assert_refused(
+        lambda: certificate_standard_update(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            standard=other,
+            decided_on=cert.status_since + DAYS,
+        ),
+        "certificate.standard_not_declared",
+        cert,
+    )
+    assert err.params == {"standard": "ISO/IEC 17025:2017"}
+
+
+def test_given_a_withdrawn_standard_when_updated_then_refused(world: World) -> None:
+    cert = world.granted()
+    Standard.objects.filter(designation="ISO 9001", edition="2015").update(
+        status="withdrawn", withdrawn_on=cert.status_since
+    )
+    assert_refused(
+        lambda: certificate_standard_update(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            standard=Standard.objects.get(designation="ISO 9001", edition="2015"),
+            decided_on=cert.status_since + DAYS,
+        ),
+        "certificate.standard_no_current_edition",
+        cert,
+    )
+
+
+def test_given_a_new_edition_not_accepted_for_iecq_when_updated_then_refused(
+    world: World,
+) -> None:
+    cert = world.granted()
+    old = _supersede_iso_9001(accepted_for_iecq=False)
+    assert_refused(
+        lambda: certificate_standard_update(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            standard=old,
+            decided_on=cert.status_since + DAYS,
+        ),
+        "standard.not_accepted",
+        cert,
+    )
+
+
+# --- the holder's records: sites renamed and moved -----------------------------------------------
+
+
+def test_a_site_rename_and_move_are_recorded_with_one_audit_event_each(world: World) -> None:
+    before = AuditEvent.objects.count()
+    site_rename(actor=world.org_user, site=world.site, name="Werk Nord", reason="New owner")
+    site_move(
+        actor=world.org_user, site=world.site, address=" Ring 1 ", city="Chemnitz", country="de"
+    )
+    site = Site.objects.get(pk=world.site.pk)
+    assert (site.name, site.address, site.city, site.country) == (
+        "Werk Nord",
+        "Ring 1",
+        "Chemnitz",
+        "DE",
+    )
+    events = list(AuditEvent.objects.filter(seq__gt=0).order_by("-seq")[:2])
+    assert AuditEvent.objects.count() == before + 2
+    assert [(e.action, e.before, e.after) for e in reversed(events)] == [
+        ("site.rename", {"name": "Main plant"}, {"name": "Werk Nord"}),
+        (
+            "site.move",
+            {"address": "", "city": "Dresden", "country": "DE"},
+            {"address": "Ring 1", "city": "Chemnitz", "country": "DE"},
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        pytest.param({"name": "Main plant"}, "site.nothing_changed", id="same-name"),
+        pytest.param({"name": "Second plant"}, "site.duplicate_name", id="taken-name"),
+        pytest.param({"name": " "}, "invalid.required", id="no-name"),
+        pytest.param(
+            {"address": "", "city": "Dresden", "country": "DE"},
+            "site.nothing_changed",
+            id="same-address",
+        ),
+        pytest.param({"address": "", "city": "Dresden", "country": "XX1"}, "invalid.country"),
+    ],
+)
+def test_a_faulty_site_change_is_refused(world: World, change: dict[str, str], code: str) -> None:
+    before = AuditEvent.objects.count()
+    with pytest.raises(DomainError) as exc:
+        if "name" in change:
+            site_rename(actor=world.org_user, site=world.site, **change)
+        else:
+            site_move(actor=world.org_user, site=world.site, **change)
+    assert exc.value.code == code
+    site = Site.objects.get(pk=world.site.pk)
+    assert (site.name, site.address, site.city, site.country) == ("Main plant", "", "Dresden", "DE")
+    assert AuditEvent.objects.count() == before
+
+
+def test_another_organizations_user_may_not_rename_a_site(world: World) -> None:
+    other = World.build()
+    with pytest.raises(DomainError) as exc:
+        site_rename(actor=other.org_user, site=world.site, name="Taken over")
+    assert exc.value.code == "permission.organization_member_required"
+    assert Site.objects.get(pk=world.site.pk).name == "Main plant"

@@ -54,7 +54,7 @@ from apcert.certificates.services import (
     certificate_cancel,
     certificate_expire,
     certificate_grant,
-    certificate_reissue,
+    certificate_holder_renamed,
     certificate_renew,
     certificate_restore,
     certificate_suspend,
@@ -63,6 +63,7 @@ from apcert.certificates.services import (
 from apcert.core.dates import add_months
 from apcert.core.errors import DomainError, TransitionNotAllowed
 from apcert.core.lifecycle import TransitionTable
+from apcert.organizations.services import organization_rename
 from tests.factories import DAY0, World
 
 DAYS = dt.timedelta(days=1)
@@ -349,13 +350,8 @@ def _apply_certificate_action(
     if action == "expire":
         return certificate_expire(certificate=cert, as_of=cert.expires_on + DAYS)
     if action == "reissue":
-        return certificate_reissue(
-            actor=dm,
-            certificate=cert,
-            reason="correction",
-            change_summary="Spelling of the scope wording corrected",
-            decided_on=on,
-        )
+        # The re-issue for a change already recorded (the holder renamed, by the caller).
+        return certificate_holder_renamed(actor=dm, certificate=cert, decided_on=on)
     if action == "renew":
         assert renewal is not None
         # Decided within validity and after the report, so only the status can refuse it.
@@ -413,6 +409,8 @@ def test_certificate_pair_through_the_service(world: World, state: str, action: 
     # Given a certificate in `state` (and, for a renewal, a re-assessment with its report)
     cert = _certificate_in(world, state)
     renewal = _reassessment(world, cert) if action == "renew" else None
+    if action == "reissue":
+        organization_rename(actor=world.org_user, organization=world.org, legal_name="Renamed AG")
     before_row = _cert_row(cert.pk)
     before = _cert_records()
     last_seq = _last_audit_seq()
@@ -458,7 +456,8 @@ def test_certificate_pair_through_the_service(world: World, state: str, action: 
     if action == "renew":
         assert after_row["expires_on"] == add_months(before_row["expires_on"] + DAYS, 36) - DAYS
     event = AuditEvent.objects.get(seq=last_seq + 1)
-    assert (event.action, event.object_id) == (f"certificate.{action}", str(cert.pk))
+    audit_action = "holder_renamed" if action == "reissue" else action
+    assert (event.action, event.object_id) == (f"certificate.{audit_action}", str(cert.pk))
     assert audit_chain_verify().ok
 
 
@@ -764,12 +763,9 @@ def test_a_renewal_issue_is_not_dated_before_the_previous_issue(world: World) ->
     # Given a certificate re-issued on day 100 and a re-assessment reported on day 24
     cert = world.granted()
     dm = world.team.decision_maker
-    certificate_reissue(
-        actor=dm,
-        certificate=cert,
-        reason="correction",
-        change_summary="Typo corrected",
-        decided_on=cert.initial_decision_on + 100 * DAYS,
+    organization_rename(actor=world.org_user, organization=world.org, legal_name="Renamed AG")
+    certificate_holder_renamed(
+        actor=dm, certificate=cert, decided_on=cert.initial_decision_on + 100 * DAYS
     )
     a = _reassessment(world, cert)
 

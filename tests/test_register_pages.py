@@ -538,14 +538,15 @@ def test_history_shows_what_changed_and_never_an_unpublished_site(
             f"{issued.day} {issued.strftime('%B')} {issued.year}",
             "24 March 2026 – 23 March 2029",
             "sites changed",
-            "site added: PWB at an unpublished site",
+            "Site added: an unpublished site; "
+            "Scope line added: PWB at an unpublished site (Printed wiring board fabrication)",
         ],
         [
             "1",
             "24 March 2026",
             "24 March 2026 – 23 March 2029",
             "initial certification",
-            "initial certification",
+            "First issue",
         ],
     ]
     # the scope line at that site shows, its site does not; the site list has only the

@@ -61,13 +61,14 @@ from apcert.certificates.services import (
     certificate_cancel,
     certificate_expire,
     certificate_grant,
-    certificate_reissue,
+    certificate_holder_renamed,
     certificate_renew,
     certificate_restore,
     certificate_suspend,
     certificate_withdraw,
 )
 from apcert.core.errors import DomainError
+from apcert.organizations.services import organization_rename
 from tests.factories import DAY0, World
 
 DAYS = dt.timedelta(days=1)
@@ -118,6 +119,7 @@ class CertificateLifecycle(RuleBasedStateMachine):
         self.world = world
         self.today = DAY0 + 60 * DAYS
         self.opened = 0
+        self.renames = 0
         self.expected_status: dict[int, str] = {}
         # One savepoint per example, rolled back in teardown(): each example starts clean.
         self._atomic = transaction.atomic()
@@ -354,15 +356,17 @@ class CertificateLifecycle(RuleBasedStateMachine):
     @rule(cert=certificates, days=STEP_DAYS)
     def reissue(self, cert: Certificate, days: int) -> None:
         self._tick(days)
+        # The re-issue for a change already recorded: the holder renamed, each time anew.
+        w = self.world
+        self.renames += 1
+        organization_rename(
+            actor=w.org_user, organization=w.org, legal_name=f"Renamed {self.renames} AG"
+        )
         self._attempt(
             cert,
             "reissue",
-            lambda: certificate_reissue(
-                actor=self.world.team.decision_maker,
-                certificate=cert,
-                reason="correction",
-                change_summary="Correction",
-                decided_on=self.today,
+            lambda: certificate_holder_renamed(
+                actor=w.team.decision_maker, certificate=cert, decided_on=self.today
             ),
             DATED_RULES,
         )

@@ -29,6 +29,8 @@ from apcert.audit.models import AuditEvent
 from apcert.bodies.services import cb_staff_add
 from apcert.certificates.models import Certificate, Decision
 from apcert.certificates.selectors import grant_blockers
+from apcert.organizations.services import organization_rename, site_rename
+from apcert.schemes.models import Standard
 from tests.factories import DAY0, World, make_user
 
 pytestmark = pytest.mark.django_db
@@ -766,17 +768,9 @@ def test_decision_maker_suspends_then_restores(
     assert len(events("certificate.restore")) == 1
 
 
-def test_withdraw_and_reissue(client: Client, world: World, cert: Certificate) -> None:
+def test_withdraw(client: Client, world: World, cert: Certificate) -> None:
     url = f"{CB}/certificates/{cert.pk}/"
     login(client, world.team.decision_maker)
-    client.post(
-        f"{url}reissue",
-        {"reissue-reason": "correction", "reissue-change_summary": "Typo in scope wording"},
-    )
-    cert.refresh_from_db()
-    assert cert.current_issue_number == 2
-    assert len(events("certificate.reissue")) == 1
-
     client.post(
         f"{url}withdraw",
         {"withdraw-reason_category": "unpaid_fees", "withdraw-reason": "Invoices unpaid"},
@@ -788,6 +782,86 @@ def test_withdraw_and_reissue(client: Client, world: World, cert: Certificate) -
     assert "Suspend" not in page and "Withdraw " + cert.number not in page
 
 
+def test_no_free_reissue_is_offered_until_a_change_is_recorded(
+    client: Client, world: World, cert: Certificate
+) -> None:
+    url = f"{CB}/certificates/{cert.pk}/"
+    login(client, world.team.decision_maker)
+    assert "Re-issue" not in text(client.get(url))
+    before = audit_count()
+    # The old free re-issue, forced: there is no such action any more.
+    response = client.post(
+        f"{url}reissue",
+        {"reissue-reason": "scope_extension", "reissue-change_summary": "PCBA.THT added"},
+    )
+    assert response.status_code == 400
+    assert field_error(response, "id_reissue-change") == "This field is required."
+    response = client.post(f"{url}reissue", {"reissue-change": "holder_renamed"})
+    assert response.status_code == 400
+    assert field_error(response, "id_reissue-change").startswith("Select a valid choice.")
+    cert.refresh_from_db()
+    assert cert.current_issue_number == 1
+    assert audit_count() == before
+
+
+def test_decision_maker_reissues_for_a_recorded_change(
+    client: Client, world: World, cert: Certificate
+) -> None:
+    # Given the holder renamed and a site of the certificate renamed in their records
+    organization_rename(actor=world.org_user, organization=world.org, legal_name="Galvano AG")
+    site_rename(actor=world.org_user, site=world.site, name="Werk Nord")
+    url = f"{CB}/certificates/{cert.pk}/"
+    login(client, world.team.decision_maker)
+    page = text(client.get(url))
+    old_name = cert.issues.get().holder["name"]
+    assert f"Holder renamed: '{old_name}' to 'Galvano AG'" in page
+    assert "Site renamed: 'Main plant' to 'Werk Nord'" in page
+
+    # When the decision maker re-issues for the site's new name
+    response = client.post(
+        f"{url}reissue",
+        {"reissue-change": f"site_renamed:{world.site.pk}", "reissue-decided_on": "2026-05-20"},
+        follow=True,
+    )
+
+    # Then issue 2 says what changed, from the snapshots: the site and the holder (both now
+    # on the certificate), and the holder's rename is no longer offered
+    assert response.redirect_chain == [(url, 302)]
+    issue = cert.issues.get(issue_number=2)
+    assert (issue.reason, issue.issued_on) == ("site_change", dt.date(2026, 5, 20))
+    assert issue.change_summary == (
+        f"Holder renamed: '{old_name}' to 'Galvano AG'; Site renamed: 'Main plant' to 'Werk Nord'"
+    )
+    [event] = events("certificate.site_renamed")
+    assert event.object_id == str(cert.pk)
+    assert "Re-issue " + cert.number not in text(response)
+
+
+def test_a_superseded_edition_is_offered_and_updated(
+    client: Client, world: World, cert: Certificate
+) -> None:
+    # Given the catalogue's ISO 9001:2026 superseding the edition the certificate declares
+    newer = Standard.objects.create(designation="ISO 9001", edition="2026", title="QMS")
+    Standard.objects.filter(designation="ISO 9001", edition="2015").update(
+        status="superseded", superseded_by=newer
+    )
+    old = Standard.objects.get(designation="ISO 9001", edition="2015")
+    url = f"{CB}/certificates/{cert.pk}/"
+    login(client, world.team.decision_maker)
+    assert "Standard updated: ISO 9001:2015 to :2026" in text(client.get(url))
+
+    # When the decision maker re-issues for it
+    client.post(f"{url}reissue", {"reissue-change": f"standard_updated:{old.pk}"})
+
+    # Then issue 2 declares the current edition and says so
+    issue = cert.issues.get(issue_number=2)
+    assert (issue.reason, issue.change_summary) == (
+        "standard_updated",
+        "Standard updated: ISO 9001:2015 to :2026",
+    )
+    assert len(events("certificate.standard_update")) == 1
+
+
 def test_certificate_action_refusals_show_next_to_the_field(
     client: Client, world: World, cert: Certificate
 ) -> None:
@@ -797,10 +871,6 @@ def test_certificate_action_refusals_show_next_to_the_field(
     response = client.post(f"{url}suspend", {"suspend-reason_category": "misuse"})
     assert response.status_code == 400
     assert field_error(response, "id_suspend-reason") == "Say why, for the record."
-    response = client.post(
-        f"{url}reissue", {"reissue-reason": "correction", "reissue-change_summary": ""}
-    )
-    assert field_error(response, "id_reissue-change_summary") == "Say what changed in this issue."
     response = client.post(
         f"{url}suspend",
         {

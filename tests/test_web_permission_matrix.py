@@ -45,7 +45,7 @@ from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
 from apcert.bodies.services import cb_staff_add
 from apcert.certificates.services import certificate_grant, certificate_publication_return
-from apcert.organizations.services import organization_member_add
+from apcert.organizations.services import organization_member_add, site_move
 from apcert.schemes.models import ProcessCategory, Programme, Standard
 from apcert.schemes.services import scheme_publication_review_set
 from tests.conftest import _ensure_reference
@@ -204,6 +204,10 @@ def _build() -> Matrix:
     )
     a.resolve_findings(ready)
     certificate = a.granted()
+    # The certified site has moved since: a change the certificate may be re-issued for.
+    site_move(
+        actor=sec, site=a.site, address="5 New Street", city=a.site.city, country=a.site.country
+    )
     # With the Secretariat's review before publication on: one certificate awaiting it, one
     # returned to CB A.
     scheme_publication_review_set(actor=sec, scheme=a.scheme, enabled=True)
@@ -236,6 +240,7 @@ def _build() -> Matrix:
         answer=answer.pk,
         evidence=evidence.pk,
         certificate=certificate.pk,
+        moved_site=a.site.pk,
         pending_cert=pending_cert.pk,
         returned_cert=returned_cert.pk,
         acceptance=CBAcceptance.objects.get(cb=a.team.cb, programme__code="AP").pk,
@@ -533,6 +538,13 @@ ROUTES: list[Route] = [
         post=expect(404, (A | SEC, 400)),
         data=lambda w: {"promote-reason": "forced"},
         variant="unknown-action",
+    ),
+    Route(
+        "web:cb:certificate-reissue",
+        u("web:cb:certificate-reissue", "pk=certificate"),
+        POST_ONLY_GET,
+        post=cb_action("a_admin", "a_decider"),
+        data=lambda w: {"reissue-change": f"site_moved:{w.ids['moved_site']}"},
     ),
     Route(
         "web:cb:certificate-resubmit",

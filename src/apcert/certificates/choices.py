@@ -69,5 +69,8 @@ class IssueReason(models.TextChoices):
     SCOPE_REDUCTION = "scope_reduction", "scope reduced"
     SITE_CHANGE = "site_change", "sites changed"
     HOLDER_RENAMED = "holder_renamed", "holder renamed"
+    STANDARD_UPDATED = "standard_updated", "standard edition updated"
+    #: No service makes a correction issue any more (an issue announces only what changed,
+    #: read from the snapshots); the value stays for issues made before.
     CORRECTION = "correction", "correction of an error"
     TRANSFER = "transfer", "transferred from another certification body"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
@@ -30,17 +31,18 @@ from apcert.certificates.models import (
     Decision,
     PublicationReview,
 )
+from apcert.certificates.snapshots import place, site_snapshot
 from apcert.certificates.timeline import StatusFacts, StatusOnDay, status_on
 from apcert.core.dates import add_months
 from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
-from apcert.schemes.models import SchemeRules
-from apcert.schemes.selectors import scheme_rules, standard_problem
+from apcert.organizations.models import Site
+from apcert.schemes.models import SchemeRules, Standard
+from apcert.schemes.selectors import scheme_rules, standard_current_edition, standard_problem
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
     from apcert.applications.models import Application, ScopeLine
-    from apcert.schemes.models import Standard
 
 
 def certificates_visible_to(actor: User) -> QuerySet[Certificate]:
@@ -406,4 +408,59 @@ def certificate_statuses_on(
             out[cert.pk] = StatusOnDay(day, cert.status, cert.status_since, None, ())
         else:
             out[cert.pk] = status_on(status_facts(cert, scheme_rules_of), day)
+    return out
+
+
+@dataclass(frozen=True)
+class RecordedChange:
+    """A change that the records show and the certificate's last issue does not yet: the
+    holder or a certified site renamed, a site moved, a declared edition superseded in the
+    catalogue. Each is what one re-issue service announces."""
+
+    kind: str  # holder_renamed, site_renamed, site_moved or standard_updated
+    label: str
+    site: Site | None = None
+    standard: Standard | None = None
+
+    @property
+    def key(self) -> str:
+        target = self.site or self.standard
+        return self.kind if target is None else f"{self.kind}:{target.pk}"
+
+
+def certificate_recorded_changes(certificate: Certificate) -> list[RecordedChange]:
+    """What the certificate could be re-issued for today, read from the holder's records
+    and the standards catalogue against its last issue."""
+    last = certificate_last_issue(certificate)
+    if last is None:
+        return []
+    out = []
+    name = certificate.organization.legal_name
+    if last.holder.get("name") != name:
+        out.append(
+            RecordedChange(
+                "holder_renamed", f"Holder renamed: '{last.holder.get('name')}' to '{name}'"
+            )
+        )
+    listed = {site["id"]: site for site in last.sites}
+    for site in Site.objects.filter(pk__in=listed).order_by("pk"):
+        was = listed[site.pk]
+        if was["name"] != site.name:
+            label = f"Site renamed: '{was['name']}' to '{site.name}'"
+            out.append(RecordedChange("site_renamed", label, site=site))
+        if (was.get("address"), was.get("city"), was.get("country")) != (
+            site.address,
+            site.city,
+            site.country,
+        ):
+            label = f"Site moved: {site.name} to {place(site_snapshot(site))}"
+            out.append(RecordedChange("site_moved", label, site=site))
+    refs = sorted({ref for line in last.scope_lines for ref in line["standards"]})
+    for ref in refs:
+        designation, _, edition = ref.rpartition(":")
+        declared = Standard.objects.filter(designation=designation, edition=edition).first()
+        current = None if declared is None else standard_current_edition(declared)
+        if declared is not None and current is not None and current.pk != declared.pk:
+            label = f"Standard updated: {ref} to :{current.edition}"
+            out.append(RecordedChange("standard_updated", label, standard=declared))
     return out

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apcert.certificates.numbering import format_number
+from apcert.certificates.snapshots import change_summary
 from apcert.demo import timeline as tl
 from apcert.demo import words
 from apcert.demo.bulk import Clock
@@ -92,6 +93,7 @@ class _Life:
     lines_json: str
     programmes_json: str
     granted: int
+    content: dict[str, Any]  # the last issue's, as snapshots.issue_content reads it
 
 
 class CertificateWriter:
@@ -207,6 +209,26 @@ class CertificateWriter:
             text = json.dumps([{"code": c, "name": self.ref.programmes[c][1]} for c in codes])
             self._programmes_json[key] = text
         return text
+
+    @staticmethod
+    def _content(
+        jsons: tuple[str, str, str],
+        programmes_json: str,
+        lines: list[dict[str, Any]],
+        valid_from: str,
+        valid_until: str,
+    ) -> dict[str, Any]:
+        """An issue's content as snapshots.issue_content reads it, for its change summary."""
+        holder_json, sites_json, standards_json = jsons
+        return {
+            "holder": json.loads(holder_json),
+            "sites": json.loads(sites_json),
+            "programmes": json.loads(programmes_json),
+            "scope_lines": lines,
+            "standards": json.loads(standards_json),
+            "valid_from": dt.date.fromisoformat(valid_from),
+            "valid_until": dt.date.fromisoformat(valid_until),
+        }
 
     # --- assessments and findings --------------------------------------------------------
 
@@ -457,13 +479,15 @@ class CertificateWriter:
         )  # fmt: skip
         expires = tl.validity_end(dt.date.fromordinal(granted), self.ref.rules.validity_months)
         programmes_json = self._programmes(programmes)
-        holder_json, sites_json, standards_json = self._issue_json(org, lines)
+        jsons = self._issue_json(org, lines)
+        holder_json, sites_json, standards_json = jsons
+        content = self._content(jsons, programmes_json, lines, day(granted), expires.isoformat())
         issue_id = t.next_issue()
         t.issue.rows.append(
             (
                 issue_id, cert_id, 1, day(granted), day(granted), expires.isoformat(), "initial",
-                "initial certification", decision_id, holder_json, sites_json, programmes_json,
-                lines_json, standards_json, stamp,
+                change_summary(None, content), decision_id, holder_json, sites_json,
+                programmes_json, lines_json, standards_json, stamp,
             )
         )  # fmt: skip
         t.status.rows.append(
@@ -509,6 +533,7 @@ class CertificateWriter:
             lines_json=lines_json,
             programmes_json=programmes_json,
             granted=granted,
+            content=content,
         )
         story = self._timeline(granted, len(lines), fate)
         for step in story.steps:
@@ -623,23 +648,29 @@ class CertificateWriter:
         on: int,
         stamp: str,
         reason: str,
-        summary: str,
         decision_id: int,
         lines: list[dict[str, Any]],
         lines_json: str,
     ) -> int:
+        """The next issue; its summary is what changed from the last one, as the services
+        write it."""
         life.state["issue"] += 1
-        holder_json, sites_json, standards_json = self._issue_json(life.org, lines)
+        jsons = self._issue_json(life.org, lines)
+        holder_json, sites_json, standards_json = jsons
+        valid_from = self.clock.day(life.granted)
+        content = self._content(
+            jsons, life.programmes_json, lines, valid_from, life.state["expires_on"]
+        )
+        summary = change_summary(life.content, content)
         issue_id = self.t.next_issue()
         self.t.issue.rows.append(
             (
-                issue_id, life.cert_id, life.state["issue"], self.clock.day(on),
-                self.clock.day(life.granted), life.state["expires_on"], reason, summary,
-                decision_id, holder_json, sites_json, life.programmes_json, lines_json,
-                standards_json, stamp,
+                issue_id, life.cert_id, life.state["issue"], self.clock.day(on), valid_from,
+                life.state["expires_on"], reason, summary, decision_id, holder_json,
+                sites_json, life.programmes_json, lines_json, standards_json, stamp,
             )
         )  # fmt: skip
-        life.lines, life.lines_json = lines, lines_json
+        life.lines, life.lines_json, life.content = lines, lines_json, content
         return issue_id
 
     def _renew(self, life: _Life, step: tl.Step, on: int) -> None:
@@ -671,7 +702,7 @@ class CertificateWriter:
         assert step.expires_on is not None
         life.state["expires_on"] = step.expires_on.isoformat()
         issue_id = self._new_issue(
-            life, on, stamp, "renewal", "renewal", decision_id, life.lines, life.lines_json
+            life, on, stamp, "renewal", decision_id, life.lines, life.lines_json
         )
         after = {**life.state, "decision": decision_id, "issue_id": issue_id}
         self.event(
@@ -680,40 +711,67 @@ class CertificateWriter:
         )  # fmt: skip
 
     def _reissue(self, life: _Life, step: tl.Step, on: int) -> None:
-        """A new issue for a scope change or a correction, as certificate_reissue makes it."""
+        """A scope extension after its assessment (a site added when the line is at a site
+        not yet certified), or a scope reduction, as the services make them. When the
+        planned change cannot be made (no category left to add, a single line to keep),
+        the other is made; when neither can, there is no new issue."""
         d = self.d
         before = dict(life.state)
-        reason = step.issue_reason
         lines = list(life.lines)
         used = {line["category"] for line in lines}
         spare = [c for c in life.fam.categories + life.fam.extra_categories if c not in used]
-        if reason == "scope_extension" and spare:
+        extend = bool(spare) and (step.issue_reason == "scope_extension" or len(lines) < 2)
+        if not extend and len(lines) < 2:
+            return
+        assessment_id = None
+        extra: dict[str, Any]
+        if extend:
             site = d.pick(life.org.sites)
             line = self._scope_line(None, d.pick(spare), site, step.on.year)
+            new_site = all(x["site_id"] != site["id"] for x in lines)
             lines.append(line)
-            summary = f"Scope extended: {line['category_name']} at {site['name']}."
-            kind = "extend_scope"
-        elif reason == "scope_reduction" and len(lines) > 1:
-            gone = lines.pop(d.below(len(lines)))
-            summary = f"Scope reduced: {gone['category_name']} at {gone['site_name']} removed."
-            kind = "reduce_scope"
+            reason = "site_change" if new_site else "scope_extension"
+            rationale = f"Scope extension assessment of {line['category']} satisfactory."
+            start = max(on - d.between(12, 30), life.granted + 1)
+            end = start + d.between(0, 1)
+            assessment_id = self._assessment(
+                life.cb,
+                kind="scope_extension",
+                status="closed",  # report issued, then closed by the decision
+                start=start,
+                end=end,
+                report=end + d.between(1, 5),
+                summary=f"Scope extension: {line['category_name']}; no findings.",
+                planned=max(start - d.between(5, 15), life.granted),
+                certificate=life.cert_id,
+            )
+            self._team(life.cb, assessment_id, 1)
+            decision_kind, action = "extend_scope", "site_add" if new_site else "extend_scope"
+            extra = {"added": [line]}
         else:
-            reason = "correction"
-            summary = d.pick(words.CORRECTION_SUMMARIES)
-            kind = "reissue"
-        decision_id, decider, seconds, stamp = self._decision(life, kind, on, summary)
+            gone = lines.pop(d.below(len(lines)))
+            reason = "scope_reduction"
+            rationale = f"{gone['category_name']} no longer carried out."
+            decision_kind = action = "reduce_scope"
+            extra = {"removed": [gone]}
+        decision_id, decider, seconds, stamp = self._decision(
+            life, decision_kind, on, rationale, assessment_id
+        )
         lines_json = json.dumps(lines)
-        issue_id = self._new_issue(life, on, stamp, reason, summary, decision_id, lines, lines_json)
+        issue_id = self._new_issue(life, on, stamp, reason, decision_id, lines, lines_json)
         after = {
             **life.state,
             "decision": decision_id,
             "reason": reason,
             "issue_id": issue_id,
+            "decided_on": self.clock.day(on),
+            "assessment": assessment_id,
+            **extra,
             "scope_lines": lines,
         }
         self.event(
-            on, seconds, "certificate.reissue", life.cert_id, life.number, decider, before,
-            after, summary, lines_json,
+            on, seconds, f"certificate.{action}", life.cert_id, life.number, decider, before,
+            after, rationale, lines_json,
         )  # fmt: skip
 
     def _surveillance(self, life: _Life, on: int) -> None:

@@ -50,7 +50,7 @@ class Step:
     on: dt.date
     reason_category: str = ""
     reason: str = ""
-    issue_reason: str = ""  # for reissue: scope_extension, scope_reduction or correction
+    issue_reason: str = ""  # for reissue: scope_extension or scope_reduction
     expires_on: dt.date | None = None  # the expiry after a renewal
 
 
@@ -156,15 +156,13 @@ class _Walk:
         )
 
     def reissue(self, on: dt.date) -> None:
-        u = self.rng.random()
-        if u < 0.55:
+        # A re-issue changes the scope: a line added, or one removed while others remain.
+        if self.rng.random() < 0.7 or self.lines < 2:
             kind = "scope_extension"
             self.lines += 1
-        elif u < 0.8 and self.lines > 1:
+        else:
             kind = "scope_reduction"
             self.lines -= 1
-        else:
-            kind = "correction"
         self.add("reissue", on, issue_reason=kind)
 
     def year(self, start: dt.date, end: dt.date, first: bool, odds: Odds) -> bool:

@@ -720,10 +720,6 @@ SUSPEND_CATEGORIES = (
     "misuse",
 )
 WITHDRAW_DIRECT = ("misuse", "complaint", "nonconformity")
-CORRECTION_SUMMARIES: tuple[str, ...] = (
-    "Corrected the spelling of the holder's site address.",
-    "Corrected the scope wording to match the assessed process.",
-)
 GRANT_RATIONALES: tuple[str, ...] = (
     "",
     "Report reviewed; all nonconformities addressed.",

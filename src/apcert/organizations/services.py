@@ -15,6 +15,7 @@ from apcert.organizations.errors import (
     ORGANIZATION_DUPLICATE_REGISTRATION,
     ORGANIZATION_MEMBER_EXISTS,
     SITE_DUPLICATE_NAME,
+    SITE_NOTHING_CHANGED,
 )
 from apcert.organizations.models import Organization, OrganizationMember, Site
 from apcert.organizations.permissions import is_org_member, require_org_member
@@ -146,6 +147,70 @@ def site_create(
             },
         )
     return site
+
+
+def site_rename(*, actor: User, site: Site, name: str, reason: str = "") -> Site:
+    """Record a site's new name. A certificate that lists the site keeps the old name
+    until its CB re-issues it (certificates.services.certificate_site_renamed)."""
+    if not is_secretariat(actor):
+        require_org_member(actor, site.organization)
+    name = _required(name, "name", "The site name")
+    with transaction.atomic():
+        locked = Site.objects.select_for_update().get(pk=site.pk)
+        before = locked.name
+        if name == before:
+            raise RuleViolation(
+                f"The site is called {name} already.", code=SITE_NOTHING_CHANGED, field="name"
+            )
+        if (
+            Site.objects.filter(organization_id=locked.organization_id, name=name)
+            .exclude(pk=locked.pk)
+            .exists()
+        ):
+            raise RuleViolation(
+                f"{locked.organization} already has a site called {name}.",
+                code=SITE_DUPLICATE_NAME,
+                field="name",
+            )
+        locked.name = name
+        locked.save(update_fields=["name"])
+        audit_record(
+            actor=actor,
+            action="site.rename",
+            obj=locked,
+            before={"name": before},
+            after={"name": name},
+            reason=reason,
+        )
+    return locked
+
+
+def site_move(
+    *, actor: User, site: Site, address: str, city: str, country: str, reason: str = ""
+) -> Site:
+    """Record a site's new address. A certificate that lists the site keeps the old address
+    until its CB re-issues it (certificates.services.certificate_site_moved)."""
+    if not is_secretariat(actor):
+        require_org_member(actor, site.organization)
+    city = _required(city, "city", "The city")
+    country = validate_country(country)
+    address = (address or "").strip()
+    with transaction.atomic():
+        locked = Site.objects.select_for_update().get(pk=site.pk)
+        before = {"address": locked.address, "city": locked.city, "country": locked.country}
+        after = {"address": address, "city": city, "country": country}
+        if after == before:
+            raise RuleViolation(
+                f"{locked.name} is at this address already.",
+                code=SITE_NOTHING_CHANGED,
+                field="address",
+            )
+        locked.address, locked.city, locked.country = address, city, country
+        locked.save(update_fields=["address", "city", "country"])
+        audit_record(
+            actor=actor, action="site.move", obj=locked, before=before, after=after, reason=reason
+        )
+    return locked
 
 
 def organization_member_add(

@@ -9,20 +9,11 @@ from typing import Any
 from django import forms
 
 from apcert.assessments.choices import FindingGrade, RequirementKind
-from apcert.certificates.choices import IssueReason, StatusReason
+from apcert.certificates.choices import StatusReason
 from apcert.certificates.services import SUSPEND_REASONS, WITHDRAW_REASONS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TEXT = forms.Textarea(attrs={"rows": 3})
-
-#: The reasons a re-issue may give (certificates.services.issues.certificate_reissue).
-REISSUE_REASONS = (
-    IssueReason.SCOPE_EXTENSION,
-    IssueReason.SCOPE_REDUCTION,
-    IssueReason.SITE_CHANGE,
-    IssueReason.HOLDER_RENAMED,
-    IssueReason.CORRECTION,
-)
 
 
 def _choices(values: Sequence[str], labels: type[Any]) -> list[tuple[str, str]]:
@@ -200,13 +191,19 @@ class WithdrawForm(forms.Form):
 
 
 class ReissueForm(forms.Form):
-    reason = forms.ChoiceField(
-        label="Why a new issue (public)", choices=_choices(REISSUE_REASONS, IssueReason)
-    )
-    change_summary = forms.CharField(
-        label="What changed (public)", required=False, widget=TEXT, max_length=2000
-    )
+    """Re-issue a certificate for one change the records already show (the holder or a site
+    renamed, a site moved, a new edition of a declared standard): the new issue's reason and
+    "what changed" come from that change, not from the form."""
+
+    change = forms.ChoiceField(label="The change to certify")
     decided_on = _date("Decided on")
+    rationale = forms.CharField(
+        label="Rationale (private)", required=False, widget=TEXT, max_length=5000
+    )
+
+    def __init__(self, *args: Any, changes: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self.fields["change"], list(changes))
 
 
 class ResubmitForm(forms.Form):

@@ -27,7 +27,12 @@ urlpatterns = [
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
     path("certificates/", v.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", v.certificate_detail, name="certificate"),
-    # Before the actions' pattern, which would take "resubmit" for an action's name.
+    # Before the actions' pattern, which would take "reissue" or "resubmit" for an action.
+    path(
+        "certificates/<int:pk>/reissue",
+        v.certificate_reissue_view,
+        name="certificate-reissue",
+    ),
     path(
         "certificates/<int:pk>/resubmit",
         v.certificate_resubmit_view,

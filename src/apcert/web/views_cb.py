@@ -62,15 +62,20 @@ from apcert.certificates.errors import DECISION_WRONG_ASSESSMENT
 from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
+    RecordedChange,
+    certificate_recorded_changes,
     certificates_for_cb_staff,
     grant_blockers,
     publication_reviews_of,
 )
 from apcert.certificates.services import (
     certificate_grant,
+    certificate_holder_renamed,
     certificate_publication_resubmit,
-    certificate_reissue,
     certificate_restore,
+    certificate_site_moved,
+    certificate_site_renamed,
+    certificate_standard_update,
     certificate_suspend,
     certificate_withdraw,
 )
@@ -653,15 +658,23 @@ def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-# --- a certificate: suspend, restore, withdraw, re-issue -------------------------------------
+# --- a certificate: suspend, restore, withdraw; re-issue for a recorded change ---------------
 
 #: The certificate actions this page takes: (form, label). Which of them it offers follows
-#: from the certificate's status through ``lifecycle.CERTIFICATE``.
+#: from the certificate's status through ``lifecycle.CERTIFICATE``; a re-issue is offered the
+#: same way, for a change the records show.
 CERTIFICATE_ACTIONS: dict[str, tuple[type[forms.Form], str]] = {
     "suspend": (f.SuspendForm, "Suspend"),
     "restore": (f.RestoreForm, "Restore"),
     "withdraw": (f.WithdrawForm, "Withdraw"),
-    "reissue": (f.ReissueForm, "Re-issue"),
+}
+
+#: Each recorded change and the service that re-issues the certificate for it.
+REISSUE_SERVICES: dict[str, Callable[..., Certificate]] = {
+    "holder_renamed": certificate_holder_renamed,
+    "site_renamed": certificate_site_renamed,
+    "site_moved": certificate_site_moved,
+    "standard_updated": certificate_standard_update,
 }
 
 
@@ -683,6 +696,11 @@ def _certificate_page(
             form_class, label = CERTIFICATE_ACTIONS[action]
             form = bound[1] if bound and bound[0] == action else form_class(prefix=action)
             actions.append({"action": action, "label": label, "form": form})
+    reissue = bound[1] if bound and bound[0] == "reissue" else None
+    if reissue is None and decider and CERTIFICATE.allowed(cert.status, "reissue"):
+        changes = certificate_recorded_changes(cert)
+        if changes:
+            reissue = f.ReissueForm(prefix="reissue", changes=[(c.key, c.label) for c in changes])
     reviews = publication_reviews_of(cert)
     resubmit = None
     if (
@@ -702,6 +720,7 @@ def _certificate_page(
             "issues": list(cert.issues.order_by("-issue_number")),
             "changes": list(cert.status_changes.order_by("-effective_on", "-id")),
             "actions": actions,
+            "reissue": reissue,
             "reviews": reviews,
             "resubmit": resubmit,
             "section": SECTION,
@@ -720,9 +739,45 @@ def _status_call(action: str) -> Callable[..., Certificate]:
         "suspend": certificate_suspend,
         "restore": certificate_restore,
         "withdraw": certificate_withdraw,
-        "reissue": certificate_reissue,
     }
     return calls[action]
+
+
+def _reissue_target(change: RecordedChange) -> dict[str, Any]:
+    if change.site is not None:
+        return {"site": change.site}
+    if change.standard is not None:
+        return {"standard": change.standard}
+    return {}
+
+
+@require_POST
+def certificate_reissue_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Re-issue for one change the records show. The service checks it again under its lock
+    and writes the new issue with what changed read from the two issues' snapshots."""
+    cert = _certificate(request, pk)
+    changes = {c.key: c for c in certificate_recorded_changes(cert)}
+    form = f.ReissueForm(
+        request.POST, prefix="reissue", changes=[(k, c.label) for k, c in changes.items()]
+    )
+    if form.is_valid():
+        change = changes[form.cleaned_data["change"]]
+        try:
+            cert = REISSUE_SERVICES[change.kind](
+                actor=_user(request),
+                certificate=cert,
+                decided_on=form.cleaned_data["decided_on"] or timezone.localdate(),
+                rationale=form.cleaned_data["rationale"],
+                **_reissue_target(change),
+            )
+        except DomainError as exc:
+            offered = CERTIFICATE.allowed(cert.status, "reissue")
+            if (page := _refused(request, exc, form, None, offered=offered)) is not None:
+                return page
+            return _certificate_page(request, cert, bound=("reissue", form), status=exc.http_status)
+        messages.success(request, f"{cert.number}: issue {cert.current_issue_number} made.")
+        return redirect("web:cb:certificate", pk=cert.pk)
+    return _certificate_page(request, cert, bound=("reissue", form), status=400)
 
 
 @require_POST

@@ -9,6 +9,7 @@ from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.errors import (
     CERTIFICATE_NO_ISSUE,
     CERTIFICATE_NOT_CURRENT,
+    CERTIFICATE_NOTHING_CHANGED,
     CERTIFICATE_VALIDITY_ENDED,
     DECISION_DATE_BEFORE_LAST_CHANGE,
 )
@@ -22,7 +23,9 @@ from apcert.certificates.selectors import (
 )
 from apcert.certificates.services.transition import certificate_lock, certificate_state
 from apcert.certificates.snapshots import (
+    change_summary,
     holder_snapshot,
+    issue_content,
     sites_of,
     standards_of,
 )
@@ -52,27 +55,40 @@ def _new_issue(
     *,
     on: dt.date,
     reason: str,
-    summary: str,
     decision: Decision | None,
     scope_lines: list[dict[str, Any]],
     programmes: list[dict[str, str]],
     valid_from: dt.date | None = None,
 ) -> CertificateIssue:
+    """The next issue, its "what changed" read from the difference between its snapshot
+    and the issue before it: a re-issue announces only what it changed, and one that
+    changes nothing is refused."""
+    content: dict[str, Any] = {
+        "holder": holder_snapshot(cert.organization),
+        "sites": sites_of(scope_lines),
+        "programmes": programmes,
+        "scope_lines": scope_lines,
+        "standards": standards_of(scope_lines),
+        "valid_from": valid_from or cert.initial_decision_on,
+        "valid_until": cert.expires_on,
+    }
+    previous = certificate_last_issue(cert)
+    summary = change_summary(None if previous is None else issue_content(previous), content)
+    if not summary:
+        raise RuleViolation(
+            f"Issue {cert.current_issue_number} of {cert.number} already says all this; "
+            "a new issue must change something.",
+            code=CERTIFICATE_NOTHING_CHANGED,
+        )
     cert.current_issue_number += 1
     return CertificateIssue.objects.create(
         certificate=cert,
         issue_number=cert.current_issue_number,
         issued_on=on,
-        valid_from=valid_from or cert.initial_decision_on,
-        valid_until=cert.expires_on,
         reason=reason,
         change_summary=summary,
         decision=decision,
-        holder=holder_snapshot(cert.organization),
-        sites=sites_of(scope_lines),
-        programmes=programmes,
-        scope_lines=scope_lines,
-        standards=standards_of(scope_lines),
+        **content,
     )
 
 

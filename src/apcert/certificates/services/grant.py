@@ -107,7 +107,6 @@ def certificate_grant(
             cert,
             on=decided_on,
             reason=IssueReason.INITIAL,
-            summary="initial certification",
             decision=decision,
             scope_lines=application_scope(app),
             programmes=programmes,

@@ -1,10 +1,13 @@
-"""Changes that make a new certificate issue: re-issue, renewal, maintain after
-surveillance, scope extension and reduction, sites added or removed, holder renamed."""
+"""Changes that make a new certificate issue: renewal, maintain after surveillance, scope
+extension and reduction, sites added, removed, renamed or moved, holder renamed, a standard's
+edition updated. Each issue's reason is the service's own, and its "what changed" is read
+from the new snapshot against the one before (``_common._new_issue``): there is no re-issue
+with a reason of the caller's choosing."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,8 @@ from apcert.certificates.errors import (
     CERTIFICATE_SITE_ALREADY_ON_CERTIFICATE,
     CERTIFICATE_SITE_NOT_ON_CERTIFICATE,
     CERTIFICATE_SITE_NOT_OWN,
+    CERTIFICATE_STANDARD_NO_CURRENT_EDITION,
+    CERTIFICATE_STANDARD_NOT_DECLARED,
     DECISION_ASSESSMENT_ALREADY_USED,
     DECISION_WRONG_ASSESSMENT,
 )
@@ -46,7 +51,6 @@ from apcert.certificates.selectors import (
 )
 from apcert.core.errors import (
     INVALID_CHOICE,
-    INVALID_REASON_CATEGORY,
     INVALID_REASON_REQUIRED,
     INVALID_REQUIRED,
     RuleViolation,
@@ -54,7 +58,12 @@ from apcert.core.errors import (
 )
 from apcert.organizations.models import Site
 from apcert.schemes.models import ProcessCategory, Standard
-from apcert.schemes.selectors import scheme_rules, standard_resolve
+from apcert.schemes.selectors import (
+    scheme_rules,
+    standard_current_edition,
+    standard_problem,
+    standard_resolve,
+)
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -79,98 +88,6 @@ def _close_assessment(a: Assessment, *, actor: User) -> None:
     """The decision closes the reported assessment it rests on (recorded in its event)."""
     if a.status == AssessmentStatus.REPORT_ISSUED:
         assessment_transition(actor=actor, assessment=a, action="close", within_decision=True)
-
-
-def certificate_reissue(
-    *,
-    actor: User,
-    certificate: Certificate,
-    reason: str,
-    change_summary: str,
-    decided_on: dt.date | None = None,
-    scope_lines: list[dict[str, Any]] | None = None,
-) -> Certificate:
-    """Make a new issue (scope or site change, holder renamed, correction). The holder and
-    sites are read afresh; the scope lines are kept unless new ones are given."""
-    require_cb_role(actor, certificate.cb, "decision_maker")
-    if reason not in (
-        IssueReason.SCOPE_EXTENSION,
-        IssueReason.SCOPE_REDUCTION,
-        IssueReason.SITE_CHANGE,
-        IssueReason.HOLDER_RENAMED,
-        IssueReason.CORRECTION,
-    ):
-        raise ValidationFailed(
-            f"'{reason}' is not a reason to re-issue.",
-            code=INVALID_REASON_CATEGORY,
-            field="reason",
-        )
-    if not (change_summary or "").strip():
-        raise ValidationFailed(
-            "Say what changed in this issue.",
-            code=INVALID_REASON_REQUIRED,
-            field="change_summary",
-        )
-    decided_on = decided_on or timezone.localdate()
-    with transaction.atomic():
-        cert = _lock(certificate)
-        before = _state(cert)
-        certificate_transition_check(cert, "reissue")
-        last = _last_issue(cert)
-        _check_decision_date(cert, decided_on)
-        lines = scope_lines if scope_lines is not None else last.scope_lines
-        if not lines:
-            raise RuleViolation(
-                "A certificate keeps at least one scope line; withdraw it instead.",
-                code=CERTIFICATE_EMPTY_SCOPE,
-            )
-        own_sites = set(
-            Site.objects.filter(organization=cert.organization).values_list("pk", flat=True)
-        )
-        if any(line["site_id"] not in own_sites for line in lines):
-            raise RuleViolation(
-                "A scope line names a site of another organization.",
-                code=CERTIFICATE_SITE_NOT_OWN,
-            )
-        kinds: dict[str, str] = {
-            IssueReason.SCOPE_EXTENSION: DecisionKind.EXTEND_SCOPE,
-            IssueReason.SCOPE_REDUCTION: DecisionKind.REDUCE_SCOPE,
-        }
-        kind = kinds.get(reason, DecisionKind.REISSUE)
-        decision = Decision.objects.create(
-            cb=cert.cb,
-            kind=kind,
-            certificate=cert,
-            decided_by=actor,
-            decided_on=decided_on,
-            rationale=change_summary,
-        )
-        issue = _new_issue(
-            cert,
-            on=decided_on,
-            reason=reason,
-            summary=change_summary,
-            decision=decision,
-            scope_lines=lines,
-            programmes=last.programmes,
-        )
-        certificate_transition(
-            actor=actor,
-            certificate=cert,
-            action="reissue",
-            decision=decision,
-            update_fields=["current_issue_number"],
-            before=before,
-            after={
-                "decision": decision.pk,
-                "reason": reason,
-                "decided_on": decided_on,
-                "issue_id": issue.pk,
-                "scope_lines": lines,
-            },
-            reason=change_summary,
-        )
-    return cert
 
 
 def certificate_renew(
@@ -231,7 +148,6 @@ def certificate_renew(
             cert,
             on=decided_on,
             reason=IssueReason.RENEWAL,
-            summary="renewal",
             decision=decision,
             scope_lines=last.scope_lines,
             programmes=last.programmes,
@@ -332,7 +248,6 @@ def _write_reissue(
     action: str,
     decision_kind: str,
     issue_reason: str,
-    summary: str,
     rationale: str,
     decided_on: dt.date,
     lines: list[dict[str, Any]],
@@ -350,13 +265,12 @@ def _write_reissue(
         assessment=assessment,
         decided_by=actor,
         decided_on=decided_on,
-        rationale=rationale or summary,
+        rationale=rationale,
     )
     issue = _new_issue(
         cert,
         on=decided_on,
         reason=issue_reason,
-        summary=summary,
         decision=decision,
         scope_lines=lines,
         programmes=programmes,
@@ -380,25 +294,9 @@ def _write_reissue(
             "scope_lines": lines,
             **(extra or {}),
         },
-        reason=rationale or summary,
+        reason=rationale or issue.change_summary,
     )
     return cert
-
-
-def _describe(lines: Iterable[dict[str, Any]]) -> str:
-    """The public change summary of added or removed lines: a site the holder does not
-    publish is not named (DOMAIN.md section 5)."""
-    lines = list(lines)
-    published = set(
-        Site.objects.filter(pk__in={line["site_id"] for line in lines}, published=True).values_list(
-            "pk", flat=True
-        )
-    )
-    return "; ".join(
-        f"{line['category']} at "
-        f"{line['site_name'] if line['site_id'] in published else 'an unpublished site'}"
-        for line in lines
-    )
 
 
 def certificate_maintain(
@@ -540,14 +438,12 @@ def _add_lines(
         )
         _raise_first(problems)
         added = [r.snapshot for r in resolved]
-        what = "site added" if new_sites else "scope extended"
         return _write_reissue(
             cert,
             actor=actor,
             action="site_add" if new_sites else "extend_scope",
             decision_kind=DecisionKind.EXTEND_SCOPE,
             issue_reason=IssueReason.SITE_CHANGE if new_sites else IssueReason.SCOPE_EXTENSION,
-            summary=f"{what}: {_describe(added)}",
             rationale=rationale,
             decided_on=decided_on,
             lines=[*last.scope_lines, *added],
@@ -639,7 +535,6 @@ def _remove_lines(
             action=action,
             decision_kind=DecisionKind.REDUCE_SCOPE,
             issue_reason=issue_reason,
-            summary=f"removed: {_describe(removed)}",
             rationale=reason,
             decided_on=decided_on,
             lines=kept,
@@ -718,7 +613,7 @@ def certificate_site_remove(
 
 
 def certificate_holder_renamed(
-    *, actor: User, certificate: Certificate, decided_on: dt.date
+    *, actor: User, certificate: Certificate, decided_on: dt.date, rationale: str = ""
 ) -> Certificate:
     """Re-issue after the holder was renamed (organizations.services.organization_rename):
     a new issue (reason holder_renamed) with the new name, scope and sites unchanged."""
@@ -742,11 +637,174 @@ def certificate_holder_renamed(
             action="holder_renamed",
             decision_kind=DecisionKind.REISSUE,
             issue_reason=IssueReason.HOLDER_RENAMED,
-            summary=f"holder renamed from {old_name} to {new_name}",
-            rationale="",
+            rationale=rationale,
             decided_on=decided_on,
             lines=last.scope_lines,
             programmes=last.programmes,
             before={**before, "holder": old_name},
             extra={"holder": new_name},
+        )
+
+
+def _site_changed(
+    *,
+    actor: User,
+    certificate: Certificate,
+    site: Site,
+    decided_on: dt.date,
+    rationale: str,
+    fields: tuple[str, ...],
+    action: str,
+) -> Certificate:
+    """Re-issue after the holder changed a certified site's ``fields`` (its records say so:
+    organizations.services.site_rename, site_move): a new issue (reason site_change) with
+    the site as it is now; the scope is unchanged."""
+    require_cb_role(actor, certificate.cb, "decision_maker")
+    with transaction.atomic():
+        cert = _lock(certificate)
+        before = _state(cert)
+        certificate_transition_check(cert, "reissue")
+        _check_decision_date(cert, decided_on)
+        last = _last_issue(cert)
+        listed = next((s for s in last.sites if s["id"] == site.pk), None)
+        if listed is None:
+            raise RuleViolation(
+                f"{site.name} is not on the certificate.",
+                code=CERTIFICATE_SITE_NOT_ON_CERTIFICATE,
+                params={"site_id": site.pk},
+            )
+        live = Site.objects.get(pk=site.pk)
+        now = {name: getattr(live, name) for name in fields}
+        was = {name: listed.get(name) for name in fields}
+        if now == was:
+            raise RuleViolation(
+                f"Issue {last.issue_number} already shows {live.name} as it is.",
+                code=CERTIFICATE_NOTHING_CHANGED,
+            )
+        # The scope lines carry the site's name as the certificate prints it.
+        lines = [
+            {**line, "site_name": live.name} if line["site_id"] == live.pk else line
+            for line in last.scope_lines
+        ]
+        return _write_reissue(
+            cert,
+            actor=actor,
+            action=action,
+            decision_kind=DecisionKind.REISSUE,
+            issue_reason=IssueReason.SITE_CHANGE,
+            rationale=rationale,
+            decided_on=decided_on,
+            lines=lines,
+            programmes=last.programmes,
+            before={**before, "site": was},
+            extra={"site_id": live.pk, "site": now},
+        )
+
+
+def certificate_site_renamed(
+    *,
+    actor: User,
+    certificate: Certificate,
+    site: Site,
+    decided_on: dt.date,
+    rationale: str = "",
+) -> Certificate:
+    """Re-issue after a certified site was renamed (organizations.services.site_rename):
+    a new issue (reason site_change) naming the site by its new name."""
+    return _site_changed(
+        actor=actor,
+        certificate=certificate,
+        site=site,
+        decided_on=decided_on,
+        rationale=rationale,
+        fields=("name",),
+        action="site_renamed",
+    )
+
+
+def certificate_site_moved(
+    *,
+    actor: User,
+    certificate: Certificate,
+    site: Site,
+    decided_on: dt.date,
+    rationale: str = "",
+) -> Certificate:
+    """Re-issue after a certified site's address changed (organizations.services.site_move):
+    a new issue (reason site_change) with the new address."""
+    return _site_changed(
+        actor=actor,
+        certificate=certificate,
+        site=site,
+        decided_on=decided_on,
+        rationale=rationale,
+        fields=("address", "city", "country"),
+        action="site_moved",
+    )
+
+
+def certificate_standard_update(
+    *,
+    actor: User,
+    certificate: Certificate,
+    standard: Standard,
+    decided_on: dt.date,
+    rationale: str = "",
+) -> Certificate:
+    """Replace a declared edition by the catalogue's current edition of the same standard on
+    every scope line that declares it: a new issue (reason standard_updated). The current
+    edition must be one that may be declared on the decision's date, as at grant."""
+    require_cb_role(actor, certificate.cb, "decision_maker")
+    with transaction.atomic():
+        cert = _lock(certificate)
+        before = _state(cert)
+        certificate_transition_check(cert, "reissue")
+        _check_decision_date(cert, decided_on)
+        last = _last_issue(cert)
+        old_ref = standard.reference
+        if not any(old_ref in line["standards"] for line in last.scope_lines):
+            raise RuleViolation(
+                f"Issue {last.issue_number} declares no {old_ref}.",
+                code=CERTIFICATE_STANDARD_NOT_DECLARED,
+                params={"standard": old_ref},
+            )
+        current = standard_current_edition(standard)
+        if current is None:
+            raise RuleViolation(
+                f"{old_ref} has no current edition (the standard was withdrawn): reduce the "
+                "scope, or extend it with another standard.",
+                code=CERTIFICATE_STANDARD_NO_CURRENT_EDITION,
+                params={"standard": old_ref},
+            )
+        if current.pk == standard.pk:
+            raise RuleViolation(
+                f"{old_ref} is the current edition already.",
+                code=CERTIFICATE_NOTHING_CHANGED,
+                params={"standard": old_ref},
+            )
+        problem = standard_problem(current, decided_on)
+        if problem is not None:
+            raise problem
+        new_ref = current.reference
+        lines = [
+            {
+                **line,
+                "standards": sorted({new_ref if r == old_ref else r for r in line["standards"]}),
+            }
+            if old_ref in line["standards"]
+            else line
+            for line in last.scope_lines
+        ]
+        return _write_reissue(
+            cert,
+            actor=actor,
+            action="standard_update",
+            decision_kind=DecisionKind.REISSUE,
+            issue_reason=IssueReason.STANDARD_UPDATED,
+            rationale=rationale,
+            decided_on=decided_on,
+            lines=lines,
+            programmes=last.programmes,
+            before={**before, "standard": old_ref},
+            extra={"standard": new_ref},
         )

@@ -138,7 +138,6 @@ def certificate_transfer(
             new,
             on=decided_on,
             reason=IssueReason.TRANSFER,
-            summary=f"transferred from {old.number} ({old.cb.code})",
             decision=decision,
             scope_lines=last.scope_lines,
             programmes=last.programmes,
