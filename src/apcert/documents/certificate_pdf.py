@@ -55,8 +55,8 @@ STRIPE = (241, 244, 248)
 #: translucent enough that the certificate beneath stays legible.
 MARK_RED = (190, 18, 30)
 MARK_OPACITY = 0.55
-MARK_PT = 30.0
-MARK_ANGLE = 55.0
+MARK_PT = 34.0
+MARK_ANGLE = -55.0
 #: The height of the mark's band across the top of each page, in millimetres.
 MARK_BAND = 7.0
 #: Space needed below a section heading before the section may start on this page.
@@ -117,15 +117,16 @@ class _Page(FPDF):
             self.set_xy(FRAME_INNER, FRAME_INNER)
             self.cell(self.w - 2 * FRAME_INNER, MARK_BAND, self.mark, align=Align.C, fill=True)
         with self.local_context(fill_opacity=MARK_OPACITY, text_color=red, draw_color=red):
+            # As large as fits along the diagonal, inside the frame.
             self.set_font(fonts.FAMILY, "B", MARK_PT)
+            room = 0.8 * (self.w**2 + self.h**2) ** 0.5
+            width = self.get_string_width(self.mark)
+            if width > room:
+                self.set_font_size(MARK_PT * room / width)
+                width = self.get_string_width(self.mark)
             cx, cy = self.w / 2, self.h / 2
-            words = self.mark.split(": ", 1)
-            line = MARK_PT * 0.5
             with self.rotation(MARK_ANGLE, cx, cy):
-                for i, text in enumerate(words):
-                    width = self.get_string_width(text)
-                    y = cy - (len(words) - 1) * line / 2 + i * line
-                    self.text(cx - width / 2, y + line / 3, text)
+                self.text(cx - width / 2, cy + self.font_size / 3, self.mark)
         self.set_font(fonts.FAMILY, "", BODY_PT)
 
 
