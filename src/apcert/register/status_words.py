@@ -41,6 +41,9 @@ class StatusWords:
     #: the stored status is the truth): "Expired on 4 October 2026: the daily check has not
     #: yet recorded it".
     unrecorded: str
+    #: The back office's words: ``short``, or where the sweep is behind, ``unrecorded`` (after
+    #: ``short`` when only a decision has fallen due and the status itself stands).
+    display: str
 
     @property
     def ok(self) -> bool:
@@ -69,7 +72,9 @@ def status_words(status: StatusOnDay, *, recorded_reason: str | None = None) -> 
     reason = reason_label(reason_code)
     because = f" ({reason})" if reason else ""
     when = plain_day(since)
-    if state == CertificateStatus.CURRENT:
+    if state == CertificateStatus.DRAFT:
+        headline = short = "Draft (not public)"
+    elif state == CertificateStatus.CURRENT:
         headline, short = "Valid and current", "Current"
     elif state == CertificateStatus.SUSPENDED:
         short = f"Suspended since {when}"
@@ -80,14 +85,20 @@ def status_words(status: StatusOnDay, *, recorded_reason: str | None = None) -> 
     else:
         short = f"{status_word(state)} {_on(state)} {when}"
         headline = short + because
-    return StatusWords(state, since, reason, headline, short, unrecorded_words(status))
+    unrecorded = unrecorded_words(status)
+    if not unrecorded:
+        display = short
+    elif any(change.to_status is not None for change in status.unrecorded):
+        display = unrecorded
+    else:
+        display = f"{short}. {unrecorded}"
+    return StatusWords(state, since, reason, headline, short, unrecorded, display)
 
 
 def unrecorded_words(status: StatusOnDay) -> str:
     """What the calendar did that nobody has recorded yet, or ""."""
     parts = [
-        f"{status_word(change.to_status)} {_on(change.to_status)} "
-        f"{plain_day(change.effective_on)}"
+        f"{status_word(change.to_status)} {_on(change.to_status)} {plain_day(change.effective_on)}"
         for change in status.unrecorded
         if change.to_status is not None
     ]
