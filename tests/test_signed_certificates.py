@@ -365,9 +365,8 @@ def test_the_verify_page_answers_each_status_in_plain_words(
     assert third.surveillance_due_by is not None
     withdrawn_on = add_months(third.surveillance_due_by + dt.timedelta(1), 6)
     with time_machine.travel(dt.datetime.combine(third.expires_on, dt.time(12)) + dt.timedelta(1)):
-        assert (
-            f"Withdrawn on {plain_day(withdrawn_on)} (suspended longer than allowed)"
-            in page(client, ask(third))
+        assert f"Withdrawn on {plain_day(withdrawn_on)} (suspended longer than allowed)" in page(
+            client, ask(third)
         )
     # The private reason is never shown
     assert "private words" not in page(client, ask(cert))

@@ -281,4 +281,5 @@ def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -
             code="key.none",
         )
     answer = certificate_as_of(certificate=certificate, on=on)
-    return _proof(build_receipt(answer, checked_at=now, status=receipt_status(certificate, on)), key)
+    status = receipt_status(certificate, on)
+    return _proof(build_receipt(answer, checked_at=now, status=status), key)

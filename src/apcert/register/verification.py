@@ -204,7 +204,7 @@ def _failed(result: VerificationResult) -> str:
 
 
 #: The answer's code when the register's record says the certificate is not current.
-_RECORD_CODES = {
+_RECORD_CODES: dict[str, str] = {
     CertificateStatus.SUSPENDED: "status.suspended",
     CertificateStatus.WITHDRAWN: "status.revoked",
     CertificateStatus.CANCELLED: "status.revoked",
