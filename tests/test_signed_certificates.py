@@ -24,6 +24,7 @@ from apcert.certificates.services import (
     certificate_suspend,
     certificate_withdraw,
 )
+from apcert.core.dates import add_months
 from apcert.credentials import selectors, services
 from apcert.credentials.status import http_lookup, is_under, status_check
 from apcert.credentials.verification import verify_credential
@@ -337,8 +338,11 @@ def test_the_verify_page_answers_each_status_in_plain_words(
     assert f'href="/verify/receipt?{urlencode({"number": cert.number})}&amp;on=' in html
 
     on = cert.initial_decision_on + dt.timedelta(days=30)
+    # Read a few days later (the clock frozen): the maximum suspension has not run out
+    soon = time_machine.travel(dt.datetime.combine(on, dt.time(12)) + dt.timedelta(5))
     suspend(world, cert, on)
-    assert f"Valid but suspended since {plain_day(on)} (complaint)" in page(client, ask(cert))
+    with soon:
+        assert f"Valid but suspended since {plain_day(on)} (complaint)" in page(client, ask(cert))
 
     certificate_withdraw(
         actor=dm, certificate=cert, reason_category="misuse", reason="x", decided_on=on
@@ -353,9 +357,17 @@ def test_the_verify_page_answers_each_status_in_plain_words(
         client, ask(other)
     )
 
+    # A certificate never surveilled, read once its validity has ended with no sweep run:
+    # the calendar suspended it when the window closed and withdrew it 6 months later
+    # (an expiry by date alone: tests/test_verify_status_today.py)
     third = world.granted()
+    third.refresh_from_db()
+    assert third.surveillance_due_by is not None
+    withdrawn_on = add_months(third.surveillance_due_by + dt.timedelta(1), 6)
     with time_machine.travel(dt.datetime.combine(third.expires_on, dt.time(12)) + dt.timedelta(1)):
-        assert f"Expired on {plain_day(third.expires_on)}" in page(client, ask(third))
+        assert f"Withdrawn on {plain_day(withdrawn_on)} (suspended longer than allowed)" in page(
+            client, ask(third)
+        )
     # The private reason is never shown
     assert "private words" not in page(client, ask(cert))
 
@@ -430,16 +442,19 @@ def test_the_verify_page_checks_an_uploaded_credential(
     # Suspended since the PDF was made: the database's status list says so
     on = cert.initial_decision_on + dt.timedelta(days=30)
     suspend(world, cert, on)
-    assert f"Valid but suspended since {plain_day(on)} (complaint)" in upload("c.pdf", pdf)
+    with time_machine.travel(dt.datetime.combine(on, dt.time(12)) + dt.timedelta(5)):
+        assert f"Valid but suspended since {plain_day(on)} (complaint)" in upload("c.pdf", pdf)
     certificate_withdraw(
         actor=world.team.decision_maker, certificate=cert, reason_category="misuse",
         reason="x", decided_on=on,
     )  # fmt: skip
     assert f"Withdrawn on {plain_day(on)}" in upload("c.pdf", pdf)
 
-    # Expired
+    # Long after its credential's validity ended it is still withdrawn on that day, as by
+    # its number: the register's record answers, not the credential's own dates
     with time_machine.travel(dt.datetime(2045, 1, 1, tzinfo=dt.UTC)):
-        assert "Expired on" in upload("c.pdf", pdf)
+        html = upload("c.pdf", pdf)
+    assert f'<h2 id="credential-answer-heading">Withdrawn on {plain_day(on)} (misuse' in html
 
 
 def _file(name: str, data: bytes) -> Any:

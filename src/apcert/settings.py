@@ -141,7 +141,8 @@ PUBLIC_PATH_PREFIXES = (
     "/api/public/",
     "/" + STATIC_URL.lstrip("/"),
 )
-PUBLIC_PATHS = ("/",)
+# The health check answers monitors, which have no account and keep no cookie.
+PUBLIC_PATHS = ("/", "/healthz")
 OWN_SIGN_IN_PATH_PREFIXES = ("/admin/",)
 LOGIN_URL = "web:sign-in"
 LOGIN_REDIRECT_URL = "web:home"

@@ -275,7 +275,7 @@ def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -
     for a day after today; :class:`RuleViolation` ``key.none`` when the register has no key.
     """
     from apcert.certificates.asof import certificate_as_of
-    from apcert.credentials.receipts import build_receipt
+    from apcert.credentials.receipts import build_receipt, receipt_status
     from apcert.register.selectors import public_certificate
 
     now = now or timezone.now()
@@ -298,7 +298,8 @@ def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -
             code=KEY_NONE,
         )
     answer = certificate_as_of(certificate=certificate, on=on)
-    return _proof(build_receipt(answer, checked_at=now), key)
+    status = receipt_status(certificate, on)
+    return _proof(build_receipt(answer, checked_at=now, status=status), key)
 
 
 def credential_keep(certificate: Certificate) -> None:

@@ -8,13 +8,15 @@ users their own organizations. A person with roles in several places sees the un
 The queries are bounded, whatever the number of rows: the visits are read from the stored
 schedule (:mod:`apcert.cycle.schedule`), one count and one query per list; findings and
 expiries are one query per list plus one count each; the status plot is two aggregate
-queries over the status history.
+queries over the status history. The certificates whose stored status the calendar has
+changed without the sweep recording it yet (:func:`stale_statuses`, one indexed range of
+``lapses_on``, as small as the sweep is late) correct the counts to the status today.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from django.db.models import Count, Q, QuerySet
@@ -23,6 +25,8 @@ from apcert.assessments.models import Finding
 from apcert.assessments.selectors import AWAITED_GRADES, AWAITED_STATUSES, findings_late_on
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate, CertificateStatusChange
+from apcert.certificates.selectors import certificate_statuses_on
+from apcert.certificates.timeline import StatusOnDay
 from apcert.cycle.models import ScheduledVisit
 from apcert.cycle.selectors import LIVE_STATUSES
 
@@ -180,6 +184,28 @@ def findings_overdue(*, scope: DashboardScope, as_of: dt.date) -> QuerySet[Findi
     return findings_awaiting_action(scope=scope).filter(findings_late_on(as_of))
 
 
+# --- statuses the sweep has not recorded yet ---------------------------------------------------
+
+
+def stale_statuses(
+    *, scope: DashboardScope, as_of: dt.date
+) -> list[tuple[Certificate, StatusOnDay]]:
+    """The certificates in ``scope`` whose stored status no longer holds on ``as_of`` by dates
+    alone (expired, suspended for a missed surveillance, withdrawn after the maximum
+    suspension, or a decision due), each with its status that day. Read through the
+    ``lapses_on`` index: as many rows as the sweep is behind, whatever the register's size;
+    one more query for the scheme rules when there are any."""
+    if scope.empty:
+        return []
+    stale = list(
+        Certificate.objects.filter(
+            scope.certificates(), lapses_on__lte=as_of, status__in=LIVE_STATUSES
+        ).order_by("lapses_on", "pk")
+    )
+    statuses = certificate_statuses_on(stale, as_of)
+    return [(cert, statuses[cert.pk]) for cert in stale]
+
+
 # --- certificate expiries ----------------------------------------------------------------------
 
 
@@ -199,11 +225,17 @@ def certificates_expiring(
     )
 
 
-def expiries_counts(*, scope: DashboardScope, as_of: dt.date) -> dict[str, int]:
-    """How many live certificates expire this week and this month: one query."""
+def expiries_counts(
+    *,
+    scope: DashboardScope,
+    as_of: dt.date,
+    stale: Sequence[tuple[Certificate, StatusOnDay]] = (),
+) -> dict[str, int]:
+    """How many certificates live on ``as_of`` expire this week and this month: one query,
+    less the ``stale`` ones (:func:`stale_statuses`) that the calendar has already ended."""
     week = as_of + dt.timedelta(days=WEEK_DAYS)
     month = as_of + dt.timedelta(days=MONTH_DAYS)
-    return Certificate.objects.filter(
+    counts = Certificate.objects.filter(
         # Both counts lie within the month: the index range stops there.
         scope.certificates(),
         status__in=LIVE_STATUSES,
@@ -213,6 +245,12 @@ def expiries_counts(*, scope: DashboardScope, as_of: dt.date) -> dict[str, int]:
         week=Count("pk", filter=Q(expires_on__lte=week)),
         month=Count("pk", filter=Q(expires_on__lte=month)),
     )
+    for cert, status in stale:
+        if status.status not in LIVE_STATUSES and as_of <= cert.expires_on <= month:
+            counts["month"] -= 1
+            if cert.expires_on <= week:
+                counts["week"] -= 1
+    return counts
 
 
 # --- certificates by status over time ----------------------------------------------------------
@@ -236,13 +274,21 @@ def _month_start(day: dt.date, back: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
-def status_history(*, scope: DashboardScope, as_of: dt.date, months: int = 24) -> list[StatusMonth]:
+def status_history(
+    *,
+    scope: DashboardScope,
+    as_of: dt.date,
+    months: int = 24,
+    stale: Sequence[tuple[Certificate, StatusOnDay]] = (),
+) -> list[StatusMonth]:
     """Certificates by public status at the end of each of the last ``months`` months.
 
     Counted in the database from the status history, in two aggregate queries whatever the
     number of certificates: the net count per status before the first month (changes into a
     status minus changes out of it), then the net change per status in each month. A draft is
-    never public and is not counted.
+    never public and is not counted. The changes of the ``stale`` certificates
+    (:func:`stale_statuses`) that the sweep has not recorded yet count from their dates, as
+    if recorded.
     """
     first = _month_start(as_of, months - 1)
     changes = CertificateStatusChange.objects.filter(
@@ -272,6 +318,20 @@ def status_history(*, scope: DashboardScope, as_of: dt.date, months: int = 24) -
         )
         for s in PUBLIC_STATUSES:
             totals[s] += row[f"in_{s}"] - row[f"out_{s}"]
+    for cert, status in stale:
+        before = cert.status
+        for change in status.unrecorded:
+            if change.to_status is None:
+                continue
+            month = change.effective_on.replace(day=1)
+            totals = (
+                running
+                if month < first
+                else per_month.setdefault(month, dict.fromkeys(PUBLIC_STATUSES, 0))
+            )
+            totals[before] -= 1
+            totals[change.to_status] += 1
+            before = change.to_status
     history: list[StatusMonth] = []
     for back in range(months - 1, -1, -1):
         month = _month_start(as_of, back)

@@ -27,12 +27,25 @@ class FindingLateFlag(models.Model):
 
 
 class SweepRun(models.Model):
-    """One scheduled daily sweep. The unique date is what stops the worker from enqueuing the
-    same day's sweep twice after a restart or from two workers."""
+    """The daily sweep of one date: queued by the worker, or run by ``apcert sweep``. The
+    unique date is what stops the worker from enqueuing the same day's sweep twice after a
+    restart or from two workers. A run again for the same date (a replay, a catch-up) writes
+    its times and outcome over the last. The latest date whose sweep finished tells how far
+    behind the recorded statuses, the status lists and the signed credentials may be."""
+
+    class Source(models.TextChoices):
+        WORKER = "worker", "the worker"
+        COMMAND = "command", "the apcert sweep command"
 
     as_of = models.DateField(unique=True)
     enqueued_at = models.DateTimeField(auto_now_add=True)
+    #: When the last run for this date started; ``finished_at`` is empty while it runs, and
+    #: stays empty if it failed.
+    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WORKER)
+    #: What the run did: the certificates it expired, suspended and withdrew, the findings it
+    #: flagged late, the certificates awaiting a decision.
     summary = models.JSONField(default=dict, blank=True)
 
     class Meta:

@@ -9,6 +9,7 @@ issues and assessments, however many certificates there are.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
@@ -16,6 +17,7 @@ from apcert.assessments.models import Assessment
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.cycle.models import SweepRun
 from apcert.cycle.programme import PlannedVisit, visits_for
 from apcert.organizations.models import Organization
 
@@ -86,3 +88,45 @@ def visits_overdue(
     """Visits not done whose tolerance window ended before ``as_of``."""
     found = [(cert, v) for cert, v in _open_visits(cb, organization) if v.window_end < as_of]
     return sorted(found, key=lambda pair: (pair[1].due_date, pair[0].number))
+
+
+# --- the health of the daily sweep ----------------------------------------------------------
+
+#: How many days the last finished sweep may be behind today before it is late: the sweep
+#: of yesterday is on time until today's runs.
+SWEEP_LATE_AFTER_DAYS = 1
+
+
+@dataclass(frozen=True)
+class SweepHealth:
+    """How far the daily sweep is behind ``today``. Reads tell the status today whatever it
+    says; the status history, the status lists, the signed credentials and the notifications
+    wait for the sweep."""
+
+    today: dt.date
+    #: The latest date (up to today) whose sweep finished, when it finished, by what; None
+    #: when no sweep ever finished.
+    last_as_of: dt.date | None
+    last_finished_at: dt.datetime | None
+    last_source: str
+
+    @property
+    def lag_days(self) -> int | None:
+        return None if self.last_as_of is None else (self.today - self.last_as_of).days
+
+    @property
+    def late(self) -> bool:
+        return self.lag_days is None or self.lag_days > SWEEP_LATE_AFTER_DAYS
+
+
+def sweep_health(*, today: dt.date) -> SweepHealth:
+    """One indexed read (the unique date of the runs, newest first), however many runs."""
+    run = (
+        SweepRun.objects.filter(as_of__lte=today, finished_at__isnull=False)
+        .order_by("-as_of")
+        .values("as_of", "finished_at", "source")
+        .first()
+    )
+    if run is None:
+        return SweepHealth(today, None, None, "")
+    return SweepHealth(today, run["as_of"], run["finished_at"], run["source"])

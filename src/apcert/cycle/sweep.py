@@ -23,7 +23,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apcert.assessments.models import Finding
 from apcert.assessments.selectors import findings_late_on
@@ -37,7 +38,7 @@ from apcert.certificates.timeline import (
     StatusFacts,
     status_on,
 )
-from apcert.cycle.models import FindingLateFlag
+from apcert.cycle.models import FindingLateFlag, SweepRun
 from apcert.cycle.programme import rules_of, surveillance_due_by, visits_for
 from apcert.cycle.selectors import certificates_with_programme
 from apcert.cycle.services import certificate_change_by_rule, finding_flag_late
@@ -170,3 +171,26 @@ def cycle_sweep(*, as_of: dt.date) -> SweepReport:
             pass
     _flag_findings(as_of, report)
     return report
+
+
+def sweep_run(*, as_of: dt.date, source: str) -> SweepReport:
+    """:func:`cycle_sweep` of ``as_of``, recorded as a :class:`SweepRun`: when it started,
+    when it finished and what it did. A run that fails leaves its start without a finish,
+    which the back office and ``/healthz`` read as a sweep not done."""
+    _run_started(as_of, source)
+    report = cycle_sweep(as_of=as_of)
+    SweepRun.objects.filter(as_of=as_of).update(
+        finished_at=timezone.now(), summary=report.as_dict()
+    )
+    return report
+
+
+def _run_started(as_of: dt.date, source: str) -> None:
+    started = {"started_at": timezone.now(), "finished_at": None, "source": source}
+    if SweepRun.objects.filter(as_of=as_of).update(**started):
+        return
+    try:
+        with transaction.atomic():
+            SweepRun.objects.create(as_of=as_of, **started)
+    except IntegrityError:  # the worker queued the same date meanwhile
+        SweepRun.objects.filter(as_of=as_of).update(**started)

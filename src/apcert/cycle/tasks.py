@@ -10,18 +10,14 @@ from django.utils import timezone
 from django_tasks import task
 
 from apcert.cycle.models import SweepRun
-from apcert.cycle.sweep import cycle_sweep
+from apcert.cycle.sweep import sweep_run
 
 
 @task()
 def run_sweep(as_of_iso: str | None = None) -> dict[str, Any]:
     """Run the sweep for ``as_of_iso`` (today when not given) and record its outcome."""
     as_of = dt.date.fromisoformat(as_of_iso) if as_of_iso else timezone.localdate()
-    report = cycle_sweep(as_of=as_of)
-    SweepRun.objects.filter(as_of=as_of).update(
-        finished_at=timezone.now(), summary=report.as_dict()
-    )
-    return report.as_dict()
+    return sweep_run(as_of=as_of, source=SweepRun.Source.WORKER).as_dict()
 
 
 def sweep_schedule(*, as_of: dt.date) -> bool:

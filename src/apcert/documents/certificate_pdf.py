@@ -51,6 +51,14 @@ ACCENT = (23, 55, 94)
 MUTED = (95, 95, 95)
 RULE = (185, 190, 200)
 STRIPE = (241, 244, 248)
+#: The mark across a document whose certificate is not current: red, large, diagonal, and
+#: translucent enough that the certificate beneath stays legible.
+MARK_RED = (190, 18, 30)
+MARK_OPACITY = 0.55
+MARK_PT = 34.0
+MARK_ANGLE = -55.0
+#: The height of the mark's band across the top of each page, in millimetres.
+MARK_BAND = 7.0
 #: Space needed below a section heading before the section may start on this page.
 KEEP_WITH_HEADING = 22.0
 #: Tables: font size (points), line height and cell padding (millimetres).
@@ -63,10 +71,11 @@ CELL_PAD_Y = 1.3
 class _Page(FPDF):
     """An A4 page with the certificate's frame, and the running lines of pages 2 onwards."""
 
-    def __init__(self, *, running_title: str, footer_note: str) -> None:
+    def __init__(self, *, running_title: str, footer_note: str, mark: str = "") -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.running_title = running_title
         self.footer_note = footer_note
+        self.mark = mark
         self.set_margins(MARGIN, MARGIN + 4, MARGIN)
         self.set_auto_page_break(auto=True, margin=BOTTOM_MARGIN)
         for style in fonts.FACES:
@@ -82,10 +91,12 @@ class _Page(FPDF):
             self.set_line_width(0.25)
             self.rect(FRAME_INNER, FRAME_INNER, self.w - 2 * FRAME_INNER, self.h - 2 * FRAME_INNER)
         if self.page_no() > 1:
+            # Below the status mark's band, when there is one.
+            below = MARK_BAND if self.mark else 0.0
             with self.local_context(font_size_pt=8, text_color=MUTED):
-                self.set_xy(MARGIN, FRAME_INNER + 4)
+                self.set_xy(MARGIN, FRAME_INNER + 4 + below)
                 self.cell(text=self.running_title, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-            self.set_y(FRAME_INNER + 13)
+            self.set_y(FRAME_INNER + 13 + below)
 
     def footer(self) -> None:
         with self.local_context(font_style="", font_size_pt=7.5, text_color=MUTED):
@@ -93,6 +104,30 @@ class _Page(FPDF):
             self.multi_cell(self.epw - 22, 3.6, self.footer_note, new_x=XPos.RIGHT, new_y=YPos.TOP)
             self.set_xy(self.w - MARGIN - 22, self.h - FRAME_INNER - 11)
             self.cell(22, 3.6, f"Page {self.page_no()} of {{nb}}", align=Align.R)
+        if self.mark:
+            self._draw_mark()
+
+    def _draw_mark(self) -> None:
+        """The status mark, drawn last on each page so that nothing covers it: a red band
+        across the top of the frame, and the same words large and diagonal across the
+        page, where no copy or crop of the page can leave them out."""
+        red = MARK_RED
+        with self.local_context(fill_color=red, text_color=(255, 255, 255)):
+            self.set_font(fonts.FAMILY, "B", 11)
+            self.set_xy(FRAME_INNER, FRAME_INNER)
+            self.cell(self.w - 2 * FRAME_INNER, MARK_BAND, self.mark, align=Align.C, fill=True)
+        with self.local_context(fill_opacity=MARK_OPACITY, text_color=red, draw_color=red):
+            # As large as fits along the diagonal, inside the frame.
+            self.set_font(fonts.FAMILY, "B", MARK_PT)
+            room = 0.8 * (self.w**2 + self.h**2) ** 0.5
+            width = self.get_string_width(self.mark)
+            if width > room:
+                self.set_font_size(MARK_PT * room / width)
+                width = self.get_string_width(self.mark)
+            cx, cy = self.w / 2, self.h / 2
+            with self.rotation(MARK_ANGLE, cx, cy):
+                self.text(cx - width / 2, cy + self.font_size / 3, self.mark)
+        self.set_font(fonts.FAMILY, "", BODY_PT)
 
 
 class _Writer:
@@ -301,12 +336,18 @@ def _moment(issue: CertificateIssue) -> dt.datetime:
 
 
 def render_certificate_pdf(
-    issue: CertificateIssue, *, credential: dict[str, Any] | None, verify_url: str
+    issue: CertificateIssue,
+    *,
+    credential: dict[str, Any] | None,
+    verify_url: str,
+    mark: str = "",
 ) -> bytes:
     """One certificate issue as an A4 PDF, with a QR code of ``verify_url`` (see
     :func:`apcert.documents.verification_url`) and, when given, the signed ``credential``
     embedded as ``<number>-issue-<n>.vc.json``. ``issue.certificate`` should come with its
-    ``cb`` and ``scheme`` (``select_related``) to spare two queries."""
+    ``cb`` and ``scheme`` (``select_related``) to spare two queries. ``mark`` (e.g.
+    ``WITHDRAWN on 24 June 2022: not valid``) is printed across every page: a certificate
+    that is not current must not pass for one on paper."""
     certificate = issue.certificate
     number = certificate.number
     cb = certificate.cb
@@ -326,6 +367,7 @@ def render_certificate_pdf(
     pdf = _Page(
         running_title=f"{number} · issue {issue.issue_number} · continued",
         footer_note=footer,
+        mark=mark,
     )
     pdf.set_lang("en")
     pdf.set_title(f"{number} issue {issue.issue_number}")

@@ -1,5 +1,6 @@
 """The certificate PDF as the register serves it: a public issue, its signed credential
-(once its CB has a signing key), and the file name to save it under."""
+(once its CB has a signing key), the file name to save it under, and, while the certificate
+is not current, its status today marked across every page."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from apcert.certificates.models import CertificateIssue
+from apcert.certificates.selectors import certificate_status_on
 from apcert.credentials.services import credential_for_issue
 from apcert.documents.attachments import file_stem
 from apcert.documents.certificate_pdf import render_certificate_pdf
 from apcert.documents.links import verification_url
 from apcert.register import selectors
+from apcert.register.status_words import status_words
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,13 @@ def public_issue_pdf(number: str, issue_number: int) -> IssuePdf | None:
     issue = selectors.public_issue(number, issue_number)
     if issue is None:
         return None
+    # The status today, whether or not the sweep has recorded what the calendar did: a PDF
+    # downloaded after the certificate expired by date says so though no job has run.
+    words = status_words(certificate_status_on(issue.certificate))
     content = render_certificate_pdf(
         issue,
         credential=issue_credential(issue),
         verify_url=verification_url(issue.certificate.number, issue.issue_number),
+        mark=words.mark,
     )
     return IssuePdf(filename=file_stem(number, issue_number) + ".pdf", content=content)

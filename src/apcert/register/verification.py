@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate
+from apcert.certificates.selectors import certificate_status_on
 from apcert.credentials import identifiers
 from apcert.credentials import selectors as credential_selectors
 from apcert.credentials.status import (
@@ -33,7 +35,8 @@ from apcert.documents import DocumentError, extract_credential
 from apcert.documents.errors import NO_CREDENTIAL, NOT_A_CREDENTIAL
 from apcert.register import search as register_search
 from apcert.register import selectors
-from apcert.register.templatetags.register_tags import plain_day, reason_label
+from apcert.register.status_words import StatusWords, status_words
+from apcert.register.templatetags.register_tags import plain_day
 from apcert.statuslists import bitstring
 from apcert.statuslists.choices import StatusPurpose
 from apcert.statuslists.models import StatusList
@@ -60,28 +63,14 @@ class NumberAnswer:
     certificate: Certificate | None = None
 
 
-def _reason_of(certificate: Certificate) -> str:
+def certificate_words(certificate: Certificate, *, today: dt.date) -> StatusWords:
+    """A public certificate's status on ``today`` in words: what the calendar alone has done
+    counts from its date, whether or not the daily sweep has recorded it yet."""
     changes = selectors.status_changes_of(certificate)
-    return reason_label(changes[-1].reason_category) if changes else ""
-
-
-def certificate_words(certificate: Certificate, *, today: dt.date) -> tuple[str, str, bool]:
-    """(state, headline, ok) of a public certificate today, from its record."""
-    status = certificate.status
-    since = plain_day(certificate.status_since)
-    reason = _reason_of(certificate)
-    because = f" ({reason})" if reason else ""
-    if status == "current" and today <= certificate.expires_on:
-        return "current", "Valid and current", True
-    if status == "current" or status == "expired":
-        return "expired", f"Expired on {plain_day(certificate.expires_on)}", False
-    if status == "suspended":
-        return "suspended", f"Valid but suspended since {since}{because}", False
-    if status == "withdrawn":
-        return "withdrawn", f"Withdrawn on {since}{because}", False
-    if status == "cancelled":
-        return "cancelled", f"Cancelled on {since}{because}", False
-    return status, status.capitalize(), False
+    return status_words(
+        certificate_status_on(certificate, today),
+        recorded_reason=changes[-1].reason_category if changes else None,
+    )
 
 
 def number_answer(number: str, issue_number: int | None, *, today: dt.date) -> NumberAnswer:
@@ -98,7 +87,8 @@ def number_answer(number: str, issue_number: int | None, *, today: dt.date) -> N
             details=[f"The public register has no certificate {asked!r}."],
             suggestions=[s for s in suggestions if s != asked],
         )
-    state, headline, ok = certificate_words(certificate, today=today)
+    words = certificate_words(certificate, today=today)
+    state, headline, ok = words.state, words.headline, words.ok
     issues = selectors.issues_of(certificate)
     latest = issues[-1]
     holder = selectors.holder_of(latest)
@@ -107,9 +97,9 @@ def number_answer(number: str, issue_number: int | None, *, today: dt.date) -> N
         # A CB's name may end with its own full stop ("Co., Ltd.").
         f"issued by {certificate.cb.code} {certificate.cb.name.rstrip('.')}."
     ]
-    if state == "current":
+    if state == CertificateStatus.CURRENT:
         details.append(f"It is valid until {plain_day(certificate.expires_on)}.")
-    elif state == "suspended":
+    elif state == CertificateStatus.SUSPENDED:
         details.append("It must not be relied on while it is suspended; it may be restored.")
     answer = NumberAnswer(
         number=certificate.number,
@@ -214,6 +204,15 @@ def _failed(result: VerificationResult) -> str:
     return next((check.detail for check in result.checks if not check.ok), "")
 
 
+#: The answer's code when the register's record says the certificate is not current.
+_RECORD_CODES: dict[str, str] = {
+    CertificateStatus.SUSPENDED: "status.suspended",
+    CertificateStatus.WITHDRAWN: "status.revoked",
+    CertificateStatus.CANCELLED: "status.revoked",
+    CertificateStatus.EXPIRED: "credential.expired",
+}
+
+
 def credential_answer(data: bytes, *, today: dt.date) -> CredentialAnswer:
     """The page's verdict on the bytes of an uploaded file or a pasted credential."""
     try:
@@ -266,10 +265,24 @@ def credential_answer(data: bytes, *, today: dt.date) -> CredentialAnswer:
         else None
     )
     details = [f"Signed by {signer}: the signature holds, nothing was changed after signing."]
-    if record is not None and record.found:
-        details.extend(record.details[:1])
+    if record is not None and record.found and record.certificate is not None:
+        cb_code = record.certificate.cb.code
+        if identifiers.cb_did(cb_code) != result.issuer_id:
+            # A genuine signature of one CB over a certificate number of another.
+            details.append(
+                f"But certificate {record.number} was issued by {cb_code}, not by the "
+                "signer: do not rely on this credential."
+            )
+            return CredentialAnswer(False, "Not valid", details, "issuer.mismatch", result, record)
+        # The register's record today is the answer, in the same words as by number: the
+        # status lists wait for the daily sweep to record what dates alone decide, and the
+        # credential's own validity dates are those of one issue, not of the certificate.
+        details.extend(record.details)
         if record.issue_note:
             details.append(record.issue_note)
+        ok = record.ok and record.issue_ok
+        code = None if ok else _RECORD_CODES.get(record.state, "issue.not_current")
+        return CredentialAnswer(ok, record.headline, details, code, result, record)
     codes = {check.code for check in result.checks if not check.ok}
     if "credential.expired" in codes:
         until = result.valid_until.date() if result.valid_until else None

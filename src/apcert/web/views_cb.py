@@ -91,6 +91,7 @@ from apcert.schemes.models import Standard
 from apcert.web import forms_cb as f
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.lists import ChoiceFilter, Sort, list_page
+from apcert.web.status_today import with_status_today
 
 SECTION = "cb"
 
@@ -223,6 +224,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
         default_sort="number",
         filters=[ChoiceFilter("status", "status", CertificateStatus.choices, "Status")],
     )
+    with_status_today(listing.page.object_list)
     return render(
         request,
         "web/cb/certificate_list.html",
@@ -261,7 +263,7 @@ def _application_page(
             "lines": lines,
             "programmes": list(app.programmes.order_by("code")),
             "assessments": assessments,
-            "certificates": list(app.certificates.all()),
+            "certificates": with_status_today(app.certificates.all()),
             "may_decide": manager and APPLICATION.allowed(app.status, "accept"),
             "may_plan": manager and app.status == ApplicationStatus.ACCEPTED,
             "accept_form": accept_form or f.ApplicationAcceptForm(prefix="accept"),
@@ -712,6 +714,7 @@ def _certificate_page(
         resubmit = (
             bound[1] if bound and bound[0] == "resubmit" else f.ResubmitForm(prefix="resubmit")
         )
+    with_status_today([cert])
     return render(
         request,
         "web/cb/certificate_detail.html",

@@ -26,8 +26,12 @@ from apcert.cycle.dashboard import (
     findings_counts,
     findings_due,
     findings_overdue,
+    stale_statuses,
     status_history,
 )
+from apcert.cycle.selectors import sweep_health
+from apcert.register.status_words import status_words
+from apcert.web.status_today import with_status_today
 
 #: How many rows each list on the dashboard shows; the counts cover them all.
 SHOWN = 10
@@ -152,11 +156,24 @@ def dashboard_context(roles: UserRoles, *, today: dt.date) -> dict[str, Any]:
         return {"dashboard": None}
     visits = dashboard_visits(scope=scope, as_of=today, limit=SHOWN)
     finding_counts = findings_counts(scope=scope, as_of=today)
-    expiry_counts = expiries_counts(scope=scope, as_of=today)
+    # What the calendar changed that the sweep has not recorded: counted as of its date.
+    stale = stale_statuses(scope=scope, as_of=today)
+    expiry_counts = expiries_counts(scope=scope, as_of=today, stale=stale)
+    expiring = list(certificates_expiring(scope=scope, as_of=today, days=MONTH_DAYS)[:SHOWN])
+    # The rows' statuses today: the stale ones are known already, so this asks nothing more.
+    known = {cert.pk: status for cert, status in stale}
+    rows = [cert for cert, _ in visits.due_rows + visits.overdue_rows] + expiring
+    with_status_today([cert for cert in rows if cert.pk not in known], today)
+    for cert in rows:
+        if cert.pk in known:
+            cert.status_today = status_words(known[cert.pk])  # type: ignore[attr-defined]
     week_end = today + dt.timedelta(days=WEEK_DAYS)
     return {
         "dashboard": {
             "today": today,
+            # The daily sweep's health, for those who act on it: the Secretariat and CB staff.
+            "sweep": sweep_health(today=today) if roles.secretariat or roles.cbs else None,
+            "unrecorded": len(stale),
             "week_end": week_end,
             "month_end": today + dt.timedelta(days=MONTH_DAYS),
             "everything": scope.everything,
@@ -167,12 +184,7 @@ def dashboard_context(roles: UserRoles, *, today: dt.date) -> dict[str, Any]:
                 "due_rows": list(findings_due(scope=scope, as_of=today, days=MONTH_DAYS)[:SHOWN]),
                 "overdue_rows": list(findings_overdue(scope=scope, as_of=today)[:SHOWN]),
             },
-            "expiries": {
-                **expiry_counts,
-                "due_rows": list(
-                    certificates_expiring(scope=scope, as_of=today, days=MONTH_DAYS)[:SHOWN]
-                ),
-            },
-            "plot": build_plot(status_history(scope=scope, as_of=today)),
+            "expiries": {**expiry_counts, "due_rows": expiring},
+            "plot": build_plot(status_history(scope=scope, as_of=today, stale=stale)),
         }
     }

@@ -63,6 +63,7 @@ from apcert.web.forms_sec import (
     PublicationReviewSettingForm,
 )
 from apcert.web.lists import ChoiceFilter, Sort, list_page
+from apcert.web.status_today import with_status_today
 
 SECTION = "secretariat"
 
@@ -421,6 +422,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
     ordering = [f"-{o}" if descending else o for o in CERT_SORTS[key].ordering]
     certificates = certificates.order_by(*ordering, "-pk" if descending else "pk")
     page = capped_page(certificates, request.GET.get("page"), per_page=CERT_PER_PAGE)
+    with_status_today(page.items)
     sort_options = [
         option
         for k, s in CERT_SORTS.items()

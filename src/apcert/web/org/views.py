@@ -71,6 +71,7 @@ from apcert.web.org.forms import (
     SiteForm,
     WithdrawForm,
 )
+from apcert.web.status_today import with_status_today
 
 NOT_AN_ORGANIZATION_USER = PermissionDenied(
     "This section is for the users of an organization that applies for or holds IECQ "
@@ -640,6 +641,7 @@ def certificate_list(request: HttpRequest, org_id: int) -> HttpResponse:
         default_sort="number",
         filters=[ChoiceFilter("status", "status", CertificateStatus.choices, label="Status")],
     )
+    with_status_today(listing.page.object_list)
     return render(
         request,
         "web/org/certificates.html",
@@ -655,6 +657,7 @@ def certificate_detail(request: HttpRequest, org_id: int, cert_id: int) -> HttpR
         certificates_for_organization_users(_user(request)).filter(organization=organization),
         pk=cert_id,
     )
+    with_status_today([certificate])
     return render(
         request,
         "web/org/certificate.html",

@@ -1,4 +1,5 @@
-"""``apcert sweep [--as-of YYYY-MM-DD]``: apply the time-driven rules once (for cron)."""
+"""``apcert sweep [--as-of YYYY-MM-DD]``: apply the time-driven rules once (for cron), and
+record the run (started, finished, what it did) as the worker's runs are recorded."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from apcert.cycle.sweep import cycle_sweep
+from apcert.cycle.models import SweepRun
+from apcert.cycle.sweep import sweep_run
 
 
 def parse_date(value: str) -> dt.date:
@@ -31,6 +33,6 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = parse_date(options["as_of"]) if options["as_of"] else timezone.localdate()
-        report = cycle_sweep(as_of=as_of)
+        report = sweep_run(as_of=as_of, source=SweepRun.Source.COMMAND)
         for line in report.lines():
             self.stdout.write(line)
