@@ -207,6 +207,10 @@ def test_csv_has_one_row_per_public_certificate_with_exactly_its_public_values(
         "valid_from": "2026-03-24",
         "valid_until": "2029-03-23",
         "expires_on": "2029-03-23",
+        "transferred_from": "",
+        "transferred_from_url": "",
+        "transferred_to": "",
+        "transferred_to_url": "",
     }
     assert rows[1] == {
         **rows[1],
@@ -351,11 +355,11 @@ def test_queries_per_chunk_do_not_grow_with_the_chunk(register: Register) -> Non
             rows = sum(n for n, _text in exports.csv_parts(chunk))
         return rows, len(captured)
 
-    # then each chunk costs three queries (certificates, latest issues, reason categories),
-    # the first chunk two more (the CBs and the scheme it meets), and one more query finds
-    # the end: chunks of 2, 2 and 1, or one chunk of 5
-    assert queries(2) == (5, 3 * 3 + 2 + 1)
-    assert queries(5) == (5, 3 + 2 + 1)
+    # then each chunk costs four queries (certificates, latest issues, reason categories,
+    # transfer links), the first chunk two more (the CBs and the scheme it meets), and one
+    # more query finds the end: chunks of 2, 2 and 1, or one chunk of 5
+    assert queries(2) == (5, 4 * 3 + 2 + 1)
+    assert queries(5) == (5, 4 + 2 + 1)
 
 
 def test_chunks_join_to_the_same_export_whatever_their_size(register: Register) -> None:
