@@ -51,7 +51,10 @@ _PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Proble
 #: Every answer may be a refusal of the rate limit (apcert.api.ratelimit), which the WSGI
 #: layer in front of Django sends for every path under /api/public/.
 RATE_LIMITED = {
-    "description": "Too many requests from this address; try again after Retry-After seconds.",
+    "description": (
+        "Code `rate_limited`: too many requests from this address; try again after "
+        "Retry-After seconds."
+    ),
     "headers": {
         "Retry-After": {
             "description": "Seconds to wait before the next request will be answered.",
