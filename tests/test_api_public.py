@@ -137,6 +137,8 @@ def test_certificate_by_number_answers_exactly_the_public_fields(
                 "title": "Quality management systems - Requirements",
             }
         ],
+        "transferred_from": None,
+        "transferred_to": None,
     }
 
 

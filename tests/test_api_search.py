@@ -75,6 +75,8 @@ def test_a_search_answers_one_page_of_hits_with_their_public_fields(
                 "expires_on": "2029-03-23",
                 "cities": ["Torino"],
                 "categories": ["EPL"],
+                "transferred_from": None,
+                "transferred_to": None,
             }
         ],
         "total": 1,

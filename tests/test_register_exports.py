@@ -207,6 +207,10 @@ def test_csv_has_one_row_per_public_certificate_with_exactly_its_public_values(
         "valid_from": "2026-03-24",
         "valid_until": "2029-03-23",
         "expires_on": "2029-03-23",
+        "transferred_from": "",
+        "transferred_from_url": "",
+        "transferred_to": "",
+        "transferred_to_url": "",
     }
     assert rows[1] == {
         **rows[1],
@@ -351,11 +355,11 @@ def test_queries_per_chunk_do_not_grow_with_the_chunk(register: Register) -> Non
             rows = sum(n for n, _text in exports.csv_parts(chunk))
         return rows, len(captured)
 
-    # then each chunk costs three queries (certificates, latest issues, reason categories),
-    # the first chunk two more (the CBs and the scheme it meets), and one more query finds
-    # the end: chunks of 2, 2 and 1, or one chunk of 5
-    assert queries(2) == (5, 3 * 3 + 2 + 1)
-    assert queries(5) == (5, 3 + 2 + 1)
+    # then each chunk costs four queries (certificates, latest issues, reason categories,
+    # transfer links), the first chunk two more (the CBs and the scheme it meets), and one
+    # more query finds the end: chunks of 2, 2 and 1, or one chunk of 5
+    assert queries(2) == (5, 4 * 3 + 2 + 1)
+    assert queries(5) == (5, 4 + 2 + 1)
 
 
 def test_chunks_join_to_the_same_export_whatever_their_size(register: Register) -> None:
@@ -467,7 +471,8 @@ def _add_certificates(template: Certificate, start: int, count: int) -> None:
         Certificate,
         ("id", "number", "number_year", "number_serial", "cb", "scheme", "organization",
          "application", "status", "status_since", "first_issued_on", "initial_decision_on",
-         "expires_on", "current_issue_number", "transferred_from"),
+         "expires_on", "current_issue_number", "transferred_from", "surveillance_due_by",
+         "lapses_on"),
     )  # fmt: skip
     issues = Table(
         CertificateIssue,
@@ -498,7 +503,7 @@ def _add_certificates(template: Certificate, start: int, count: int) -> None:
             (pk, f"IECQ-A {cb.code} 25.{serial:06d}", 2025, serial, cb.pk, template.scheme_id,
              template.organization_id, template.application_id,
              "suspended" if suspended else "current", day, day, day,
-             EXPIRES_ON.isoformat(), 1, None)
+             EXPIRES_ON.isoformat(), 1, None, None, None)
         )  # fmt: skip
         issues.rows.append(
             (pk, 1, day, day, EXPIRES_ON.isoformat(), "initial", "initial certification",

@@ -46,6 +46,7 @@ SECRETS = {
     "restore reason": "Frullreason settled quietly",
     "rationale": "Grommrationale borderline",
     "registration": "HRB Snarfreg",
+    "draft successor": "IECQ-A QUIETCB 26.0999",
 }
 
 
@@ -107,6 +108,15 @@ def plant_private_data(world: World) -> Certificate:
         reason=SECRETS["restore reason"],
         decided_on=dt.date(2026, 7, 1),
     )
+    # a draft that names the certificate as the one it was transferred from: the links of a
+    # transfer name public certificates only
+    Certificate.objects.create(
+        number=SECRETS["draft successor"], number_year=2026, number_serial=999, cb=cert.cb,
+        scheme=cert.scheme, organization=cert.organization, application=cert.application,
+        status="draft", status_since=cert.status_since, first_issued_on=cert.first_issued_on,
+        initial_decision_on=cert.initial_decision_on, expires_on=cert.expires_on,
+        transferred_from=cert,
+    )  # fmt: skip
     # (each secret really is stored, so that finding none of them means something)
     assert Finding.objects.filter(description=SECRETS["finding"]).count() == 3
     assert CorrectiveAction.objects.filter(action=SECRETS["corrective action"]).count() == 2
@@ -183,7 +193,9 @@ def test_no_search_finds_private_data(world: World) -> None:
         result = search(SearchQuery(text=secret))
         assert result.hits == [], what
         # nor does a single distinctive word of it (typo correction included)
-        word = secret.split()[0] if what != "registration" else "Snarfreg"
+        word = {"registration": "Snarfreg", "draft successor": "QUIETCB"}.get(
+            what, secret.split()[0]
+        )
         assert search(SearchQuery(text=word)).hits == [], (what, word)
 
 

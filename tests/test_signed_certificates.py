@@ -15,6 +15,8 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
+from django.utils.html import escape
 
 from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.certificates.services import (
@@ -568,6 +570,75 @@ def test_the_public_api_hands_out_the_same_signed_receipt(
 
     assert client.get("/api/public/certificates/NOPE/receipt").status_code == 404
     assert client.get(url, {"on": "2026-13-01"}).status_code == 422
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+@pytest.mark.django_db
+def test_a_receipt_speaks_only_of_a_day_from_the_first_issue_to_today(
+    world: World, key_dir: Path, client: Client
+) -> None:
+    # given a certificate and the register's key
+    cert = granted_with_key(world)
+    services.signing_key_generate(actor=None, cb=None)
+    first, today = cert.first_issued_on, timezone.localdate()
+    assert first < today
+    api = f"/api/public/certificates/{quote(cert.number)}/receipt"
+    page_url = "/verify/receipt"
+
+    # the day of the first issue and today are answered, by the API and the page
+    for day in (first, today):
+        for response in (
+            client.get(api, {"on": day.isoformat()}),
+            client.get(page_url, {"number": cert.number, "on": day.isoformat()}),
+        ):
+            assert response.status_code == 200
+            assert response.json()["credentialSubject"]["date"] == day.isoformat()
+            assert response.json()["credentialSubject"]["current"] is True
+
+    # the day before the first issue and tomorrow are refused, with a code and plain words
+    refused = {
+        first - dt.timedelta(days=1): (
+            "receipt.before_first_issue",
+            f"Certificate {cert.number} was first issued on {first.isoformat()}: a receipt "
+            f"can speak only of a day from then to today, not of "
+            f"{(first - dt.timedelta(days=1)).isoformat()}.",
+        ),
+        today + dt.timedelta(days=1): (
+            "invalid.date",
+            "A receipt tells what the register shows up to today, not about a later day.",
+        ),
+    }
+    for day, (code, message) in refused.items():
+        response = client.get(api, {"on": day.isoformat()})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"code": code, "message": message},
+        )
+        sent = {"number": cert.number, "on": day.isoformat()}
+        response = client.get(page_url, sent)
+        assert (response.status_code, response["Content-Type"]) == (
+            400,
+            "application/problem+json",
+        )
+        assert response.json() == {"code": code, "message": message}
+        # a browser, which asks for HTML first, gets the verify page saying why
+        response = client.get(page_url, sent, HTTP_ACCEPT=BROWSER_ACCEPT)
+        assert response.status_code == 400
+        assert response["Content-Type"] == "text/html; charset=utf-8"
+        assert response["Vary"] == "Accept"
+        html = response.content.decode()
+        assert (
+            '<div id="verify-error" class="answer answer-error" role="alert">'
+            f"<p>{escape(message)}</p></div>"
+        ) in html
+        no_cookie(response)
+
+    # a number where the API expects a date reads as seconds since 1970: refused, not signed
+    response = client.get(api, {"on": "0"})
+    assert (response.status_code, response.json()["code"]) == (400, "receipt.before_first_issue")
+    assert "not of 1970-01-01." in response.json()["message"]
 
 
 # --- the status check's own rules ----------------------------------------------------------------

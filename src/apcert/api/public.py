@@ -33,7 +33,7 @@ from apcert.core.errors import DomainError, NotFound
 from apcert.credentials.services import receipt_issue
 from apcert.register import search as register_search
 from apcert.register import selectors
-from apcert.register.documents import certificate_document
+from apcert.register.documents import certificate_document, transfer_link
 from apcert.register.search import (
     FACETS,
     MAX_PAGE,
@@ -46,10 +46,15 @@ from apcert.register.search import (
     SearchResult,
 )
 
+_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+
 #: Every answer may be a refusal of the rate limit (apcert.api.ratelimit), which the WSGI
 #: layer in front of Django sends for every path under /api/public/.
 RATE_LIMITED = {
-    "description": "Too many requests from this address; try again after Retry-After seconds.",
+    "description": (
+        "Code `rate_limited`: too many requests from this address; try again after "
+        "Retry-After seconds."
+    ),
     "headers": {
         "Retry-After": {
             "description": "Seconds to wait before the next request will be answered.",
@@ -57,21 +62,37 @@ RATE_LIMITED = {
             "schema": {"type": "integer", "minimum": 1},
         }
     },
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    "content": _PROBLEM,
 }
 
 
-#: Any operation that takes parameters may refuse them with the API-wide handler below.
+#: Every operation refuses a request that holds a NUL character (in its path or in any query
+#: parameter, named or not), and one whose parameters ninja cannot read, with the API-wide
+#: handler below.
 INVALID_INPUT = {
-    "description": "A parameter of the wrong type, or missing.",
-    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    "description": (
+        "Code `invalid`: a parameter of the wrong type, out of range or missing, or a NUL "
+        "character anywhere in the request."
+    ),
+    "content": _PROBLEM,
 }
+
+
+def refusals(**descriptions: str) -> dict[str, Any]:
+    """``openapi_extra`` of an operation: what each of its refusals means, by status
+    (``_404="..."``), with the codes it carries. The status and its schema are declared in
+    the operation's ``response``; a description here is only the words."""
+    return {
+        "responses": {
+            int(status.lstrip("_")): {"description": text} for status, text in descriptions.items()
+        }
+    }
 
 
 class PublicAPI(NinjaAPI):
     """The ninja API, declaring on every operation (those of included routers too) the
-    answers that do not come from its view: the rate limit's 429, and the 422 of parameters
-    that ninja refuses before the view is called. Its URLs answer problem JSON where ninja
+    answers that do not come from its view: the rate limit's 429, and the 422 of a request
+    that is refused before the view is called. Its URLs answer problem JSON where ninja
     and Django would answer HTML: a method an operation does not take (405), and a path
     under the API that names no operation (404)."""
 
@@ -98,10 +119,15 @@ class PublicAPI(NinjaAPI):
         schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
         for path_item in schema["paths"].values():
             for operation in path_item.values():
-                responses = operation.setdefault("responses", {})
-                if operation.get("parameters") or operation.get("requestBody"):
-                    responses.setdefault("422", INVALID_INPUT)
-                responses.setdefault("429", RATE_LIMITED)
+                # ninja keys the responses it declares by number; a document keys them by
+                # text. Both at once would make the same key twice in the JSON, which a
+                # reader of the document refuses (or silently takes one of).
+                declared = operation["responses"].items()
+                responses = {str(status): answer for status, answer in declared}
+                # (an operation that declares its own 422 describes all of it)
+                responses.setdefault("422", INVALID_INPUT)
+                responses["429"] = RATE_LIMITED
+                operation["responses"] = dict(sorted(responses.items()))
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas.setdefault("Problem", Problem.json_schema())
         return schema
@@ -203,6 +229,13 @@ class StandardOut(Schema):
     title: str
 
 
+class TransferLinkOut(Schema):
+    """The other certificate of a transfer to another CB: its number and public page."""
+
+    number: str
+    url: str
+
+
 class ScopeLineOut(Schema):
     category: str
     category_name: str
@@ -229,6 +262,10 @@ class CertificateOut(Schema):
     sites: list[SiteOut]
     scope_lines: list[ScopeLineOut]
     standards: list[StandardOut]
+    #: A transfer to another CB makes a new certificate under it and withdraws the old one;
+    #: each names the other.
+    transferred_from: TransferLinkOut | None
+    transferred_to: TransferLinkOut | None
 
 
 class IssueOut(Schema):
@@ -322,6 +359,8 @@ class SearchHitOut(Schema):
     expires_on: dt.date
     cities: list[str]
     categories: list[str]
+    transferred_from: TransferLinkOut | None
+    transferred_to: TransferLinkOut | None
 
 
 class FacetCountOut(Schema):
@@ -418,6 +457,11 @@ def _history_out(certificate: Certificate) -> HistoryOut:
     )
 
 
+def _transfer_out(number: str | None) -> TransferLinkOut | None:
+    link = transfer_link(number)
+    return None if link is None else TransferLinkOut(**link)
+
+
 def _search_out(result: SearchResult) -> SearchOut:
     return SearchOut(
         hits=[
@@ -435,6 +479,8 @@ def _search_out(result: SearchResult) -> SearchOut:
                 expires_on=h.expires_on,
                 cities=list(h.cities),
                 categories=list(h.categories),
+                transferred_from=_transfer_out(h.transferred_from),
+                transferred_to=_transfer_out(h.transferred_to),
             )
             for h in result.hits
         ],
@@ -459,11 +505,13 @@ def _search_out(result: SearchResult) -> SearchOut:
 # --- endpoints --------------------------------------------------------------------------
 
 CERTIFICATE_TAG = ["certificates"]
+_NO_CERTIFICATE = "Code `certificate.not_found`: no public certificate has this number."
 
 
 @api.get(
     "/certificates/{number}",
     response={200: CertificateOut, 404: Problem},
+    openapi_extra=refusals(_404=_NO_CERTIFICATE),
     tags=CERTIFICATE_TAG,
     summary="A certificate by number",
     description="The number (``IECQ-A XX 26.0001``) goes URL-encoded: spaces as ``%20``.",
@@ -491,6 +539,7 @@ api.api_operation(
 @api.get(
     "/certificates/{number}/history",
     response={200: HistoryOut, 404: Problem},
+    openapi_extra=refusals(_404=_NO_CERTIFICATE),
     tags=CERTIFICATE_TAG,
     summary="A certificate's issues and status changes, oldest first",
 )
@@ -503,7 +552,11 @@ def certificate_history(request: HttpRequest, number: str) -> HistoryOut | HttpR
 
 @api.get(
     "/certificates/{number}/as-of",
-    response={200: AsOfOut, 400: Problem, 404: Problem, 422: Problem},
+    response={200: AsOfOut, 400: Problem, 404: Problem},
+    openapi_extra=refusals(
+        _400="Code `site.not_published`: the certificate publishes no site with this id.",
+        _404=_NO_CERTIFICATE,
+    ),
     tags=CERTIFICATE_TAG,
     summary="Was the certificate valid on a date (for a process category and site)?",
 )
@@ -540,15 +593,23 @@ def certificate_as_of_date(
 
 @api.get(
     "/certificates/{number}/receipt",
-    response={200: ReceiptOut, 400: Problem, 404: Problem, 422: Problem, 503: Problem},
+    response={200: ReceiptOut, 400: Problem, 404: Problem, 503: Problem},
+    openapi_extra=refusals(
+        _400=(
+            "A day the register cannot speak for: code `receipt.before_first_issue`, a day "
+            "before the certificate was first issued; code `invalid.date`, a day after today."
+        ),
+        _404=_NO_CERTIFICATE,
+        _503="Code `key.none`: the register has no signing key yet.",
+    ),
     by_alias=True,
     tags=CERTIFICATE_TAG,
     summary="A signed receipt: was the certificate current on a date (default today)?",
     description=(
         "The register's own signed statement (issuer: the register's did:web, key in "
         "/.well-known/did.json) that the certificate was, or was not, current on the date, "
-        "with the time it was checked. `apcert verify` checks it offline. 503 while the "
-        "register has no signing key."
+        "with the time it was checked. `apcert verify` checks it offline. The day runs from "
+        "the certificate's first issue to today; 503 while the register has no signing key."
     ),
 )
 def certificate_receipt(
@@ -591,6 +652,13 @@ _ANY = "; empty or left out: any."
 @api.get(
     "/search",
     response={200: SearchOut, 422: Problem},
+    openapi_extra=refusals(
+        _422=(
+            "Code `search.invalid`: a parameter the search cannot use (a value out of its "
+            "range or not among its choices, or words too long); code `invalid`: a NUL "
+            "character anywhere in the request."
+        )
+    ),
     tags=["search"],
     summary="Search the register",
     description=(

@@ -137,6 +137,16 @@ def _body_fields(body: directory.BodySummary) -> dict[str, object]:
 @router.get(
     "/organizations/{organization_id}",
     response={200: OrganizationOut, 404: DirectoryProblem},
+    openapi_extra={
+        "responses": {
+            404: {
+                "description": (
+                    "Code `organization.not_found`: no organization with this id holds a "
+                    "public certificate."
+                )
+            }
+        }
+    },
     summary="A certificate holder and its public certificates",
     description=(
         "Name and country as the holder's latest certificate issue gives them. An "
@@ -193,6 +203,16 @@ def body_list(request: HttpRequest) -> BodiesOut:
 @router.get(
     "/bodies/{code}",
     response={200: BodyDetailOut, 404: DirectoryProblem},
+    openapi_extra={
+        "responses": {
+            404: {
+                "description": (
+                    "Code `body.not_found`: no certification body the Secretariat has "
+                    "accepted has this code."
+                )
+            }
+        }
+    },
     summary="A certification body and its current certificates, a page at a time",
 )
 def body_detail(

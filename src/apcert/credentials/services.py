@@ -38,6 +38,7 @@ from apcert.credentials.errors import (
     KEY_DIR_UNWRITABLE,
     KEY_NONE,
     KEY_UNKNOWN,
+    RECEIPT_BEFORE_FIRST_ISSUE,
     STATUS_LIST_UNKNOWN,
 )
 from apcert.credentials.models import IssueCredential, SigningKey
@@ -272,7 +273,10 @@ def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -
     as-of answer for a past day never changes.
 
     :class:`NotFound` ``certificate.unknown``; :class:`ValidationFailed` ``invalid.date``
-    for a day after today; :class:`RuleViolation` ``key.none`` when the register has no key.
+    for a day after today and ``receipt.before_first_issue`` for a day before the
+    certificate's first issue (before it, the register has nothing to say of it: a
+    receipt for such a day would only look like evidence); :class:`RuleViolation`
+    ``key.none`` when the register has no key.
     """
     from apcert.certificates.asof import certificate_as_of
     from apcert.credentials.receipts import build_receipt, receipt_status
@@ -289,6 +293,13 @@ def receipt_issue(*, number: str, on: dt.date, now: dt.datetime | None = None) -
         raise NotFound(
             f"The public register has no certificate {number.strip()[:80]!r}.",
             code=CERTIFICATE_UNKNOWN,
+        )
+    if on < certificate.first_issued_on:
+        raise ValidationFailed(
+            f"Certificate {certificate.number} was first issued on "
+            f"{certificate.first_issued_on.isoformat()}: a receipt can speak only of a day "
+            f"from then to today, not of {on.isoformat()}.",
+            code=RECEIPT_BEFORE_FIRST_ISSUE,
         )
     key = selectors.current_register_key()
     if key is None:

@@ -4,6 +4,12 @@
 search index stores it, serialized, beside each entry (kept in step in the change's own
 transaction), so the hottest public read is one indexed row. Only public fields (DOMAIN.md
 section 5) are listed, one by one.
+
+A transferred certificate names the other one, number and public page, both ways
+(``transferred_from``, ``transferred_to``). The transfer service re-indexes both certificates
+in its transaction, so the old one's stored document gains its successor as the transfer
+commits. The page's address starts with the ``SITE_URL`` setting: after changing it,
+``apcert reindex`` brings the stored documents in step (``--check`` lists those that differ).
 """
 
 from __future__ import annotations
@@ -11,18 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from urllib.parse import quote
 
+from django.conf import settings
+
+from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.register import selectors
 
 
-def certificate_document(certificate: Certificate) -> dict[str, Any]:
+def certificate_document(
+    certificate: Certificate, transfer: selectors.TransferLinks | None = None
+) -> dict[str, Any]:
     """The public view of a certificate and its latest issue. ``certificate`` must come from
-    :func:`apcert.register.selectors.public_certificate` (or carry the same prefetches)."""
+    :func:`apcert.register.selectors.public_certificate` (or carry the same prefetches).
+    ``transfer``: its links when the caller has read them for many certificates at once."""
     issue = selectors.latest_issue(certificate)
     assert issue is not None  # a public certificate has had an issue since its grant
     changes = selectors.status_changes_of(certificate)
     cb = certificate.cb
+    links = _transfer_of(certificate) if transfer is None else transfer
     return document_of(
         number=certificate.number,
         status=certificate.status,
@@ -33,7 +47,31 @@ def certificate_document(certificate: Certificate) -> dict[str, Any]:
         cb={"code": cb.code, "name": cb.name, "country": cb.country},
         scheme={"code": certificate.scheme.code, "name": certificate.scheme.name},
         issue=issue,
+        transfer=links,
     )
+
+
+def _transfer_of(certificate: Certificate) -> selectors.TransferLinks:
+    # Only a certificate withdrawn as "transferred" has a successor, and only one made by a
+    # transfer a predecessor: most certificates need no query.
+    if (
+        certificate.transferred_from_id is None
+        and certificate.status != CertificateStatus.WITHDRAWN
+    ):
+        return selectors.NO_TRANSFER
+    return selectors.transfer_links([certificate.pk]).get(certificate.pk, selectors.NO_TRANSFER)
+
+
+def certificate_page_url(number: str) -> str:
+    """The absolute address of a certificate's public page."""
+    return f"{str(settings.SITE_URL).rstrip('/')}/certificates/{quote(number, safe='')}"
+
+
+def transfer_link(number: str | None) -> dict[str, str] | None:
+    """The other certificate of a transfer as the documents name it, or ``None``."""
+    if number is None:
+        return None
+    return {"number": number, "url": certificate_page_url(number)}
 
 
 def document_of(
@@ -47,6 +85,7 @@ def document_of(
     cb: dict[str, str],
     scheme: dict[str, str],
     issue: CertificateIssue,
+    transfer: selectors.TransferLinks,
 ) -> dict[str, Any]:
     """The public document from its pieces: for readers that fetch certificates in bulk
     (the exports) and give the same answer as the API."""
@@ -71,9 +110,14 @@ def document_of(
             {"designation": s["designation"], "edition": s["edition"], "title": s["title"]}
             for s in issue.standards
         ],
+        "transferred_from": transfer_link(transfer.transferred_from),
+        "transferred_to": transfer_link(transfer.transferred_to),
     }
 
 
-def certificate_document_json(certificate: Certificate) -> str:
+def certificate_document_json(
+    certificate: Certificate, transfer: selectors.TransferLinks | None = None
+) -> str:
     """:func:`certificate_document` as compact JSON, the bytes the API sends."""
-    return json.dumps(certificate_document(certificate), separators=(",", ":"), ensure_ascii=False)
+    document = certificate_document(certificate, transfer)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

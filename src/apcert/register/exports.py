@@ -9,7 +9,7 @@ public_scope_lines); each CSV row flattens that same document. A test holds the 
 the API equal for every certificate.
 
 The register is read in chunks of CHUNK certificates by keyset pagination on the primary key
-(``id > last ORDER BY id LIMIT CHUNK``), with three queries a chunk whatever its size, and
+(``id > last ORDER BY id LIMIT CHUNK``), with four queries a chunk whatever its size, and
 the text of one chunk is made before the next is read: memory stays bounded by the chunk, not
 by the register. Rows are read as plain values, not through ``prefetch_related``, whose
 per-object bookkeeping would double the time of an export of a million certificates.
@@ -61,6 +61,11 @@ CSV_COLUMNS: tuple[str, ...] = (
     "valid_from",
     "valid_until",
     "expires_on",
+    # Last, so that the columns before them keep their places.
+    "transferred_from",
+    "transferred_from_url",
+    "transferred_to",
+    "transferred_to_url",
 )
 
 
@@ -105,6 +110,7 @@ def _document(
     issue: CertificateIssue,
     reason_category: str | None,
     directory: _Directory,
+    transfer: selectors.TransferLinks,
 ) -> dict[str, Any]:
     """The public document of a certificate (:func:`apcert.register.documents.document_of`,
     as the API answers), from the pieces a chunk has read."""
@@ -119,15 +125,16 @@ def _document(
         cb=directory.cbs[cb_id],
         scheme=directory.schemes[scheme_id],
         issue=issue,
+        transfer=transfer,
     )
 
 
 def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     """The public document of every public certificate, in id order, a chunk at a time.
 
-    Three queries a chunk: the certificates, their latest issues, and the reason categories
-    of their status changes (the free-text reason is not even read); and one each for the
-    CBs and the schemes that a chunk is the first to meet."""
+    Four queries a chunk: the certificates, their latest issues, the reason categories of
+    their status changes (the free-text reason is not even read) and their transfer links;
+    and one each for the CBs and the schemes that a chunk is the first to meet."""
     directory = _Directory()
     after = 0
     while True:
@@ -152,8 +159,18 @@ def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
             .order_by("effective_on", "id")
             .values_list("certificate_id", "reason_category")
         )
+        transfers = selectors.transfer_links(ids)
         directory.load({row[6] for row in rows}, {row[7] for row in rows})
-        yield [_document(row, issues[row[0]], reasons.get(row[0]), directory) for row in rows]
+        yield [
+            _document(
+                row,
+                issues[row[0]],
+                reasons.get(row[0]),
+                directory,
+                transfers.get(row[0], selectors.NO_TRANSFER),
+            )
+            for row in rows
+        ]
         after = rows[-1][0]
 
 
@@ -168,6 +185,11 @@ def public_certificate_count() -> int:
 def _one_line(text: str) -> str:
     # A value inside a multi-value cell must not hold the line break that separates values.
     return " ".join(str(text).split())
+
+
+def _transfer_cells(document: dict[str, Any], name: str) -> dict[str, str]:
+    link = document[name]
+    return {name: link["number"] if link else "", f"{name}_url": link["url"] if link else ""}
 
 
 def csv_row(document: dict[str, Any]) -> list[str]:
@@ -198,6 +220,8 @@ def csv_row(document: dict[str, Any]) -> list[str]:
         "valid_from": document["valid_from"],
         "valid_until": document["valid_until"],
         "expires_on": document["expires_on"],
+        **_transfer_cells(document, "transferred_from"),
+        **_transfer_cells(document, "transferred_to"),
     }
     return [str(cells[name]) for name in CSV_COLUMNS]
 

@@ -5,7 +5,9 @@ withdrawal, a cancellation, an expiry), newest first by the day it took effect, 
 id; as Atom (``django.contrib.syndication`` with ``Atom1Feed``) and as JSON Feed 1.1. Each
 entry names the certificate, its holder (as the latest issue names it), its CB, the statuses
 before and after, the day and the public reason category; never the free-text reason, which
-is private (DOMAIN.md section 5) and is not even read.
+is private (DOMAIN.md section 5) and is not even read. A certificate transferred to another CB
+names the other certificate both ways (Atom: a ``related`` link; JSON Feed: under
+``_apcert``; both: in the summary).
 
 Filters (query parameters, each optional): ``cb`` (a CB code), ``country`` (the holder's
 country on the latest issue, ISO 3166-1 alpha-2), ``category`` (a process category code on a
@@ -209,6 +211,8 @@ class FeedEntry:
     to_status: str
     effective_on: dt.date
     reason_category: str
+    transferred_from: str | None = None
+    transferred_to: str | None = None
 
     @property
     def reason_label(self) -> str:
@@ -225,11 +229,16 @@ class FeedEntry:
 
     @property
     def summary(self) -> str:
-        return (
+        text = (
             f"Certificate {self.number} of {self.holder_name}, issued by {self.cb_name} "
             f"({self.cb_code}), changed from {self.from_status} to {self.to_status} on "
             f"{self.effective_on.isoformat()}. Reason: {self.reason_label}."
         )
+        if self.transferred_from:
+            text += f" It was transferred from certificate {self.transferred_from}."
+        if self.transferred_to:
+            text += f" It was transferred to certificate {self.transferred_to}."
+        return text
 
     @property
     def moment(self) -> dt.datetime:
@@ -242,13 +251,16 @@ def certificate_path(number: str) -> str:
 
 
 def feed_entries(query: FeedQuery) -> list[FeedEntry]:
-    """The entries of a feed: two queries (the changes, then their holders' names as the
-    search index holds them, from each certificate's latest issue)."""
+    """The entries of a feed: three queries (the changes, then their holders' names as the
+    search index holds them, from each certificate's latest issue, and their transfer
+    links)."""
     changes = list(status_changes(query)[: query.limit])
     ids = {change.certificate_id for change in changes}
     holders = dict(
         SearchEntry.objects.filter(pk__in=ids).values_list("certificate_id", "holder_name")
     )
+    found = selectors.transfer_links(ids)
+    transfers = {pk: found.get(pk, selectors.NO_TRANSFER) for pk in ids}
     return [
         FeedEntry(
             id=change.pk,
@@ -260,6 +272,8 @@ def feed_entries(query: FeedQuery) -> list[FeedEntry]:
             to_status=change.to_status,
             effective_on=change.effective_on,
             reason_category=change.reason_category,
+            transferred_from=transfers[change.certificate_id].transferred_from,
+            transferred_to=transfers[change.certificate_id].transferred_to,
         )
         for change in changes
     ]
@@ -278,6 +292,25 @@ class FeedItem:
     @property
     def guid(self) -> str:
         return f"{self.url}#status-change-{self.entry.id}"
+
+    def url_of(self, number: str) -> str:
+        """The absolute link of another certificate's page, on the same site as ``url``."""
+        return self.url.removesuffix(self.entry.path) + certificate_path(number)
+
+    def transfer_link(self, number: str | None) -> dict[str, str] | None:
+        return None if number is None else {"number": number, "url": self.url_of(number)}
+
+    @property
+    def related(self) -> list[tuple[str, str]]:
+        """(title, url) of the certificates this one was transferred from and to."""
+        out = []
+        if self.entry.transferred_from:
+            number = self.entry.transferred_from
+            out.append((f"transferred from {number}", self.url_of(number)))
+        if self.entry.transferred_to:
+            number = self.entry.transferred_to
+            out.append((f"transferred to {number}", self.url_of(number)))
+        return out
 
 
 @dataclass(frozen=True)
@@ -302,10 +335,20 @@ class FeedPage:
         )
 
 
+class _AtomWithRelated(Atom1Feed):
+    """Atom, with a ``related`` link per certificate an entry's certificate was transferred
+    from or to."""
+
+    def add_item_elements(self, handler: Any, item: dict[str, Any]) -> None:
+        super().add_item_elements(handler, item)
+        for title, url in item.get("related", ()):
+            handler.addQuickElement("link", "", {"rel": "related", "href": url, "title": title})
+
+
 class StatusChangeAtomFeed(Feed):
     """The Atom feed. ``__call__(request, page=FeedPage(...))``."""
 
-    feed_type = Atom1Feed
+    feed_type = _AtomWithRelated
     language = "en"
     author_name = FEED_AUTHOR
 
@@ -355,6 +398,9 @@ class StatusChangeAtomFeed(Feed):
     def item_categories(self, item: FeedItem) -> list[str]:
         return [item.entry.to_status, item.entry.reason_category]
 
+    def item_extra_kwargs(self, item: FeedItem) -> dict[str, Any]:
+        return {"related": item.related}
+
 
 ATOM_FEED = StatusChangeAtomFeed()
 
@@ -388,6 +434,8 @@ def json_feed(page: FeedPage) -> dict[str, Any]:
                     "effective_on": item.entry.effective_on.isoformat(),
                     "reason_category": item.entry.reason_category,
                     "reason_category_label": item.entry.reason_label,
+                    "transferred_from": item.transfer_link(item.entry.transferred_from),
+                    "transferred_to": item.transfer_link(item.entry.transferred_to),
                 },
             }
             for item in page.items

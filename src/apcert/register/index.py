@@ -95,9 +95,12 @@ def _public_certificates(*, latest_issue_only: bool = False) -> Any:
     )
 
 
-def entry_data(certificate: Certificate) -> EntryData:
+def entry_data(
+    certificate: Certificate, transfer: selectors.TransferLinks | None = None
+) -> EntryData:
     """The index entry of a public certificate, which must carry the prefetches of
-    :func:`apcert.register.selectors.public_certificate`."""
+    :func:`apcert.register.selectors.public_certificate`; ``transfer``, its transfer links
+    when read for a whole chunk at once."""
     issue = selectors.latest_issue(certificate)
     assert issue is not None  # a public certificate has had an issue since its grant
     holder = selectors.holder_of(issue)
@@ -156,7 +159,7 @@ def entry_data(certificate: Certificate) -> EntryData:
             "programmes": " ".join(programmes),
             "categories": " ".join(categories),
             "cities": "\n".join(cities),
-            "document": certificate_document_json(certificate),
+            "document": certificate_document_json(certificate, transfer),
         },
         facets=facets,
         text=text,
@@ -299,10 +302,16 @@ def _chunks() -> Iterator[list[Certificate]]:
         last = chunk[-1].pk
 
 
+def _chunk_data(chunk: list[Certificate]) -> list[EntryData]:
+    # The transfer links of a whole chunk in one query, rather than one for each entry.
+    links = selectors.transfer_links([c.pk for c in chunk])
+    return [entry_data(c, links.get(c.pk, selectors.NO_TRANSFER)) for c in chunk]
+
+
 def build_all() -> Iterator[EntryData]:
     """Every public certificate's entry, freshly built, in id order."""
     for chunk in _chunks():
-        yield from (entry_data(c) for c in chunk)
+        yield from _chunk_data(chunk)
 
 
 _ENTRY_COLUMNS = (
@@ -350,7 +359,7 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
                 cursor.execute("DELETE FROM register_search_words")
             cursor.execute("DELETE FROM register_searchword")
         for chunk in _chunks():
-            built = [entry_data(c) for c in chunk]
+            built = _chunk_data(chunk)
             with connection.cursor() as cursor:
                 cursor.executemany(
                     entry_sql, [tuple(d.fields[c] for c in _ENTRY_COLUMNS) for d in built]

@@ -150,6 +150,9 @@ class SearchHit:
     expires_on: dt.date
     cities: tuple[str, ...]
     categories: tuple[str, ...]
+    #: The numbers of the certificates this one was transferred from and to, if any.
+    transferred_from: str | None = None
+    transferred_to: str | None = None
 
 
 @dataclass(frozen=True)
@@ -676,8 +679,11 @@ def _as_date(value: Any) -> dt.date:
 
 def _hits(ids: list[int]) -> list[SearchHit]:
     """The page's entries, in the order of ``ids``: one plain statement over the entry
-    columns a result line shows (the ORM's model building took longer than the read)."""
+    columns a result line shows (the ORM's model building took longer than the read), and
+    one for their transfer links."""
     from django.db import connection
+
+    from apcert.register.selectors import NO_TRANSFER, transfer_links
 
     if not ids:
         return []
@@ -689,11 +695,13 @@ def _hits(ids: list[int]) -> list[SearchHit]:
             ids,
         )
         rows = {row[0]: row for row in cursor.fetchall()}
+    transfers = transfer_links(list(rows))
     hits = []
     for i in ids:
         if i not in rows:
             continue
         row = rows[i]
+        transfer = transfers.get(i, NO_TRANSFER)
         hits.append(
             SearchHit(
                 number=row[1],
@@ -709,6 +717,8 @@ def _hits(ids: list[int]) -> list[SearchHit]:
                 expires_on=_as_date(row[11]),
                 cities=tuple(c for c in row[12].split("\n") if c),
                 categories=tuple(row[13].split()),
+                transferred_from=transfer.transferred_from,
+                transferred_to=transfer.transferred_to,
             )
         )
     return hits

@@ -8,10 +8,11 @@ editions and the CB are public. Drafts, and sites the holder does not publish, a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
@@ -141,8 +142,45 @@ def holder_of(issue: CertificateIssue) -> Mapping[str, Any]:
     return {"name": issue.holder["name"], "country": issue.holder["country"]}
 
 
+@dataclass(frozen=True)
+class TransferLinks:
+    """The numbers of the public certificates one certificate was transferred from and to
+    (a transfer to another CB gives a new number under it, linked both ways to the old)."""
+
+    transferred_from: str | None = None
+    transferred_to: str | None = None
+
+
+NO_TRANSFER = TransferLinks()
+
+
+def transfer_links(certificate_ids: Collection[int]) -> dict[int, TransferLinks]:
+    """The transfer links of these certificates, keyed by id; a certificate neither
+    transferred from nor to another is left out. One query, whatever the number of ids.
+    Only public certificates are named: a draft is never public."""
+    if not certificate_ids:
+        return {}
+    ids = set(certificate_ids)
+    rows = (
+        public_certificates()
+        .filter(Q(transferred_from_id__in=ids) | Q(pk__in=ids, transferred_from__isnull=False))
+        .exclude(transferred_from__status=CertificateStatus.DRAFT)
+        .order_by()
+        .values_list("pk", "number", "transferred_from_id", "transferred_from__number")
+    )
+    found: dict[int, dict[str, str]] = {}
+    for pk, number, from_pk, from_number in rows:
+        if from_pk in ids:  # this row is the successor of one asked about
+            found.setdefault(from_pk, {})["transferred_to"] = number
+        if pk in ids:  # this row was asked about, and came from another certificate
+            found.setdefault(pk, {})["transferred_from"] = from_number
+    return {pk: TransferLinks(**links) for pk, links in found.items()}
+
+
 __all__ = [
+    "NO_TRANSFER",
     "UNPUBLISHED_SITE",
+    "TransferLinks",
     "holder_of",
     "issues_of",
     "latest_issue",
@@ -154,4 +192,5 @@ __all__ = [
     "published_site_ids",
     "published_sites",
     "status_changes_of",
+    "transfer_links",
 ]

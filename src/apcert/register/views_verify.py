@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
@@ -123,25 +124,42 @@ def _verify_document(request: HttpRequest, today: dt.date) -> HttpResponse:
 @require_safe
 def receipt_download(request: HttpRequest) -> HttpResponse:
     """A signed verification receipt of ``?number=...&on=YYYY-MM-DD`` (default: today), as a
-    JSON file: the register's signed statement of whether the certificate was current."""
+    JSON file: the register's signed statement of whether the certificate was current. A
+    refusal is problem JSON, or the verify page saying why to a browser, which asks for
+    HTML first."""
     number = (request.GET.get("number") or "").strip()[:80]
     raw_on = (request.GET.get("on") or "").strip()[:20]
     try:
         on = dt.date.fromisoformat(raw_on) if raw_on else timezone.localdate()
     except ValueError:
-        return _receipt_problem(400, "invalid.date", f"{raw_on!r} is not a date as YYYY-MM-DD.")
+        return _receipt_refused(
+            request, number, 400, "invalid.date", f"{raw_on!r} is not a date as YYYY-MM-DD."
+        )
     try:
         receipt = credential_services.receipt_issue(number=number, on=on)
     except DomainError as error:
-        # 404 unknown certificate, 400 a later day; 503 while the register has no key.
+        # 404 unknown certificate, 400 a day before the first issue or after today; 503
+        # while the register has no key.
         status = error.http_status if error.http_status in (400, 404) else 503
-        return _receipt_problem(status, error.code, error.message)
+        return _receipt_refused(request, number, status, error.code, error.message)
     response = HttpResponse(
         json.dumps(receipt, indent=2, ensure_ascii=False), content_type="application/vc+ld+json"
     )
     name = file_stem(number, 0).removesuffix("-issue-0")
     response["Content-Disposition"] = f'attachment; filename="{name}-receipt-{on}.vc.json"'
     response["Cache-Control"] = "no-store"
+    return response
+
+
+def _receipt_refused(
+    request: HttpRequest, number: str, status: int, code: str, message: str
+) -> HttpResponse:
+    if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
+        response = _page(request, {"number": number, "error": message}, status=status)
+        response["Cache-Control"] = "no-store"
+    else:
+        response = _receipt_problem(status, code, message)
+    patch_vary_headers(response, ["Accept"])  # which of the two came depends on it
     return response
 
 

@@ -19,6 +19,7 @@ from apcert.certificates.choices import (
     IssueReason,
     StatusReason,
 )
+from apcert.certificates.derived import certificate_changed
 from apcert.certificates.errors import (
     CERTIFICATE_TRANSFER_NOT_CURRENT,
     CERTIFICATE_TRANSFER_SAME_CB,
@@ -180,4 +181,8 @@ def certificate_transfer(
             audit_action="certificate.transfer",
             audit_reason=rationale,
         )
+        # The old certificate's derived data was refreshed while its successor was still a
+        # draft, which nothing public names; refresh it again now that the successor is
+        # public, so the old certificate's register entry links to it.
+        certificate_changed(old)
     return new
