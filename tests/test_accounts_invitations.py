@@ -21,6 +21,7 @@ from django.db import connection, connections
 from django.test import Client
 from django.utils import timezone
 
+from apcert.accounts.errors import INVITATION_NOT_ALLOWED
 from apcert.accounts.models import Invitation, User
 from apcert.accounts.services import (
     NewInvitation,
@@ -31,7 +32,13 @@ from apcert.accounts.services import (
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBStaff
 from apcert.bodies.services import cb_staff_add
-from apcert.core.errors import DomainError, NotFound, PermissionDenied, RuleViolation
+from apcert.core.errors import (
+    INVALID_TOO_LONG,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+)
 from apcert.organizations.models import OrganizationMember
 from apcert.organizations.services import organization_member_add
 from tests.factories import World, make_user
@@ -408,6 +415,28 @@ def test_account_details_are_checked_and_nothing_is_written(
     assert Invitation.objects.get().accepted_at is None
 
 
+def test_a_name_longer_than_an_account_holds_is_refused_and_nothing_is_written(
+    world: World, cb_admin: User, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given an invitation, and a name one character longer than the account's field
+    sent = _invite_to_cb(world, cb_admin)
+    longest = User._meta.get_field("full_name").max_length
+    assert longest == 200
+
+    # when it is accepted with that name
+    error = _refused(
+        lambda: invitation_accept(
+            token=sent.token, username="fresh", full_name="N" * 201, password=NEW_PASSWORD
+        ),
+        django_capture_on_commit_callbacks,
+    )
+
+    # then the name is refused, next to its field, and the invitation is still open
+    assert (error.code, error.field) == (INVALID_TOO_LONG, "full_name")
+    assert error.message == "A name has at most 200 characters."
+    assert Invitation.objects.get().accepted_at is None
+
+
 # --- the pages -----------------------------------------------------------------------------------
 
 
@@ -500,6 +529,38 @@ def test_someone_who_may_not_invite_gets_403_with_the_reason(
         assert "Only the Secretariat, or an administrator of a certification body" in _text(
             response
         )
+    assert _counts() == before
+    assert mail.outbox == []
+
+
+@pytest.mark.parametrize("who", ["scheme manager", "organization member"])
+def test_the_invitation_pages_refuse_who_may_not_invite_with_its_code(
+    client: Client, world: World, who: str, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a scheme manager, and a plain member of an organization: neither administers
+    if who == "scheme manager":
+        user = world.team.manager
+    else:
+        user = make_user("orgmember")
+        organization_member_add(actor=world.org_user, organization=world.org, user=user)
+    client.force_login(user)
+    before = _counts()
+
+    # when they open the invitation pages or force a POST
+    with django_capture_on_commit_callbacks(execute=True):
+        answers = [
+            client.get("/office/invitations/"),
+            client.get("/office/invitations/new"),
+            client.post(
+                "/office/invitations/new",
+                {"email": "x@org.example", "target": f"org:{world.org.pk}", "role": "org:member"},
+            ),
+        ]
+
+    # then each is refused with the code, and nothing is written or sent
+    assert [(r.status_code, r.context["error"].code) for r in answers] == [
+        (403, INVITATION_NOT_ALLOWED)
+    ] * 3
     assert _counts() == before
     assert mail.outbox == []
 

@@ -8,6 +8,7 @@ import json
 import stat
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -16,8 +17,9 @@ from django.db import connection
 from django.test import Client
 
 from apcert.audit.models import AuditEvent
-from apcert.core.errors import NotFound, RuleViolation, ValidationFailed
+from apcert.core.errors import INVALID_DATETIME, NotFound, RuleViolation, ValidationFailed
 from apcert.credentials import keyfiles, multikey, selectors, services
+from apcert.credentials.errors import KEY_DIR_UNWRITABLE
 from apcert.credentials.models import SigningKey
 from apcert.credentials.trust import TrustStore
 from tests.credentials_support import SITE, key_dir
@@ -97,6 +99,28 @@ def test_a_failed_transaction_leaves_no_key_file(
     assert list((key_dir / world.team.cb.code).iterdir()) == []
 
 
+def test_a_key_directory_that_cannot_be_written_is_refused_and_nothing_is_stored(
+    world: World, key_dir: Path, settings: Any, tmp_path: Path
+) -> None:
+    # given a key directory under a plain file, where no directory can be made
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file")
+    settings.KEY_DIR = blocker / "keys"
+
+    # when a key is generated, by the service and by the command
+    with pytest.raises(ValidationFailed) as caught:
+        _generate(world)
+    with pytest.raises(CommandError, match="cannot be written"):
+        call_command("keys-generate", "--cb", world.team.cb.code, stdout=StringIO())
+
+    # then it is refused, naming the directory, and no key or event is written
+    assert caught.value.code == KEY_DIR_UNWRITABLE
+    assert str(blocker / "keys") in caught.value.message
+    assert not SigningKey.objects.exists()
+    assert not AuditEvent.objects.filter(action="signing_key.generate").exists()
+    assert blocker.read_text() == "a file"
+
+
 def test_compromise_sets_the_date_retires_the_key_and_is_audited(
     world: World, key_dir: Path
 ) -> None:
@@ -118,6 +142,27 @@ def test_compromise_sets_the_date_retires_the_key_and_is_audited(
             actor=None, key_id=key.key_id, since=since + dt.timedelta(days=1)
         )
     assert caught.value.code == "key.already_compromised"
+
+
+def test_a_compromise_time_without_its_time_zone_is_refused_and_nothing_changes(
+    world: World, key_dir: Path
+) -> None:
+    # given the CB's signing key
+    key = _generate(world)
+    events = AuditEvent.objects.count()
+
+    # when it is marked compromised from a time with no zone
+    with pytest.raises(ValidationFailed) as caught:
+        services.signing_key_compromise(
+            actor=world.secretariat, key_id=key.key_id, since=dt.datetime(2026, 3, 1, 8)
+        )
+
+    # then it is refused, and the key still signs
+    assert caught.value.code == INVALID_DATETIME
+    key.refresh_from_db()
+    assert (key.compromised_from, key.retired_at) == (None, None)
+    assert selectors.current_key(world.team.cb) == key
+    assert AuditEvent.objects.count() == events
 
 
 def test_compromising_an_unknown_key_is_refused(world: World, key_dir: Path) -> None:

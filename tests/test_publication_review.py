@@ -26,7 +26,8 @@ from apcert.certificates.services import (
 )
 from apcert.core.errors import DomainError, PermissionDenied, TransitionNotAllowed
 from apcert.register.models import SearchEntry
-from apcert.schemes.models import SchemeRules
+from apcert.schemes.errors import SCHEME_NO_RULES
+from apcert.schemes.models import Scheme, SchemeRules
 from apcert.schemes.services import reference_load, scheme_publication_review_set
 from tests.factories import World
 
@@ -75,6 +76,31 @@ def test_only_the_secretariat_turns_the_review_on_and_a_reload_keeps_it(world: W
         actor=world.secretariat
     )  # the shipped files do not name it: the Secretariat's choice stays
     assert SchemeRules.objects.get(scheme=world.scheme).publication_review
+
+
+def test_a_scheme_without_rules_cannot_have_the_review_turned_on(
+    client: Client, world: World
+) -> None:
+    # Given: a scheme row whose rules were never loaded (no service makes one; the files
+    # always give a scheme its rules)
+    scheme = Scheme.objects.create(code="ZZ", name="No rules yet")
+    events = AuditEvent.objects.count()
+
+    # When: the Secretariat turns its review on, through the service and through the page
+    with pytest.raises(DomainError) as exc:
+        scheme_publication_review_set(actor=world.secretariat, scheme=scheme, enabled=True)
+    client.force_login(world.secretariat)
+    response = client.post(
+        reverse("web:sec:scheme-publication-review", args=[scheme.pk]), {"enabled": "on"}
+    )
+
+    # Then: both are refused with the code, and nothing is written
+    assert exc.value.code == SCHEME_NO_RULES
+    assert response.status_code == 400
+    assert response.context["error"].code == SCHEME_NO_RULES
+    assert "Scheme ZZ has no rules loaded." in text(response)
+    assert not SchemeRules.objects.filter(scheme=scheme).exists()
+    assert AuditEvent.objects.count() == events
 
 
 def test_the_reference_files_set_the_review_only_when_they_name_it(

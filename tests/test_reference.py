@@ -11,6 +11,11 @@ from django.core.management.base import CommandError
 
 from apcert.audit.models import AuditEvent
 from apcert.core.errors import PermissionDenied, ValidationFailed
+from apcert.schemes.errors import (
+    REFERENCE_BAD_DATE,
+    REFERENCE_BAD_STANDARD_REF,
+    REFERENCE_UNKNOWN_SCHEME,
+)
 from apcert.schemes.models import (
     ProcessCategory,
     Programme,
@@ -168,3 +173,51 @@ def test_the_command_turns_a_bad_file_into_a_clear_error(data_dir: Path) -> None
     (data_dir / "schemes.toml").write_text("[[scheme]]\n")
     with pytest.raises(CommandError, match="'code' is required"):
         call_command("load-reference", "--data-dir", str(data_dir))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code"),
+    [
+        pytest.param(
+            "standards.toml",
+            '[[standard]]\ndesignation = "X"\nedition = "1"\ntitle = "t"\nstatus = "current"\n'
+            'withdrawn_on = "2020-06-30"\n',
+            REFERENCE_BAD_DATE,
+            id="date-as-a-string",
+        ),
+        pytest.param(
+            "standards.toml",
+            '[[standard]]\ndesignation = "X"\nedition = "1"\ntitle = "t"\nstatus = "current"\n'
+            'superseded_by = "X 2"\n',
+            REFERENCE_BAD_STANDARD_REF,
+            id="superseded-by-without-edition",
+        ),
+        pytest.param(
+            "programmes.toml",
+            '[[programme]]\nscheme = "AP"\ncode = "AP-X"\nname = "n"\n'
+            'key_standards = ["ISO 9001"]\n',
+            REFERENCE_BAD_STANDARD_REF,
+            id="key-standard-without-edition",
+        ),
+        pytest.param(
+            "programmes.toml",
+            '[[programme]]\nscheme = "NOPE"\ncode = "NOPE-X"\nname = "n"\n',
+            REFERENCE_UNKNOWN_SCHEME,
+            id="programme-of-an-unknown-scheme",
+        ),
+    ],
+)
+def test_a_malformed_value_is_refused_with_its_reason_and_nothing_is_loaded(
+    data_dir: Path, name: str, content: str, code: str
+) -> None:
+    # Given: one shipped file replaced by one that names a value the loader cannot take
+    (data_dir / name).write_text(content)
+
+    # When
+    with pytest.raises(ValidationFailed) as exc:
+        reference_load(actor=None, system=True, data_dir=data_dir)
+
+    # Then: the load is refused as a whole, the files before it included
+    assert exc.value.code == code
+    assert _counts() == (0, 0, 0, 0, 0, 0)
+    assert AuditEvent.objects.count() == 0

@@ -13,8 +13,14 @@ import itertools
 import pytest
 
 from apcert.accounts.models import User
+from apcert.applications.errors import (
+    APPLICATION_NO_PROGRAMME,
+    APPLICATION_PROGRAMME_SCHEME_MISMATCH,
+    APPLICATION_SCHEME_NOT_SUPPORTED,
+)
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.services import (
+    application_create,
     application_submit,
     application_withdraw,
     scope_line_add,
@@ -23,7 +29,7 @@ from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
 from apcert.bodies.services import cb_acceptance_grant, cb_acceptance_transition, cb_create
 from apcert.core.errors import DomainError, PermissionDenied, RuleViolation, TransitionNotAllowed
-from apcert.schemes.models import ProcessCategory, Programme, Standard
+from apcert.schemes.models import ProcessCategory, Programme, Scheme, Standard
 from tests.factories import DAY0, World, make_user
 
 pytestmark = pytest.mark.django_db
@@ -500,3 +506,82 @@ def test_given_granted_application_when_withdrawn_then_already_decided(world: Wo
     assert _counts() == before
     fresh = Application.objects.get(pk=app.pk)
     assert (fresh.status, fresh.closed_at) == ("accepted", None)
+
+
+# --- the scheme and its programmes ---------------------------------------------------------
+
+
+def _draft_under(world: World, scheme_code: str, programme_codes: tuple[str, ...]) -> Application:
+    """A draft with one complete scope line, made under ``scheme_code`` for the programmes
+    named: the service that starts a draft takes them as given, submission checks them."""
+    app = application_create(
+        actor=world.org_user,
+        organization=world.org,
+        cb=world.team.cb,
+        scheme=Scheme.objects.get(code=scheme_code),
+        programmes=Programme.objects.filter(code__in=programme_codes),
+    )
+    scope_line_add(
+        actor=world.org_user,
+        application=app,
+        category=ProcessCategory.objects.get(code="EPL"),
+        site=world.site,
+        wording="Electroplating at the main plant",
+        standards=("ISO 9001:2015",),
+    )
+    return app
+
+
+def test_given_no_programme_when_submitted_then_no_programme(world: World) -> None:
+    # Given: a draft under AP that names no programme
+    app = _draft_under(world, "AP", ())
+    assert not app.programmes.exists()
+
+    # When
+    err = _refused_submission(world, app)
+
+    # Then
+    assert isinstance(err, RuleViolation)
+    assert err.code == APPLICATION_NO_PROGRAMME
+    assert err.field == "programmes"
+    assert err.params == {"also": []}
+
+
+def test_given_programme_of_another_scheme_when_submitted_then_programme_scheme_mismatch(
+    world: World,
+) -> None:
+    # Given: a draft under AP that also names HSPM, a programme of the HSPM scheme
+    assert Programme.objects.get(code="HSPM").scheme.code == "HSPM"
+    app = _draft_under(world, "AP", ("AP", "HSPM"))
+
+    # When
+    err = _refused_submission(world, app)
+
+    # Then: the mismatch first; the CB, accepted for AP programmes only, lacks HSPM too
+    assert isinstance(err, RuleViolation)
+    assert err.code == APPLICATION_PROGRAMME_SCHEME_MISMATCH
+    assert err.params == {"also": ["application.cb_not_accepted"]}
+    assert "HSPM" in err.message
+
+
+def test_given_scheme_apcert_does_not_run_when_submitted_then_scheme_not_supported(
+    world: World,
+) -> None:
+    # Given: a draft under HSPM, for its own programme, to a CB accepted for it
+    assert Scheme.objects.get(code="HSPM").supported is False
+    cb_acceptance_grant(
+        actor=world.secretariat,
+        cb=world.team.cb,
+        programme=Programme.objects.get(code="HSPM"),
+        accepted_on=dt.date(2020, 1, 1),
+    )
+    app = _draft_under(world, "HSPM", ("HSPM",))
+
+    # When
+    err = _refused_submission(world, app)
+
+    # Then: the scheme is the only problem
+    assert isinstance(err, RuleViolation)
+    assert err.code == APPLICATION_SCHEME_NOT_SUPPORTED
+    assert err.params == {"also": []}
+    assert "HSPM" in err.message

@@ -31,6 +31,7 @@ from apcert.credentials import selectors, services
 from apcert.credentials.status import http_lookup, is_under, status_check
 from apcert.credentials.verification import verify_credential
 from apcert.documents import extract_credential, render_certificate_pdf, verification_url
+from apcert.documents.errors import DAMAGED_PDF, NO_CREDENTIAL, NOT_A_CREDENTIAL
 from apcert.organizations.services import organization_rename
 from apcert.register.templatetags.register_tags import plain_day
 from apcert.statuslists import bitstring
@@ -457,6 +458,41 @@ def test_the_verify_page_checks_an_uploaded_credential(
     with time_machine.travel(dt.datetime(2045, 1, 1, tzinfo=dt.UTC)):
         html = upload("c.pdf", pdf)
     assert f'<h2 id="credential-answer-heading">Withdrawn on {plain_day(on)} (misuse' in html
+
+
+@pytest.mark.django_db
+def test_the_verify_page_names_why_a_file_holds_no_credential_to_check(
+    world: World, client: Client
+) -> None:
+    # Given: a certificate PDF rendered without a credential (its CB had no key), a damaged
+    # copy of it, and a file that is neither a PDF nor JSON
+    cert = world.granted()
+    bare = render_certificate_pdf(
+        latest_issue(cert), credential=None, verify_url=verification_url(cert.number, 1)
+    )
+    files = {
+        "b.pdf": (bare, NO_CREDENTIAL),
+        "d.pdf": (bare[: len(bare) // 2], DAMAGED_PDF),
+        "x.txt": (b"hello", NOT_A_CREDENTIAL),
+    }
+
+    # When: each is given to the page
+    answers = {
+        name: client.post("/verify", {"file": _file(name, data)})
+        for name, (data, _) in files.items()
+    }
+
+    # Then: each is answered (not refused) with no credential checked, and the reason's code
+    for name, response in answers.items():
+        assert response.status_code == 200
+        no_cookie(response)
+        answer = response.context["credential_answer"]
+        assert (answer.ok, answer.headline, answer.code, answer.result) == (
+            False,
+            "No signed credential to check",
+            files[name][1],
+            None,
+        ), name
 
 
 def _file(name: str, data: bytes) -> Any:

@@ -26,9 +26,11 @@ from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding
 from apcert.assessments.services import assessment_plan
 from apcert.audit.models import AuditEvent
+from apcert.bodies.models import CBStaff
 from apcert.bodies.services import cb_staff_add
 from apcert.certificates.models import Certificate, Decision
 from apcert.certificates.selectors import grant_blockers
+from apcert.core.errors import INVALID_ACTION, PERMISSION_CB_STAFF_REQUIRED
 from apcert.organizations.services import organization_rename, site_rename
 from apcert.schemes.models import Standard
 from tests.factories import DAY0, World, make_user
@@ -258,6 +260,30 @@ def test_an_organization_user_is_refused_the_cb_section_with_the_reason(
         response = client.get(f"{CB}/{listing}/")
         assert response.status_code == 403
         assert "This section is for the staff of a certification body" in text(response)
+
+
+@pytest.mark.parametrize("who", ["org_user", "stranger", "former_staff"])
+def test_someone_not_on_a_cb_s_staff_gets_the_cb_staff_code(
+    client: Client, world: World, who: str
+) -> None:
+    # given an organization user, someone of no role, and an assessor whose role has ended
+    if who == "org_user":
+        user = world.org_user
+    elif who == "stranger":
+        user = make_user("stranger")
+    else:
+        user = make_user("former")
+        cb_staff_add(actor=world.secretariat, cb=world.team.cb, user=user, role="assessor")
+        CBStaff.objects.filter(user=user).update(active=False)
+    login(client, user)
+
+    # when they open each list of the CB section
+    answers = [client.get(f"{CB}/{listing}/") for listing in ("applications", "assessments")]
+
+    # then each is refused with the reason and its code
+    for response in answers:
+        assert response.status_code == 403
+        assert response.context["error"].code == PERMISSION_CB_STAFF_REQUIRED
 
 
 # --- 2. assessment planning, start, findings, report -----------------------------------------
@@ -888,6 +914,26 @@ def test_certificate_action_refusals_show_next_to_the_field(
     cert.refresh_from_db()
     assert (cert.status, cert.current_issue_number) == ("current", 1)
     assert audit_count() == before
+
+
+def test_an_action_that_does_not_exist_on_a_certificate_is_refused_with_its_code(
+    client: Client, world: World, cert: Certificate
+) -> None:
+    # given a current certificate and its decision maker
+    url = f"{CB}/certificates/{cert.pk}/"
+    login(client, world.team.decision_maker)
+    before = (audit_count(), Decision.objects.count())
+
+    # when a POST names an action that certificates do not have
+    response = client.post(f"{url}explode", {"explode-reason": "x"})
+
+    # then it is refused with its code, and the certificate is as it was
+    assert response.status_code == 400
+    assert response.context["error"].code == INVALID_ACTION
+    assert "There is no such action on a certificate." in text(response)
+    cert.refresh_from_db()
+    assert (cert.status, cert.current_issue_number) == ("current", 1)
+    assert (audit_count(), Decision.objects.count()) == before
 
 
 @pytest.mark.parametrize("who", ["manager", "lead"])

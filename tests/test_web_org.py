@@ -20,6 +20,7 @@ from django.test import Client
 from apcert.accounts.models import User
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.services import application_reject, application_submit
+from apcert.assessments.errors import EVIDENCE_NO_ANSWER
 from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
 from apcert.audit.models import AuditEvent
 from apcert.certificates.models import Certificate
@@ -441,6 +442,35 @@ def test_application_refusals_show_next_to_their_field(client: Client, world: Wo
     assert (Application.objects.count(), audit_count()) == before
 
 
+def test_a_scheme_not_run_here_or_a_programme_of_another_scheme_is_refused_next_to_the_field(
+    client: Client, world: World
+) -> None:
+    # given: the form offers neither the HSPM scheme nor its programme; a forced POST names them
+    hspm_scheme = Scheme.objects.get(code="HSPM")
+    hspm = Programme.objects.get(code="HSPM")
+    client.force_login(world.org_user)
+    url = org_url(world, "applications/new")
+    before = (Application.objects.count(), audit_count())
+
+    # when the application is started under HSPM
+    other_scheme = client.post(url, _apply_form(world, scheme=hspm_scheme.pk, programmes=[hspm.pk]))
+    # then the scheme is refused next to its field
+    assert other_scheme.status_code == 400
+    assert f"apcert does not run applications under {hspm_scheme} yet." in field_error(
+        other_scheme, "scheme"
+    )
+
+    # when an AP application also names the HSPM programme
+    mixed = client.post(url, _apply_form(world, programmes=[world.programme.pk, hspm.pk]))
+    # then the programme is refused next to its field
+    assert mixed.status_code == 400
+    assert f"HSPM belongs to another scheme than {world.scheme}." in field_error(
+        mixed, "programmes"
+    )
+    # and no draft was started
+    assert (Application.objects.count(), audit_count()) == before
+
+
 def test_a_refused_submission_says_why_and_changes_nothing(client: Client, world: World) -> None:
     app = world.draft_application(category="")
     client.force_login(world.org_user)
@@ -775,6 +805,29 @@ def test_forced_evidence_is_refused_with_the_reason(
     client.force_login(world.secretariat)
     assert client.post(url, {"file": SimpleUploadedFile("a.pdf", PDF)}).status_code == 403
     assert (EvidenceFile.objects.count(), audit_count()) == before
+
+
+def test_evidence_for_a_finding_not_yet_answered_is_refused_with_its_code(
+    client: Client, world: World, assessed: Assessment, evidence_dir: Path
+) -> None:
+    # given a major finding that no one has answered yet
+    finding = _major(assessed)
+    assert not CorrectiveAction.objects.filter(finding=finding).exists()
+    client.force_login(world.org_user)
+    before = (CorrectiveAction.objects.count(), EvidenceFile.objects.count(), audit_count())
+
+    # when a file is forced onto it
+    response = client.post(
+        org_url(world, f"findings/{finding.pk}/evidence"),
+        {"file": SimpleUploadedFile("a.pdf", PDF)},
+    )
+
+    # then it is refused: evidence belongs to an answer, and there is none to attach it to
+    assert response.status_code == 409
+    assert response.context["refusal"].code == EVIDENCE_NO_ANSWER
+    assert "Answer the finding first: evidence is attached to an answer." in text(response)
+    assert (CorrectiveAction.objects.count(), EvidenceFile.objects.count(), audit_count()) == before
+    assert not evidence_dir.exists() or not any(evidence_dir.rglob("*"))
 
 
 def test_an_organization_user_withdraws_an_application(

@@ -11,7 +11,6 @@ CERTIFICATE_STANDARD_NO_CURRENT_EDITION = "certificate.standard_no_current_editi
 CERTIFICATE_NOT_CURRENT = "certificate.not_current"
 CERTIFICATE_NOT_YET_EXPIRED = "certificate.not_yet_expired"
 CERTIFICATE_SUSPENSION_EXCEEDED = "certificate.suspension_exceeded"
-CERTIFICATE_NO_ISSUE = "certificate.no_issue"
 CERTIFICATE_RENEWAL_TOO_LATE = "certificate.renewal_too_late"
 CERTIFICATE_SCOPE_LINE_EXISTS = "certificate.scope_line_exists"
 CERTIFICATE_SCOPE_LINE_NOT_FOUND = "certificate.scope_line_not_found"

@@ -50,9 +50,9 @@ def extract_credential(pdf: bytes) -> dict[str, Any] | None:
     """The signed credential embedded in a certificate PDF, as the dict that was embedded;
     ``None`` when the PDF is sound but carries no credential (one rendered without it).
 
-    Raises :class:`DocumentError` with code ``document_not_a_pdf`` for bytes that are no
-    PDF, ``document_damaged_pdf`` for a truncated or damaged PDF, and
-    ``document_credential_unreadable`` when the attachment is there but is not a JSON
+    Raises :class:`DocumentError` with code ``document.not_a_pdf`` for bytes that are no
+    PDF, ``document.damaged_pdf`` for a truncated or damaged PDF, and
+    ``document.credential_unreadable`` when the attachment is there but is not a JSON
     object (a damaged attachment reads as such: pypdf hands on what it cannot inflate)."""
     from pypdf import PdfReader
 

@@ -14,8 +14,8 @@ class DocumentError(DomainError):
     http_status = 400
 
 
-NOT_A_PDF = "document_not_a_pdf"
-DAMAGED_PDF = "document_damaged_pdf"
-CREDENTIAL_UNREADABLE = "document_credential_unreadable"
-NO_CREDENTIAL = "document_no_credential"
-NOT_A_CREDENTIAL = "document_not_a_credential"
+NOT_A_PDF = "document.not_a_pdf"
+DAMAGED_PDF = "document.damaged_pdf"
+CREDENTIAL_UNREADABLE = "document.credential_unreadable"
+NO_CREDENTIAL = "document.no_credential"
+NOT_A_CREDENTIAL = "document.not_a_credential"

@@ -7,7 +7,6 @@ from typing import Any
 
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.errors import (
-    CERTIFICATE_NO_ISSUE,
     CERTIFICATE_NOT_CURRENT,
     CERTIFICATE_NOTHING_CHANGED,
     CERTIFICATE_VALIDITY_ENDED,
@@ -118,8 +117,10 @@ def _programme_ids(issue: CertificateIssue) -> list[int]:
 
 def _last_issue(cert: Certificate) -> CertificateIssue:
     last = certificate_last_issue(cert)
-    if last is None:  # pragma: no cover - a granted certificate always has issue 1
-        raise RuleViolation("This certificate has no issue to follow.", code=CERTIFICATE_NO_ISSUE)
+    if last is None:  # pragma: no cover
+        # Not a refusal: a certificate is created with its issue 1 in one transaction, and
+        # the database refuses to delete an issue, so one without is a broken database.
+        raise RuntimeError(f"certificate {cert.pk} has no issue")
     return last
 
 
