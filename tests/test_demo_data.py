@@ -9,11 +9,17 @@ import hashlib
 import itertools
 import re
 from collections import Counter, defaultdict
+from io import StringIO
+from pathlib import Path
+from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from apcert.accounts.models import User
 from apcert.applications.selectors import acceptance_problems
@@ -50,9 +56,10 @@ from apcert.certificates.snapshots import (
     standards_of,
 )
 from apcert.core.dates import add_months
+from apcert.credentials.models import SigningKey
 from apcert.cycle.models import ScheduledVisit
 from apcert.cycle.schedule import visit_schedule_check
-from apcert.demo.generate import REFERENCE_DATE, DemoReport, demo_data_generate
+from apcert.demo.generate import DemoReport, demo_data_generate
 from apcert.organizations.models import OrganizationMember
 from apcert.organizations.services import organization_create, site_create
 from apcert.schemes.models import ProcessCategory, Programme, Scheme
@@ -64,6 +71,8 @@ pytestmark = pytest.mark.django_db
 
 N = 60
 SEED = 7
+#: A fixed reference date, so that every run of the suite checks the same data.
+REFERENCE_DATE = dt.date(2026, 6, 30)
 NUMBER = re.compile(r"IECQ-A (?P<cb>[A-Z0-9]{2,8}) (?P<yy>\d{2})\.(?P<serial>\d{4,})")
 DECISION_OF = {
     "suspended": "suspend",
@@ -75,7 +84,7 @@ DECISION_OF = {
 
 @pytest.fixture
 def demo(reference: None) -> DemoReport:
-    return demo_data_generate(certificates=N, seed=SEED)
+    return demo_data_generate(certificates=N, seed=SEED, reference_date=REFERENCE_DATE)
 
 
 def test_every_public_status_appears_and_most_certificates_are_current(
@@ -290,22 +299,24 @@ def _digest() -> str:
     return h.hexdigest()
 
 
-def _generated(seed: int) -> str:
+def _generated(seed: int, on: dt.date = REFERENCE_DATE, certificates: int = N) -> str:
     """Generate on the current state of the database, take the digest, roll back."""
     with transaction.atomic():
-        demo_data_generate(certificates=N, seed=seed)
+        demo_data_generate(certificates=certificates, seed=seed, reference_date=on)
         digest = _digest()
         transaction.set_rollback(True)
     return digest
 
 
-def test_the_same_seed_gives_the_same_data(reference: None) -> None:
+def test_the_same_seed_size_and_date_give_the_same_data(reference: None) -> None:
     first = _generated(SEED)
     second = _generated(SEED)
-    other = _generated(SEED + 1)
+    other_seed = _generated(SEED + 1)
+    other_date = _generated(SEED, on=REFERENCE_DATE + dt.timedelta(days=1))
+    other_size = _generated(SEED, certificates=N + 1)
 
     assert first == second
-    assert other != first
+    assert len({first, other_seed, other_date, other_size}) == 4
 
 
 def test_a_real_grant_after_demo_data_takes_the_next_serial(demo: DemoReport) -> None:
@@ -420,3 +431,134 @@ def test_demo_accounts_sign_in_with_the_printed_passwords(demo: DemoReport) -> N
         assert response.status_code == 200, username
         assert response.wsgi_request.user.username == username
         assert response.redirect_chain[-1][0] == "/office/"
+
+
+#: Dates that name a deadline, an end of validity or a planned visit: they may lie after the
+#: reference date. Every other date the demo writes is an event, on or before it.
+AHEAD = {
+    ("assessments.Finding", "due_date"),
+    ("certificates.Certificate", "expires_on"),
+    ("certificates.CertificateIssue", "valid_until"),
+    ("cycle.ScheduledVisit", "due_date"),
+    ("cycle.ScheduledVisit", "window_start"),
+    ("cycle.ScheduledVisit", "window_end"),
+    ("register.SearchEntry", "expires_on"),
+}
+
+
+def _latest_dates(events_after: int) -> dict[tuple[str, str], dt.date]:
+    """The latest day in every date and time column of the data (reference data aside,
+    which is loaded, not generated; audit events only from ``events_after`` on)."""
+    latest = {}
+    for model in apps.get_models():
+        label = model._meta.label
+        if not model.__module__.startswith("apcert.") or model._meta.app_label == "schemes":
+            continue
+        rows = model._default_manager.all()
+        if model is AuditEvent:
+            rows = rows.filter(seq__gt=events_after)
+        for field in model._meta.concrete_fields:
+            if isinstance(field, models.DateField):  # DateTimeField included
+                value = rows.aggregate(latest=Max(field.name))["latest"]
+                if value is not None:
+                    day = value.date() if isinstance(value, dt.datetime) else value
+                    latest[(label, field.name)] = day
+    return latest
+
+
+@pytest.mark.parametrize("on", [dt.date(2026, 12, 6), dt.date(2027, 2, 28)])
+def test_nothing_is_dated_after_the_reference_date_and_the_sweep_finds_nothing_to_do(
+    reference: None, on: dt.date
+) -> None:
+    # given demo data made up to a reference date
+    head = AuditChainHead.objects.get()
+    demo_data_generate(certificates=N, seed=SEED, reference_date=on)
+    # then every event is dated on or before that day, and some fall on it
+    latest = _latest_dates(head.last_seq)
+    late = {column: day for column, day in latest.items() if day > on and column not in AHEAD}
+    assert late == {}
+    assert latest[("audit.AuditEvent", "occurred_at")] == on
+    assert latest[("certificates.CertificateStatusChange", "effective_on")] > on - dt.timedelta(
+        days=31
+    )
+    assert max(latest[column] for column in AHEAD if column in latest) > on
+    # and no certificate reads current past its validity: the sweep of that day changes nothing
+    statuses = dict(Certificate.objects.values_list("number", "status"))
+    assert not Certificate.objects.filter(status="current", expires_on__lt=on).exists()
+    call_command("sweep", as_of=on.isoformat(), stdout=StringIO())
+    assert dict(Certificate.objects.values_list("number", "status")) == statuses
+    assert Counter(statuses.values())["current"] >= N * 0.65
+
+
+def test_demo_data_command_makes_data_up_to_today_unless_told_another_date(
+    reference: None,
+) -> None:
+    with pytest.raises(CommandError, match="--as-of '2026-02-30' is not a date"):
+        call_command("demo-data", certificates=12, seed=3, as_of="2026-02-30", quiet=True)
+    assert not Certificate.objects.exists()
+
+    out = StringIO()
+    call_command("demo-data", certificates=12, seed=3, quiet=True, stdout=out)
+    today = timezone.localdate()
+    assert f"(reference date {today.isoformat()})" in out.getvalue()
+    assert Certificate.objects.filter(status_since__gt=today).count() == 0
+    load = AuditEvent.objects.get(action="demo.load")
+    assert load.after is not None and load.after["reference_date"] == today.isoformat()
+
+    again = StringIO()
+    call_command("demo-data", certificates=12, seed=3, if_empty=True, quiet=True, stdout=again)
+    assert again.getvalue() == (
+        f"demo-data: certificates already exist (demo data up to {today.isoformat()}); "
+        "nothing to do (--if-empty)\n"
+    )
+
+
+def test_demo_data_command_takes_the_reference_date_it_is_given(reference: None) -> None:
+    out = StringIO()
+    call_command("demo-data", certificates=12, seed=3, as_of="2025-03-31", quiet=True, stdout=out)
+
+    assert "(reference date 2025-03-31)" in out.getvalue()
+    latest = Certificate.objects.aggregate(latest=Max("status_since"))["latest"]
+    assert latest is not None and latest <= dt.date(2025, 3, 31)
+
+
+def test_a_kept_data_set_is_served_only_at_the_address_its_keys_name(
+    reference: None, settings: Any, tmp_path: Path
+) -> None:
+    # given demo data signed for port 8000
+    settings.KEY_DIR = tmp_path / "keys"
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    call_command("demo-data", certificates=12, seed=3, quiet=True, stdout=StringIO())
+    call_command("keys-generate", missing=True, stdout=StringIO())
+    keys = list(SigningKey.objects.values_list("key_id", flat=True))
+    # when the demo is started again on port 8101
+    settings.SITE_URL = "http://127.0.0.1:8101"
+    with pytest.raises(CommandError) as refused:
+        call_command("demo-data", if_empty=True, quiet=True, stdout=StringIO())
+    # then it refuses, names both addresses and says what to do; nothing changed
+    message = str(refused.value)
+    assert message.startswith(
+        "demo-data: this data set was signed for 127.0.0.1:8000: its signing keys and signed "
+        "certificates name did:web:127.0.0.1%3A8000, but APCERT_SITE_URL is now "
+        "http://127.0.0.1:8101 (did:web:127.0.0.1%3A8101). "
+    )
+    assert "Either serve it there again (make demo HOST=127.0.0.1 PORT=8000), or, " in message
+    assert f"the private keys ({settings.KEY_DIR})" in message
+    assert list(SigningKey.objects.values_list("key_id", flat=True)) == keys
+    assert Certificate.objects.count() == 12
+    # and at the address it was made for, the data set is kept
+    settings.SITE_URL = "http://127.0.0.1:8000/"
+    out = StringIO()
+    call_command("demo-data", if_empty=True, quiet=True, stdout=out)
+    assert "nothing to do (--if-empty)" in out.getvalue()
+
+
+def test_a_kept_data_set_without_keys_may_take_any_address(reference: None, settings: Any) -> None:
+    settings.SITE_URL = "http://127.0.0.1:8000"
+    call_command("demo-data", certificates=12, seed=3, quiet=True, stdout=StringIO())
+    settings.SITE_URL = "http://192.0.2.10:8101"
+    out = StringIO()
+
+    call_command("demo-data", if_empty=True, quiet=True, stdout=out)
+
+    assert "nothing to do (--if-empty)" in out.getvalue()

@@ -13,9 +13,10 @@ hash-chained from the chain's head in date order. The private steps before a gra
 (application, assessment, findings) are written without an event each; one ``demo.load``
 event at the end records the load and what it wrote.
 
-The same number of certificates and seed give the same data: one seeded generator draws
-everything, dates count back from a fixed reference date (not today), every time stamp is
-set explicitly and the services in the setup run under a demo clock.
+The same number of certificates, seed and reference date give the same data: one seeded
+generator draws everything, dates count back from the reference date (today unless another
+is asked for) and nothing happens after it, every time stamp is set explicitly and the
+services in the setup run under a demo clock.
 
 Speed (a million certificates in a few minutes): rows are written in chunks of CHUNK
 certificates, one transaction each, by a writer process while this one generates the next
@@ -36,11 +37,12 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from django.db import connection, transaction
+from django.utils import timezone
 from tqdm import tqdm
 
 from apcert.accounts.models import User
 from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
-from apcert.audit.models import AuditChainHead
+from apcert.audit.models import AuditChainHead, AuditEvent
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.core.dates import add_months
 from apcert.core.progress import run_with_progress
@@ -54,8 +56,7 @@ from apcert.demo.tables import Tables
 from apcert.organizations.models import Organization
 from apcert.register.index import index_rebuild
 
-#: The day the demo world stands still: grants fall in the YEARS before it, nothing after.
-REFERENCE_DATE = dt.date(2026, 6, 30)
+#: Grants fall in the YEARS before the reference date, the day the demo world stands still.
 YEARS = 9
 #: Certificates per transaction (and per step of the progress bar).
 CHUNK = 25_000
@@ -88,6 +89,14 @@ class DemoReport:
 def demo_data_present() -> bool:
     """Whether the register holds any certificate (demo data fills only an empty one)."""
     return Certificate.objects.exists()
+
+
+def demo_data_reference_date() -> dt.date | None:
+    """The reference date of the last finished demo load, if there was one."""
+    load = AuditEvent.objects.filter(action="demo.load").order_by("-seq").first()
+    if load is None or not load.after or "reference_date" not in load.after:
+        return None
+    return dt.date.fromisoformat(load.after["reference_date"])
 
 
 #: An audit event before it is chained: when, who, what, as audit_record takes them. The
@@ -404,10 +413,13 @@ def demo_data_generate(
     *,
     certificates: int,
     seed: int,
-    reference_date: dt.date = REFERENCE_DATE,
+    reference_date: dt.date | None = None,
     progress: TextIO | None = None,
 ) -> DemoReport:
-    """Build the demo data set. Refuses a database that already holds certificates."""
+    """Build the demo data set, with nothing after ``reference_date`` (today's local date
+    when not given). Refuses a database that already holds certificates."""
+    if reference_date is None:
+        reference_date = timezone.localdate()
     if certificates < 1:
         raise DemoDataError("ask for at least one certificate")
     if demo_data_present():

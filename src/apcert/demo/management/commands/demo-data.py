@@ -1,29 +1,45 @@
-"""``apcert demo-data --certificates N --seed S [--if-empty]``: build the demo data set."""
+"""``apcert demo-data --certificates N --seed S [--as-of YYYY-MM-DD] [--if-empty]``: build the
+demo data set."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from apcert.audit.models import AuditEvent
 from apcert.demo.bulk import WriterFailed
 from apcert.demo.generate import (
-    REFERENCE_DATE,
     DemoDataError,
     demo_data_generate,
     demo_data_present,
+    demo_data_reference_date,
 )
+from apcert.demo.site import demo_site_conflict
+
+
+def _reference_date(value: str | None) -> dt.date:
+    if not value:
+        return timezone.localdate()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(
+            f"demo-data: --as-of '{value}' is not a date; write it as YYYY-MM-DD, e.g. 2026-06-30."
+        ) from None
 
 
 class Command(BaseCommand):
     help = (
         "Build a realistic, deterministic data set: CBs in several countries, organizations "
         "with sites, applications, assessments with findings, and certificates in every "
-        "status with their issues, status history and audit trail. The same --certificates "
-        f"and --seed give the same data; dates run up to {REFERENCE_DATE.isoformat()}."
+        "status with their issues, status history and audit trail. Dates run up to the "
+        "reference date (--as-of, today by default) and never past it; the same "
+        "--certificates, --seed and --as-of give the same data."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -32,6 +48,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
         parser.add_argument(
+            "--as-of",
+            dest="as_of",
+            help="the reference date (YYYY-MM-DD): nothing happens after it (default: today)",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="do nothing, successfully, if the register already holds certificates",
@@ -39,8 +60,17 @@ class Command(BaseCommand):
         parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        as_of = _reference_date(options["as_of"])
         if options["if_empty"] and demo_data_present():
-            self.stdout.write("demo-data: certificates already exist; nothing to do (--if-empty)")
+            conflict = demo_site_conflict()
+            if conflict is not None:
+                raise CommandError(f"demo-data: {conflict}")
+            made = demo_data_reference_date()
+            self.stdout.write(
+                "demo-data: certificates already exist"
+                + (f" (demo data up to {made.isoformat()})" if made is not None else "")
+                + "; nothing to do (--if-empty)"
+            )
             if not AuditEvent.objects.filter(action="demo.load").exists():
                 # Each chunk commits on its own: a run that was stopped leaves a smaller,
                 # consistent data set, but not the one asked for.
@@ -54,6 +84,7 @@ class Command(BaseCommand):
             report = demo_data_generate(
                 certificates=options["certificates"],
                 seed=options["seed"],
+                reference_date=as_of,
                 progress=None if options["quiet"] else sys.stderr,
             )
         except (DemoDataError, WriterFailed) as exc:
