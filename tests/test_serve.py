@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -95,3 +98,160 @@ def test_root_is_the_public_register_search_with_its_stylesheet(server: str) -> 
     with urllib.request.urlopen(server + "/static/register/register.css", timeout=5) as css:  # noqa: S310
         assert css.status == 200
         assert b":focus-visible" in css.read()
+
+
+# --- serve --with-worker: the server and the worker under one command -----------------------
+
+
+def _stat(pid: int) -> tuple[int, str, int] | None:
+    """(parent pid, state, start time) of a process from /proc, None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rpartition(")")[2].split()
+    return int(fields[1]), fields[0], int(fields[19])
+
+
+def _descendants(root: int) -> dict[int, int]:
+    """Every process below ``root``: pid -> start time (which tells a reused pid apart)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            parents.setdefault(stat[0], []).append(int(entry.name))
+    found: dict[int, int] = {}
+    todo = [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            if (stat := _stat(child)) is not None:
+                found[child] = stat[2]
+                todo.append(child)
+    return found
+
+
+def _running(processes: dict[int, int]) -> list[int]:
+    """Those of ``processes`` still running (a zombie has ended; a reused pid is another)."""
+    alive = []
+    for pid, started in processes.items():
+        stat = _stat(pid)
+        if stat is not None and stat[1] != "Z" and stat[2] == started:
+            alive.append(pid)
+    return alive
+
+
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
+@pytest.fixture(scope="module")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A var directory with the schema and the static files, copied for each test."""
+    tmp = tmp_path_factory.mktemp("migrated")
+    _apcert(tmp, "migrate", "--noinput", "-v0")
+    _apcert(tmp, "collectstatic", "--noinput", "-v0")
+    return tmp / "var"
+
+
+def _serve_with_worker(migrated: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    shutil.copytree(migrated, tmp / "var")
+    port = _free_port()
+    log = (tmp / "serve.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "apcert", "serve", "--port", str(port), "--with-worker",
+         "--worker-log", str(tmp / "var" / "worker.log")],
+        cwd=tmp,
+        env=_env(tmp),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group of its own, as a terminal gives it
+    )  # fmt: skip
+    log.close()
+    base = f"http://127.0.0.1:{port}"
+    worker_log = tmp / "var" / "worker.log"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/admin/login/", timeout=2):  # noqa: S310
+                pass
+            # the worker has started when it has queued today's sweep
+            if "queued the sweep of" in worker_log.read_text(errors="replace"):
+                return proc, base
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = (tmp / "serve.log").read_text(errors="replace")
+            pytest.fail(f"server and worker did not start: {out}")
+        time.sleep(0.3)
+
+
+def _wait_gone(processes: dict[int, int]) -> list[int]:
+    deadline = time.monotonic() + 40
+    while (alive := _running(processes)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return alive
+
+
+def _end(proc: subprocess.Popen[bytes], below: dict[int, int]) -> None:
+    """Whatever a failed test left running, killed."""
+    if proc.poll() is None:
+        proc.kill()
+    for pid in _running(below):
+        os.kill(pid, signal.SIGKILL)
+    proc.wait()
+
+
+needs_proc = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+
+
+@needs_proc
+@pytest.mark.parametrize(
+    ("stop", "exit_code"),
+    [
+        (lambda proc: proc.send_signal(signal.SIGTERM), 0),
+        # Ctrl+C: the terminal signals the foreground process group
+        (lambda proc: os.killpg(proc.pid, signal.SIGINT), 0),
+        # killed outright: the kernel stops the two children (parent-death signal)
+        (lambda proc: proc.kill(), -signal.SIGKILL),
+    ],
+    ids=["sigterm", "ctrl-c", "sigkill"],
+)
+def test_serve_with_worker_stops_both_and_leaves_no_process(
+    migrated: Path, tmp_path: Path, stop: Any, exit_code: int
+) -> None:
+    # given the server and the worker running under one serve command
+    proc, base = _serve_with_worker(migrated, tmp_path)
+    below = _descendants(proc.pid)
+    try:
+        commands = [_cmdline(pid) for pid in below]
+        assert sum(1 for c in commands if c[-3:] == ["-m", "apcert", "worker"]) == 1
+        assert sum(1 for c in commands if c[-1] == "apcert.wsgi:application") >= 1
+        with urllib.request.urlopen(base + "/", timeout=5) as resp:  # noqa: S310
+            assert resp.status == 200
+        # when it is stopped
+        stop(proc)
+        assert proc.wait(timeout=40) == exit_code
+        # then neither the server (with its own workers) nor the worker is left
+        assert _wait_gone(below) == []
+    finally:
+        _end(proc, below)
+
+
+@needs_proc
+def test_serve_with_worker_stops_the_server_when_the_worker_ends(
+    migrated: Path, tmp_path: Path
+) -> None:
+    # given the server and the worker running under one serve command
+    proc, _base = _serve_with_worker(migrated, tmp_path)
+    below = _descendants(proc.pid)
+    try:
+        (worker,) = [pid for pid in below if _cmdline(pid)[-1:] == ["worker"]]
+        # when the worker is killed
+        os.kill(worker, signal.SIGKILL)
+        # then the server is stopped too, and the command says why and fails
+        assert proc.wait(timeout=40) == 128 + signal.SIGKILL
+        assert _wait_gone(below) == []
+        out = (tmp_path / "serve.log").read_text()
+        assert "the worker stopped (exit code -9); stopping the rest" in out
+    finally:
+        _end(proc, below)
