@@ -7,6 +7,14 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+# The address the demo names in its links, QR codes, DIDs and signed credentials: where it
+# is served, unless set (e.g. APCERT_SITE_URL=https://demo.example behind a proxy). An IPv6
+# address goes in brackets, in the URL as in the allowed hosts.
+URL_HOST := $(if $(findstring :,$(HOST)),[$(HOST)],$(HOST))
+APCERT_SITE_URL ?= http://$(URL_HOST):$(PORT)
+ALLOWED_HOSTS ?= 127.0.0.1,localhost,[::1],$(URL_HOST)
+# Every demo command sees the same address, so that keys and credentials name it.
+DEMO = APCERT_SITE_URL="$(APCERT_SITE_URL)" ALLOWED_HOSTS="$(ALLOWED_HOSTS)" $(BIN)/apcert
 DEMO_CERTIFICATES ?= 300
 DEMO_SEED ?= 1
 APCERT_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
@@ -14,7 +22,7 @@ APCERT_TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 .PHONY: demo test lint typecheck pytest-sqlite pytest-postgres venv clean help
 
 help:
-	@echo "make demo   set up, load reference and demo data into SQLite, serve on http://$(HOST):$(PORT)"
+	@echo "make demo   set up, load reference and demo data into SQLite, serve on $(APCERT_SITE_URL) with the worker"
 	@echo "make test   set up, then ruff, mypy and the test suite on SQLite and on PostgreSQL"
 
 $(BIN)/python:
@@ -33,14 +41,18 @@ $(VENV)/.dev: $(VENV)/.runtime
 
 venv: $(VENV)/.dev
 
+# The data is made up to today (kept if already there, unless its keys name another
+# address); the sweep brings a kept data set's statuses up to today before anything is
+# served; the worker then sweeps each new day beside the server, and stops with it.
 demo: $(VENV)/.runtime
-	$(BIN)/apcert migrate --noinput
-	$(BIN)/apcert load-reference
-	$(BIN)/apcert demo-data --certificates $(DEMO_CERTIFICATES) --seed $(DEMO_SEED) --if-empty
-	$(BIN)/apcert keys-generate --missing
-	$(BIN)/apcert collectstatic --noinput --verbosity 0
-	$(BIN)/apcert demo-accounts --base-url http://$(HOST):$(PORT)/
-	$(BIN)/apcert serve --host $(HOST) --port $(PORT)
+	$(DEMO) migrate --noinput
+	$(DEMO) load-reference
+	$(DEMO) demo-data --certificates $(DEMO_CERTIFICATES) --seed $(DEMO_SEED) --if-empty
+	$(DEMO) keys-generate --missing
+	$(DEMO) sweep
+	$(DEMO) collectstatic --noinput --verbosity 0
+	$(DEMO) demo-accounts --base-url $(APCERT_SITE_URL)/
+	$(DEMO) serve --host $(HOST) --port $(PORT) --with-worker --worker-log "$${APCERT_VAR_DIR:-var}/worker.log"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -371,3 +372,57 @@ def test_rendering_twice_gives_the_same_document(world: World) -> None:
     # The creation date is the issue's own, so the same issue gives the same file.
     issue = first_issue(world.granted())
     assert render(issue) == render(issue)
+
+
+# --- the address comes from the environment, as `make demo` sets it ------------------------
+
+#: The PDF and DID document as a process started with APCERT_SITE_URL serves them.
+SERVED = """
+from pathlib import Path
+from django.test import Client
+from apcert.certificates.models import Certificate
+cert = Certificate.objects.exclude(status="draft").select_related("cb").order_by("pk").first()
+client = Client(HTTP_HOST="127.0.0.1:8101")
+out = Path({out!r})
+pdf = client.get(f"/certificates/{{cert.number}}/issues/1.pdf")
+assert pdf.status_code == 200, pdf.status_code
+(out / "issue-1.pdf").write_bytes(pdf.content)
+(out / "did.json").write_bytes(client.get(f"/cbs/{{cert.cb.code}}/did.json").content)
+(out / "number").write_text(cert.number)
+"""
+
+
+def test_a_pdf_made_with_site_url_on_port_8101_names_that_port(tmp_path: Path) -> None:
+    # given a register set up, signed and served under APCERT_SITE_URL=http://127.0.0.1:8101
+    environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    environ |= {"APCERT_VAR_DIR": str(tmp_path / "var"), "APCERT_SITE_URL": "http://127.0.0.1:8101"}
+    for command in (
+        ["migrate", "--noinput", "-v0"],
+        ["load-reference"],
+        ["demo-data", "--certificates", "3", "--quiet"],
+        ["keys-generate", "--missing"],
+        ["shell", "-c", SERVED.format(out=str(tmp_path))],
+    ):
+        subprocess.run(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "apcert", *command],
+            cwd=tmp_path, env=environ, check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
+    pdf = (tmp_path / "issue-1.pdf").read_bytes()
+    number = (tmp_path / "number").read_text()
+    # then its QR code opens the verification page on port 8101
+    assert decode_qr(pdf, tmp_path) == [
+        f"http://127.0.0.1:8101/verify?number={quote(number, safe='')}&issue=1"
+    ]
+    # and its signed credential, the CB's DID and the DID document name that port
+    credential = extract_credential(pdf)
+    assert credential is not None
+    did = f"did:web:127.0.0.1%3A8101:cbs:{number.split()[1]}"
+    assert credential["issuer"]["id"] == did
+    assert (
+        credential["id"] == f"http://127.0.0.1:8101/certificates/{quote(number, safe='')}#issue-1"
+    )
+    assert credential["@context"][1] == "http://127.0.0.1:8101/ns/credentials/v1"
+    assert credential["proof"]["verificationMethod"] == f"{did}#key-1"
+    document = json.loads((tmp_path / "did.json").read_text())
+    assert document["id"] == did
+    assert [method["id"] for method in document["verificationMethod"]] == [f"{did}#key-1"]

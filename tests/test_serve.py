@@ -255,3 +255,31 @@ def test_serve_with_worker_stops_the_server_when_the_worker_ends(
         assert "the worker stopped (exit code -9); stopping the rest" in out
     finally:
         _end(proc, below)
+
+
+def test_make_demo_names_its_address_to_every_command_and_sweeps_before_serving() -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    environ = {k: v for k, v in os.environ.items() if k not in ("APCERT_SITE_URL", "MAKEFLAGS")}
+    printed = subprocess.run(  # noqa: S603 - make, printing the recipe only (-n)
+        [make, "-n", "demo", "HOST=127.0.0.1", "PORT=8101"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=environ,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    commands = [line for line in printed.splitlines() if "/bin/apcert " in line]
+    steps = [line.partition("/bin/apcert ")[2].split()[0] for line in commands]
+    assert steps == [
+        "migrate", "load-reference", "demo-data", "keys-generate", "sweep", "collectstatic",
+        "demo-accounts", "serve",
+    ]  # fmt: skip
+    for line in commands:
+        assert line.startswith('APCERT_SITE_URL="http://127.0.0.1:8101" '), line
+    assert commands[-1].endswith(
+        "serve --host 127.0.0.1 --port 8101 --with-worker "
+        '--worker-log "${APCERT_VAR_DIR:-var}/worker.log"'
+    )
