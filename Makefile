@@ -43,7 +43,9 @@ venv: $(VENV)/.dev
 
 # The data is made up to today (kept if already there, unless its keys name another
 # address); the sweep brings a kept data set's statuses up to today before anything is
-# served; the worker then sweeps each new day beside the server, and stops with it.
+# served; the worker then sweeps each new day beside the server, and stops with it. The
+# last line execs, so that make's SIGTERM reaches the serve command itself, not a shell that
+# would end and leave the server and the worker running.
 demo: $(VENV)/.runtime
 	$(DEMO) migrate --noinput
 	$(DEMO) load-reference
@@ -52,7 +54,7 @@ demo: $(VENV)/.runtime
 	$(DEMO) sweep
 	$(DEMO) collectstatic --noinput --verbosity 0
 	$(DEMO) demo-accounts --base-url $(APCERT_SITE_URL)/
-	$(DEMO) serve --host $(HOST) --port $(PORT) --with-worker --worker-log "$${APCERT_VAR_DIR:-var}/worker.log"
+	exec env $(DEMO) serve --host $(HOST) --port $(PORT) --with-worker --worker-log "$${APCERT_VAR_DIR:-var}/worker.log"
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench

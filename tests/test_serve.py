@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -277,9 +278,68 @@ def test_make_demo_names_its_address_to_every_command_and_sweeps_before_serving(
         "migrate", "load-reference", "demo-data", "keys-generate", "sweep", "collectstatic",
         "demo-accounts", "serve",
     ]  # fmt: skip
-    for line in commands:
+    for line in commands[:-1]:
         assert line.startswith('APCERT_SITE_URL="http://127.0.0.1:8101" '), line
+    # the server replaces the shell, so that make's SIGTERM reaches it
+    assert commands[-1].startswith('exec env APCERT_SITE_URL="http://127.0.0.1:8101" ')
     assert commands[-1].endswith(
         "serve --host 127.0.0.1 --port 8101 --with-worker "
         '--worker-log "${APCERT_VAR_DIR:-var}/worker.log"'
     )
+
+
+@needs_proc
+@pytest.mark.slow
+def test_make_demo_serves_at_its_port_and_a_sigterm_to_make_leaves_no_process(
+    tmp_path: Path,
+) -> None:
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    # given `make demo` on a free port, with a small data set in a directory of its own
+    port = _free_port()
+    environ = _env(tmp_path)
+    environ.pop("APCERT_SITE_URL", None)
+    environ.pop("MAKEFLAGS", None)
+    log = (tmp_path / "make.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603
+        # with the environment these tests run in, taken as installed (-o: not remade)
+        [make, "-o", f"{sys.prefix}/.runtime", "demo", f"VENV={sys.prefix}", f"PORT={port}",
+         "DEMO_CERTIFICATES=5"],
+        cwd=Path(__file__).resolve().parents[1],
+        env=environ,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    log.close()
+    below: dict[int, int] = {}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while not (tmp_path / "var" / "worker.log").exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail((tmp_path / "make.log").read_text(errors="replace"))
+            time.sleep(0.5)
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/bodies/", timeout=5) as resp:  # noqa: S310
+                    assert resp.status == 200
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail((tmp_path / "make.log").read_text(errors="replace"))
+                time.sleep(0.5)
+        # then the keys and DIDs name the port it serves on
+        with urllib.request.urlopen(base + "/.well-known/did.json", timeout=5) as resp:  # noqa: S310
+            assert json.load(resp)["id"] == f"did:web:127.0.0.1%3A{port}"
+        below = _descendants(proc.pid)
+        names = [_cmdline(pid) for pid in below]
+        assert sum(1 for c in names if c[-3:] == ["-m", "apcert", "worker"]) == 1
+        # when make is sent SIGTERM
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+        # then neither the server nor the worker is left
+        assert _wait_gone(below) == []
+    finally:
+        _end(proc, below)
