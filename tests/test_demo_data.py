@@ -438,6 +438,8 @@ def test_demo_accounts_sign_in_with_the_printed_passwords(demo: DemoReport) -> N
 AHEAD = {
     ("assessments.Finding", "due_date"),
     ("certificates.Certificate", "expires_on"),
+    ("certificates.Certificate", "surveillance_due_by"),
+    ("certificates.Certificate", "lapses_on"),
     ("certificates.CertificateIssue", "valid_until"),
     ("cycle.ScheduledVisit", "due_date"),
     ("cycle.ScheduledVisit", "window_start"),
