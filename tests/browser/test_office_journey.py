@@ -351,7 +351,7 @@ def test_an_organization_is_certified_from_application_to_the_public_register(
         assert match, message
         number = match.group(1)
         expect(page.locator("h1")).to_have_text(number)
-        expect(page.locator("#status")).to_contain_text("current since")
+        expect(page.locator("#status")).to_contain_text("Current since")
 
     # --- anyone finds the certificate in the public register --------------------------------
     with office.visitor("public") as page:
