@@ -13,7 +13,9 @@ import json
 from typing import Any
 
 from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.certificates.timeline import StatusOnDay
 from apcert.register import selectors
+from apcert.register.status_today import status_recorded
 
 
 def certificate_document(certificate: Certificate) -> dict[str, Any]:
@@ -47,6 +49,7 @@ def document_of(
     cb: dict[str, str],
     scheme: dict[str, str],
     issue: CertificateIssue,
+    status_is_recorded: bool = True,
 ) -> dict[str, Any]:
     """The public document from its pieces: for readers that fetch certificates in bulk
     (the exports) and give the same answer as the API."""
@@ -55,6 +58,7 @@ def document_of(
         "status": status,
         "status_since": status_since.isoformat(),
         "status_reason_category": status_reason_category,
+        "status_recorded": status_is_recorded,
         "first_issued_on": first_issued_on.isoformat(),
         "expires_on": expires_on.isoformat(),
         "issue_number": issue.issue_number,
@@ -71,6 +75,21 @@ def document_of(
             {"designation": s["designation"], "edition": s["edition"], "title": s["title"]}
             for s in issue.standards
         ],
+    }
+
+
+def document_on_day(document: dict[str, Any], today: StatusOnDay) -> dict[str, Any]:
+    """The document with the status of the day: unchanged while the recorded status holds;
+    otherwise the status, its date and reason category that the calendar gave, with
+    ``status_recorded`` false until the register's daily check records them."""
+    if status_recorded(today):
+        return document
+    return {
+        **document,
+        "status": today.status,
+        "status_since": today.since.isoformat(),
+        "status_reason_category": today.reason_category,
+        "status_recorded": False,
     }
 
 
