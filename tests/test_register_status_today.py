@@ -267,9 +267,7 @@ def test_a_status_from_dates_alone_holds_on_every_public_answer_before_and_after
         for e in before["feed"][: len(case.changes)]
     ] == [
         (a, b, day, False)
-        for (a, b), day in reversed(
-            list(zip(case.changes, _change_days(case), strict=True))
-        )
+        for (a, b), day in reversed(list(zip(case.changes, _change_days(case), strict=True)))
     ]
     # the holder's and the CB's pages count it as it is today
     statuses = {c["number"]: c["status"] for c in before["organization"]["certificates"]}
@@ -319,7 +317,7 @@ def _change_days(case: Case) -> list[str]:
 def _same_page(before: str, after: str, case: Case) -> None:
     marks = (
         f'<p id="status-not-recorded" class="flag">{case.reason_words} {NOT_RECORDED}</p>',
-        " <span class=\"flag\">not yet recorded by the register's daily check</span>",
+        ' <span class="flag">not yet recorded by the register\'s daily check</span>',
     )
     for mark in marks:
         before = before.replace(mark, "")
