@@ -6,11 +6,11 @@ from django.db import migrations
 
 ADD = (
     "UPDATE register_searchentry SET document = replace(document,"
-    " ',\"first_issued_on\":', ',\"status_recorded\":true,\"first_issued_on\":')"
+    ' \',"first_issued_on":\', \',"status_recorded":true,"first_issued_on":\')'
 )
 REMOVE = (
     "UPDATE register_searchentry SET document = replace(document,"
-    " ',\"status_recorded\":true,\"first_issued_on\":', ',\"first_issued_on\":')"
+    ' \',"status_recorded":true,"first_issued_on":\', \',"first_issued_on":\')'
 )
 
 
