@@ -686,7 +686,7 @@ def search(query: SearchQuery) -> SearchResult:
         counts = _facet_totals(stale)
         total = sum(c.count for c in counts.get("status", []))
         if sort == "changed" and stale.entries:
-            ids = _page_by_change(stale, "1 = 1", [], query.per_page, offset)
+            ids = _page_by_change(stale, None, {}, {}, query.per_page, offset)
         else:
             ids = _column(
                 f"SELECT e.certificate_id FROM register_searchentry e ORDER BY {order}"
@@ -732,7 +732,9 @@ def search(query: SearchQuery) -> SearchResult:
         match, params = _match_ids_sql(words, filters, newest_first=True, stale=stale)
         ids = _column(f"{match} LIMIT %s OFFSET %s", [*params, query.per_page, offset])
     elif exact and sort == "changed" and not stale.entries.keys().isdisjoint(matches):
-        ids = _page_by_change(stale, _in_sql(matches), list(matches), query.per_page, offset)
+        ids = _page_by_change(
+            stale, words, filters, totals, query.per_page, offset, matches=matches
+        )
     elif exact:
         ids = _page_in(matches, order, query.per_page, offset)
     else:
@@ -743,7 +745,7 @@ def search(query: SearchQuery) -> SearchResult:
             match_clause, match_params = _matches_sql(words, "e.certificate_id")
             where, params = f"{where} AND {match_clause}", [*params, *match_params]
         if sort == "changed" and stale.entries:
-            ids = _page_by_change(stale, where, params, query.per_page, offset)
+            ids = _page_by_change(stale, words, filters, totals, query.per_page, offset)
         else:
             ids = _column(
                 f"SELECT e.certificate_id FROM register_searchentry e WHERE {where}"
@@ -761,34 +763,58 @@ def search(query: SearchQuery) -> SearchResult:
     )
 
 
-def _in_sql(ids: list[int]) -> str:
-    return f"e.certificate_id IN ({_placeholders(ids)})"
-
-
 def _page_by_change(
-    stale: _Stale, where: str, params: list[Any], per_page: int, offset: int
+    stale: _Stale,
+    words: _Words | None,
+    filters: Mapping[str, str],
+    totals: Mapping[str, int],
+    per_page: int,
+    offset: int,
+    *,
+    matches: list[int] | None = None,
 ) -> list[int]:
-    """A page in the order of the latest status change, the stale entries placed by the
-    change the calendar made rather than the one the index holds: the index's order walked
-    without them (as far as the page reaches), the stale entries that match read apart
-    (they are few), the two merged. Two queries."""
-    ids = list(stale.entries)
-    walked = _dated_rows(
-        f"SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
-        f" WHERE {where} AND e.certificate_id NOT IN ({_placeholders(ids)})"
-        f" ORDER BY {_ORDER['changed']} LIMIT %s",
-        [*params, *ids, offset + per_page],
-    )
-    moved = [
-        (i, stale.entries[i].today.since, number)
-        for i, _since, number in _dated_rows(
-            f"SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
-            f" WHERE {where} AND e.certificate_id IN ({_placeholders(ids)})",
-            [*params, *ids],
+    """A page in the order of the latest status change, each stale entry placed by the
+    change the calendar made rather than the one the index holds. With the matches known
+    (at most COUNT_LIMIT), their dates are read and sorted here. Otherwise the index's order
+    is walked without the stale entries (as far as the page reaches), and the stale entries
+    that match (their status today, the other filters and the words) are read apart: they
+    are few. The two are merged. One or two queries."""
+    if matches is not None:
+        rows = _dated_rows(
+            "SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
+            f" WHERE e.certificate_id IN ({_placeholders(matches)})",
+            list(matches),
         )
+    else:
+        ids = list(stale.entries)
+        # The walk reads the stored status: the stale entries, whose status is not the
+        # stored one, are left out of it.
+        where, params = _filters_sql(filters, totals)
+        rest, more = _filters_sql({f: v for f, v in filters.items() if f != "status"}, totals)
+        if words is not None:
+            match_clause, match_params = _matches_sql(words, "e.certificate_id")
+            where, params = f"{where} AND {match_clause}", [*params, *match_params]
+            rest, more = f"{rest} AND {match_clause}", [*more, *match_params]
+        rows = _dated_rows(
+            "SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
+            f" WHERE {where} AND e.certificate_id NOT IN ({_placeholders(ids)})"
+            f" ORDER BY {_ORDER['changed']} LIMIT %s",
+            [*params, *ids, offset + per_page],
+        )
+        status = filters.get("status")
+        moved = [i for i, entry in stale.entries.items() if not status or entry.status == status]
+        if moved:
+            rows += _dated_rows(
+                "SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
+                f" WHERE {rest} AND e.certificate_id IN ({_placeholders(moved)})",
+                [*more, *moved],
+            )
+    dated = [
+        (i, stale.entries[i].today.since if i in stale.entries else since, number)
+        for i, since, number in rows
     ]
-    merged = sorted([*walked, *moved], key=lambda row: (-row[1].toordinal(), row[2]))
-    return [row[0] for row in merged[offset : offset + per_page]]
+    dated.sort(key=lambda row: (-row[1].toordinal(), row[2]))
+    return [row[0] for row in dated[offset : offset + per_page]]
 
 
 def _dated_rows(sql: str, params: list[Any]) -> list[tuple[int, dt.date, str]]:
