@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from apcert.certificates.choices import PUBLIC_STATUSES
@@ -333,36 +334,63 @@ def _words(text: str) -> _Words | None:
     return _Words(tuple(groups), " ".join(corrected) if changed else None, folded_text)
 
 
-@dataclass(frozen=True)
 class _Stale:
     """The index's entries whose stored status no longer holds today (few: those the
     daily sweep has not recorded yet), and what that does to a status filter: entries
     filed under the status asked for that have left it (``excluded``), and entries whose
     status today is the one asked for (``added``). Everything else the index holds is
-    true, so a search corrects by these alone, never by reading the whole register."""
+    true, so a search corrects by these alone, never by reading the whole register.
 
-    entries: Mapping[int, StaleStatus]
-    excluded: tuple[int, ...] = ()
-    added: tuple[int, ...] = ()
+    Read when first needed: the whole stale set in one query (a status filter, counts
+    over the whole register, the order of the latest change, counts over the matches),
+    or, for a few entries only (a page of hits, a number), just those, by primary key."""
 
-    @classmethod
-    def today(cls, filters: Mapping[str, str]) -> _Stale:
-        entries = stale_statuses()
-        status = filters.get("status")
-        if not status or not entries:
-            return cls(entries)
-        return cls(
-            entries,
-            excluded=tuple(sorted(i for i, s in entries.items() if s.stored == status)),
-            added=tuple(sorted(i for i, s in entries.items() if s.status == status)),
-        )
+    #: Up to this many entries are looked up by primary key rather than through the whole
+    #: stale set (a range of the lapses_on index, which reads each stale certificate's row).
+    FEW = 64
+
+    def __init__(
+        self, filters: Mapping[str, str], *, known: Mapping[int, StaleStatus] | None = None
+    ):
+        self._status = filters.get("status", "")
+        self._entries = known
+        self._checked: dict[int, StaleStatus | None] = {}
+
+    @property
+    def entries(self) -> Mapping[int, StaleStatus]:
+        if self._entries is None:
+            self._entries = stale_statuses()
+        return self._entries
+
+    def among(self, ids: list[int]) -> Mapping[int, StaleStatus]:
+        """The stale entries among ``ids``."""
+        if self._entries is None and len(ids) <= self.FEW:
+            missing = [i for i in ids if i not in self._checked]
+            if missing:
+                found = stale_statuses(ids=missing)
+                self._checked.update({i: found.get(i) for i in missing})
+            return {i: entry for i in ids if (entry := self._checked[i]) is not None}
+        entries = self.entries
+        return {i: entries[i] for i in ids if i in entries}
+
+    @cached_property
+    def excluded(self) -> tuple[int, ...]:
+        if not self._status:
+            return ()
+        return tuple(sorted(i for i, s in self.entries.items() if s.stored == self._status))
+
+    @cached_property
+    def added(self) -> tuple[int, ...]:
+        if not self._status:
+            return ()
+        return tuple(sorted(i for i, s in self.entries.items() if s.status == self._status))
 
     @property
     def corrects_filter(self) -> bool:
         return bool(self.excluded or self.added)
 
 
-_NO_STALE = _Stale({})
+_NO_STALE = _Stale({}, known={})
 
 
 #: The columns of the FTS5 table that hold words (``tags`` holds the filter values).
@@ -502,13 +530,12 @@ def _filters_sql(
     for facet, column in _SINGLE_VALUED.items():
         if facet == "status" and facet in filters and stale.corrects_filter:
             # The stored status, less the entries that have left it, plus those that have
-            # entered it since the sweep last ran.
-            excluded, added = list(stale.excluded), list(stale.added)
-            clauses.append(
-                f"((e.status = %s AND e.certificate_id NOT IN ({_placeholders(excluded)}))"
-                f" OR e.certificate_id IN ({_placeholders(added)}))"
-            )
-            params.extend([filters[facet], *excluded, *added])
+            # entered it since the sweep last ran: the stored status is the truth except for
+            # those, whose answer flips. One condition, not an OR, so that a walk of a sort
+            # order's index stays a walk.
+            flipped = sorted({*stale.excluded, *stale.added})
+            clauses.append(f"((e.status = %s) <> (e.certificate_id IN ({_placeholders(flipped)})))")
+            params.extend([filters[facet], *flipped])
         elif facet in filters:
             clauses.append(f"e.{column} = %s")
             params.append(filters[facet])
@@ -656,7 +683,7 @@ def search(query: SearchQuery) -> SearchResult:
 
     words = _words(query.text)
     filters = query.filters
-    stale = _Stale.today(filters)
+    stale = _Stale(filters)
     offset = (query.page - 1) * query.per_page
     sort = "newest" if words is None and query.sort == "relevance" else query.sort
     relevance = sort == "relevance"
@@ -731,7 +758,7 @@ def search(query: SearchQuery) -> SearchResult:
         # The word index lists its matches by id: read backwards, past the earlier pages.
         match, params = _match_ids_sql(words, filters, newest_first=True, stale=stale)
         ids = _column(f"{match} LIMIT %s OFFSET %s", [*params, query.per_page, offset])
-    elif exact and sort == "changed" and not stale.entries.keys().isdisjoint(matches):
+    elif exact and sort == "changed" and stale.among(matches):
         ids = _page_by_change(
             stale, words, filters, totals, query.per_page, offset, matches=matches
         )
@@ -850,12 +877,13 @@ def _hits(ids: list[int], stale: _Stale = _NO_STALE) -> list[SearchHit]:
             ids,
         )
         rows = {row[0]: row for row in cursor.fetchall()}
+    moved = stale.among(ids)
     hits = []
     for i in ids:
         if i not in rows:
             continue
         row = rows[i]
-        today = stale.entries.get(i)
+        today = moved.get(i)
         hits.append(
             SearchHit(
                 number=row[1],
@@ -896,8 +924,7 @@ def _facet_counts(ids: list[int], stale: _Stale = _NO_STALE) -> dict[str, list[F
             ids,
         )
         rows = [(str(f), str(v), int(n)) for f, v, n in cursor.fetchall()]
-    moved = [stale.entries[i] for i in ids if i in stale.entries]
-    return _labelled(_status_today(rows, moved))
+    return _labelled(_status_today(rows, stale.among(ids).values()))
 
 
 def _status_today(rows: list[tuple[str, str, int]], moved: Any) -> list[tuple[str, str, int]]:

@@ -145,15 +145,21 @@ _answers: dict[tuple[dt.date, tuple[tuple[Any, ...], ...]], dict[int, StaleStatu
 
 
 def stale_statuses(
-    day: dt.date | None = None, certificates: QuerySet[Certificate] | None = None
+    day: dt.date | None = None,
+    certificates: QuerySet[Certificate] | None = None,
+    *,
+    ids: list[int] | None = None,
 ) -> dict[int, StaleStatus]:
-    """Every public certificate (of ``certificates``, by default all) whose status on
-    ``day`` (today by default) differs from its stored status, with that status: one query
-    for the certificates and their schemes' rules together. Treat the answer as read-only:
-    the same facts on the same day give the same (shared) answer."""
+    """Every public certificate (of ``certificates``, or with these ``ids``; by default
+    all) whose status on ``day`` (today by default) differs from its stored status, with
+    that status: one query for the certificates and their schemes' rules together. Treat
+    the answer as read-only: the same facts on the same day give the same (shared) answer."""
     day = day or timezone.localdate()
     sql = _STALE_SQL
     params: list[Any] = [day, CertificateStatus.DRAFT.value]
+    if ids is not None:
+        sql += f" AND c.id IN ({', '.join(['%s'] * len(ids)) or 'NULL'})"
+        params.extend(ids)
     if certificates is not None:
         chosen, more = certificates.order_by().values("pk").query.sql_with_params()
         sql, params = f"{sql} AND c.id IN ({chosen})", [*params, *more]
