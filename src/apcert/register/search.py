@@ -432,12 +432,15 @@ def _match_ids_sql(
     *,
     newest_first: bool = False,
     stale: _Stale = _NO_STALE,
+    reach: int | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL giving the id of every entry matching the words and filters, unranked, or the
     newest certificates first (the word index's own order, read backwards). With a status
     filter that stale entries change, the index's matches lose the entries that have left
     that status and gain those that have entered it (matching the words and the other
-    filters): a second branch probing only those few ids."""
+    filters): a second branch probing only those few ids. Newest first, ``reach`` is how
+    far the caller reads (its limit and offset): the index's branch stops there and stays a
+    walk of the word index backwards, instead of every match being sorted."""
     from django.db import connection
 
     condition, params = _word_index_query(words, filters)
@@ -453,6 +456,9 @@ def _match_ids_sql(
     if stale.excluded:
         sql += f" AND {column} NOT IN ({_placeholders(list(stale.excluded))})"
         params = [*params, *stale.excluded]
+    if newest_first and reach is not None:
+        sql = f"SELECT m.{column} FROM ({sql} ORDER BY {column} DESC LIMIT %s) m"
+        params = [*params, reach]
     if stale.added:
         rest = {facet: value for facet, value in filters.items() if facet != "status"}
         added = f"{column} IN ({_placeholders(list(stale.added))})"
@@ -583,7 +589,9 @@ def _candidates(
     taken from this list."""
     if filters and min(totals.values()) == 0:
         return []  # a value no public certificate has
-    match, params = _match_ids_sql(words, filters, newest_first=newest_first, stale=stale)
+    match, params = _match_ids_sql(
+        words, filters, newest_first=newest_first, stale=stale, reach=limit
+    )
     return _column(f"{match} LIMIT %s", [*params, limit])
 
 
@@ -756,7 +764,9 @@ def search(query: SearchQuery) -> SearchResult:
         ids = matches[offset : offset + query.per_page]  # already newest first
     elif newest:
         # The word index lists its matches by id: read backwards, past the earlier pages.
-        match, params = _match_ids_sql(words, filters, newest_first=True, stale=stale)
+        match, params = _match_ids_sql(
+            words, filters, newest_first=True, stale=stale, reach=offset + query.per_page
+        )
         ids = _column(f"{match} LIMIT %s OFFSET %s", [*params, query.per_page, offset])
     elif exact and sort == "changed" and stale.among(matches):
         ids = _page_by_change(
