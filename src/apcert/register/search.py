@@ -460,15 +460,19 @@ def _match_ids_sql(
         sql = f"SELECT m.{column} FROM ({sql} ORDER BY {column} DESC LIMIT %s) m"
         params = [*params, reach]
     if stale.added:
+        # Each entry that has entered the status is checked by its id: the other filters
+        # on its row, the words by a probe of the word index (matching the other filters
+        # in the word index would list every entry of a common value).
         rest = {facet: value for facet, value in filters.items() if facet != "status"}
-        added = f"{column} IN ({_placeholders(list(stale.added))})"
-        if words is not None or rest:
-            other, more = _word_index_query(words, rest)
-            added = f"{other} AND {added}"
-        else:
-            more = []
-        sql += f" UNION ALL SELECT {column} FROM {table} WHERE {added}"
-        params = [*params, *more, *stale.added]
+        where, more = _filters_sql(rest)
+        if words is not None:
+            match_clause, match_params = _matches_sql(words, "e.certificate_id")
+            where, more = f"{where} AND {match_clause}", [*more, *match_params]
+        sql += (
+            " UNION ALL SELECT e.certificate_id FROM register_searchentry e WHERE"
+            f" e.certificate_id IN ({_placeholders(list(stale.added))}) AND {where}"
+        )
+        params = [*params, *stale.added, *more]
     return sql + (" ORDER BY 1 DESC" if newest_first else ""), params
 
 
