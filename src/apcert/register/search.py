@@ -793,12 +793,15 @@ def search(query: SearchQuery) -> SearchResult:
                 f" ORDER BY {order} LIMIT %s OFFSET %s",
                 [*params, query.per_page, offset],
             )
+    # The counts first: over more than a few matches they read the whole stale set, which
+    # then serves the page of hits too.
+    facets = _facet_counts(matches, stale) if exact and len(matches) <= FACET_LIMIT else {}
     return SearchResult(
         query=query,
         hits=_hits(ids, stale),
         total=len(matches) if exact else COUNT_LIMIT,
         total_exact=exact,
-        facets=_facet_counts(matches, stale) if exact and len(matches) <= FACET_LIMIT else {},
+        facets=facets,
         corrected=corrected,
         last_page=last_page,
     )
