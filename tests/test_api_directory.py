@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client
 
 from apcert.bodies.models import CBAcceptance
@@ -17,6 +19,16 @@ from apcert.certificates.services import certificate_suspend
 from tests.factories import World
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _within_the_maximum_suspension() -> Iterator[None]:
+    # The register shows a suspension that has run to the scheme's maximum as a withdrawal,
+    # whatever the sweep has recorded: these tests read certificates suspended in June 2026
+    # on a day when the suspension still holds.
+    with time_machine.travel(dt.datetime(2026, 7, 1, 10, 0), tick=False):
+        yield
+
 
 SECRET = "secret reason text"
 DIRECTORY_PATHS = [
@@ -83,11 +95,18 @@ def test_organization_answers_its_public_certificates(world: World, client: Clie
         "name": world.org.legal_name,
         "country": "DE",
         "certificates": [
-            {"number": first.number, "status": "current", "status_since": "2026-03-24", **common},
+            {
+                "number": first.number,
+                "status": "current",
+                "status_since": "2026-03-24",
+                "status_recorded": True,
+                **common,
+            },
             {
                 "number": second.number,
                 "status": "suspended",
                 "status_since": "2026-06-01",
+                "status_recorded": True,
                 **common,
             },
         ],

@@ -102,6 +102,7 @@ def test_certificate_by_number_answers_exactly_the_public_fields(
         "status": "current",
         "status_since": "2026-03-24",
         "status_reason_category": "granted",
+        "status_recorded": True,
         "first_issued_on": "2026-03-24",
         "expires_on": "2029-03-23",
         "issue_number": 1,
@@ -284,18 +285,21 @@ def test_history_lists_issues_and_status_changes_in_order(world: World, client: 
                 "from_status": "draft",
                 "to_status": "current",
                 "reason_category": "granted",
+                "recorded": True,
             },
             {
                 "effective_on": "2026-06-01",
                 "from_status": "current",
                 "to_status": "suspended",
                 "reason_category": "complaint",
+                "recorded": True,
             },
             {
                 "effective_on": "2026-07-01",
                 "from_status": "suspended",
                 "to_status": "current",
                 "reason_category": "resolved",
+                "recorded": True,
             },
         ],
     }
@@ -308,7 +312,9 @@ def test_history_lists_issues_and_status_changes_in_order(world: World, client: 
         ("2026-03-24", "current", True, 1, True, "granted"),
         ("2026-06-15", "suspended", False, 1, True, "complaint"),
         ("2026-07-01", "current", True, 1, True, "resolved"),
-        ("2029-03-24", "current", False, 1, True, "resolved"),  # validity ended
+        # no surveillance carried out: suspended from 2027-05-24, withdrawn when the maximum
+        # suspension ran out, on 2027-11-24
+        ("2029-03-24", "withdrawn", False, 1, True, "suspension_exceeded"),
     ],
 )
 def test_as_of_answers_from_the_history(
@@ -335,6 +341,7 @@ def test_as_of_answers_from_the_history(
         "covered": covered,
         "valid_until": "2029-03-23" if issue_number else None,
         "reason_category": reason,
+        "status_recorded": True,
     }
 
 

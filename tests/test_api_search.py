@@ -72,6 +72,7 @@ def test_a_search_answers_one_page_of_hits_with_their_public_fields(
                 "programmes": ["AP"],
                 "status": "current",
                 "status_since": "2026-03-24",
+                "status_recorded": True,
                 "expires_on": "2029-03-23",
                 "cities": ["Torino"],
                 "categories": ["EPL"],

@@ -10,7 +10,10 @@ one indexed ``SELECT`` of the certificate's public document from the search inde
 transaction as every certificate change, from
 :func:`apcert.register.documents.certificate_document_json`), sent as it is stored. The
 ninja endpoint builds the same document from the certificate itself, so both answer the same
-JSON.
+JSON. The stored document holds the recorded status; the same ``SELECT`` reads the
+certificate's ``lapses_on`` by its primary key, and a certificate whose recorded status no
+longer holds today (the calendar changed it and the daily sweep has not recorded it yet) is
+left to Django, which answers its status today.
 
 Anything else goes on to Django unchanged: other paths and methods, a number the index does
 not hold (Django then answers the 404 problem, or the certificate if the index has not got
@@ -44,6 +47,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
 
 from apcert.api import ratelimit
 
@@ -128,7 +132,7 @@ def _stored_document(number: str) -> bytes | None:
         connection.close_if_unusable_or_obsolete()
     try:
         with connection.cursor() as cursor:
-            cursor.execute(_config().select, [number])
+            cursor.execute(_config().select, [number, timezone.localdate()])
             row = cursor.fetchone()
     finally:
         if not connection.in_atomic_block:
@@ -164,6 +168,7 @@ def _config() -> _Config:
 
 
 def _read_settings() -> _Config:
+    from apcert.certificates.models import Certificate
     from apcert.register.models import SearchEntry
 
     allowed_hosts = list(settings.ALLOWED_HOSTS)
@@ -183,7 +188,11 @@ def _read_settings() -> _Config:
         use_x_forwarded_host=settings.USE_X_FORWARDED_HOST,
         allowed_hosts=allowed_hosts,
         headers=headers,
-        select=f"SELECT document FROM {SearchEntry._meta.db_table} WHERE number = %s",
+        select=(
+            f"SELECT e.document FROM {SearchEntry._meta.db_table} e"
+            f" JOIN {Certificate._meta.db_table} c ON c.id = e.certificate_id"
+            " WHERE e.number = %s AND (c.lapses_on IS NULL OR c.lapses_on > %s)"
+        ),
     )
 
 

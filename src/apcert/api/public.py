@@ -29,11 +29,12 @@ from pydantic import Field, WithJsonSchema
 from apcert.certificates.asof import certificate_as_of
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate
+from apcert.certificates.selectors import certificate_status_on
 from apcert.core.errors import DomainError, NotFound
 from apcert.credentials.services import receipt_issue
 from apcert.register import search as register_search
 from apcert.register import selectors
-from apcert.register.documents import certificate_document, transfer_link
+from apcert.register.documents import certificate_document, document_on_day, transfer_link
 from apcert.register.search import (
     FACETS,
     MAX_PAGE,
@@ -44,6 +45,16 @@ from apcert.register.search import (
     InvalidSearch,
     SearchQuery,
     SearchResult,
+)
+from apcert.register.status_today import unrecorded_changes
+
+#: The status a read gives is the status on the day asked, whether or not the register's
+#: daily check has recorded what the calendar did; this flag says which.
+STATUS_RECORDED = (
+    "False when the status, its date and reason category are what the calendar alone made "
+    "them (the validity ended, a surveillance window closed without a visit, a suspension "
+    "ran to the scheme's maximum) and the register's daily check has not recorded this "
+    "change yet; true when the status is the one the register has recorded."
 )
 
 _PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
@@ -249,6 +260,7 @@ class CertificateOut(Schema):
     status: str
     status_since: dt.date
     status_reason_category: str | None
+    status_recorded: bool = Field(description=STATUS_RECORDED)
     first_issued_on: dt.date
     expires_on: dt.date
     issue_number: int
@@ -282,6 +294,10 @@ class StatusChangeOut(Schema):
     from_status: str
     to_status: str
     reason_category: str
+    recorded: bool = Field(
+        description="False for a change the calendar made (on effective_on) that the "
+        "register's daily check has not recorded yet."
+    )
 
 
 class HistoryOut(Schema):
@@ -301,6 +317,7 @@ class AsOfOut(Schema):
     covered: bool | None
     valid_until: dt.date | None
     reason_category: str | None
+    status_recorded: bool = Field(description=STATUS_RECORDED)
 
 
 class ReceiptIssuerOut(Schema):
@@ -356,6 +373,7 @@ class SearchHitOut(Schema):
     programmes: list[str]
     status: str
     status_since: dt.date
+    status_recorded: bool = Field(description=STATUS_RECORDED)
     expires_on: dt.date
     cities: list[str]
     categories: list[str]
@@ -427,7 +445,8 @@ def _not_found(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _certificate_out(certificate: Certificate) -> CertificateOut:
-    return CertificateOut(**certificate_document(certificate))
+    today = certificate_status_on(certificate)
+    return CertificateOut(**document_on_day(certificate_document(certificate), today))
 
 
 def _history_out(certificate: Certificate) -> HistoryOut:
@@ -451,8 +470,19 @@ def _history_out(certificate: Certificate) -> HistoryOut:
                 from_status=c.from_status,
                 to_status=c.to_status,
                 reason_category=c.reason_category,
+                recorded=True,
             )
             for c in selectors.status_changes_of(certificate)
+        ]
+        + [
+            StatusChangeOut(
+                effective_on=c.effective_on,
+                from_status=c.from_status,
+                to_status=c.to_status,
+                reason_category=c.reason_category,
+                recorded=False,
+            )
+            for c in unrecorded_changes(certificate.status, certificate_status_on(certificate))
         ],
     )
 
@@ -476,6 +506,7 @@ def _search_out(result: SearchResult) -> SearchOut:
                 programmes=list(h.programmes),
                 status=h.status,
                 status_since=h.status_since,
+                status_recorded=h.status_recorded,
                 expires_on=h.expires_on,
                 cities=list(h.cities),
                 categories=list(h.categories),
@@ -588,6 +619,7 @@ def certificate_as_of_date(
         covered=answer.covered,
         valid_until=answer.valid_until,
         reason_category=answer.reason,
+        status_recorded=answer.recorded,
     )
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema, Status
+from pydantic import Field
 
 from apcert.api.errors import BODY_NOT_FOUND, ORGANIZATION_NOT_FOUND
 from apcert.register import directory
@@ -43,6 +44,11 @@ class HolderCertificateOut(Schema):
     number: str
     status: str
     status_since: dt.date
+    status_recorded: bool = Field(
+        description="False when the status, and its date, are what the calendar alone made "
+        "them (validity ended, surveillance window missed, maximum suspension reached) and "
+        "the register's daily check has not recorded this change yet."
+    )
     expires_on: dt.date
     issue_number: int
     scheme: NamedOut
@@ -174,6 +180,7 @@ def organization_detail(
                 number=c.number,
                 status=c.status,
                 status_since=c.status_since,
+                status_recorded=c.status_recorded,
                 expires_on=c.expires_on,
                 issue_number=c.issue_number,
                 scheme=_named(c.scheme),

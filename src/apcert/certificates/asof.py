@@ -13,9 +13,13 @@ Rules:
   "not yet issued"; a draft is never public and reads the same.
 - The issue in force on D is the latest issue with ``issued_on <= D`` (several on one day:
   the highest issue number).
+- From the day of the last recorded change on, the status is the one
+  :func:`apcert.certificates.timeline.status_on` gives for D, the function the sweep
+  records with: an expiry, a missed surveillance window or the end of the maximum
+  suspension holds from its date whether or not the sweep has recorded it (``recorded``
+  is then false for a change that fell due by today).
 - Current means the status was ``current`` *and* D is not after the ``valid_until`` of the
-  issue in force. A certificate whose validity has ended is not current even before the
-  sweep has recorded its expiry.
+  issue in force.
 - A scope line covers category C when its category code is C or an ancestor of C (a line
   for ``PWB`` covers ``PWB.PLT``; a line for ``PWB.PLT`` does not cover all of ``PWB``).
   With a site, the line must also be at that site. ``covered`` is about the scope of the
@@ -30,8 +34,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
+from apcert.certificates.selectors import certificate_status_on
 
 NOT_YET_ISSUED = "not yet issued"
 
@@ -48,6 +55,9 @@ class AsOfAnswer:
     covered: bool | None
     valid_until: dt.date | None
     reason: str | None
+    #: False when the status is a change the calendar made, by today, that the register's
+    #: daily check has not recorded yet.
+    recorded: bool = True
 
 
 def category_covers(line_category: str, category: str) -> bool:
@@ -97,9 +107,17 @@ def certificate_as_of(
     )
     status = NOT_YET_ISSUED
     reason: str | None = None
+    recorded = True
     if change is not None and change["to_status"] in PUBLIC_STATUSES:
         status = change["to_status"]
         reason = change["reason_category"]
+        if on >= certificate.status_since and status == certificate.status:
+            # On or after the last recorded change: what the calendar has done since.
+            then = certificate_status_on(certificate, on)
+            made = [c for c in then.unrecorded if c.to_status is not None]
+            if made:
+                status, reason = then.status, then.reason_category
+                recorded = not any(c.effective_on <= timezone.localdate() for c in made)
     valid_until: dt.date | None = issue["valid_until"] if issue is not None else None
     current = status == "current" and valid_until is not None and on <= valid_until
     covered: bool | None = None
@@ -116,6 +134,7 @@ def certificate_as_of(
         covered=covered,
         valid_until=valid_until,
         reason=reason,
+        recorded=recorded,
     )
 
 

@@ -18,10 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from apcert.bodies.models import CBAcceptance, CertificationBody
 from apcert.certificates.choices import PUBLIC_STATUSES, CertificateStatus
 from apcert.certificates.models import CertificateIssue
+from apcert.certificates.selectors import certificate_statuses_on
+from apcert.certificates.timeline import StatusOnDay
+from apcert.register.status_today import status_recorded
 from apcert.schemes.models import ProcessCategory
 
 #: Ids are 64-bit integers: a larger number in a URL names nothing (and would overflow the
@@ -57,6 +61,9 @@ class CertificateSummary:
     cb_code: str
     cb_name: str
     cb_country: str
+    #: False when the status is what the calendar made it and the register's daily check
+    #: has not recorded it yet.
+    status_recorded: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,14 +140,26 @@ def _latest_issues() -> QuerySet[CertificateIssue]:
     )
 
 
-def _summary(issue: CertificateIssue) -> CertificateSummary:
+def _current_today(path: str) -> Q:
+    """Certificates (at ``path``) current today: current as recorded, and not among those
+    whose recorded status stops holding by today (``lapses_on``): the calendar has
+    suspended or expired those, whether or not the daily sweep has recorded it."""
+    today = timezone.localdate()
+    return Q(**{f"{path}status": CertificateStatus.CURRENT}) & (
+        Q(**{f"{path}lapses_on__isnull": True}) | Q(**{f"{path}lapses_on__gt": today})
+    )
+
+
+def _summary(issue: CertificateIssue, today: StatusOnDay | None = None) -> CertificateSummary:
     certificate = issue.certificate
     cb = certificate.cb
     holder: dict[str, Any] = issue.holder
+    moved = today is not None and not status_recorded(today)
     return CertificateSummary(
         number=certificate.number,
-        status=certificate.status,
-        status_since=certificate.status_since,
+        status=today.status if today is not None and moved else certificate.status,
+        status_since=today.since if today is not None and moved else certificate.status_since,
+        status_recorded=not moved,
         expires_on=certificate.expires_on,
         issue_number=issue.issue_number,
         holder_name=str(holder["name"]),
@@ -175,11 +194,13 @@ def public_organization(organization_id: int) -> OrganizationProfile | None:
     if not issues:
         return None
     newest = max(issues, key=lambda issue: (issue.issued_on, issue.pk))
+    # No query unless one of them is stale.
+    today = certificate_statuses_on(issue.certificate for issue in issues)
     return OrganizationProfile(
         id=organization_id,
         name=str(newest.holder["name"]),
         country=str(newest.holder["country"]),
-        certificates=tuple(_summary(issue) for issue in issues),
+        certificates=tuple(_summary(i, today[i.certificate_id]) for i in issues),
     )
 
 
@@ -198,11 +219,7 @@ def _public_bodies() -> QuerySet[CertificationBody]:
     )
     return (
         CertificationBody.objects.filter(Exists(CBAcceptance.objects.filter(cb=OuterRef("pk"))))
-        .annotate(
-            current_count=Count(
-                "certificates", filter=Q(certificates__status=CertificateStatus.CURRENT)
-            )
-        )
+        .annotate(current_count=Count("certificates", filter=_current_today("certificates__")))
         .prefetch_related(Prefetch("acceptances", queryset=acceptances))
         .order_by("code")
     )
@@ -252,8 +269,7 @@ def body_current_certificates(
     per_page = max(1, min(per_page, BODY_CERTIFICATES_PER_PAGE_MAX))
     page = max(1, page)
     issues = _latest_issues().filter(
-        certificate__cb__code__iexact=code.strip(),
-        certificate__status=CertificateStatus.CURRENT,
+        _current_today("certificate__"), certificate__cb__code__iexact=code.strip()
     )
     total = issues.count()
     start = (page - 1) * per_page

@@ -23,7 +23,9 @@ from django.conf import settings
 
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.certificates.timeline import StatusOnDay
 from apcert.register import selectors
+from apcert.register.status_today import status_recorded
 
 
 def certificate_document(
@@ -86,6 +88,7 @@ def document_of(
     scheme: dict[str, str],
     issue: CertificateIssue,
     transfer: selectors.TransferLinks,
+    status_is_recorded: bool = True,
 ) -> dict[str, Any]:
     """The public document from its pieces: for readers that fetch certificates in bulk
     (the exports) and give the same answer as the API."""
@@ -94,6 +97,7 @@ def document_of(
         "status": status,
         "status_since": status_since.isoformat(),
         "status_reason_category": status_reason_category,
+        "status_recorded": status_is_recorded,
         "first_issued_on": first_issued_on.isoformat(),
         "expires_on": expires_on.isoformat(),
         "issue_number": issue.issue_number,
@@ -112,6 +116,21 @@ def document_of(
         ],
         "transferred_from": transfer_link(transfer.transferred_from),
         "transferred_to": transfer_link(transfer.transferred_to),
+    }
+
+
+def document_on_day(document: dict[str, Any], today: StatusOnDay) -> dict[str, Any]:
+    """The document with the status of the day: unchanged while the recorded status holds;
+    otherwise the status, its date and reason category that the calendar gave, with
+    ``status_recorded`` false until the register's daily check records them."""
+    if status_recorded(today):
+        return document
+    return {
+        **document,
+        "status": today.status,
+        "status_since": today.since.isoformat(),
+        "status_reason_category": today.reason_category,
+        "status_recorded": False,
     }
 
 

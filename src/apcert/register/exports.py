@@ -28,12 +28,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import F
+from django.utils import timezone
 
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.models import CertificateIssue, CertificateStatusChange
+from apcert.certificates.timeline import StatusFacts, status_on
 from apcert.register import selectors
-from apcert.register.documents import document_of
-from apcert.schemes.models import Scheme
+from apcert.register.documents import document_of, document_on_day
+from apcert.schemes.models import Scheme, SchemeRules
 
 #: Certificates read per query. A chunk's documents and text are all that is held at once.
 CHUNK = 500
@@ -45,6 +47,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "status",
     "status_since",
     "status_reason_category",
+    "status_recorded",
     "holder_name",
     "holder_country",
     "scheme",
@@ -79,6 +82,7 @@ class _Directory:
     def __init__(self) -> None:
         self.cbs: dict[int, dict[str, str]] = {}
         self.schemes: dict[int, dict[str, str]] = {}
+        self.rules: dict[int, SchemeRules] = {}
 
     def load(self, cb_ids: set[int], scheme_ids: set[int]) -> None:
         missing = cb_ids - self.cbs.keys()
@@ -91,6 +95,8 @@ class _Directory:
             schemes = Scheme.objects.filter(pk__in=missing)
             for pk, code, name in schemes.values_list("pk", "code", "name"):
                 self.schemes[pk] = {"code": code, "name": name}
+            for rules in SchemeRules.objects.filter(scheme_id__in=missing):
+                self.rules[rules.scheme_id] = rules
 
 
 _CERTIFICATE_COLUMNS = (
@@ -102,6 +108,8 @@ _CERTIFICATE_COLUMNS = (
     "expires_on",
     "cb_id",
     "scheme_id",
+    "lapses_on",
+    "surveillance_due_by",
 )
 
 
@@ -111,11 +119,13 @@ def _document(
     reason_category: str | None,
     directory: _Directory,
     transfer: selectors.TransferLinks,
+    today: dt.date,
 ) -> dict[str, Any]:
     """The public document of a certificate (:func:`apcert.register.documents.document_of`,
-    as the API answers), from the pieces a chunk has read."""
-    _pk, number, status, status_since, first_issued_on, expires_on, cb_id, scheme_id = row
-    return document_of(
+    as the API answers), from the pieces a chunk has read, with its status today."""
+    _pk, number, status, status_since, first_issued_on, expires_on, cb_id, scheme_id = row[:8]
+    lapses_on, due_by = row[8:]
+    document = document_of(
         number=number,
         status=status,
         status_since=status_since,
@@ -127,6 +137,20 @@ def _document(
         issue=issue,
         transfer=transfer,
     )
+    if lapses_on is None or lapses_on > today:
+        return document
+    # The calendar has changed the status since it was recorded: the same function of the
+    # same facts as every other read.
+    rules = directory.rules[scheme_id]
+    facts = StatusFacts(
+        status=status,
+        status_since=status_since,
+        expires_on=expires_on,
+        surveillance_due_by=due_by,
+        max_suspension_months=rules.max_suspension_months,
+        suspension_end_action=rules.suspension_end_action,
+    )
+    return document_on_day(document, status_on(facts, today))
 
 
 def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
@@ -137,6 +161,7 @@ def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
     and one each for the CBs and the schemes that a chunk is the first to meet."""
     directory = _Directory()
     after = 0
+    today = timezone.localdate()
     while True:
         rows = list(
             selectors.public_certificates()
@@ -168,6 +193,7 @@ def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
                 reasons.get(row[0]),
                 directory,
                 transfers.get(row[0], selectors.NO_TRANSFER),
+                today,
             )
             for row in rows
         ]
@@ -201,6 +227,7 @@ def csv_row(document: dict[str, Any]) -> list[str]:
         "status": document["status"],
         "status_since": document["status_since"],
         "status_reason_category": document["status_reason_category"] or "",
+        "status_recorded": "true" if document["status_recorded"] else "false",
         "holder_name": document["holder"]["name"],
         "holder_country": document["holder"]["country"],
         "scheme": document["scheme"]["code"],

@@ -15,10 +15,16 @@ scope line of the latest issue, the code itself, not its sub-categories), ``hold
 organization id). ``limit`` takes 1 to LIMIT_MAX entries (LIMIT_DEFAULT by default). The
 country and category are looked up in the register's search index
 (:class:`apcert.register.models.SearchFacet`), which holds exactly those values.
+
+A change that the calendar made (an expiry, a suspension for a missed surveillance window,
+a withdrawal at the end of the maximum suspension) is in the feed from the day it took
+effect, marked as not yet recorded until the register's daily check records it; once
+recorded it is the recorded change alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from collections.abc import Mapping
@@ -28,15 +34,17 @@ from urllib.parse import quote
 
 from django.contrib.syndication.views import Feed
 from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape
 
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.choices import CertificateStatus, StatusReason
-from apcert.certificates.models import CertificateStatusChange
+from apcert.certificates.models import Certificate, CertificateStatusChange
 from apcert.core.errors import DomainError
 from apcert.register import selectors
 from apcert.register.models import SearchEntry, SearchFacet
+from apcert.register.status_today import NOT_YET_RECORDED, stale_statuses, unrecorded_changes
 from apcert.schemes.models import ProcessCategory
 
 LIMIT_DEFAULT = 100
@@ -213,6 +221,16 @@ class FeedEntry:
     reason_category: str
     transferred_from: str | None = None
     transferred_to: str | None = None
+    #: False for a change the calendar made that the daily check has not recorded yet.
+    recorded: bool = True
+
+    @property
+    def anchor(self) -> str:
+        """The entry's fragment in its guid. A change not yet recorded has no id yet: it is
+        named by what it does and when."""
+        if self.recorded:
+            return f"status-change-{self.id}"
+        return f"status-change-{self.to_status}-{self.effective_on.isoformat()}"
 
     @property
     def reason_label(self) -> str:
@@ -225,7 +243,8 @@ class FeedEntry:
 
     @property
     def title(self) -> str:
-        return f"{self.number}: {self.from_status} to {self.to_status}"
+        title = f"{self.number}: {self.from_status} to {self.to_status}"
+        return title if self.recorded else f"{title} (not yet recorded)"
 
     @property
     def summary(self) -> str:
@@ -238,7 +257,7 @@ class FeedEntry:
             text += f" It was transferred from certificate {self.transferred_from}."
         if self.transferred_to:
             text += f" It was transferred to certificate {self.transferred_to}."
-        return text
+        return text if self.recorded else f"{text} {NOT_YET_RECORDED}"
 
     @property
     def moment(self) -> dt.datetime:
@@ -250,18 +269,62 @@ def certificate_path(number: str) -> str:
     return f"/certificates/{quote(number, safe='')}"
 
 
+def _feed_certificates(query: FeedQuery) -> QuerySet[Certificate]:
+    """The public certificates whose changes the query selects."""
+    certificates = selectors.public_certificates()
+    if query.cb:
+        certificates = certificates.filter(cb__code=query.cb)
+    if query.holder is not None:
+        certificates = certificates.filter(organization_id=query.holder)
+    if query.country:
+        certificates = certificates.filter(pk__in=_with_facet("country", query.country))
+    if query.category:
+        certificates = certificates.filter(pk__in=_with_facet("category", query.category))
+    return certificates
+
+
+def _unrecorded_entries(query: FeedQuery) -> list[FeedEntry]:
+    """The changes the calendar has made to the query's certificates and the daily check
+    has not recorded yet: one query for the few such certificates, one more for their
+    numbers and CBs when there are any."""
+    stale = stale_statuses(timezone.localdate(), _feed_certificates(query))
+    if not stale:
+        return []
+    rows = Certificate.objects.filter(pk__in=stale).values_list(
+        "pk", "number", "cb__code", "cb__name"
+    )
+    return [
+        FeedEntry(
+            id=0,
+            number=number,
+            holder_name="",
+            cb_code=cb_code,
+            cb_name=cb_name,
+            from_status=change.from_status,
+            to_status=change.to_status,
+            effective_on=change.effective_on,
+            reason_category=change.reason_category,
+            recorded=False,
+        )
+        for pk, number, cb_code, cb_name in rows
+        for change in unrecorded_changes(stale[pk].stored, stale[pk].today)
+    ]
+
+
 def feed_entries(query: FeedQuery) -> list[FeedEntry]:
-    """The entries of a feed: three queries (the changes, then their holders' names as the
-    search index holds them, from each certificate's latest issue, and their transfer
-    links)."""
+    """The entries of a feed: the recorded changes, then their holders' names as the
+    search index holds them (from each certificate's latest issue) and their transfer links,
+    and the changes the calendar made that are not recorded yet (:func:`_unrecorded_entries`;
+    a calendar change is never a transfer, so those need no links of their own)."""
     changes = list(status_changes(query)[: query.limit])
+    pending = _unrecorded_entries(query)
     ids = {change.certificate_id for change in changes}
     holders = dict(
         SearchEntry.objects.filter(pk__in=ids).values_list("certificate_id", "holder_name")
     )
     found = selectors.transfer_links(ids)
     transfers = {pk: found.get(pk, selectors.NO_TRANSFER) for pk in ids}
-    return [
+    recorded = [
         FeedEntry(
             id=change.pk,
             number=change.certificate.number,
@@ -277,6 +340,21 @@ def feed_entries(query: FeedQuery) -> list[FeedEntry]:
         )
         for change in changes
     ]
+    if not pending:
+        return recorded
+    names = dict(
+        SearchEntry.objects.filter(number__in={e.number for e in pending}).values_list(
+            "number", "holder_name"
+        )
+    )
+    pending = [dataclasses.replace(e, holder_name=names.get(e.number, "")) for e in pending]
+    # Newest first, a change not yet recorded before those recorded on its day.
+    merged = sorted(
+        [*recorded, *pending],
+        key=lambda e: (e.effective_on, not e.recorded, e.id),
+        reverse=True,
+    )
+    return merged[: query.limit]
 
 
 # --- rendering --------------------------------------------------------------------------
@@ -291,7 +369,7 @@ class FeedItem:
 
     @property
     def guid(self) -> str:
-        return f"{self.url}#status-change-{self.entry.id}"
+        return f"{self.url}#{self.entry.anchor}"
 
     def url_of(self, number: str) -> str:
         """The absolute link of another certificate's page, on the same site as ``url``."""
@@ -436,6 +514,7 @@ def json_feed(page: FeedPage) -> dict[str, Any]:
                     "reason_category_label": item.entry.reason_label,
                     "transferred_from": item.transfer_link(item.entry.transferred_from),
                     "transferred_to": item.transfer_link(item.entry.transferred_to),
+                    "recorded": item.entry.recorded,
                 },
             }
             for item in page.items

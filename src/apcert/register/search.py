@@ -15,11 +15,13 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.core.errors import DomainError
 from apcert.register.errors import SEARCH_INVALID
+from apcert.register.status_today import StaleStatus, stale_statuses
 
 #: The filters a search can take, in the order pages show them.
 FACETS: tuple[str, ...] = (
@@ -153,6 +155,9 @@ class SearchHit:
     #: The numbers of the certificates this one was transferred from and to, if any.
     transferred_from: str | None = None
     transferred_to: str | None = None
+    #: False when the status is one the calendar gave the certificate and the register's
+    #: daily check has not recorded yet (the index holds the recorded one).
+    status_recorded: bool = True
 
 
 @dataclass(frozen=True)
@@ -333,6 +338,65 @@ def _words(text: str) -> _Words | None:
     return _Words(tuple(groups), " ".join(corrected) if changed else None, folded_text)
 
 
+class _Stale:
+    """The index's entries whose stored status no longer holds today (few: those the
+    daily sweep has not recorded yet), and what that does to a status filter: entries
+    filed under the status asked for that have left it (``excluded``), and entries whose
+    status today is the one asked for (``added``). Everything else the index holds is
+    true, so a search corrects by these alone, never by reading the whole register.
+
+    Read when first needed: the whole stale set in one query (a status filter, counts
+    over the whole register, the order of the latest change, counts over the matches),
+    or, for a few entries only (a page of hits, a number), just those, by primary key."""
+
+    #: Up to this many entries are looked up by primary key rather than through the whole
+    #: stale set (a range of the lapses_on index, which reads each stale certificate's row).
+    FEW = 64
+
+    def __init__(
+        self, filters: Mapping[str, str], *, known: Mapping[int, StaleStatus] | None = None
+    ):
+        self._status = filters.get("status", "")
+        self._entries = known
+        self._checked: dict[int, StaleStatus | None] = {}
+
+    @property
+    def entries(self) -> Mapping[int, StaleStatus]:
+        if self._entries is None:
+            self._entries = stale_statuses()
+        return self._entries
+
+    def among(self, ids: list[int]) -> Mapping[int, StaleStatus]:
+        """The stale entries among ``ids``."""
+        if self._entries is None and len(ids) <= self.FEW:
+            missing = [i for i in ids if i not in self._checked]
+            if missing:
+                found = stale_statuses(ids=missing)
+                self._checked.update({i: found.get(i) for i in missing})
+            return {i: entry for i in ids if (entry := self._checked[i]) is not None}
+        entries = self.entries
+        return {i: entries[i] for i in ids if i in entries}
+
+    @cached_property
+    def excluded(self) -> tuple[int, ...]:
+        if not self._status:
+            return ()
+        return tuple(sorted(i for i, s in self.entries.items() if s.stored == self._status))
+
+    @cached_property
+    def added(self) -> tuple[int, ...]:
+        if not self._status:
+            return ()
+        return tuple(sorted(i for i, s in self.entries.items() if s.status == self._status))
+
+    @property
+    def corrects_filter(self) -> bool:
+        return bool(self.excluded or self.added)
+
+
+_NO_STALE = _Stale({}, known={})
+
+
 #: The columns of the FTS5 table that hold words (``tags`` holds the filter values).
 _WORD_COLUMNS = "{number holder places scope}"
 
@@ -367,18 +431,53 @@ def _word_index_query(words: _Words | None, filters: Mapping[str, str]) -> tuple
 
 
 def _match_ids_sql(
-    words: _Words | None, filters: Mapping[str, str], *, newest_first: bool = False
+    words: _Words | None,
+    filters: Mapping[str, str],
+    *,
+    newest_first: bool = False,
+    stale: _Stale = _NO_STALE,
+    reach: int | None = None,
 ) -> tuple[str, list[Any]]:
     """SQL giving the id of every entry matching the words and filters, unranked, or the
-    newest certificates first (the word index's own order, read backwards)."""
+    newest certificates first (the word index's own order, read backwards). With a status
+    filter that stale entries change, the index's matches lose the entries that have left
+    that status and gain those that have entered it (matching the words and the other
+    filters): a second branch probing only those few ids. Newest first, ``reach`` is how
+    far the caller reads (its limit and offset): the index's branch stops there and stays a
+    walk of the word index backwards, instead of every match being sorted."""
     from django.db import connection
 
     condition, params = _word_index_query(words, filters)
-    if connection.vendor == "postgresql":
-        order = " ORDER BY entry_id DESC" if newest_first else ""
-        return f"SELECT entry_id FROM register_search_doc WHERE {condition}{order}", params
-    order = " ORDER BY rowid DESC" if newest_first else ""
-    return f"SELECT rowid FROM register_search_fts WHERE {condition}{order}", params
+    table, column = (
+        ("register_search_doc", "entry_id")
+        if connection.vendor == "postgresql"
+        else ("register_search_fts", "rowid")
+    )
+    if not stale.corrects_filter:
+        order = f" ORDER BY {column} DESC" if newest_first else ""
+        return f"SELECT {column} FROM {table} WHERE {condition}{order}", params
+    sql = f"SELECT {column} FROM {table} WHERE {condition}"
+    if stale.excluded:
+        sql += f" AND {column} NOT IN ({_placeholders(list(stale.excluded))})"
+        params = [*params, *stale.excluded]
+    if newest_first and reach is not None:
+        sql = f"SELECT m.{column} FROM ({sql} ORDER BY {column} DESC LIMIT %s) m"
+        params = [*params, reach]
+    if stale.added:
+        # Each entry that has entered the status is checked by its id: the other filters
+        # on its row, the words by a probe of the word index (matching the other filters
+        # in the word index would list every entry of a common value).
+        rest = {facet: value for facet, value in filters.items() if facet != "status"}
+        where, more = _filters_sql(rest)
+        if words is not None:
+            match_clause, match_params = _matches_sql(words, "e.certificate_id")
+            where, more = f"{where} AND {match_clause}", [*more, *match_params]
+        sql += (
+            " UNION ALL SELECT e.certificate_id FROM register_searchentry e WHERE"
+            f" e.certificate_id IN ({_placeholders(list(stale.added))}) AND {where}"
+        )
+        params = [*params, *stale.added, *more]
+    return sql + (" ORDER BY 1 DESC" if newest_first else ""), params
 
 
 def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
@@ -400,8 +499,9 @@ def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
     )
 
 
-def _totals(filters: Mapping[str, str]) -> dict[str, int]:
-    """How many entries have each filter value (0 for a value none has)."""
+def _totals(filters: Mapping[str, str], stale: _Stale = _NO_STALE) -> dict[str, int]:
+    """How many entries have each filter value (0 for a value none has), the status asked
+    for counted as it is today."""
     from django.db import connection
 
     if not filters:
@@ -414,7 +514,10 @@ def _totals(filters: Mapping[str, str]) -> dict[str, int]:
             [x for pair in pairs for x in pair],
         )
         found = {str(facet): int(count) for facet, count in cursor.fetchall()}
-    return {facet: found.get(facet, 0) for facet in filters}
+    out = {facet: found.get(facet, 0) for facet in filters}
+    if "status" in out:
+        out["status"] += len(stale.added) - len(stale.excluded)
+    return out
 
 
 #: The filters an entry has one value of, kept as columns of ``register_searchentry``.
@@ -427,7 +530,9 @@ _SINGLE_VALUED = {
 
 
 def _filters_sql(
-    filters: Mapping[str, str], totals: Mapping[str, int] | None = None
+    filters: Mapping[str, str],
+    totals: Mapping[str, int] | None = None,
+    stale: _Stale = _NO_STALE,
 ) -> tuple[str, list[Any]]:
     """The filters as a condition on the entry ``e``, for checking entries one at a time
     while walking an index (by number, by holder name, in a sort order): the single-valued
@@ -437,7 +542,15 @@ def _filters_sql(
     clauses: list[str] = []
     params: list[Any] = []
     for facet, column in _SINGLE_VALUED.items():
-        if facet in filters:
+        if facet == "status" and facet in filters and stale.corrects_filter:
+            # The stored status, less the entries that have left it, plus those that have
+            # entered it since the sweep last ran: the stored status is the truth except for
+            # those, whose answer flips. One condition, not an OR, so that a walk of a sort
+            # order's index stays a walk.
+            flipped = sorted({*stale.excluded, *stale.added})
+            clauses.append(f"((e.status = %s) <> (e.certificate_id IN ({_placeholders(flipped)})))")
+            params.extend([filters[facet], *flipped])
+        elif facet in filters:
             clauses.append(f"e.{column} = %s")
             params.append(filters[facet])
     rest = {f: v for f, v in filters.items() if f not in _SINGLE_VALUED}
@@ -477,13 +590,16 @@ def _candidates(
     limit: int,
     *,
     newest_first: bool,
+    stale: _Stale,
 ) -> list[int]:
     """Up to ``limit`` ids of entries matching the words and filters, found once, in one
     query of the word index: their count, the page and the counts per filter value are all
     taken from this list."""
     if filters and min(totals.values()) == 0:
         return []  # a value no public certificate has
-    match, params = _match_ids_sql(words, filters, newest_first=newest_first)
+    match, params = _match_ids_sql(
+        words, filters, newest_first=newest_first, stale=stale, reach=limit
+    )
     return _column(f"{match} LIMIT %s", [*params, limit])
 
 
@@ -506,13 +622,17 @@ def _rank_rows_sql(ids_sql: str) -> str:
 
 
 def _candidate_rows(
-    words: _Words, filters: Mapping[str, str], totals: Mapping[str, int], limit: int
+    words: _Words,
+    filters: Mapping[str, str],
+    totals: Mapping[str, int],
+    limit: int,
+    stale: _Stale,
 ) -> list[RankRow]:
     """:func:`_candidates` for a relevance search: the same matches, by id, each with what
     it is ranked on, in one statement (the ids are not sent back to the database)."""
     if filters and min(totals.values()) == 0:
         return []
-    match, params = _match_ids_sql(words, filters)
+    match, params = _match_ids_sql(words, filters, stale=stale)
     return _rows(
         _rank_rows_sql(f"{match} LIMIT %s") + " ORDER BY e.certificate_id", [*params, limit]
     )
@@ -570,11 +690,16 @@ def search(query: SearchQuery) -> SearchResult:
     The matches are found once, up to COUNT_LIMIT of them; their count, the page and the
     counts per filter value come from that list. Beyond it, the total reads "more than",
     a relevance page is ranked over the first matches (holder-name matches included), and
-    any other order walks its index."""
+    any other order walks its index.
+
+    The index holds each certificate's recorded status; the few whose status the calendar
+    has changed since the sweep last ran are read apart (:class:`_Stale`, one query) and
+    shown, filtered, counted and sorted by their status today."""
     from apcert.register.index import number_key
 
     words = _words(query.text)
     filters = query.filters
+    stale = _Stale(filters)
     offset = (query.page - 1) * query.per_page
     sort = "newest" if words is None and query.sort == "relevance" else query.sort
     relevance = sort == "relevance"
@@ -583,7 +708,7 @@ def search(query: SearchQuery) -> SearchResult:
 
     if words is not None and _looks_like_number(number_key(query.text)):
         # A certificate number, however typed: its key finds it at once.
-        where, params = _filters_sql(filters)
+        where, params = _filters_sql(filters, stale=stale)
         found = _column(
             "SELECT e.certificate_id FROM register_searchentry e WHERE e.number_key = %s"
             f" AND {where}",
@@ -592,34 +717,40 @@ def search(query: SearchQuery) -> SearchResult:
         if found:
             return SearchResult(
                 query=query,
-                hits=_hits(found[offset : offset + query.per_page]),
+                hits=_hits(found[offset : offset + query.per_page], stale),
                 total=len(found),
                 total_exact=True,
-                facets=_facet_counts(found),
+                facets=_facet_counts(found, stale),
                 last_page=1,
             )
 
     if words is None and not filters:
         # The whole register: the kept totals give every count.
-        counts = _facet_totals()
+        counts = _facet_totals(stale)
         total = sum(c.count for c in counts.get("status", []))
-        ids = _column(
-            f"SELECT e.certificate_id FROM register_searchentry e ORDER BY {order}"
-            " LIMIT %s OFFSET %s",
-            [query.per_page, offset],
-        )
-        return SearchResult(query=query, hits=_hits(ids), total=total, total_exact=True,
+        if sort == "changed" and stale.entries:
+            ids = _page_by_change(stale, None, {}, {}, query.per_page, offset)
+        else:
+            ids = _column(
+                f"SELECT e.certificate_id FROM register_searchentry e ORDER BY {order}"
+                " LIMIT %s OFFSET %s",
+                [query.per_page, offset],
+            )
+        return SearchResult(query=query, hits=_hits(ids, stale), total=total, total_exact=True,
                             facets=counts)  # fmt: skip
 
     newest = sort == "newest"
-    totals = _totals(filters)  # read once: which filter value is rarest, and any held by none
+    # Read once: which filter value is rarest, and any held by none.
+    totals = _totals(filters, stale)
     last_page = MAX_PAGE
     if not relevance:
-        matches = _candidates(words, filters, totals, COUNT_LIMIT + 1, newest_first=newest)
+        matches = _candidates(
+            words, filters, totals, COUNT_LIMIT + 1, newest_first=newest, stale=stale
+        )
         exact = len(matches) <= COUNT_LIMIT
     if relevance:
         assert words is not None
-        rows = _candidate_rows(words, filters, totals, COUNT_LIMIT + 1)
+        rows = _candidate_rows(words, filters, totals, COUNT_LIMIT + 1, stale)
         matches = [row[0] for row in rows]
         exact = len(matches) <= COUNT_LIMIT
         pool = rows
@@ -627,7 +758,7 @@ def search(query: SearchQuery) -> SearchResult:
             # Holder names that begin with the words come first: a range of the holder-name
             # index, not a scan of every match.
             typed = words.corrected or words.folded
-            where, more = _filters_sql(filters, totals)
+            where, more = _filters_sql(filters, totals, stale)
             holders = _rows(
                 "SELECT e.certificate_id, e.number_key, e.holder_key, e.number"
                 " FROM register_searchentry e WHERE e.holder_key >= %s"
@@ -641,31 +772,105 @@ def search(query: SearchQuery) -> SearchResult:
         ids = matches[offset : offset + query.per_page]  # already newest first
     elif newest:
         # The word index lists its matches by id: read backwards, past the earlier pages.
-        match, params = _match_ids_sql(words, filters, newest_first=True)
+        match, params = _match_ids_sql(
+            words, filters, newest_first=True, stale=stale, reach=offset + query.per_page
+        )
         ids = _column(f"{match} LIMIT %s OFFSET %s", [*params, query.per_page, offset])
+    elif exact and sort == "changed" and stale.among(matches):
+        ids = _page_by_change(
+            stale, words, filters, totals, query.per_page, offset, matches=matches
+        )
     elif exact:
         ids = _page_in(matches, order, query.per_page, offset)
     else:
         # Many matches in another order: walk that order's index, keeping the matches: the
         # filters checked on each entry first, the words (a probe of the word index) last.
-        where, params = _filters_sql(filters, totals)
+        where, params = _filters_sql(filters, totals, stale)
         if words is not None:
             match_clause, match_params = _matches_sql(words, "e.certificate_id")
             where, params = f"{where} AND {match_clause}", [*params, *match_params]
-        ids = _column(
-            f"SELECT e.certificate_id FROM register_searchentry e WHERE {where}"
-            f" ORDER BY {order} LIMIT %s OFFSET %s",
-            [*params, query.per_page, offset],
-        )
+        if sort == "changed" and stale.entries:
+            ids = _page_by_change(stale, words, filters, totals, query.per_page, offset)
+        else:
+            ids = _column(
+                f"SELECT e.certificate_id FROM register_searchentry e WHERE {where}"
+                f" ORDER BY {order} LIMIT %s OFFSET %s",
+                [*params, query.per_page, offset],
+            )
+    # The counts first: over more than a few matches they read the whole stale set, which
+    # then serves the page of hits too.
+    facets = _facet_counts(matches, stale) if exact and len(matches) <= FACET_LIMIT else {}
     return SearchResult(
         query=query,
-        hits=_hits(ids),
+        hits=_hits(ids, stale),
         total=len(matches) if exact else COUNT_LIMIT,
         total_exact=exact,
-        facets=_facet_counts(matches) if exact and len(matches) <= FACET_LIMIT else {},
+        facets=facets,
         corrected=corrected,
         last_page=last_page,
     )
+
+
+def _page_by_change(
+    stale: _Stale,
+    words: _Words | None,
+    filters: Mapping[str, str],
+    totals: Mapping[str, int],
+    per_page: int,
+    offset: int,
+    *,
+    matches: list[int] | None = None,
+) -> list[int]:
+    """A page in the order of the latest status change, each stale entry placed by the
+    change the calendar made rather than the one the index holds. With the matches known
+    (at most COUNT_LIMIT), their dates are read and sorted here. Otherwise the index's order
+    is walked without the stale entries (as far as the page reaches), and the stale entries
+    that match (their status today, the other filters and the words) are read apart: they
+    are few. The two are merged. One or two queries."""
+    if matches is not None:
+        rows = _dated_rows(
+            "SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
+            f" WHERE e.certificate_id IN ({_placeholders(matches)})",
+            list(matches),
+        )
+    else:
+        ids = list(stale.entries)
+        # The walk reads the stored status: the stale entries, whose status is not the
+        # stored one, are left out of it.
+        where, params = _filters_sql(filters, totals)
+        rest, more = _filters_sql({f: v for f, v in filters.items() if f != "status"}, totals)
+        if words is not None:
+            match_clause, match_params = _matches_sql(words, "e.certificate_id")
+            where, params = f"{where} AND {match_clause}", [*params, *match_params]
+            rest, more = f"{rest} AND {match_clause}", [*more, *match_params]
+        rows = _dated_rows(
+            "SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
+            f" WHERE {where} AND e.certificate_id NOT IN ({_placeholders(ids)})"
+            f" ORDER BY {_ORDER['changed']} LIMIT %s",
+            [*params, *ids, offset + per_page],
+        )
+        status = filters.get("status")
+        moved = [i for i, entry in stale.entries.items() if not status or entry.status == status]
+        if moved:
+            rows += _dated_rows(
+                "SELECT e.certificate_id, e.status_since, e.number FROM register_searchentry e"
+                f" WHERE {rest} AND e.certificate_id IN ({_placeholders(moved)})",
+                [*more, *moved],
+            )
+    dated = [
+        (i, stale.entries[i].today.since if i in stale.entries else since, number)
+        for i, since, number in rows
+    ]
+    dated.sort(key=lambda row: (-row[1].toordinal(), row[2]))
+    return [row[0] for row in dated[offset : offset + per_page]]
+
+
+def _dated_rows(sql: str, params: list[Any]) -> list[tuple[int, dt.date, str]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(i), _as_date(d), str(n)) for i, d, n in cursor.fetchall()]
 
 
 def _looks_like_number(key: str) -> bool:
@@ -677,10 +882,11 @@ def _as_date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
-def _hits(ids: list[int]) -> list[SearchHit]:
+def _hits(ids: list[int], stale: _Stale = _NO_STALE) -> list[SearchHit]:
     """The page's entries, in the order of ``ids``: one plain statement over the entry
     columns a result line shows (the ORM's model building took longer than the read), and
-    one for their transfer links."""
+    one for their transfer links. A stale entry shows its status today, marked as not yet
+    recorded."""
     from django.db import connection
 
     from apcert.register.selectors import NO_TRANSFER, transfer_links
@@ -696,12 +902,14 @@ def _hits(ids: list[int]) -> list[SearchHit]:
         )
         rows = {row[0]: row for row in cursor.fetchall()}
     transfers = transfer_links(list(rows))
+    moved = stale.among(ids)
     hits = []
     for i in ids:
         if i not in rows:
             continue
         row = rows[i]
         transfer = transfers.get(i, NO_TRANSFER)
+        today = moved.get(i)
         hits.append(
             SearchHit(
                 number=row[1],
@@ -712,26 +920,27 @@ def _hits(ids: list[int]) -> list[SearchHit]:
                 cb_name=row[6],
                 scheme_code=row[7],
                 programmes=tuple(row[8].split()),
-                status=row[9],
-                status_since=_as_date(row[10]),
+                status=row[9] if today is None else today.status,
+                status_since=_as_date(row[10]) if today is None else today.today.since,
                 expires_on=_as_date(row[11]),
                 cities=tuple(c for c in row[12].split("\n") if c),
                 categories=tuple(row[13].split()),
                 transferred_from=transfer.transferred_from,
                 transferred_to=transfer.transferred_to,
+                status_recorded=today is None,
             )
         )
     return hits
 
 
-def _facet_totals() -> dict[str, list[FacetCount]]:
+def _facet_totals(stale: _Stale = _NO_STALE) -> dict[str, list[FacetCount]]:
     from apcert.register.models import SearchFacetTotal
 
     rows = SearchFacetTotal.objects.filter(count__gt=0).values_list("facet", "value", "count")
-    return _labelled(list(rows))
+    return _labelled(_status_today(list(rows), stale.entries.values()))
 
 
-def _facet_counts(ids: list[int]) -> dict[str, list[FacetCount]]:
+def _facet_counts(ids: list[int], stale: _Stale = _NO_STALE) -> dict[str, list[FacetCount]]:
     from django.db import connection
 
     if not ids:
@@ -743,7 +952,22 @@ def _facet_counts(ids: list[int]) -> dict[str, list[FacetCount]]:
             ids,
         )
         rows = [(str(f), str(v), int(n)) for f, v, n in cursor.fetchall()]
-    return _labelled(rows)
+    return _labelled(_status_today(rows, stale.among(ids).values()))
+
+
+def _status_today(rows: list[tuple[str, str, int]], moved: Any) -> list[tuple[str, str, int]]:
+    """Counts per filter value with each stale entry counted under its status today rather
+    than the one the index holds (no other value of an entry changes with the calendar)."""
+    delta: dict[str, int] = {}
+    for entry in moved:
+        delta[entry.stored] = delta.get(entry.stored, 0) - 1
+        delta[entry.status] = delta.get(entry.status, 0) + 1
+    if not delta:
+        return rows
+    counts = {(f, v): n for f, v, n in rows}
+    for status, n in delta.items():
+        counts[("status", status)] = counts.get(("status", status), 0) + n
+    return [(f, v, n) for (f, v), n in counts.items() if n > 0]
 
 
 def _labels(wanted: dict[str, set[str]]) -> dict[tuple[str, str], str]:

@@ -25,10 +25,17 @@ from django.views.decorators.http import require_safe
 from apcert.certificates.asof import NOT_YET_ISSUED, AsOfAnswer, certificate_as_of
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate, CertificateIssue
+from apcert.certificates.selectors import certificate_status_on
 from apcert.documents.downloads import public_issue_pdf
 from apcert.register import directory, selectors
 from apcert.register import search as register_search
 from apcert.register.search import FACETS
+from apcert.register.status_today import (
+    NOT_YET_RECORDED,
+    status_recorded,
+    status_words,
+    unrecorded_changes,
+)
 from apcert.register.templatetags.register_tags import plain_day, reason_label, status_word
 from apcert.schemes.models import ProcessCategory, Standard
 
@@ -299,6 +306,8 @@ def _valid_on_words(answer: AsOfAnswer, what: str) -> dict[str, Any]:
     elif answer.status != "current":
         why = f"on {on} the certificate was {status_word(answer.status).lower()}"
         why += f" (reason: {reason_label(answer.reason)})." if answer.reason else "."
+        if not answer.recorded:
+            why += " " + NOT_YET_RECORDED
     elif not answer.current:
         until = plain_day(answer.valid_until) if answer.valid_until else ""
         why = f"on {on} the certificate's validity had ended (it was valid until {until})."
@@ -332,8 +341,19 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     site_choices = _sites(issues)
     valid_on = _valid_on(request.GET, certificate, categories, site_choices)
     last_change = changes[-1] if changes else None
+    today = certificate_status_on(certificate)
+    recorded = status_recorded(today)
+    reason = last_change.reason_category if last_change else ""
     context = {
         "certificate": certificate,
+        # The status today, whether or not the daily check has recorded it yet.
+        "status": {
+            "status": certificate.status if recorded else today.status,
+            "since": certificate.status_since if recorded else today.since,
+            "recorded": recorded,
+            "words": status_words(today),
+            "not_recorded": NOT_YET_RECORDED,
+        },
         "issue": issue,
         "holder": selectors.holder_of(issue),
         "sites": sites,
@@ -343,9 +363,12 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
             for line in selectors.public_scope_lines(issue)
         ],
         "standards": _standards(issue),
-        "reason": last_change.reason_category if last_change else "",
+        "reason": reason if recorded else today.reason_category,
         "history": [{"issue": i, "summary": summaries[i.issue_number]} for i in reversed(issues)],
-        "status_changes": list(reversed(changes)),
+        "status_changes": [
+            *reversed(unrecorded_changes(certificate.status, today)),
+            *reversed(changes),
+        ],
         "transfer": _transfer_links(certificate),
         "categories": categories,
         "site_choices": site_choices,
