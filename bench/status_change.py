@@ -2,7 +2,8 @@
 the services, beside another version of the code measured in the same run.
 
     .venv/bin/python bench/status_change.py [--certificates 10000] [--count 100]
-        [--baseline-src /path/to/other/checkout/src] [--rounds 2] [--var-dir /tmp/bench_status]
+        [--baseline-src /path/to/other/checkout/src] [--rounds 2] [--start 0]
+        [--var-dir /tmp/bench_status]
 
 Each version (this checkout's ``src``, and ``--baseline-src`` when given) gets its own data
 set, built by that version's own ``apcert demo-data --certificates N --seed 1`` under
@@ -124,6 +125,13 @@ def main() -> None:
     parser.add_argument("--certificates", type=int, default=10_000)
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--start",
+        type=int,
+        default=0,
+        help="the first certificate (in number order) to change; give a new one per run so "
+        "that no certificate is changed twice across runs",
+    )
     parser.add_argument("--baseline-src", type=Path)
     parser.add_argument(
         "--var-dir", type=Path, default=Path(tempfile.gettempdir()) / "bench_status"
@@ -154,7 +162,7 @@ def main() -> None:
                     "--count",
                     str(args.count),
                     "--offset",
-                    str(round_ * args.count),
+                    str(args.start + round_ * args.count),
                 ],
                 env=environment(src, args.var_dir / name),
                 check=True,
