@@ -146,3 +146,17 @@ def issues_not_saying_what_changed() -> list[tuple[str, int, str, str]]:
             )
         previous = issue
     return wrong
+
+
+def surveilled(world: World, cert: Certificate) -> None:
+    """Carry out every surveillance of ``cert``'s current cycle on time (the day each falls
+    due), so that the scheme's calendar neither suspends nor withdraws it before a decision
+    dated near its expiry."""
+    from apcert.cycle.programme import visits_for
+
+    while True:
+        fresh = Certificate.objects.get(pk=cert.pk)
+        due = next((v for v in visits_for(fresh) if v.kind == "surveillance" and not v.done), None)
+        if due is None:
+            return
+        visit(world, fresh, "surveillance", start=due.due_date - 4 * DAYS)

@@ -8,6 +8,7 @@ and deterministic: a fixed seed and a few dozen examples an operation."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,8 @@ def register(world: World, key_dir: Path) -> Iterator[None]:
     current = world.granted()
     suspended: Certificate = certificate_suspend(
         actor=world.team.decision_maker, certificate=world.granted(),
-        reason_category="complaint", reason="under review", decided_on=current.expires_on,
+        reason_category="complaint", reason="under review",
+        decided_on=current.status_since + dt.timedelta(days=10),
     )  # fmt: skip
     KNOWN.update(
         number=[current.number, suspended.number],

@@ -30,7 +30,7 @@ from apcert.cycle.selectors import certificates_with_programme
 from apcert.cycle.sweep import cycle_sweep
 from apcert.schemes.services import DATA_DIR, reference_load
 from tests.factories import World
-from tests.flows_support import DAYS, reported, visit
+from tests.flows_support import DAYS, reported, surveilled, visit
 from tests.test_cycle_programme import _visit
 from tests.test_flows_scope import _two_site_certificate
 from tests.test_flows_transfer import _new_cb, _transfer
@@ -144,6 +144,7 @@ def test_expiry_by_the_sweep_removes_the_visits(world: World) -> None:
 
 def test_a_renewal_plans_the_next_cycle(world: World) -> None:
     cert = world.granted()
+    surveilled(world, cert)
     a = visit(world, cert, "reassessment", start=cert.expires_on - 60 * DAYS)
     world.resolve_findings(a)
     certificate_renew(

@@ -22,6 +22,7 @@ from tests.flows_support import (
     grew,
     records,
     reported,
+    surveilled,
     visit,
 )
 
@@ -32,6 +33,7 @@ def test_given_a_reassessment_when_renewed_in_time_then_same_number_new_issue_ne
 ) -> None:
     # Given a current certificate and a re-assessment reported before expiry
     cert = world.granted()
+    surveilled(world, cert)
     old_expiry = cert.expires_on
     on = old_expiry - (days_before_expiry - 1) * DAYS
     a = visit(world, cert, "reassessment", start=on - 30 * DAYS, findings=("minor",))

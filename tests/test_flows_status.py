@@ -279,3 +279,36 @@ def test_given_a_faulty_cancellation_then_refused(world: World, arrange: str, co
         code,
         cert,
     )
+
+
+def test_a_decision_after_the_calendar_ended_the_certificate_is_refused(world: World) -> None:
+    # Given a certificate granted 2026-03-24 whose first surveillance (window to 2027-05-23)
+    # never took place: by the scheme's calendar it is suspended from 2027-05-24 and
+    # withdrawn on 2027-11-24, and no sweep has recorded either
+    cert = world.granted()
+
+    # When a decision is dated on the day the calendar withdrew it, it is refused, naming
+    # the date and the rule, and nothing is written
+    err = assert_refused(
+        lambda: certificate_cancel(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason="The holder asks",
+            decided_on=dt.date(2027, 11, 24),
+        ),
+        "certificate.ended_by_calendar",
+        cert,
+    )
+    assert "withdrawn on 2027-11-24" in str(err)
+    assert "suspended longer than allowed" in str(err)
+
+    # But on the day before, while the calendar has only suspended it, the CB may still end
+    # it by its own decision
+    certificate_withdraw(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        reason_category="missed_surveillance",
+        reason="No surveillance visit could be arranged",
+        decided_on=dt.date(2027, 11, 23),
+    )
+    assert cert_row(cert.pk)["status"] == "withdrawn"

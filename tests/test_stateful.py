@@ -55,6 +55,7 @@ from apcert.certificates.models import (
     CertificateStatusChange,
     Decision,
 )
+from apcert.certificates.selectors import certificate_status_on
 from apcert.certificates.services import (
     SUSPEND_REASONS,
     WITHDRAW_REASONS,
@@ -84,10 +85,18 @@ GRANT_RULES = frozenset(
         "decision.initial_assessment_expired",
     }
 )
-RENEW_RULES = frozenset({"certificate.renewal_too_late"})
+RENEW_RULES = frozenset({"certificate.renewal_too_late", "certificate.ended_by_calendar"})
 EXPIRE_RULES = frozenset({"certificate.not_yet_expired"})
 # A decision on a certificate is refused once its validity has ended (it must be expired).
-DATED_RULES = frozenset({"certificate.validity_ended"})
+#: Refusals that follow from dates alone: the validity ended, the maximum suspension ran out,
+#: or the calendar ended the certificate before the sweep recorded it.
+DATED_RULES = frozenset(
+    {
+        "certificate.validity_ended",
+        "certificate.suspension_exceeded",
+        "certificate.ended_by_calendar",
+    }
+)
 
 
 def _snapshot() -> dict[str, Any]:
@@ -149,6 +158,7 @@ class CertificateLifecycle(RuleBasedStateMachine):
             assert _snapshot() == before, f"{action} was refused ({exc.code}) but wrote"
             if CERTIFICATE.allowed(status, action):
                 assert exc.code in rule_codes, f"unexpected refusal of {action}: {exc}"
+                self._check_dated_refusal(cert, exc)
             else:
                 assert exc.code == "certificate.transition_not_allowed", exc
                 assert exc.params == {"state": status, "action": action}
@@ -165,6 +175,15 @@ class CertificateLifecycle(RuleBasedStateMachine):
         assert after["issues"] == before["issues"] + int(new_issue)
         issue_before = {pk: n for pk, *_, n in before["certificates"]}[cert.pk]
         assert row.current_issue_number == issue_before + int(new_issue)
+
+    def _check_dated_refusal(self, cert: Certificate, exc: DomainError) -> None:
+        """A refusal by the calendar agrees with the status of the day that every read shows."""
+        row = Certificate.objects.get(pk=cert.pk)
+        on = certificate_status_on(row, self.today)
+        if exc.code == "certificate.ended_by_calendar":
+            assert on.status in ("withdrawn", "expired") and not on.recorded, (on, exc)
+        elif exc.code == "certificate.suspension_exceeded":
+            assert row.status == "suspended" and on.status != "suspended", (on, exc)
 
     # --- applications, findings and grants --------------------------------------------------
 

@@ -6,6 +6,7 @@ Tests, the API and the forms key on the code, never on the message."""
 
 CERTIFICATE_EMPTY_SCOPE = "certificate.empty_scope"
 CERTIFICATE_NOTHING_CHANGED = "certificate.nothing_changed"
+CERTIFICATE_ENDED_BY_CALENDAR = "certificate.ended_by_calendar"
 CERTIFICATE_STANDARD_NOT_DECLARED = "certificate.standard_not_declared"
 CERTIFICATE_STANDARD_NO_CURRENT_EDITION = "certificate.standard_no_current_edition"
 CERTIFICATE_NOT_CURRENT = "certificate.not_current"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.choices import CertificateStatus, StatusReason
 from apcert.certificates.errors import (
+    CERTIFICATE_ENDED_BY_CALENDAR,
     CERTIFICATE_NOT_CURRENT,
     CERTIFICATE_NOTHING_CHANGED,
     CERTIFICATE_VALIDITY_ENDED,
     DECISION_DATE_BEFORE_LAST_CHANGE,
 )
+from apcert.certificates.lifecycle import TERMINAL
 from apcert.certificates.models import (
     Certificate,
     CertificateIssue,
@@ -19,6 +21,7 @@ from apcert.certificates.models import (
 )
 from apcert.certificates.selectors import (
     certificate_last_issue,
+    status_facts,
 )
 from apcert.certificates.services.transition import certificate_lock, certificate_state
 from apcert.certificates.snapshots import (
@@ -28,9 +31,11 @@ from apcert.certificates.snapshots import (
     sites_of,
     standards_of,
 )
+from apcert.certificates.timeline import status_on
 from apcert.core.dates import add_months
 from apcert.core.errors import RuleViolation
 from apcert.schemes.models import Programme
+from apcert.schemes.selectors import scheme_rules
 
 # The services of this package lock and describe a certificate as the transition service does.
 _lock = certificate_lock
@@ -108,6 +113,27 @@ def _check_decision_date(cert: Certificate, decided_on: dt.date) -> None:
             f"{decided_on.isoformat()} comes after its validity ended. Record its expiry.",
             code=CERTIFICATE_VALIDITY_ENDED,
         )
+    _check_not_ended_by_calendar(cert, decided_on)
+
+
+def _check_not_ended_by_calendar(cert: Certificate, decided_on: dt.date) -> None:
+    """A certificate that the scheme's calendar has ended by the decision's date (withdrawn
+    when its suspension ran to the maximum, perhaps after a missed surveillance window) has
+    nothing left to decide on, whether or not the daily sweep has recorded it yet: the same
+    function of its facts as every read says so."""
+    if cert.lapses_on is None or cert.lapses_on > decided_on:
+        return
+    day = status_on(status_facts(cert, scheme_rules(cert.scheme)), decided_on)
+    ended = next((c for c in day.unrecorded if c.to_status in TERMINAL), None)
+    if ended is None:
+        return
+    raise RuleViolation(
+        f"{cert.number} was {ended.to_status} on {ended.effective_on.isoformat()} by the "
+        f"scheme's rules ({StatusReason(ended.reason_category).label}), so there is nothing "
+        f"left to decide on {decided_on.isoformat()}. The holder may apply again.",
+        code=CERTIFICATE_ENDED_BY_CALENDAR,
+        params={"status": ended.to_status, "effective_on": ended.effective_on},
+    )
 
 
 def _programme_ids(issue: CertificateIssue) -> list[int]:
