@@ -383,9 +383,10 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "register/certificate.html", context, status=status)
 
 
-#: An issue never changes, but its document may be re-made (a new layout, a credential
-#: signed with a new key): shared caches may keep it for an hour.
-PDF_CACHE_CONTROL = "public, max-age=3600"
+#: The document carries the certificate's status of the day across its pages when it is not
+#: current, so a copy kept by a cache could hide a suspension or a withdrawal made since:
+#: caches must ask again every time.
+PDF_CACHE_CONTROL = "no-cache"
 
 
 @require_safe
