@@ -1,7 +1,7 @@
 """Accounts: invitations by which a CB or an organization adds colleagues with a role.
 
 A CB's administrator invites the CB's staff, an organization's administrator the
-organization's users, and the Secretariat anyone (DOMAIN.md section 2). The invitation goes
+organization's users, and the Secretariat anyone. The invitation goes
 by e-mail with a link holding a random token; whoever opens the link chooses a username and a
 password, and gets an account with the role the invitation names. Accounts are made this way
 or by the Secretariat in the admin; nobody signs themselves up.

@@ -1,7 +1,7 @@
-"""The public register API under ``/api/public/`` (issue 4, point 2).
+"""The public register API under ``/api/public/``.
 
 No account, no cookies, no record of who asks. Every answer has its own output schema that
-lists its fields one by one (STYLE.md rule 7), filled only from what
+lists its fields one by one, filled only from what
 :mod:`apcert.register.selectors` returns, so nothing private can reach it by accident.
 Errors are problem JSON: ``{"code": ..., "message": ...}``, whatever refuses the request.
 

@@ -1,7 +1,7 @@
-"""Public API: organizations and certification bodies (issue 4).
+"""Public API: organizations and certification bodies.
 
 Registered into the public API by :mod:`apcert.api.public`. Each answer has its own output
-schema listing its fields one by one (STYLE.md rule 7), filled from
+schema listing its fields one by one, filled from
 :mod:`apcert.register.directory`, which reads public fields only. A missing organization or
 CB is a 404 problem ``{"code": ..., "message": ...}``, as for certificates.
 """

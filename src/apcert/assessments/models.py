@@ -172,7 +172,7 @@ class CorrectiveAction(models.Model):
 
 class EvidenceFile(models.Model):
     """A file the organization attaches to a corrective action as evidence that it was
-    carried out (DOMAIN.md section 4: a corrective action holds its evidence). The bytes live
+    carried out (a corrective action holds its evidence). The bytes live
     under EVIDENCE_DIR, outside anything the web server serves, at ``storage_key``: a name
     apcert generates, never the one the client sent, which is kept only as ``name`` for
     display and download. ``sha256`` is the content's digest, taken while it was received.

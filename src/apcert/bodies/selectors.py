@@ -1,6 +1,6 @@
 """Reading certification bodies and their acceptances: the Secretariat's view.
 
-The CBs, their acceptances and staff are the Secretariat's to keep (DOMAIN.md section 2);
+The CBs, their acceptances and staff are the Secretariat's to keep;
 these selectors refuse anyone else with the same ``permission.secretariat_required`` error
 the services give, so a page built on them cannot show a CB list to a CB user by accident.
 """

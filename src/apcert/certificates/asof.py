@@ -1,4 +1,4 @@
-"""As-of queries: what a certificate was on a given day (issue 3, point 5).
+"""As-of queries: what a certificate was on a given day.
 
 "Was certificate X current on date D, and did it cover process category P at site S on that
 date?" is answered from the public record only: the status history

@@ -43,7 +43,7 @@ class DecisionKind(models.TextChoices):
 
 
 class StatusReason(models.TextChoices):
-    """Public reason categories of a status change (DOMAIN.md section 4)."""
+    """Public reason categories of a status change."""
 
     GRANTED = "granted", "certification granted"
     MISSED_SURVEILLANCE = "missed_surveillance", "surveillance not carried out in time"

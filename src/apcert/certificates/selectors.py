@@ -180,7 +180,7 @@ def decision_subject_problems(
 def grant_problems(
     *, application: Application, assessment: Assessment, decided_by: User, decided_on: dt.date
 ) -> list[RuleViolation]:
-    """Every rule that stops a grant now (DOMAIN.md section 4, Decision), in order."""
+    """Every rule that stops a grant now, in order."""
     problems: list[RuleViolation] = []
     if assessment.application_id != application.pk or assessment.kind != AssessmentKind.INITIAL:
         problems.append(
@@ -215,7 +215,7 @@ def grant_problems(
     return problems
 
 
-# --- decisions that follow a visit (issue 3, point 2) ----------------------------------------
+# --- decisions that follow a visit ----------------------------------------
 
 
 def certificate_last_issue(certificate: Certificate) -> CertificateIssue | None:
@@ -280,7 +280,7 @@ def new_scope_problems(
     on: dt.date,
 ) -> list[RuleViolation]:
     """Scope lines to be added to a certificate: inside the CB's acceptance, and every
-    declared standard current on the decision date (the grant rules, DOMAIN.md section 4)."""
+    declared standard current on the decision date (the grant rules)."""
     problems = acceptance_problems(
         cb_id=cb_id,
         programme_ids=programme_ids,

@@ -1,4 +1,4 @@
-"""Signed certificates that verify offline (issue 6).
+"""Signed certificates that verify offline.
 
 Each certificate issue can be given a W3C Verifiable Credential (Data Model 2.0) signed by its
 CB with an Ed25519 key, as a Data Integrity proof of the ``eddsa-jcs-2022`` cryptosuite. Each

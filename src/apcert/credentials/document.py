@@ -1,7 +1,7 @@
 """The verifiable credential (W3C VC Data Model 2.0) of one certificate issue, unsigned.
 
 Built from the issue's immutable public snapshot through the register's selectors, so it
-lists the public fields only (DOMAIN.md section 5): number, issue, holder name and country,
+lists the public fields only: number, issue, holder name and country,
 published sites, scheme and programmes, scope lines (an unpublished site's id left out),
 standards with editions, the CB, the validity dates. The certificate's status is not in it:
 a status changes after signing, and is told by the status list (``credentialStatus``).

@@ -222,7 +222,7 @@ def credential_for_issue(
         return None
     key.cb = cb
     if status_entries is None:
-        # Every credential names its place in the CB's status lists (issue 6); a
+        # Every credential names its place in the CB's status lists; a
         # certificate that has none yet (made before the lists) takes it now.
         from apcert.statuslists.selectors import status_entries as entries_of
         from apcert.statuslists.services import status_lists_apply

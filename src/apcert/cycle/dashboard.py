@@ -2,7 +2,7 @@
 this week and this month, what is overdue, and certificates by status over time.
 
 Every selector here takes a :class:`DashboardScope` and returns only what its holder may
-see (issue 5): the Secretariat sees everything; CB staff their CBs' clients; organization
+see: the Secretariat sees everything; CB staff their CBs' clients; organization
 users their own organizations. A person with roles in several places sees the union.
 
 The queries are bounded, whatever the number of rows: the visits are read from the stored

@@ -6,8 +6,8 @@ from django.db import models
 
 
 class FindingLateFlag(models.Model):
-    """A nonconformity whose corrective action was not in by its due date (DOMAIN.md section
-    4, "Due dates"), noticed by the sweep. Written once per finding, never updated: the flag
+    """A nonconformity whose corrective action was not in by its due date (the scheme's
+    due dates), noticed by the sweep. Written once per finding, never updated: the flag
     stays as a fact of the finding's history even after the finding is closed."""
 
     finding = models.OneToOneField(
@@ -56,8 +56,8 @@ class SweepRun(models.Model):
 
 
 class ScheduledVisit(models.Model):
-    """One open visit of a live certificate's audit programme (DOMAIN.md section 4,
-    Surveillance): a surveillance or the re-assessment not yet done by a reported assessment.
+    """One open visit of a live certificate's audit programme (the scheme's
+    surveillance): a surveillance or the re-assessment not yet done by a reported assessment.
 
     Derived data, kept so that the dashboards read a few indexed rows instead of planning
     every certificate's programme on each request: the rows of a certificate are recomputed

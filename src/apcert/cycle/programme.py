@@ -1,4 +1,4 @@
-"""The three-year audit programme of a certificate (DOMAIN.md section 4, Surveillance).
+"""The three-year audit programme of a certificate.
 
 A cycle starts on the initial decision, then on the day after each expiry that a renewal
 replaced. Within it: the first surveillance ``first_surveillance_months`` after the start,

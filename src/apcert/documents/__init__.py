@@ -1,4 +1,4 @@
-"""Documents made from the register's public records (issue 6): the certificate PDF with its
+"""Documents made from the register's public records: the certificate PDF with its
 QR code and embedded signed credential.
 
 A plain package, not a Django app: no models, and its one font comes from a wheel.

@@ -1,4 +1,4 @@
-"""The certificate document: one issue of a certificate as an A4 PDF (issue 6).
+"""The certificate document: one issue of a certificate as an A4 PDF.
 
 Laid out like a paper certificate: title, number and issue, holder and the sites it
 publishes, the scope, the declared standards with their editions, the dates and the
@@ -7,7 +7,7 @@ page for this number and issue, where the live status is (a PDF cannot know that
 certificate was suspended since). The signed credential, when given, is embedded as a file,
 so the PDF carries something that verifies offline.
 
-Only public fields (DOMAIN.md section 5) are printed, read through
+Only public fields are printed, read through
 :mod:`apcert.register.selectors` like the register page: the holder's name and country,
 published sites only, scope lines without unpublished sites. Made with fpdf2 and segno, pure
 Python: no system package.

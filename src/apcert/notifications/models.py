@@ -11,8 +11,8 @@ class NotificationSent(models.Model):
     """One e-mail about one event to one recipient: the outbox and its history.
 
     The row is written and committed before the mail is sent, and the database allows one
-    row per (kind, subject_key, recipient), so the same event never reaches a person twice
-    (issue 3, point 4). ``subject_key`` names the event, for example ``status_change:123``
+    row per (kind, subject_key, recipient), so the same event never reaches a person twice.
+    ``subject_key`` names the event, for example ``status_change:123``
     or ``expiry:cert 45:until 2029-03-24:horizon 90``. Private.
     """
 

@@ -1,4 +1,4 @@
-"""Notification e-mails (issue 3, point 4): an outbox that a dispatcher scans.
+"""Notification e-mails: an outbox that a dispatcher scans.
 
 No other service calls into this module: :func:`notifications_dispatch` looks at the
 committed state of the database on a given day and works out what is due.

@@ -1,1 +1,1 @@
-"""The public certificate register: what anyone may read, without an account (issue 4)."""
+"""The public certificate register: what anyone may read, without an account."""

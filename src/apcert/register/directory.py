@@ -1,7 +1,7 @@
 """The public directory: organizations that hold certificates, and certification bodies.
 
-Read-only selectors for the register pages and the public API (issue 4). Like
-:mod:`apcert.register.selectors` they return public fields only (DOMAIN.md section 5): an
+Read-only selectors for the register pages and the public API. Like
+:mod:`apcert.register.selectors` they return public fields only: an
 organization is known by the holder snapshot of its certificates' issues (name and country,
 never its registration number or address), and only through certificates that are public
 (every status but draft). A CB is public once the Secretariat has accepted it for a

@@ -2,8 +2,8 @@
 
 :func:`certificate_document` is the answer of ``GET /api/public/certificates/{number}``; the
 search index stores it, serialized, beside each entry (kept in step in the change's own
-transaction), so the hottest public read is one indexed row. Only public fields (DOMAIN.md
-section 5) are listed, one by one.
+transaction), so the hottest public read is one indexed row. Only the scheme's public
+fields are listed, one by one.
 
 A transferred certificate names the other one, number and public page, both ways
 (``transferred_from``, ``transferred_to``). The transfer service re-indexes both certificates

@@ -1,7 +1,7 @@
-"""Bulk export of the public register (issue 4, point 3; DOMAIN.md section 6, point 2).
+"""Bulk export of the public register.
 
 Every certificate that is not a draft, one row (CSV) or one line (JSON Lines) each, with the
-public fields of the certificate and its latest issue only (DOMAIN.md section 5). Each JSON
+public fields of the certificate and its latest issue only. Each JSON
 line is the certificate's public document, field for field the answer of
 ``GET /api/public/certificates/{number}`` (:func:`apcert.register.documents.
 certificate_document`), built from the same selectors (holder_of, published_sites,

@@ -1,11 +1,11 @@
-"""Feeds of status changes in the public register (issue 4, point 3; DOMAIN.md section 6).
+"""Feeds of status changes in the public register.
 
 Every change of status of a public certificate (a grant, a suspension, a restoration, a
 withdrawal, a cancellation, an expiry), newest first by the day it took effect, then by its
 id; as Atom (``django.contrib.syndication`` with ``Atom1Feed``) and as JSON Feed 1.1. Each
 entry names the certificate, its holder (as the latest issue names it), its CB, the statuses
 before and after, the day and the public reason category; never the free-text reason, which
-is private (DOMAIN.md section 5) and is not even read. A certificate transferred to another CB
+is private and is not even read. A certificate transferred to another CB
 names the other certificate both ways (Atom: a ``related`` link; JSON Feed: under
 ``_apcert``; both: in the summary).
 

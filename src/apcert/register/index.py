@@ -1,4 +1,4 @@
-"""Keeping the search index of the public register in step (issue 4, point 4).
+"""Keeping the search index of the public register in step.
 
 Every service that changes what the register shows of a certificate (a grant, a new issue, a
 status change, a transfer) calls :func:`index_certificate` inside its own transaction, next to
@@ -7,7 +7,7 @@ was committed. :func:`index_rebuild` makes the whole index again (after a bulk l
 ``apcert reindex``), in one transaction. :func:`index_check` compares the index with a fresh
 build and names every difference.
 
-Only public fields go in (DOMAIN.md section 5): the number, the holder name and country, the
+Only public fields go in: the number, the holder name and country, the
 published sites, scheme, programmes, scope wording and categories, standards, the CB and the
 status. A draft has no entry.
 """

@@ -1,4 +1,4 @@
-"""Searching the public register (issue 4, points 1 and 4).
+"""Searching the public register.
 
 One selector, :func:`search`, answers every search: the pages, the API and the benchmarks call
 it. It reads only the search index (:mod:`apcert.register.index`), which holds public fields

@@ -1,6 +1,6 @@
 """Reading the public register. Everything the public sees is read through here.
 
-DOMAIN.md section 5: the number, issues and their history, status and its history (date
+What the scheme makes public: the number, issues and their history, status and its history (date
 and reason category, never the free-text reason), holder name and country, the sites the
 holder publishes, scheme and programmes, scope wording and categories, standards with
 editions and the CB are public. Drafts, and sites the holder does not publish, are not.

@@ -5,7 +5,7 @@ Two questions. "Is certificate X (issue N) valid?": answered from the register's
 signed credential genuine, and is it still good?": a PDF or a credential's JSON, checked with
 :func:`~apcert.credentials.verification.verify_credential` against the register's own trust
 store, and its status read from the status lists in the database, not over HTTP
-(:func:`credential_answer`). Public fields only (DOMAIN.md section 5): dates, status and the
+(:func:`credential_answer`). Public fields only: dates, status and the
 reason category, never a free-text reason.
 """
 

@@ -1,11 +1,11 @@
-"""The public register pages (issue 4): search, certificate, organization, CB directory.
+"""The public register pages: search, certificate, organization, CB directory.
 
 Server-rendered, no account. Every page answers a GET: forms are GET forms, so each search
 and each "was it valid on ..." question has a URL that can be shared, and no page touches
 the session or sets a CSRF cookie. Views parse the request, call one selector of
 :mod:`apcert.register.selectors`, :mod:`apcert.register.directory` or
 :mod:`apcert.register.search` (or :mod:`apcert.documents` for a certificate's PDF), and
-render; those return public fields only (DOMAIN.md section 5).
+render; those return public fields only.
 """
 
 from __future__ import annotations

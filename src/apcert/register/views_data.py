@@ -1,6 +1,6 @@
 """Open data of the public register: the bulk exports and the status-change feeds.
 
-No account, no cookies, nothing recorded of who asks (DOMAIN.md section 6, point 2). The views
+No account, no cookies, nothing recorded of who asks. The views
 parse the request, call :mod:`apcert.register.exports` or :mod:`apcert.register.feeds`, and
 answer; a parameter that cannot be used is a 400 with a plain-text message.
 """

@@ -1,4 +1,4 @@
-"""The register's verification page, ``/verify`` (issue 6): what a certificate's QR code opens.
+"""The register's verification page, ``/verify``: what a certificate's QR code opens.
 
 GET ``?number=...&issue=N`` answers from the register's record; POST checks a signed
 credential (an uploaded PDF or JSON file, or pasted JSON). No account, no cookie, on a phone

@@ -47,7 +47,7 @@ class SchemeRules(models.Model):
     defaults = models.JSONField(default=list, blank=True)
     sources = models.JSONField(default=dict, blank=True)
     #: The Secretariat reviews each new certificate of this scheme before it is published
-    #: (issue 5's optional gate). Turned on and off by the Secretariat in the back office;
+    #:. Turned on and off by the Secretariat in the back office;
     #: the reference files set it only when they name it.
     publication_review = models.BooleanField(default=False)
 

@@ -1,4 +1,4 @@
-"""The certification body's back-office pages (issue 5): incoming applications, assessment
+"""The certification body's back-office pages: incoming applications, assessment
 planning and findings, corrective action review with the evidence, the decision, and the
 actions on the CB's certificates.
 

@@ -1,4 +1,4 @@
-"""Evidence files attached to corrective actions (issue 5, point 4).
+"""Evidence files attached to corrective actions.
 
 Uploads are kept in EVIDENCE_DIR, outside the web root, under names apcert makes; limited in
 size (EVIDENCE_MAX_BYTES) and type (EVIDENCE_TYPES, each checked by its content as well as

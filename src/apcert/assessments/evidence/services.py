@@ -44,7 +44,7 @@ def assessed_organization(assessment: Assessment) -> Organization:
 
 # A corrective action takes evidence while its finding waits on it: answered (awaiting the
 # assessor's review) or with its plan accepted (a plan once accepted is next verified on
-# evidence, DOMAIN.md section 4). Once verified (closed) or rejected (open, to be answered
+# evidence). Once verified (closed) or rejected (open, to be answered
 # again), or superseded by a newer answer, its evidence is what the assessor judged.
 _TAKES_EVIDENCE = (FindingStatus.ANSWERED, FindingStatus.PLAN_ACCEPTED)
 

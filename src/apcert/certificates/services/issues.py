@@ -171,7 +171,7 @@ def certificate_renew(
     return cert
 
 
-# --- decisions that follow a visit, and re-issues (issue 3, point 2) -------------------------
+# --- decisions that follow a visit, and re-issues -------------------------
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The Secretariat's review of a new certificate before publication (issue 5's optional
+"""The Secretariat's review of a new certificate before publication (an optional
 gate, on when the scheme's rules say ``publication_review``).
 
 ``certificate_grant`` leaves such a certificate a draft with a pending review. The

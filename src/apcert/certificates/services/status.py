@@ -131,7 +131,7 @@ SUSPEND_REASONS = (
 WITHDRAW_REASONS = (*SUSPEND_REASONS, StatusReason.SUSPENSION_EXCEEDED, StatusReason.TRANSFERRED)
 
 #: For each decided status change: the kind of decision it records, and the public reason
-#: categories it may give (DOMAIN.md section 4: causes of suspension, withdrawal ...).
+#: categories it may give (the scheme's causes of suspension, withdrawal ...).
 STATUS_DECISIONS: dict[str, tuple[str, tuple[str, ...]]] = {
     "suspend": (DecisionKind.SUSPEND, tuple(SUSPEND_REASONS)),
     "restore": (DecisionKind.RESTORE, (StatusReason.RESOLVED,)),

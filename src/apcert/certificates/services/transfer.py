@@ -66,7 +66,7 @@ def certificate_transfer(
     The new CB's decision maker decides. A new certificate under the new CB takes a new
     number, issue 1 (reason transfer) with the old scope and the old expiry, and keeps the
     certification cycle (its initial decision date). The old certificate ends withdrawn with
-    the reason "transferred", under the same decision; both are linked (DOMAIN.md section 4).
+    the reason "transferred", under the same decision; both are linked.
     One audit event names both numbers.
     """
     new_cb = assessment.cb
