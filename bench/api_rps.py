@@ -9,7 +9,7 @@ worker). wrk, pinned to the other core (``--client-cpu``), then asks
 ``GET /api/public/certificates/<number>`` for a seeded spread of real certificate numbers, of
 each server in turn, ``--rounds`` times, so that all three share the machine's noise. Prints
 requests per second, latency p50/p99 under that load, and apcert's rate as a share of each
-baseline's: the figure to compare between runs. The target (issue 4) is 25 % or more of the
+baseline's: the figure to compare between runs. The target is 25 % or more of the
 Starlette baseline.
 
 The data set comes from ``apcert demo-data`` (see docs/benchmarks.md, which also gives the

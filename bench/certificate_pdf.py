@@ -1,4 +1,4 @@
-"""How long one certificate PDF takes to make (issue 6): a typical issue and a 60-line scope.
+"""How long one certificate PDF takes to make: a typical issue and a 60-line scope.
 
     .venv/bin/python bench/certificate_pdf.py [--runs 20] [--var-dir var/bench-pdf]
 

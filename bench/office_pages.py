@@ -1,4 +1,4 @@
-"""Back-office page times on the demo data (issue 5: every page under 200 ms).
+"""Back-office page times on the demo data (target: every page under 200 ms).
 
     .venv/bin/python bench/office_pages.py [--var-dir /tmp/bench_office] [--certificates 20000]
                                            [--repeat 30] [--warmup 3]

@@ -16,8 +16,8 @@ then:
    Starlette JSON endpoint on uvicorn and a raw WSGI one on granian): the floor that HTTP and
    the client cost, measured in the same run.
 
-Prints p50/p95 per kind of search and overall for each, then one summary table. Targets
-(issue 4): p95 under 10 ms in the database and under 50 ms end to end, on SQLite with
+Prints p50/p95 per kind of search and overall for each, then one summary table. Targets:
+p95 under 10 ms in the database and under 50 ms end to end, on SQLite with
 1,000,000 certificates. ``--sql`` adds one pass that times every SQL statement and shows
 where each kind of search spends its time; ``--show`` prints each search with its total.
 The figures and how to read them: docs/benchmarks.md.

@@ -1,4 +1,4 @@
-"""Invitations (issue 5, point 1): a CB's or an organization's administrator, or the
+"""Invitations: a CB's or an organization's administrator, or the
 Secretariat, adds a colleague with a role.
 
 Each refusal is checked for its stable code and for nothing written: no invitation, no

@@ -1,4 +1,4 @@
-"""The public API of the directory (issue 4): an organization with its certificates, the
+"""The public API of the directory: an organization with its certificates, the
 accepted certification bodies, one CB with its current certificates a page at a time. Only
 public fields; 404 and bad input as problem JSON."""
 

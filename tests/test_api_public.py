@@ -1,4 +1,4 @@
-"""The public register API (issue 4, point 2): one certificate by number, its history and
+"""The public register API: one certificate by number, its history and
 the as-of answer; only public fields; the OpenAPI document served and committed."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""As-of queries (issue 3, point 5): exact answers for a known life, and a property test
+"""As-of queries: exact answers for a known life, and a property test
 that replays random histories through the services and compares ``certificate_as_of``
 with a slow reference computed only from the certificate's audit events."""
 

@@ -1,4 +1,4 @@
-"""The audit programme of a certificate, and the due/overdue selectors (issue 3, point 1)."""
+"""The audit programme of a certificate, and the due/overdue selectors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The stored visit schedule (issue 5): after every kind of change it holds exactly the open
+"""The stored visit schedule: after every kind of change it holds exactly the open
 visits of each live certificate's programme (apcert.cycle.programme), ``visits-check`` finds
 drift and ``visits-rebuild`` repairs it, and the data migration fills an existing database."""
 

@@ -1,4 +1,4 @@
-"""The time-driven sweep (issue 3, point 3): a certificate's life driven by ``as_of`` dates,
+"""The time-driven sweep: a certificate's life driven by ``as_of`` dates,
 idempotence, concurrency, late findings, the command and the scheduled task."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The certificate document (issue 6, part 4): a PDF of each issue, read back with pypdf; its
+"""The certificate document: a PDF of each issue, read back with pypdf; its
 embedded signed credential; its QR code, decoded by Debian's zbarimg; holder names in other
 scripts; long scopes over several pages; damaged files; the public download."""
 

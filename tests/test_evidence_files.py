@@ -1,4 +1,4 @@
-"""Evidence files on corrective actions (issue 5, point 4).
+"""Evidence files on corrective actions.
 
 Uploads are kept out of the web root, limited in size and type with a clear error past the
 limits, served only to those who may see them, each with its SHA-256 recorded. Every refusal
@@ -261,7 +261,7 @@ def test_the_same_content_twice_is_two_files_with_one_digest(
 
 
 def test_evidence_of_an_accepted_plan_is_still_taken(world: World, evidence_dir: Path) -> None:
-    # A plan once accepted is next verified on evidence (DOMAIN.md section 4).
+    # A plan once accepted is next verified on evidence.
     a = world.assessment(world.accepted_application(), findings=("minor",))
     ca = world.review(world.answer(a.findings.get()), "accept_plan")
 

@@ -1,4 +1,4 @@
-"""Re-assessment -> renew (issue 3, point 2): same number, a new issue, a new expiry counted
+"""Re-assessment -> renew: same number, a new issue, a new expiry counted
 from the old expiry when renewed in time; too late, the holder starts again."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Scope extension and reduction, sites added and removed, holder renamed (issue 3,
-point 2): each a decision and a new issue of the same certificate."""
+"""Scope extension and reduction, sites added and removed, holder renamed: each a decision
+and a new issue of the same certificate."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Suspension and restore, withdrawal, cancellation at the holder's request (issue 3,
-point 2): each a decision, a status change and one audit event; no new issue."""
+"""Suspension and restore, withdrawal, cancellation at the holder's request: each a
+decision, a status change and one audit event; no new issue."""
 
 from __future__ import annotations
 

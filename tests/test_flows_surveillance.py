@@ -1,4 +1,4 @@
-"""Surveillance -> maintain (issue 3, point 2): the decision after a surveillance visit."""
+"""Surveillance -> maintain: the decision after a surveillance visit."""
 
 from __future__ import annotations
 

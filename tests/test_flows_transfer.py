@@ -1,4 +1,4 @@
-"""Transfer to another CB (issue 3, point 2): a transfer review at the new CB, a new number
+"""Transfer to another CB: a transfer review at the new CB, a new number
 under it, both certificates linked, the old one withdrawn with the reason "transferred"."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Every (state, action) pair of every transition table, first as plain data, then through
-the one service that applies it (STYLE.md rule 3: "A test walks every (state, action) pair").
+the one service that applies it ("A test walks every (state, action) pair").
 
-The expected tables below are written out by hand from DOMAIN.md section 4 and the comments
+The expected tables below are written out by hand from the scheme's rules and the comments
 in each ``lifecycle.py``, so a change to a table has to be made in two places on purpose.
 Service-level tests bring a real object into each state through the services, apply the
 action through its service and check either the table's target and the records written,
@@ -69,7 +69,7 @@ from tests.factories import DAY0, World
 DAYS = dt.timedelta(days=1)
 
 
-# --- the expected tables, written out from DOMAIN.md section 4 ---------------------------
+# --- the expected tables, written out from the scheme's rules ---------------------------
 
 EXPECTED: dict[str, dict[tuple[str, str], str]] = {
     "application": {

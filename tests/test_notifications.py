@@ -1,4 +1,4 @@
-"""Notifications (issue 3, point 4): the right e-mails at the right horizons, never twice."""
+"""Notifications: the right e-mails at the right horizons, never twice."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Secretariat's optional review of a new certificate before publication (issue 5).
+"""The Secretariat's optional review of a new certificate before publication.
 
 With the review turned on for the scheme, a granted certificate stays a draft, out of the
 register and its index, until the Secretariat approves it; a returned one stays out until

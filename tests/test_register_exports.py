@@ -1,4 +1,4 @@
-"""Bulk export of the public register (issue 4, point 3): every certificate but drafts, as
+"""Bulk export of the public register: every certificate but drafts, as
 CSV and JSON Lines, streamed in chunks; public fields only; the same content from the URL and
 from ``apcert export``; memory bounded whatever the size of the register."""
 

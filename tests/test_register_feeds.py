@@ -1,4 +1,4 @@
-"""Feeds of status changes (issue 4, point 3): Atom and JSON Feed 1.1, newest first, public
+"""Feeds of status changes: Atom and JSON Feed 1.1, newest first, public
 fields only (never the free-text reason), filterable by CB, country, category and holder;
 a filter that cannot be used is a plain 400."""
 

@@ -1,4 +1,4 @@
-"""The public register pages (issue 4): search, certificate, "was it valid on", organization
+"""The public register pages: search, certificate, "was it valid on", organization
 and CB directory. Server-rendered, no account, public fields only, a bounded number of
 queries per page."""
 

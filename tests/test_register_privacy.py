@@ -1,9 +1,9 @@
-"""Privacy of the public register (issue 4, tests): private data planted in every private
+"""Privacy of the public register: private data planted in every private
 place (a draft application, findings and corrective actions, assessor and decision-maker
 names, an unpublished site, free-text reasons, decision rationales, registration details) is
 shown by no page, API answer, export or feed, and found by no search.
 
-DOMAIN.md section 5: applications, assessments, findings, corrective actions, decision
+What the scheme keeps private: applications, assessments, findings, corrective actions, decision
 records, people and drafts are private; so are sites the holder does not publish.
 """
 

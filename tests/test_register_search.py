@@ -1,4 +1,4 @@
-"""The register search (issue 4, point 4): one selector over FTS5 on SQLite and tsvector with
+"""The register search: one selector over FTS5 on SQLite and tsvector with
 pg_trgm on PostgreSQL, kept in step with every certificate change in the change's own
 transaction. Run on both databases by `make test`."""
 

@@ -1,4 +1,4 @@
-"""Rules of application submission (DOMAIN.md section 4, Application).
+"""Rules of application submission.
 
 Each test breaks one rule and checks the stable error code, then that nothing was written:
 no new row in the application tables, no new audit event, and the application, read again

@@ -1,4 +1,4 @@
-"""Rules of assessments, findings and corrective actions (DOMAIN.md section 4, Assessment).
+"""Rules of assessments, findings and corrective actions.
 
 Each test breaks one rule and checks the stable error code, then that nothing was written:
 no new assessment, team member, finding, corrective action or audit event, and the objects,

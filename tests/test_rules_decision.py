@@ -1,4 +1,4 @@
-"""Rules of the certification decision (DOMAIN.md section 4, Decision): certificate_grant
+"""Rules of the certification decision: certificate_grant
 and certificate_refuse.
 
 Each test breaks one rule and checks the stable error code, then that nothing was written:

@@ -1,4 +1,4 @@
-"""Signed certificates end to end (issue 6): the certificate PDF verified offline, the signed
+"""Signed certificates end to end: the certificate PDF verified offline, the signed
 status lists, ``apcert verify --online`` against a live register, the ``/verify`` page and the
 register's signed verification receipts."""
 

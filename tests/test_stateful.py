@@ -1,4 +1,4 @@
-"""Random sequences of lifecycle actions, through the services (STYLE.md rule 10: Hypothesis
+"""Random sequences of lifecycle actions, through the services (Hypothesis
 for state machines).
 
 The machine opens applications with random findings, works those findings (answer, reject,
@@ -7,7 +7,7 @@ renews and expires the certificates it got. A simulated "today" only moves forwa
 decision dates move forward too. A refusal is tolerated when it is a ``DomainError``: it must
 be the table's ``transition_not_allowed`` when the table refuses, one of the named rules when
 the table allows, and nothing may have changed. After every step the invariants of
-DOMAIN.md section 4 are checked against the database.
+the scheme's rules are checked against the database.
 
 Each example runs inside its own savepoint, rolled back in ``teardown()``, on top of one
 ``world`` built by the fixture for the whole test.

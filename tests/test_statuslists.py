@@ -1,4 +1,4 @@
-"""W3C Bitstring Status Lists of certificates (issue 6): the bitstring's encoding, and the
+"""W3C Bitstring Status Lists of certificates: the bitstring's encoding, and the
 bits kept in step with each certificate status, per CB and purpose."""
 
 from __future__ import annotations

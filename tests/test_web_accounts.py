@@ -1,4 +1,4 @@
-"""Accounts and sign-in in the back office (issue 5, point 1).
+"""Accounts and sign-in in the back office.
 
 Sign-in and sign-out, the sign-in requirement on every page but the public register, the
 home page's roles, password change and reset by e-mail, the lockout after repeated failed

@@ -1,4 +1,4 @@
-"""The certification body's back-office pages (issue 5), under /office/cb/.
+"""The certification body's back-office pages, under /office/cb/.
 
 For each screen: the role the service allows completes the action through the web client
 (form, POST, follow, the database and its one audit event); each refused role gets 403 or

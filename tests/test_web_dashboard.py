@@ -1,4 +1,4 @@
-"""The dashboard on the back-office home page (issue 5): due this week and this month,
+"""The dashboard on the back-office home page: due this week and this month,
 overdue, certificates by status over time; each limited to what the viewer may see."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The organization section of the back office (issue 5): an organization's users keep its
+"""The organization section of the back office: an organization's users keep its
 profile and sites, apply for certification, answer findings with evidence files, and see
 their certificates. Each screen: the allowed role completes its action through the web
 client (with the audit event), refused roles get 403 or 404 with nothing changed, another

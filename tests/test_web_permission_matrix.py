@@ -1,4 +1,4 @@
-"""The permission matrix of the back office (issue 5): every role against every view under
+"""The permission matrix of the back office: every role against every view under
 /office/, by GET and, where the view takes one, by POST with a valid-looking payload.
 
 One world holds every object an address can name: two CBs (A and B) with staff in every

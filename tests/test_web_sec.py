@@ -1,4 +1,4 @@
-"""The Secretariat's back-office pages (issue 5): certification bodies and their acceptance,
+"""The Secretariat's back-office pages: certification bodies and their acceptance,
 the reference data, and every certificate. Refused to anyone else, with nothing written."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The back office end to end in a real browser (issue 5): an organization applies, its
+"""The back office end to end in a real browser: an organization applies, its
 certification body plans and records an assessment with a major and a minor finding, the
 organization answers both, the assessor accepts the answers, a decision maker who was on the
 team is refused, another one grants, and the certificate appears in the public register.

@@ -1,4 +1,4 @@
-"""The public register in a real browser (issue 4): search, filter, open a certificate, read
+"""The public register in a real browser: search, filter, open a certificate, read
 its history, ask "was it valid on ...", mistype a number; on a desktop and on a phone.
 
 Each test is a visitor's journey and runs once per device (the ``device`` fixture): the live

@@ -1,4 +1,4 @@
-"""The verification page in a real browser (issue 6), on a desktop and on a phone: what the QR
+"""The verification page in a real browser, on a desktop and on a phone: what the QR
 code of a certificate PDF opens, the PDF itself checked by upload, and a changed credential
 pasted."""
 
