@@ -564,3 +564,25 @@ def test_a_kept_data_set_without_keys_may_take_any_address(reference: None, sett
     call_command("demo-data", if_empty=True, quiet=True, stdout=out)
 
     assert "nothing to do (--if-empty)" in out.getvalue()
+
+
+def test_lean_records_at_large_sizes_still_read_as_their_timeline_says(
+    reference: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given demo data as it is made above the full-record size (most organizations without an
+    # account, their certificates with a lean private record)
+    import apcert.demo.generate as generate
+
+    monkeypatch.setattr(generate, "FULL_RECORDS_UP_TO", 10)
+    monkeypatch.setattr(generate, "DEMO_ORGANIZATIONS", 5)
+    on = dt.date(2026, 12, 6)
+    demo_data_generate(certificates=N, seed=SEED, reference_date=on)
+    # then their surveillance visits are recorded too: no live certificate has a status that
+    # the calendar has already changed, and the sweep of that day changes nothing
+    assert not Certificate.objects.filter(
+        status__in=("current", "suspended"), lapses_on__lte=on
+    ).exists()
+    statuses = dict(Certificate.objects.values_list("number", "status"))
+    call_command("sweep", as_of=on.isoformat(), stdout=StringIO())
+    assert dict(Certificate.objects.values_list("number", "status")) == statuses
+    assert Counter(statuses.values())["current"] >= N * 0.65

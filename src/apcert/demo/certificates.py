@@ -9,7 +9,9 @@ decision, status change, new issue or assessment, and an audit event for every c
 the certificate itself.
 
 Organizations with an account get the full private record (nonconformities with corrective
-actions, surveillance visits); the others, at large sizes, a lean one (observations only).
+actions, assessment teams, observations at surveillance); the others, at large sizes, a lean
+one: observations only, and surveillance visits as bare assessment rows, which the audit
+programme (and so the status of the day) reads.
 """
 
 from __future__ import annotations
@@ -573,8 +575,10 @@ class CertificateWriter:
     def _step(self, life: _Life, step: tl.Step) -> None:
         on = step.on.toordinal()
         if step.action == "surveillance":
-            if life.full:
-                self._surveillance(life, on)
+            # Every life records its surveillance visits, lean ones too: the audit programme
+            # (and so the status of the day) reads them, and a certificate whose visits were
+            # never recorded would read suspended, then withdrawn, by the scheme's calendar.
+            self._surveillance(life, on)
         elif step.action == "expire":
             self._expire(life, step, on)
         elif step.action == "renew":
@@ -775,9 +779,11 @@ class CertificateWriter:
         )  # fmt: skip
 
     def _surveillance(self, life: _Life, on: int) -> None:
+        """A surveillance visit; for a lean life the assessment row alone (no team, no
+        finding), which is what the audit programme reads."""
         d = self.d
         end = min(on + d.between(0, 1), self.ref_ord)
-        observation = d.chance(0.25)
+        observation = life.full and d.chance(0.25)
         assessment_id = self._assessment(
             life.cb,
             kind="surveillance",
@@ -790,6 +796,8 @@ class CertificateWriter:
             planned=on - d.between(20, 40),
             certificate=life.cert_id,
         )
+        if not life.full:
+            return
         self._team(life.cb, assessment_id, 1 if d.chance(0.6) else 2)
         if observation:
             self._finding(assessment_id, "observation", on, life.lines, "closed", on)
