@@ -21,7 +21,7 @@ from apcert.certificates.services import certificate_suspend
 from apcert.cycle import dashboard
 from apcert.cycle.dashboard import DashboardScope, status_history
 from apcert.cycle.selectors import visits_due, visits_overdue
-from apcert.web import views_dashboard
+from apcert.web.sections.account import dashboard as views_dashboard
 from tests.factories import World, make_user
 from tests.test_cycle_programme import _visit
 

@@ -18,7 +18,8 @@ from apcert.bodies.services import cb_create, cb_staff_add
 from apcert.certificates.models import Certificate
 from apcert.core.errors import PermissionDenied
 from apcert.schemes.models import ProcessCategory, Programme
-from apcert.web import views_sec
+from apcert.web import lists
+from apcert.web.sections.sec import views as views_sec
 from tests.factories import World, make_user
 
 pytestmark = pytest.mark.django_db
@@ -385,7 +386,7 @@ def test_certificate_list_pages_and_caps_its_count(
     client.force_login(world.secretariat)
     # Given a page of 1 and a cap of 2, with 3 certificates
     monkeypatch.setattr(views_sec, "CERT_PER_PAGE", 1)
-    monkeypatch.setattr(views_sec, "COUNT_CAP", 2)
+    monkeypatch.setattr(lists, "COUNT_CAP", 2)
     with django_assert_max_num_queries(12):
         response = client.get(CERTIFICATES)
     page = text(response)

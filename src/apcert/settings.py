@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "apcert.web.section.section_context",
             ],
         },
     },
@@ -160,7 +161,7 @@ AXES_COOLOFF_TIME = dt.timedelta(minutes=env.LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
-AXES_LOCKOUT_TEMPLATE = "web/locked_out.html"
+AXES_LOCKOUT_TEMPLATE = "web/account/locked_out.html"
 AXES_CLIENT_IP_CALLABLE = "apcert.web.access.client_address"
 AXES_HTTP_RESPONSE_CODE = 429
 # A session ends SESSION_COOKIE_AGE seconds after the last back-office request: each one

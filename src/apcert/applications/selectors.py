@@ -324,3 +324,23 @@ def scope_line_problems(
             refused.field = "standards"
             problems.append(refused)
     return problems
+
+
+def scope_lines_of(application: Application) -> QuerySet[ScopeLine]:
+    """The scope lines of ``application`` with their category, site and standards."""
+    return (
+        ScopeLine.objects.filter(application=application)
+        .select_related("category", "site")
+        .prefetch_related("standards")
+        .order_by("pk")
+    )
+
+
+def declared_standards(application_id: int | None) -> list[tuple[int, str]]:
+    """The standards the scope lines of an application declare, as (id, reference)."""
+    if application_id is None:
+        return []
+    from apcert.schemes.models import Standard
+
+    qs = Standard.objects.filter(scopeline__application_id=application_id).distinct()
+    return [(s.pk, s.reference) for s in qs.order_by("designation", "edition")]

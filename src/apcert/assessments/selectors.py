@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING
 from django.db.models import Q, QuerySet
 
 from apcert.assessments.choices import FindingGrade, FindingStatus
-from apcert.assessments.models import Assessment, CorrectiveAction
+from apcert.assessments.models import (
+    Assessment,
+    CorrectiveAction,
+    EvidenceFile,
+    Finding,
+    TeamMember,
+)
 from apcert.bodies.models import CBStaff
 from apcert.core.permissions import is_secretariat
 
@@ -97,3 +103,52 @@ def findings_for_organization_users(
     if organization_id is not None:
         qs = qs.filter(concerning([organization_id]))
     return qs
+
+
+def assessments_of_application(application_id: int) -> QuerySet[Assessment]:
+    """The assessments of an application, in the order they were planned to start."""
+    return Assessment.objects.filter(application_id=application_id).order_by("start_date", "pk")
+
+
+def assessment_team(assessment: Assessment) -> QuerySet[TeamMember]:
+    """The team of ``assessment`` with its people, lead first."""
+    return TeamMember.objects.filter(assessment=assessment).select_related("user").order_by("role")
+
+
+def assessment_findings(assessment: Assessment) -> QuerySet[Finding]:
+    """The findings of ``assessment``, each with its answers and their evidence files."""
+    from django.db.models import Prefetch
+
+    return (
+        Finding.objects.filter(assessment=assessment)
+        .select_related("standard")
+        .prefetch_related(
+            Prefetch(
+                "corrective_actions",
+                queryset=CorrectiveAction.objects.prefetch_related("evidence_files").order_by("id"),
+            )
+        )
+        .order_by("id")
+    )
+
+
+def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
+    """The answers to ``finding``, newest first, with who submitted and reviewed them and
+    their evidence files."""
+    from django.db.models import Prefetch
+
+    return (
+        finding.corrective_actions.select_related("submitted_by", "reviewed_by")
+        .prefetch_related(
+            Prefetch(
+                "evidence_files",
+                queryset=EvidenceFile.objects.select_related("uploaded_by").order_by("id"),
+            )
+        )
+        .order_by("-id")
+    )
+
+
+def latest_answer(finding: Finding) -> CorrectiveAction | None:
+    """The latest answer to ``finding``, if any."""
+    return CorrectiveAction.objects.filter(finding=finding).order_by("-id").first()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from apcert.bodies.choices import AcceptanceStatus
-from apcert.bodies.models import CBAcceptance, CertificationBody
+from apcert.bodies.models import CBAcceptance, CBStaff, CertificationBody
 from apcert.core.permissions import require_secretariat
 
 if TYPE_CHECKING:
@@ -62,4 +62,20 @@ def cb_countries_for_secretariat(actor: User | None) -> list[str]:
     require_secretariat(actor)
     return list(
         CertificationBody.objects.order_by("country").values_list("country", flat=True).distinct()
+    )
+
+
+def is_active_cb_staff(user: User | None) -> bool:
+    """Whether ``user`` holds an active role at any CB (the CB section is theirs)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return CBStaff.objects.filter(user=user, active=True).exists()
+
+
+def active_staff_of(cb: CertificationBody) -> QuerySet[CBStaff]:
+    """The active roles of the active people of ``cb``, by person (for choosing a team)."""
+    return (
+        CBStaff.objects.filter(cb=cb, active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user__full_name", "user__username", "role")
     )

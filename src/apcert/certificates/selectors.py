@@ -464,3 +464,12 @@ def certificate_recorded_changes(certificate: Certificate) -> list[RecordedChang
             label = f"Standard updated: {ref} to :{current.edition}"
             out.append(RecordedChange("standard_updated", label, standard=declared))
     return out
+
+
+def certificates_under_publication_review(actor: User) -> QuerySet[Certificate]:
+    """The certificates submitted for review before publication, with CB, holder and
+    scheme; only the Secretariat reviews (anyone else gets none)."""
+    reviews = publication_reviews_for_secretariat(actor)
+    return Certificate.objects.select_related("cb", "organization", "scheme").filter(
+        pk__in=reviews.values("certificate_id")
+    )

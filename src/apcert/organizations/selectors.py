@@ -27,3 +27,10 @@ def organizations_for_organization_users(actor: User) -> QuerySet[Organization]:
 def sites_of(organization: Organization) -> QuerySet[Site]:
     """An organization's sites (the caller has the organization from a selector above)."""
     return Site.objects.filter(organization=organization)
+
+
+def is_organization_user(user: User | None) -> bool:
+    """Whether ``user`` is a member of any organization (the organization section is theirs)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return OrganizationMember.objects.filter(user=user).exists()

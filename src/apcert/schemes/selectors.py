@@ -132,3 +132,13 @@ def programmes_catalogue() -> QuerySet[Programme]:
 def standards_catalogue() -> QuerySet[Standard]:
     """The standards catalogue, each edition with the edition that supersedes it."""
     return Standard.objects.select_related("superseded_by")
+
+
+def standard_by_id(pk: int | None) -> Standard | None:
+    """The standard with id ``pk``, or None."""
+    return Standard.objects.filter(pk=pk).first() if pk else None
+
+
+def schemes_with_rules() -> QuerySet[Scheme]:
+    """Every scheme with its rules (the Secretariat's settings page)."""
+    return Scheme.objects.select_related("rules")

@@ -1,68 +1,12 @@
-"""The back office, under /office/."""
+"""The back office, under /office/: one package per section under :mod:`apcert.web.sections`."""
 
-from django.contrib.auth import views as auth_views
-from django.urls import include, path, reverse_lazy
-
-from apcert.web import views
+from django.urls import include, path
 
 app_name = "web"
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path(
-        "sign-in",
-        auth_views.LoginView.as_view(
-            template_name="web/sign_in.html", redirect_authenticated_user=True
-        ),
-        name="sign-in",
-    ),
-    path("sign-out", views.SignOutView.as_view(), name="sign-out"),
-    path(
-        "password/change",
-        auth_views.PasswordChangeView.as_view(
-            template_name="web/password_change.html",
-            success_url=reverse_lazy("web:password-change-done"),
-            extra_context={"section": "password"},
-        ),
-        name="password-change",
-    ),
-    path(
-        "password/change/done",
-        auth_views.PasswordChangeDoneView.as_view(template_name="web/password_change_done.html"),
-        name="password-change-done",
-    ),
-    path(
-        "password/reset",
-        auth_views.PasswordResetView.as_view(
-            template_name="web/password_reset.html",
-            email_template_name="web/email/password_reset.txt",
-            subject_template_name="web/email/password_reset_subject.txt",
-            success_url=reverse_lazy("web:password-reset-sent"),
-        ),
-        name="password-reset",
-    ),
-    path(
-        "password/reset/sent",
-        auth_views.PasswordResetDoneView.as_view(template_name="web/password_reset_sent.html"),
-        name="password-reset-sent",
-    ),
-    path(
-        "password/reset/<uidb64>/<token>",
-        auth_views.PasswordResetConfirmView.as_view(
-            template_name="web/password_reset_confirm.html",
-            success_url=reverse_lazy("web:password-reset-done"),
-        ),
-        name="password-reset-confirm",
-    ),
-    path(
-        "password/reset/done",
-        auth_views.PasswordResetCompleteView.as_view(template_name="web/password_reset_done.html"),
-        name="password-reset-done",
-    ),
-    path("invitations/", views.invitation_list, name="invitations"),
-    path("invitations/new", views.invitation_new, name="invitation-new"),
-    path("invitations/<str:token>", views.invitation_accept, name="invitation-accept"),
-    path("cb/", include("apcert.web.urls_cb")),
-    path("org/", include("apcert.web.urls_org")),
-    path("secretariat/", include("apcert.web.urls_sec")),
+    path("", include("apcert.web.sections.account.urls")),
+    path("cb/", include("apcert.web.sections.cb.urls")),
+    path("org/", include("apcert.web.sections.org.urls")),
+    path("secretariat/", include("apcert.web.sections.sec.urls")),
 ]

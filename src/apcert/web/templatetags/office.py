@@ -1,25 +1,46 @@
-"""Template tags of the back office."""
+"""Template tags of the back office: what the navigation offers the signed-in user.
+
+Each answer is read once per request, through the selectors, and kept on the request.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import template
 
 from apcert.accounts.selectors import may_invite_anywhere
+from apcert.bodies.selectors import is_active_cb_staff
+from apcert.organizations.selectors import is_organization_user
 
 register = template.Library()
 
 
-@register.simple_tag(takes_context=True)
-def may_invite(context: template.Context) -> bool:
-    """Whether the signed-in user may invite colleagues anywhere (for the navigation)."""
+def _per_request(context: template.Context, key: str, read: Callable[[Any], bool]) -> bool:
     request: Any = context.get("request")
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or not user.is_active:
         return False
-    cached = getattr(request, "_apcert_may_invite", None)
-    if cached is None:
-        cached = may_invite_anywhere(user)
-        request._apcert_may_invite = cached
-    return bool(cached)
+    cache: dict[str, bool] = request.__dict__.setdefault("_apcert_office_nav", {})
+    if key not in cache:
+        cache[key] = bool(read(user))
+    return cache[key]
+
+
+@register.simple_tag(takes_context=True)
+def may_invite(context: template.Context) -> bool:
+    """Whether the signed-in user may invite colleagues anywhere."""
+    return _per_request(context, "invite", may_invite_anywhere)
+
+
+@register.simple_tag(takes_context=True)
+def is_cb_staff(context: template.Context) -> bool:
+    """Whether the signed-in user is active staff of a CB."""
+    return _per_request(context, "cb", is_active_cb_staff)
+
+
+@register.simple_tag(takes_context=True)
+def acts_for_an_organization(context: template.Context) -> bool:
+    """Whether the signed-in user is a user of any organization."""
+    return _per_request(context, "org", is_organization_user)

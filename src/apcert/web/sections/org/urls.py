@@ -3,7 +3,7 @@
 from django.urls import path
 
 from apcert.assessments.views_evidence import evidence_download
-from apcert.web.org import views
+from apcert.web.sections.org import views
 
 app_name = "org"
 

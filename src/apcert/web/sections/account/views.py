@@ -20,7 +20,6 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from apcert.accounts.errors import INVITATION_NOT_ALLOWED
-from apcert.accounts.models import User
 from apcert.accounts.selectors import (
     invitation_target,
     invitation_targets,
@@ -34,8 +33,9 @@ from apcert.bodies.models import CertificationBody
 from apcert.core.errors import DomainError, PermissionDenied
 from apcert.organizations.models import Organization
 from apcert.web.errors import add_form_error, error_page
-from apcert.web.forms import InvitationAcceptForm, InvitationForm
-from apcert.web.views_dashboard import dashboard_context
+from apcert.web.section import current_user, section
+from apcert.web.sections.account.dashboard import dashboard_context
+from apcert.web.sections.account.forms import InvitationAcceptForm, InvitationForm
 
 NO_RIGHT_TO_INVITE = PermissionDenied(
     "Only the Secretariat, or an administrator of a certification body or of an "
@@ -44,20 +44,15 @@ NO_RIGHT_TO_INVITE = PermissionDenied(
 )
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the sign-in middleware lets no one else through
-    return user
-
-
 @require_http_methods(["GET", "HEAD"])
+@section("home")
 def home(request: HttpRequest) -> HttpResponse:
     """Who the signed-in person is, the roles they hold, and their dashboard."""
-    user = _user(request)
+    user = current_user(request)
     roles = user_roles(user)
     return render(
         request,
-        "web/home.html",
+        "web/account/home.html",
         {
             "roles": roles,
             "may_invite": may_invite_anywhere(user),
@@ -82,29 +77,31 @@ class SignOutView(auth_views.LogoutView):
 
 
 @require_http_methods(["GET", "HEAD"])
+@section("invitations")
 def invitation_list(request: HttpRequest) -> HttpResponse:
     """The invitations not yet accepted nor expired that the user sent or administers."""
-    user = _user(request)
+    user = current_user(request)
     if not may_invite_anywhere(user):
         return error_page(request, NO_RIGHT_TO_INVITE, title="Invitations")
     return render(
         request,
-        "web/invitations.html",
+        "web/account/invitations.html",
         {"invitations": list(invitations_pending_visible_to(user)), "section": "invitations"},
     )
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@section("invite")
 def invitation_new(request: HttpRequest) -> HttpResponse:
     """Invite a colleague to a CB or an organization the user administers."""
-    user = _user(request)
+    user = current_user(request)
     targets = invitation_targets(user)
     if not targets:
         return error_page(request, NO_RIGHT_TO_INVITE, title="Invite a colleague")
     if request.method != "POST":
         return render(
             request,
-            "web/invitation_new.html",
+            "web/account/invitation_new.html",
             {"form": InvitationForm(targets=targets), "section": "invite"},
         )
     form = InvitationForm(request.POST, targets=targets)
@@ -139,7 +136,7 @@ def invitation_new(request: HttpRequest) -> HttpResponse:
                 )
                 return redirect("web:invitations")
     return render(
-        request, "web/invitation_new.html", {"form": form, "section": "invite"}, status=400
+        request, "web/account/invitation_new.html", {"form": form, "section": "invite"}, status=400
     )
 
 
@@ -185,7 +182,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             return redirect("web:sign-in")
     return render(
         request,
-        "web/invitation_accept.html",
+        "web/account/invitation_accept.html",
         {"invitation": invitation, "form": form},
         status=400 if form.is_bound else 200,
     )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from apcert.web import views_sec as v
+from apcert.web.sections.sec import views as v
 
 app_name = "sec"
 

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apcert.accounts.models import User
 from apcert.bodies.models import CBAcceptance, CertificationBody
 from apcert.bodies.selectors import (
     cb_acceptances_for_secretariat,
@@ -34,6 +31,7 @@ from apcert.certificates.lifecycle import PUBLICATION_REVIEW
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
     certificate_last_issue,
+    certificates_under_publication_review,
     certificates_visible_to,
     publication_reviews_for_secretariat,
     publication_reviews_of,
@@ -42,19 +40,26 @@ from apcert.certificates.services import (
     certificate_publication_approve,
     certificate_publication_return,
 )
-from apcert.core.errors import INVALID_CHOICE, DomainError, PermissionDenied
-from apcert.core.permissions import require_secretariat
+from apcert.core.errors import (
+    INVALID_CHOICE,
+    PERMISSION_SECRETARIAT_REQUIRED,
+    DomainError,
+    PermissionDenied,
+)
+from apcert.core.permissions import is_secretariat
 from apcert.schemes.choices import StandardStatus
-from apcert.schemes.models import Scheme
 from apcert.schemes.selectors import (
     categories,
     programmes_catalogue,
     schemes_catalogue,
+    schemes_with_rules,
     standards_catalogue,
 )
 from apcert.schemes.services import scheme_publication_review_set
 from apcert.web.errors import add_form_error, error_page
-from apcert.web.forms_sec import (
+from apcert.web.lists import ChoiceFilter, Search, Sort, TextFilter, list_page
+from apcert.web.section import current_user, section
+from apcert.web.sections.sec.forms import (
     AcceptanceForm,
     AcceptanceStatusForm,
     CBForm,
@@ -62,7 +67,6 @@ from apcert.web.forms_sec import (
     PublicationReturnForm,
     PublicationReviewSettingForm,
 )
-from apcert.web.lists import ChoiceFilter, Sort, list_page
 from apcert.web.status_today import with_status_today
 
 SECTION = "secretariat"
@@ -70,38 +74,21 @@ SECTION = "secretariat"
 View = Callable[..., HttpResponse]
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the sign-in middleware lets no one else through
-    return user
+NOT_SECRETARIAT = PermissionDenied(
+    "Only the IECQ Secretariat may do this.", code=PERMISSION_SECRETARIAT_REQUIRED
+)
 
 
 def secretariat_page(title: str) -> Callable[[View], View]:
     """Refuse the page with the reason (403) to anyone but the Secretariat, before it reads
     anything; the selectors and services check again."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                require_secretariat(_user(request))
-            except PermissionDenied as exc:
-                return error_page(request, exc, title=title)
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
+    return section("secretariat", allowed=is_secretariat, refusal=NOT_SECRETARIAT, title=title)
 
 
 def _render(
     request: HttpRequest, template: str, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
     return render(request, f"web/sec/{template}", {"section": SECTION, **context}, status=status)
-
-
-def _q(request: HttpRequest) -> str:
-    return request.GET.get("q", "").strip()[:100]
 
 
 # --- certification bodies ----------------------------------------------------------------------
@@ -118,19 +105,17 @@ CB_SORTS = {
 @secretariat_page("Certification bodies")
 def cb_list(request: HttpRequest) -> HttpResponse:
     """Every CB with its acceptances counted; filter by code or name, and by country."""
-    cbs = cbs_for_secretariat(_user(request))
-    q = _q(request)
-    if q:
-        cbs = cbs.filter(Q(code__icontains=q) | Q(name__icontains=q))
-    countries = cb_countries_for_secretariat(_user(request))
+    cbs = cbs_for_secretariat(current_user(request))
+    countries = cb_countries_for_secretariat(current_user(request))
     listing = list_page(
         request,
         cbs,
         sorts=CB_SORTS,
         default_sort="code",
         filters=[ChoiceFilter("country", "country", [(c, c) for c in countries], label="Country")],
+        search=Search("Code or name contains", ("code__icontains", "name__icontains")),
     )
-    return _render(request, "cb_list.html", {"listing": listing, "q": q})
+    return _render(request, "cb_list.html", {"listing": listing})
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -142,7 +127,7 @@ def cb_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             cb = cb_create(
-                actor=_user(request),
+                actor=current_user(request),
                 code=data["code"],
                 name=data["name"],
                 country=data["country"],
@@ -161,7 +146,7 @@ def cb_new(request: HttpRequest) -> HttpResponse:
 
 
 def _cb(request: HttpRequest, pk: int) -> CertificationBody:
-    return get_object_or_404(cb_with_acceptances_for_secretariat(_user(request)), pk=pk)
+    return get_object_or_404(cb_with_acceptances_for_secretariat(current_user(request)), pk=pk)
 
 
 def _cb_page(
@@ -200,7 +185,7 @@ def acceptance_new(request: HttpRequest, pk: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             acceptance = cb_acceptance_grant(
-                actor=_user(request),
+                actor=current_user(request),
                 cb=cb,
                 programme=data["programme"],
                 accepted_on=data["accepted_on"],
@@ -225,7 +210,7 @@ def acceptance_new(request: HttpRequest, pk: int) -> HttpResponse:
 def acceptance_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Suspend, withdraw or restore an acceptance (``cb_acceptance_transition``)."""
     acceptance: CBAcceptance = get_object_or_404(
-        cb_acceptances_for_secretariat(_user(request)), pk=pk
+        cb_acceptances_for_secretariat(current_user(request)), pk=pk
     )
     form = AcceptanceStatusForm(
         request.POST if request.method == "POST" else None, current=acceptance.status
@@ -233,7 +218,7 @@ def acceptance_status(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             changed = cb_acceptance_transition(
-                actor=_user(request),
+                actor=current_user(request),
                 acceptance=acceptance,
                 action=form.cleaned_data["action"],
                 reason=form.cleaned_data["reason"],
@@ -294,13 +279,12 @@ def _category_tree() -> list[CategoryRow]:
 def reference(request: HttpRequest) -> HttpResponse:
     """Schemes, programmes, the process category tree and the standards catalogue, as the
     database holds them; the standards filterable by text, status and acceptance."""
-    q = _q(request)
-    standards = standards_catalogue()
-    if q:
-        standards = standards.filter(Q(designation__icontains=q) | Q(title__icontains=q))
     listing = list_page(
         request,
-        standards,
+        standards_catalogue(),
+        search=Search(
+            "Designation or title contains", ("designation__icontains", "title__icontains")
+        ),
         sorts=STANDARD_SORTS,
         default_sort="designation",
         filters=[
@@ -322,7 +306,6 @@ def reference(request: HttpRequest) -> HttpResponse:
             "programmes": list(programmes_catalogue()),
             "categories": _category_tree(),
             "listing": listing,
-            "q": q,
         },
     )
 
@@ -330,7 +313,6 @@ def reference(request: HttpRequest) -> HttpResponse:
 # --- every certificate -------------------------------------------------------------------------
 
 #: The certificate list counts at most this many matches; past it the page says "more than".
-COUNT_CAP = 10_000
 CERT_PER_PAGE = 50
 CERT_SORTS = {
     "number": Sort("Number", ("number",)),
@@ -340,114 +322,49 @@ CERT_SORTS = {
 }
 
 
-@dataclass(frozen=True)
-class CappedPage:
-    """One page of a long list, read with LIMIT and OFFSET: the count stops at a cap, so a
-    million rows cost no more than ``COUNT_CAP`` to count."""
-
-    items: list[Any]
-    number: int
-    per_page: int
-    count: int
-    capped: bool
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
-
-    @property
-    def start_index(self) -> int:
-        return (self.number - 1) * self.per_page + 1 if self.items else 0
-
-    @property
-    def end_index(self) -> int:
-        return self.start_index + len(self.items) - 1 if self.items else 0
-
-    @property
-    def last_page(self) -> int:
-        return max((self.count - 1) // self.per_page + 1, 1)
-
-
-def capped_page(queryset: QuerySet[Any], page: str | None, *, per_page: int) -> CappedPage:
-    try:
-        number = max(int(page or 1), 1)
-    except ValueError:
-        number = 1
-    count = queryset.order_by()[: COUNT_CAP + 1].count()
-    capped = count > COUNT_CAP
-    count = min(count, COUNT_CAP)
-    # The pages stop at the cap too: past it, narrowing the filters is the way on, and a deep
-    # OFFSET over a million rows is never read.
-    last = max((count - 1) // per_page + 1, 1)
-    number = min(number, last)
-    offset = (number - 1) * per_page
-    rows = list(queryset[offset : offset + per_page + 1])
-    has_next = len(rows) > per_page and number < last
-    return CappedPage(rows[:per_page], number, per_page, count, capped, has_next)
+def _country(text: str) -> str:
+    text = text.strip().upper()
+    return text if len(text) == 2 and text.isalpha() else ""
 
 
 @require_http_methods(["GET", "HEAD"])
 @secretariat_page("Certificates")
 def certificate_list(request: HttpRequest) -> HttpResponse:
     """Every certificate of every CB: filter by CB, status and holder's country; sort; pages
-    read with LIMIT, the count capped at ``COUNT_CAP``."""
-    certificates = certificates_visible_to(_user(request))
-    cbs = cb_codes_for_secretariat(_user(request))
-    country = request.GET.get("country", "").strip().upper()[:2]
-    if len(country) == 2 and country.isalpha():
-        certificates = certificates.filter(organization__country=country)
-    else:
-        country = ""
-    q = _q(request)
-    if q:
-        certificates = certificates.filter(number__icontains=q)
-    filters = [
-        ChoiceFilter("cb", "cb__code", [(c, c) for c in cbs], label="Certification body"),
-        ChoiceFilter("status", "status", CertificateStatus.choices, label="Status"),
-    ]
-    chosen: list[tuple[ChoiceFilter, str]] = []
-    for f in filters:
-        value = request.GET.get(f.param, "")
-        if value in {v for v, _ in f.choices}:
-            certificates = certificates.filter(**{f.lookup: value})
-        else:
-            value = ""
-        chosen.append((f, value))
-    sort = request.GET.get("sort", "number")
-    key = sort.removeprefix("-")
-    if key not in CERT_SORTS:
-        sort, key = "number", "number"
-    descending = sort.startswith("-")
-    ordering = [f"-{o}" if descending else o for o in CERT_SORTS[key].ordering]
-    certificates = certificates.order_by(*ordering, "-pk" if descending else "pk")
-    page = capped_page(certificates, request.GET.get("page"), per_page=CERT_PER_PAGE)
-    with_status_today(page.items)
-    sort_options = [
-        option
-        for k, s in CERT_SORTS.items()
-        for option in ((k, f"{s.label}, ascending"), (f"-{k}", f"{s.label}, descending"))
-    ]
-    return _render(
+    read with LIMIT, the count capped (:mod:`apcert.web.lists`)."""
+    certificates = certificates_visible_to(current_user(request))
+    cbs = cb_codes_for_secretariat(current_user(request))
+    listing = list_page(
         request,
-        "certificate_list.html",
-        {
-            "page": page,
-            "filters": chosen,
-            "sort": sort,
-            "sort_options": sort_options,
-            "country": country,
-            "q": q,
-            "cap": COUNT_CAP,
-        },
+        certificates,
+        sorts=CERT_SORTS,
+        default_sort="number",
+        search=Search("Number contains", ("number__icontains",)),
+        filters=[
+            ChoiceFilter("cb", "cb__code", [(c, c) for c in cbs], label="Certification body"),
+            ChoiceFilter("status", "status", CertificateStatus.choices, label="Status"),
+        ],
+        text_filters=[
+            TextFilter(
+                "country",
+                "organization__country",
+                "Holder's country",
+                clean=_country,
+                hint="Two letters, e.g. DE.",
+                size=4,
+            )
+        ],
+        per_page=CERT_PER_PAGE,
     )
+    with_status_today(listing.items)
+    return _render(request, "certificate_list.html", {"listing": listing})
 
 
 @require_POST
 @secretariat_page("Review before publication")
 def scheme_publication_review(request: HttpRequest, pk: int) -> HttpResponse:
     """Turn a scheme's review of new certificates before publication on or off."""
-    scheme = get_object_or_404(Scheme.objects.select_related("rules"), pk=pk)
+    scheme = get_object_or_404(schemes_with_rules(), pk=pk)
     form = PublicationReviewSettingForm(request.POST)
     if not form.is_valid():
         return error_page(
@@ -457,7 +374,7 @@ def scheme_publication_review(request: HttpRequest, pk: int) -> HttpResponse:
         )
     try:
         scheme_publication_review_set(
-            actor=_user(request), scheme=scheme, enabled=form.cleaned_data["enabled"]
+            actor=current_user(request), scheme=scheme, enabled=form.cleaned_data["enabled"]
         )
     except DomainError as exc:
         return error_page(request, exc, title="Review before publication")
@@ -479,16 +396,14 @@ REVIEW_SORTS = {
 @secretariat_page("Review before publication")
 def publication_reviews(request: HttpRequest) -> HttpResponse:
     """The new certificates submitted for review, those awaiting it first by default."""
-    reviews = publication_reviews_for_secretariat(_user(request))
-    q = _q(request)
-    if q:
-        reviews = reviews.filter(
-            Q(certificate__number__icontains=q)
-            | Q(certificate__organization__legal_name__icontains=q)
-        )
+    reviews = publication_reviews_for_secretariat(current_user(request))
     listing = list_page(
         request,
         reviews,
+        search=Search(
+            "Number or holder contains",
+            ("certificate__number__icontains", "certificate__organization__legal_name__icontains"),
+        ),
         sorts=REVIEW_SORTS,
         default_sort="submitted",
         filters=[
@@ -496,19 +411,11 @@ def publication_reviews(request: HttpRequest) -> HttpResponse:
         ],
     )
     pending = reviews.filter(status=PublicationReviewStatus.PENDING).count()
-    return _render(
-        request, "publication_reviews.html", {"listing": listing, "q": q, "pending": pending}
-    )
+    return _render(request, "publication_reviews.html", {"listing": listing, "pending": pending})
 
 
 def _reviewed_certificate(request: HttpRequest, pk: int) -> Certificate:
-    reviews = publication_reviews_for_secretariat(_user(request))
-    return get_object_or_404(
-        Certificate.objects.select_related("cb", "organization", "scheme").filter(
-            pk__in=reviews.values("certificate_id")
-        ),
-        pk=pk,
-    )
+    return get_object_or_404(certificates_under_publication_review(current_user(request)), pk=pk)
 
 
 def _review_page(
@@ -578,7 +485,7 @@ def publication_approve(request: HttpRequest, pk: int) -> HttpResponse:
         form=PublicationApproveForm(request.POST, prefix="approve"),
         slot="approve",
         decide=lambda cert, data: certificate_publication_approve(
-            actor=_user(request), certificate=cert, note=data["note"]
+            actor=current_user(request), certificate=cert, note=data["note"]
         ),
         done=lambda cert: f"{cert.number} is published in the register.",
     )
@@ -594,7 +501,7 @@ def publication_return(request: HttpRequest, pk: int) -> HttpResponse:
         form=PublicationReturnForm(request.POST, prefix="return"),
         slot="give_back",
         decide=lambda cert, data: certificate_publication_return(
-            actor=_user(request), certificate=cert, reason=data["reason"]
+            actor=current_user(request), certificate=cert, reason=data["reason"]
         ),
         done=lambda cert: f"{cert.number} is returned to {cert.cb.code}.",
     )

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from apcert.assessments.views_evidence import evidence_download
-from apcert.web import views_cb as v
+from apcert.web.sections.cb import views as v
 
 app_name = "cb"
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from apcert.accounts.models import User
 from apcert.applications.choices import ApplicationStatus
 from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
@@ -40,8 +38,12 @@ from apcert.assessments.choices import FindingGrade, FindingStatus
 from apcert.assessments.errors import EVIDENCE_NO_ANSWER
 from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.lifecycle import FINDING
-from apcert.assessments.models import CorrectiveAction, EvidenceFile, Finding
-from apcert.assessments.selectors import findings_for_organization_users
+from apcert.assessments.models import Finding
+from apcert.assessments.selectors import (
+    finding_answers,
+    findings_for_organization_users,
+    latest_answer,
+)
 from apcert.assessments.services import corrective_action_submit
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate
@@ -62,8 +64,9 @@ from apcert.organizations.permissions import is_org_member, require_org_member
 from apcert.organizations.selectors import organizations_for_organization_users, sites_of
 from apcert.organizations.services import site_create
 from apcert.web.errors import add_form_error, error_page
-from apcert.web.lists import ChoiceFilter, Sort, list_page
-from apcert.web.org.forms import (
+from apcert.web.lists import ChoiceFilter, Search, Sort, list_page
+from apcert.web.section import current_user, section
+from apcert.web.sections.org.forms import (
     ApplicationForm,
     CorrectiveActionForm,
     EvidenceForm,
@@ -80,14 +83,11 @@ NOT_AN_ORGANIZATION_USER = PermissionDenied(
 )
 
 
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the sign-in middleware lets no one else through
-    return user
+org_page = section("org")
 
 
 def _organization(request: HttpRequest, org_id: int) -> Organization:
-    return get_object_or_404(organizations_for_organization_users(_user(request)), pk=org_id)
+    return get_object_or_404(organizations_for_organization_users(current_user(request)), pk=org_id)
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -101,7 +101,7 @@ def _context(request: HttpRequest, organization: Organization, tab: str, **extra
         "section": "org",
         "organization": organization,
         "tab": tab,
-        "acts_for": is_org_member(_user(request), organization),
+        "acts_for": is_org_member(current_user(request), organization),
         **extra,
     }
 
@@ -110,10 +110,11 @@ def _context(request: HttpRequest, organization: Organization, tab: str, **extra
 
 
 @require_safe
+@org_page
 def organization_list(request: HttpRequest) -> HttpResponse:
     """The organizations the user acts for (the Secretariat: all); straight to the one if
     there is only one."""
-    user = _user(request)
+    user = current_user(request)
     organizations = organizations_for_organization_users(user)
     if not is_secretariat(user):
         mine = list(organizations[:2])
@@ -121,9 +122,6 @@ def organization_list(request: HttpRequest) -> HttpResponse:
             return error_page(request, NOT_AN_ORGANIZATION_USER, title="Organization")
         if len(mine) == 1:
             return redirect("web:org:profile", org_id=mine[0].pk)
-    query = request.GET.get("q", "").strip()
-    if query:
-        organizations = organizations.filter(legal_name__icontains=query)
     listing = list_page(
         request,
         organizations,
@@ -133,13 +131,13 @@ def organization_list(request: HttpRequest) -> HttpResponse:
             "registered": Sort("Registered in apcert", ("created_at",)),
         },
         default_sort="name",
+        search=Search("Legal name contains", ("legal_name__icontains",)),
     )
-    return render(
-        request, "web/org/organizations.html", {"section": "org", "listing": listing, "q": query}
-    )
+    return render(request, "web/org/organizations.html", {"listing": listing})
 
 
 @require_safe
+@org_page
 def profile(request: HttpRequest, org_id: int) -> HttpResponse:
     """The organization's registration details and its sites."""
     organization = _organization(request, org_id)
@@ -162,14 +160,15 @@ def profile(request: HttpRequest, org_id: int) -> HttpResponse:
         ],
     )
     context = _context(request, organization, "profile", listing=listing)
-    context["may_add_site"] = context["acts_for"] or is_secretariat(_user(request))
+    context["may_add_site"] = context["acts_for"] or is_secretariat(current_user(request))
     return render(request, "web/org/profile.html", context)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@org_page
 def site_new(request: HttpRequest, org_id: int) -> HttpResponse:
     """Add a site (any user of the organization, or the Secretariat: ``site_create``)."""
-    user = _user(request)
+    user = current_user(request)
     organization = _organization(request, org_id)
     if request.method != "POST":
         if not (is_secretariat(user) or is_org_member(user, organization)):
@@ -202,11 +201,14 @@ def site_new(request: HttpRequest, org_id: int) -> HttpResponse:
 
 
 @require_safe
+@org_page
 def application_list(request: HttpRequest, org_id: int) -> HttpResponse:
     organization = _organization(request, org_id)
     listing = list_page(
         request,
-        applications_for_organization_users(_user(request)).filter(organization=organization),
+        applications_for_organization_users(current_user(request)).filter(
+            organization=organization
+        ),
         sorts={
             "created": Sort("Started", ("created_at",)),
             "submitted": Sort("Submitted", ("submitted_at",)),
@@ -226,11 +228,12 @@ def application_list(request: HttpRequest, org_id: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@org_page
 def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
     """Start an application: the CB, the scheme and programmes, design, then scope lines on
     the application's page. Rules that the first answers already break are shown next to
     the answer, and no draft is started."""
-    user = _user(request)
+    user = current_user(request)
     organization = _organization(request, org_id)
     try:
         require_org_member(user, organization)
@@ -285,7 +288,7 @@ def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
 
 def _application(request: HttpRequest, organization: Organization, app_id: int) -> Application:
     return get_object_or_404(
-        applications_for_organization_users(_user(request))
+        applications_for_organization_users(current_user(request))
         .filter(organization=organization)
         .prefetch_related("programmes"),
         pk=app_id,
@@ -302,7 +305,7 @@ def _scope_context(
 ) -> dict[str, Any]:
     """The application's scope lines, the rules still unmet, and the form for another line."""
     draft = application.status == ApplicationStatus.DRAFT
-    acts_for = is_org_member(_user(request), organization)
+    acts_for = is_org_member(current_user(request), organization)
     lines = list(
         application.scope_lines.select_related("category", "site").prefetch_related("standards")
     )
@@ -359,6 +362,7 @@ def _application_page(
 
 
 @require_safe
+@org_page
 def application_detail(request: HttpRequest, org_id: int, app_id: int) -> HttpResponse:
     """An application's status, its scope lines and the CB's answers; on a draft, the rules
     still to meet and the form for another scope line."""
@@ -367,10 +371,11 @@ def application_detail(request: HttpRequest, org_id: int, app_id: int) -> HttpRe
 
 
 @require_POST
+@org_page
 def scope_line_new(request: HttpRequest, org_id: int, app_id: int) -> HttpResponse:
     """Add a scope line. With htmx the scope section is re-rendered in place; without, the
     page is reloaded."""
-    user = _user(request)
+    user = current_user(request)
     organization = _organization(request, org_id)
     application = _application(request, organization, app_id)
     try:
@@ -425,12 +430,13 @@ def scope_line_new(request: HttpRequest, org_id: int, app_id: int) -> HttpRespon
 
 
 @require_POST
+@org_page
 def application_submit_view(request: HttpRequest, org_id: int, app_id: int) -> HttpResponse:
     """Submit the application to the CB; every rule of the scheme is checked."""
     organization = _organization(request, org_id)
     application = _application(request, organization, app_id)
     try:
-        application_submit(actor=_user(request), application=application)
+        application_submit(actor=current_user(request), application=application)
     except PermissionDenied as exc:
         return error_page(request, exc, title="Submit the application")
     except DomainError as exc:
@@ -450,6 +456,7 @@ def application_submit_view(request: HttpRequest, org_id: int, app_id: int) -> H
 
 
 @require_POST
+@org_page
 def application_withdraw_view(request: HttpRequest, org_id: int, app_id: int) -> HttpResponse:
     """Withdraw the application (until a certification decision is taken on it)."""
     organization = _organization(request, org_id)
@@ -458,7 +465,9 @@ def application_withdraw_view(request: HttpRequest, org_id: int, app_id: int) ->
     if form.is_valid():
         try:
             application_withdraw(
-                actor=_user(request), application=application, reason=form.cleaned_data["reason"]
+                actor=current_user(request),
+                application=application,
+                reason=form.cleaned_data["reason"],
             )
         except PermissionDenied as exc:
             return error_page(request, exc, title="Withdraw the application")
@@ -479,12 +488,13 @@ def application_withdraw_view(request: HttpRequest, org_id: int, app_id: int) ->
 
 
 @require_safe
+@org_page
 def finding_list(request: HttpRequest, org_id: int) -> HttpResponse:
     """The findings of the organization's assessments, those waiting on an answer first."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
-        findings_for_organization_users(_user(request), organization_id=organization.pk),
+        findings_for_organization_users(current_user(request), organization_id=organization.pk),
         sorts={
             "due": Sort("Due date", ("due_date",)),
             "raised": Sort("Raised on", ("raised_on",)),
@@ -506,7 +516,7 @@ def finding_list(request: HttpRequest, org_id: int) -> HttpResponse:
 
 def _finding(request: HttpRequest, organization: Organization, finding_id: int) -> Finding:
     return get_object_or_404(
-        findings_for_organization_users(_user(request), organization_id=organization.pk),
+        findings_for_organization_users(current_user(request), organization_id=organization.pk),
         pk=finding_id,
     )
 
@@ -524,16 +534,7 @@ def _finding_page(
     refusal: DomainError | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    answers = list(
-        finding.corrective_actions.select_related("submitted_by", "reviewed_by")
-        .prefetch_related(
-            Prefetch(
-                "evidence_files",
-                queryset=EvidenceFile.objects.select_related("uploaded_by").order_by("id"),
-            )
-        )
-        .order_by("-id")
-    )
+    answers = list(finding_answers(finding))
     context = _context(
         request, organization, "findings", finding=finding, answers=answers, refusal=refusal
     )
@@ -551,6 +552,7 @@ def _finding_page(
 
 
 @require_safe
+@org_page
 def finding_detail(request: HttpRequest, org_id: int, finding_id: int) -> HttpResponse:
     """A finding, the answers given and the assessor's reviews, and the forms to answer it
     (while open) and to attach evidence to the latest answer (while it waits on it)."""
@@ -559,6 +561,7 @@ def finding_detail(request: HttpRequest, org_id: int, finding_id: int) -> HttpRe
 
 
 @require_POST
+@org_page
 def finding_answer(request: HttpRequest, org_id: int, finding_id: int) -> HttpResponse:
     """Answer a nonconformity: correction, root cause, action (``corrective_action_submit``)."""
     organization = _organization(request, org_id)
@@ -568,7 +571,9 @@ def finding_answer(request: HttpRequest, org_id: int, finding_id: int) -> HttpRe
     status = 400
     if form.is_valid():
         try:
-            corrective_action_submit(actor=_user(request), finding=finding, **form.cleaned_data)
+            corrective_action_submit(
+                actor=current_user(request), finding=finding, **form.cleaned_data
+            )
         except PermissionDenied as exc:
             return error_page(request, exc, title="Answer the finding")
         except DomainError as exc:
@@ -590,6 +595,7 @@ def finding_answer(request: HttpRequest, org_id: int, finding_id: int) -> HttpRe
 
 
 @require_POST
+@org_page
 def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpResponse:
     """Attach an evidence file to the latest answer to the finding (``evidence_attach``)."""
     organization = _organization(request, org_id)
@@ -598,7 +604,7 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
     refusal: DomainError | None = None
     status = 400
     if form.is_valid():
-        latest = CorrectiveAction.objects.filter(finding=finding).order_by("-id").first()
+        latest = latest_answer(finding)
         try:
             if latest is None:
                 raise RuleViolation(
@@ -606,7 +612,9 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
                     code=EVIDENCE_NO_ANSWER,
                 )
             evidence = evidence_attach(
-                actor=_user(request), corrective_action=latest, upload=form.cleaned_data["file"]
+                actor=current_user(request),
+                corrective_action=latest,
+                upload=form.cleaned_data["file"],
             )
         except PermissionDenied as exc:
             return error_page(request, exc, title="Attach evidence")
@@ -628,11 +636,14 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
 
 
 @require_safe
+@org_page
 def certificate_list(request: HttpRequest, org_id: int) -> HttpResponse:
     organization = _organization(request, org_id)
     listing = list_page(
         request,
-        certificates_for_organization_users(_user(request)).filter(organization=organization),
+        certificates_for_organization_users(current_user(request)).filter(
+            organization=organization
+        ),
         sorts={
             "number": Sort("Number", ("number",)),
             "status": Sort("Status", ("status", "number")),
@@ -650,11 +661,14 @@ def certificate_list(request: HttpRequest, org_id: int) -> HttpResponse:
 
 
 @require_safe
+@org_page
 def certificate_detail(request: HttpRequest, org_id: int, cert_id: int) -> HttpResponse:
     """A certificate's status and its history, its issues, and its public register page."""
     organization = _organization(request, org_id)
     certificate: Certificate = get_object_or_404(
-        certificates_for_organization_users(_user(request)).filter(organization=organization),
+        certificates_for_organization_users(current_user(request)).filter(
+            organization=organization
+        ),
         pk=cert_id,
     )
     with_status_today([certificate])

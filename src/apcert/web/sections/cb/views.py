@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,8 +25,12 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from apcert.accounts.models import User
 from apcert.applications.choices import ApplicationStatus
 from apcert.applications.lifecycle import APPLICATION
-from apcert.applications.models import Application, ScopeLine
-from apcert.applications.selectors import applications_for_cb_staff
+from apcert.applications.models import Application
+from apcert.applications.selectors import (
+    applications_for_cb_staff,
+    declared_standards,
+    scope_lines_of,
+)
 from apcert.applications.services import application_accept, application_reject
 from apcert.assessments.choices import (
     AssessmentKind,
@@ -41,10 +43,12 @@ from apcert.assessments.models import (
     CorrectiveAction,
     EvidenceFile,
     Finding,
-    TeamMember,
 )
 from apcert.assessments.selectors import (
+    assessment_findings,
+    assessment_team,
     assessments_for_cb_staff,
+    assessments_of_application,
     corrective_actions_for_cb_staff,
 )
 from apcert.assessments.services import (
@@ -55,8 +59,9 @@ from apcert.assessments.services import (
     corrective_action_review,
     finding_record,
 )
-from apcert.bodies.models import CBStaff, CertificationBody
+from apcert.bodies.models import CertificationBody
 from apcert.bodies.permissions import cb_roles
+from apcert.bodies.selectors import active_staff_of, is_active_cb_staff
 from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
 from apcert.certificates.errors import DECISION_WRONG_ASSESSMENT
 from apcert.certificates.lifecycle import CERTIFICATE
@@ -87,19 +92,14 @@ from apcert.core.errors import (
     PermissionDenied,
 )
 from apcert.core.permissions import is_secretariat
-from apcert.schemes.models import Standard
-from apcert.web import forms_cb as f
+from apcert.schemes.selectors import standard_by_id
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.lists import ChoiceFilter, Sort, list_page
+from apcert.web.section import current_user, section
+from apcert.web.sections.cb import forms as f
 from apcert.web.status_today import with_status_today
 
 SECTION = "cb"
-
-
-def _user(request: HttpRequest) -> User:
-    user = request.user
-    assert isinstance(user, User)  # the sign-in middleware lets no one else through
-    return user
 
 
 NOT_CB_STAFF = PermissionDenied(
@@ -109,19 +109,17 @@ NOT_CB_STAFF = PermissionDenied(
 )
 
 
-def cb_section(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Refuse a CB list, with the reason (403), to anyone who is neither active staff of a
-    CB nor the Secretariat, as the organization section refuses those of no organization;
-    the selectors would otherwise show them an empty list."""
+def _may_use_cb_section(user: User) -> bool:
+    return is_secretariat(user) or is_active_cb_staff(user)
 
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user = _user(request)
-        if not is_secretariat(user) and not CBStaff.objects.filter(user=user, active=True).exists():
-            return error_page(request, NOT_CB_STAFF, title="Certification body")
-        return view(request, *args, **kwargs)
 
-    return wrapped
+#: The CB's lists are refused, with the reason (403), to anyone who is neither active staff of
+#: a CB nor the Secretariat (the selectors would otherwise show them an empty list); a record
+#: of a CB the user is not staff of is a 404, from the selectors.
+cb_section = section(
+    "cb", allowed=_may_use_cb_section, refusal=NOT_CB_STAFF, title="Certification body"
+)
+cb_page = section("cb")
 
 
 def _roles(user: User, cb: CertificationBody) -> set[str]:
@@ -163,7 +161,7 @@ def application_list(request: HttpRequest) -> HttpResponse:
     """The applications made to the user's CB: filter by status, sort, page."""
     listing = list_page(
         request,
-        applications_for_cb_staff(_user(request)),
+        applications_for_cb_staff(current_user(request)),
         sorts=APPLICATION_SORTS,
         default_sort="-submitted",
         filters=[
@@ -190,7 +188,7 @@ def assessment_list(request: HttpRequest) -> HttpResponse:
     """The assessments of the user's CB: filter by status and kind, sort, page."""
     listing = list_page(
         request,
-        assessments_for_cb_staff(_user(request)),
+        assessments_for_cb_staff(current_user(request)),
         sorts=ASSESSMENT_SORTS,
         default_sort="-start",
         filters=[
@@ -219,7 +217,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
     """The user's CB's certificates: filter by status, sort, page."""
     listing = list_page(
         request,
-        certificates_for_cb_staff(_user(request)),
+        certificates_for_cb_staff(current_user(request)),
         sorts=CERTIFICATE_SORTS,
         default_sort="number",
         filters=[ChoiceFilter("status", "status", CertificateStatus.choices, "Status")],
@@ -236,7 +234,7 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
 
 
 def _application(request: HttpRequest, pk: int) -> Application:
-    return get_object_or_404(applications_for_cb_staff(_user(request)), pk=pk)
+    return get_object_or_404(applications_for_cb_staff(current_user(request)), pk=pk)
 
 
 def _application_page(
@@ -247,13 +245,9 @@ def _application_page(
     reject_form: forms.Form | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    roles = _roles(_user(request), app.cb)
-    lines = list(
-        ScopeLine.objects.filter(application=app)
-        .select_related("category", "site")
-        .prefetch_related("standards")
-    )
-    assessments = list(Assessment.objects.filter(application=app).order_by("start_date", "pk"))
+    roles = _roles(current_user(request), app.cb)
+    lines = list(scope_lines_of(app))
+    assessments = list(assessments_of_application(app.pk))
     manager = "scheme_manager" in roles
     return render(
         request,
@@ -275,18 +269,20 @@ def _application_page(
 
 
 @require_safe
+@cb_page
 def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _application_page(request, _application(request, pk))
 
 
 @require_POST
+@cb_page
 def application_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
     app = _application(request, pk)
     form = f.ApplicationAcceptForm(request.POST, prefix="accept")
     if form.is_valid():
         try:
             application_accept(
-                actor=_user(request), application=app, reason=form.cleaned_data["note"]
+                actor=current_user(request), application=app, reason=form.cleaned_data["note"]
             )
         except DomainError as exc:
             offered = APPLICATION.allowed(app.status, "accept")
@@ -301,13 +297,14 @@ def application_accept_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@cb_page
 def application_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
     app = _application(request, pk)
     form = f.ApplicationRejectForm(request.POST, prefix="reject")
     if form.is_valid():
         try:
             application_reject(
-                actor=_user(request), application=app, reason=form.cleaned_data["reason"]
+                actor=current_user(request), application=app, reason=form.cleaned_data["reason"]
             )
         except DomainError as exc:
             offered = APPLICATION.allowed(app.status, "reject")
@@ -324,11 +321,7 @@ def _staff_choices(cb: CertificationBody) -> tuple[list[tuple[int, str]], set[in
     assessors."""
     people: dict[int, tuple[User, list[str]]] = {}
     assessors: set[int] = set()
-    for staff in (
-        CBStaff.objects.filter(cb=cb, active=True, user__is_active=True)
-        .select_related("user")
-        .order_by("user__full_name", "user__username", "role")
-    ):
+    for staff in active_staff_of(cb):
         people.setdefault(staff.user_id, (staff.user, []))[1].append(staff.get_role_display())
         if staff.role == "assessor":
             assessors.add(staff.user_id)
@@ -337,9 +330,10 @@ def _staff_choices(cb: CertificationBody) -> tuple[list[tuple[int, str]], set[in
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@cb_page
 def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Plan the initial assessment of an accepted application, with its team."""
-    user = _user(request)
+    user = current_user(request)
     app = _application(request, pk)
     if "scheme_manager" not in _roles(user, app.cb):
         return error_page(
@@ -358,7 +352,7 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            members = {u.pk: u for u in User.objects.filter(pk__in=[pk for pk, _ in staff])}
+            members = {s.user_id: s.user for s in active_staff_of(app.cb)}
             try:
                 assessment = assessment_plan(
                     actor=user,
@@ -389,14 +383,11 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _assessment(request: HttpRequest, pk: int) -> Assessment:
-    return get_object_or_404(assessments_for_cb_staff(_user(request)), pk=pk)
+    return get_object_or_404(assessments_for_cb_staff(current_user(request)), pk=pk)
 
 
 def _declared_standards(a: Assessment) -> list[tuple[int, str]]:
-    if a.application_id is None:
-        return []
-    qs = Standard.objects.filter(scopeline__application_id=a.application_id).distinct()
-    return [(s.pk, s.reference) for s in qs.order_by("designation", "edition")]
+    return declared_standards(a.application_id)
 
 
 @dataclass(frozen=True)
@@ -445,20 +436,10 @@ def _assessment_page(
     review_forms: Mapping[int, forms.Form] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    user = _user(request)
-    team = list(TeamMember.objects.filter(assessment=a).select_related("user").order_by("role"))
+    user = current_user(request)
+    team = list(assessment_team(a))
     my_role = next((m.role for m in team if m.user_id == user.pk), None)
-    findings = list(
-        Finding.objects.filter(assessment=a)
-        .select_related("standard")
-        .prefetch_related(
-            Prefetch(
-                "corrective_actions",
-                queryset=CorrectiveAction.objects.prefetch_related("evidence_files").order_by("id"),
-            )
-        )
-        .order_by("id")
-    )
+    findings = list(assessment_findings(a))
     assessor = my_role in (TeamRole.LEAD, TeamRole.MEMBER)
     bound = review_forms or {}
     rows = []
@@ -499,15 +480,17 @@ def _assessment_page(
 
 
 @require_safe
+@cb_page
 def assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _assessment_page(request, _assessment(request, pk))
 
 
 @require_POST
+@cb_page
 def assessment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
     a = _assessment(request, pk)
     try:
-        assessment_start(actor=_user(request), assessment=a)
+        assessment_start(actor=current_user(request), assessment=a)
     except DomainError as exc:
         return error_page(request, exc, title="Start the assessment")
     messages.success(request, "The assessment is in progress.")
@@ -515,17 +498,16 @@ def assessment_start_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@cb_page
 def finding_record_view(request: HttpRequest, pk: int) -> HttpResponse:
     a = _assessment(request, pk)
     form = f.FindingForm(request.POST, prefix="finding", standards=_declared_standards(a))
     if form.is_valid():
         data = form.cleaned_data
-        standard = (
-            Standard.objects.filter(pk=data["standard"]).first() if data["standard"] else None
-        )
+        standard = standard_by_id(data["standard"])
         try:
             finding_record(
-                actor=_user(request),
+                actor=current_user(request),
                 assessment=a,
                 grade=data["grade"],
                 requirement_kind=data["requirement_kind"],
@@ -546,13 +528,14 @@ def finding_record_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@cb_page
 def assessment_report_view(request: HttpRequest, pk: int) -> HttpResponse:
     a = _assessment(request, pk)
     form = f.ReportForm(request.POST, prefix="report")
     if form.is_valid():
         try:
             assessment_issue_report(
-                actor=_user(request),
+                actor=current_user(request),
                 assessment=a,
                 issued_on=form.cleaned_data["issued_on"],
                 summary=form.cleaned_data["summary"],
@@ -574,14 +557,15 @@ def _reviewable(ca: CorrectiveAction) -> bool:
 
 
 @require_POST
+@cb_page
 def corrective_action_review_view(request: HttpRequest, pk: int) -> HttpResponse:
-    ca = get_object_or_404(corrective_actions_for_cb_staff(_user(request)), pk=pk)
+    ca = get_object_or_404(corrective_actions_for_cb_staff(current_user(request)), pk=pk)
     a = ca.finding.assessment
     form = f.ReviewForm(request.POST, prefix=f"review-{ca.pk}")
     if form.is_valid():
         try:
             corrective_action_review(
-                actor=_user(request),
+                actor=current_user(request),
                 corrective_action=ca,
                 outcome=form.cleaned_data["outcome"],
                 comment=form.cleaned_data["comment"],
@@ -600,9 +584,10 @@ def corrective_action_review_view(request: HttpRequest, pk: int) -> HttpResponse
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
+@cb_page
 def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Every rule still blocking a grant on this initial assessment, then the grant."""
-    user = _user(request)
+    user = current_user(request)
     a = _assessment(request, pk)
     if a.application is None or a.kind != AssessmentKind.INITIAL:
         return error_page(
@@ -681,7 +666,7 @@ REISSUE_SERVICES: dict[str, Callable[..., Certificate]] = {
 
 
 def _certificate(request: HttpRequest, pk: int) -> Certificate:
-    return get_object_or_404(certificates_for_cb_staff(_user(request)), pk=pk)
+    return get_object_or_404(certificates_for_cb_staff(current_user(request)), pk=pk)
 
 
 def _certificate_page(
@@ -691,7 +676,7 @@ def _certificate_page(
     bound: tuple[str, forms.Form] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    decider = "decision_maker" in _roles(_user(request), cert.cb)
+    decider = "decision_maker" in _roles(current_user(request), cert.cb)
     actions = []
     for action in CERTIFICATE.actions_from(cert.status):
         if decider and action in CERTIFICATE_ACTIONS:
@@ -733,6 +718,7 @@ def _certificate_page(
 
 
 @require_safe
+@cb_page
 def certificate_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _certificate_page(request, _certificate(request, pk))
 
@@ -755,6 +741,7 @@ def _reissue_target(change: RecordedChange) -> dict[str, Any]:
 
 
 @require_POST
+@cb_page
 def certificate_reissue_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Re-issue for one change the records show. The service checks it again under its lock
     and writes the new issue with what changed read from the two issues' snapshots."""
@@ -767,7 +754,7 @@ def certificate_reissue_view(request: HttpRequest, pk: int) -> HttpResponse:
         change = changes[form.cleaned_data["change"]]
         try:
             cert = REISSUE_SERVICES[change.kind](
-                actor=_user(request),
+                actor=current_user(request),
                 certificate=cert,
                 decided_on=form.cleaned_data["decided_on"] or timezone.localdate(),
                 rationale=form.cleaned_data["rationale"],
@@ -784,6 +771,7 @@ def certificate_reissue_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@cb_page
 def certificate_resubmit_view(request: HttpRequest, pk: int) -> HttpResponse:
     """Submit a certificate the Secretariat returned for review again, with the answer."""
     cert = _certificate(request, pk)
@@ -791,7 +779,7 @@ def certificate_resubmit_view(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             certificate_publication_resubmit(
-                actor=_user(request), certificate=cert, note=form.cleaned_data["note"]
+                actor=current_user(request), certificate=cert, note=form.cleaned_data["note"]
             )
         except DomainError as exc:
             if (page := _refused(request, exc, form, None)) is not None:
@@ -805,6 +793,7 @@ def certificate_resubmit_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
+@cb_page
 def certificate_action_view(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     cert = _certificate(request, pk)
     if action not in CERTIFICATE_ACTIONS:
@@ -816,7 +805,7 @@ def certificate_action_view(request: HttpRequest, pk: int, action: str) -> HttpR
     form = form_class(request.POST, prefix=action)
     if form.is_valid():
         try:
-            _status_call(action)(actor=_user(request), certificate=cert, **form.cleaned_data)
+            _status_call(action)(actor=current_user(request), certificate=cert, **form.cleaned_data)
         except DomainError as exc:
             offered = CERTIFICATE.allowed(cert.status, action)
             if (page := _refused(request, exc, form, None, offered=offered)) is not None:

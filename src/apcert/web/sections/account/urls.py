@@ -1,0 +1,70 @@
+"""The account pages of the back office: home, sign-in and out, password, invitations."""
+
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from apcert.web.section import section
+from apcert.web.sections.account import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path(
+        "sign-in",
+        auth_views.LoginView.as_view(
+            template_name="web/account/sign_in.html", redirect_authenticated_user=True
+        ),
+        name="sign-in",
+    ),
+    path("sign-out", section("home")(views.SignOutView.as_view()), name="sign-out"),
+    path(
+        "password/change",
+        auth_views.PasswordChangeView.as_view(
+            template_name="web/account/password_change.html",
+            success_url=reverse_lazy("web:password-change-done"),
+            extra_context={"section": "password"},
+        ),
+        name="password-change",
+    ),
+    path(
+        "password/change/done",
+        auth_views.PasswordChangeDoneView.as_view(
+            template_name="web/account/password_change_done.html"
+        ),
+        name="password-change-done",
+    ),
+    path(
+        "password/reset",
+        auth_views.PasswordResetView.as_view(
+            template_name="web/account/password_reset.html",
+            email_template_name="web/email/password_reset.txt",
+            subject_template_name="web/email/password_reset_subject.txt",
+            success_url=reverse_lazy("web:password-reset-sent"),
+        ),
+        name="password-reset",
+    ),
+    path(
+        "password/reset/sent",
+        auth_views.PasswordResetDoneView.as_view(
+            template_name="web/account/password_reset_sent.html"
+        ),
+        name="password-reset-sent",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="web/account/password_reset_confirm.html",
+            success_url=reverse_lazy("web:password-reset-done"),
+        ),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password/reset/done",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="web/account/password_reset_done.html"
+        ),
+        name="password-reset-done",
+    ),
+    path("invitations/", views.invitation_list, name="invitations"),
+    path("invitations/new", views.invitation_new, name="invitation-new"),
+    path("invitations/<str:token>", views.invitation_accept, name="invitation-accept"),
+]
