@@ -1,9 +1,11 @@
 """The account pages of the back office: home, sign-in and out, password, invitations."""
 
+from typing import cast
+
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from apcert.web.section import section
+from apcert.web.section import View, section
 from apcert.web.sections.account import views
 
 urlpatterns = [
@@ -15,7 +17,7 @@ urlpatterns = [
         ),
         name="sign-in",
     ),
-    path("sign-out", section("home")(views.SignOutView.as_view()), name="sign-out"),
+    path("sign-out", section("home")(cast(View, views.SignOutView.as_view())), name="sign-out"),
     path(
         "password/change",
         auth_views.PasswordChangeView.as_view(
