@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "apcert.web.section.section_context",
             ],
+            "builtins": ["apcert.core.templatetags.dates"],
         },
     },
 ]

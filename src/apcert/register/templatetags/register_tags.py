@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django import template
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
 
 from apcert.certificates.choices import IssueReason, StatusReason
+from apcert.core.dates import format_date
 
 register = template.Library()
 
@@ -30,10 +27,6 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
     "expired": ("Expired", "The certificate's validity has ended; it is no longer valid."),
 }
 
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 _STATUS_REASONS = {choice.value: str(choice.label) for choice in StatusReason}
 _ISSUE_REASONS = {choice.value: str(choice.label) for choice in IssueReason}
 
@@ -65,16 +58,6 @@ def issue_reason_label(code: str) -> str:
     return _ISSUE_REASONS.get(code, code.replace("_", " "))
 
 
-@register.filter
-def day(value: dt.date | None) -> SafeString | str:
-    """A date as people read it (in English whatever the server's locale), machine-readable
-    too: ``<time datetime="2026-03-24">24 March
-    2026</time>``."""
-    if value is None:
-        return ""
-    return format_html('<time datetime="{}">{}</time>', value.isoformat(), plain_day(value))
-
-
-def plain_day(value: dt.date) -> str:
-    """``24 March 2026``."""
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+# The register shows dates as the back office does (``day`` is a built-in filter of every
+# template); ``plain_day`` stays for the register's sentences.
+plain_day = format_date

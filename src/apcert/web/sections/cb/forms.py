@@ -11,8 +11,8 @@ from django import forms
 from apcert.assessments.choices import FindingGrade, RequirementKind
 from apcert.certificates.choices import StatusReason
 from apcert.certificates.services import SUSPEND_REASONS, WITHDRAW_REASONS
+from apcert.web.fields import DATE_HINT, DateField
 
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 TEXT = forms.Textarea(attrs={"rows": 3})
 
 
@@ -20,8 +20,8 @@ def _choices(values: Sequence[str], labels: type[Any]) -> list[tuple[str, str]]:
     return [(v, labels(v).label) for v in values]
 
 
-def _date(label: str, help_text: str = "Leave empty for today.") -> forms.DateField:
-    return forms.DateField(label=label, required=False, widget=DATE, help_text=help_text)
+def _date(label: str, help_text: str = "Leave empty for today.") -> DateField:
+    return DateField(label=label, required=False, help_text=f"{help_text} {DATE_HINT}")
 
 
 def _set_choices(field: forms.Field, choices: list[tuple[str, str]]) -> None:
@@ -49,8 +49,8 @@ class ApplicationRejectForm(forms.Form):
 class AssessmentPlanForm(forms.Form):
     """An initial assessment of an application: dates and the team from the CB's staff."""
 
-    start_date = forms.DateField(label="First day", widget=DATE)
-    end_date = forms.DateField(label="Last day", widget=DATE)
+    start_date = DateField(label="First day")
+    end_date = DateField(label="Last day")
     stage1_document_review = forms.BooleanField(
         label="With a stage 1 document review", required=False
     )

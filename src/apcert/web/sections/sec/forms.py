@@ -8,8 +8,7 @@ from django import forms
 
 from apcert.bodies.lifecycle import CB_ACCEPTANCE
 from apcert.schemes.models import ProcessCategory, Programme
-
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+from apcert.web.fields import DATE_HINT, DateField
 
 
 class CBForm(forms.Form):
@@ -49,12 +48,11 @@ class AcceptanceForm(forms.Form):
         queryset=Programme.objects.select_related("scheme").order_by("code"),
         empty_label="Choose a programme",
     )
-    accepted_on = forms.DateField(label="Accepted on", widget=DATE)
-    valid_until = forms.DateField(
+    accepted_on = DateField(label="Accepted on")
+    valid_until = DateField(
         label="Valid until",
         required=False,
-        widget=DATE,
-        help_text="Leave empty for an acceptance without an end date.",
+        help_text=f"Leave empty for an acceptance without an end date. {DATE_HINT}",
     )
     categories = CategoryChoiceField(
         label="Limited to these process categories",
