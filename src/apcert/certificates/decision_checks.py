@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.db.models import Prefetch
+
 from apcert.applications.errors import DECISION_CB_NOT_ACCEPTED, DECISION_SCOPE_OUTSIDE_ACCEPTANCE
 from apcert.applications.models import ScopeLine
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind
-from apcert.assessments.models import Assessment
+from apcert.assessments.models import Assessment, CorrectiveAction, Finding
 from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.errors import (
     CERTIFICATE_ENDED_BY_CALENDAR,
@@ -41,7 +43,7 @@ from apcert.certificates.errors import (
     DECISION_REPORT_NOT_ISSUED,
     DECISION_WRONG_ASSESSMENT,
 )
-from apcert.certificates.models import Certificate
+from apcert.certificates.models import Certificate, Decision, DecisionDeferral
 from apcert.certificates.selectors import (
     decision_maker_problems,
     decision_subject_problems,
@@ -372,3 +374,44 @@ def decision_checks(
     """The rule check of each decision the assessment's kind supports."""
     wanted = DECISIONS_BY_KIND.get(assessment.kind, ()) if decisions is None else decisions
     return [decision_check(actor=actor, assessment=assessment, decision=d, on=on) for d in wanted]
+
+
+# --- the file a decision is taken on ------------------------------------------------------
+
+
+def decisions_resting_on(assessment: Assessment) -> list[Decision]:
+    """The decisions taken on ``assessment`` (a grant or refusal, a maintain, renewal, scope
+    extension or transfer), with who took them and the certificate they concern."""
+    return list(
+        Decision.objects.filter(assessment=assessment)
+        .select_related("decided_by", "certificate")
+        .order_by("decided_on", "pk")
+    )
+
+
+def deferrals_of(assessment: Assessment) -> list[DecisionDeferral]:
+    """The deferrals of the decision on ``assessment``, the latest first, with who deferred."""
+    return list(
+        DecisionDeferral.objects.filter(assessment=assessment)
+        .select_related("deferred_by")
+        .order_by("-deferred_on", "-pk")
+    )
+
+
+def findings_on_file(assessment: Assessment) -> list[Finding]:
+    """The findings of ``assessment`` in the order they were raised, each with its
+    requirement's standard and its corrective actions (oldest first) with who submitted and
+    who reviewed them: the decision maker reads every answer and its review."""
+    return list(
+        Finding.objects.filter(assessment=assessment)
+        .select_related("standard")
+        .prefetch_related(
+            Prefetch(
+                "corrective_actions",
+                queryset=CorrectiveAction.objects.select_related(
+                    "submitted_by", "reviewed_by"
+                ).order_by("id"),
+            )
+        )
+        .order_by("id")
+    )

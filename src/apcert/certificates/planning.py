@@ -290,3 +290,9 @@ def followups_of(certificate: Certificate, cb: CertificationBody) -> list[Assess
         .select_related("cb")
         .order_by("-start_date", "-pk")
     )
+
+
+def transferred_to(certificate: Certificate) -> Certificate | None:
+    """The certificate that replaced ``certificate`` when it was transferred to another
+    certification body, if it was."""
+    return Certificate.objects.select_related("cb").filter(transferred_from=certificate).first()

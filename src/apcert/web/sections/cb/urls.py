@@ -9,6 +9,7 @@ from apcert.web.sections.cb.views import (
     certificates,
     decisions,
     lists,
+    visits,
 )
 
 app_name = "cb"
@@ -36,6 +37,11 @@ urlpatterns = [
     ),
     path("assessments/<int:pk>/decision", decisions.decision_view, name="decision"),
     path(
+        "assessments/<int:pk>/decision/defer",
+        decisions.decision_defer_view,
+        name="decision-defer",
+    ),
+    path(
         "corrective-actions/<int:pk>/review",
         assessments.corrective_action_review_view,
         name="corrective-action-review",
@@ -43,6 +49,12 @@ urlpatterns = [
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
+    path(
+        "certificates/<int:pk>/plan/<slug:kind>",
+        visits.certificate_plan_view,
+        name="certificate-plan",
+    ),
+    path("transfers/take-over", visits.transfer_in_view, name="transfer-in"),
     # Before the actions' pattern, which would take "reissue" or "resubmit" for an action.
     path(
         "certificates/<int:pk>/reissue",

@@ -14,12 +14,24 @@ from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application
 from apcert.applications.selectors import applications_for_cb_staff, scope_lines_of
 from apcert.applications.services import application_accept, application_reject
-from apcert.assessments.choices import AssessmentKind
+from apcert.assessments.choices import AssessmentKind, AssessmentStatus
+from apcert.assessments.errors import (
+    ASSESSMENT_APPLICATION_DECIDED,
+    ASSESSMENT_INITIAL_ALREADY_PLANNED,
+)
+from apcert.assessments.models import Assessment
 from apcert.assessments.selectors import assessments_of_application
 from apcert.assessments.services import assessment_plan
 from apcert.bodies.models import CertificationBody
 from apcert.bodies.selectors import active_staff_of
-from apcert.core.errors import PERMISSION_CB_ROLE_REQUIRED, DomainError, PermissionDenied
+from apcert.certificates.selectors import application_decided
+from apcert.core.dates import format_date
+from apcert.core.errors import (
+    PERMISSION_CB_ROLE_REQUIRED,
+    DomainError,
+    PermissionDenied,
+    RuleViolation,
+)
 from apcert.web.errors import error_page
 from apcert.web.section import current_user
 from apcert.web.sections.cb import forms as f
@@ -45,6 +57,7 @@ def _application_page(
     lines = list(scope_lines_of(app))
     assessments = list(assessments_of_application(app.pk))
     manager = "scheme_manager" in roles
+    stop = _initial_plan_problem(app, assessments)
     return render(
         request,
         "web/cb/application_detail.html",
@@ -55,7 +68,8 @@ def _application_page(
             "assessments": assessments,
             "certificates": with_status_today(app.certificates.all()),
             "may_decide": manager and APPLICATION.allowed(app.status, "accept"),
-            "may_plan": manager and app.status == ApplicationStatus.ACCEPTED,
+            "may_plan": manager and app.status == ApplicationStatus.ACCEPTED and stop is None,
+            "plan_stop": stop if app.status == ApplicationStatus.ACCEPTED else None,
             "accept_form": accept_form or f.ApplicationAcceptForm(prefix="accept"),
             "reject_form": reject_form or f.ApplicationRejectForm(prefix="reject"),
             "section": SECTION,
@@ -112,6 +126,34 @@ def application_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _application_page(request, app, reject_form=form, status=400)
 
 
+def _initial_plan_problem(app: Application, assessments: list[Assessment]) -> RuleViolation | None:
+    """Why the application's initial assessment may not be planned now, if it may not: one
+    initial assessment to an application, none once it is decided on."""
+    if application_decided(app):
+        return RuleViolation(
+            "A certification decision has been taken on this application; its initial "
+            "assessment cannot be planned again.",
+            code=ASSESSMENT_APPLICATION_DECIDED,
+        )
+    planned = next(
+        (
+            a
+            for a in assessments
+            if a.kind == AssessmentKind.INITIAL and a.status != AssessmentStatus.CANCELLED
+        ),
+        None,
+    )
+    if planned is not None:
+        return RuleViolation(
+            f"The initial assessment of this application is already planned "
+            f"({format_date(planned.start_date)}, {planned.get_status_display()}); cancel it "
+            "before planning another.",
+            code=ASSESSMENT_INITIAL_ALREADY_PLANNED,
+            params={"assessment": planned.pk},
+        )
+    return None
+
+
 def staff_choices(cb: CertificationBody) -> tuple[list[tuple[int, str]], set[int]]:
     """The CB's active staff, one entry a person with their roles, and which of them are
     assessors."""
@@ -140,6 +182,10 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             title="Plan an assessment",
         )
+    # The service refuses a second initial assessment too; the page does not offer one.
+    stop = _initial_plan_problem(app, list(assessments_of_application(app.pk)))
+    if stop is not None:
+        return error_page(request, stop, title="Plan an assessment")
     staff, assessors = staff_choices(app.cb)
     form = f.AssessmentPlanForm(
         request.POST if request.method == "POST" else None, staff=staff, assessors=assessors

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from apcert.applications.selectors import declared_standards
-from apcert.assessments.choices import AssessmentKind, AssessmentStatus, TeamRole
+from apcert.assessments.choices import AssessmentStatus, TeamRole
 from apcert.assessments.lifecycle import ASSESSMENT, FINDING
 from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
 from apcert.assessments.selectors import (
@@ -29,6 +29,7 @@ from apcert.assessments.services import (
     corrective_action_review,
     finding_record,
 )
+from apcert.certificates.decision_checks import DECISIONS_BY_KIND, deferrals_of
 from apcert.core.errors import DomainError
 from apcert.schemes.selectors import standard_by_id
 from apcert.web.errors import error_page
@@ -124,9 +125,12 @@ def _assessment_page(
             # The decision closes the reported assessment it rests on.
             "may_decide": (
                 "decision_maker" in roles
-                and a.kind == AssessmentKind.INITIAL
+                and bool(DECISIONS_BY_KIND.get(a.kind))
                 and ASSESSMENT.allowed(a.status, "close")
             ),
+            "deferrals": deferrals_of(a),
+            # A transfer review is of another CB's certificate: its public record.
+            "own_certificate": a.certificate is not None and a.certificate.cb_id == a.cb_id,
             "finding_form": finding_form
             or f.FindingForm(prefix="finding", standards=_declared_standards(a)),
             "report_form": report_form or f.ReportForm(prefix="report"),
