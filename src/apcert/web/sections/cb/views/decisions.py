@@ -125,10 +125,11 @@ def _bound_form(
 
 
 def _decided_on(form: forms.Form) -> dt.date | None:
-    if form.is_bound and form.is_valid():
-        value = form.cleaned_data.get("decided_on")
-        return value if isinstance(value, dt.date) else None
-    return None
+    """The date a submitted form asks for (the rules are checked for it)."""
+    if not form.is_bound or not form.is_valid():
+        return None
+    value = form.cleaned_data.get("decided_on")
+    return value if isinstance(value, dt.date) else None
 
 
 def _subject_context(request: HttpRequest, a: Assessment) -> dict[str, Any]:
@@ -155,11 +156,12 @@ def _decision_page(
     bound: tuple[str, forms.Form, list[f.NewScopeLineForm]] | None = None,
     defer_form: forms.Form | None = None,
     refusal: DomainError | None = None,
+    on: dt.date | None = None,
     status: int = 200,
 ) -> HttpResponse:
     user = current_user(request)
     decider = "decision_maker" in roles_at(user, a.cb)
-    on = (_decided_on(bound[1]) if bound else None) or timezone.localdate()
+    on = on or (_decided_on(bound[1]) if bound else None) or timezone.localdate()
     decided = decisions_resting_on(a)
     panels: list[Panel] = []
     for decision in _offered(a):
@@ -232,13 +234,20 @@ def decision_view(request: HttpRequest, pk: int) -> HttpResponse:
     valid = form.is_valid() and all(line.is_valid() for line in lines)
     if not valid:
         return _decision_page(request, a, bound=(decision, form, lines), status=400)
+    # The rules are shown for the date asked, also after a refusal put on its field.
+    on = _decided_on(form)
     try:
         done = TAKE[decision](request, a, form.cleaned_data, lines)
     except DomainError as exc:
         if (page := show_refusal(request, exc, form, None)) is not None:
             return page
         return _decision_page(
-            request, a, bound=(decision, form, lines), refusal=exc, status=exc.http_status
+            request,
+            a,
+            bound=(decision, form, lines),
+            refusal=exc,
+            on=on,
+            status=exc.http_status,
         )
     return done
 
