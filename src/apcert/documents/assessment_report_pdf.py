@@ -111,6 +111,10 @@ def _fit(pdf: FPDF, text: str, width: float) -> str:
 class _ReportWriter(Writer):
     """The report's own blocks on top of the shared headings, paragraphs and tables."""
 
+    def __init__(self, pdf: _ReportPage) -> None:
+        super().__init__(pdf)
+        self.page = pdf
+
     def label_values(self, rows: list[tuple[str, str]]) -> None:
         """Label and value pairs, skipping empty values."""
         self.facts([(k, v) for k, v in rows if v], label_width=LABEL_WIDTH)
@@ -201,6 +205,157 @@ class _ReportWriter(Writer):
             ]
         )
 
+    def title_page(self, report: AssessmentReport) -> None:
+        """The title, and the facts of the assessment: who, what, when."""
+        pdf = self.pdf
+        cb, org = report.cb, report.organization
+        with self.style(size=8.5, color=MUTED):
+            pdf.cell(0, 5, "IECQ · IEC QUALITY ASSESSMENT SYSTEM FOR ELECTRONIC COMPONENTS",
+                     new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # fmt: skip
+        with self.style(size=18, color=ACCENT, bold=True):
+            pdf.multi_cell(0, 9, "Assessment report", new_x=XPos.LMARGIN)
+        self.paragraph(report.kind_label.capitalize(), size=12, color=ACCENT)
+        if not report.issued:
+            pdf.ln(1)
+            self.paragraph(
+                f"DRAFT: this report has not been issued ({report.status_label}). The findings "
+                f"are as they stood on {format_date(report.as_of)}.",
+                size=9.5,
+                color=MUTED,
+            )
+        pdf.ln(3)
+        registration = " ".join(
+            part for part in (org.registration_authority, org.registration_number) if part
+        )
+        self.label_values(
+            [
+                ("Certification body", f"{cb.name} ({cb.code}), {cb.country}"),
+                ("Organization", f"{org.name}, {org.country}"),
+                ("Registration", registration),
+                (
+                    "Address",
+                    ", ".join(line.strip() for line in org.address.splitlines() if line.strip()),
+                ),
+                (
+                    "Assessment",
+                    report.kind_label
+                    + (", with a stage 1 document review" if report.stage1_document_review else ""),
+                ),
+                ("Dates", dates_words(report.planned_start, report.planned_end)),
+                (
+                    "Report issued",
+                    format_date(report.report_issued_on)
+                    if report.report_issued_on
+                    else "not yet (draft)",
+                ),
+                ("Status", report.status_label),
+            ]
+        )
+
+    def scope(self, report: AssessmentReport) -> None:
+        """The scope assessed: where it is declared, its lines, sites and standards."""
+        pdf = self.pdf
+        scope = report.scope
+        self.heading("Scope assessed")
+        self.label_values(
+            [
+                ("Declared in", scope.subject),
+                ("Scheme", scope.scheme),
+                ("Programmes", "; ".join(scope.programmes)),
+                ("Design", "claimed" if scope.design_claimed else ""),
+            ]
+        )
+        pdf.ln(2)
+        if scope.lines:
+            self.table(
+                ("Process category", "Scope", "Site", "Standards"),
+                (36, 70, 30, 34),
+                (
+                    (
+                        f"{line.category} – {line.category_name}" if line.category_name
+                        else line.category,
+                        line.wording,
+                        line.site,
+                        ", ".join(line.standards),
+                    )
+                    for line in scope.lines
+                ),
+            )  # fmt: skip
+        else:
+            self.paragraph("The scope declares no line.", size=9.5, color=MUTED)
+        if scope.sites:
+            pdf.ln(3)
+            self.table(("Site", "Where"), (50, 120), ((s.name, s.place) for s in scope.sites))
+        if scope.standards:
+            pdf.ln(3)
+            self.table(
+                ("Standard", "Edition", "Title"),
+                (44, 22, 104),
+                ((s.designation, s.edition, s.title) for s in scope.standards),
+            )
+
+    def team_and_summary(self, report: AssessmentReport) -> None:
+        """The assessment team, and the report's summary."""
+        self.heading("Assessment team")
+        self.table(("Name", "Role"), (100, 70), ((m.name, m.role_label) for m in report.team))
+        self.heading("Summary")
+        if report.summary:
+            self.paragraphs(report.summary)
+        elif report.issued:
+            self.paragraph("The report gives no summary.", size=9.5, color=MUTED)
+        else:
+            self.paragraph(
+                "The summary is written when the report is issued.", size=9.5, color=MUTED
+            )
+
+    def findings(self, report: AssessmentReport) -> None:
+        """The findings counted by grade, then each finding with its answers."""
+        pdf = self.pdf
+        count = len(report.findings)
+        if pdf.will_page_break(KEEP_COUNTS):  # the heading with the whole table of counts
+            pdf.add_page()
+        self.heading(f"Findings ({count})")
+        if report.findings:
+            self.table(
+                ("Grade", "Findings", "Awaiting answer or review", "Plan accepted", "Closed"),
+                (58, 22, 42, 26, 22),
+                (
+                    (c.label.capitalize(), c.total, c.awaited, c.plan_accepted, c.closed)
+                    for c in report.closing.counts
+                ),
+            )
+            for finding in report.findings:
+                self.finding(finding)
+        else:
+            self.paragraph("No finding was recorded.", size=9.5, color=MUTED)
+
+    def conclusion(self, report: AssessmentReport) -> None:
+        """The findings summed up, the lead assessor, the report's date."""
+        pdf = self.pdf
+        self.heading("Conclusion")
+        self.paragraph(report.closing.statement)
+        lead = next((m.name for m in report.team if m.role == "lead"), "")
+        pdf.ln(2)
+        self.label_values(
+            [
+                ("Lead assessor", lead),
+                (
+                    "Report issued",
+                    format_date(report.report_issued_on)
+                    if report.report_issued_on
+                    else "not yet (draft)",
+                ),
+            ]
+        )
+        if self.replaced or self.page.replaced:
+            pdf.ln(2)
+            self.paragraph(
+                "Characters this document's font does not include are shown as "
+                f"{fonts.REPLACEMENT}; the certification body's records give every name in full.",
+                size=8,
+                color=MUTED,
+            )
+
 
 def render_assessment_report_pdf(report: AssessmentReport) -> bytes:
     """The assessment report as an A4 PDF: the same ``report`` gives the same bytes."""
@@ -220,143 +375,9 @@ def render_assessment_report_pdf(report: AssessmentReport) -> bytes:
     pdf.set_creation_date(moment)
     out = _ReportWriter(pdf)
     pdf.add_page()
-
-    # --- title and the facts of the assessment -----------------------------------------------
-    with out.style(size=8.5, color=MUTED):
-        pdf.cell(0, 5, "IECQ · IEC QUALITY ASSESSMENT SYSTEM FOR ELECTRONIC COMPONENTS",
-                 new_x=XPos.LMARGIN, new_y=YPos.NEXT)  # fmt: skip
-    with out.style(size=18, color=ACCENT, bold=True):
-        pdf.multi_cell(0, 9, "Assessment report", new_x=XPos.LMARGIN)
-    out.paragraph(report.kind_label.capitalize(), size=12, color=ACCENT)
-    if not report.issued:
-        pdf.ln(1)
-        out.paragraph(
-            f"DRAFT: this report has not been issued ({report.status_label}). The findings "
-            f"are as they stood on {format_date(report.as_of)}.",
-            size=9.5,
-            color=MUTED,
-        )
-    pdf.ln(3)
-    registration = " ".join(
-        part for part in (org.registration_authority, org.registration_number) if part
-    )
-    out.label_values(
-        [
-            ("Certification body", f"{cb.name} ({cb.code}), {cb.country}"),
-            ("Organization", f"{org.name}, {org.country}"),
-            ("Registration", registration),
-            (
-                "Address",
-                ", ".join(line.strip() for line in org.address.splitlines() if line.strip()),
-            ),
-            (
-                "Assessment",
-                report.kind_label
-                + (", with a stage 1 document review" if report.stage1_document_review else ""),
-            ),
-            ("Dates", dates_words(report.planned_start, report.planned_end)),
-            (
-                "Report issued",
-                format_date(report.report_issued_on)
-                if report.report_issued_on
-                else "not yet (draft)",
-            ),
-            ("Status", report.status_label),
-        ]
-    )
-
-    # --- the scope ----------------------------------------------------------------------------
-    scope = report.scope
-    out.heading("Scope assessed")
-    out.label_values(
-        [
-            ("Declared in", scope.subject),
-            ("Scheme", scope.scheme),
-            ("Programmes", "; ".join(scope.programmes)),
-            ("Design", "claimed" if scope.design_claimed else ""),
-        ]
-    )
-    pdf.ln(2)
-    if scope.lines:
-        out.table(
-            ("Process category", "Scope", "Site", "Standards"),
-            (36, 70, 30, 34),
-            (
-                (
-                    f"{line.category} – {line.category_name}" if line.category_name
-                    else line.category,
-                    line.wording,
-                    line.site,
-                    ", ".join(line.standards),
-                )
-                for line in scope.lines
-            ),
-        )  # fmt: skip
-    else:
-        out.paragraph("The scope declares no line.", size=9.5, color=MUTED)
-    if scope.sites:
-        pdf.ln(3)
-        out.table(("Site", "Where"), (50, 120), ((s.name, s.place) for s in scope.sites))
-    if scope.standards:
-        pdf.ln(3)
-        out.table(
-            ("Standard", "Edition", "Title"),
-            (44, 22, 104),
-            ((s.designation, s.edition, s.title) for s in scope.standards),
-        )
-
-    # --- the team and the summary -------------------------------------------------------------
-    out.heading("Assessment team")
-    out.table(("Name", "Role"), (100, 70), ((m.name, m.role_label) for m in report.team))
-    out.heading("Summary")
-    if report.summary:
-        out.paragraphs(report.summary)
-    elif report.issued:
-        out.paragraph("The report gives no summary.", size=9.5, color=MUTED)
-    else:
-        out.paragraph("The summary is written when the report is issued.", size=9.5, color=MUTED)
-
-    # --- the findings -------------------------------------------------------------------------
-    count = len(report.findings)
-    if pdf.will_page_break(KEEP_COUNTS):  # the heading with the whole table of counts
-        pdf.add_page()
-    out.heading(f"Findings ({count})")
-    if report.findings:
-        out.table(
-            ("Grade", "Findings", "Awaiting answer or review", "Plan accepted", "Closed"),
-            (58, 22, 42, 26, 22),
-            (
-                (c.label.capitalize(), c.total, c.awaited, c.plan_accepted, c.closed)
-                for c in report.closing.counts
-            ),
-        )
-        for finding in report.findings:
-            out.finding(finding)
-    else:
-        out.paragraph("No finding was recorded.", size=9.5, color=MUTED)
-
-    # --- the close ----------------------------------------------------------------------------
-    out.heading("Conclusion")
-    out.paragraph(report.closing.statement)
-    lead = next((m.name for m in report.team if m.role == "lead"), "")
-    pdf.ln(2)
-    out.label_values(
-        [
-            ("Lead assessor", lead),
-            (
-                "Report issued",
-                format_date(report.report_issued_on)
-                if report.report_issued_on
-                else "not yet (draft)",
-            ),
-        ]
-    )
-    if out.replaced or pdf.replaced:
-        pdf.ln(2)
-        out.paragraph(
-            "Characters this document's font does not include are shown as "
-            f"{fonts.REPLACEMENT}; the certification body's records give every name in full.",
-            size=8,
-            color=MUTED,
-        )
+    out.title_page(report)
+    out.scope(report)
+    out.team_and_summary(report)
+    out.findings(report)
+    out.conclusion(report)
     return bytes(pdf.output())
