@@ -235,9 +235,10 @@ def test_nothing_is_planned_on_a_withdrawn_certificate(
     page = client.get(f"{CB}/certificates/{cert.pk}/plan/special")
     assert f"({VISIT_CERTIFICATE_ENDED})" in text(page)
     assert "The holder applies again" in text(page)
-    assert f"{CB}/certificates/{cert.pk}/plan/" not in (
-        client.get(f"{CB}/certificates/{cert.pk}/").content.decode()
-    )
+    page = client.get(f"{CB}/certificates/{cert.pk}/")
+    assert f"{CB}/certificates/{cert.pk}/plan/" not in page.content.decode()
+    # said once for every kind
+    assert text(page).count("nothing more is planned on it") == 1
 
 
 def test_a_second_surveillance_waits_for_the_first(
@@ -463,6 +464,7 @@ def test_after_the_review_the_decision_screen_transfers_the_certificate(
     page = login(Client(), world.team.manager).get(f"{CB}/certificates/{cert.pk}/")
     assert f"Transferred to {other.team.cb.code} on" in text(page)
     assert f"it is now {new.number}" in text(page)
+    assert "Transfer out" not in text(page)  # the review is decided: no longer under way
 
 
 # --- 3. one initial assessment to an application ---------------------------------------------

@@ -272,12 +272,13 @@ def certificate_by_number(number: str) -> Certificate | None:
 
 
 def transfer_reviews_of(certificate: Certificate) -> list[Assessment]:
-    """The transfer reviews of ``certificate`` by other certification bodies, not cancelled,
-    newest first: its own CB sees that another is preparing to take it over."""
+    """The transfer reviews of ``certificate`` by other certification bodies still under
+    way (planned, in progress, or reported and not yet decided on), newest first: its own CB
+    sees that another is preparing to take it over."""
     return list(
         Assessment.objects.filter(certificate=certificate, kind=_K.TRANSFER_REVIEW)
         .exclude(cb_id=certificate.cb_id)
-        .exclude(status=AssessmentStatus.CANCELLED)
+        .exclude(status__in=(AssessmentStatus.CANCELLED, AssessmentStatus.CLOSED))
         .select_related("cb")
         .order_by("-start_date", "-pk")
     )

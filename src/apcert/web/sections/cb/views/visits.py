@@ -27,6 +27,7 @@ from apcert.assessments.services import assessment_plan
 from apcert.bodies.models import CertificationBody
 from apcert.bodies.selectors import active_staff_of
 from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.errors import VISIT_CERTIFICATE_ENDED as ENDED
 from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.certificates.planning import (
     FOLLOWUP_KINDS,
@@ -39,7 +40,12 @@ from apcert.certificates.planning import (
     visit_plan_problems,
 )
 from apcert.certificates.selectors import certificate_last_issue, certificates_for_cb_staff
-from apcert.core.errors import PERMISSION_CB_ROLE_REQUIRED, DomainError, PermissionDenied
+from apcert.core.errors import (
+    PERMISSION_CB_ROLE_REQUIRED,
+    DomainError,
+    PermissionDenied,
+    RuleViolation,
+)
 from apcert.cycle.programme import PlannedVisit, visits_for
 from apcert.web.errors import error_page
 from apcert.web.section import current_user
@@ -166,6 +172,8 @@ class CertificateFollowups:
     visits: list[PlannedVisit] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)
     options: list[VisitOption] = field(default_factory=list)
+    #: The one rule that stops every kind (the certificate has ended), said once.
+    nothing_more: RuleViolation | None = None
     may_plan: bool = False
     transfer_reviews: list[Assessment] = field(default_factory=list)
     transferred_to: Certificate | None = None
@@ -179,10 +187,13 @@ def certificate_followups(request: HttpRequest, cert: Certificate) -> Certificat
     user = current_user(request)
     today = timezone.localdate()
     successor = transferred_to(cert) if cert.status == CertificateStatus.WITHDRAWN else None
+    options = visit_options(certificate=cert, cb=cert.cb, on=today)
+    ended = [o.problems[0] for o in options if o.problems and o.problems[0].code == ENDED]
     return CertificateFollowups(
         visits=_programme(cert),
         assessments=followups_of(cert, cert.cb),
-        options=visit_options(certificate=cert, cb=cert.cb, on=today),
+        options=options,
+        nothing_more=ended[0] if len(ended) == len(options) else None,
         may_plan="scheme_manager" in roles_at(user, cert.cb),
         transfer_reviews=transfer_reviews_of(cert),
         transferred_to=successor,
