@@ -134,7 +134,11 @@ def finding_update(
     with transaction.atomic():
         # The assessment before the finding, as when findings are recorded.
         a = _lock(current.assessment)
-        f = Finding.objects.select_for_update().select_related("standard").get(pk=finding.pk)
+        f = (
+            Finding.objects.select_for_update(of=("self",))
+            .select_related("standard")
+            .get(pk=finding.pk)
+        )
         _require_editable(a)
         observation = FindingGrade.OBSERVATION
         if (grade == observation) != (f.grade == observation):
