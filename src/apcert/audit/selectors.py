@@ -72,9 +72,11 @@ def action_in_words(action: str, words: Mapping[str, str] | None = None) -> str:
     "Assessment: issue report"."""
     if words and action in words:
         return words[action]
-    entity, _, verb = action.rpartition(".")
-    subject = entity.replace("_", " ").capitalize() or "Record"
-    if verb and "_" not in verb:
+    entity, dot, verb = action.rpartition(".")
+    if not dot:
+        return action.replace("_", " ").capitalize()
+    subject = entity.replace("_", " ").capitalize()
+    if "_" not in verb:
         return f"{subject} {_past(verb)}"
     return f"{subject}: {verb.replace('_', ' ')}"
 
