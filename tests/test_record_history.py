@@ -65,11 +65,12 @@ def test_an_app_words_its_own_actions() -> None:
     assert action_in_words("assessment.start", words) == "Assessment started"
 
 
-def test_the_changes_are_the_fields_whose_value_differs_in_the_order_recorded() -> None:
+def test_the_changes_are_the_fields_whose_value_differs_by_name() -> None:
     assert field_changes(
         {"status": "planned", "team": ["a"]},
         {"status": "in_progress", "team": ["a"], "summary": "x"},
     ) == (("status", "planned", "in_progress"), ("summary", None, "x"))
+    assert field_changes({"b": 1, "a": 1}, {"b": 2, "a": 2}) == (("a", 1, 2), ("b", 1, 2))
     assert field_changes(None, {"kind": "initial"}) == (("kind", None, "initial"),)
     assert field_changes({"wording": "w"}, None) == (("wording", "w", None),)
     assert field_changes("old", "new") == (("value", "old", "new"),)
@@ -168,8 +169,8 @@ def test_an_assessments_history_holds_it_its_findings_answers_and_evidence_newes
     assert corrected.object_repr.startswith(f"finding 1 of assessment {a.pk}: ")
     assert isinstance(corrected.when, dt.datetime)
     assert history[0].changes == (
-        ("status", "in_progress", "report_issued"),
         ("report_issued_on", None, a.end_date.isoformat()),
+        ("status", "in_progress", "report_issued"),
         ("summary", None, ""),
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -227,7 +228,13 @@ def test_an_applications_history_holds_its_scope_lines_even_once_removed(
         "Scope line added",
         "Application started",
     ]
-    assert history[0].changes[0] == ("scope_line", removed.pk, None)
+    assert history[0].changes == (
+        ("category", "PCBA", None),
+        ("scope_line", removed.pk, None),
+        ("site", world.site2.pk, None),
+        ("standards", ["ISO 9001:2015"], None),
+        ("wording", "PCB assembly", None),
+    )
     assert history[2].changes == (
         ("wording", "EPL process at the main plant", "Electroplating of connector pins"),
     )

@@ -162,9 +162,10 @@ def refuse_second_initial_assessment(application: Application, start_date: dt.da
     for assessment in earlier:
         if not initial_assessment_void_on(assessment, start_date):
             raise RuleViolation(
-                f"The initial assessment of this application is already planned "
-                f"({assessment.start_date.isoformat()}, {assessment.get_status_display()}); "
-                "cancel it before planning another.",
+                "This application already has its initial assessment "
+                f"({assessment.start_date.isoformat()}, {assessment.get_status_display()}). "
+                "Another is planned only once that one is cancelled, or once a major it "
+                "raised has gone unverified past the scheme's limit.",
                 code=ASSESSMENT_INITIAL_ALREADY_PLANNED,
                 params={"assessment": assessment.pk},
             )

@@ -88,10 +88,11 @@ def _as_fields(value: Any) -> dict[str, Any]:
 
 
 def field_changes(before: Any, after: Any) -> tuple[FieldChange, ...]:
-    """The fields whose recorded value differs between ``before`` and ``after``, in the
-    order the event lists them."""
+    """The fields whose recorded value differs between ``before`` and ``after``, by name:
+    the order an event listed them in is not kept by every database (PostgreSQL's jsonb
+    orders the keys its own way)."""
     was, now = _as_fields(before), _as_fields(after)
-    names = [*was, *(name for name in now if name not in was)]
+    names = sorted({*was, *now})
     return tuple((n, was.get(n), now.get(n)) for n in names if was.get(n) != now.get(n))
 
 
