@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Max, Model, Q
 from django.utils import timezone
 
 from apcert.applications.choices import ApplicationStatus
@@ -21,9 +21,11 @@ from apcert.assessments.choices import (
 )
 from apcert.assessments.derived import certificate_visits_changed
 from apcert.assessments.errors import (
+    ASSESSMENT_APPLICATION_DECIDED,
     ASSESSMENT_APPLICATION_NOT_ACCEPTED,
     ASSESSMENT_CB_NOT_ALLOWED,
     ASSESSMENT_DUPLICATE_MEMBER,
+    ASSESSMENT_INITIAL_ALREADY_PLANNED,
     ASSESSMENT_LEAD_REQUIRED,
     ASSESSMENT_NOT_IN_PROGRESS,
     ASSESSMENT_REPORT_BEFORE_END,
@@ -39,6 +41,7 @@ from apcert.assessments.models import Assessment, CorrectiveAction, Finding, Tea
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
 from apcert.bodies.permissions import require_cb_role
+from apcert.core.dates import add_months
 from apcert.core.errors import (
     INVALID_CHOICE,
     INVALID_DATE_ORDER,
@@ -120,6 +123,52 @@ def _require_team(actor: User, assessment: Assessment, *, lead: bool = False) ->
             "do this.",
             code=PERMISSION_TEAM_MEMBER_REQUIRED,
         )
+
+
+def initial_assessment_void_on(assessment: Assessment, day: dt.date) -> bool:
+    """Whether an initial assessment no longer counts on ``day``: a major nonconformity it
+    raised was not verified within the scheme's months of its last day, and that limit is
+    behind ``day``. The initial assessment must then be repeated."""
+    scheme = assessment.application.scheme  # type: ignore[union-attr]
+    limit = add_months(assessment.end_date, scheme_rules(scheme).initial_major_verification_months)
+    if day <= limit:
+        return False
+    return (
+        assessment.findings.filter(grade=FindingGrade.MAJOR)
+        .filter(Q(closed_on__isnull=True) | Q(closed_on__gt=limit))
+        .exists()
+    )
+
+
+def refuse_second_initial_assessment(application: Application, start_date: dt.date) -> None:
+    """An application has one initial assessment: none once a certification decision (grant
+    or refusal) was taken on it, and none while an earlier one that was not cancelled still
+    counts. One whose majors were not verified in time is repeated, so it no longer counts
+    from its limit on. ``application`` is the row the caller has locked."""
+    # The decisions are read through their foreign key to the application: the certificates
+    # app sits above this one.
+    if application.decision_set.exists():
+        raise RuleViolation(
+            "A certification decision has been taken on this application; its initial "
+            "assessment cannot be planned again.",
+            code=ASSESSMENT_APPLICATION_DECIDED,
+        )
+    earlier = (
+        Assessment.objects.filter(application=application, kind=AssessmentKind.INITIAL)
+        .exclude(status=AssessmentStatus.CANCELLED)
+        .select_related("application__scheme")
+        .order_by("id")
+    )
+    for assessment in earlier:
+        if not initial_assessment_void_on(assessment, start_date):
+            raise RuleViolation(
+                "This application already has its initial assessment "
+                f"({assessment.start_date.isoformat()}, {assessment.get_status_display()}). "
+                "Another is planned only once that one is cancelled, or once a major it "
+                "raised has gone unverified past the scheme's limit.",
+                code=ASSESSMENT_INITIAL_ALREADY_PLANNED,
+                params={"assessment": assessment.pk},
+            )
 
 
 def assessment_plan(
@@ -213,6 +262,7 @@ def assessment_plan(
                     "An initial assessment can be planned once the application is accepted.",
                     code=ASSESSMENT_APPLICATION_NOT_ACCEPTED,
                 )
+            refuse_second_initial_assessment(app, start_date)
         assessment = Assessment.objects.create(
             cb=cb,
             application=application,
@@ -321,6 +371,14 @@ def assessment_issue_report(
     )
 
 
+def next_finding_number(assessment: Assessment) -> int:
+    """The number the next finding of ``assessment`` takes: one more than the highest so
+    far. The caller holds the assessment's lock, so two findings recorded at once cannot
+    take the same number (and the database refuses it if they did)."""
+    highest = assessment.findings.aggregate(highest=Max("number"))["highest"]
+    return (highest or 0) + 1
+
+
 def finding_record(
     *,
     actor: User,
@@ -392,6 +450,7 @@ def finding_record(
                 )
         finding = Finding.objects.create(
             assessment=a,
+            number=next_finding_number(a),
             grade=grade,
             requirement_kind=requirement_kind,
             requirement_ref=requirement_ref.strip(),
@@ -408,6 +467,7 @@ def finding_record(
             obj=finding,
             after={
                 "assessment": a.pk,
+                "number": finding.number,
                 "grade": grade,
                 "requirement": requirement_ref,
                 "due_date": due,

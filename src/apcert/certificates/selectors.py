@@ -13,6 +13,7 @@ from django.utils import timezone
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, TeamMember
+from apcert.audit.selectors import HistoryEntry, record_history
 from apcert.certificates.errors import (
     DECISION_ALREADY_GRANTED,
     DECISION_APPLICATION_NOT_ACCEPTED,
@@ -472,4 +473,39 @@ def certificates_under_publication_review(actor: User) -> QuerySet[Certificate]:
     reviews = publication_reviews_for_secretariat(actor)
     return Certificate.objects.select_related("cb", "organization", "scheme").filter(
         pk__in=reviews.values("certificate_id")
+    )
+
+
+# --- the certificate's history ----------------------------------------------------------------
+
+#: How the actions on a certificate read in its history (the status changes read as the
+#: audit trail's generic wording makes them: "certificate.suspend" is "Certificate
+#: suspended"). Every issue and status change is audited on the certificate itself.
+CERTIFICATE_HISTORY_WORDS = {
+    "certificate.grant": "Certificate granted",
+    "certificate.publish": "Certificate published after the publication review",
+    "certificate.publication_return": "Returned by the publication review",
+    "certificate.publication_resubmit": "Resubmitted to the publication review",
+    "certificate.maintain": "Certification maintained",
+    "certificate.renew": "Certificate renewed",
+    "certificate.reissue": "Certificate re-issued",
+    "certificate.extend_scope": "Scope extended",
+    "certificate.reduce_scope": "Scope reduced",
+    "certificate.site_add": "Site added",
+    "certificate.site_remove": "Site removed",
+    "certificate.holder_renamed": "Re-issued: holder renamed",
+    "certificate.site_renamed": "Re-issued: site renamed",
+    "certificate.site_moved": "Re-issued: site moved",
+    "certificate.standard_update": "Re-issued: standard edition updated",
+    "certificate.transfer": "Certificate transferred",
+}
+
+
+def certificate_history(certificate: Certificate) -> list[HistoryEntry]:
+    """Every audited change of ``certificate`` (its decisions, issues and status changes,
+    all audited on the certificate), newest first, for a viewer the caller has already let
+    see it: one query."""
+    return record_history(
+        records={Certificate._meta.label_lower: [certificate.pk]},
+        words=CERTIFICATE_HISTORY_WORDS,
     )
