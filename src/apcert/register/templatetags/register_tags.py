@@ -9,6 +9,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from apcert.certificates.choices import IssueReason, StatusReason
+from apcert.core.dates import long_date
 
 register = template.Library()
 
@@ -30,10 +31,6 @@ STATUS_WORDS: dict[str, tuple[str, str]] = {
     "expired": ("Expired", "The certificate's validity has ended; it is no longer valid."),
 }
 
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
 _STATUS_REASONS = {choice.value: str(choice.label) for choice in StatusReason}
 _ISSUE_REASONS = {choice.value: str(choice.label) for choice in IssueReason}
 
@@ -77,4 +74,4 @@ def day(value: dt.date | None) -> SafeString | str:
 
 def plain_day(value: dt.date) -> str:
     """``24 March 2026``."""
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return long_date(value)
