@@ -64,7 +64,7 @@ from apcert.organizations.models import OrganizationMember
 from apcert.organizations.services import organization_create, site_create
 from apcert.schemes.models import ProcessCategory, Programme, Scheme
 from apcert.schemes.selectors import scheme_rules, standard_problem
-from tests.factories import make_user
+from tests.factories import make_user, on_day
 from tests.flows_support import issues_not_saying_what_changed
 
 pytestmark = pytest.mark.django_db
@@ -360,17 +360,19 @@ def test_a_real_grant_after_demo_data_takes_the_next_serial(demo: DemoReport) ->
         end_date=start + dt.timedelta(days=1),
         team=[(lead, "lead"), (member, "member")],
     )
-    assessment_start(actor=lead, assessment=assessment)
-    assessment = assessment_issue_report(
-        actor=lead, assessment=assessment, issued_on=start + dt.timedelta(days=3)
-    )
-
-    cert = certificate_grant(
-        actor=staff["decision_maker"].first(),
-        application=app,
-        assessment=assessment,
-        decided_on=start + dt.timedelta(days=10),
-    )
+    with on_day(start):
+        assessment_start(actor=lead, assessment=assessment)
+    with on_day(start + dt.timedelta(days=3)):
+        assessment = assessment_issue_report(
+            actor=lead, assessment=assessment, issued_on=start + dt.timedelta(days=3)
+        )
+    with on_day(start + dt.timedelta(days=10)):
+        cert = certificate_grant(
+            actor=staff["decision_maker"].first(),
+            application=app,
+            assessment=assessment,
+            decided_on=start + dt.timedelta(days=10),
+        )
 
     rules = scheme_rules(Scheme.objects.get(code="AP"))
     assert cert.number_serial == last + 1
