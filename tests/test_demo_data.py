@@ -174,6 +174,23 @@ def test_dates_stand_on_the_reference_date(demo: DemoReport) -> None:
     assert CertificateStatusChange.objects.filter(effective_on__gt=REFERENCE_DATE).count() == 0
 
 
+def test_dates_meet_the_rules_the_services_enforce(demo: DemoReport) -> None:
+    # Written in bulk, the demo data still reads as the services would have written it: a
+    # finding raised during its assessment and by the reference date, due and closed no
+    # earlier than raised; a report between the assessment's last day and the reference
+    # date; no assessment under way before its start; no decision after the reference date.
+    for f in Finding.objects.select_related("assessment"):
+        assert f.assessment.start_date <= f.raised_on <= f.assessment.end_date, f.pk
+        assert f.raised_on <= REFERENCE_DATE
+        assert f.due_date >= f.raised_on
+        assert f.closed_on is None or f.closed_on >= f.raised_on
+    for a in Assessment.objects.exclude(status="planned"):
+        assert a.start_date <= REFERENCE_DATE, a.pk
+        if a.report_issued_on is not None:
+            assert a.end_date <= a.report_issued_on <= REFERENCE_DATE, a.pk
+    assert not Decision.objects.filter(decided_on__gt=REFERENCE_DATE).exists()
+
+
 def test_every_grant_meets_the_rules_a_real_grant_is_checked_against(demo: DemoReport) -> None:
     grants = Decision.objects.filter(kind="grant").select_related(
         "assessment", "application", "decided_by"
