@@ -383,8 +383,9 @@ def test_a_report_is_not_dated_before_the_assessment_s_last_day(world: World) ->
             a,
         )
     assert err.field == "issued_on"
-    assert "dated 2 December 2026, before the assessment's last day (3 December 2026)" in (
-        err.message
+    assert err.message == (
+        "The report cannot be issued before the assessment's last day (3 December 2026); "
+        "it is dated 2 December 2026."
     )
 
 

@@ -347,8 +347,8 @@ def _check_report_date(a: Assessment, issued_on: dt.date) -> None:
     and not after today: it records what has happened."""
     if issued_on < a.end_date:
         raise RuleViolation(
-            f"The report cannot be dated {long_date(issued_on)}, before the assessment's last "
-            f"day ({long_date(a.end_date)}).",
+            f"The report cannot be issued before the assessment's last day "
+            f"({long_date(a.end_date)}); it is dated {long_date(issued_on)}.",
             code=ASSESSMENT_REPORT_BEFORE_END,
             field="issued_on",
             params={"issued_on": issued_on, "end_date": a.end_date},
