@@ -19,6 +19,7 @@ from apcert.certificates.errors import (
     DECISION_APPLICATION_NOT_ACCEPTED,
     DECISION_ASSESSMENT_ALREADY_USED,
     DECISION_BEFORE_REPORT,
+    DECISION_IN_FUTURE,
     DECISION_INITIAL_ASSESSMENT_EXPIRED,
     DECISION_MAKER_ON_TEAM,
     DECISION_MINOR_WITHOUT_PLAN,
@@ -34,7 +35,7 @@ from apcert.certificates.models import (
 )
 from apcert.certificates.snapshots import place, site_snapshot
 from apcert.certificates.timeline import StatusFacts, StatusOnDay, status_on
-from apcert.core.dates import add_months
+from apcert.core.dates import add_months, format_date, today
 from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
 from apcert.organizations.models import Site
@@ -138,10 +139,34 @@ def report_problems(*, assessment: Assessment, decided_on: dt.date) -> list[Rule
             )
         ]
     if decided_on < assessment.report_issued_on:
+        report_on = assessment.report_issued_on
         return [
             RuleViolation(
-                "A decision cannot be dated before the report it rests on.",
+                f"A decision cannot be dated {format_date(decided_on)}, before the report it "
+                f"rests on (issued on {format_date(report_on)}). Date the decision on or after "
+                "the report; if the report's date is wrong, its lead assessor corrects it "
+                "first.",
                 code=DECISION_BEFORE_REPORT,
+                field="decided_on",
+                params={"decided_on": decided_on, "report_issued_on": report_on},
+            )
+        ]
+    return []
+
+
+def decision_date_problems(*, decided_on: dt.date) -> list[RuleViolation]:
+    """A decision is dated today or earlier: it records what was decided. Every decision
+    service asks this, through the check common to decisions on a certificate or through
+    the grant's and refusal's rules."""
+    day = today()
+    if decided_on > day:
+        return [
+            RuleViolation(
+                f"A decision cannot be dated {format_date(decided_on)}, after today "
+                f"({format_date(day)}).",
+                code=DECISION_IN_FUTURE,
+                field="decided_on",
+                params={"decided_on": decided_on, "today": day},
             )
         ]
     return []
@@ -193,6 +218,7 @@ def grant_problems(
         return problems
     problems += decision_subject_problems(application=application, assessment=assessment)
     problems += decision_maker_problems(assessment=assessment, decided_by=decided_by)
+    problems += decision_date_problems(decided_on=decided_on)
     problems += report_problems(assessment=assessment, decided_on=decided_on)
     problems += findings_problems(
         assessment=assessment, decided_on=decided_on, initial_six_month_rule=True
