@@ -15,6 +15,7 @@ from apcert.assessments.models import (
     Finding,
     TeamMember,
 )
+from apcert.audit.selectors import HistoryEntry, record_history
 from apcert.bodies.models import CBStaff
 from apcert.core.permissions import is_secretariat
 
@@ -152,3 +153,46 @@ def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
 def latest_answer(finding: Finding) -> CorrectiveAction | None:
     """The latest answer to ``finding``, if any."""
     return CorrectiveAction.objects.filter(finding=finding).order_by("-id").first()
+
+
+# --- the assessment's history ---------------------------------------------------------------
+
+#: How the actions on an assessment and what belongs to it read in its history (the others
+#: read as the audit trail's generic wording makes them: "finding.record" is "Finding
+#: recorded"). A corrective action is audited on its finding: submitted ("answer"), then
+#: reviewed.
+ASSESSMENT_HISTORY_WORDS = {
+    "assessment.issue_report": "Report issued",
+    "finding.update": "Finding corrected",
+    "finding.answer": "Corrective action submitted",
+    "finding.reject": "Corrective action rejected",
+    "finding.accept_plan": "Corrective action plan accepted",
+    "finding.verify": "Corrective action verified, finding closed",
+    "finding.flag_late": "Corrective action late",
+    "evidence.attach": "Evidence file attached",
+    "evidence.remove": "Evidence file removed by its uploader",
+}
+
+
+def assessment_history(assessment: Assessment) -> list[HistoryEntry]:
+    """Every audited change of ``assessment``, of its findings (with their corrective
+    actions, audited on the finding) and of their evidence files, removed ones included,
+    newest first, for a viewer the caller has already let see the assessment. Two
+    queries: the ids of the findings and evidence files, then their events."""
+    finding_ids: set[int] = set()
+    evidence_ids: set[int] = set()
+    rows = Finding.objects.filter(assessment=assessment).values_list(
+        "pk", "corrective_actions__evidence_files__pk"
+    )
+    for finding_id, evidence_id in rows.order_by():
+        finding_ids.add(finding_id)
+        if evidence_id is not None:
+            evidence_ids.add(evidence_id)
+    return record_history(
+        records={
+            Assessment._meta.label_lower: [assessment.pk],
+            Finding._meta.label_lower: finding_ids,
+            EvidenceFile._meta.label_lower: evidence_ids,
+        },
+        words=ASSESSMENT_HISTORY_WORDS,
+    )
