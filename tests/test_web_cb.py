@@ -643,7 +643,7 @@ def test_assessment_page_runs_a_bounded_number_of_queries(
     client: Client, world: World, answered: CorrectiveAction, django_assert_max_num_queries: Any
 ) -> None:
     a = answered.finding.assessment
-    for number, grade in enumerate(("observation",) * 5, start=2):
+    for number, grade in enumerate(("observation",) * 5, start=a.findings.count() + 1):
         Finding.objects.create(
             assessment=a,
             number=number,

@@ -36,6 +36,7 @@ from apcert.certificates.errors import (
     DECISION_ASSESSMENT_ALREADY_USED,
     DECISION_BEFORE_REPORT,
     DECISION_DATE_BEFORE_LAST_CHANGE,
+    DECISION_IN_FUTURE,
     DECISION_INITIAL_ASSESSMENT_EXPIRED,
     DECISION_MAKER_ON_TEAM,
     DECISION_MINOR_WITHOUT_PLAN,
@@ -45,6 +46,7 @@ from apcert.certificates.errors import (
 )
 from apcert.certificates.models import Certificate, Decision, DecisionDeferral
 from apcert.certificates.selectors import (
+    decision_date_problems,
     decision_maker_problems,
     decision_subject_problems,
     followup_assessment_problems,
@@ -133,8 +135,8 @@ _RULES = {
         ),
         RuleSpec(
             "report",
-            "The report is issued, and the decision is not dated before it",
-            frozenset({DECISION_REPORT_NOT_ISSUED, DECISION_BEFORE_REPORT, "decision.in_future"}),
+            "The report is issued, and the decision is dated neither before it nor after today",
+            frozenset({DECISION_REPORT_NOT_ISSUED, DECISION_BEFORE_REPORT, DECISION_IN_FUTURE}),
         ),
         RuleSpec(
             "dates",
@@ -306,6 +308,7 @@ def _refusal_rules(actor: User, a: Assessment, on: dt.date) -> list[DomainError]
     problems: list[DomainError] = [*_role(actor, app.cb)]
     problems += decision_subject_problems(application=app, assessment=a)
     problems += decision_maker_problems(assessment=a, decided_by=actor)
+    problems += decision_date_problems(decided_on=on)
     problems += report_problems(assessment=a, decided_on=on)
     return problems
 

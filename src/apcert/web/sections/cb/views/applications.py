@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apcert.accounts.models import User
@@ -14,24 +15,12 @@ from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application
 from apcert.applications.selectors import applications_for_cb_staff, scope_lines_of
 from apcert.applications.services import application_accept, application_reject
-from apcert.assessments.choices import AssessmentKind, AssessmentStatus
-from apcert.assessments.errors import (
-    ASSESSMENT_APPLICATION_DECIDED,
-    ASSESSMENT_INITIAL_ALREADY_PLANNED,
-)
-from apcert.assessments.models import Assessment
+from apcert.assessments.choices import AssessmentKind
 from apcert.assessments.selectors import assessments_of_application
-from apcert.assessments.services import assessment_plan
+from apcert.assessments.services import assessment_plan, refuse_second_initial_assessment
 from apcert.bodies.models import CertificationBody
 from apcert.bodies.selectors import active_staff_of
-from apcert.certificates.selectors import application_decided
-from apcert.core.dates import format_date
-from apcert.core.errors import (
-    PERMISSION_CB_ROLE_REQUIRED,
-    DomainError,
-    PermissionDenied,
-    RuleViolation,
-)
+from apcert.core.errors import PERMISSION_CB_ROLE_REQUIRED, DomainError, PermissionDenied
 from apcert.web.errors import error_page
 from apcert.web.section import current_user
 from apcert.web.sections.cb import forms as f
@@ -57,7 +46,7 @@ def _application_page(
     lines = list(scope_lines_of(app))
     assessments = list(assessments_of_application(app.pk))
     manager = "scheme_manager" in roles
-    stop = _initial_plan_problem(app, assessments)
+    stop = _initial_plan_problem(app) if app.status == ApplicationStatus.ACCEPTED else None
     return render(
         request,
         "web/cb/application_detail.html",
@@ -69,7 +58,7 @@ def _application_page(
             "certificates": with_status_today(app.certificates.all()),
             "may_decide": manager and APPLICATION.allowed(app.status, "accept"),
             "may_plan": manager and app.status == ApplicationStatus.ACCEPTED and stop is None,
-            "plan_stop": stop if app.status == ApplicationStatus.ACCEPTED else None,
+            "plan_stop": stop,
             "accept_form": accept_form or f.ApplicationAcceptForm(prefix="accept"),
             "reject_form": reject_form or f.ApplicationRejectForm(prefix="reject"),
             "section": SECTION,
@@ -126,31 +115,14 @@ def application_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _application_page(request, app, reject_form=form, status=400)
 
 
-def _initial_plan_problem(app: Application, assessments: list[Assessment]) -> RuleViolation | None:
-    """Why the application's initial assessment may not be planned now, if it may not: one
-    initial assessment to an application, none once it is decided on."""
-    if application_decided(app):
-        return RuleViolation(
-            "A certification decision has been taken on this application; its initial "
-            "assessment cannot be planned again.",
-            code=ASSESSMENT_APPLICATION_DECIDED,
-        )
-    planned = next(
-        (
-            a
-            for a in assessments
-            if a.kind == AssessmentKind.INITIAL and a.status != AssessmentStatus.CANCELLED
-        ),
-        None,
-    )
-    if planned is not None:
-        return RuleViolation(
-            f"The initial assessment of this application is already planned "
-            f"({format_date(planned.start_date)}, {planned.get_status_display()}); cancel it "
-            "before planning another.",
-            code=ASSESSMENT_INITIAL_ALREADY_PLANNED,
-            params={"assessment": planned.pk},
-        )
+def _initial_plan_problem(app: Application) -> DomainError | None:
+    """Why the application's initial assessment may not be planned today, if it may not
+    (the service's own check: one initial assessment to an application, none once it is
+    decided on)."""
+    try:
+        refuse_second_initial_assessment(app, timezone.localdate())
+    except DomainError as exc:
+        return exc
     return None
 
 
@@ -182,9 +154,10 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             title="Plan an assessment",
         )
-    # The service refuses a second initial assessment too; the page does not offer one.
-    stop = _initial_plan_problem(app, list(assessments_of_application(app.pk)))
-    if stop is not None:
+    # The page is not offered for a second initial assessment: it says why; a POST is
+    # refused by the service, which checks again for the dates asked.
+    stop = _initial_plan_problem(app)
+    if stop is not None and request.method != "POST":
         return error_page(request, stop, title="Plan an assessment")
     staff, assessors = staff_choices(app.cb)
     form = f.AssessmentPlanForm(
@@ -206,7 +179,7 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
                     team=[(members[uid], role) for uid, role in form.team_roles()],
                 )
             except DomainError as exc:
-                offered = app.status == ApplicationStatus.ACCEPTED
+                offered = app.status == ApplicationStatus.ACCEPTED and stop is None
                 if (page := show_refusal(request, exc, form, None, offered=offered)) is not None:
                     return page
                 status = exc.http_status
