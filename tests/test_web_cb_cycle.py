@@ -582,8 +582,10 @@ def test_a_decision_dated_before_the_report_says_how_to_go_on(client: Client, wo
     assert f"({DECISION_BEFORE_REPORT})" in shown
     # the rules are checked for the date asked, and the way forward is said
     assert f"Rules checked for a decision on {day_before.day} " in shown
-    assert "the lead assessor corrects it on the assessment's page" in shown
-    assert f'href="{CB}/assessments/{a.pk}/"' in response.content.decode()
+    assert "its lead assessor corrects it first: Correct the report" in shown
+    assert f'href="{CB}/assessments/{a.pk}/report/correct?from=decision"' in (
+        response.content.decode()
+    )
     assert not Certificate.objects.exists()
     assert audit_count() == before
 
@@ -988,3 +990,152 @@ def test_a_visit_is_planned_by_the_certificate_s_own_cb_and_of_a_kind_that_follo
         certificate=cert, kind="transfer_review", cb=other.team.cb, on=TODAY
     )
     assert review == []
+
+
+# --- 5. the dates of a planned assessment, the date of an issued report ------------------------
+
+
+def test_the_scheme_manager_changes_the_dates_of_a_planned_assessment(
+    client: Client, world: World, cert: Certificate
+) -> None:
+    a = assessment_plan(
+        actor=world.team.manager,
+        kind="surveillance",
+        certificate=cert,
+        start_date=dt.date(2026, 6, 10),
+        end_date=dt.date(2026, 6, 11),
+        team=[(world.team.lead, "lead")],
+    )
+    login(client, world.team.manager)
+    page = client.get(f"{CB}/assessments/{a.pk}/")
+    assert f'href="{CB}/assessments/{a.pk}/dates"' in page.content.decode()
+    # the plan page of a second surveillance leads there too
+    plan = client.get(f"{CB}/certificates/{cert.pk}/plan/surveillance").content.decode()
+    assert f'href="{CB}/assessments/{a.pk}/dates"' in plan
+    form = client.get(f"{CB}/assessments/{a.pk}/dates")
+    assert form.status_code == 200
+    assert 'value="2026-06-10"' in form.content.decode()
+    before = audit_count()
+
+    missing = client.post(
+        f"{CB}/assessments/{a.pk}/dates", {"start_date": "2026-06-17", "end_date": "2026-06-18"}
+    )
+    assert missing.status_code == 400
+    assert field_error(missing, "id_reason") == "Say why the assessment is rescheduled."
+    same = client.post(
+        f"{CB}/assessments/{a.pk}/dates",
+        {"start_date": "2026-06-10", "end_date": "2026-06-11", "reason": "No change"},
+    )
+    assert same.status_code == 409
+    assert field_error(same, "id_start_date").startswith("The assessment is already planned")
+    assert audit_count() == before
+
+    response = client.post(
+        f"{CB}/assessments/{a.pk}/dates",
+        {"start_date": "17 June 2026", "end_date": "2026-06-18", "reason": "Holder's request"},
+        follow=True,
+    )
+    assert response.redirect_chain == [(f"{CB}/assessments/{a.pk}/", 302)]
+    assert "The surveillance is now planned from 17 June 2026 to 18 June 2026." in text(response)
+    a.refresh_from_db()
+    assert (a.start_date, a.end_date) == (dt.date(2026, 6, 17), dt.date(2026, 6, 18))
+    assert audit_count() == before + 1
+    assert AuditEvent.objects.latest("seq").action == "assessment.reschedule"
+
+
+def test_the_dates_of_a_started_assessment_stay_and_only_a_manager_changes_them(
+    client: Client, world: World, cert: Certificate
+) -> None:
+    started = visit(world, cert, "special", report=False)
+    login(client, world.team.manager)
+    assert f"{CB}/assessments/{started.pk}/dates" not in (
+        client.get(f"{CB}/assessments/{started.pk}/").content.decode()
+    )
+    refused = client.get(f"{CB}/assessments/{started.pk}/dates")
+    assert refused.status_code == 409
+    assert "cannot be rescheduled" in text(refused)
+    planned = assessment_plan(
+        actor=world.team.manager,
+        kind="special",
+        certificate=cert,
+        start_date=dt.date(2026, 6, 10),
+        end_date=dt.date(2026, 6, 11),
+        team=[(world.team.lead, "lead")],
+    )
+    before = audit_count()
+    login(client, world.team.lead)
+    assert client.get(f"{CB}/assessments/{planned.pk}/dates").status_code == 403
+    data = {"start_date": "2026-06-20", "end_date": "2026-06-21", "reason": "Moved"}
+    assert client.post(f"{CB}/assessments/{planned.pk}/dates", data).status_code == 403
+    assert audit_count() == before
+
+
+def test_the_lead_corrects_the_report_date_and_the_decision_goes_on(
+    client: Client, world: World
+) -> None:
+    a = world.assessment(world.accepted_application())
+    on = reported(a) - DAYS  # the day the decision was meant to be taken
+    login(client, world.team.decision_maker)
+    refused = client.post(
+        f"{CB}/assessments/{a.pk}/decision",
+        {"decision": "grant", "grant-decided_on": on.isoformat()},
+    )
+    assert refused.status_code == 409
+
+    lead = login(Client(), world.team.lead)
+    page = lead.get(f"{CB}/assessments/{a.pk}/")
+    assert f'href="{CB}/assessments/{a.pk}/report/correct"' in page.content.decode()
+    form = lead.get(f"{CB}/assessments/{a.pk}/report/correct?from=decision")
+    assert form.status_code == 200
+    assert f'value="{reported(a).isoformat()}"' in form.content.decode()
+    before = audit_count()
+    missing = lead.post(
+        f"{CB}/assessments/{a.pk}/report/correct?from=decision", {"issued_on": on.isoformat()}
+    )
+    assert missing.status_code == 400
+    assert field_error(missing, "id_reason") == "Say why the report is corrected."
+    assert audit_count() == before
+    response = lead.post(
+        f"{CB}/assessments/{a.pk}/report/correct?from=decision",
+        {"issued_on": on.isoformat(), "summary": "", "reason": "Typed a day late"},
+        follow=True,
+    )
+    assert response.redirect_chain == [(f"{CB}/assessments/{a.pk}/decision", 302)]
+    assert f"The report is corrected: issued on {on.day} " in text(response)
+    assert Assessment.objects.get(pk=a.pk).report_issued_on == on
+    assert AuditEvent.objects.latest("seq").action == "assessment.correct_report"
+
+    # the decision on the day meant now goes through
+    granted = client.post(
+        f"{CB}/assessments/{a.pk}/decision",
+        {"decision": "grant", "grant-decided_on": on.isoformat()},
+    )
+    assert granted.status_code == 302
+    assert Certificate.objects.get(application_id=a.application_id).initial_decision_on == on
+
+
+def test_a_report_is_corrected_by_its_lead_only_and_not_once_decided_on(
+    client: Client, world: World
+) -> None:
+    a = world.assessment(world.accepted_application())
+    before = audit_count()
+    login(client, world.team.decision_maker)
+    assert client.get(f"{CB}/assessments/{a.pk}/report/correct").status_code == 403
+    data = {"issued_on": reported(a).isoformat(), "reason": "Wrong"}
+    assert client.post(f"{CB}/assessments/{a.pk}/report/correct", data).status_code == 403
+    client.post(
+        f"{CB}/assessments/{a.pk}/decision",
+        {"decision": "refuse", "refuse-rationale": "Scope not demonstrated"},
+    )
+    login(client, world.team.lead)
+    assert f"{CB}/assessments/{a.pk}/report/correct" not in (
+        client.get(f"{CB}/assessments/{a.pk}/").content.decode()
+    )
+    refused = client.post(
+        f"{CB}/assessments/{a.pk}/report/correct",
+        {"issued_on": (reported(a) - DAYS).isoformat(), "reason": "Wrong"},
+    )
+    assert refused.status_code == 409
+    assert "A decision rests on this report, so it can no longer be corrected." in text(refused)
+    assert Assessment.objects.get(pk=a.pk).report_issued_on == reported(a)
+    assert audit_count() == before + 1  # the refusal of certification only

@@ -261,6 +261,7 @@ def _build() -> Matrix:
         reset_email=str(resettee.email),
         ready_decided_on=(ready.end_date + dt.timedelta(days=40)).isoformat(),
         certificate_number=certificate.number,
+        ready_report_corrected=(ready.end_date + dt.timedelta(days=1)).isoformat(),
         sign_in=users["orga_member"].username,
     )
     for role, user in users.items():
@@ -513,6 +514,25 @@ ROUTES: list[Route] = [
             "grant-decided_on": w.text["ready_decided_on"],
             "grant-rationale": "All verified",
         },
+    ),
+    Route(
+        "web:cb:assessment-reschedule",
+        u("web:cb:assessment-reschedule", "pk=planned"),
+        cb_action("a_admin", "a_manager"),
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {
+            "start_date": "2026-07-01",
+            "end_date": "2026-07-02",
+            "reason": "The holder asked",
+        },
+    ),
+    Route(
+        "web:cb:assessment-report-correct",
+        u("web:cb:assessment-report-correct", "pk=ready"),
+        # The lead assessor of the team only (not the CB's administrator, who is not on it).
+        cb_action("a_lead"),
+        post=cb_action("a_lead"),
+        data=lambda w: {"issued_on": w.text["ready_report_corrected"], "reason": "Typo"},
     ),
     Route(
         "web:cb:decision-defer",

@@ -173,7 +173,7 @@ def _already_planned(cert: Certificate, kind: str, cb_id: int) -> RuleViolation 
         f"({format_date(planned.start_date)} to {format_date(planned.end_date)}): carry it "
         "out, or cancel it to plan another.",
         code=VISIT_ALREADY_PLANNED,
-        params={"assessment": planned.pk, "kind": kind},
+        params={"assessment": planned.pk, "kind": kind, "state": planned.status},
     )
 
 

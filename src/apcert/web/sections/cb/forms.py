@@ -132,6 +132,31 @@ class ReportForm(forms.Form):
     summary = forms.CharField(label="Summary", required=False, widget=TEXT, max_length=5000)
 
 
+class RescheduleForm(forms.Form):
+    """New dates for an assessment not yet started."""
+
+    start_date = DateField(label="First day")
+    end_date = DateField(label="Last day")
+    # Not required here: the service says why a reason is needed, next to this field.
+    reason = forms.CharField(
+        label="Why the dates change (for the record)", required=False, widget=TEXT, max_length=2000
+    )
+
+
+class ReportCorrectForm(forms.Form):
+    """The date or summary of an issued report, corrected before a decision rests on it."""
+
+    issued_on = DateField(label="Report issued on")
+    summary = forms.CharField(label="Summary", required=False, widget=TEXT, max_length=5000)
+    # Not required here: the service says why a reason is needed, next to this field.
+    reason = forms.CharField(
+        label="Why the report is corrected (for the record)",
+        required=False,
+        widget=TEXT,
+        max_length=2000,
+    )
+
+
 class ReviewForm(forms.Form):
     OUTCOMES = (
         ("accept_plan", "Accept the plan (to be verified later)"),

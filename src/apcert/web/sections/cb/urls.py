@@ -35,6 +35,16 @@ urlpatterns = [
     path(
         "assessments/<int:pk>/report", assessments.assessment_report_view, name="assessment-report"
     ),
+    path(
+        "assessments/<int:pk>/dates",
+        assessments.assessment_reschedule_view,
+        name="assessment-reschedule",
+    ),
+    path(
+        "assessments/<int:pk>/report/correct",
+        assessments.assessment_report_correct_view,
+        name="assessment-report-correct",
+    ),
     path("assessments/<int:pk>/decision", decisions.decision_view, name="decision"),
     path(
         "assessments/<int:pk>/decision/defer",
