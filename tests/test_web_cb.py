@@ -656,8 +656,9 @@ def test_assessment_page_runs_a_bounded_number_of_queries(
             due_date=a.start_date,
         )
     login(client, world.team.lead)
-    # One more than the findings and answers: the decision's deferrals, if any.
-    with django_assert_max_num_queries(17):
+    # Two more than the findings and answers: the decision's deferrals, and whether a
+    # decision rests on the issued report (which may then no longer be corrected).
+    with django_assert_max_num_queries(18):
         assert client.get(f"{CB}/assessments/{a.pk}/").status_code == 200
 
 
