@@ -654,7 +654,7 @@ def assessment_report_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "assessed": Sort("Assessment dates", ("start_date", "pk")),
         },
         default_sort="-issued",
-        filters=[ChoiceFilter("kind", "kind", AssessmentKind.choices, label="Assessment")],
+        filters=[ChoiceFilter("kind", "kind", AssessmentKind.choices, label="Kind of assessment")],
     )
     return render(
         request,
