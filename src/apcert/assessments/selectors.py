@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
-from apcert.assessments.choices import FindingGrade, FindingStatus
+from apcert.assessments.choices import REPORT_ISSUED_STATUSES, FindingGrade, FindingStatus
 from apcert.assessments.models import (
     Assessment,
     CorrectiveAction,
@@ -18,9 +18,11 @@ from apcert.assessments.models import (
 from apcert.audit.selectors import HistoryEntry, record_history
 from apcert.bodies.models import CBStaff
 from apcert.core.permissions import is_secretariat
+from apcert.organizations.models import OrganizationMember
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
+    from apcert.organizations.models import Organization
 
 
 #: The nonconformities whose corrective action is still awaited: majors and minors that are
@@ -104,6 +106,41 @@ def findings_for_organization_users(
     if organization_id is not None:
         qs = qs.filter(concerning([organization_id]))
     return qs
+
+
+def _assessments_concerning(organization_id: int) -> QuerySet[Any]:
+    """The ids of the assessments concerning one organization: through the application
+    (an initial assessment), else through the certificate (the others); a union of two
+    indexed id lists rather than an OR over two outer joins."""
+    by_application = Assessment.objects.filter(application__organization_id=organization_id)
+    by_certificate = Assessment.objects.filter(
+        certificate__organization_id=organization_id,
+        application__organization_id__isnull=True,
+    )
+    return by_application.values("pk").order_by().union(by_certificate.values("pk").order_by())
+
+
+def assessment_reports_for_organization_users(
+    actor: User, organization: Organization
+) -> QuerySet[Assessment]:
+    """The assessments of ``organization`` whose report has been issued, for its users and
+    the Secretariat (nobody else sees any): the organization receives the report when it is
+    issued, not before. Each with its CB and subject, newest report first."""
+    qs = (
+        Assessment.objects.select_related("cb", "application", "certificate")
+        .filter(
+            status__in=REPORT_ISSUED_STATUSES,
+            report_issued_on__isnull=False,
+            pk__in=_assessments_concerning(organization.pk),
+        )
+        .order_by("-report_issued_on", "-pk")
+    )
+    if not actor.is_active:
+        return qs.none()
+    if is_secretariat(actor):
+        return qs
+    member = OrganizationMember.objects.filter(organization_id=organization.pk, user_id=actor.pk)
+    return qs.filter(Exists(member))
 
 
 def assessments_of_application(application_id: int) -> QuerySet[Assessment]:
