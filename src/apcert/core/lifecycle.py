@@ -77,6 +77,7 @@ _PAST = {
     "renew": "renewed",
     "approve": "approved",
     "return": "returned",
+    "skip": "skipped",
 }
 
 

@@ -21,6 +21,20 @@ FOOTER = (
 )
 
 
+MESSAGE_FOOTER = (
+    "\n-- \nThis message was sent by apcert for the IECQ Approved Process scheme "
+    "(IECQ 03-2).\nYou receive it because you act next on this step. The message is also in "
+    "your apcert messages. To choose which e-mails you get (applications; assessments and "
+    "findings; decisions and certificate status; reminders), change your notification "
+    "preferences in your apcert account."
+)
+
+
+def message_mail(subject: str, body: str) -> tuple[str, str]:
+    """The e-mail of an in-app message: its text and a footer saying how to turn it off."""
+    return subject, body + "\n" + MESSAGE_FOOTER
+
+
 def _days(n: int) -> str:
     return "1 day" if n == 1 else f"{n} days"
 
@@ -65,7 +79,10 @@ _STATUS_ADVICE = {
 }
 
 
-def status_change_message(change: CertificateStatusChange) -> tuple[str, str]:
+def status_change_message(
+    change: CertificateStatusChange, *, footer: bool = True
+) -> tuple[str, str]:
+    """The notice of a status change; without the footer, the in-app message's text."""
     cert = change.certificate
     target = _label(change.to_status)
     if change.from_status == CertificateStatus.DRAFT:
@@ -83,8 +100,9 @@ def status_change_message(change: CertificateStatusChange) -> tuple[str, str]:
         f"Valid until: {cert.expires_on}.",
         "",
         _STATUS_ADVICE[CertificateStatus(change.to_status)],
-        FOOTER,
     ]
+    if footer:
+        lines.append(FOOTER)
     return f"{cert.number}: certificate {target}", "\n".join(lines)
 
 
