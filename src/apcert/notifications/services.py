@@ -311,10 +311,14 @@ def _claim_message(message: Message, address: str) -> NotificationSent | None:
         )
         if not won:
             return None
+        key = f"message:event {message.audit_seq}"
+        sent = NotificationSent.objects.filter(kind=NotificationKind.MESSAGE, subject_key=key)
+        if sent.filter(recipient__iexact=address).exists():
+            return None  # two accounts, one address (compared without case): one mail
         subject, body = messages.message_mail(message.subject, message.body)
         row, created = NotificationSent.objects.get_or_create(
             kind=NotificationKind.MESSAGE,
-            subject_key=f"message:event {message.audit_seq}",
+            subject_key=key,
             recipient=address,
             defaults={"subject": subject, "body": body, "status": PENDING},
         )
