@@ -12,7 +12,7 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, connections
 
-from apcert.notifications.models import NotificationSent
+from apcert.notifications.models import Message, NotificationSent
 from apcert.notifications.services import (
     DispatchReport,
     notification_preferences_set,
@@ -107,3 +107,28 @@ def test_concurrent_dispatchers_send_each_notification_once(
     assert sum(r.retried for r in reports) == 8
     assert set(NotificationSent.objects.values_list("status", flat=True)) == {"sent"}
     assert connection.vendor == "postgresql"
+
+
+def test_concurrent_dispatchers_mail_each_workflow_message_once(live_world: World) -> None:
+    world = live_world
+    for user in (world.org_user, world.team.manager, world.team.lead, world.team.assessor):
+        user.email = f"{user.username}@example.test"
+        user.save(update_fields=["email"])
+    # Three applications taken to an in-progress assessment with a finding: submitted (the
+    # manager), accepted, planned (the team and the holder), a finding (the holder)
+    for _ in range(3):
+        app = world.accepted_application()
+        a = world.assessment(app, findings=("major",), report=False)
+    expected = sorted(
+        (m.subject, m.user.email) for m in Message.objects.select_related("user").filter(mail="due")
+    )
+    assert len(expected) == 3 * (1 + 1 + 3 + 1)
+    backend = SlowRecordingBackend()
+
+    # On the day the findings were raised (they are news then)
+    reports = _run_concurrently(a.start_date, backend)
+
+    assert sorted(backend.delivered) == expected
+    assert sum(r.messages for r in reports) == len(expected)
+    assert set(Message.objects.values_list("mail", flat=True)) == {"outbox"}
+    assert NotificationSent.objects.filter(kind="message", status="sent").count() == len(expected)

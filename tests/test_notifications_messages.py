@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -895,3 +896,26 @@ def test_the_first_dispatch_on_demo_data_mails_no_history(
     assert not [
         m for m in mailoutbox if "expires on" not in m.subject and "due on" not in m.subject
     ]
+
+
+def test_the_preferences_command_shows_and_changes_a_persons_choice(
+    cast: Cast, capsys: Any
+) -> None:
+    user = cast.world.org_user
+    call_command("notify-preferences", user.username)
+    assert capsys.readouterr().out.splitlines() == [
+        "on   applications: applications",
+        "on   assessments: assessments and findings",
+        "on   decisions: decisions and certificate status",
+        "on   reminders: reminders (expiry, visits due, late findings)",
+    ]
+    call_command("notify-preferences", user.username, "--off", "reminders", "applications")
+    out = capsys.readouterr().out
+    assert "off  reminders:" in out and "off  applications:" in out
+    assert notification_preferences(user)["reminders"] is False
+    call_command("notify-preferences", user.username, "--on", "reminders")
+    assert notification_preferences(user)["reminders"] is True
+    with pytest.raises(CommandError, match="Unknown group of e-mails: newsletter"):
+        call_command("notify-preferences", user.username, "--off", "newsletter")
+    with pytest.raises(CommandError, match="No user is called 'nobody'"):
+        call_command("notify-preferences", "nobody")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 from apcert.certificates.choices import CertificateStatus, StatusReason
 from apcert.certificates.models import Certificate, CertificateStatusChange
 
@@ -23,16 +25,17 @@ FOOTER = (
 
 MESSAGE_FOOTER = (
     "\n-- \nThis message was sent by apcert for the IECQ Approved Process scheme "
-    "(IECQ 03-2).\nYou receive it because you act next on this step. The message is also in "
-    "your apcert messages. To choose which e-mails you get (applications; assessments and "
-    "findings; decisions and certificate status; reminders), change your notification "
-    "preferences in your apcert account."
+    "(IECQ 03-2).\nYou receive it because this step of the certification concerns you or "
+    "waits for you; it is also among your messages in apcert ({site}). To choose which "
+    "e-mails you get (applications; assessments and findings; decisions and certificate "
+    "status; reminders), change your notification preferences in your apcert account."
 )
 
 
 def message_mail(subject: str, body: str) -> tuple[str, str]:
-    """The e-mail of an in-app message: its text and a footer saying how to turn it off."""
-    return subject, body + "\n" + MESSAGE_FOOTER
+    """The e-mail of an in-app message: its text and a footer saying where to read it and
+    how to turn such e-mails off."""
+    return subject, body + "\n" + MESSAGE_FOOTER.format(site=settings.SITE_URL)
 
 
 def _days(n: int) -> str:
