@@ -353,11 +353,19 @@ def _finding(event: AuditEvent) -> list[Tell]:
                 mailed_by_notice=True,
             )
         ]
+    return _answer_tells(event, f, org, head)
+
+
+def _answer_tells(event: AuditEvent, f: Finding, org: Organization, head: list[str]) -> list[Tell]:
+    """A corrective action submitted (to the assessors) or reviewed (to the organization)."""
     answer = CorrectiveAction.objects.get(pk=int((event.after or {})["corrective_action"]))
+    grade = f.get_grade_display()
+    target = (MessageTarget.FINDING, f.pk)
+    action = event.action.removeprefix("finding.")
     if action == "answer":
         return [
             Tell(
-                assessment_team(a.pk, TeamRole.LEAD, TeamRole.MEMBER),
+                assessment_team(f.assessment_id, TeamRole.LEAD, TeamRole.MEMBER),
                 MessageKind.CORRECTIVE_ACTION_SUBMITTED,
                 f"{org.legal_name}: corrective action submitted for a {grade}",
                 _body(
