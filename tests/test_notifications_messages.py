@@ -9,6 +9,7 @@ not grow with the number of people told.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import smtplib
 from dataclasses import dataclass
 from typing import Any
@@ -919,3 +920,38 @@ def test_the_preferences_command_shows_and_changes_a_persons_choice(
         call_command("notify-preferences", user.username, "--off", "newsletter")
     with pytest.raises(CommandError, match="No user is called 'nobody'"):
         call_command("notify-preferences", "nobody")
+
+
+def test_where_a_dispatcher_ran_before_its_first_mail_is_the_start(
+    people_with_addresses: World, mailoutbox: list[Any]
+) -> None:
+    # An earlier dispatcher sent its first mail an hour ago; since then a certificate was
+    # granted, and the notifications start is not recorded yet
+    earlier = NotificationSent.objects.create(
+        kind="expiry", subject_key="expiry:earlier", recipient="x@example.test", subject="s"
+    )
+    an_hour_ago = timezone.now() - dt.timedelta(hours=1)
+    NotificationSent.objects.filter(pk=earlier.pk).update(created_at=an_hour_ago)
+    cert = people_with_addresses.granted()
+    NotificationsStart.objects.all().delete()
+    # The first dispatch since starts from that mail: the grant is still told
+    assert notifications_dispatch(as_of=cert.initial_decision_on).sent == 2
+    assert NotificationsStart.objects.get().started_at == an_hour_ago
+
+
+def test_the_migration_records_the_start_once(world: World) -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("apcert.notifications.migrations.0003_notifications_start")
+    NotificationsStart.objects.all().delete()
+    app = world.accepted_application()
+    world.assessment(app, findings=("major",))
+    before = timezone.now()
+    migration.forwards(apps, None)
+    start = NotificationsStart.objects.get()
+    assert start.started_at >= before
+    assert start.started_on == timezone.localdate(start.started_at)
+    assert start.finding_floor == Finding.objects.latest("id").pk
+    migration.forwards(apps, None)  # again: the row stays as it was
+    assert NotificationsStart.objects.get() == start
+    assert NotificationsStart.objects.get().started_at == start.started_at

@@ -161,11 +161,12 @@ class NotificationPreference(models.Model):
 class NotificationsStart(models.Model):
     """When notifications were first enabled: one row. Nothing recorded before it is mailed.
 
-    Written by the migration that brought the in-app messages (so a database that already
-    held years of history mails none of it), or by the first dispatch when the row is
-    missing. Status changes recorded before ``started_at``, messages written before it and
-    nonconformities recorded before it (id up to ``finding_floor``) that were already late on
-    ``started_on`` are history, not news.
+    Written by the migration that brought the in-app messages, or by the first dispatch when
+    the row is missing: the first e-mail of the outbox if a dispatcher ran before (what it has
+    not told yet is still told), else that moment (a database that already held years of
+    history mails none of it). Status changes recorded before ``started_at``, messages
+    written before it and nonconformities recorded before it (id up to ``finding_floor``)
+    that were already late on ``started_on`` are history, not news.
     """
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)

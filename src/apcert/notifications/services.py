@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from apcert.assessments.models import Finding
@@ -140,17 +140,24 @@ class NewsWindow:
 
 
 def notifications_start_record() -> NotificationsStart:
-    """When notifications started; recorded now (by the first dispatch) when missing.
+    """When notifications started; recorded (by the first dispatch) when missing.
 
-    Normally the migration that brought the in-app messages has recorded it already."""
+    Normally the migration that brought the in-app messages has recorded it already. The
+    start is the first e-mail of the outbox when there is one (an earlier dispatcher already
+    told what came after it), else now."""
     start = notifications_start()
     if start is not None:
         return start
-    now = timezone.now()
+    first = NotificationSent.objects.aggregate(first=Min("created_at"))["first"]
+    started = first or timezone.now()
     floor = Finding.objects.aggregate(top=Max("id"))["top"] or 0
     start, _ = NotificationsStart.objects.get_or_create(
         id=1,
-        defaults={"started_at": now, "started_on": timezone.localdate(now), "finding_floor": floor},
+        defaults={
+            "started_at": started,
+            "started_on": timezone.localdate(started),
+            "finding_floor": floor,
+        },
     )
     return start
 
