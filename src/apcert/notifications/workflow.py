@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from apcert.accounts.models import User
 from apcert.applications.models import Application
-from apcert.assessments.choices import FindingGrade, FindingStatus, TeamRole
+from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus, TeamRole
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding
 from apcert.audit.models import AuditEvent
 from apcert.bodies.choices import CBRole
@@ -208,6 +208,16 @@ def _assessment_head(a: Assessment, org: Organization) -> list[str]:
     return [*lines, *_parties(org, a.cb.name, a.cb.code), ""]
 
 
+_ASSESSMENT_NAME: dict[str, str] = {
+    AssessmentKind.INITIAL: "initial assessment",
+    AssessmentKind.SURVEILLANCE: "surveillance visit",
+    AssessmentKind.REASSESSMENT: "re-assessment",
+    AssessmentKind.SCOPE_EXTENSION: "scope extension assessment",
+    AssessmentKind.SPECIAL: "special assessment (short notice)",
+    AssessmentKind.TRANSFER_REVIEW: "transfer review",
+}
+
+
 def _assessment(event: AuditEvent) -> list[Tell]:
     a = Assessment.objects.select_related(
         "cb", "application__organization", "certificate__organization"
@@ -217,7 +227,7 @@ def _assessment(event: AuditEvent) -> list[Tell]:
     target = (MessageTarget.ASSESSMENT, a.pk)
     day = _day(event)
     action = event.action.removeprefix("assessment.")
-    name = f"{a.get_kind_display()} assessment"
+    name = _ASSESSMENT_NAME.get(a.kind, str(a.get_kind_display()))
     if action == "plan":
         team = [
             f"{m.user} ({m.get_role_display()})"
