@@ -955,3 +955,11 @@ def test_the_migration_records_the_start_once(world: World) -> None:
     migration.forwards(apps, None)  # again: the row stays as it was
     assert NotificationsStart.objects.get() == start
     assert NotificationsStart.objects.get().started_at == start.started_at
+
+
+def test_the_notify_command_counts_the_message_mails(cast: Cast, capsys: Any) -> None:
+    submitted(cast)
+    call_command("notify", "--as-of", timezone.localdate().isoformat())
+    assert capsys.readouterr().out.strip() == (
+        f"1 notification(s) sent as of {timezone.localdate()}, 1 of them for in-app messages"
+    )

@@ -23,8 +23,9 @@ class NotificationSent(models.Model):
 
     The row is written and committed before the mail is sent, and the database allows one
     row per (kind, subject_key, recipient), so the same event never reaches a person twice.
-    ``subject_key`` names the event, for example ``status_change:123``
-    or ``expiry:cert 45:until 2029-03-24:horizon 90``. Private.
+    ``subject_key`` names the event, for example ``status_change:123``,
+    ``expiry:cert 45:until 2029-03-24:horizon 90`` or, for the e-mail of an in-app message,
+    ``message:event 812`` (the audit event it tells). Private.
     """
 
     kind = models.CharField(max_length=20, choices=NotificationKind.choices)
