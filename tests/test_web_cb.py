@@ -24,7 +24,7 @@ from apcert.applications.models import Application
 from apcert.applications.services import application_submit
 from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding
-from apcert.assessments.services import assessment_plan
+from apcert.assessments.services import assessment_plan, next_finding_number
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBStaff
 from apcert.bodies.services import cb_staff_add
@@ -643,7 +643,7 @@ def test_assessment_page_runs_a_bounded_number_of_queries(
     client: Client, world: World, answered: CorrectiveAction, django_assert_max_num_queries: Any
 ) -> None:
     a = answered.finding.assessment
-    for number, grade in enumerate(("observation",) * 5, start=2):
+    for number, grade in enumerate(("observation",) * 5, start=next_finding_number(a)):
         Finding.objects.create(
             assessment=a,
             number=number,
