@@ -21,7 +21,6 @@ from django.http import HttpResponse
 from django.test import Client
 
 from apcert.accounts.models import User
-from apcert.applications.services import application_accept, application_submit, scope_line_add
 from apcert.audit.models import AuditEvent
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.errors import (
@@ -38,16 +37,15 @@ from apcert.certificates.services import (
     certificate_cancel,
     certificate_change_confirm,
     certificate_expire,
-    certificate_grant,
     certificate_suspend,
     certificate_withdraw,
 )
 from apcert.core.errors import INVALID_ACTION, PERMISSION_CB_ROLE_REQUIRED, RuleViolation
 from apcert.organizations.services import organization_rename, site_move, site_rename
-from apcert.schemes.models import ProcessCategory, SchemeRules, Standard
+from apcert.schemes.models import SchemeRules, Standard
 from apcert.schemes.services import scheme_publication_review_set
 from apcert.web.sections.cb.views.certificates import DECISIONS
-from tests.factories import DAY0, World
+from tests.factories import World
 
 pytestmark = pytest.mark.django_db
 
@@ -115,24 +113,7 @@ def cert(world: World) -> Certificate:
 
 def two_site_certificate(world: World) -> Certificate:
     """EPL at the main plant (published) and PWB at the second plant (not published)."""
-    app = world.draft_application()
-    scope_line_add(
-        actor=world.org_user,
-        application=app,
-        category=ProcessCategory.objects.get(code="PWB"),
-        site=world.site2,
-        wording="Printed board fabrication at the second plant",
-        standards=("ISO 9001:2015",),
-    )
-    application_submit(actor=world.org_user, application=app, on=DAY0)
-    application_accept(actor=world.team.manager, application=app)
-    a = world.assessment(app)
-    return certificate_grant(
-        actor=world.team.decision_maker,
-        application=app,
-        assessment=a,
-        decided_on=a.end_date + dt.timedelta(days=40),
-    )
+    return world.granted_at_two_sites()
 
 
 def suspended(world: World, cert: Certificate, on: dt.date = dt.date(2026, 5, 1)) -> Certificate:
