@@ -367,7 +367,7 @@ CASES: list[
         lambda w, c: {"remove": [f"PWB:{w.site2.pk}"], "reason": "Line closed"},
         "current",
         "certificate.reduce_scope",
-        ["Scope line removed: PWB at an unpublished site", "Not in the new issue"],
+        ["Scope line removed: PWB at an unpublished site", "Removed or changed"],
     ),
     (
         "remove-site",
@@ -375,7 +375,7 @@ CASES: list[
         lambda w, c: {"site": str(w.site2.pk), "reason": "Plant sold"},
         "current",
         "certificate.site_remove",
-        ["Site removed: an unpublished site", "Not in the new issue"],
+        ["Site removed: an unpublished site", "Removed or changed"],
     ),
     (
         "holder-renamed",
@@ -391,7 +391,7 @@ CASES: list[
         lambda w, c: {"change": _site_renamed(w, c)},
         "current",
         "certificate.site_renamed",
-        ["Site renamed: 'Main plant' to 'Werk Nord'", "New in this issue"],
+        ["Site renamed: 'Main plant' to 'Werk Nord'", "New or changed"],
     ),
     (
         "site-moved",
@@ -399,7 +399,7 @@ CASES: list[
         lambda w, c: {"change": _site_moved(w, c)},
         "current",
         "certificate.site_moved",
-        ["Site moved: Main plant to 5 Neue Strasse", "New in this issue"],
+        ["Site moved: Main plant to 5 Neue Strasse", "New or changed"],
     ),
     (
         "standard-updated",
@@ -531,9 +531,9 @@ def test_a_confirmation_whose_certificate_changed_in_between_is_refused(
     assert "Nothing was written" in text(response)
     assert records() == before
     assert Certificate.objects.get(pk=cert.pk).status == "suspended"
-    # the refusal carries its code
-    assert response.context["form"].errors
-    assert CERTIFICATE_CHANGED_SINCE_REVIEW == "certificate.changed_since_review"
+    # the refusal carries its code, and the form holds what was entered
+    assert response.context["stale"].code == CERTIFICATE_CHANGED_SINCE_REVIEW
+    assert "Mark misused" in response.content.decode()
 
 
 def test_a_re_issue_is_refused_when_the_records_changed_after_its_confirmation(

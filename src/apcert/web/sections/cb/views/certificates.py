@@ -26,6 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from apcert.accounts.models import User
 from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
 from apcert.certificates.errors import (
+    CERTIFICATE_CHANGED_SINCE_REVIEW,
     CERTIFICATE_EMPTY_SCOPE,
     CERTIFICATE_ENDED_BY_CALENDAR,
     CERTIFICATE_NOTHING_CHANGED,
@@ -92,7 +93,7 @@ class CertificateDecision:
     title: str
     #: What it does, in a sentence, on the certificate's page.
     what: str
-    #: The confirmation button, ``{number}`` the certificate's.
+    #: The confirmation button after "Yes, ", ``{number}`` the certificate's.
     button: str
     #: Said once it is written: "{number} is <done>."
     done: str
@@ -114,7 +115,7 @@ DECISIONS: dict[str, CertificateDecision] = {
             title="Suspend the certificate",
             what="The certificate is not valid until it is restored; the register shows it as "
             "suspended, with the reason.",
-            button="Suspend {number}",
+            button="suspend {number}",
             done="suspended",
             final=False,
         ),
@@ -124,7 +125,7 @@ DECISIONS: dict[str, CertificateDecision] = {
             label="Restore",
             title="Restore the certificate",
             what="The cause of the suspension is resolved: the certificate is current again.",
-            button="Restore {number}",
+            button="restore {number}",
             done="restored",
             danger=False,
             final=False,
@@ -135,7 +136,7 @@ DECISIONS: dict[str, CertificateDecision] = {
             label="Withdraw",
             title="Withdraw the certificate",
             what="The certificate ends for good; the holder must apply again to be certified.",
-            button="Withdraw {number}",
+            button="withdraw {number}",
             done="withdrawn",
         ),
         CertificateDecision(
@@ -145,7 +146,7 @@ DECISIONS: dict[str, CertificateDecision] = {
             title="Cancel the certificate at the holder's request",
             what="The holder asked to end the certificate: it ends for good, shown as cancelled "
             "at the holder's request.",
-            button="Cancel {number} at the holder's request",
+            button="cancel {number} at the holder's request",
             done="cancelled",
         ),
         CertificateDecision(
@@ -154,7 +155,7 @@ DECISIONS: dict[str, CertificateDecision] = {
             label="Reduce the scope",
             title="Reduce the scope",
             what="Remove scope lines the certificate no longer covers: a new issue says which.",
-            button="Reduce the scope of {number}",
+            button="reduce the scope of {number}",
             done="re-issued with a reduced scope",
             makes_issue=True,
         ),
@@ -164,7 +165,7 @@ DECISIONS: dict[str, CertificateDecision] = {
             label="Remove a site",
             title="Remove a site",
             what="Remove a site with all its scope lines: a new issue says so.",
-            button="Remove the site from {number}",
+            button="remove the site from {number}",
             done="re-issued without the site",
             makes_issue=True,
         ),
@@ -175,7 +176,7 @@ DECISIONS: dict[str, CertificateDecision] = {
             title="Re-issue for a recorded change",
             what="The holder's new name, a site's new name or address, or the current edition "
             "of a declared standard: a new issue certifies it.",
-            button="Re-issue {number}",
+            button="re-issue {number}",
             done="re-issued",
             danger=False,
             makes_issue=True,
@@ -455,7 +456,12 @@ def _start(request: HttpRequest, pk: int, slug: str) -> _Request | HttpResponse:
 
 
 def _form_page(
-    request: HttpRequest, r: _Request, form: forms.Form, *, status: int = 200
+    request: HttpRequest,
+    r: _Request,
+    form: forms.Form,
+    *,
+    status: int = 200,
+    stale: DomainError | None = None,
 ) -> HttpResponse:
     with_status_today([r.cert])
     return render(
@@ -466,6 +472,7 @@ def _form_page(
             "decision": r.decision,
             "form": form,
             "blockers": r.blockers,
+            "stale": stale,
             "section": SECTION,
         },
         status=status,
@@ -475,6 +482,8 @@ def _form_page(
 def _refused(request: HttpRequest, r: _Request, form: forms.Form, exc: DomainError) -> HttpResponse:
     if isinstance(exc, PermissionDenied | TransitionNotAllowed):
         return error_page(request, exc, title=f"{r.decision.title}: not possible")
+    if exc.code == CERTIFICATE_CHANGED_SINCE_REVIEW:
+        return _form_page(request, r, form, status=exc.http_status, stale=exc)
     _show_error(form, exc)
     return _form_page(request, r, form, status=exc.http_status)
 
