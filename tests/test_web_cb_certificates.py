@@ -26,9 +26,11 @@ from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.errors import (
     CERTIFICATE_CHANGED_SINCE_REVIEW,
     CERTIFICATE_EMPTY_SCOPE,
+    CERTIFICATE_ENDED_BY_CALENDAR,
     CERTIFICATE_NOTHING_CHANGED,
     CERTIFICATE_SUSPENSION_EXCEEDED,
     CERTIFICATE_TRANSITION_NOT_ALLOWED,
+    CERTIFICATE_VALIDITY_ENDED,
 )
 from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate, CertificateIssue, Decision
@@ -229,6 +231,45 @@ def test_a_restore_past_the_maximum_suspension_is_disabled_with_the_rule(
     assert form_page.status_code == 200
     assert "Not possible if decided today." in text(form_page)
     assert form_page.context["blockers"][0].code == CERTIFICATE_SUSPENSION_EXCEEDED
+
+
+@pytest.mark.parametrize("end", ["suspension_ran_out", "validity_ended"])
+def test_every_decision_after_the_calendar_ended_the_certificate_is_disabled(
+    client: Client, world: World, cert: Certificate, time_machine: Any, end: str
+) -> None:
+    # Given a certificate that the calendar has ended, which the daily check has not recorded:
+    # withdrawn when its suspension ran to the scheme's maximum, or expired
+    if end == "suspension_ran_out":
+        cert = suspended(world, cert, on=dt.date(2026, 4, 1))
+        day = dt.date(2026, 10, 5)
+        words, code = "so there is nothing left to decide on", CERTIFICATE_ENDED_BY_CALENDAR
+    else:
+        day = cert.expires_on + dt.timedelta(days=2)
+        words, code = "comes after its validity ended", CERTIFICATE_VALIDITY_ENDED
+    time_machine.move_to(dt.datetime.combine(day, dt.time(9), tzinfo=dt.UTC))
+    stored = Certificate.objects.get(pk=cert.pk).status
+    login(client, world.team.decision_maker)
+
+    # Then every decision its stored status allows is shown, each disabled, with the rule
+    response = client.get(url(cert))
+    allowed = {
+        d.slug
+        for d in DECISIONS.values()
+        if CERTIFICATE.allowed(stored, DECISION_ACTIONS[d.action])
+    }
+    assert set(offered(response)) == allowed
+    assert not any(offered(response).values())
+    assert words in text(response)
+    # and one sent anyway is refused by its service, next to its date, with nothing written
+    before = records()
+    response = client.post(
+        url(cert, "withdraw"),
+        {"reason_category": "misuse", "reason": "x", "decided_on": day.isoformat()},
+    )
+    assert response.status_code == 409
+    assert words in field_error(response, "id_decided_on")
+    assert response.context["blockers"][0].code == code
+    assert records() == before
 
 
 def test_staff_who_do_not_decide_are_told_who_does(
@@ -478,7 +519,7 @@ def test_destructive_confirmations_are_red_and_a_restore_is_not(
     confirmation = client.post(
         url(cert, "restore"), {"reason": "Resolved", "decided_on": "2026-06-01"}
     ).content.decode()
-    assert 'name="confirm" class="button-primary"' in confirmation
+    assert 'name="confirm" class="button-confirm"' in confirmation
     assert "button-danger" not in confirmation
 
 

@@ -91,7 +91,7 @@ def _run(certificate: Certificate, change: Change, describe: Describe) -> Change
     cert = certificate_lock(certificate)
     before = describe(cert)
     change(cert)
-    after = describe(certificate_lock(cert))
+    after = describe(cert)
     return ChangePreview(before, after, _digest(before, after))
 
 

@@ -222,10 +222,6 @@ def _certificate(request: HttpRequest, pk: int) -> Certificate:
     return get_object_or_404(certificates_for_cb_staff(current_user(request)), pk=pk)
 
 
-def _last_issue(cert: Certificate) -> CertificateIssue | None:
-    return certificate_last_issue(cert)
-
-
 def _line_key(line: Mapping[str, Any]) -> str:
     return f"{line['category']}:{line['site_id']}"
 
@@ -263,9 +259,9 @@ def _form(
     initial: Mapping[str, Any] | None = None,
 ) -> forms.Form:
     if decision.action == "reduce_scope":
-        return f.ScopeReductionForm(data, lines=_scope_choices(_last_issue(cert)))
+        return f.ScopeReductionForm(data, lines=_scope_choices(certificate_last_issue(cert)))
     if decision.action == "site_remove":
-        return f.SiteRemovalForm(data, sites=_site_choices(_last_issue(cert)))
+        return f.SiteRemovalForm(data, sites=_site_choices(certificate_last_issue(cert)))
     if decision.action == "reissue":
         return f.ReissueForm(data, changes=[(c.key, c.label) for c in changes], initial=initial)
     form_class: type[forms.Form] = {
