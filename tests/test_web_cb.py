@@ -641,9 +641,10 @@ def test_assessment_page_runs_a_bounded_number_of_queries(
     client: Client, world: World, answered: CorrectiveAction, django_assert_max_num_queries: Any
 ) -> None:
     a = answered.finding.assessment
-    for grade in ("observation",) * 5:
+    for number, grade in enumerate(("observation",) * 5, start=2):
         Finding.objects.create(
             assessment=a,
+            number=number,
             grade=grade,
             requirement_kind="iso9001",
             requirement_ref="7.1",

@@ -592,6 +592,13 @@ ROUTES: list[Route] = [
         post=cb_action("a_lead", "a_assessor"),
         data=lambda w: {f"review-{w.ids['answer']}-outcome": "verify"},
     ),
+    # The report: CB A's staff and the Secretariat, before it is issued (a draft) and after.
+    Route(
+        "web:cb:assessment-report-html",
+        u("web:cb:assessment-report-html", "pk=in_progress"),
+        CB_SEES,
+    ),
+    Route("web:cb:assessment-report-pdf", u("web:cb:assessment-report-pdf", "pk=ready"), CB_SEES),
     Route("web:cb:evidence", u("web:cb:evidence", "evidence_id=evidence"), EVIDENCE),
     Route("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
     Route("web:cb:certificate", u("web:cb:certificate", "pk=certificate"), CB_SEES),
@@ -716,6 +723,25 @@ ROUTES: list[Route] = [
         data=lambda w: {
             "file": SimpleUploadedFile("more.pdf", PDF, content_type="application/pdf")
         },
+    ),
+    # The reports issued to organization A: its users and the Secretariat; one not yet issued
+    # is not there for anyone (the CB's staff read it in their section).
+    Route("web:org:assessment-reports", u("web:org:assessment-reports", "org_id=org"), ORG_SEES),
+    Route(
+        "web:org:assessment-report-html",
+        u("web:org:assessment-report-html", "org_id=org", "pk=ready"),
+        ORG_SEES,
+    ),
+    Route(
+        "web:org:assessment-report-html",
+        u("web:org:assessment-report-html", "org_id=org", "pk=in_progress"),
+        expect(404),
+        variant="not-issued",
+    ),
+    Route(
+        "web:org:assessment-report-pdf",
+        u("web:org:assessment-report-pdf", "org_id=org", "pk=ready"),
+        ORG_SEES,
     ),
     Route("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
     Route(

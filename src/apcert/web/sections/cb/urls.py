@@ -9,6 +9,7 @@ from apcert.web.sections.cb.views import (
     certificates,
     decisions,
     lists,
+    reports,
 )
 
 app_name = "cb"
@@ -33,6 +34,16 @@ urlpatterns = [
     path("assessments/<int:pk>/findings", assessments.finding_record_view, name="finding-record"),
     path(
         "assessments/<int:pk>/report", assessments.assessment_report_view, name="assessment-report"
+    ),
+    path(
+        "assessments/<int:pk>/report.html",
+        reports.assessment_report_page,
+        name="assessment-report-html",
+    ),
+    path(
+        "assessments/<int:pk>/report.pdf",
+        reports.assessment_report_pdf,
+        name="assessment-report-pdf",
     ),
     path("assessments/<int:pk>/decision", decisions.decision_view, name="decision"),
     path(
