@@ -50,6 +50,7 @@ from apcert.certificates.services import (
     certificate_publication_return,
     certificate_suspend,
 )
+from apcert.notifications.selectors import messages_for
 from apcert.organizations.services import organization_member_add, site_move
 from apcert.schemes.models import ProcessCategory, Programme, Standard
 from apcert.schemes.services import scheme_publication_review_set
@@ -268,6 +269,8 @@ def _build() -> Matrix:
         ecmp=Programme.objects.get(code="AP-ECMP").pk,
         epl=ProcessCategory.objects.get(code="EPL").pk,
         iso9001=Standard.objects.get(designation="ISO 9001", edition="2015").pk,
+        # A message to organization A's member (its application was accepted): theirs only.
+        message=messages_for(users["orga_member"]).order_by("pk")[0].pk,
     )
     matrix.text.update(
         invitation=invited.token,
@@ -472,6 +475,36 @@ ROUTES: list[Route] = [
         data=lambda w: {"new_password1": "An0ther-Long-pass", "new_password2": "An0ther-Long-pass"},
     ),
     Route("web:password-reset-done", u("web:password-reset-done"), everyone("ok")),
+    # Messages and mail preferences: each signed-in person's own; another's message is a 404.
+    Route("web:messages", u("web:messages"), expect("ok")),
+    Route(
+        "web:message-open",
+        u("web:message-open", "pk=message"),
+        POST_ONLY_GET,
+        post=expect(404, ({"orga_member"}, "ok")),
+        data=none,
+    ),
+    Route(
+        "web:message-read",
+        u("web:message-read", "pk=message"),
+        POST_ONLY_GET,
+        post=expect(404, ({"orga_member"}, "ok")),
+        data=none,
+    ),
+    Route(
+        "web:messages-read-all",
+        u("web:messages-read-all"),
+        POST_ONLY_GET,
+        post=expect("ok"),
+        data=none,
+    ),
+    Route(
+        "web:mail-preferences",
+        u("web:mail-preferences"),
+        expect("ok"),
+        post=expect("ok"),
+        data=lambda w: {"applications": "on", "decisions": "on"},
+    ),
     Route("web:invitations", u("web:invitations"), expect(403, (ADMINS, "ok"))),
     Route(
         "web:invitation-new",
