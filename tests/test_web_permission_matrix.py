@@ -245,6 +245,7 @@ def _build() -> Matrix:
         org=a.org.pk,
         site=a.site2.pk,
         draft=draft.pk,
+        draft_line=draft.scope_lines.get().pk,
         submitted=submitted.pk,
         accepted=accepted.pk,
         planned=planned.pk,
@@ -599,6 +600,19 @@ ROUTES: list[Route] = [
             "finding-description": "Records incomplete",
         },
     ),
+    # Correcting a finding: the assessment team, while the assessment is in progress.
+    Route(
+        "web:cb:finding-edit",
+        u("web:cb:finding-edit", "pk=in_progress", "finding_id=open_finding"),
+        cb_action("a_lead", "a_assessor", "a_expert"),
+        post=cb_action("a_lead", "a_assessor", "a_expert"),
+        data=lambda w: {
+            "edit-grade": "major",
+            "edit-requirement_kind": "iso9001",
+            "edit-requirement_ref": "ISO 9001:2015 7.5",
+            "edit-description": "Records incomplete, corrected",
+        },
+    ),
     Route(
         "web:cb:assessment-report",
         u("web:cb:assessment-report", "pk=in_progress"),
@@ -723,6 +737,26 @@ ROUTES: list[Route] = [
             "standards": [w.ids["iso9001"]],
         },
     ),
+    # Changing or removing a line of the draft's scope: organization A's users.
+    Route(
+        "web:org:scope-line-edit",
+        u("web:org:scope-line-edit", "org_id=org", "app_id=draft", "line_id=draft_line"),
+        ORG_ACTS,
+        post=ORG_ACTS,
+        data=lambda w: {
+            "category": w.ids["epl"],
+            "site": w.ids["site"],
+            "wording": "Tin and nickel plating",
+            "standards": [w.ids["iso9001"]],
+        },
+    ),
+    Route(
+        "web:org:scope-line-remove",
+        u("web:org:scope-line-remove", "org_id=org", "app_id=draft", "line_id=draft_line"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=none,
+    ),
     Route(
         "web:org:application-submit",
         u("web:org:application-submit", "org_id=org", "app_id=draft"),
@@ -756,6 +790,19 @@ ROUTES: list[Route] = [
         data=lambda w: {
             "file": SimpleUploadedFile("more.pdf", PDF, content_type="application/pdf")
         },
+    ),
+    # Taking back an evidence file: its uploader only (organization A's administrator).
+    Route(
+        "web:org:evidence-remove",
+        u(
+            "web:org:evidence-remove",
+            "org_id=org",
+            "finding_id=answered_finding",
+            "evidence_id=evidence",
+        ),
+        POST_ONLY_GET,
+        post=expect(404, ({SECRETARIAT, "orga_member"}, 403), ({"orga_admin"}, "ok")),
+        data=lambda w: {f"remove-{w.ids['evidence']}-reason": "Wrong file"},
     ),
     # The reports issued to organization A: its users and the Secretariat; one not yet issued
     # is not there for anyone (the CB's staff read it in their section).

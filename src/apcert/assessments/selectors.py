@@ -154,25 +154,32 @@ def assessment_team(assessment: Assessment) -> QuerySet[TeamMember]:
 
 
 def assessment_findings(assessment: Assessment) -> QuerySet[Finding]:
-    """The findings of ``assessment``, each with its answers and their evidence files."""
+    """The findings of ``assessment``, each with its answers and their evidence files: the
+    files still offered as ``evidence_files``, those their uploader removed as
+    ``removed_files`` (with who removed them), kept for the record."""
     from django.db.models import Prefetch
 
+    answers = CorrectiveAction.objects.prefetch_related(
+        Prefetch("evidence_files", queryset=EvidenceFile.objects.kept().order_by("id")),
+        Prefetch(
+            "evidence_files",
+            queryset=EvidenceFile.objects.filter(removed_at__isnull=False)
+            .select_related("removed_by")
+            .order_by("id"),
+            to_attr="removed_files",
+        ),
+    ).order_by("id")
     return (
         Finding.objects.filter(assessment=assessment)
         .select_related("standard")
-        .prefetch_related(
-            Prefetch(
-                "corrective_actions",
-                queryset=CorrectiveAction.objects.prefetch_related("evidence_files").order_by("id"),
-            )
-        )
-        .order_by("id")
+        .prefetch_related(Prefetch("corrective_actions", queryset=answers))
+        .order_by("number", "id")
     )
 
 
 def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
     """The answers to ``finding``, newest first, with who submitted and reviewed them and
-    their evidence files."""
+    their evidence files still offered (not those their uploader removed)."""
     from django.db.models import Prefetch
 
     return (
@@ -180,7 +187,7 @@ def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
         .prefetch_related(
             Prefetch(
                 "evidence_files",
-                queryset=EvidenceFile.objects.select_related("uploaded_by").order_by("id"),
+                queryset=EvidenceFile.objects.kept().select_related("uploaded_by").order_by("id"),
             )
         )
         .order_by("-id")

@@ -285,3 +285,22 @@ class ResubmitForm(forms.Form):
         widget=TEXT,
         max_length=2000,
     )
+
+
+class FindingEditForm(FindingForm):
+    """A correction of a finding: the fields of a new one but the day it was raised, which
+    stays as recorded."""
+
+    reason = forms.CharField(
+        label="Why is it corrected? (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )
+
+    def __init__(self, *args: Any, standards: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, standards=standards, **kwargs)
+        del self.fields["raised_on"]
+        self.fields[
+            "due_date"
+        ].help_text = "Leave empty to keep it; an observation is due the day it was raised."

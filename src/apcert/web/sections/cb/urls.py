@@ -33,6 +33,11 @@ urlpatterns = [
     path("assessments/<int:pk>/start", assessments.assessment_start_view, name="assessment-start"),
     path("assessments/<int:pk>/findings", assessments.finding_record_view, name="finding-record"),
     path(
+        "assessments/<int:pk>/findings/<int:finding_id>/edit",
+        assessments.finding_edit_view,
+        name="finding-edit",
+    ),
+    path(
         "assessments/<int:pk>/report", assessments.assessment_report_view, name="assessment-report"
     ),
     path(

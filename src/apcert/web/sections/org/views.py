@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apcert.applications.choices import ApplicationStatus
+from apcert.applications.errors import APPLICATION_NOT_DRAFT
 from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import (
@@ -33,10 +34,17 @@ from apcert.applications.services import (
     application_submit,
     application_withdraw,
     scope_line_add,
+    scope_line_remove,
+    scope_line_update,
 )
-from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
+from apcert.assessments.choices import (
+    AssessmentKind,
+    CorrectiveActionStatus,
+    FindingGrade,
+    FindingStatus,
+)
 from apcert.assessments.errors import EVIDENCE_NO_ANSWER
-from apcert.assessments.evidence import evidence_attach
+from apcert.assessments.evidence import evidence_attach, evidence_remove, evidence_visible
 from apcert.assessments.lifecycle import FINDING
 from apcert.assessments.models import Assessment, Finding
 from apcert.assessments.selectors import (
@@ -76,6 +84,7 @@ from apcert.web.sections.org.forms import (
     ApplicationForm,
     CorrectiveActionForm,
     EvidenceForm,
+    EvidenceRemoveForm,
     ScopeLineForm,
     SiteForm,
     WithdrawForm,
@@ -327,6 +336,8 @@ def _scope_context(
         "problems": application_problems(application, timezone.localdate()) if draft else [],
         "scope_form": scope_form if draft and acts_for else None,
         "scope_refusal": refusal,
+        # Each line may be changed or removed while the application is a draft.
+        "may_change_lines": draft and acts_for,
         "added": added,
         "acts_for": acts_for,
     }
@@ -346,6 +357,8 @@ def _application_page(
         application,
         scope_form=extra.pop("scope_form", None),
     )
+    if extra.get("scope_refusal"):
+        scope["scope_refusal"] = extra.pop("scope_refusal")
     withdrawable = (
         scope["acts_for"]
         # Withdrawal as the application's lifecycle allows it, and only until a decision.
@@ -433,6 +446,141 @@ def scope_line_new(request: HttpRequest, org_id: int, app_id: int) -> HttpRespon
         url = reverse("web:org:application", args=[organization.pk, application.pk])
         return redirect(f"{url}#scope")
     return _application_page(request, organization, application, scope_form=form, status=400)
+
+
+def _scope_line(application: Application, line_id: int) -> ScopeLine:
+    return get_object_or_404(
+        application.scope_lines.select_related("category", "site").prefetch_related("standards"),
+        pk=line_id,
+    )
+
+
+def _scope_line_edit_page(
+    request: HttpRequest,
+    organization: Organization,
+    application: Application,
+    line: ScopeLine,
+    form: ScopeLineForm | None,
+    *,
+    refusal: DomainError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "web/org/scope_line_edit.html",
+        _context(
+            request,
+            organization,
+            "applications",
+            application=application,
+            line=line,
+            form=form,
+            refusal=refusal,
+        ),
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@org_page
+def scope_line_edit(request: HttpRequest, org_id: int, app_id: int, line_id: int) -> HttpResponse:
+    """Change a scope line of a draft application (``scope_line_update``), in a form
+    prefilled with the line as it is."""
+    user = current_user(request)
+    organization = _organization(request, org_id)
+    application = _application(request, organization, app_id)
+    line = _scope_line(application, line_id)
+    try:
+        require_org_member(user, organization)
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Change a scope line")
+    sites = sites_of(organization)
+    if request.method != "POST":
+        if application.status != ApplicationStatus.DRAFT:
+            # Nothing to change: the reason, as the service gives it to a forced change.
+            return _scope_line_edit_page(
+                request,
+                organization,
+                application,
+                line,
+                None,
+                refusal=RuleViolation(
+                    "Only a draft application's scope can be changed.", code=APPLICATION_NOT_DRAFT
+                ),
+                status=409,
+            )
+        form = ScopeLineForm(
+            sites=sites,
+            initial={
+                "category": line.category_id,
+                "site": line.site_id,
+                "wording": line.wording,
+                "standards": [s.pk for s in line.standards.all()],
+            },
+        )
+        return _scope_line_edit_page(request, organization, application, line, form)
+    form = ScopeLineForm(request.POST, sites=sites)
+    if not form.is_valid():
+        return _scope_line_edit_page(request, organization, application, line, form, status=400)
+    data = form.cleaned_data
+    try:
+        scope_line_update(
+            actor=user,
+            scope_line=line,
+            category=data["category"],
+            site=data["site"],
+            wording=data["wording"],
+            standards=list(data["standards"]),
+        )
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Change a scope line")
+    except DomainError as exc:
+        refusal = None
+        if exc.field:
+            add_form_error(form, exc)
+        else:
+            refusal = exc
+        return _scope_line_edit_page(
+            request,
+            organization,
+            application,
+            line,
+            form if application.status == ApplicationStatus.DRAFT else None,
+            refusal=refusal,
+            status=exc.http_status,
+        )
+    messages.success(request, f"Scope line {data['category'].code} at {data['site'].name} changed.")
+    url = reverse("web:org:application", args=[organization.pk, application.pk])
+    return redirect(f"{url}#scope")
+
+
+@require_POST
+@org_page
+def scope_line_remove_view(
+    request: HttpRequest, org_id: int, app_id: int, line_id: int
+) -> HttpResponse:
+    """Take a line out of a draft application's scope (``scope_line_remove``), once
+    confirmed on the application's page."""
+    user = current_user(request)
+    organization = _organization(request, org_id)
+    application = _application(request, organization, app_id)
+    line = _scope_line(application, line_id)
+    label = f"{line.category.code} at {line.site.name}"
+    try:
+        scope_line_remove(actor=user, scope_line=line)
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Remove a scope line")
+    except DomainError as exc:
+        return _application_page(
+            request,
+            organization,
+            _application(request, organization, app_id),
+            scope_refusal=exc.message,
+            status=exc.http_status,
+        )
+    messages.success(request, f"Scope line {label} removed.")
+    url = reverse("web:org:application", args=[organization.pk, application.pk])
+    return redirect(f"{url}#scope")
 
 
 @require_POST
@@ -537,6 +685,8 @@ def _finding_page(
     *,
     answer_form: CorrectiveActionForm | None = None,
     evidence_form: EvidenceForm | None = None,
+    remove_form: EvidenceRemoveForm | None = None,
+    remove_pk: int | None = None,
     refusal: DomainError | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -549,6 +699,19 @@ def _finding_page(
         context["answer_form"] = answer_form or CorrectiveActionForm()
     if acts_for and answers and finding.status in _TAKES_EVIDENCE:
         context["evidence_form"] = evidence_form or EvidenceForm()
+    # The files the viewer uploaded to an answer still awaiting review: each may be removed.
+    user = current_user(request)
+    # Each gets its own form (its own field ids), the refused one back with its errors.
+    for ca in answers:
+        if not (acts_for and ca.status == CorrectiveActionStatus.SUBMITTED):
+            continue
+        for ev in ca.evidence_files.all():
+            if ev.uploaded_by_id == user.pk:
+                given = remove_form if ev.pk == remove_pk else None
+                ev.remove_form = given or EvidenceRemoveForm(  # type: ignore[attr-defined]
+                    prefix=f"remove-{ev.pk}"
+                )
+    context["remove_pk"] = remove_pk
     for form, shown in ((answer_form, "answer_form"), (evidence_form, "evidence_form")):
         # A forced request to a form the page no longer offers: its errors become the notice.
         if form is not None and form.errors and shown not in context and refusal is None:
@@ -635,6 +798,49 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
             return redirect("web:org:finding", org_id=organization.pk, finding_id=finding.pk)
     return _finding_page(
         request, organization, finding, evidence_form=form, refusal=refusal, status=status
+    )
+
+
+@require_POST
+@org_page
+def evidence_remove_view(
+    request: HttpRequest, org_id: int, finding_id: int, evidence_id: int
+) -> HttpResponse:
+    """Take back an evidence file the viewer uploaded, saying why (``evidence_remove``):
+    while the answer awaits review. The file is kept for the record, marked removed."""
+    organization = _organization(request, org_id)
+    finding = _finding(request, organization, finding_id)
+    evidence = get_object_or_404(
+        evidence_visible(actor=current_user(request)).filter(corrective_action__finding=finding),
+        pk=evidence_id,
+    )
+    form = EvidenceRemoveForm(request.POST, prefix=f"remove-{evidence.pk}")
+    refusal: DomainError | None = None
+    status = 400
+    if form.is_valid():
+        try:
+            evidence_remove(
+                actor=current_user(request), evidence=evidence, reason=form.cleaned_data["reason"]
+            )
+        except PermissionDenied as exc:
+            return error_page(request, exc, title="Remove an evidence file")
+        except DomainError as exc:
+            status = exc.http_status
+            if exc.field:
+                add_form_error(form, exc)
+            else:
+                refusal = exc
+        else:
+            messages.success(request, f"{evidence.name} is removed from your answer.")
+            return redirect("web:org:finding", org_id=organization.pk, finding_id=finding.pk)
+    return _finding_page(
+        request,
+        organization,
+        finding,
+        remove_form=form if refusal is None else None,
+        remove_pk=evidence.pk,
+        refusal=refusal,
+        status=status,
     )
 
 
