@@ -67,6 +67,12 @@ class TextFilter:
     size: int = 10
 
 
+def country_code(text: str) -> str:
+    """Two letters typed in a country filter, as stored (else "": the filter is ignored)."""
+    text = text.strip().upper()
+    return text if len(text) == 2 and text.isascii() and text.isalpha() else ""
+
+
 @dataclass(frozen=True)
 class DateRange:
     """A filter on one date between two typed days, both included: ``?<param>_from=`` and

@@ -7,8 +7,6 @@ the CB's, those the user is on the team of, and those awaiting the user's decisi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
@@ -32,6 +30,7 @@ from apcert.certificates.selectors import (
 )
 from apcert.core.permissions import is_secretariat
 from apcert.organizations.models import Organization
+from apcert.web.columns import certificate_columns
 from apcert.web.exports import export_response
 from apcert.web.lists import (
     ChoiceFilter,
@@ -42,18 +41,12 @@ from apcert.web.lists import (
     Tab,
     TextFilter,
     chosen_tab,
+    country_code,
     list_page,
 )
 from apcert.web.section import current_user
 from apcert.web.sections.cb.views.common import SECTION, cb_section
 from apcert.web.status_today import with_status_today
-
-
-def country_code(text: str) -> str:
-    """Two letters typed in a country filter, as stored (else "": the filter is ignored)."""
-    text = text.strip().upper()
-    return text if len(text) == 2 and text.isascii() and text.isalpha() else ""
-
 
 COUNTRY_FILTER = TextFilter(
     "country",
@@ -257,22 +250,6 @@ CERTIFICATE_SORTS = {
     "issued": Sort("First issued", ("first_issued_on",)),
     "status": Sort("Status", ("status", "number")),
 }
-
-
-def certificate_columns(*, with_cb: bool = True) -> Sequence[Column]:
-    """The columns of a certificate export (the status is the status today)."""
-    return (
-        Column("Number", lambda c: c.number),
-        Column("Holder", lambda c: c.organization.legal_name),
-        Column("Holder's country", lambda c: c.organization.country),
-        *([Column("Certification body", lambda c: c.cb.code)] if with_cb else []),
-        Column("Scheme", lambda c: c.scheme.code),
-        Column("Status", lambda c: c.status_today.state),
-        Column("Status since", lambda c: c.status_today.since),
-        Column("Issue", lambda c: c.current_issue_number),
-        Column("First issued", lambda c: c.first_issued_on),
-        Column("Expires", lambda c: c.expires_on),
-    )
 
 
 @require_safe
