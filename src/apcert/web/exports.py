@@ -46,7 +46,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Prepare = Callable[[list[Any]], object]
 
 
-def capped_note(cap: int = EXPORT_CAP) -> str:
+def capped_note(cap: int) -> str:
     return (
         f"Only the first {cap:,} rows are here: narrow the search or the filters to export "
         "the rest."
@@ -132,10 +132,12 @@ def csv_response(
     columns: Sequence[Column],
     *,
     name: str,
-    cap: int = EXPORT_CAP,
+    cap: int | None = None,
     prepare: Prepare | None = None,
 ) -> StreamingHttpResponse:
-    """The rows of ``queryset`` as a CSV download, streamed as they are read."""
+    """The rows of ``queryset`` as a CSV download, streamed as they are read (at most
+    ``cap`` rows, ``EXPORT_CAP`` unless given)."""
+    cap = EXPORT_CAP if cap is None else cap
     response = StreamingHttpResponse(
         _csv_lines(queryset, columns, cap, prepare), content_type="text/csv; charset=utf-8"
     )
@@ -191,11 +193,12 @@ def xlsx_response(
     *,
     name: str,
     title: str,
-    cap: int = EXPORT_CAP,
+    cap: int | None = None,
     prepare: Prepare | None = None,
 ) -> FileResponse:
     """The rows of ``queryset`` as an XLSX download: one sheet named ``title``, a bold
-    heading row, dates as dates."""
+    heading row, dates as dates (at most ``cap`` rows, ``EXPORT_CAP`` unless given)."""
+    cap = EXPORT_CAP if cap is None else cap
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=ILLEGAL_CHARACTERS_RE.sub("", title)[:31] or "Export")
     for index, column in enumerate(columns):
