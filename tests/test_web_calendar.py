@@ -104,7 +104,7 @@ def test_the_month_lays_out_the_cb_s_assessments_and_visits_due(
     # On each of its days in July, linked; not on 1 August (another month's page).
     assert page.count(f'href="/office/cb/assessments/{a.pk}/"') == 2
     assert f"/assessments/{theirs.pk}/" not in page
-    assert '<time datetime="2026-07-30">30<' in page
+    assert '<time datetime="2026-07-30"><span class="weekday-narrow">Thursday </span>30<' in page
     assert 'href="?month=2026-06"' in page and 'href="?month=2026-08"' in page
     assert page.count(f'href="/office/cb/assessments/{a.pk}/"') == 2
 

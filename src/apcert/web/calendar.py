@@ -113,6 +113,10 @@ class Day:
     today: bool
     events: list[CalendarEvent] = field(default_factory=list)
 
+    @property
+    def weekday(self) -> str:
+        return WEEKDAYS[self.date.weekday()]
+
 
 def month_weeks(month: Month, events: Iterable[CalendarEvent], today: dt.date) -> list[list[Day]]:
     """The weeks (Monday to Sunday) that cover ``month``, each day with the events that

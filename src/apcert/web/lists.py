@@ -114,7 +114,7 @@ def _typed_day(text: str) -> tuple[dt.date | None, str]:
     try:
         return DateField(required=False).clean(text), ""
     except ValidationError as exc:
-        return None, " ".join(exc.messages)
+        return None, f"“{text}” is not a date. {' '.join(exc.messages)}"
 
 
 def _crosses_many(model: type[Model], lookup: str) -> bool:
