@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import time_machine
@@ -38,7 +38,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from apcert.accounts.models import User
-from apcert.accounts.services import invitation_accept, invitation_create
+from apcert.accounts.services import calendar_feed_create, invitation_accept, invitation_create
 from apcert.applications.services import application_submit
 from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.services import assessment_plan
@@ -238,6 +238,10 @@ def _build() -> Matrix:
     )
     invitation_accept(token=used.token, username="usedone", full_name="Used One", password=PASSWORD)
     resettee = make_user("resettee", email="resettee@plating.example")
+    # A calendar feed for everyone the CB section is for (so that each may stop theirs); CB
+    # A's lead has made a second address, which revoked the first.
+    stopped_feed = calendar_feed_create(actor=users["a_lead"]).token
+    feeds = {role: calendar_feed_create(actor=users[role]).token for role in A | B | SEC}
 
     matrix = Matrix(users=users)
     matrix.ids.update(
@@ -281,6 +285,8 @@ def _build() -> Matrix:
         reset_email=str(resettee.email),
         ready_decided_on=(ready.end_date + dt.timedelta(days=40)).isoformat(),
         sign_in=users["orga_member"].username,
+        feed=feeds["a_lead"],
+        stopped_feed=stopped_feed,
     )
     for role, user in users.items():
         signed_in = Client()
@@ -321,6 +327,8 @@ class Url:
     name: str
     keys: tuple[str, ...] = ()
     text: tuple[tuple[str, str], ...] = ()
+    #: A query string, e.g. a list's export (``export=csv``).
+    query: tuple[tuple[str, str], ...] = ()
 
     @property
     def names_an_object(self) -> bool:
@@ -332,7 +340,8 @@ class Url:
             argument, _, id_name = key.partition("=")
             kwargs[argument] = w.ids[id_name]
         kwargs.update({k: w.text.get(v, v) for k, v in self.text})
-        return reverse(self.name, kwargs=kwargs)
+        path = reverse(self.name, kwargs=kwargs)
+        return f"{path}?{urlencode(self.query)}" if self.query else path
 
 
 @dataclass(frozen=True)
@@ -353,6 +362,19 @@ class Route:
 
 def u(name: str, *keys: str, **text: str) -> Url:
     return Url(name, keys, tuple(text.items()))
+
+
+def with_query(url: Url, **query: str) -> Url:
+    """``url`` with a query string."""
+    return Url(url.name, url.keys, url.text, tuple(query.items()))
+
+
+def exports(name: str, url: Url, table: dict[str, Outcome]) -> list[Route]:
+    """A list's CSV and XLSX exports: the same door as the list's page."""
+    return [
+        Route(name, with_query(url, export=fmt), table, variant=f"export-{fmt}")
+        for fmt in ("csv", "xlsx")
+    ]
 
 
 def none(_: Ids) -> dict[str, Any]:
@@ -552,6 +574,7 @@ ROUTES: list[Route] = [
     ),
     # --- CB section ----------------------------------------------------------------------
     Route("web:cb:applications", u("web:cb:applications"), CB_LIST),
+    *exports("web:cb:applications", u("web:cb:applications"), CB_LIST),
     Route("web:cb:application", u("web:cb:application", "pk=submitted"), CB_SEES),
     Route(
         "web:cb:application-accept",
@@ -580,6 +603,19 @@ ROUTES: list[Route] = [
         },
     ),
     Route("web:cb:assessments", u("web:cb:assessments"), CB_LIST),
+    *exports("web:cb:assessments", u("web:cb:assessments"), CB_LIST),
+    Route(
+        "web:cb:assessments",
+        with_query(u("web:cb:assessments"), show="mine"),
+        CB_LIST,
+        variant="mine",
+    ),
+    Route(
+        "web:cb:assessments",
+        with_query(u("web:cb:assessments"), show="decide"),
+        CB_LIST,
+        variant="decide",
+    ),
     Route("web:cb:assessment", u("web:cb:assessment", "pk=in_progress"), CB_SEES),
     Route(
         "web:cb:assessment-start",
@@ -648,6 +684,44 @@ ROUTES: list[Route] = [
     Route("web:cb:assessment-report-pdf", u("web:cb:assessment-report-pdf", "pk=ready"), CB_SEES),
     Route("web:cb:evidence", u("web:cb:evidence", "evidence_id=evidence"), EVIDENCE),
     Route("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
+    *exports("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
+    # The calendar of visits and the calendar feed: the CB section's door.
+    Route("web:cb:calendar", u("web:cb:calendar"), CB_LIST),
+    Route(
+        "web:cb:calendar",
+        with_query(u("web:cb:calendar"), show="mine", month="2026-03"),
+        CB_LIST,
+        variant="mine",
+    ),
+    Route("web:cb:calendar-feed", u("web:cb:calendar-feed"), CB_LIST),
+    Route(
+        "web:cb:calendar-feed-new",
+        u("web:cb:calendar-feed-new"),
+        POST_ONLY_GET,
+        post=CB_LIST,
+        data=none,
+    ),
+    Route(
+        "web:cb:calendar-feed-stop",
+        u("web:cb:calendar-feed-stop"),
+        POST_ONLY_GET,
+        post=CB_LIST,
+        data=none,
+    ),
+    # The feed itself: no sign-in (a calendar application cannot), the token is the key.
+    Route("web:calendar-ics", u("web:calendar-ics", token="feed"), everyone("ok")),
+    Route(
+        "web:calendar-ics",
+        u("web:calendar-ics", token="stopped_feed"),
+        everyone(404),
+        variant="stopped",
+    ),
+    Route(
+        "web:calendar-ics",
+        u("web:calendar-ics", token="no-such-token"),
+        everyone(404),
+        variant="unknown",
+    ),
     Route("web:cb:certificate", u("web:cb:certificate", "pk=certificate"), CB_SEES),
     *[
         row
@@ -703,7 +777,11 @@ ROUTES: list[Route] = [
         # Its users are taken to their organization; anyone of no organization is refused.
         expect(403, (OA | OB | SEC, "ok")),
     ),
+    *exports(
+        "web:org:organizations", u("web:org:organizations"), expect(403, (OA | OB | SEC, "ok"))
+    ),
     Route("web:org:profile", u("web:org:profile", "org_id=org"), ORG_SEES),
+    *exports("web:org:profile", u("web:org:profile", "org_id=org"), ORG_SEES),
     Route(
         "web:org:site-new",
         u("web:org:site-new", "org_id=org"),
@@ -713,6 +791,7 @@ ROUTES: list[Route] = [
         data=lambda w: {"name": "Third plant", "city": "Chemnitz", "country": "DE"},
     ),
     Route("web:org:applications", u("web:org:applications", "org_id=org"), ORG_SEES),
+    *exports("web:org:applications", u("web:org:applications", "org_id=org"), ORG_SEES),
     Route(
         "web:org:application-new",
         u("web:org:application-new", "org_id=org"),
@@ -772,6 +851,7 @@ ROUTES: list[Route] = [
         data=lambda w: {"reason": "Plant sold"},
     ),
     Route("web:org:findings", u("web:org:findings", "org_id=org"), ORG_SEES),
+    *exports("web:org:findings", u("web:org:findings", "org_id=org"), ORG_SEES),
     Route(
         "web:org:finding", u("web:org:finding", "org_id=org", "finding_id=open_finding"), ORG_SEES
     ),
@@ -824,6 +904,7 @@ ROUTES: list[Route] = [
         ORG_SEES,
     ),
     Route("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
+    *exports("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
     Route(
         "web:org:certificate",
         u("web:org:certificate", "org_id=org", "cert_id=certificate"),
@@ -832,6 +913,7 @@ ROUTES: list[Route] = [
     Route("web:org:evidence", u("web:org:evidence", "evidence_id=evidence"), EVIDENCE),
     # --- Secretariat section -------------------------------------------------------------
     Route("web:sec:cbs", u("web:sec:cbs"), SEC_ONLY),
+    *exports("web:sec:cbs", u("web:sec:cbs"), SEC_ONLY),
     Route(
         "web:sec:cb-new",
         u("web:sec:cb-new"),
@@ -855,7 +937,9 @@ ROUTES: list[Route] = [
         data=lambda w: {"action": "suspend", "reason": "Audit by the board"},
     ),
     Route("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
+    *exports("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
     Route("web:sec:certificates", u("web:sec:certificates"), SEC_ONLY),
+    *exports("web:sec:certificates", u("web:sec:certificates"), SEC_ONLY),
     Route(
         "web:sec:scheme-publication-review",
         u("web:sec:scheme-publication-review", "pk=scheme"),
@@ -864,6 +948,7 @@ ROUTES: list[Route] = [
         data=lambda w: {"enabled": "off"},
     ),
     Route("web:sec:publication-reviews", u("web:sec:publication-reviews"), SEC_ONLY),
+    *exports("web:sec:publication-reviews", u("web:sec:publication-reviews"), SEC_ONLY),
     Route(
         "web:sec:publication-review",
         u("web:sec:publication-review", "pk=pending_cert"),
@@ -982,7 +1067,12 @@ def test_permission_matrix(
     else:
         assert route.data is not None
         response = client.post(url, route.data(world))
-    assert response.status_code < 500, response.content[:2000]
+    if getattr(response, "streaming", False):
+        # An export is written as it is read: read it, so that an error in it shows here.
+        b"".join(response.streaming_content)  # type: ignore[attr-defined]
+        assert response.status_code < 500
+    else:
+        assert response.status_code < 500, response.content[:2000]
     assert outcome(response) == expected
     if method == "POST" and expected != "ok":
         assert AuditEvent.objects.count() == before  # a refused request writes nothing

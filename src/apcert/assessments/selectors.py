@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, Q, QuerySet
 
-from apcert.assessments.choices import REPORT_ISSUED_STATUSES, FindingGrade, FindingStatus
+from apcert.assessments.choices import (
+    REPORT_ISSUED_STATUSES,
+    AssessmentStatus,
+    FindingGrade,
+    FindingStatus,
+)
 from apcert.assessments.models import (
     Assessment,
     CorrectiveAction,
@@ -49,6 +54,36 @@ def assessments_for_cb_staff(actor: User) -> QuerySet[Assessment]:
     if not actor.is_active:
         return qs.none()
     return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+
+
+def assessments_on_team_of(actor: User) -> QuerySet[Assessment]:
+    """The assessments of :func:`assessments_for_cb_staff` whose team ``actor`` is on, in
+    any role (an assessor's own work)."""
+    return assessments_for_cb_staff(actor).filter(
+        pk__in=TeamMember.objects.filter(user=actor).values("assessment_id")
+    )
+
+
+def assessments_with_team(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
+    """``assessments`` with each one's team and its people fetched (one query for a page
+    or a chunk of rows, whatever its size), lead first."""
+    from django.db.models import Prefetch
+
+    return assessments.prefetch_related(
+        Prefetch("team", queryset=TeamMember.objects.select_related("user").order_by("role", "id"))
+    )
+
+
+def assessments_in_period(
+    assessments: QuerySet[Assessment], *, first: dt.date, last: dt.date
+) -> QuerySet[Assessment]:
+    """Those of ``assessments`` that are not cancelled and take place, at least one day of
+    them, from ``first`` to ``last`` (both included), by first day."""
+    return (
+        assessments.exclude(status=AssessmentStatus.CANCELLED)
+        .filter(start_date__lte=last, end_date__gte=first)
+        .order_by("start_date", "pk")
+    )
 
 
 def corrective_actions_for_cb_staff(actor: User) -> QuerySet[CorrectiveAction]:

@@ -6,6 +6,7 @@ from apcert.assessments.views_evidence import evidence_download
 from apcert.web.sections.cb.views import (
     applications,
     assessments,
+    calendar,
     certificates,
     decisions,
     lists,
@@ -57,6 +58,10 @@ urlpatterns = [
         name="corrective-action-review",
     ),
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
+    path("calendar/", calendar.calendar_month, name="calendar"),
+    path("calendar/feed", calendar.calendar_feed, name="calendar-feed"),
+    path("calendar/feed/new", calendar.calendar_feed_new, name="calendar-feed-new"),
+    path("calendar/feed/stop", calendar.calendar_feed_stop, name="calendar-feed-stop"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
     # Before the decisions' pattern, which would take "resubmit" for a decision.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -77,8 +77,19 @@ from apcert.web.assessment_reports import (
     report_page_response,
     report_pdf_response,
 )
+from apcert.web.columns import certificate_columns
 from apcert.web.errors import add_form_error, error_page
-from apcert.web.lists import ChoiceFilter, Search, Sort, list_page
+from apcert.web.exports import export_response
+from apcert.web.lists import (
+    ChoiceFilter,
+    Column,
+    DateRange,
+    Search,
+    Sort,
+    TextFilter,
+    country_code,
+    list_page,
+)
 from apcert.web.section import current_user, section
 from apcert.web.sections.org.forms import (
     ApplicationForm,
@@ -124,11 +135,21 @@ def _context(request: HttpRequest, organization: Organization, tab: str, **extra
 # --- the organizations and their profile --------------------------------------------------------
 
 
+ORGANIZATION_COLUMNS = (
+    Column("Legal name", lambda o: o.legal_name),
+    Column("Country", lambda o: o.country),
+    Column("Registration number", lambda o: o.registration_number),
+    Column("Registered with", lambda o: o.registration_authority),
+    Column("Registered in apcert (UTC)", lambda o: o.created_at),
+)
+
+
 @require_safe
 @org_page
-def organization_list(request: HttpRequest) -> HttpResponse:
+def organization_list(request: HttpRequest) -> HttpResponseBase:
     """The organizations the user acts for (the Secretariat: all); straight to the one if
-    there is only one."""
+    there is only one. Search by name or registration number, filter by country and date
+    registered, sort, page, export."""
     user = current_user(request)
     organizations = organizations_for_organization_users(user)
     if not is_secretariat(user):
@@ -146,15 +167,44 @@ def organization_list(request: HttpRequest) -> HttpResponse:
             "registered": Sort("Registered in apcert", ("created_at",)),
         },
         default_sort="name",
-        search=Search("Legal name contains", ("legal_name__icontains",)),
+        search=Search(
+            "Legal name or registration number",
+            ("legal_name__icontains", "registration_number__icontains"),
+        ),
+        text_filters=[
+            TextFilter(
+                "country",
+                "country",
+                "Country",
+                clean=country_code,
+                hint="Two letters, e.g. DE.",
+                size=4,
+            )
+        ],
+        date_ranges=[DateRange("registered", "created_at__date", "Registered in apcert")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing, ORGANIZATION_COLUMNS, name="organizations", title="Organizations"
+        )
     return render(request, "web/org/organizations.html", {"listing": listing})
+
+
+SITE_COLUMNS = (
+    Column("Name", lambda s: s.name),
+    Column("Address", lambda s: s.address),
+    Column("City", lambda s: s.city),
+    Column("Country", lambda s: s.country),
+    Column("In the public register", lambda s: s.published),
+)
 
 
 @require_safe
 @org_page
-def profile(request: HttpRequest, org_id: int) -> HttpResponse:
-    """The organization's registration details and its sites."""
+def profile(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The organization's registration details and its sites: search by name, city or
+    address, filter by country and publication, sort, page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -165,6 +215,10 @@ def profile(request: HttpRequest, org_id: int) -> HttpResponse:
             "country": Sort("Country", ("country", "city")),
         },
         default_sort="name",
+        search=Search(
+            "Name, city or address",
+            ("name__icontains", "city__icontains", "address__icontains"),
+        ),
         filters=[
             ChoiceFilter(
                 "published",
@@ -173,7 +227,20 @@ def profile(request: HttpRequest, org_id: int) -> HttpResponse:
                 label="In the public register",
             )
         ],
+        text_filters=[
+            TextFilter(
+                "country",
+                "country",
+                "Country",
+                clean=country_code,
+                hint="Two letters, e.g. DE.",
+                size=4,
+            )
+        ],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(listing, SITE_COLUMNS, name="sites", title="Sites")
     context = _context(request, organization, "profile", listing=listing)
     context["may_add_site"] = context["acts_for"] or is_secretariat(current_user(request))
     return render(request, "web/org/profile.html", context)
@@ -215,9 +282,23 @@ def site_new(request: HttpRequest, org_id: int) -> HttpResponse:
 # --- applications -------------------------------------------------------------------------------
 
 
+ORG_APPLICATION_COLUMNS = (
+    Column("Application", lambda a: a.pk),
+    Column("Certification body", lambda a: a.cb.code),
+    Column("Certification body name", lambda a: a.cb.name),
+    Column("Scheme", lambda a: a.scheme.code),
+    Column("Status", lambda a: a.get_status_display()),
+    Column("Design claimed", lambda a: a.design_claimed),
+    Column("Started (UTC)", lambda a: a.created_at),
+    Column("Submitted (UTC)", lambda a: a.submitted_at),
+)
+
+
 @require_safe
 @org_page
-def application_list(request: HttpRequest, org_id: int) -> HttpResponse:
+def application_list(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The organization's applications: search by CB or number, filter by status, CB and
+    date started, sort, page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -231,10 +312,21 @@ def application_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "cb": Sort("Certification body", ("cb__code", "-created_at")),
         },
         default_sort="-created",
+        search=Search(
+            "Certification body or application number",
+            ("cb__code__icontains", "cb__name__icontains"),
+            numbers=("pk",),
+        ),
         filters=[
             ChoiceFilter("status", "status", ApplicationStatus.choices, label="Status"),
         ],
+        date_ranges=[DateRange("started", "created_at__date", "Started")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing, ORG_APPLICATION_COLUMNS, name="applications", title="Applications"
+        )
     return render(
         request,
         "web/org/applications.html",
@@ -641,10 +733,27 @@ def application_withdraw_view(request: HttpRequest, org_id: int, app_id: int) ->
 # --- findings -----------------------------------------------------------------------------------
 
 
+FINDING_COLUMNS = (
+    Column("Finding", lambda f: f.pk),
+    Column("Grade", lambda f: f.get_grade_display()),
+    Column("Requirement", lambda f: f.requirement_ref),
+    Column("Description", lambda f: f.description),
+    Column("Assessment", lambda f: f.assessment.get_kind_display()),
+    Column("Certification body", lambda f: f.assessment.cb.code),
+    Column("Assessment first day", lambda f: f.assessment.start_date),
+    Column("Status", lambda f: f.get_status_display()),
+    Column("Raised on", lambda f: f.raised_on),
+    Column("Due", lambda f: f.due_date),
+    Column("Closed on", lambda f: f.closed_on),
+)
+
+
 @require_safe
 @org_page
-def finding_list(request: HttpRequest, org_id: int) -> HttpResponse:
-    """The findings of the organization's assessments, those waiting on an answer first."""
+def finding_list(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The findings of the organization's assessments, those waiting on an answer first:
+    search by requirement or description, filter by status, grade and due date, sort,
+    page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -656,11 +765,20 @@ def finding_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "status": Sort("Status", ("status", "due_date")),
         },
         default_sort="due",
+        search=Search(
+            "Requirement, description or finding number",
+            ("requirement_ref__icontains", "description__icontains"),
+            numbers=("pk",),
+        ),
         filters=[
             ChoiceFilter("status", "status", FindingStatus.choices, label="Status"),
             ChoiceFilter("grade", "grade", FindingGrade.choices, label="Grade"),
         ],
+        date_ranges=[DateRange("due", "due_date", "Due")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(listing, FINDING_COLUMNS, name="findings", title="Findings")
     return render(
         request,
         "web/org/findings.html",
@@ -899,7 +1017,9 @@ def assessment_report_pdf(request: HttpRequest, org_id: int, pk: int) -> HttpRes
 
 @require_safe
 @org_page
-def certificate_list(request: HttpRequest, org_id: int) -> HttpResponse:
+def certificate_list(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The organization's certificates: search by number, filter by status and expiry,
+    sort, page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -912,8 +1032,19 @@ def certificate_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "expires": Sort("Expiry", ("expires_on",)),
         },
         default_sort="number",
+        search=Search("Number contains", ("number__icontains",)),
         filters=[ChoiceFilter("status", "status", CertificateStatus.choices, label="Status")],
+        date_ranges=[DateRange("expires", "expires_on", "Expires")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing,
+            certificate_columns(),
+            name="certificates",
+            title="Certificates",
+            prepare=with_status_today,
+        )
     with_status_today(listing.page.object_list)
     return render(
         request,
