@@ -119,7 +119,9 @@ def organization_list(request: HttpRequest) -> HttpResponse:
     if not is_secretariat(user):
         mine = list(organizations[:2])
         if not mine:
-            return error_page(request, NOT_AN_ORGANIZATION_USER, title="Organization")
+            return error_page(
+                request, NOT_AN_ORGANIZATION_USER, title="Organization", to_section=False
+            )
         if len(mine) == 1:
             return redirect("web:org:profile", org_id=mine[0].pk)
     listing = list_page(
@@ -172,7 +174,9 @@ def site_new(request: HttpRequest, org_id: int) -> HttpResponse:
     organization = _organization(request, org_id)
     if request.method != "POST":
         if not (is_secretariat(user) or is_org_member(user, organization)):
-            return error_page(request, NOT_AN_ORGANIZATION_USER, title="Add a site")
+            return error_page(
+                request, NOT_AN_ORGANIZATION_USER, title="Add a site", to_section=False
+            )
         return render(
             request,
             "web/org/site_new.html",
