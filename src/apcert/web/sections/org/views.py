@@ -9,6 +9,7 @@ refusal is shown (a 403 page for a missing right, the reason next to the field o
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -25,7 +26,6 @@ from apcert.applications.selectors import (
     application_draft_problems,
     application_problems,
     applications_for_organization_users,
-    cbs_accepting,
     scope_line_problems,
 )
 from apcert.applications.services import (
@@ -63,9 +63,11 @@ from apcert.organizations.models import Organization
 from apcert.organizations.permissions import is_org_member, require_org_member
 from apcert.organizations.selectors import organizations_for_organization_users, sites_of
 from apcert.organizations.services import site_create
+from apcert.web.chooser import answers_kept, query_of, wants_matches
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.lists import ChoiceFilter, Search, Sort, list_page
 from apcert.web.section import current_user, section
+from apcert.web.sections.account.choosers import cb_chooser
 from apcert.web.sections.org.forms import (
     ApplicationForm,
     CorrectiveActionForm,
@@ -244,8 +246,11 @@ def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
     except PermissionDenied as exc:
         return error_page(request, exc, title="Apply for certification")
     today = timezone.localdate()
-    cbs = cbs_accepting(on=today)
-    form = ApplicationForm(request.POST if request.method == "POST" else None, cbs=cbs)
+    form = ApplicationForm(request.POST if request.method == "POST" else None)
+    query = query_of(request.POST, "cb")
+    if wants_matches(request, "cb"):
+        kept = ApplicationForm(initial=answers_kept(form))
+        return _application_form(request, organization, kept, query=query, on=today)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         programmes = list(data["programmes"])
@@ -282,11 +287,27 @@ def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
                 return redirect(
                     "web:org:application", org_id=organization.pk, app_id=application.pk
                 )
+    return _application_form(
+        request, organization, form, query=query, on=today, status=400 if form.is_bound else 200
+    )
+
+
+def _application_form(
+    request: HttpRequest,
+    organization: Organization,
+    form: ApplicationForm,
+    *,
+    query: str,
+    on: dt.date,
+    status: int = 200,
+) -> HttpResponse:
+    value = form["cb"].value()
+    chooser = cb_chooser(on=on, query=query, selected="" if value is None else str(value))
     return render(
         request,
         "web/org/application_new.html",
-        _context(request, organization, "applications", form=form),
-        status=400 if form.is_bound else 200,
+        _context(request, organization, "applications", form=form, chooser=chooser),
+        status=status,
     )
 
 
