@@ -330,7 +330,7 @@ def test_reference_data_from_the_database_filterable(
     assert "ISO 9001 2015" in page
     page = text(client.get(REFERENCE, {"q": "ISO 9001", "status": "superseded"}))
     assert "ISO 9001 2008" in page and "ISO 9001 2015" not in page
-    assert "superseded by ISO 9001:2015 on 2018-09-15" in page
+    assert "superseded by ISO 9001:2015 on 15 September 2018" in page
     page = text(client.get(REFERENCE, {"q": "ISO 9001", "status": "current"}))
     assert "ISO 9001 2015" in page and "ISO 9001 2008" not in page
 

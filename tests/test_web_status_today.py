@@ -182,7 +182,7 @@ def test_the_dashboard_warns_when_the_sweep_is_more_than_a_day_late(
     with time_machine.travel(dt.datetime.combine(last_as_of, dt.time(0, 5), dt.UTC), tick=False):
         call_command("sweep", stdout=StringIO())
     warning = (
-        f"The daily check last ran on {plain_day(last_as_of)}: more than a day late ; "
+        f"The daily check last ran on {plain_day(last_as_of)} : more than a day late ; "
         "statuses shown are computed for today, but status lists, signed credentials and "
         "notifications wait for it."
     )

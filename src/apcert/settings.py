@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from apcert import env
+
+#: The documents package is no app (its package imports the models it renders, which an
+#: app's package must not): its printable pages' templates, template filters and
+#: stylesheets are named here instead.
+DOCUMENTS_DIR = Path(__file__).resolve().parent / "documents"
 
 BASE_DIR = env.VAR_DIR.parent
 DEBUG = env.DEBUG
@@ -68,7 +74,7 @@ WSGI_APPLICATION = "apcert.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [DOCUMENTS_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -104,6 +110,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.VAR_DIR / "static"
+STATICFILES_DIRS = [DOCUMENTS_DIR / "static"]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True

@@ -1,9 +1,16 @@
-"""Calendar arithmetic for the scheme's month-based periods."""
+"""Calendar arithmetic for the scheme's month-based periods, and dates as documents and
+pages print them."""
 
 from __future__ import annotations
 
 import calendar
 import datetime as dt
+
+#: The months in English, whatever the server's locale: documents read the same everywhere.
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -13,21 +20,14 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
+def format_date(day: dt.date) -> str:
+    """A date as every document and page prints it: ``7 December 2026``."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
-def format_date(value: dt.date) -> str:
-    """A date as every page, mail and document shows it, in English whatever the server's
-    locale: ``7 December 2026``."""
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
-
-
-def format_datetime(value: dt.datetime) -> str:
-    """A moment as every page shows it, in UTC with the zone said: ``7 December 2026, 14:05
-    UTC``. A naive value is taken as UTC."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC)
-    return f"{format_date(value.date())}, {value:%H:%M} UTC"
+def format_datetime(moment: dt.datetime) -> str:
+    """A moment as every document and page prints it, in UTC: ``7 December 2026, 14:05
+    UTC``. A naive datetime is taken to be in UTC already."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return f"{format_date(moment.date())}, {moment:%H:%M} UTC"
