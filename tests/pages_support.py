@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 from django.urls import reverse
@@ -19,6 +20,7 @@ from apcert.accounts.models import User
 from apcert.accounts.services import invitation_create
 from apcert.bodies.models import CBAcceptance
 from apcert.certificates.services import certificate_publication_return
+from apcert.organizations.services import organization_create
 from apcert.schemes.services import scheme_publication_review_set
 from tests.factories import DAY0, World
 
@@ -52,7 +54,10 @@ def build_pages_world() -> PagesWorld:
     w = World.build()
     certificate = w.granted()
     in_progress = w.assessment(
-        w.accepted_application(), start=DAY0 + dt.timedelta(days=30), findings=("major", "minor")
+        w.accepted_application(),
+        start=DAY0 + dt.timedelta(days=30),
+        # two alike: the pages must still tell them apart
+        findings=("major", "minor", "minor"),
     )
     major = in_progress.findings.get(grade="major")
     w.answer(major)
@@ -66,6 +71,9 @@ def build_pages_world() -> PagesWorld:
     invitation_create(
         actor=w.secretariat, email="new@plating.example", organization=w.org, org_role="member"
     )
+    # More places than a chooser lists without a search box.
+    for i in range(12):
+        organization_create(actor=w.secretariat, legal_name=f"Supplier {i:02d} Ltd", country="GB")
     acceptance = CBAcceptance.objects.filter(cb=w.team.cb).order_by("pk").first()
     assert acceptance is not None
     pages = PagesWorld(
@@ -96,11 +104,14 @@ def build_pages_world() -> PagesWorld:
 
 @dataclass(frozen=True)
 class Page:
-    """One page to read: who opens it, its name in test ids, and its address."""
+    """One page to read: who opens it, its name in test ids, and its address. ``act``, for
+    the browser tests only, does something on the page first (types a search, say) and
+    waits for the page to answer; the page is then checked as it stands."""
 
     role: str
     name: str
     address: Callable[[PagesWorld], str]
+    act: Callable[[Any], None] | None = None
 
     @property
     def id(self) -> str:
@@ -110,6 +121,20 @@ class Page:
 def at(name: str, **keys: str) -> Callable[[PagesWorld], str]:
     """The address of route ``name``, each argument an id of the world (``pk="draft"``)."""
     return lambda p: reverse(name, kwargs={arg: p.ids[key] for arg, key in keys.items()})
+
+
+def search_chooser(field_name: str, query: str) -> Callable[[Any], None]:
+    """Type ``query`` in the search box of the chooser of ``field_name`` (a Playwright page),
+    and wait for htmx to bring its matches."""
+
+    def act(page: Any) -> None:
+        page.locator(f"#id_{field_name}_q").press_sequentially(query)
+        page.wait_for_function(
+            "([id, query]) => document.getElementById(id).textContent.includes(query)",
+            arg=[f"id_{field_name}_count", query],
+        )
+
+    return act
 
 
 def _cb_pages(role: str) -> list[Page]:
@@ -146,6 +171,12 @@ PAGES: list[Page] = [
     Page(SECRETARIAT, "home", at("web:home")),
     Page(SECRETARIAT, "invitations", at("web:invitations")),
     Page(SECRETARIAT, "invitation-new", at("web:invitation-new")),
+    Page(
+        SECRETARIAT,
+        "invitation-new-search",
+        at("web:invitation-new"),
+        act=search_chooser("target", "Supplier 1"),
+    ),
     Page(SECRETARIAT, "sec-cbs", at("web:sec:cbs")),
     Page(SECRETARIAT, "sec-cb-new", at("web:sec:cb-new")),
     Page(SECRETARIAT, "sec-cb", at("web:sec:cb", pk="cb")),
