@@ -20,6 +20,7 @@ A refused POST writes nothing (the audit log does not grow).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,11 @@ from apcert.assessments.services import assessment_plan
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
 from apcert.bodies.services import cb_staff_add
-from apcert.certificates.services import certificate_grant, certificate_publication_return
+from apcert.certificates.services import (
+    certificate_grant,
+    certificate_publication_return,
+    certificate_suspend,
+)
 from apcert.organizations.services import organization_member_add, site_move
 from apcert.schemes.models import ProcessCategory, Programme, Standard
 from apcert.schemes.services import scheme_publication_review_set
@@ -204,6 +209,15 @@ def _build() -> Matrix:
     )
     a.resolve_findings(ready)
     certificate = a.granted()
+    # A certificate suspended (to restore) and one at two sites (to reduce, remove a site).
+    suspended_cert = certificate_suspend(
+        actor=a.team.decision_maker,
+        certificate=a.granted(),
+        reason_category="complaint",
+        reason="Complaint",
+        decided_on=TODAY.date() - dt.timedelta(days=30),
+    )
+    two_site_cert = a.granted_at_two_sites()
     # The certified site has moved since: a change the certificate may be re-issued for.
     site_move(
         actor=sec, site=a.site, address="5 New Street", city=a.site.city, country=a.site.country
@@ -240,6 +254,9 @@ def _build() -> Matrix:
         answer=answer.pk,
         evidence=evidence.pk,
         certificate=certificate.pk,
+        suspended_cert=suspended_cert.pk,
+        two_site_cert=two_site_cert.pk,
+        site2=a.site2.pk,
         moved_site=a.site.pk,
         pending_cert=pending_cert.pk,
         returned_cert=returned_cert.pk,
@@ -360,6 +377,61 @@ ORG_ACTS = expect(404, (SEC, 403), (OA, "ok"))
 SEC_ONLY = expect(403, (SEC, "ok"))
 # Evidence: served to those who may see the file, 404 to anyone else (views_evidence).
 EVIDENCE = expect(404, (A | OA | SEC, "ok"))
+
+# A decision on a certificate of CB A: its decision makers (its administrator holds the role).
+DECIDES = cb_action("a_admin", "a_decider")
+TODAY_ISO = TODAY.date().isoformat()
+
+#: Each decision on a certificate: its address, the certificate it is taken on, its form.
+DECISIONS: list[tuple[str, str, Data]] = [
+    (
+        "suspend",
+        "certificate",
+        lambda w: {"reason_category": "misuse", "reason": "Mark misused", "decided_on": TODAY_ISO},
+    ),
+    ("restore", "suspended_cert", lambda w: {"reason": "Resolved", "decided_on": TODAY_ISO}),
+    (
+        "withdraw",
+        "certificate",
+        lambda w: {"reason_category": "unpaid_fees", "reason": "Unpaid", "decided_on": TODAY_ISO},
+    ),
+    ("cancel", "certificate", lambda w: {"reason": "Holder's letter", "decided_on": TODAY_ISO}),
+    (
+        "reduce-scope",
+        "two_site_cert",
+        lambda w: {"remove": [f"PWB:{w.ids['site2']}"], "reason": "x", "decided_on": TODAY_ISO},
+    ),
+    (
+        "remove-site",
+        "two_site_cert",
+        lambda w: {"site": str(w.ids["site2"]), "reason": "Sold", "decided_on": TODAY_ISO},
+    ),
+    (
+        "reissue",
+        "certificate",
+        lambda w: {"change": f"site_moved:{w.ids['moved_site']}", "decided_on": TODAY_ISO},
+    ),
+]
+
+
+def confirmed(slug: str, cert_key: str, data: Data) -> Data:
+    """The confirmation of a decision, as its confirmation page carries it: the form's data
+    and the digest of what the decision maker saw (read from that page, shown to CB A's
+    decision maker)."""
+
+    def post(w: Ids) -> dict[str, Any]:
+        seen = Client()
+        seen.cookies[settings.SESSION_COOKIE_NAME] = w.sessions["a_decider"]
+        page = seen.post(
+            reverse("web:cb:certificate-action", kwargs={"pk": w.ids[cert_key], "action": slug}),
+            data(w),
+        )
+        assert page.status_code == 200, page.content[:2000]
+        [digest] = re.findall(r'name="digest" value="([0-9a-f]+)"', page.content.decode())
+        return {**data(w), "digest": digest}
+
+    return post
+
 
 ROUTES: list[Route] = [
     # --- accounts ------------------------------------------------------------------------
@@ -532,31 +604,55 @@ ROUTES: list[Route] = [
         post=cb_action("a_lead", "a_assessor"),
         data=lambda w: {f"review-{w.ids['answer']}-outcome": "verify"},
     ),
+    # The report: CB A's staff and the Secretariat, before it is issued (a draft) and after.
+    Route(
+        "web:cb:assessment-report-html",
+        u("web:cb:assessment-report-html", "pk=in_progress"),
+        CB_SEES,
+    ),
+    Route("web:cb:assessment-report-pdf", u("web:cb:assessment-report-pdf", "pk=ready"), CB_SEES),
     Route("web:cb:evidence", u("web:cb:evidence", "evidence_id=evidence"), EVIDENCE),
     Route("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
     Route("web:cb:certificate", u("web:cb:certificate", "pk=certificate"), CB_SEES),
-    Route(
-        "web:cb:certificate-action",
-        u("web:cb:certificate-action", "pk=certificate", action="suspend"),
-        POST_ONLY_GET,
-        post=cb_action("a_admin", "a_decider"),
-        data=lambda w: {"suspend-reason_category": "misuse", "suspend-reason": "Mark misused"},
-    ),
+    *[
+        row
+        for variant, cert_key, data in DECISIONS
+        for row in (
+            Route(
+                "web:cb:certificate-action",
+                u("web:cb:certificate-action", f"pk={cert_key}", action=variant),
+                DECIDES,
+                # Posted: the confirmation page (nothing written yet).
+                post=DECIDES,
+                data=data,
+                variant=variant,
+            ),
+            Route(
+                "web:cb:certificate-action-confirm",
+                u("web:cb:certificate-action-confirm", f"pk={cert_key}", action=variant),
+                POST_ONLY_GET,
+                post=DECIDES,
+                data=confirmed(variant, cert_key, data),
+                variant=variant,
+            ),
+        )
+    ],
     Route(
         "web:cb:certificate-action",
         u("web:cb:certificate-action", "pk=certificate", action="promote"),
-        POST_ONLY_GET,
-        # No such action: the certificate is looked up first (404 to other tenants).
+        # No such decision: the certificate is looked up first (404 to other tenants).
+        expect(404, (A | SEC, 400)),
         post=expect(404, (A | SEC, 400)),
-        data=lambda w: {"promote-reason": "forced"},
+        data=lambda w: {"reason": "forced"},
         variant="unknown-action",
     ),
     Route(
-        "web:cb:certificate-reissue",
-        u("web:cb:certificate-reissue", "pk=certificate"),
+        "web:cb:certificate-action-confirm",
+        u("web:cb:certificate-action-confirm", "pk=certificate", action="promote"),
         POST_ONLY_GET,
-        post=cb_action("a_admin", "a_decider"),
-        data=lambda w: {"reissue-change": f"site_moved:{w.ids['moved_site']}"},
+        post=expect(404, (A | SEC, 400)),
+        data=lambda w: {"reason": "forced"},
+        variant="unknown-action",
     ),
     Route(
         "web:cb:certificate-resubmit",
@@ -639,6 +735,25 @@ ROUTES: list[Route] = [
         data=lambda w: {
             "file": SimpleUploadedFile("more.pdf", PDF, content_type="application/pdf")
         },
+    ),
+    # The reports issued to organization A: its users and the Secretariat; one not yet issued
+    # is not there for anyone (the CB's staff read it in their section).
+    Route("web:org:assessment-reports", u("web:org:assessment-reports", "org_id=org"), ORG_SEES),
+    Route(
+        "web:org:assessment-report-html",
+        u("web:org:assessment-report-html", "org_id=org", "pk=ready"),
+        ORG_SEES,
+    ),
+    Route(
+        "web:org:assessment-report-html",
+        u("web:org:assessment-report-html", "org_id=org", "pk=in_progress"),
+        expect(404),
+        variant="not-issued",
+    ),
+    Route(
+        "web:org:assessment-report-pdf",
+        u("web:org:assessment-report-pdf", "org_id=org", "pk=ready"),
+        ORG_SEES,
     ),
     Route("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
     Route(

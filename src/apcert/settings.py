@@ -181,6 +181,7 @@ SESSION_COOKIE_AGE = env.SESSION_AGE_SECONDS
 SESSION_SAVE_EVERY_REQUEST = False
 INVITATION_DAYS = env.INVITATION_DAYS
 SITE_URL = env.SITE_URL
+NOTIFICATION_RECENT_DAYS = env.NOTIFICATION_RECENT_DAYS
 # The certificate PDF's font, made once from the variable font in its wheel and kept here
 # (apcert.documents.fonts.regular_face).
 DOCUMENT_FONT_DIR = env.VAR_DIR / "fonts"

@@ -37,6 +37,17 @@ urlpatterns = [
         views.evidence_upload,
         name="evidence-new",
     ),
+    path("<int:org_id>/assessments/", views.assessment_report_list, name="assessment-reports"),
+    path(
+        "<int:org_id>/assessments/<int:pk>/report.html",
+        views.assessment_report_page,
+        name="assessment-report-html",
+    ),
+    path(
+        "<int:org_id>/assessments/<int:pk>/report.pdf",
+        views.assessment_report_pdf,
+        name="assessment-report-pdf",
+    ),
     path("<int:org_id>/certificates/", views.certificate_list, name="certificates"),
     path("<int:org_id>/certificates/<int:cert_id>/", views.certificate_detail, name="certificate"),
     # Served to those who may see the file, 404 to anyone else (evidence_open decides).

@@ -34,12 +34,13 @@ from apcert.applications.services import (
     application_withdraw,
     scope_line_add,
 )
-from apcert.assessments.choices import FindingGrade, FindingStatus
+from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.errors import EVIDENCE_NO_ANSWER
 from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.lifecycle import FINDING
-from apcert.assessments.models import Finding
+from apcert.assessments.models import Assessment, Finding
 from apcert.assessments.selectors import (
+    assessment_reports_for_organization_users,
     finding_answers,
     findings_for_organization_users,
     latest_answer,
@@ -63,6 +64,11 @@ from apcert.organizations.models import Organization
 from apcert.organizations.permissions import is_org_member, require_org_member
 from apcert.organizations.selectors import organizations_for_organization_users, sites_of
 from apcert.organizations.services import site_create
+from apcert.web.assessment_reports import (
+    readable_report,
+    report_page_response,
+    report_pdf_response,
+)
 from apcert.web.chooser import answers_kept, query_of, wants_matches
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.lists import ChoiceFilter, Search, Sort, list_page
@@ -655,6 +661,56 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
     return _finding_page(
         request, organization, finding, evidence_form=form, refusal=refusal, status=status
     )
+
+
+# --- assessment reports -------------------------------------------------------------------------
+
+
+@require_safe
+@org_page
+def assessment_report_list(request: HttpRequest, org_id: int) -> HttpResponse:
+    """The reports of the organization's assessments, each from the day it is issued."""
+    organization = _organization(request, org_id)
+    listing = list_page(
+        request,
+        assessment_reports_for_organization_users(current_user(request), organization),
+        sorts={
+            "issued": Sort("Report issued", ("report_issued_on", "pk")),
+            "assessed": Sort("Assessment dates", ("start_date", "pk")),
+        },
+        default_sort="-issued",
+        filters=[ChoiceFilter("kind", "kind", AssessmentKind.choices, label="Kind of assessment")],
+    )
+    return render(
+        request,
+        "web/org/assessment_reports.html",
+        _context(request, organization, "reports", listing=listing),
+    )
+
+
+def _report(request: HttpRequest, org_id: int, pk: int) -> Assessment:
+    """An issued report of the organization's, if the user may read it; a 404 otherwise."""
+    user = current_user(request)
+    reports = assessment_reports_for_organization_users(user, _organization(request, org_id))
+    return readable_report(user, get_object_or_404(reports, pk=pk))
+
+
+@require_safe
+@org_page
+def assessment_report_page(request: HttpRequest, org_id: int, pk: int) -> HttpResponse:
+    a = _report(request, org_id, pk)
+    return report_page_response(
+        request,
+        a,
+        pdf_url=reverse("web:org:assessment-report-pdf", args=[org_id, a.pk]) + "?download=1",
+        back_url=reverse("web:org:assessment-reports", args=[org_id]),
+    )
+
+
+@require_safe
+@org_page
+def assessment_report_pdf(request: HttpRequest, org_id: int, pk: int) -> HttpResponse:
+    return report_pdf_response(request, _report(request, org_id, pk))
 
 
 # --- certificates -------------------------------------------------------------------------------
