@@ -533,8 +533,12 @@ ROUTES: list[Route] = [
         "web:invitation-new",
         u("web:invitation-new"),
         expect(403, (ADMINS, "ok")),
-        # To organization A: its administrator and the Secretariat only.
-        post=expect(403, ({SECRETARIAT, "orga_admin"}, "ok")),
+        # To organization A: its administrator and the Secretariat only. Another
+        # administrator reads it as a place that does not exist (a form error, 400); anyone
+        # else may not invite at all.
+        post=expect(
+            403, (ADMINS - {SECRETARIAT, "orga_admin"}, 400), ({SECRETARIAT, "orga_admin"}, "ok")
+        ),
         data=lambda w: {
             "email": "colleague@plating.example",
             "target": f"org:{w.ids['org']}",
@@ -572,6 +576,14 @@ ROUTES: list[Route] = [
         everyone(404),
         variant="unknown",
     ),
+    # The choosers' matches: the places the user may invite to (administrators only), and
+    # the CBs accepted for the scheme (public knowledge: anyone signed in).
+    Route(
+        "web:chooser-invitation-targets",
+        u("web:chooser-invitation-targets"),
+        expect(403, (ADMINS, "ok")),
+    ),
+    Route("web:chooser-cbs", u("web:chooser-cbs"), expect("ok")),
     # --- CB section ----------------------------------------------------------------------
     Route("web:cb:applications", u("web:cb:applications"), CB_LIST),
     *exports("web:cb:applications", u("web:cb:applications"), CB_LIST),

@@ -114,6 +114,8 @@ STATICFILES_DIRS = [DOCUMENTS_DIR / "static"]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# A form sent with an expired or missing token: a page that says to reload the form.
+CSRF_FAILURE_VIEW = "apcert.web.views_errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 

@@ -11,7 +11,8 @@ from typing import Any
 from django import template
 
 from apcert.accounts.selectors import may_invite_anywhere
-from apcert.bodies.selectors import is_active_cb_staff
+from apcert.bodies.selectors import cb_codes_of_staff, is_active_cb_staff
+from apcert.core.permissions import is_secretariat
 from apcert.notifications.selectors import unread_count
 from apcert.organizations.selectors import is_organization_user
 
@@ -58,3 +59,20 @@ def unread_messages(context: template.Context) -> int:
     if "unread" not in cache:
         cache["unread"] = unread_count(user)
     return cache["unread"]
+
+
+@register.simple_tag(takes_context=True)
+def cb_scope(context: template.Context) -> str:
+    """Whose records the CB section shows the signed-in user, for its headings
+    ("Applications to ..."): every CB for the Secretariat, else the CB the user is staff of
+    by its code, or "your certification bodies" with their codes."""
+    request: Any = context.get("request")
+    user = getattr(request, "user", None)
+    if is_secretariat(user):
+        return "every certification body"
+    codes = cb_codes_of_staff(user if user is not None and user.is_authenticated else None)
+    if len(codes) == 1:
+        return codes[0]
+    if codes:
+        return f"your certification bodies ({', '.join(codes)})"
+    return "your certification body"

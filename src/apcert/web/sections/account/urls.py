@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from apcert.web.section import View, section
-from apcert.web.sections.account import views
+from apcert.web.sections.account import choosers, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -74,4 +74,11 @@ urlpatterns = [
     path("invitations/", views.invitation_list, name="invitations"),
     path("invitations/new", views.invitation_new, name="invitation-new"),
     path("invitations/<str:token>", views.invitation_accept, name="invitation-accept"),
+    # The choosers' matches (HTML fragments for htmx), before a search box's page needs them.
+    path(
+        "choosers/invitation-targets",
+        choosers.invitation_targets,
+        name="chooser-invitation-targets",
+    ),
+    path("choosers/certification-bodies", choosers.cbs, name="chooser-cbs"),
 ]

@@ -21,11 +21,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from apcert.accounts.errors import INVITATION_NOT_ALLOWED
 from apcert.accounts.models import User
 from apcert.accounts.selectors import (
     invitation_target,
-    invitation_targets,
+    invitation_target_kinds,
     invitations_pending_visible_to,
     may_invite_anywhere,
     user_roles,
@@ -47,25 +46,23 @@ from apcert.notifications.services import (
     notification_preferences_set,
 )
 from apcert.organizations.models import Organization
+from apcert.web.chooser import answers_kept, query_of, wants_matches
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.lists import ChoiceFilter, Search, Sort, list_page
 from apcert.web.section import current_user, section
+from apcert.web.sections.account.choosers import invitation_target_chooser
 from apcert.web.sections.account.dashboard import dashboard_context
 from apcert.web.sections.account.forms import (
+    NOT_A_TARGET,
     InvitationAcceptForm,
     InvitationForm,
     MailPreferencesForm,
 )
+from apcert.web.sections.account.refusals import NO_RIGHT_TO_INVITE
 from apcert.web.targets import message_link, message_links
 
 #: How many unread messages the home page shows.
 HOME_MESSAGES = 5
-
-NO_RIGHT_TO_INVITE = PermissionDenied(
-    "Only the Secretariat, or an administrator of a certification body or of an "
-    "organization, may invite colleagues. Ask one of them to invite the person.",
-    code=INVITATION_NOT_ALLOWED,
-)
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -219,26 +216,43 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _invitation_form(
+    request: HttpRequest, form: InvitationForm, *, query: str = "", status: int = 200
+) -> HttpResponse:
+    value = form["target"].value()
+    chooser = invitation_target_chooser(
+        current_user(request), query=query, selected=value if isinstance(value, str) else ""
+    )
+    return render(
+        request,
+        "web/account/invitation_new.html",
+        {"form": form, "chooser": chooser, "section": "invite"},
+        status=status,
+    )
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @section("invite")
 def invitation_new(request: HttpRequest) -> HttpResponse:
-    """Invite a colleague to a CB or an organization the user administers."""
+    """Invite a colleague to a CB or an organization the user administers, chosen by a
+    search among those places only."""
     user = current_user(request)
-    targets = invitation_targets(user)
-    if not targets:
+    kinds = invitation_target_kinds(user)
+    if not any(kinds):
         return error_page(request, NO_RIGHT_TO_INVITE, title="Invite a colleague")
     if request.method != "POST":
-        return render(
-            request,
-            "web/account/invitation_new.html",
-            {"form": InvitationForm(targets=targets), "section": "invite"},
-        )
-    form = InvitationForm(request.POST, targets=targets)
+        return _invitation_form(request, InvitationForm(kinds=kinds))
+    form = InvitationForm(request.POST, kinds=kinds)
+    query = query_of(request.POST, "target")
+    if wants_matches(request, "target"):
+        kept = InvitationForm(initial=answers_kept(form), kinds=kinds)
+        return _invitation_form(request, kept, query=query)
     if form.is_valid():
-        target = invitation_target(form.cleaned_data["target"])
+        # Read among the places the user may invite to only: any other reads as unknown.
+        target = invitation_target(user, form.cleaned_data["target"])
         kind, _, role = form.cleaned_data["role"].partition(":")
         if target is None:
-            form.add_error("target", "Choose a certification body or an organization.")
+            form.add_error("target", NOT_A_TARGET)
         else:
             cb = target if isinstance(target, CertificationBody) else None
             organization = target if isinstance(target, Organization) else None
@@ -264,9 +278,7 @@ def invitation_new(request: HttpRequest) -> HttpResponse:
                     f"{invitation.role_label} at {invitation.target_label}.",
                 )
                 return redirect("web:invitations")
-    return render(
-        request, "web/account/invitation_new.html", {"form": form, "section": "invite"}, status=400
-    )
+    return _invitation_form(request, form, query=query, status=400)
 
 
 _GONE = {"invitation.used", "invitation.expired"}

@@ -9,6 +9,7 @@ refusal is shown (a 403 page for a missing right, the reason next to the field o
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -26,7 +27,6 @@ from apcert.applications.selectors import (
     application_draft_problems,
     application_problems,
     applications_for_organization_users,
-    cbs_accepting,
     scope_line_problems,
 )
 from apcert.applications.services import (
@@ -77,6 +77,7 @@ from apcert.web.assessment_reports import (
     report_page_response,
     report_pdf_response,
 )
+from apcert.web.chooser import answers_kept, query_of, wants_matches
 from apcert.web.columns import certificate_columns
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.exports import export_response
@@ -91,6 +92,7 @@ from apcert.web.lists import (
     list_page,
 )
 from apcert.web.section import current_user, section
+from apcert.web.sections.account.choosers import cb_chooser
 from apcert.web.sections.org.forms import (
     ApplicationForm,
     CorrectiveActionForm,
@@ -155,7 +157,9 @@ def organization_list(request: HttpRequest) -> HttpResponseBase:
     if not is_secretariat(user):
         mine = list(organizations[:2])
         if not mine:
-            return error_page(request, NOT_AN_ORGANIZATION_USER, title="Organization")
+            return error_page(
+                request, NOT_AN_ORGANIZATION_USER, title="Organization", to_section=False
+            )
         if len(mine) == 1:
             return redirect("web:org:profile", org_id=mine[0].pk)
     listing = list_page(
@@ -254,7 +258,9 @@ def site_new(request: HttpRequest, org_id: int) -> HttpResponse:
     organization = _organization(request, org_id)
     if request.method != "POST":
         if not (is_secretariat(user) or is_org_member(user, organization)):
-            return error_page(request, NOT_AN_ORGANIZATION_USER, title="Add a site")
+            return error_page(
+                request, NOT_AN_ORGANIZATION_USER, title="Add a site", to_section=False
+            )
         return render(
             request,
             "web/org/site_new.html",
@@ -347,8 +353,11 @@ def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
     except PermissionDenied as exc:
         return error_page(request, exc, title="Apply for certification")
     today = timezone.localdate()
-    cbs = cbs_accepting(on=today)
-    form = ApplicationForm(request.POST if request.method == "POST" else None, cbs=cbs)
+    form = ApplicationForm(request.POST if request.method == "POST" else None)
+    query = query_of(request.POST, "cb")
+    if wants_matches(request, "cb"):
+        kept = ApplicationForm(initial=answers_kept(form))
+        return _application_form(request, organization, kept, query=query, on=today)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         programmes = list(data["programmes"])
@@ -385,11 +394,27 @@ def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
                 return redirect(
                     "web:org:application", org_id=organization.pk, app_id=application.pk
                 )
+    return _application_form(
+        request, organization, form, query=query, on=today, status=400 if form.is_bound else 200
+    )
+
+
+def _application_form(
+    request: HttpRequest,
+    organization: Organization,
+    form: ApplicationForm,
+    *,
+    query: str,
+    on: dt.date,
+    status: int = 200,
+) -> HttpResponse:
+    value = form["cb"].value()
+    chooser = cb_chooser(on=on, query=query, selected="" if value is None else str(value))
     return render(
         request,
         "web/org/application_new.html",
-        _context(request, organization, "applications", form=form),
-        status=400 if form.is_bound else 200,
+        _context(request, organization, "applications", form=form, chooser=chooser),
+        status=status,
     )
 
 
