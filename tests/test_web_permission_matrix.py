@@ -268,6 +268,7 @@ def _build() -> Matrix:
         returned_cert=returned_cert.pk,
         acceptance=CBAcceptance.objects.get(cb=a.team.cb, programme__code="AP").pk,
         lead=a.team.lead.pk,
+        b_lead=b.team.lead.pk,
         assessor=a.team.assessor.pk,
         scheme=a.scheme.pk,
         programme=a.programme.pk,
@@ -284,6 +285,8 @@ def _build() -> Matrix:
         reset_token=default_token_generator.make_token(resettee),
         reset_email=str(resettee.email),
         ready_decided_on=(ready.end_date + dt.timedelta(days=40)).isoformat(),
+        certificate_number=certificate.number,
+        ready_report_corrected=(ready.end_date + dt.timedelta(days=1)).isoformat(),
         sign_in=users["orga_member"].username,
         feed=feeds["a_lead"],
         stopped_feed=stopped_feed,
@@ -680,6 +683,32 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
+        "web:cb:assessment-reschedule",
+        u("web:cb:assessment-reschedule", "pk=planned"),
+        cb_action("a_admin", "a_manager"),
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {
+            "start_date": "2026-07-01",
+            "end_date": "2026-07-02",
+            "reason": "The holder asked",
+        },
+    ),
+    Route(
+        "web:cb:assessment-report-correct",
+        u("web:cb:assessment-report-correct", "pk=ready"),
+        # The lead assessor of the team only (not the CB's administrator, who is not on it).
+        cb_action("a_lead"),
+        post=cb_action("a_lead"),
+        data=lambda w: {"issued_on": w.text["ready_report_corrected"], "reason": "Typo"},
+    ),
+    Route(
+        "web:cb:decision-defer",
+        u("web:cb:decision-defer", "pk=ready"),
+        POST_ONLY_GET,
+        post=cb_action("a_admin", "a_decider"),
+        data=lambda w: {"defer-until": "2026-07-01", "defer-reason": "Awaiting an answer"},
+    ),
+    Route(
         "web:cb:corrective-action-review",
         u("web:cb:corrective-action-review", "pk=answer"),
         POST_ONLY_GET,
@@ -704,6 +733,32 @@ ROUTES: list[Route] = [
         with_query(u("web:cb:calendar"), show="mine", month="2026-03"),
         CB_LIST,
         variant="mine",
+    ),
+    Route(
+        "web:cb:certificate-plan",
+        u("web:cb:certificate-plan", "pk=certificate", kind="special"),
+        cb_action("a_admin", "a_manager"),
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {
+            "start_date": "2026-06-10",
+            "end_date": "2026-06-11",
+            "lead": str(w.ids["lead"]),
+            "team": [str(w.ids["assessor"])],
+        },
+    ),
+    Route(
+        "web:cb:transfer-in",
+        u("web:cb:transfer-in"),
+        CB_LIST,
+        # CB B's scheme managers take CB A's certificate over; CB A's own are told it is
+        # theirs (409); staff who do not plan, and the Secretariat, are refused (403).
+        post=expect(403, ({"b_admin", "b_manager"}, "ok"), ({"a_admin", "a_manager"}, 409)),
+        data=lambda w: {
+            "number": w.text["certificate_number"],
+            "start_date": "2026-06-10",
+            "end_date": "2026-06-11",
+            "lead": str(w.ids["b_lead"]),
+        },
     ),
     Route("web:cb:calendar-feed", u("web:cb:calendar-feed"), CB_LIST),
     Route(

@@ -76,3 +76,14 @@ def cb_scope(context: template.Context) -> str:
     if codes:
         return f"your certification bodies ({', '.join(codes)})"
     return "your certification body"
+
+
+@register.simple_tag(takes_context=True)
+def certificate_followups(context: template.Context, cert: Any) -> Any:
+    """The assessments part of the CB's certificate page for the signed-in user: the visit
+    programme, the CB's assessments of it, what may be planned, a transfer in or out."""
+    # Read by the CB section's views module, which this module may not import at load time
+    # (the views import the forms, which import the services).
+    from apcert.web.sections.cb.views.visits import certificate_followups as read
+
+    return read(context["request"], cert)

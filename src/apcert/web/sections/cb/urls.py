@@ -11,6 +11,7 @@ from apcert.web.sections.cb.views import (
     decisions,
     lists,
     reports,
+    visits,
 )
 
 app_name = "cb"
@@ -51,7 +52,22 @@ urlpatterns = [
         reports.assessment_report_pdf,
         name="assessment-report-pdf",
     ),
+    path(
+        "assessments/<int:pk>/dates",
+        assessments.assessment_reschedule_view,
+        name="assessment-reschedule",
+    ),
+    path(
+        "assessments/<int:pk>/report/correct",
+        assessments.assessment_report_correct_view,
+        name="assessment-report-correct",
+    ),
     path("assessments/<int:pk>/decision", decisions.decision_view, name="decision"),
+    path(
+        "assessments/<int:pk>/decision/defer",
+        decisions.decision_defer_view,
+        name="decision-defer",
+    ),
     path(
         "corrective-actions/<int:pk>/review",
         assessments.corrective_action_review_view,
@@ -64,6 +80,12 @@ urlpatterns = [
     path("calendar/feed/stop", calendar.calendar_feed_stop, name="calendar-feed-stop"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
+    path(
+        "certificates/<int:pk>/plan/<slug:kind>",
+        visits.certificate_plan_view,
+        name="certificate-plan",
+    ),
+    path("transfers/take-over", visits.transfer_in_view, name="transfer-in"),
     # Before the decisions' pattern, which would take "resubmit" for a decision.
     path(
         "certificates/<int:pk>/resubmit",
