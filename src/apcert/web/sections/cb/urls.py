@@ -8,6 +8,7 @@ from apcert.web.sections.cb.views import (
     assessments,
     certificates,
     decisions,
+    history,
     lists,
     reports,
 )
@@ -17,6 +18,11 @@ app_name = "cb"
 urlpatterns = [
     path("applications/", lists.application_list, name="applications"),
     path("applications/<int:pk>/", applications.application_detail, name="application"),
+    path(
+        "applications/<int:pk>/history",
+        history.application_history_view,
+        name="application-history",
+    ),
     path(
         "applications/<int:pk>/accept",
         applications.application_accept_view,
@@ -30,6 +36,11 @@ urlpatterns = [
     path("applications/<int:pk>/plan", applications.assessment_plan_view, name="assessment-plan"),
     path("assessments/", lists.assessment_list, name="assessments"),
     path("assessments/<int:pk>/", assessments.assessment_detail, name="assessment"),
+    path(
+        "assessments/<int:pk>/history",
+        history.assessment_history_view,
+        name="assessment-history",
+    ),
     path("assessments/<int:pk>/start", assessments.assessment_start_view, name="assessment-start"),
     path("assessments/<int:pk>/findings", assessments.finding_record_view, name="finding-record"),
     path(
@@ -54,6 +65,11 @@ urlpatterns = [
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
+    path(
+        "certificates/<int:pk>/history",
+        history.certificate_history_view,
+        name="certificate-history",
+    ),
     # Before the actions' pattern, which would take "reissue" or "resubmit" for an action.
     path(
         "certificates/<int:pk>/reissue",
