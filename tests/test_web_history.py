@@ -93,6 +93,9 @@ def test_assessment_history_shows_plan_findings_answers_and_evidence(
     ):
         assert what in page, what
     assert world.team.manager.label in page  # who planned
+    # A changed field as its value before and after; a created record's fields as set.
+    assert "Status : planned → in_progress" in page
+    assert "Grade : major" in page
     assert world.org_user.label in page  # who answered
     # A planned date recorded as an ISO date is shown as a date.
     start = a.start_date  # type: ignore[attr-defined]
