@@ -12,6 +12,7 @@ from django import template
 
 from apcert.accounts.selectors import may_invite_anywhere
 from apcert.bodies.selectors import is_active_cb_staff
+from apcert.notifications.selectors import unread_count
 from apcert.organizations.selectors import is_organization_user
 
 register = template.Library()
@@ -44,3 +45,16 @@ def is_cb_staff(context: template.Context) -> bool:
 def acts_for_an_organization(context: template.Context) -> bool:
     """Whether the signed-in user is a user of any organization."""
     return _per_request(context, "org", is_organization_user)
+
+
+@register.simple_tag(takes_context=True)
+def unread_messages(context: template.Context) -> int:
+    """How many of the signed-in user's messages are unread (0 for no one)."""
+    request: Any = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return 0
+    cache: dict[str, int] = request.__dict__.setdefault("_apcert_office_counts", {})
+    if "unread" not in cache:
+        cache["unread"] = unread_count(user)
+    return cache["unread"]

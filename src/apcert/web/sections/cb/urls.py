@@ -6,6 +6,7 @@ from apcert.assessments.views_evidence import evidence_download
 from apcert.web.sections.cb.views import (
     applications,
     assessments,
+    calendar,
     certificates,
     decisions,
     history,
@@ -44,6 +45,11 @@ urlpatterns = [
     path("assessments/<int:pk>/start", assessments.assessment_start_view, name="assessment-start"),
     path("assessments/<int:pk>/findings", assessments.finding_record_view, name="finding-record"),
     path(
+        "assessments/<int:pk>/findings/<int:finding_id>/edit",
+        assessments.finding_edit_view,
+        name="finding-edit",
+    ),
+    path(
         "assessments/<int:pk>/report", assessments.assessment_report_view, name="assessment-report"
     ),
     path(
@@ -63,6 +69,10 @@ urlpatterns = [
         name="corrective-action-review",
     ),
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
+    path("calendar/", calendar.calendar_month, name="calendar"),
+    path("calendar/feed", calendar.calendar_feed, name="calendar-feed"),
+    path("calendar/feed/new", calendar.calendar_feed_new, name="calendar-feed-new"),
+    path("calendar/feed/stop", calendar.calendar_feed_stop, name="calendar-feed-stop"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
     path(
@@ -70,20 +80,22 @@ urlpatterns = [
         history.certificate_history_view,
         name="certificate-history",
     ),
-    # Before the actions' pattern, which would take "reissue" or "resubmit" for an action.
-    path(
-        "certificates/<int:pk>/reissue",
-        certificates.certificate_reissue_view,
-        name="certificate-reissue",
-    ),
+    # Before the decisions' pattern, which would take "resubmit" for a decision.
     path(
         "certificates/<int:pk>/resubmit",
         certificates.certificate_resubmit_view,
         name="certificate-resubmit",
     ),
+    # A decision on a certificate: its form and what the public will see (GET, POST), then
+    # the decision confirmed (POST).
     path(
         "certificates/<int:pk>/<slug:action>",
-        certificates.certificate_action_view,
+        certificates.certificate_decision_view,
         name="certificate-action",
+    ),
+    path(
+        "certificates/<int:pk>/<slug:action>/confirm",
+        certificates.certificate_confirm_view,
+        name="certificate-action-confirm",
     ),
 ]
