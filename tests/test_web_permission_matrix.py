@@ -591,6 +591,7 @@ ROUTES: list[Route] = [
     Route("web:cb:applications", u("web:cb:applications"), CB_LIST),
     *exports("web:cb:applications", u("web:cb:applications"), CB_LIST),
     Route("web:cb:application", u("web:cb:application", "pk=submitted"), CB_SEES),
+    Route("web:cb:application-history", u("web:cb:application-history", "pk=submitted"), CB_SEES),
     Route(
         "web:cb:application-accept",
         u("web:cb:application-accept", "pk=submitted"),
@@ -632,6 +633,7 @@ ROUTES: list[Route] = [
         variant="decide",
     ),
     Route("web:cb:assessment", u("web:cb:assessment", "pk=in_progress"), CB_SEES),
+    Route("web:cb:assessment-history", u("web:cb:assessment-history", "pk=in_progress"), CB_SEES),
     Route(
         "web:cb:assessment-start",
         u("web:cb:assessment-start", "pk=planned"),
@@ -790,6 +792,7 @@ ROUTES: list[Route] = [
         variant="unknown",
     ),
     Route("web:cb:certificate", u("web:cb:certificate", "pk=certificate"), CB_SEES),
+    Route("web:cb:certificate-history", u("web:cb:certificate-history", "pk=certificate"), CB_SEES),
     *[
         row
         for variant, cert_key, data in DECISIONS
@@ -871,6 +874,11 @@ ROUTES: list[Route] = [
         },
     ),
     Route("web:org:application", u("web:org:application", "org_id=org", "app_id=draft"), ORG_SEES),
+    Route(
+        "web:org:application-history",
+        u("web:org:application-history", "org_id=org", "app_id=submitted"),
+        ORG_SEES,
+    ),
     Route(
         "web:org:scope-line-new",
         u("web:org:scope-line-new", "org_id=org", "app_id=draft"),
@@ -975,6 +983,11 @@ ROUTES: list[Route] = [
     Route(
         "web:org:certificate",
         u("web:org:certificate", "org_id=org", "cert_id=certificate"),
+        ORG_SEES,
+    ),
+    Route(
+        "web:org:certificate-history",
+        u("web:org:certificate-history", "org_id=org", "cert_id=certificate"),
         ORG_SEES,
     ),
     Route("web:org:evidence", u("web:org:evidence", "evidence_id=evidence"), EVIDENCE),

@@ -9,6 +9,7 @@ from apcert.web.sections.cb.views import (
     calendar,
     certificates,
     decisions,
+    history,
     lists,
     reports,
     visits,
@@ -19,6 +20,11 @@ app_name = "cb"
 urlpatterns = [
     path("applications/", lists.application_list, name="applications"),
     path("applications/<int:pk>/", applications.application_detail, name="application"),
+    path(
+        "applications/<int:pk>/history",
+        history.application_history_view,
+        name="application-history",
+    ),
     path(
         "applications/<int:pk>/accept",
         applications.application_accept_view,
@@ -32,6 +38,11 @@ urlpatterns = [
     path("applications/<int:pk>/plan", applications.assessment_plan_view, name="assessment-plan"),
     path("assessments/", lists.assessment_list, name="assessments"),
     path("assessments/<int:pk>/", assessments.assessment_detail, name="assessment"),
+    path(
+        "assessments/<int:pk>/history",
+        history.assessment_history_view,
+        name="assessment-history",
+    ),
     path("assessments/<int:pk>/start", assessments.assessment_start_view, name="assessment-start"),
     path("assessments/<int:pk>/findings", assessments.finding_record_view, name="finding-record"),
     path(
@@ -80,6 +91,11 @@ urlpatterns = [
     path("calendar/feed/stop", calendar.calendar_feed_stop, name="calendar-feed-stop"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
+    path(
+        "certificates/<int:pk>/history",
+        history.certificate_history_view,
+        name="certificate-history",
+    ),
     path(
         "certificates/<int:pk>/plan/<slug:kind>",
         visits.certificate_plan_view,

@@ -15,6 +15,11 @@ urlpatterns = [
     path("<int:org_id>/applications/new", views.application_new, name="application-new"),
     path("<int:org_id>/applications/<int:app_id>/", views.application_detail, name="application"),
     path(
+        "<int:org_id>/applications/<int:app_id>/history",
+        views.application_history_view,
+        name="application-history",
+    ),
+    path(
         "<int:org_id>/applications/<int:app_id>/scope-lines",
         views.scope_line_new,
         name="scope-line-new",
@@ -65,6 +70,11 @@ urlpatterns = [
     ),
     path("<int:org_id>/certificates/", views.certificate_list, name="certificates"),
     path("<int:org_id>/certificates/<int:cert_id>/", views.certificate_detail, name="certificate"),
+    path(
+        "<int:org_id>/certificates/<int:cert_id>/history",
+        views.certificate_history_view,
+        name="certificate-history",
+    ),
     # Served to those who may see the file, 404 to anyone else (evidence_open decides).
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
 ]

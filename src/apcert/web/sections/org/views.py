@@ -25,6 +25,7 @@ from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import (
     application_draft_problems,
+    application_history,
     application_problems,
     applications_for_organization_users,
     scope_line_problems,
@@ -58,6 +59,7 @@ from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
     application_decided,
+    certificate_history,
     certificates_for_organization_users,
 )
 from apcert.core.errors import (
@@ -81,6 +83,7 @@ from apcert.web.chooser import answers_kept, query_of, wants_matches
 from apcert.web.columns import certificate_columns
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.exports import export_response
+from apcert.web.history import history_page
 from apcert.web.lists import (
     ChoiceFilter,
     Column,
@@ -1101,5 +1104,59 @@ def certificate_detail(request: HttpRequest, org_id: int, cert_id: int) -> HttpR
             issues=list(certificate.issues.order_by("-issue_number")),
             status_changes=list(certificate.status_changes.order_by("-effective_on", "-id")),
             public=certificate.status != CertificateStatus.DRAFT,
+        ),
+    )
+
+
+# --- a record's history ----------------------------------------------------------------------
+
+
+@require_safe
+@org_page
+def application_history_view(request: HttpRequest, org_id: int, app_id: int) -> HttpResponse:
+    """Every audited change of an application, who made it and what it changed."""
+    organization = _organization(request, org_id)
+    application = _application(request, organization, app_id)
+    return render(
+        request,
+        "web/_history.html",
+        _context(
+            request,
+            organization,
+            "applications",
+            nav="web/org/_tabs.html",
+            heading=f"History of application {application.pk}",
+            back_url=reverse("web:org:application", args=[organization.pk, application.pk]),
+            back_label=f"Application {application.pk}",
+            record_type=Application._meta.label_lower,
+            page=history_page(request, application_history(application)),
+        ),
+    )
+
+
+@require_safe
+@org_page
+def certificate_history_view(request: HttpRequest, org_id: int, cert_id: int) -> HttpResponse:
+    """Every audited change of a certificate: its decision, issues and status changes."""
+    organization = _organization(request, org_id)
+    certificate: Certificate = get_object_or_404(
+        certificates_for_organization_users(current_user(request)).filter(
+            organization=organization
+        ),
+        pk=cert_id,
+    )
+    return render(
+        request,
+        "web/_history.html",
+        _context(
+            request,
+            organization,
+            "certificates",
+            nav="web/org/_tabs.html",
+            heading=f"History of {certificate.number}",
+            back_url=reverse("web:org:certificate", args=[organization.pk, certificate.pk]),
+            back_label=certificate.number,
+            record_type=Certificate._meta.label_lower,
+            page=history_page(request, certificate_history(certificate)),
         ),
     )
