@@ -255,3 +255,27 @@ class World:
                 assessment=a,
                 decided_on=decided_on,
             )
+
+    def granted_at_two_sites(self) -> Certificate:
+        """A certificate with EPL at the main plant and PWB at the second plant (which the
+        holder does not publish): one whose scope can be reduced and a site removed."""
+        app = self.draft_application()
+        scope_line_add(
+            actor=self.org_user,
+            application=app,
+            category=ProcessCategory.objects.get(code="PWB"),
+            site=self.site2,
+            wording="Printed board fabrication at the second plant",
+            standards=("ISO 9001:2015",),
+        )
+        application_submit(actor=self.org_user, application=app, on=DAY0)
+        application_accept(actor=self.team.manager, application=app)
+        a = self.assessment(app)
+        decided_on = a.end_date + dt.timedelta(days=40)
+        with on_day(decided_on):
+            return certificate_grant(
+                actor=self.team.decision_maker,
+                application=app,
+                assessment=a,
+                decided_on=decided_on,
+            )

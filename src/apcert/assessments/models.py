@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from apcert.assessments.choices import (
+    REPORT_ISSUED_STATUSES,
     AssessmentKind,
     AssessmentStatus,
     CorrectiveActionStatus,
@@ -72,6 +73,11 @@ class Assessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.start_date}..{self.end_date} ({self.cb.code})"
+
+    @property
+    def report_issued(self) -> bool:
+        """Whether the report has been issued: the organization assessed has it from then."""
+        return self.status in REPORT_ISSUED_STATUSES and self.report_issued_on is not None
 
 
 class TeamMember(models.Model):

@@ -4,6 +4,7 @@ Every DomainError raised here carries one of these as its code.
 
 Tests, the API and the forms key on the code, never on the message."""
 
+CERTIFICATE_CHANGED_SINCE_REVIEW = "certificate.changed_since_review"
 CERTIFICATE_EMPTY_SCOPE = "certificate.empty_scope"
 CERTIFICATE_NOTHING_CHANGED = "certificate.nothing_changed"
 CERTIFICATE_ENDED_BY_CALENDAR = "certificate.ended_by_calendar"

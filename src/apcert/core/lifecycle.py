@@ -79,6 +79,7 @@ _PAST = {
     "renew": "renewed",
     "approve": "approved",
     "return": "returned",
+    "skip": "skipped",
 }
 
 

@@ -15,9 +15,24 @@ urlpatterns = [
     path("<int:org_id>/applications/new", views.application_new, name="application-new"),
     path("<int:org_id>/applications/<int:app_id>/", views.application_detail, name="application"),
     path(
+        "<int:org_id>/applications/<int:app_id>/history",
+        views.application_history_view,
+        name="application-history",
+    ),
+    path(
         "<int:org_id>/applications/<int:app_id>/scope-lines",
         views.scope_line_new,
         name="scope-line-new",
+    ),
+    path(
+        "<int:org_id>/applications/<int:app_id>/scope-lines/<int:line_id>/edit",
+        views.scope_line_edit,
+        name="scope-line-edit",
+    ),
+    path(
+        "<int:org_id>/applications/<int:app_id>/scope-lines/<int:line_id>/remove",
+        views.scope_line_remove_view,
+        name="scope-line-remove",
     ),
     path(
         "<int:org_id>/applications/<int:app_id>/submit",
@@ -37,8 +52,29 @@ urlpatterns = [
         views.evidence_upload,
         name="evidence-new",
     ),
+    path(
+        "<int:org_id>/findings/<int:finding_id>/evidence/<int:evidence_id>/remove",
+        views.evidence_remove_view,
+        name="evidence-remove",
+    ),
+    path("<int:org_id>/assessments/", views.assessment_report_list, name="assessment-reports"),
+    path(
+        "<int:org_id>/assessments/<int:pk>/report.html",
+        views.assessment_report_page,
+        name="assessment-report-html",
+    ),
+    path(
+        "<int:org_id>/assessments/<int:pk>/report.pdf",
+        views.assessment_report_pdf,
+        name="assessment-report-pdf",
+    ),
     path("<int:org_id>/certificates/", views.certificate_list, name="certificates"),
     path("<int:org_id>/certificates/<int:cert_id>/", views.certificate_detail, name="certificate"),
+    path(
+        "<int:org_id>/certificates/<int:cert_id>/history",
+        views.certificate_history_view,
+        name="certificate-history",
+    ),
     # Served to those who may see the file, 404 to anyone else (evidence_open decides).
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
 ]
