@@ -70,7 +70,10 @@ def test_cb_staff_see_visits_due_of_their_own_clients_only(
     assert theirs.number not in html
     assert counts_row(html, "Surveillance and re-assessment visits") == ["0", "1", "0"]
     assert "2027-03-24" in html and "surveillance 1" in html
-    assert f'href="{reverse("register:certificate", args=[mine.number])}"' in html
+    # The CB's staff go to the certificate's page in the CB section, and plan the visit
+    assert f'href="{reverse("web:cb:certificate", args=[mine.pk])}"' in html
+    assert f'href="{reverse("web:cb:certificate-plan", args=[mine.pk, "surveillance"])}"' in html
+    assert f'href="{reverse("register:certificate", args=[mine.number])}"' not in html
 
 
 def test_organization_users_see_their_own_organization_only(
@@ -80,6 +83,9 @@ def test_organization_users_see_their_own_organization_only(
     html = home(client, other.org_user, D(2027, 3, 20))
     assert theirs.number in html and mine.number not in html
     assert counts_row(html, "Surveillance and re-assessment visits") == ["1", "1", "0"]
+    # not the CB's staff: the public record, and no planning
+    assert f'href="{reverse("register:certificate", args=[theirs.number])}"' in html
+    assert "/office/cb/" not in html
 
 
 def test_the_secretariat_sees_every_cb(

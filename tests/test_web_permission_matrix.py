@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import time_machine
@@ -38,7 +38,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from apcert.accounts.models import User
-from apcert.accounts.services import invitation_accept, invitation_create
+from apcert.accounts.services import calendar_feed_create, invitation_accept, invitation_create
 from apcert.applications.services import application_submit
 from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.services import assessment_plan
@@ -50,6 +50,7 @@ from apcert.certificates.services import (
     certificate_publication_return,
     certificate_suspend,
 )
+from apcert.notifications.selectors import messages_for
 from apcert.organizations.services import organization_member_add, site_move
 from apcert.schemes.models import ProcessCategory, Programme, Standard
 from apcert.schemes.services import scheme_publication_review_set
@@ -237,6 +238,10 @@ def _build() -> Matrix:
     )
     invitation_accept(token=used.token, username="usedone", full_name="Used One", password=PASSWORD)
     resettee = make_user("resettee", email="resettee@plating.example")
+    # A calendar feed for everyone the CB section is for (so that each may stop theirs); CB
+    # A's lead has made a second address, which revoked the first.
+    stopped_feed = calendar_feed_create(actor=users["a_lead"]).token
+    feeds = {role: calendar_feed_create(actor=users[role]).token for role in A | B | SEC}
 
     matrix = Matrix(users=users)
     matrix.ids.update(
@@ -244,6 +249,7 @@ def _build() -> Matrix:
         org=a.org.pk,
         site=a.site2.pk,
         draft=draft.pk,
+        draft_line=draft.scope_lines.get().pk,
         submitted=submitted.pk,
         accepted=accepted.pk,
         planned=planned.pk,
@@ -262,12 +268,15 @@ def _build() -> Matrix:
         returned_cert=returned_cert.pk,
         acceptance=CBAcceptance.objects.get(cb=a.team.cb, programme__code="AP").pk,
         lead=a.team.lead.pk,
+        b_lead=b.team.lead.pk,
         assessor=a.team.assessor.pk,
         scheme=a.scheme.pk,
         programme=a.programme.pk,
         ecmp=Programme.objects.get(code="AP-ECMP").pk,
         epl=ProcessCategory.objects.get(code="EPL").pk,
         iso9001=Standard.objects.get(designation="ISO 9001", edition="2015").pk,
+        # A message to organization A's member (its application was accepted): theirs only.
+        message=messages_for(users["orga_member"]).order_by("pk")[0].pk,
     )
     matrix.text.update(
         invitation=invited.token,
@@ -276,7 +285,11 @@ def _build() -> Matrix:
         reset_token=default_token_generator.make_token(resettee),
         reset_email=str(resettee.email),
         ready_decided_on=(ready.end_date + dt.timedelta(days=40)).isoformat(),
+        certificate_number=certificate.number,
+        ready_report_corrected=(ready.end_date + dt.timedelta(days=1)).isoformat(),
         sign_in=users["orga_member"].username,
+        feed=feeds["a_lead"],
+        stopped_feed=stopped_feed,
     )
     for role, user in users.items():
         signed_in = Client()
@@ -317,6 +330,8 @@ class Url:
     name: str
     keys: tuple[str, ...] = ()
     text: tuple[tuple[str, str], ...] = ()
+    #: A query string, e.g. a list's export (``export=csv``).
+    query: tuple[tuple[str, str], ...] = ()
 
     @property
     def names_an_object(self) -> bool:
@@ -328,7 +343,8 @@ class Url:
             argument, _, id_name = key.partition("=")
             kwargs[argument] = w.ids[id_name]
         kwargs.update({k: w.text.get(v, v) for k, v in self.text})
-        return reverse(self.name, kwargs=kwargs)
+        path = reverse(self.name, kwargs=kwargs)
+        return f"{path}?{urlencode(self.query)}" if self.query else path
 
 
 @dataclass(frozen=True)
@@ -349,6 +365,19 @@ class Route:
 
 def u(name: str, *keys: str, **text: str) -> Url:
     return Url(name, keys, tuple(text.items()))
+
+
+def with_query(url: Url, **query: str) -> Url:
+    """``url`` with a query string."""
+    return Url(url.name, url.keys, url.text, tuple(query.items()))
+
+
+def exports(name: str, url: Url, table: dict[str, Outcome]) -> list[Route]:
+    """A list's CSV and XLSX exports: the same door as the list's page."""
+    return [
+        Route(name, with_query(url, export=fmt), table, variant=f"export-{fmt}")
+        for fmt in ("csv", "xlsx")
+    ]
 
 
 def none(_: Ids) -> dict[str, Any]:
@@ -472,6 +501,36 @@ ROUTES: list[Route] = [
         data=lambda w: {"new_password1": "An0ther-Long-pass", "new_password2": "An0ther-Long-pass"},
     ),
     Route("web:password-reset-done", u("web:password-reset-done"), everyone("ok")),
+    # Messages and mail preferences: each signed-in person's own; another's message is a 404.
+    Route("web:messages", u("web:messages"), expect("ok")),
+    Route(
+        "web:message-open",
+        u("web:message-open", "pk=message"),
+        POST_ONLY_GET,
+        post=expect(404, ({"orga_member"}, "ok")),
+        data=none,
+    ),
+    Route(
+        "web:message-read",
+        u("web:message-read", "pk=message"),
+        POST_ONLY_GET,
+        post=expect(404, ({"orga_member"}, "ok")),
+        data=none,
+    ),
+    Route(
+        "web:messages-read-all",
+        u("web:messages-read-all"),
+        POST_ONLY_GET,
+        post=expect("ok"),
+        data=none,
+    ),
+    Route(
+        "web:mail-preferences",
+        u("web:mail-preferences"),
+        expect("ok"),
+        post=expect("ok"),
+        data=lambda w: {"applications": "on", "decisions": "on"},
+    ),
     Route("web:invitations", u("web:invitations"), expect(403, (ADMINS, "ok"))),
     Route(
         "web:invitation-new",
@@ -530,6 +589,7 @@ ROUTES: list[Route] = [
     Route("web:chooser-cbs", u("web:chooser-cbs"), expect("ok")),
     # --- CB section ----------------------------------------------------------------------
     Route("web:cb:applications", u("web:cb:applications"), CB_LIST),
+    *exports("web:cb:applications", u("web:cb:applications"), CB_LIST),
     Route("web:cb:application", u("web:cb:application", "pk=submitted"), CB_SEES),
     Route(
         "web:cb:application-accept",
@@ -558,6 +618,19 @@ ROUTES: list[Route] = [
         },
     ),
     Route("web:cb:assessments", u("web:cb:assessments"), CB_LIST),
+    *exports("web:cb:assessments", u("web:cb:assessments"), CB_LIST),
+    Route(
+        "web:cb:assessments",
+        with_query(u("web:cb:assessments"), show="mine"),
+        CB_LIST,
+        variant="mine",
+    ),
+    Route(
+        "web:cb:assessments",
+        with_query(u("web:cb:assessments"), show="decide"),
+        CB_LIST,
+        variant="decide",
+    ),
     Route("web:cb:assessment", u("web:cb:assessment", "pk=in_progress"), CB_SEES),
     Route(
         "web:cb:assessment-start",
@@ -576,6 +649,19 @@ ROUTES: list[Route] = [
             "finding-requirement_kind": "iso9001",
             "finding-requirement_ref": "ISO 9001:2015 7.5",
             "finding-description": "Records incomplete",
+        },
+    ),
+    # Correcting a finding: the assessment team, while the assessment is in progress.
+    Route(
+        "web:cb:finding-edit",
+        u("web:cb:finding-edit", "pk=in_progress", "finding_id=open_finding"),
+        cb_action("a_lead", "a_assessor", "a_expert"),
+        post=cb_action("a_lead", "a_assessor", "a_expert"),
+        data=lambda w: {
+            "edit-grade": "major",
+            "edit-requirement_kind": "iso9001",
+            "edit-requirement_ref": "ISO 9001:2015 7.5",
+            "edit-description": "Records incomplete, corrected",
         },
     ),
     Route(
@@ -597,6 +683,32 @@ ROUTES: list[Route] = [
         },
     ),
     Route(
+        "web:cb:assessment-reschedule",
+        u("web:cb:assessment-reschedule", "pk=planned"),
+        cb_action("a_admin", "a_manager"),
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {
+            "start_date": "2026-07-01",
+            "end_date": "2026-07-02",
+            "reason": "The holder asked",
+        },
+    ),
+    Route(
+        "web:cb:assessment-report-correct",
+        u("web:cb:assessment-report-correct", "pk=ready"),
+        # The lead assessor of the team only (not the CB's administrator, who is not on it).
+        cb_action("a_lead"),
+        post=cb_action("a_lead"),
+        data=lambda w: {"issued_on": w.text["ready_report_corrected"], "reason": "Typo"},
+    ),
+    Route(
+        "web:cb:decision-defer",
+        u("web:cb:decision-defer", "pk=ready"),
+        POST_ONLY_GET,
+        post=cb_action("a_admin", "a_decider"),
+        data=lambda w: {"defer-until": "2026-07-01", "defer-reason": "Awaiting an answer"},
+    ),
+    Route(
         "web:cb:corrective-action-review",
         u("web:cb:corrective-action-review", "pk=answer"),
         POST_ONLY_GET,
@@ -613,6 +725,70 @@ ROUTES: list[Route] = [
     Route("web:cb:assessment-report-pdf", u("web:cb:assessment-report-pdf", "pk=ready"), CB_SEES),
     Route("web:cb:evidence", u("web:cb:evidence", "evidence_id=evidence"), EVIDENCE),
     Route("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
+    *exports("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
+    # The calendar of visits and the calendar feed: the CB section's door.
+    Route("web:cb:calendar", u("web:cb:calendar"), CB_LIST),
+    Route(
+        "web:cb:calendar",
+        with_query(u("web:cb:calendar"), show="mine", month="2026-03"),
+        CB_LIST,
+        variant="mine",
+    ),
+    Route(
+        "web:cb:certificate-plan",
+        u("web:cb:certificate-plan", "pk=certificate", kind="special"),
+        cb_action("a_admin", "a_manager"),
+        post=cb_action("a_admin", "a_manager"),
+        data=lambda w: {
+            "start_date": "2026-06-10",
+            "end_date": "2026-06-11",
+            "lead": str(w.ids["lead"]),
+            "team": [str(w.ids["assessor"])],
+        },
+    ),
+    Route(
+        "web:cb:transfer-in",
+        u("web:cb:transfer-in"),
+        CB_LIST,
+        # CB B's scheme managers take CB A's certificate over; CB A's own are told it is
+        # theirs (409); staff who do not plan, and the Secretariat, are refused (403).
+        post=expect(403, ({"b_admin", "b_manager"}, "ok"), ({"a_admin", "a_manager"}, 409)),
+        data=lambda w: {
+            "number": w.text["certificate_number"],
+            "start_date": "2026-06-10",
+            "end_date": "2026-06-11",
+            "lead": str(w.ids["b_lead"]),
+        },
+    ),
+    Route("web:cb:calendar-feed", u("web:cb:calendar-feed"), CB_LIST),
+    Route(
+        "web:cb:calendar-feed-new",
+        u("web:cb:calendar-feed-new"),
+        POST_ONLY_GET,
+        post=CB_LIST,
+        data=none,
+    ),
+    Route(
+        "web:cb:calendar-feed-stop",
+        u("web:cb:calendar-feed-stop"),
+        POST_ONLY_GET,
+        post=CB_LIST,
+        data=none,
+    ),
+    # The feed itself: no sign-in (a calendar application cannot), the token is the key.
+    Route("web:calendar-ics", u("web:calendar-ics", token="feed"), everyone("ok")),
+    Route(
+        "web:calendar-ics",
+        u("web:calendar-ics", token="stopped_feed"),
+        everyone(404),
+        variant="stopped",
+    ),
+    Route(
+        "web:calendar-ics",
+        u("web:calendar-ics", token="no-such-token"),
+        everyone(404),
+        variant="unknown",
+    ),
     Route("web:cb:certificate", u("web:cb:certificate", "pk=certificate"), CB_SEES),
     *[
         row
@@ -668,7 +844,11 @@ ROUTES: list[Route] = [
         # Its users are taken to their organization; anyone of no organization is refused.
         expect(403, (OA | OB | SEC, "ok")),
     ),
+    *exports(
+        "web:org:organizations", u("web:org:organizations"), expect(403, (OA | OB | SEC, "ok"))
+    ),
     Route("web:org:profile", u("web:org:profile", "org_id=org"), ORG_SEES),
+    *exports("web:org:profile", u("web:org:profile", "org_id=org"), ORG_SEES),
     Route(
         "web:org:site-new",
         u("web:org:site-new", "org_id=org"),
@@ -678,6 +858,7 @@ ROUTES: list[Route] = [
         data=lambda w: {"name": "Third plant", "city": "Chemnitz", "country": "DE"},
     ),
     Route("web:org:applications", u("web:org:applications", "org_id=org"), ORG_SEES),
+    *exports("web:org:applications", u("web:org:applications", "org_id=org"), ORG_SEES),
     Route(
         "web:org:application-new",
         u("web:org:application-new", "org_id=org"),
@@ -702,6 +883,26 @@ ROUTES: list[Route] = [
             "standards": [w.ids["iso9001"]],
         },
     ),
+    # Changing or removing a line of the draft's scope: organization A's users.
+    Route(
+        "web:org:scope-line-edit",
+        u("web:org:scope-line-edit", "org_id=org", "app_id=draft", "line_id=draft_line"),
+        ORG_ACTS,
+        post=ORG_ACTS,
+        data=lambda w: {
+            "category": w.ids["epl"],
+            "site": w.ids["site"],
+            "wording": "Tin and nickel plating",
+            "standards": [w.ids["iso9001"]],
+        },
+    ),
+    Route(
+        "web:org:scope-line-remove",
+        u("web:org:scope-line-remove", "org_id=org", "app_id=draft", "line_id=draft_line"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=none,
+    ),
     Route(
         "web:org:application-submit",
         u("web:org:application-submit", "org_id=org", "app_id=draft"),
@@ -717,6 +918,7 @@ ROUTES: list[Route] = [
         data=lambda w: {"reason": "Plant sold"},
     ),
     Route("web:org:findings", u("web:org:findings", "org_id=org"), ORG_SEES),
+    *exports("web:org:findings", u("web:org:findings", "org_id=org"), ORG_SEES),
     Route(
         "web:org:finding", u("web:org:finding", "org_id=org", "finding_id=open_finding"), ORG_SEES
     ),
@@ -735,6 +937,19 @@ ROUTES: list[Route] = [
         data=lambda w: {
             "file": SimpleUploadedFile("more.pdf", PDF, content_type="application/pdf")
         },
+    ),
+    # Taking back an evidence file: its uploader only (organization A's administrator).
+    Route(
+        "web:org:evidence-remove",
+        u(
+            "web:org:evidence-remove",
+            "org_id=org",
+            "finding_id=answered_finding",
+            "evidence_id=evidence",
+        ),
+        POST_ONLY_GET,
+        post=expect(404, ({SECRETARIAT, "orga_member"}, 403), ({"orga_admin"}, "ok")),
+        data=lambda w: {f"remove-{w.ids['evidence']}-reason": "Wrong file"},
     ),
     # The reports issued to organization A: its users and the Secretariat; one not yet issued
     # is not there for anyone (the CB's staff read it in their section).
@@ -756,6 +971,7 @@ ROUTES: list[Route] = [
         ORG_SEES,
     ),
     Route("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
+    *exports("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
     Route(
         "web:org:certificate",
         u("web:org:certificate", "org_id=org", "cert_id=certificate"),
@@ -764,6 +980,7 @@ ROUTES: list[Route] = [
     Route("web:org:evidence", u("web:org:evidence", "evidence_id=evidence"), EVIDENCE),
     # --- Secretariat section -------------------------------------------------------------
     Route("web:sec:cbs", u("web:sec:cbs"), SEC_ONLY),
+    *exports("web:sec:cbs", u("web:sec:cbs"), SEC_ONLY),
     Route(
         "web:sec:cb-new",
         u("web:sec:cb-new"),
@@ -787,7 +1004,9 @@ ROUTES: list[Route] = [
         data=lambda w: {"action": "suspend", "reason": "Audit by the board"},
     ),
     Route("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
+    *exports("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
     Route("web:sec:certificates", u("web:sec:certificates"), SEC_ONLY),
+    *exports("web:sec:certificates", u("web:sec:certificates"), SEC_ONLY),
     Route(
         "web:sec:scheme-publication-review",
         u("web:sec:scheme-publication-review", "pk=scheme"),
@@ -796,6 +1015,7 @@ ROUTES: list[Route] = [
         data=lambda w: {"enabled": "off"},
     ),
     Route("web:sec:publication-reviews", u("web:sec:publication-reviews"), SEC_ONLY),
+    *exports("web:sec:publication-reviews", u("web:sec:publication-reviews"), SEC_ONLY),
     Route(
         "web:sec:publication-review",
         u("web:sec:publication-review", "pk=pending_cert"),
@@ -914,7 +1134,12 @@ def test_permission_matrix(
     else:
         assert route.data is not None
         response = client.post(url, route.data(world))
-    assert response.status_code < 500, response.content[:2000]
+    if getattr(response, "streaming", False):
+        # An export is written as it is read: read it, so that an error in it shows here.
+        b"".join(response.streaming_content)  # type: ignore[attr-defined]
+        assert response.status_code < 500
+    else:
+        assert response.status_code < 500, response.content[:2000]
     assert outcome(response) == expected
     if method == "POST" and expected != "ok":
         assert AuditEvent.objects.count() == before  # a refused request writes nothing

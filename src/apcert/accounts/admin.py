@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from apcert.accounts.models import Invitation, User
+from apcert.accounts.models import CalendarFeed, Invitation, User
 from apcert.core.admin import ReadOnlyAdmin
 
 
@@ -33,4 +33,14 @@ class InvitationAdmin(ReadOnlyAdmin):
     list_filter = ("cb_role", "org_role")
     search_fields = ("email",)
     list_select_related = ("cb", "organization", "invited_by")
+    exclude = ("token_hash",)
+
+
+@admin.register(CalendarFeed)
+class CalendarFeedAdmin(ReadOnlyAdmin):
+    """Feeds are made and stopped by their owner in the back office (and its audit events)."""
+
+    list_display = ("user", "created_at", "last_used_at", "revoked_at")
+    list_select_related = ("user",)
+    search_fields = ("user__username",)
     exclude = ("token_hash",)

@@ -123,3 +123,41 @@ class Invitation(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.accepted_at is None and not self.is_expired()
+
+
+class CalendarFeed(models.Model):
+    """The secret address of a person's calendar feed (``/office/calendar/<token>.ics``):
+    their assessments and, for a scheme manager, their CB's visits due, which a calendar
+    application reads without signing in.
+
+    Only the SHA-256 of the token is stored, so the table cannot be used to read anyone's
+    feed; the address is shown once, when it is made. A person has at most one active feed:
+    making a new address revokes the old one, and a revoked address answers 404.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="calendar_feeds"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    #: When a calendar last read the feed (kept to the hour: a feed is polled often).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(revoked_at__isnull=True),
+                name="calendar_feed_one_active",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"Calendar feed of {self.user} ({state})"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from apcert.accounts.models import Invitation, User
+from apcert.accounts.models import CalendarFeed, Invitation, User
 from apcert.bodies.choices import CBRole
 from apcert.bodies.models import CBStaff, CertificationBody
 from apcert.core.permissions import is_secretariat
@@ -203,3 +203,8 @@ def invitations_pending_visible_to(actor: User) -> QuerySet[Invitation]:
     return qs.filter(
         Q(invited_by=actor) | Q(cb_id__in=admin_cbs) | Q(organization_id__in=admin_orgs)
     )
+
+
+def calendar_feed_of(user: User) -> CalendarFeed | None:
+    """``user``'s active calendar feed, if they have one."""
+    return CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).first()

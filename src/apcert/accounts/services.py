@@ -28,6 +28,8 @@ from django.utils import timezone
 
 from apcert.accounts.errors import (
     ACCOUNT_USERNAME_TAKEN,
+    CALENDAR_FEED_NOT_ACTIVE,
+    CALENDAR_FEED_NOT_FOUND,
     INVITATION_CB_ADMIN_REQUIRED,
     INVITATION_EXPIRED,
     INVITATION_INVITER_NOT_ALLOWED,
@@ -37,7 +39,7 @@ from apcert.accounts.errors import (
     INVITATION_TARGET_REQUIRED,
     INVITATION_USED,
 )
-from apcert.accounts.models import Invitation, User
+from apcert.accounts.models import CalendarFeed, Invitation, User
 from apcert.audit.services import audit_record
 from apcert.bodies.choices import CBRole
 from apcert.bodies.models import CBStaff
@@ -425,3 +427,93 @@ def invitation_accept(*, token: str, username: str, full_name: str, password: st
             },
         )
     return user
+
+
+# --- calendar feeds -----------------------------------------------------------------------------
+
+#: How often the last use of a feed is written: calendars poll every few minutes, and the
+#: hour is all a person needs to see whether their address is still read.
+FEED_USE_RESOLUTION = dt.timedelta(hours=1)
+
+
+class NewCalendarFeed(NamedTuple):
+    """What :func:`calendar_feed_create` made: the feed and its token (never stored)."""
+
+    feed: CalendarFeed
+    token: str
+
+
+def _require_signed_in(actor: User | None) -> User:
+    if actor is None or not actor.is_authenticated or not actor.is_active:
+        raise PermissionDenied(
+            "You need to be signed in with an active account to do this.",
+            code=PERMISSION_NOT_SIGNED_IN,
+        )
+    return actor
+
+
+def calendar_feed_create(*, actor: User) -> NewCalendarFeed:
+    """Make a new secret address for ``actor``'s calendar feed; the address they had, if
+    any, stops working in the same transaction (a person has one active feed). The token is
+    returned once and only its SHA-256 kept. One audit event, which names the revoked feed."""
+    user = _require_signed_in(actor)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    with transaction.atomic():
+        # The person's row first: two requests at once make one feed after the other.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        now = timezone.now()
+        old = list(
+            CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).values_list(
+                "pk", flat=True
+            )
+        )
+        CalendarFeed.objects.filter(pk__in=old).update(revoked_at=now)
+        feed = CalendarFeed.objects.create(user=user, token_hash=token_hash(token), created_at=now)
+        audit_record(
+            actor=user,
+            action="calendar_feed.create",
+            obj=feed,
+            before={"active_feed": old[0] if old else None},
+            after={"user": user.username, "created_at": now},
+        )
+    return NewCalendarFeed(feed, token)
+
+
+def calendar_feed_revoke(*, actor: User) -> CalendarFeed:
+    """Stop ``actor``'s calendar feed: its address answers 404 from now on. Refused when
+    they have no active feed. One audit event."""
+    user = _require_signed_in(actor)
+    with transaction.atomic():
+        feed = (
+            CalendarFeed.objects.select_for_update()
+            .filter(user=user, revoked_at__isnull=True)
+            .first()
+        )
+        if feed is None:
+            raise RuleViolation("You have no calendar feed to stop.", code=CALENDAR_FEED_NOT_ACTIVE)
+        feed.revoked_at = timezone.now()
+        feed.save(update_fields=["revoked_at"])
+        audit_record(
+            actor=user,
+            action="calendar_feed.revoke",
+            obj=feed,
+            after={"revoked_at": feed.revoked_at},
+        )
+    return feed
+
+
+def calendar_feed_open(*, token: str) -> User:
+    """The person whose active feed ``token`` opens, noting when it was read (to the hour;
+    not an audited change). An unknown or revoked token, or a person no longer active,
+    is :class:`NotFound`: an address that stopped working says nothing about why."""
+    feed = (
+        CalendarFeed.objects.select_related("user")
+        .filter(token_hash=token_hash(token or ""), revoked_at__isnull=True)
+        .first()
+    )
+    if feed is None or not feed.user.is_active:
+        raise NotFound("No calendar feed has this address.", code=CALENDAR_FEED_NOT_FOUND)
+    now = timezone.now()
+    if feed.last_used_at is None or now - feed.last_used_at >= FEED_USE_RESOLUTION:
+        CalendarFeed.objects.filter(pk=feed.pk).update(last_used_at=now)
+    return feed.user

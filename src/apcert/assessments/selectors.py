@@ -7,7 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Exists, Q, QuerySet
 
-from apcert.assessments.choices import REPORT_ISSUED_STATUSES, FindingGrade, FindingStatus
+from apcert.assessments.choices import (
+    REPORT_ISSUED_STATUSES,
+    AssessmentStatus,
+    FindingGrade,
+    FindingStatus,
+)
 from apcert.assessments.models import (
     Assessment,
     CorrectiveAction,
@@ -49,6 +54,36 @@ def assessments_for_cb_staff(actor: User) -> QuerySet[Assessment]:
     if not actor.is_active:
         return qs.none()
     return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+
+
+def assessments_on_team_of(actor: User) -> QuerySet[Assessment]:
+    """The assessments of :func:`assessments_for_cb_staff` whose team ``actor`` is on, in
+    any role (an assessor's own work)."""
+    return assessments_for_cb_staff(actor).filter(
+        pk__in=TeamMember.objects.filter(user=actor).values("assessment_id")
+    )
+
+
+def assessments_with_team(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
+    """``assessments`` with each one's team and its people fetched (one query for a page
+    or a chunk of rows, whatever its size), lead first."""
+    from django.db.models import Prefetch
+
+    return assessments.prefetch_related(
+        Prefetch("team", queryset=TeamMember.objects.select_related("user").order_by("role", "id"))
+    )
+
+
+def assessments_in_period(
+    assessments: QuerySet[Assessment], *, first: dt.date, last: dt.date
+) -> QuerySet[Assessment]:
+    """Those of ``assessments`` that are not cancelled and take place, at least one day of
+    them, from ``first`` to ``last`` (both included), by first day."""
+    return (
+        assessments.exclude(status=AssessmentStatus.CANCELLED)
+        .filter(start_date__lte=last, end_date__gte=first)
+        .order_by("start_date", "pk")
+    )
 
 
 def corrective_actions_for_cb_staff(actor: User) -> QuerySet[CorrectiveAction]:
@@ -154,25 +189,32 @@ def assessment_team(assessment: Assessment) -> QuerySet[TeamMember]:
 
 
 def assessment_findings(assessment: Assessment) -> QuerySet[Finding]:
-    """The findings of ``assessment``, each with its answers and their evidence files."""
+    """The findings of ``assessment``, each with its answers and their evidence files: the
+    files still offered as ``evidence_files``, those their uploader removed as
+    ``removed_files`` (with who removed them), kept for the record."""
     from django.db.models import Prefetch
 
+    answers = CorrectiveAction.objects.prefetch_related(
+        Prefetch("evidence_files", queryset=EvidenceFile.objects.kept().order_by("id")),
+        Prefetch(
+            "evidence_files",
+            queryset=EvidenceFile.objects.filter(removed_at__isnull=False)
+            .select_related("removed_by")
+            .order_by("id"),
+            to_attr="removed_files",
+        ),
+    ).order_by("id")
     return (
         Finding.objects.filter(assessment=assessment)
         .select_related("standard")
-        .prefetch_related(
-            Prefetch(
-                "corrective_actions",
-                queryset=CorrectiveAction.objects.prefetch_related("evidence_files").order_by("id"),
-            )
-        )
-        .order_by("id")
+        .prefetch_related(Prefetch("corrective_actions", queryset=answers))
+        .order_by("number", "id")
     )
 
 
 def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
     """The answers to ``finding``, newest first, with who submitted and reviewed them and
-    their evidence files."""
+    their evidence files still offered (not those their uploader removed)."""
     from django.db.models import Prefetch
 
     return (
@@ -180,7 +222,7 @@ def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
         .prefetch_related(
             Prefetch(
                 "evidence_files",
-                queryset=EvidenceFile.objects.select_related("uploaded_by").order_by("id"),
+                queryset=EvidenceFile.objects.kept().select_related("uploaded_by").order_by("id"),
             )
         )
         .order_by("-id")

@@ -92,3 +92,18 @@ def active_staff_of(cb: CertificationBody) -> QuerySet[CBStaff]:
         .select_related("user")
         .order_by("user__full_name", "user__username", "role")
     )
+
+
+def cb_roles_held(user: User | None) -> dict[str, set[str]]:
+    """The active roles ``user`` holds, by the code of each CB (one query; empty for anyone
+    who is no CB's active staff, the Secretariat included)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return {}
+    held: dict[str, set[str]] = {}
+    for code, role in (
+        CBStaff.objects.filter(user=user, active=True)
+        .order_by("cb__code")
+        .values_list("cb__code", "role")
+    ):
+        held.setdefault(code, set()).add(role)
+    return held

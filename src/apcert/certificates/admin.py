@@ -16,6 +16,7 @@ from apcert.certificates.models import (
     CertificateNumberSequence,
     CertificateStatusChange,
     Decision,
+    DecisionDeferral,
     PublicationReview,
 )
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
@@ -211,3 +212,11 @@ class PublicationReviewAdmin(ReadOnlyAdmin):
     list_filter = ("status",)
     list_select_related = ("certificate",)
     search_fields = ("certificate__number", "submission_note", "review_note")
+
+
+@admin.register(DecisionDeferral)
+class DecisionDeferralAdmin(ReadOnlyAdmin):
+    list_display = ("assessment", "deferred_on", "until", "deferred_by")
+    list_select_related = ("assessment__cb", "deferred_by")
+    search_fields = ("reason", "deferred_by__username", "deferred_by__full_name")
+    date_hierarchy = "deferred_on"

@@ -232,3 +232,34 @@ class PublicationReview(models.Model):
 
     def __str__(self) -> str:
         return f"review of {self.certificate_id}: {self.status}"
+
+
+class DecisionDeferral(models.Model):
+    """A certification decision put off: the decision maker has read the file of a reported
+    assessment and records why the decision waits, and until when (e.g. for an answer the
+    holder owes, or a technical opinion). Private. The assessment keeps its status; the
+    decision is taken later like any other. Rows are written by
+    ``certificates.services.assessment_decision_defer`` and never changed."""
+
+    assessment = models.ForeignKey(
+        "assessments.Assessment", on_delete=models.PROTECT, related_name="decision_deferrals"
+    )
+    deferred_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    deferred_on = models.DateField()
+    until = models.DateField()
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-deferred_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(until__gte=models.F("deferred_on")),
+                name="decision_deferral_until_after",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"decision on assessment {self.assessment_id} deferred until {self.until}"

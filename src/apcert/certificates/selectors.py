@@ -356,6 +356,29 @@ def grant_blockers(
     return blockers
 
 
+def assessments_awaiting_decision_by(actor: User) -> QuerySet[Assessment]:
+    """The assessments on which ``actor`` may take the certification decision now: the
+    report issued and no decision taken on it yet, at a CB where ``actor`` is an active
+    decision maker (or administrator), and ``actor`` not on its team (the decision is taken
+    by someone who was not on the assessment team)."""
+    from django.db.models import Exists, OuterRef
+
+    from apcert.assessments.choices import AssessmentStatus
+    from apcert.assessments.selectors import assessments_for_cb_staff
+    from apcert.bodies.choices import CBRole
+    from apcert.bodies.models import CBStaff
+
+    deciding = CBStaff.objects.filter(
+        user=actor, active=True, role__in=(CBRole.DECISION_MAKER, CBRole.ADMIN)
+    ).values("cb_id")
+    return (
+        assessments_for_cb_staff(actor)
+        .filter(status=AssessmentStatus.REPORT_ISSUED, cb_id__in=deciding)
+        .exclude(Exists(TeamMember.objects.filter(assessment=OuterRef("pk"), user=actor)))
+        .exclude(Exists(Decision.objects.filter(assessment=OuterRef("pk"))))
+    )
+
+
 def certificates_for_organization_users(actor: User) -> QuerySet[Certificate]:
     """The certificates held by the organizations whose users include ``actor`` (the back
     office's organization section); the Secretariat sees all."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Prefetch, QuerySet
 
@@ -17,9 +18,12 @@ from apcert.assessments.models import Assessment
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue
-from apcert.cycle.models import SweepRun
+from apcert.cycle.models import ScheduledVisit, SweepRun
 from apcert.cycle.programme import PlannedVisit, visits_for
 from apcert.organizations.models import Organization
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
 
 LIVE_STATUSES = (CertificateStatus.CURRENT, CertificateStatus.SUSPENDED)
 
@@ -88,6 +92,32 @@ def visits_overdue(
     """Visits not done whose tolerance window ended before ``as_of``."""
     found = [(cert, v) for cert, v in _open_visits(cb, organization) if v.window_end < as_of]
     return sorted(found, key=lambda pair: (pair[1].due_date, pair[0].number))
+
+
+def visits_due_for_cb_staff(
+    actor: User, *, first: dt.date, last: dt.date, roles: tuple[str, ...] = ()
+) -> QuerySet[ScheduledVisit]:
+    """The open visits (stored schedule) of the certificates of the CBs where ``actor`` is
+    active staff (in one of ``roles``, if given; an administrator holds them all) that fall
+    due from ``first`` to ``last`` (both included), by due date, with certificate, holder
+    and CB. The Secretariat sees every CB's, unless ``roles`` asks for a role at a CB."""
+    from apcert.bodies.choices import CBRole
+    from apcert.bodies.models import CBStaff
+    from apcert.core.permissions import is_secretariat
+
+    qs = (
+        ScheduledVisit.objects.select_related("certificate", "organization", "cb")
+        .filter(due_date__gte=first, due_date__lte=last)
+        .order_by("due_date", "certificate__number", "kind", "sequence")
+    )
+    if is_secretariat(actor) and not roles:
+        return qs
+    if not actor.is_active:
+        return qs.none()
+    staff = CBStaff.objects.filter(user=actor, active=True)
+    if roles:
+        staff = staff.filter(role__in=(*roles, CBRole.ADMIN))
+    return qs.filter(cb_id__in=staff.values("cb_id"))
 
 
 # --- the health of the daily sweep ----------------------------------------------------------

@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, CharField, Exists, OuterRef, Q, QuerySet, Value, When
 
 from apcert.accounts.models import User
+from apcert.applications.models import Application
 from apcert.assessments.choices import FindingGrade, FindingStatus
-from apcert.assessments.models import Finding
+from apcert.assessments.models import Assessment, Finding
 from apcert.bodies.choices import CBRole
+from apcert.bodies.models import CBStaff
 from apcert.certificates.choices import PUBLIC_STATUSES, CertificateStatus
 from apcert.certificates.models import Certificate, CertificateStatusChange
-from apcert.notifications.choices import MessageGroup
+from apcert.notifications.choices import MessageGroup, MessageTarget
 from apcert.notifications.models import (
     Message,
     NotificationPreference,
     NotificationSent,
     NotificationsStart,
 )
+from apcert.organizations.models import OrganizationMember
 
 if TYPE_CHECKING:
     from apcert.cycle.programme import PlannedVisit
@@ -219,6 +223,88 @@ def unread_messages(user: User, limit: int = 10) -> list[Message]:
 
 def unread_count(user: User) -> int:
     return messages_for(user).filter(read_at__isnull=True).count()
+
+
+def messages_listed(user: User) -> QuerySet[Message]:
+    """The person's messages for a list: each with ``state`` ("unread" or "read") to filter on."""
+    return messages_for(user).annotate(
+        state=Case(
+            When(read_at__isnull=True, then=Value("unread")),
+            default=Value("read"),
+            output_field=CharField(),
+        )
+    )
+
+
+def message_of(user: User, message_id: int) -> Message | None:
+    """One of the person's own messages, or None (someone else's is as good as missing)."""
+    return messages_for(user).filter(pk=message_id).first()
+
+
+@dataclass(frozen=True)
+class TargetRecord:
+    """Where the object a message is about belongs: its CB and organization (None when the
+    object is gone), and for a finding the assessment it was recorded in."""
+
+    cb_id: int | None
+    organization_id: int | None
+    assessment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """The CBs where a person holds an active role and the organizations they belong to."""
+
+    cb_ids: frozenset[int]
+    organization_ids: frozenset[int]
+    secretariat: bool
+
+
+def message_reader(user: User) -> Reader:
+    """What a message's reader may open: two queries, whatever the number of messages."""
+    cbs = CBStaff.objects.filter(user=user, active=True).values_list("cb_id", flat=True)
+    orgs = OrganizationMember.objects.filter(user=user).values_list("organization_id", flat=True)
+    return Reader(frozenset(cbs), frozenset(orgs), user.is_secretariat)
+
+
+def message_target_records(
+    targets: Iterable[tuple[str, int]],
+) -> dict[tuple[str, int], TargetRecord]:
+    """The CB and organization of each (object type, id), one query per object type; objects
+    of an unknown type, or gone, are left out."""
+    wanted: dict[str, set[int]] = {}
+    for kind, pk in targets:
+        wanted.setdefault(kind, set()).add(pk)
+    found: dict[tuple[str, int], TargetRecord] = {}
+    ids = wanted.get(MessageTarget.APPLICATION)
+    if ids:
+        for pk, cb_id, org_id in Application.objects.filter(pk__in=ids).values_list(
+            "pk", "cb_id", "organization_id"
+        ):
+            found[(MessageTarget.APPLICATION, pk)] = TargetRecord(cb_id, org_id)
+    ids = wanted.get(MessageTarget.CERTIFICATE)
+    if ids:
+        for pk, cb_id, org_id in Certificate.objects.filter(pk__in=ids).values_list(
+            "pk", "cb_id", "organization_id"
+        ):
+            found[(MessageTarget.CERTIFICATE, pk)] = TargetRecord(cb_id, org_id)
+    ids = wanted.get(MessageTarget.ASSESSMENT)
+    if ids:
+        for pk, cb_id, org_a, org_c in Assessment.objects.filter(pk__in=ids).values_list(
+            "pk", "cb_id", "application__organization_id", "certificate__organization_id"
+        ):
+            found[(MessageTarget.ASSESSMENT, pk)] = TargetRecord(cb_id, org_c or org_a, pk)
+    ids = wanted.get(MessageTarget.FINDING)
+    if ids:
+        for pk, a_id, cb_id, org_a, org_c in Finding.objects.filter(pk__in=ids).values_list(
+            "pk",
+            "assessment_id",
+            "assessment__cb_id",
+            "assessment__application__organization_id",
+            "assessment__certificate__organization_id",
+        ):
+            found[(MessageTarget.FINDING, pk)] = TargetRecord(cb_id, org_c or org_a, a_id)
+    return found
 
 
 def message_target(message: Message) -> tuple[str, int]:

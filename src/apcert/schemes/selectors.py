@@ -142,3 +142,11 @@ def standard_by_id(pk: int | None) -> Standard | None:
 def schemes_with_rules() -> QuerySet[Scheme]:
     """Every scheme with its rules (the Secretariat's settings page)."""
     return Scheme.objects.select_related("rules")
+
+
+def standards_declarable() -> QuerySet[Standard]:
+    """The editions a scope line may declare today: current and accepted for IECQ, by
+    designation and edition (each is checked again on the decision's date)."""
+    return Standard.objects.filter(status=StandardStatus.CURRENT, accepted_for_iecq=True).order_by(
+        "designation", "edition"
+    )

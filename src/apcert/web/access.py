@@ -2,7 +2,8 @@
 
 Every page needs a signed-in user except the public register (its pages, data and API),
 static files, the Django admin (it has its own sign-in page) and the few back-office pages
-marked ``login_not_required`` (sign-in, password reset, accepting an invitation).
+marked ``login_not_required`` (sign-in, password reset, accepting an invitation, and a
+person's calendar feed, which a calendar application reads by its secret address).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ class BackOfficeLoginMiddleware(LoginRequiredMiddleware):
     The public register (``settings.PUBLIC_PATHS`` and ``PUBLIC_PATH_PREFIXES``) is left
     alone before anything reads the session: its pages set no cookie and do not vary on one,
     signed in or not. The Django admin has its own sign-in page. Views marked
-    ``login_not_required`` (sign-in, password reset, invitations) are open, as Django's
-    ``LoginRequiredMiddleware`` has them.
+    ``login_not_required`` (sign-in, password reset, invitations, calendar feeds) are open,
+    as Django's ``LoginRequiredMiddleware`` has them.
 
     Each request of a signed-in user outside the public register renews the session, so
     ``SESSION_COOKIE_AGE`` is the time a session survives without use.

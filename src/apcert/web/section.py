@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from apcert.accounts.models import User
 from apcert.core.errors import DomainError
 from apcert.web.errors import error_page
 
 View = Callable[..., HttpResponse]
+#: A view of any response: a page, or a file streamed or served (an export).
+AnyView = TypeVar("AnyView", bound=Callable[..., HttpResponseBase])
 
 
 def current_user(request: HttpRequest) -> User:
@@ -36,14 +38,14 @@ def section(
     allowed: Callable[[User], bool] | None = None,
     refusal: DomainError | None = None,
     title: str = "",
-) -> Callable[[View], View]:
+) -> Callable[[AnyView], AnyView]:
     """Mark a view as a page of section ``name`` (the navigation highlights it) and, when
     ``allowed`` says the user is not one the section is for, answer ``refusal`` (a 403 page
     with the reason, headed ``title``) instead of the page."""
 
-    def decorate(view: View) -> View:
+    def decorate(view: AnyView) -> AnyView:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             request.office_section = name  # type: ignore[attr-defined]
             if allowed is not None and not allowed(current_user(request)):
                 assert refusal is not None
@@ -51,7 +53,7 @@ def section(
             return view(request, *args, **kwargs)
 
         wrapped.office_section = name  # type: ignore[attr-defined]
-        return wrapped
+        return cast(AnyView, wrapped)
 
     return decorate
 

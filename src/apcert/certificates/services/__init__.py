@@ -6,6 +6,7 @@ where the content changes, a new immutable issue, and applies one transition of
 derived data and exactly one audit event), all in one transaction.
 """
 
+from apcert.certificates.services.deferral import assessment_decision_defer
 from apcert.certificates.services.grant import certificate_grant, certificate_refuse
 from apcert.certificates.services.issues import (
     NewScopeLine,
@@ -58,6 +59,7 @@ __all__ = [
     "WITHDRAW_REASONS",
     "ChangePreview",
     "NewScopeLine",
+    "assessment_decision_defer",
     "certificate_action_blockers",
     "certificate_cancel",
     "certificate_change_confirm",

@@ -53,6 +53,27 @@ from apcert.certificates.services.transition import (
 )
 
 
+def transfer_subject_problems(old: Certificate, assessment: Assessment) -> list[RuleViolation]:
+    """A transfer takes a current certificate to the CB that carried out the transfer
+    review, which is another CB than the certificate's."""
+    if old.cb_id == assessment.cb_id:
+        return [
+            RuleViolation(
+                f"{old.number} is already certified by {old.cb.code}.",
+                code=CERTIFICATE_TRANSFER_SAME_CB,
+            )
+        ]
+    if old.status != CertificateStatus.CURRENT:
+        return [
+            RuleViolation(
+                f"{old.number} is {old.status}; only a current certificate can be transferred.",
+                code=CERTIFICATE_TRANSFER_NOT_CURRENT,
+                params={"state": old.status},
+            )
+        ]
+    return []
+
+
 def certificate_transfer(
     *,
     actor: User,
@@ -75,17 +96,7 @@ def certificate_transfer(
         old = _lock(certificate)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(old)
-        if old.cb_id == a.cb_id:
-            raise RuleViolation(
-                f"{old.number} is already certified by {old.cb.code}.",
-                code=CERTIFICATE_TRANSFER_SAME_CB,
-            )
-        if old.status != CertificateStatus.CURRENT:
-            raise RuleViolation(
-                f"{old.number} is {old.status}; only a current certificate can be transferred.",
-                code=CERTIFICATE_TRANSFER_NOT_CURRENT,
-                params={"state": old.status},
-            )
+        _raise_first(transfer_subject_problems(old, a))
         certificate_transition_check(old, "withdraw")
         _check_decision_date(old, decided_on)
         last = _last_issue(old)

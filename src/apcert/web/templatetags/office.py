@@ -13,6 +13,7 @@ from django import template
 from apcert.accounts.selectors import may_invite_anywhere
 from apcert.bodies.selectors import cb_codes_of_staff, is_active_cb_staff
 from apcert.core.permissions import is_secretariat
+from apcert.notifications.selectors import unread_count
 from apcert.organizations.selectors import is_organization_user
 
 register = template.Library()
@@ -48,6 +49,19 @@ def acts_for_an_organization(context: template.Context) -> bool:
 
 
 @register.simple_tag(takes_context=True)
+def unread_messages(context: template.Context) -> int:
+    """How many of the signed-in user's messages are unread (0 for no one)."""
+    request: Any = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return 0
+    cache: dict[str, int] = request.__dict__.setdefault("_apcert_office_counts", {})
+    if "unread" not in cache:
+        cache["unread"] = unread_count(user)
+    return cache["unread"]
+
+
+@register.simple_tag(takes_context=True)
 def cb_scope(context: template.Context) -> str:
     """Whose records the CB section shows the signed-in user, for its headings
     ("Applications to ..."): every CB for the Secretariat, else the CB the user is staff of
@@ -62,3 +76,14 @@ def cb_scope(context: template.Context) -> str:
     if codes:
         return f"your certification bodies ({', '.join(codes)})"
     return "your certification body"
+
+
+@register.simple_tag(takes_context=True)
+def certificate_followups(context: template.Context, cert: Any) -> Any:
+    """The assessments part of the CB's certificate page for the signed-in user: the visit
+    programme, the CB's assessments of it, what may be planned, a transfer in or out."""
+    # Read by the CB section's views module, which this module may not import at load time
+    # (the views import the forms, which import the services).
+    from apcert.web.sections.cb.views.visits import certificate_followups as read
+
+    return read(context["request"], cert)

@@ -177,6 +177,12 @@ def dashboard_context(roles: UserRoles, *, today: dt.date) -> dict[str, Any]:
             "week_end": week_end,
             "month_end": today + dt.timedelta(days=MONTH_DAYS),
             "everything": scope.everything,
+            # Certificates of these CBs link to the CB section's page (and to planning the
+            # visit); anyone else's to the public register.
+            "staff_cb_ids": set(scope.cb_ids),
+            "planner_cb_ids": {
+                entry.cb.pk for entry in roles.cbs if {"scheme_manager", "admin"} & set(entry.roles)
+            },
             "shown": SHOWN,
             "visits": visits,
             "findings": {

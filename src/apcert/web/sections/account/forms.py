@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from apcert.bodies.choices import CBRole
+from apcert.notifications.choices import MessageGroup
 from apcert.organizations.choices import OrganizationRole
 
 #: The role field's values: "cb:<role>" or "org:<role>".
@@ -88,3 +89,14 @@ class InvitationAcceptForm(forms.Form):
         if one and two and one != two:
             self.add_error("password2", "The two passwords differ.")
         return data
+
+
+class MailPreferencesForm(forms.Form):
+    """Which groups of e-mails the person gets: one check box per group."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for group, label in MessageGroup.choices:
+            self.fields[group] = forms.BooleanField(
+                label=label[:1].upper() + label[1:], required=False
+            )

@@ -133,6 +133,31 @@ class ReportForm(forms.Form):
     summary = forms.CharField(label="Summary", required=False, widget=TEXT, max_length=5000)
 
 
+class RescheduleForm(forms.Form):
+    """New dates for an assessment not yet started."""
+
+    start_date = DateField(label="First day")
+    end_date = DateField(label="Last day")
+    # Not required here: the service says why a reason is needed, next to this field.
+    reason = forms.CharField(
+        label="Why the dates change (for the record)", required=False, widget=TEXT, max_length=2000
+    )
+
+
+class ReportCorrectForm(forms.Form):
+    """The date or summary of an issued report, corrected before a decision rests on it."""
+
+    issued_on = DateField(label="Report issued on")
+    summary = forms.CharField(label="Summary", required=False, widget=TEXT, max_length=5000)
+    # Not required here: the service says why a reason is needed, next to this field.
+    reason = forms.CharField(
+        label="Why the report is corrected (for the record)",
+        required=False,
+        widget=TEXT,
+        max_length=2000,
+    )
+
+
 class ReviewForm(forms.Form):
     OUTCOMES = (
         ("accept_plan", "Accept the plan (to be verified later)"),
@@ -159,9 +184,128 @@ class ReviewForm(forms.Form):
             outcome.widget.choices = [(v, t) for v, t in self.OUTCOMES if v in outcomes]
 
 
+class VisitPlanForm(AssessmentPlanForm):
+    """An assessment of a certificate (surveillance, re-assessment, special, scope extension,
+    transfer review): dates and the team, as for the initial assessment, without the stage 1
+    document review, which only an initial assessment has."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        del self.fields["stage1_document_review"]
+
+
 class GrantForm(forms.Form):
     decided_on = _date("Decided on")
     rationale = forms.CharField(label="Rationale", required=False, widget=TEXT, max_length=5000)
+
+
+class DecisionForm(GrantForm):
+    """A decision on a certificate after its visit (maintain, renew, transfer): its date and
+    rationale."""
+
+
+class RefuseForm(forms.Form):
+    decided_on = _date("Decided on")
+    # Not required here: the service says why a rationale is needed, next to this field.
+    rationale = forms.CharField(
+        label="Why certification is refused",
+        required=False,
+        widget=TEXT,
+        max_length=5000,
+        help_text="For the record; the organization is told.",
+    )
+
+
+class ScopeDecisionForm(GrantForm):
+    """A decision after a scope-extension assessment: extend the scope at certified sites,
+    or add a site; the new scope lines come from :class:`NewScopeLineForm` rows."""
+
+    CHOICES = (
+        ("extend_scope", "Extend the scope at sites already on the certificate"),
+        ("site_add", "Add a site, with its scope lines"),
+    )
+    decision = forms.ChoiceField(label="Decision", widget=forms.RadioSelect, choices=CHOICES)
+    field_order = ["decision", "decided_on", "rationale"]
+
+
+class NewScopeLineForm(forms.Form):
+    """One scope line to add: a process category at a site of the holder, its wording and
+    declared standards. A row left empty is no line."""
+
+    category = forms.ChoiceField(label="Process category", required=False)
+    site = forms.ChoiceField(label="Site", required=False)
+    wording = forms.CharField(
+        label="Scope wording",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="As it will read on the certificate.",
+    )
+    standards = forms.MultipleChoiceField(
+        label="Declared standards",
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+        help_text="The current editions accepted for IECQ. Hold Ctrl (or Cmd) to choose several.",
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        categories: Sequence[tuple[str, str]],
+        sites: Sequence[tuple[int, str]],
+        standards: Sequence[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self.fields["category"], [("", "Choose"), *categories])
+        _set_choices(self.fields["site"], [("", "Choose"), *[(str(k), v) for k, v in sites]])
+        _set_choices(self.fields["standards"], list(standards))
+
+    @property
+    def empty(self) -> bool:
+        data = self.cleaned_data
+        return not (
+            data.get("category")
+            or data.get("site")
+            or data.get("wording", "").strip()
+            or data.get("standards")
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        # A row begun names its category and site, or it cannot be read as a scope line;
+        # the rest (wording, standards, the acceptance) is the service's to judge.
+        if not self.empty:
+            for name, what in (("category", "process category"), ("site", "site")):
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, f"Choose the {what} of this scope line.")
+        return data
+
+
+class DeferForm(forms.Form):
+    until = DateField(
+        label="Deferred until", help_text=f"The day the decision is expected. {DATE_HINT}"
+    )
+    # Not required here: the service says why a reason is needed, next to this field.
+    reason = forms.CharField(
+        label="Why the decision waits (private)", required=False, widget=TEXT, max_length=5000
+    )
+
+
+class TransferLookupForm(forms.Form):
+    """A certificate of another certification body, by its number; and, for a scheme manager
+    of several CBs, the one that takes it over."""
+
+    number = forms.CharField(
+        label="Certificate number",
+        max_length=40,
+        help_text="As the public register shows it, e.g. IECQ-A BSI 24.0001.",
+    )
+    cb = forms.ChoiceField(label="Your certification body", required=False)
+
+    def __init__(self, *args: Any, cbs: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self.fields["cb"], [(str(k), v) for k, v in cbs])
 
 
 # --- decisions on a certificate -----------------------------------------------------------
@@ -285,3 +429,22 @@ class ResubmitForm(forms.Form):
         widget=TEXT,
         max_length=2000,
     )
+
+
+class FindingEditForm(FindingForm):
+    """A correction of a finding: the fields of a new one but the day it was raised, which
+    stays as recorded."""
+
+    reason = forms.CharField(
+        label="Why is it corrected? (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )
+
+    def __init__(self, *args: Any, standards: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, standards=standards, **kwargs)
+        del self.fields["raised_on"]
+        self.fields[
+            "due_date"
+        ].help_text = "Leave empty to keep it; an observation is due the day it was raised."

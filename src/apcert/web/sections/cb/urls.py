@@ -6,10 +6,12 @@ from apcert.assessments.views_evidence import evidence_download
 from apcert.web.sections.cb.views import (
     applications,
     assessments,
+    calendar,
     certificates,
     decisions,
     lists,
     reports,
+    visits,
 )
 
 app_name = "cb"
@@ -33,6 +35,11 @@ urlpatterns = [
     path("assessments/<int:pk>/start", assessments.assessment_start_view, name="assessment-start"),
     path("assessments/<int:pk>/findings", assessments.finding_record_view, name="finding-record"),
     path(
+        "assessments/<int:pk>/findings/<int:finding_id>/edit",
+        assessments.finding_edit_view,
+        name="finding-edit",
+    ),
+    path(
         "assessments/<int:pk>/report", assessments.assessment_report_view, name="assessment-report"
     ),
     path(
@@ -45,15 +52,40 @@ urlpatterns = [
         reports.assessment_report_pdf,
         name="assessment-report-pdf",
     ),
+    path(
+        "assessments/<int:pk>/dates",
+        assessments.assessment_reschedule_view,
+        name="assessment-reschedule",
+    ),
+    path(
+        "assessments/<int:pk>/report/correct",
+        assessments.assessment_report_correct_view,
+        name="assessment-report-correct",
+    ),
     path("assessments/<int:pk>/decision", decisions.decision_view, name="decision"),
+    path(
+        "assessments/<int:pk>/decision/defer",
+        decisions.decision_defer_view,
+        name="decision-defer",
+    ),
     path(
         "corrective-actions/<int:pk>/review",
         assessments.corrective_action_review_view,
         name="corrective-action-review",
     ),
     path("evidence/<int:evidence_id>", evidence_download, name="evidence"),
+    path("calendar/", calendar.calendar_month, name="calendar"),
+    path("calendar/feed", calendar.calendar_feed, name="calendar-feed"),
+    path("calendar/feed/new", calendar.calendar_feed_new, name="calendar-feed-new"),
+    path("calendar/feed/stop", calendar.calendar_feed_stop, name="calendar-feed-stop"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
+    path(
+        "certificates/<int:pk>/plan/<slug:kind>",
+        visits.certificate_plan_view,
+        name="certificate-plan",
+    ),
+    path("transfers/take-over", visits.transfer_in_view, name="transfer-in"),
     # Before the decisions' pattern, which would take "resubmit" for a decision.
     path(
         "certificates/<int:pk>/resubmit",

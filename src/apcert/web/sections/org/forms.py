@@ -196,3 +196,16 @@ class EvidenceForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = evidence_hint()
+
+
+class EvidenceRemoveForm(forms.Form):
+    """Take back an evidence file: why, for the assessment team's record."""
+
+    reason = forms.CharField(
+        label="Why do you remove it?",
+        # The service says what is missing; the browser asks for it first.
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+        max_length=2000,
+        help_text="The assessment team sees that the file was removed, by whom and why.",
+    )

@@ -20,6 +20,16 @@ urlpatterns = [
         name="scope-line-new",
     ),
     path(
+        "<int:org_id>/applications/<int:app_id>/scope-lines/<int:line_id>/edit",
+        views.scope_line_edit,
+        name="scope-line-edit",
+    ),
+    path(
+        "<int:org_id>/applications/<int:app_id>/scope-lines/<int:line_id>/remove",
+        views.scope_line_remove_view,
+        name="scope-line-remove",
+    ),
+    path(
         "<int:org_id>/applications/<int:app_id>/submit",
         views.application_submit_view,
         name="application-submit",
@@ -36,6 +46,11 @@ urlpatterns = [
         "<int:org_id>/findings/<int:finding_id>/evidence",
         views.evidence_upload,
         name="evidence-new",
+    ),
+    path(
+        "<int:org_id>/findings/<int:finding_id>/evidence/<int:evidence_id>/remove",
+        views.evidence_remove_view,
+        name="evidence-remove",
     ),
     path("<int:org_id>/assessments/", views.assessment_report_list, name="assessment-reports"),
     path(

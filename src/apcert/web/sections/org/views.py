@@ -13,13 +13,14 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apcert.applications.choices import ApplicationStatus
+from apcert.applications.errors import APPLICATION_NOT_DRAFT
 from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import (
@@ -33,10 +34,17 @@ from apcert.applications.services import (
     application_submit,
     application_withdraw,
     scope_line_add,
+    scope_line_remove,
+    scope_line_update,
 )
-from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
+from apcert.assessments.choices import (
+    AssessmentKind,
+    CorrectiveActionStatus,
+    FindingGrade,
+    FindingStatus,
+)
 from apcert.assessments.errors import EVIDENCE_NO_ANSWER
-from apcert.assessments.evidence import evidence_attach
+from apcert.assessments.evidence import evidence_attach, evidence_remove, evidence_visible
 from apcert.assessments.lifecycle import FINDING
 from apcert.assessments.models import Assessment, Finding
 from apcert.assessments.selectors import (
@@ -70,14 +78,26 @@ from apcert.web.assessment_reports import (
     report_pdf_response,
 )
 from apcert.web.chooser import answers_kept, query_of, wants_matches
+from apcert.web.columns import certificate_columns
 from apcert.web.errors import add_form_error, error_page
-from apcert.web.lists import ChoiceFilter, Search, Sort, list_page
+from apcert.web.exports import export_response
+from apcert.web.lists import (
+    ChoiceFilter,
+    Column,
+    DateRange,
+    Search,
+    Sort,
+    TextFilter,
+    country_code,
+    list_page,
+)
 from apcert.web.section import current_user, section
 from apcert.web.sections.account.choosers import cb_chooser
 from apcert.web.sections.org.forms import (
     ApplicationForm,
     CorrectiveActionForm,
     EvidenceForm,
+    EvidenceRemoveForm,
     ScopeLineForm,
     SiteForm,
     WithdrawForm,
@@ -117,11 +137,21 @@ def _context(request: HttpRequest, organization: Organization, tab: str, **extra
 # --- the organizations and their profile --------------------------------------------------------
 
 
+ORGANIZATION_COLUMNS = (
+    Column("Legal name", lambda o: o.legal_name),
+    Column("Country", lambda o: o.country),
+    Column("Registration number", lambda o: o.registration_number),
+    Column("Registered with", lambda o: o.registration_authority),
+    Column("Registered in apcert (UTC)", lambda o: o.created_at),
+)
+
+
 @require_safe
 @org_page
-def organization_list(request: HttpRequest) -> HttpResponse:
+def organization_list(request: HttpRequest) -> HttpResponseBase:
     """The organizations the user acts for (the Secretariat: all); straight to the one if
-    there is only one."""
+    there is only one. Search by name or registration number, filter by country and date
+    registered, sort, page, export."""
     user = current_user(request)
     organizations = organizations_for_organization_users(user)
     if not is_secretariat(user):
@@ -141,15 +171,44 @@ def organization_list(request: HttpRequest) -> HttpResponse:
             "registered": Sort("Registered in apcert", ("created_at",)),
         },
         default_sort="name",
-        search=Search("Legal name contains", ("legal_name__icontains",)),
+        search=Search(
+            "Legal name or registration number",
+            ("legal_name__icontains", "registration_number__icontains"),
+        ),
+        text_filters=[
+            TextFilter(
+                "country",
+                "country",
+                "Country",
+                clean=country_code,
+                hint="Two letters, e.g. DE.",
+                size=4,
+            )
+        ],
+        date_ranges=[DateRange("registered", "created_at__date", "Registered in apcert")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing, ORGANIZATION_COLUMNS, name="organizations", title="Organizations"
+        )
     return render(request, "web/org/organizations.html", {"listing": listing})
+
+
+SITE_COLUMNS = (
+    Column("Name", lambda s: s.name),
+    Column("Address", lambda s: s.address),
+    Column("City", lambda s: s.city),
+    Column("Country", lambda s: s.country),
+    Column("In the public register", lambda s: s.published),
+)
 
 
 @require_safe
 @org_page
-def profile(request: HttpRequest, org_id: int) -> HttpResponse:
-    """The organization's registration details and its sites."""
+def profile(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The organization's registration details and its sites: search by name, city or
+    address, filter by country and publication, sort, page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -160,6 +219,10 @@ def profile(request: HttpRequest, org_id: int) -> HttpResponse:
             "country": Sort("Country", ("country", "city")),
         },
         default_sort="name",
+        search=Search(
+            "Name, city or address",
+            ("name__icontains", "city__icontains", "address__icontains"),
+        ),
         filters=[
             ChoiceFilter(
                 "published",
@@ -168,7 +231,20 @@ def profile(request: HttpRequest, org_id: int) -> HttpResponse:
                 label="In the public register",
             )
         ],
+        text_filters=[
+            TextFilter(
+                "country",
+                "country",
+                "Country",
+                clean=country_code,
+                hint="Two letters, e.g. DE.",
+                size=4,
+            )
+        ],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(listing, SITE_COLUMNS, name="sites", title="Sites")
     context = _context(request, organization, "profile", listing=listing)
     context["may_add_site"] = context["acts_for"] or is_secretariat(current_user(request))
     return render(request, "web/org/profile.html", context)
@@ -212,9 +288,23 @@ def site_new(request: HttpRequest, org_id: int) -> HttpResponse:
 # --- applications -------------------------------------------------------------------------------
 
 
+ORG_APPLICATION_COLUMNS = (
+    Column("Application", lambda a: a.pk),
+    Column("Certification body", lambda a: a.cb.code),
+    Column("Certification body name", lambda a: a.cb.name),
+    Column("Scheme", lambda a: a.scheme.code),
+    Column("Status", lambda a: a.get_status_display()),
+    Column("Design claimed", lambda a: a.design_claimed),
+    Column("Started (UTC)", lambda a: a.created_at),
+    Column("Submitted (UTC)", lambda a: a.submitted_at),
+)
+
+
 @require_safe
 @org_page
-def application_list(request: HttpRequest, org_id: int) -> HttpResponse:
+def application_list(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The organization's applications: search by CB or number, filter by status, CB and
+    date started, sort, page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -228,10 +318,21 @@ def application_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "cb": Sort("Certification body", ("cb__code", "-created_at")),
         },
         default_sort="-created",
+        search=Search(
+            "Certification body or application number",
+            ("cb__code__icontains", "cb__name__icontains"),
+            numbers=("pk",),
+        ),
         filters=[
             ChoiceFilter("status", "status", ApplicationStatus.choices, label="Status"),
         ],
+        date_ranges=[DateRange("started", "created_at__date", "Started")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing, ORG_APPLICATION_COLUMNS, name="applications", title="Applications"
+        )
     return render(
         request,
         "web/org/applications.html",
@@ -352,6 +453,8 @@ def _scope_context(
         "problems": application_problems(application, timezone.localdate()) if draft else [],
         "scope_form": scope_form if draft and acts_for else None,
         "scope_refusal": refusal,
+        # Each line may be changed or removed while the application is a draft.
+        "may_change_lines": draft and acts_for,
         "added": added,
         "acts_for": acts_for,
     }
@@ -371,6 +474,8 @@ def _application_page(
         application,
         scope_form=extra.pop("scope_form", None),
     )
+    if extra.get("scope_refusal"):
+        scope["scope_refusal"] = extra.pop("scope_refusal")
     withdrawable = (
         scope["acts_for"]
         # Withdrawal as the application's lifecycle allows it, and only until a decision.
@@ -460,6 +565,141 @@ def scope_line_new(request: HttpRequest, org_id: int, app_id: int) -> HttpRespon
     return _application_page(request, organization, application, scope_form=form, status=400)
 
 
+def _scope_line(application: Application, line_id: int) -> ScopeLine:
+    return get_object_or_404(
+        application.scope_lines.select_related("category", "site").prefetch_related("standards"),
+        pk=line_id,
+    )
+
+
+def _scope_line_edit_page(
+    request: HttpRequest,
+    organization: Organization,
+    application: Application,
+    line: ScopeLine,
+    form: ScopeLineForm | None,
+    *,
+    refusal: DomainError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "web/org/scope_line_edit.html",
+        _context(
+            request,
+            organization,
+            "applications",
+            application=application,
+            line=line,
+            form=form,
+            refusal=refusal,
+        ),
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@org_page
+def scope_line_edit(request: HttpRequest, org_id: int, app_id: int, line_id: int) -> HttpResponse:
+    """Change a scope line of a draft application (``scope_line_update``), in a form
+    prefilled with the line as it is."""
+    user = current_user(request)
+    organization = _organization(request, org_id)
+    application = _application(request, organization, app_id)
+    line = _scope_line(application, line_id)
+    try:
+        require_org_member(user, organization)
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Change a scope line")
+    sites = sites_of(organization)
+    if request.method != "POST":
+        if application.status != ApplicationStatus.DRAFT:
+            # Nothing to change: the reason, as the service gives it to a forced change.
+            return _scope_line_edit_page(
+                request,
+                organization,
+                application,
+                line,
+                None,
+                refusal=RuleViolation(
+                    "Only a draft application's scope can be changed.", code=APPLICATION_NOT_DRAFT
+                ),
+                status=409,
+            )
+        form = ScopeLineForm(
+            sites=sites,
+            initial={
+                "category": line.category_id,
+                "site": line.site_id,
+                "wording": line.wording,
+                "standards": [s.pk for s in line.standards.all()],
+            },
+        )
+        return _scope_line_edit_page(request, organization, application, line, form)
+    form = ScopeLineForm(request.POST, sites=sites)
+    if not form.is_valid():
+        return _scope_line_edit_page(request, organization, application, line, form, status=400)
+    data = form.cleaned_data
+    try:
+        scope_line_update(
+            actor=user,
+            scope_line=line,
+            category=data["category"],
+            site=data["site"],
+            wording=data["wording"],
+            standards=list(data["standards"]),
+        )
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Change a scope line")
+    except DomainError as exc:
+        refusal = None
+        if exc.field:
+            add_form_error(form, exc)
+        else:
+            refusal = exc
+        return _scope_line_edit_page(
+            request,
+            organization,
+            application,
+            line,
+            form if application.status == ApplicationStatus.DRAFT else None,
+            refusal=refusal,
+            status=exc.http_status,
+        )
+    messages.success(request, f"Scope line {data['category'].code} at {data['site'].name} changed.")
+    url = reverse("web:org:application", args=[organization.pk, application.pk])
+    return redirect(f"{url}#scope")
+
+
+@require_POST
+@org_page
+def scope_line_remove_view(
+    request: HttpRequest, org_id: int, app_id: int, line_id: int
+) -> HttpResponse:
+    """Take a line out of a draft application's scope (``scope_line_remove``), once
+    confirmed on the application's page."""
+    user = current_user(request)
+    organization = _organization(request, org_id)
+    application = _application(request, organization, app_id)
+    line = _scope_line(application, line_id)
+    label = f"{line.category.code} at {line.site.name}"
+    try:
+        scope_line_remove(actor=user, scope_line=line)
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Remove a scope line")
+    except DomainError as exc:
+        return _application_page(
+            request,
+            organization,
+            _application(request, organization, app_id),
+            scope_refusal=exc.message,
+            status=exc.http_status,
+        )
+    messages.success(request, f"Scope line {label} removed.")
+    url = reverse("web:org:application", args=[organization.pk, application.pk])
+    return redirect(f"{url}#scope")
+
+
 @require_POST
 @org_page
 def application_submit_view(request: HttpRequest, org_id: int, app_id: int) -> HttpResponse:
@@ -518,10 +758,27 @@ def application_withdraw_view(request: HttpRequest, org_id: int, app_id: int) ->
 # --- findings -----------------------------------------------------------------------------------
 
 
+FINDING_COLUMNS = (
+    Column("Finding", lambda f: f.pk),
+    Column("Grade", lambda f: f.get_grade_display()),
+    Column("Requirement", lambda f: f.requirement_ref),
+    Column("Description", lambda f: f.description),
+    Column("Assessment", lambda f: f.assessment.get_kind_display()),
+    Column("Certification body", lambda f: f.assessment.cb.code),
+    Column("Assessment first day", lambda f: f.assessment.start_date),
+    Column("Status", lambda f: f.get_status_display()),
+    Column("Raised on", lambda f: f.raised_on),
+    Column("Due", lambda f: f.due_date),
+    Column("Closed on", lambda f: f.closed_on),
+)
+
+
 @require_safe
 @org_page
-def finding_list(request: HttpRequest, org_id: int) -> HttpResponse:
-    """The findings of the organization's assessments, those waiting on an answer first."""
+def finding_list(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The findings of the organization's assessments, those waiting on an answer first:
+    search by requirement or description, filter by status, grade and due date, sort,
+    page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -533,11 +790,20 @@ def finding_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "status": Sort("Status", ("status", "due_date")),
         },
         default_sort="due",
+        search=Search(
+            "Requirement, description or finding number",
+            ("requirement_ref__icontains", "description__icontains"),
+            numbers=("pk",),
+        ),
         filters=[
             ChoiceFilter("status", "status", FindingStatus.choices, label="Status"),
             ChoiceFilter("grade", "grade", FindingGrade.choices, label="Grade"),
         ],
+        date_ranges=[DateRange("due", "due_date", "Due")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(listing, FINDING_COLUMNS, name="findings", title="Findings")
     return render(
         request,
         "web/org/findings.html",
@@ -562,6 +828,8 @@ def _finding_page(
     *,
     answer_form: CorrectiveActionForm | None = None,
     evidence_form: EvidenceForm | None = None,
+    remove_form: EvidenceRemoveForm | None = None,
+    remove_pk: int | None = None,
     refusal: DomainError | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -574,6 +842,19 @@ def _finding_page(
         context["answer_form"] = answer_form or CorrectiveActionForm()
     if acts_for and answers and finding.status in _TAKES_EVIDENCE:
         context["evidence_form"] = evidence_form or EvidenceForm()
+    # The files the viewer uploaded to an answer still awaiting review: each may be removed.
+    user = current_user(request)
+    # Each gets its own form (its own field ids), the refused one back with its errors.
+    for ca in answers:
+        if not (acts_for and ca.status == CorrectiveActionStatus.SUBMITTED):
+            continue
+        for ev in ca.evidence_files.all():
+            if ev.uploaded_by_id == user.pk:
+                given = remove_form if ev.pk == remove_pk else None
+                ev.remove_form = given or EvidenceRemoveForm(  # type: ignore[attr-defined]
+                    prefix=f"remove-{ev.pk}"
+                )
+    context["remove_pk"] = remove_pk
     for form, shown in ((answer_form, "answer_form"), (evidence_form, "evidence_form")):
         # A forced request to a form the page no longer offers: its errors become the notice.
         if form is not None and form.errors and shown not in context and refusal is None:
@@ -663,6 +944,49 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
     )
 
 
+@require_POST
+@org_page
+def evidence_remove_view(
+    request: HttpRequest, org_id: int, finding_id: int, evidence_id: int
+) -> HttpResponse:
+    """Take back an evidence file the viewer uploaded, saying why (``evidence_remove``):
+    while the answer awaits review. The file is kept for the record, marked removed."""
+    organization = _organization(request, org_id)
+    finding = _finding(request, organization, finding_id)
+    evidence = get_object_or_404(
+        evidence_visible(actor=current_user(request)).filter(corrective_action__finding=finding),
+        pk=evidence_id,
+    )
+    form = EvidenceRemoveForm(request.POST, prefix=f"remove-{evidence.pk}")
+    refusal: DomainError | None = None
+    status = 400
+    if form.is_valid():
+        try:
+            evidence_remove(
+                actor=current_user(request), evidence=evidence, reason=form.cleaned_data["reason"]
+            )
+        except PermissionDenied as exc:
+            return error_page(request, exc, title="Remove an evidence file")
+        except DomainError as exc:
+            status = exc.http_status
+            if exc.field:
+                add_form_error(form, exc)
+            else:
+                refusal = exc
+        else:
+            messages.success(request, f"{evidence.name} is removed from your answer.")
+            return redirect("web:org:finding", org_id=organization.pk, finding_id=finding.pk)
+    return _finding_page(
+        request,
+        organization,
+        finding,
+        remove_form=form if refusal is None else None,
+        remove_pk=evidence.pk,
+        refusal=refusal,
+        status=status,
+    )
+
+
 # --- assessment reports -------------------------------------------------------------------------
 
 
@@ -718,7 +1042,9 @@ def assessment_report_pdf(request: HttpRequest, org_id: int, pk: int) -> HttpRes
 
 @require_safe
 @org_page
-def certificate_list(request: HttpRequest, org_id: int) -> HttpResponse:
+def certificate_list(request: HttpRequest, org_id: int) -> HttpResponseBase:
+    """The organization's certificates: search by number, filter by status and expiry,
+    sort, page, export."""
     organization = _organization(request, org_id)
     listing = list_page(
         request,
@@ -731,8 +1057,19 @@ def certificate_list(request: HttpRequest, org_id: int) -> HttpResponse:
             "expires": Sort("Expiry", ("expires_on",)),
         },
         default_sort="number",
+        search=Search("Number contains", ("number__icontains",)),
         filters=[ChoiceFilter("status", "status", CertificateStatus.choices, label="Status")],
+        date_ranges=[DateRange("expires", "expires_on", "Expires")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing,
+            certificate_columns(),
+            name="certificates",
+            title="Certificates",
+            prepare=with_status_today,
+        )
     with_status_today(listing.page.object_list)
     return render(
         request,

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -56,9 +56,20 @@ from apcert.schemes.selectors import (
     standards_catalogue,
 )
 from apcert.schemes.services import scheme_publication_review_set
+from apcert.web.columns import certificate_columns
 from apcert.web.errors import add_form_error, error_page
-from apcert.web.lists import ChoiceFilter, Search, Sort, TextFilter, list_page
-from apcert.web.section import current_user, section
+from apcert.web.exports import export_response
+from apcert.web.lists import (
+    ChoiceFilter,
+    Column,
+    DateRange,
+    Search,
+    Sort,
+    TextFilter,
+    country_code,
+    list_page,
+)
+from apcert.web.section import AnyView, current_user, section
 from apcert.web.sections.sec.forms import (
     AcceptanceForm,
     AcceptanceStatusForm,
@@ -79,7 +90,7 @@ NOT_SECRETARIAT = PermissionDenied(
 )
 
 
-def secretariat_page(title: str) -> Callable[[View], View]:
+def secretariat_page(title: str) -> Callable[[AnyView], AnyView]:
     """Refuse the page with the reason (403) to anyone but the Secretariat, before it reads
     anything; the selectors and services check again."""
     return section("secretariat", allowed=is_secretariat, refusal=NOT_SECRETARIAT, title=title)
@@ -101,10 +112,22 @@ CB_SORTS = {
 }
 
 
+CB_COLUMNS = (
+    Column("Code", lambda cb: cb.code),
+    Column("Name", lambda cb: cb.name),
+    Column("Country", lambda cb: cb.country),
+    Column("Website", lambda cb: cb.website),
+    Column("Acceptances active", lambda cb: cb.active_acceptance_count),
+    Column("Acceptances", lambda cb: cb.acceptance_count),
+    Column("Added (UTC)", lambda cb: cb.created_at),
+)
+
+
 @require_http_methods(["GET", "HEAD"])
 @secretariat_page("Certification bodies")
-def cb_list(request: HttpRequest) -> HttpResponse:
-    """Every CB with its acceptances counted; filter by code or name, and by country."""
+def cb_list(request: HttpRequest) -> HttpResponseBase:
+    """Every CB with its acceptances counted; search by code or name, filter by country
+    and date added, sort, page, export."""
     cbs = cbs_for_secretariat(current_user(request))
     countries = cb_countries_for_secretariat(current_user(request))
     listing = list_page(
@@ -114,7 +137,13 @@ def cb_list(request: HttpRequest) -> HttpResponse:
         default_sort="code",
         filters=[ChoiceFilter("country", "country", [(c, c) for c in countries], label="Country")],
         search=Search("Code or name contains", ("code__icontains", "name__icontains")),
+        date_ranges=[DateRange("added", "created_at__date", "Added")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing, CB_COLUMNS, name="certification-bodies", title="Certification bodies"
+        )
     return _render(request, "cb_list.html", {"listing": listing})
 
 
@@ -274,11 +303,28 @@ def _category_tree() -> list[CategoryRow]:
     return tree
 
 
+STANDARD_COLUMNS = (
+    Column("Designation", lambda s: s.designation),
+    Column("Edition", lambda s: s.edition),
+    Column("Title", lambda s: s.title),
+    Column("Status", lambda s: s.get_status_display()),
+    Column(
+        "Superseded by",
+        lambda s: (
+            f"{s.superseded_by.designation}:{s.superseded_by.edition}" if s.superseded_by else ""
+        ),
+    ),
+    Column("Withdrawn on", lambda s: s.withdrawn_on),
+    Column("Accepted for use in IECQ", lambda s: s.accepted_for_iecq),
+)
+
+
 @require_http_methods(["GET", "HEAD"])
 @secretariat_page("Reference data")
-def reference(request: HttpRequest) -> HttpResponse:
+def reference(request: HttpRequest) -> HttpResponseBase:
     """Schemes, programmes, the process category tree and the standards catalogue, as the
-    database holds them; the standards filterable by text, status and acceptance."""
+    database holds them; the standards searchable, filterable by status, acceptance and
+    date withdrawn, sortable and exportable."""
     listing = list_page(
         request,
         standards_catalogue(),
@@ -296,8 +342,14 @@ def reference(request: HttpRequest) -> HttpResponse:
                 label="Accepted for use in IECQ",
             ),
         ],
+        date_ranges=[DateRange("withdrawn", "withdrawn_on", "Withdrawn")],
+        exportable=True,
         per_page=50,
     )
+    if listing.export:
+        return export_response(
+            listing, STANDARD_COLUMNS, name="standards", title="Standards catalogue"
+        )
     return _render(
         request,
         "reference.html",
@@ -322,16 +374,12 @@ CERT_SORTS = {
 }
 
 
-def _country(text: str) -> str:
-    text = text.strip().upper()
-    return text if len(text) == 2 and text.isalpha() else ""
-
-
 @require_http_methods(["GET", "HEAD"])
 @secretariat_page("Certificates")
-def certificate_list(request: HttpRequest) -> HttpResponse:
-    """Every certificate of every CB: filter by CB, status and holder's country; sort; pages
-    read with LIMIT, the count capped (:mod:`apcert.web.lists`)."""
+def certificate_list(request: HttpRequest) -> HttpResponseBase:
+    """Every certificate of every CB: search by number or holder, filter by CB, status,
+    holder's country and dates; sort; pages read with LIMIT, the count capped
+    (:mod:`apcert.web.lists`); export."""
     certificates = certificates_visible_to(current_user(request))
     cbs = cb_codes_for_secretariat(current_user(request))
     listing = list_page(
@@ -339,7 +387,14 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
         certificates,
         sorts=CERT_SORTS,
         default_sort="number",
-        search=Search("Number contains", ("number__icontains",)),
+        search=Search(
+            "Number, holder or registration number",
+            (
+                "number__icontains",
+                "organization__legal_name__icontains",
+                "organization__registration_number__icontains",
+            ),
+        ),
         filters=[
             ChoiceFilter("cb", "cb__code", [(c, c) for c in cbs], label="Certification body"),
             ChoiceFilter("status", "status", CertificateStatus.choices, label="Status"),
@@ -349,13 +404,26 @@ def certificate_list(request: HttpRequest) -> HttpResponse:
                 "country",
                 "organization__country",
                 "Holder's country",
-                clean=_country,
+                clean=country_code,
                 hint="Two letters, e.g. DE.",
                 size=4,
             )
         ],
+        date_ranges=[
+            DateRange("expires", "expires_on", "Expires"),
+            DateRange("issued", "first_issued_on", "First issued"),
+        ],
+        exportable=True,
         per_page=CERT_PER_PAGE,
     )
+    if listing.export:
+        return export_response(
+            listing,
+            certificate_columns(),
+            name="certificates",
+            title="Certificates",
+            prepare=with_status_today,
+        )
     with_status_today(listing.items)
     return _render(request, "certificate_list.html", {"listing": listing})
 
@@ -392,10 +460,24 @@ REVIEW_SORTS = {
 }
 
 
+REVIEW_COLUMNS = (
+    Column("Certificate", lambda r: r.certificate.number),
+    Column("Certification body", lambda r: r.certificate.cb.code),
+    Column("Holder", lambda r: r.certificate.organization.legal_name),
+    Column("Holder's country", lambda r: r.certificate.organization.country),
+    Column("Scheme", lambda r: r.certificate.scheme.code),
+    Column("Submitted (UTC)", lambda r: r.submitted_at),
+    Column("Submitted by", lambda r: str(r.submitted_by) if r.submitted_by else ""),
+    Column("Review", lambda r: r.get_status_display()),
+)
+
+
 @require_http_methods(["GET", "HEAD"])
 @secretariat_page("Review before publication")
-def publication_reviews(request: HttpRequest) -> HttpResponse:
-    """The new certificates submitted for review, those awaiting it first by default."""
+def publication_reviews(request: HttpRequest) -> HttpResponseBase:
+    """The new certificates submitted for review, those awaiting it first by default:
+    search by number or holder, filter by review status, CB and date submitted, sort,
+    page, export."""
     reviews = publication_reviews_for_secretariat(current_user(request))
     listing = list_page(
         request,
@@ -407,9 +489,23 @@ def publication_reviews(request: HttpRequest) -> HttpResponse:
         sorts=REVIEW_SORTS,
         default_sort="submitted",
         filters=[
-            ChoiceFilter("status", "status", PublicationReviewStatus.choices, label="Review status")
+            ChoiceFilter(
+                "status", "status", PublicationReviewStatus.choices, label="Review status"
+            ),
+            ChoiceFilter(
+                "cb",
+                "certificate__cb__code",
+                [(c, c) for c in cb_codes_for_secretariat(current_user(request))],
+                label="Certification body",
+            ),
         ],
+        date_ranges=[DateRange("submitted", "submitted_at__date", "Submitted")],
+        exportable=True,
     )
+    if listing.export:
+        return export_response(
+            listing, REVIEW_COLUMNS, name="publication-reviews", title="Publication reviews"
+        )
     pending = reviews.filter(status=PublicationReviewStatus.PENDING).count()
     return _render(request, "publication_reviews.html", {"listing": listing, "pending": pending})
 

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apcert.accounts.models import User
@@ -16,7 +17,7 @@ from apcert.applications.selectors import applications_for_cb_staff, scope_lines
 from apcert.applications.services import application_accept, application_reject
 from apcert.assessments.choices import AssessmentKind
 from apcert.assessments.selectors import assessments_of_application
-from apcert.assessments.services import assessment_plan
+from apcert.assessments.services import assessment_plan, refuse_second_initial_assessment
 from apcert.bodies.models import CertificationBody
 from apcert.bodies.selectors import active_staff_of
 from apcert.core.errors import PERMISSION_CB_ROLE_REQUIRED, DomainError, PermissionDenied
@@ -45,6 +46,7 @@ def _application_page(
     lines = list(scope_lines_of(app))
     assessments = list(assessments_of_application(app.pk))
     manager = "scheme_manager" in roles
+    stop = _initial_plan_problem(app) if app.status == ApplicationStatus.ACCEPTED else None
     return render(
         request,
         "web/cb/application_detail.html",
@@ -55,7 +57,8 @@ def _application_page(
             "assessments": assessments,
             "certificates": with_status_today(app.certificates.all()),
             "may_decide": manager and APPLICATION.allowed(app.status, "accept"),
-            "may_plan": manager and app.status == ApplicationStatus.ACCEPTED,
+            "may_plan": manager and app.status == ApplicationStatus.ACCEPTED and stop is None,
+            "plan_stop": stop,
             "accept_form": accept_form or f.ApplicationAcceptForm(prefix="accept"),
             "reject_form": reject_form or f.ApplicationRejectForm(prefix="reject"),
             "section": SECTION,
@@ -112,6 +115,17 @@ def application_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _application_page(request, app, reject_form=form, status=400)
 
 
+def _initial_plan_problem(app: Application) -> DomainError | None:
+    """Why the application's initial assessment may not be planned today, if it may not
+    (the service's own check: one initial assessment to an application, none once it is
+    decided on)."""
+    try:
+        refuse_second_initial_assessment(app, timezone.localdate())
+    except DomainError as exc:
+        return exc
+    return None
+
+
 def staff_choices(cb: CertificationBody) -> tuple[list[tuple[int, str]], set[int]]:
     """The CB's active staff, one entry a person with their roles, and which of them are
     assessors."""
@@ -140,6 +154,11 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             title="Plan an assessment",
         )
+    # The page is not offered for a second initial assessment: it says why; a POST is
+    # refused by the service, which checks again for the dates asked.
+    stop = _initial_plan_problem(app)
+    if stop is not None and request.method != "POST":
+        return error_page(request, stop, title="Plan an assessment")
     staff, assessors = staff_choices(app.cb)
     form = f.AssessmentPlanForm(
         request.POST if request.method == "POST" else None, staff=staff, assessors=assessors
@@ -160,7 +179,7 @@ def assessment_plan_view(request: HttpRequest, pk: int) -> HttpResponse:
                     team=[(members[uid], role) for uid, role in form.team_roles()],
                 )
             except DomainError as exc:
-                offered = app.status == ApplicationStatus.ACCEPTED
+                offered = app.status == ApplicationStatus.ACCEPTED and stop is None
                 if (page := show_refusal(request, exc, form, None, offered=offered)) is not None:
                     return page
                 status = exc.http_status
