@@ -28,10 +28,11 @@ from tests.factories import DAY0, World
 #: dashboards have visits due and findings open.
 TODAY = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 
-SECRETARIAT, CB_MANAGER, CB_LEAD, ORG_USER, PUBLIC = (
+SECRETARIAT, CB_MANAGER, CB_LEAD, CB_DECIDER, ORG_USER, PUBLIC = (
     "secretariat",
     "cb_manager",
     "cb_lead",
+    "cb_decider",
     "org_user",
     "public",
 )
@@ -82,6 +83,7 @@ def build_pages_world() -> PagesWorld:
             SECRETARIAT: w.secretariat,
             CB_MANAGER: w.team.manager,
             CB_LEAD: w.team.lead,
+            CB_DECIDER: w.team.decision_maker,
             ORG_USER: w.org_user,
         },
     )
@@ -118,9 +120,12 @@ class Page:
         return f"{self.role}-{self.name}"
 
 
-def at(name: str, **keys: str) -> Callable[[PagesWorld], str]:
-    """The address of route ``name``, each argument an id of the world (``pk="draft"``)."""
-    return lambda p: reverse(name, kwargs={arg: p.ids[key] for arg, key in keys.items()})
+def at(name: str, fixed: dict[str, str] | None = None, **keys: str) -> Callable[[PagesWorld], str]:
+    """The address of route ``name``, each argument an id of the world (``pk="draft"``) or,
+    in ``fixed``, a value as it is (``{"action": "suspend"}``)."""
+    return lambda p: reverse(
+        name, kwargs={**(fixed or {}), **{arg: p.ids[key] for arg, key in keys.items()}}
+    )
 
 
 def search_chooser(field_name: str, query: str) -> Callable[[Any], None]:
@@ -157,6 +162,12 @@ def _org_pages(role: str) -> list[Page]:
         Page(role, "org-application", at("web:org:application", org_id="org", app_id="draft")),
         Page(role, "org-findings", at("web:org:findings", org_id="org")),
         Page(role, "org-finding", at("web:org:finding", org_id="org", finding_id="finding")),
+        Page(role, "org-reports", at("web:org:assessment-reports", org_id="org")),
+        Page(
+            role,
+            "org-report",
+            at("web:org:assessment-report-html", org_id="org", pk="assessment"),
+        ),
         Page(role, "org-certificates", at("web:org:certificates", org_id="org")),
         Page(
             role,
@@ -194,6 +205,14 @@ PAGES: list[Page] = [
     Page(CB_MANAGER, "cb-assessment-plan", at("web:cb:assessment-plan", pk="accepted")),
     Page(CB_LEAD, "home", at("web:home")),
     Page(CB_LEAD, "cb-assessment", at("web:cb:assessment", pk="assessment")),
+    Page(CB_LEAD, "cb-report", at("web:cb:assessment-report-html", pk="assessment")),
+    Page(CB_DECIDER, "home", at("web:home")),
+    Page(CB_DECIDER, "cb-certificate", at("web:cb:certificate", pk="certificate")),
+    Page(
+        CB_DECIDER,
+        "cb-certificate-suspend",
+        at("web:cb:certificate-action", {"action": "suspend"}, pk="certificate"),
+    ),
     # --- an organization's administrator ----------------------------------------------------
     Page(ORG_USER, "home", at("web:home")),
     Page(ORG_USER, "invitations", at("web:invitations")),
