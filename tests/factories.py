@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import time_machine
 
 from apcert.accounts.models import User
 from apcert.applications.models import Application
@@ -39,6 +43,15 @@ from apcert.schemes.models import ProcessCategory, Programme, Scheme
 _counter = itertools.count(1)
 
 DAY0 = dt.date(2026, 1, 12)
+
+
+@contextmanager
+def on_day(day: dt.date) -> Iterator[None]:
+    """Run the block with the clock at noon (UTC) of ``day``: a step of a scenario is taken
+    on the day it is dated. The services refuse to start an assessment before its planned
+    start, and a finding, report or decision dated after today."""
+    with time_machine.travel(dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC), tick=False):
+        yield
 
 
 def make_user(prefix: str, **extra: Any) -> User:
@@ -187,20 +200,21 @@ class World:
             end_date=start + dt.timedelta(days=days - 1),
             team=team or [(t.lead, "lead"), (t.assessor, "member")],
         )
-        assessment_start(actor=t.lead, assessment=a)
-        for grade in findings:
-            finding_record(
-                actor=t.lead,
-                assessment=a,
-                grade=grade,
-                requirement_kind="iso9001",
-                requirement_ref="ISO 9001:2015 8.5.1",
-                description=f"{grade} finding: records incomplete",
-            )
+        with on_day(start):
+            assessment_start(actor=t.lead, assessment=a)
+            for grade in findings:
+                finding_record(
+                    actor=t.lead,
+                    assessment=a,
+                    grade=grade,
+                    requirement_kind="iso9001",
+                    requirement_ref="ISO 9001:2015 8.5.1",
+                    description=f"{grade} finding: records incomplete",
+                )
         if report:
-            a = assessment_issue_report(
-                actor=t.lead, assessment=a, issued_on=a.end_date + dt.timedelta(days=3)
-            )
+            issued_on = a.end_date + dt.timedelta(days=3)
+            with on_day(issued_on):
+                a = assessment_issue_report(actor=t.lead, assessment=a, issued_on=issued_on)
         return a
 
     def answer(self, finding: Finding, *, on: dt.date | None = None) -> Any:
@@ -233,9 +247,35 @@ class World:
         app = self.accepted_application(**kwargs)
         a = self.assessment(app, findings=("major", "minor", "observation"))
         self.resolve_findings(a)
-        return certificate_grant(
-            actor=self.team.decision_maker,
+        decided_on = decided_on or a.end_date + dt.timedelta(days=40)
+        with on_day(decided_on):
+            return certificate_grant(
+                actor=self.team.decision_maker,
+                application=app,
+                assessment=a,
+                decided_on=decided_on,
+            )
+
+    def granted_at_two_sites(self) -> Certificate:
+        """A certificate with EPL at the main plant and PWB at the second plant (which the
+        holder does not publish): one whose scope can be reduced and a site removed."""
+        app = self.draft_application()
+        scope_line_add(
+            actor=self.org_user,
             application=app,
-            assessment=a,
-            decided_on=decided_on or a.end_date + dt.timedelta(days=40),
+            category=ProcessCategory.objects.get(code="PWB"),
+            site=self.site2,
+            wording="Printed board fabrication at the second plant",
+            standards=("ISO 9001:2015",),
         )
+        application_submit(actor=self.org_user, application=app, on=DAY0)
+        application_accept(actor=self.team.manager, application=app)
+        a = self.assessment(app)
+        decided_on = a.end_date + dt.timedelta(days=40)
+        with on_day(decided_on):
+            return certificate_grant(
+                actor=self.team.decision_maker,
+                application=app,
+                assessment=a,
+                decided_on=decided_on,
+            )

@@ -25,7 +25,7 @@ from apcert.certificates.models import (
 )
 from apcert.certificates.snapshots import FIRST_ISSUE, change_summary, issue_content
 from apcert.core.errors import DomainError
-from tests.factories import CBTeam, World
+from tests.factories import CBTeam, World, on_day
 
 DAYS = dt.timedelta(days=1)
 
@@ -84,18 +84,20 @@ def visit(
         team=members or [(t.lead, "lead"), (t.assessor, "member")],
         cb=t.cb if t.cb.pk != cert.cb_id else None,
     )
-    assessment_start(actor=t.lead, assessment=a)
-    for grade in findings:
-        finding_record(
-            actor=t.lead,
-            assessment=a,
-            grade=grade,
-            requirement_kind="iso9001",
-            requirement_ref="ISO 9001:2015 8.5.1",
-            description=f"{grade} finding: records incomplete",
-        )
+    with on_day(start):
+        assessment_start(actor=t.lead, assessment=a)
+        for grade in findings:
+            finding_record(
+                actor=t.lead,
+                assessment=a,
+                grade=grade,
+                requirement_kind="iso9001",
+                requirement_ref="ISO 9001:2015 8.5.1",
+                description=f"{grade} finding: records incomplete",
+            )
     if report:
-        a = assessment_issue_report(actor=t.lead, assessment=a, issued_on=start + 4 * DAYS)
+        with on_day(start + 4 * DAYS):
+            a = assessment_issue_report(actor=t.lead, assessment=a, issued_on=start + 4 * DAYS)
     return a
 
 

@@ -4,11 +4,7 @@ the verification page, the certificate PDF and the back office must all tell ali
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-
-import time_machine
 
 from apcert.assessments.services import assessment_issue_report, assessment_plan, assessment_start
 from apcert.certificates.models import Certificate
@@ -20,7 +16,7 @@ from apcert.certificates.services import (
 from apcert.core.dates import add_months
 from apcert.cycle.sweep import cycle_sweep
 from apcert.register.templatetags.register_tags import plain_day
-from tests.factories import World
+from tests.factories import World, on_day
 
 DAY = dt.timedelta(days=1)
 
@@ -63,8 +59,10 @@ def surveillance(world: World, cert: Certificate, report_on: dt.date) -> None:
         end_date=report_on - 3 * DAY,
         team=[(t.lead, "lead"), (t.assessor, "member")],
     )
-    assessment_start(actor=t.lead, assessment=a)
-    assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on)
+    with on_day(a.start_date):
+        assessment_start(actor=t.lead, assessment=a)
+    with on_day(report_on):
+        assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on)
 
 
 def fresh(cert: Certificate) -> Certificate:
@@ -132,10 +130,3 @@ def build(world: World, name: str) -> Case:
         f"Withdrawn on {plain_day(withdrawn_on)} (suspended longer than allowed)",
         f"WITHDRAWN on {plain_day(withdrawn_on)}: not valid", unrecorded=True,
     )  # fmt: skip
-
-
-@contextmanager
-def on_day(day: dt.date) -> Iterator[None]:
-    """The clock frozen at noon (UTC) of ``day``."""
-    with time_machine.travel(dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC), tick=False):
-        yield

@@ -451,13 +451,17 @@ def test_the_invite_page_offers_the_places_the_user_administers(
     response = client.get("/office/invitations/new")
     assert response.status_code == 200
     html = response.content.decode()
-    assert f'<option value="cb:{world.team.cb.pk}">' in html
+    # the one place offered, as a radio button chosen already
+    assert re.search(
+        rf'<input type="radio" name="target" value="cb:{world.team.cb.pk}"[^>]* checked>', html
+    )
     assert f'value="cb:{other_cb.cb.pk}"' not in html
     assert f'value="org:{world.org.pk}"' not in html
     assert '<option value="cb:scheme_manager">scheme manager</option>' in html
     assert 'value="org:member"' not in html  # no organization to give it at
-    for name in ("email", "target", "role"):
+    for name in ("email", "role"):
         assert f'<label for="id_{name}">' in html
+    assert "<legend>Invite them to</legend>" in html
 
 
 def test_inviting_through_the_page(
@@ -565,19 +569,46 @@ def test_the_invitation_pages_refuse_who_may_not_invite_with_its_code(
     assert mail.outbox == []
 
 
-def test_a_forced_post_to_another_cb_gets_403_from_the_service(
-    client: Client, world: World, cb_admin: User, other_cb: Any
+@pytest.mark.parametrize("target", ["other cb", "other organization", "no such cb", "garbage"])
+def test_a_forced_post_to_a_place_not_administered_reads_as_one_that_does_not_exist(
+    client: Client, world: World, cb_admin: User, other_cb: Any, target: str
 ) -> None:
+    # given a CB's administrator, and a place they may not invite to (or none at all)
+    value = {
+        "other cb": f"cb:{other_cb.cb.pk}",
+        "other organization": f"org:{world.org.pk}",
+        "no such cb": "cb:987654",
+        "garbage": "org:x",
+    }[target]
     client.force_login(cb_admin)
+
+    # when they force it into the form
     response = client.post(
-        "/office/invitations/new",
-        {"email": "x@cb.example", "target": f"cb:{other_cb.cb.pk}", "role": "cb:admin"},
+        "/office/invitations/new", {"email": "x@cb.example", "target": value, "role": "cb:admin"}
     )
-    assert response.status_code == 403
-    assert "Only the Secretariat or an administrator of OTHER may invite colleagues" in _text(
-        response
-    )
+
+    # then the answer is the same for each: a form error that names nothing
+    assert response.status_code == 400
+    page = _text(response)
+    assert "Invite them to: Choose a certification body or an organization you administer." in page
+    assert world.org.legal_name not in page
+    assert other_cb.cb.code not in page
     assert Invitation.objects.count() == 0
+
+
+def test_the_service_refusal_does_not_name_the_place(world: World, other_cb: Any) -> None:
+    admin = make_user("stranger")
+    cb_staff_add(actor=world.secretariat, cb=other_cb.cb, user=admin, role="admin")
+    with pytest.raises(PermissionDenied) as refused:
+        invitation_create(
+            actor=admin, email="x@org.example", organization=world.org, org_role="member"
+        )
+    assert refused.value.code == "invitation.organization_admin_required"
+    assert world.org.legal_name not in refused.value.message
+    with pytest.raises(PermissionDenied) as refused:
+        invitation_create(actor=admin, email="x@cb.example", cb=world.team.cb, cb_role="admin")
+    assert refused.value.code == "invitation.cb_admin_required"
+    assert world.team.cb.code not in refused.value.message
 
 
 def test_pending_list_shows_what_the_viewer_administers_only(

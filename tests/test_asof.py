@@ -42,7 +42,7 @@ from apcert.certificates.services import (
 from apcert.core.errors import DomainError
 from apcert.organizations.services import organization_rename
 from apcert.schemes.models import ProcessCategory
-from tests.factories import DAY0, World
+from tests.factories import DAY0, World, on_day
 
 DAYS = dt.timedelta(days=1)
 
@@ -73,9 +73,10 @@ LINES = (("PWB", "site"), ("EPL", "site2"))
 def _grant(w: World, *, on: dt.date, extra_lines: tuple[tuple[str, str], ...] = LINES) -> Any:
     app = _application(w, extra_lines)
     a = w.assessment(app, start=on - 10 * DAYS)
-    return certificate_grant(
-        actor=w.team.decision_maker, application=app, assessment=a, decided_on=on
-    )
+    with on_day(on):
+        return certificate_grant(
+            actor=w.team.decision_maker, application=app, assessment=a, decided_on=on
+        )
 
 
 def _surveillance(w: World, cert: Certificate, *, on: dt.date) -> None:
@@ -89,8 +90,9 @@ def _surveillance(w: World, cert: Certificate, *, on: dt.date) -> None:
         end_date=on - 2 * DAYS,
         team=[(t.lead, "lead"), (t.assessor, "member")],
     )
-    assessment_start(actor=t.lead, assessment=a)
-    assessment_issue_report(actor=t.lead, assessment=a, issued_on=on)
+    with on_day(on):
+        assessment_start(actor=t.lead, assessment=a)
+        assessment_issue_report(actor=t.lead, assessment=a, issued_on=on)
 
 
 def _renew(w: World, cert: Certificate, *, on: dt.date) -> Certificate:
@@ -103,15 +105,16 @@ def _renew(w: World, cert: Certificate, *, on: dt.date) -> Certificate:
         end_date=on - 2 * DAYS,
         team=[(t.lead, "lead"), (t.assessor, "member")],
     )
-    assessment_start(actor=t.lead, assessment=a)
-    a = assessment_issue_report(actor=t.lead, assessment=a, issued_on=on)
-    return certificate_renew(
-        actor=t.decision_maker,
-        certificate=cert,
-        assessment=a,
-        rationale="Re-assessment satisfactory",
-        decided_on=on,
-    )
+    with on_day(on):
+        assessment_start(actor=t.lead, assessment=a)
+        a = assessment_issue_report(actor=t.lead, assessment=a, issued_on=on)
+        return certificate_renew(
+            actor=t.decision_maker,
+            certificate=cert,
+            assessment=a,
+            rationale="Re-assessment satisfactory",
+            decided_on=on,
+        )
 
 
 def _with_the_calendar(cert: Certificate, answers: set[AsOfAnswer]) -> set[AsOfAnswer]:
@@ -256,13 +259,14 @@ def test_a_known_life(world: World) -> None:
 
     # Withdrawal.
     withdrawn_on = expiry + 100 * DAYS
-    certificate_withdraw(
-        actor=dm,
-        certificate=cert,
-        reason_category="misuse",
-        reason="Mark misused",
-        decided_on=withdrawn_on,
-    )
+    with on_day(withdrawn_on):
+        certificate_withdraw(
+            actor=dm,
+            certificate=cert,
+            reason_category="misuse",
+            reason="Mark misused",
+            decided_on=withdrawn_on,
+        )
     assert ask(withdrawn_on - DAYS).current is True
     gone = ask(withdrawn_on + 400 * DAYS, category="EPL")
     assert (gone.status, gone.current, gone.reason, gone.issue_number, gone.covered) == (

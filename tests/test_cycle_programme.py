@@ -18,7 +18,7 @@ from apcert.certificates.services import certificate_renew
 from apcert.cycle.programme import PlannedVisit, visits_for
 from apcert.cycle.selectors import visits_due, visits_overdue
 from apcert.schemes.models import SchemeRules
-from tests.factories import World
+from tests.factories import World, on_day
 
 D = dt.date
 
@@ -33,8 +33,10 @@ def _visit(world: World, cert: Certificate, kind: str, report_on: dt.date) -> in
         end_date=report_on - dt.timedelta(days=3),
         team=[(t.lead, "lead"), (t.assessor, "member")],
     )
-    assessment_start(actor=t.lead, assessment=a)
-    return assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on).pk
+    with on_day(a.start_date):
+        assessment_start(actor=t.lead, assessment=a)
+    with on_day(report_on):
+        return assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on).pk
 
 
 def _fresh(cert: Certificate) -> Certificate:
@@ -141,12 +143,13 @@ def test_a_renewal_starts_the_next_cycle_the_day_after_the_old_expiry(world: Wor
     re = _visit(world, cert, "reassessment", D(2029, 1, 15))
     from apcert.assessments.models import Assessment
 
-    certificate_renew(
-        actor=world.team.decision_maker,
-        certificate=cert,
-        assessment=Assessment.objects.get(pk=re),
-        decided_on=D(2029, 2, 1),
-    )
+    with on_day(D(2029, 2, 1)):
+        certificate_renew(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            assessment=Assessment.objects.get(pk=re),
+            decided_on=D(2029, 2, 1),
+        )
 
     # When the programme is computed
     visits = visits_for(_fresh(cert))

@@ -29,7 +29,7 @@ from apcert.cycle.schedule import visit_schedule_check, visit_schedule_refresh
 from apcert.cycle.selectors import certificates_with_programme
 from apcert.cycle.sweep import cycle_sweep
 from apcert.schemes.services import DATA_DIR, reference_load
-from tests.factories import World
+from tests.factories import World, on_day
 from tests.flows_support import DAYS, reported, surveilled, visit
 from tests.test_cycle_programme import _visit
 from tests.test_flows_scope import _two_site_certificate
@@ -90,7 +90,8 @@ def test_a_surveillance_report_removes_its_visit_and_a_cancelled_one_changes_not
     # When its report is issued, the first surveillance is done
     from apcert.assessments.services import assessment_issue_report
 
-    assessment_issue_report(actor=world.team.lead, assessment=a, issued_on=D(2027, 3, 5))
+    with on_day(D(2027, 3, 5)):
+        assessment_issue_report(actor=world.team.lead, assessment=a, issued_on=D(2027, 3, 5))
     assert [r[:2] for r in stored(cert)] == [("surveillance", 2), ("reassessment", 1)]
     assert_in_step(cert)
 
@@ -147,13 +148,14 @@ def test_a_renewal_plans_the_next_cycle(world: World) -> None:
     surveilled(world, cert)
     a = visit(world, cert, "reassessment", start=cert.expires_on - 60 * DAYS)
     world.resolve_findings(a)
-    certificate_renew(
-        actor=world.team.decision_maker,
-        certificate=cert,
-        assessment=a,
-        rationale="Re-assessment satisfactory",
-        decided_on=cert.expires_on - 10 * DAYS,
-    )
+    with on_day(cert.expires_on - 10 * DAYS):
+        certificate_renew(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            assessment=a,
+            rationale="Re-assessment satisfactory",
+            decided_on=cert.expires_on - 10 * DAYS,
+        )
     # The new cycle starts on 2029-03-24: its first surveillance is due a year later
     assert stored(cert)[0][:3] == ("surveillance", 1, D(2030, 3, 24))
     assert stored(cert)[-1][:2] == ("reassessment", 1)

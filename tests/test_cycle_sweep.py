@@ -27,7 +27,7 @@ from apcert.cycle.models import FindingLateFlag, SweepRun
 from apcert.cycle.sweep import SweepReport, cycle_sweep
 from apcert.cycle.tasks import sweep_schedule
 from apcert.schemes.models import SchemeRules
-from tests.factories import World
+from tests.factories import World, on_day
 
 D = dt.date
 IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
@@ -46,8 +46,10 @@ def _visit(world: World, cert: Certificate, kind: str, report_on: dt.date) -> As
         end_date=report_on - dt.timedelta(days=3),
         team=[(t.lead, "lead"), (t.assessor, "member")],
     )
-    assessment_start(actor=t.lead, assessment=a)
-    return assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on)
+    with on_day(a.start_date):
+        assessment_start(actor=t.lead, assessment=a)
+    with on_day(report_on):
+        return assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on)
 
 
 def _status(cert: Certificate) -> tuple[str, dt.date]:
@@ -99,9 +101,13 @@ def test_life_on_time_late_renewed_in_time_then_missed_in_the_next_cycle(world: 
 
     # Renewed in time on a re-assessment: still current past the first expiry
     re = _visit(world, cert, "reassessment", D(2029, 1, 15))
-    certificate_renew(
-        actor=world.team.decision_maker, certificate=cert, assessment=re, decided_on=D(2029, 2, 1)
-    )
+    with on_day(D(2029, 2, 1)):
+        certificate_renew(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            assessment=re,
+            decided_on=D(2029, 2, 1),
+        )
     assert _nothing(cycle_sweep(as_of=D(2029, 3, 24)))
     assert _nothing(cycle_sweep(as_of=D(2029, 4, 1)))
     c = Certificate.objects.get(pk=cert.pk)
@@ -155,9 +161,10 @@ def test_life_missed_suspended_restored_missed_again_withdrawn(world: World) -> 
     # again. (A late visit planned as a surveillance would count for surveillance 2: visits
     # are matched to reports in order, a report before a window counting for that window.)
     _visit(world, cert, "special", D(2027, 6, 5))
-    certificate_restore(
-        actor=dm, certificate=cert, reason="surveillance done", decided_on=D(2027, 6, 10)
-    )
+    with on_day(D(2027, 6, 10)):
+        certificate_restore(
+            actor=dm, certificate=cert, reason="surveillance done", decided_on=D(2027, 6, 10)
+        )
     assert _nothing(cycle_sweep(as_of=D(2027, 7, 1)))
     assert _status(cert) == ("current", D(2027, 6, 10))
 
@@ -275,16 +282,17 @@ def _open_finding(world: World, cert: Certificate, grade: str = "minor") -> Find
         end_date=D(2027, 3, 2),
         team=[(t.lead, "lead"), (t.assessor, "member")],
     )
-    assessment_start(actor=t.lead, assessment=a)
-    return finding_record(
-        actor=t.lead,
-        assessment=a,
-        grade=grade,
-        requirement_kind="iso9001",
-        requirement_ref="ISO 9001:2015 7.5",
-        description="records incomplete",
-        raised_on=D(2027, 3, 2),
-    )
+    with on_day(D(2027, 3, 2)):
+        assessment_start(actor=t.lead, assessment=a)
+        return finding_record(
+            actor=t.lead,
+            assessment=a,
+            grade=grade,
+            requirement_kind="iso9001",
+            requirement_ref="ISO 9001:2015 7.5",
+            description="records incomplete",
+            raised_on=D(2027, 3, 2),
+        )
 
 
 def test_findings_past_due_are_flagged_once(world: World) -> None:

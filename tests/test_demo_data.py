@@ -64,7 +64,7 @@ from apcert.organizations.models import OrganizationMember
 from apcert.organizations.services import organization_create, site_create
 from apcert.schemes.models import ProcessCategory, Programme, Scheme
 from apcert.schemes.selectors import scheme_rules, standard_problem
-from tests.factories import make_user
+from tests.factories import make_user, on_day
 from tests.flows_support import issues_not_saying_what_changed
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +172,23 @@ def test_dates_stand_on_the_reference_date(demo: DemoReport) -> None:
         if cert.status == "suspended":
             assert cert.status_since >= add_months(REFERENCE_DATE, -6)
     assert CertificateStatusChange.objects.filter(effective_on__gt=REFERENCE_DATE).count() == 0
+
+
+def test_dates_meet_the_rules_the_services_enforce(demo: DemoReport) -> None:
+    # Written in bulk, the demo data still reads as the services would have written it: a
+    # finding raised during its assessment and by the reference date, due and closed no
+    # earlier than raised; a report between the assessment's last day and the reference
+    # date; no assessment under way before its start; no decision after the reference date.
+    for f in Finding.objects.select_related("assessment"):
+        assert f.assessment.start_date <= f.raised_on <= f.assessment.end_date, f.pk
+        assert f.raised_on <= REFERENCE_DATE
+        assert f.due_date >= f.raised_on
+        assert f.closed_on is None or f.closed_on >= f.raised_on
+    for a in Assessment.objects.exclude(status="planned"):
+        assert a.start_date <= REFERENCE_DATE, a.pk
+        if a.report_issued_on is not None:
+            assert a.end_date <= a.report_issued_on <= REFERENCE_DATE, a.pk
+    assert not Decision.objects.filter(decided_on__gt=REFERENCE_DATE).exists()
 
 
 def test_every_grant_meets_the_rules_a_real_grant_is_checked_against(demo: DemoReport) -> None:
@@ -360,17 +377,19 @@ def test_a_real_grant_after_demo_data_takes_the_next_serial(demo: DemoReport) ->
         end_date=start + dt.timedelta(days=1),
         team=[(lead, "lead"), (member, "member")],
     )
-    assessment_start(actor=lead, assessment=assessment)
-    assessment = assessment_issue_report(
-        actor=lead, assessment=assessment, issued_on=start + dt.timedelta(days=3)
-    )
-
-    cert = certificate_grant(
-        actor=staff["decision_maker"].first(),
-        application=app,
-        assessment=assessment,
-        decided_on=start + dt.timedelta(days=10),
-    )
+    with on_day(start):
+        assessment_start(actor=lead, assessment=assessment)
+    with on_day(start + dt.timedelta(days=3)):
+        assessment = assessment_issue_report(
+            actor=lead, assessment=assessment, issued_on=start + dt.timedelta(days=3)
+        )
+    with on_day(start + dt.timedelta(days=10)):
+        cert = certificate_grant(
+            actor=staff["decision_maker"].first(),
+            application=app,
+            assessment=assessment,
+            decided_on=start + dt.timedelta(days=10),
+        )
 
     rules = scheme_rules(Scheme.objects.get(code="AP"))
     assert cert.number_serial == last + 1

@@ -13,7 +13,7 @@ from apcert.certificates.services import (
     certificate_suspend,
 )
 from apcert.core.dates import add_months
-from tests.factories import World
+from tests.factories import World, on_day
 from tests.flows_support import (
     DAYS,
     assert_refused,
@@ -41,13 +41,14 @@ def test_given_a_reassessment_when_renewed_in_time_then_same_number_new_issue_ne
     before, row = records(), cert_row(cert.pk)
 
     # When it is renewed (on the last valid day, or months ahead)
-    certificate_renew(
-        actor=world.team.decision_maker,
-        certificate=cert,
-        assessment=a,
-        rationale="Re-assessment satisfactory",
-        decided_on=on,
-    )
+    with on_day(on):
+        certificate_renew(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            assessment=a,
+            rationale="Re-assessment satisfactory",
+            decided_on=on,
+        )
 
     # Then the number stays, issue 2 is a renewal and the expiry runs on from the old one
     new_expiry = add_months(old_expiry + DAYS, 36) - DAYS
@@ -72,16 +73,17 @@ def test_given_a_reassessment_when_renewed_in_time_then_same_number_new_issue_ne
 def test_given_a_renewal_decided_after_expiry_then_refused_as_too_late(world: World) -> None:
     cert = world.granted()
     a = visit(world, cert, "reassessment", start=cert.expires_on - 20 * DAYS)
-    assert_refused(
-        lambda: certificate_renew(
-            actor=world.team.decision_maker,
-            certificate=cert,
-            assessment=a,
-            decided_on=cert.expires_on + DAYS,
-        ),
-        "certificate.renewal_too_late",
-        cert,
-    )
+    with on_day(cert.expires_on + DAYS):
+        assert_refused(
+            lambda: certificate_renew(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                assessment=a,
+                decided_on=cert.expires_on + DAYS,
+            ),
+            "certificate.renewal_too_late",
+            cert,
+        )
 
 
 def test_given_an_expired_certificate_when_renewed_then_refused(world: World) -> None:

@@ -15,7 +15,7 @@ from apcert.certificates.services import (
     certificate_suspend,
     certificate_withdraw,
 )
-from tests.factories import World
+from tests.factories import World, on_day
 from tests.flows_support import DAYS, assert_refused, cert_row, decision_of, grew, records
 
 
@@ -269,16 +269,17 @@ def test_given_a_faulty_cancellation_then_refused(world: World, arrange: str, co
         on = cert.expires_on + 2 * DAYS
     elif arrange == "after-expiry":
         on = cert.expires_on + DAYS
-    assert_refused(
-        lambda: certificate_cancel(
-            actor=world.team.decision_maker,
-            certificate=cert,
-            reason="" if arrange == "no-reason" else "Holder's request",
-            decided_on=on,
-        ),
-        code,
-        cert,
-    )
+    with on_day(on):
+        assert_refused(
+            lambda: certificate_cancel(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                reason="" if arrange == "no-reason" else "Holder's request",
+                decided_on=on,
+            ),
+            code,
+            cert,
+        )
 
 
 def test_a_decision_after_the_calendar_ended_the_certificate_is_refused(world: World) -> None:
@@ -289,26 +290,28 @@ def test_a_decision_after_the_calendar_ended_the_certificate_is_refused(world: W
 
     # When a decision is dated on the day the calendar withdrew it, it is refused, naming
     # the date and the rule, and nothing is written
-    err = assert_refused(
-        lambda: certificate_cancel(
-            actor=world.team.decision_maker,
-            certificate=cert,
-            reason="The holder asks",
-            decided_on=dt.date(2027, 11, 24),
-        ),
-        "certificate.ended_by_calendar",
-        cert,
-    )
+    with on_day(dt.date(2027, 11, 24)):
+        err = assert_refused(
+            lambda: certificate_cancel(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                reason="The holder asks",
+                decided_on=dt.date(2027, 11, 24),
+            ),
+            "certificate.ended_by_calendar",
+            cert,
+        )
     assert "withdrawn on 2027-11-24" in str(err)
     assert "suspended longer than allowed" in str(err)
 
     # But on the day before, while the calendar has only suspended it, the CB may still end
     # it by its own decision
-    certificate_withdraw(
-        actor=world.team.decision_maker,
-        certificate=cert,
-        reason_category="missed_surveillance",
-        reason="No surveillance visit could be arranged",
-        decided_on=dt.date(2027, 11, 23),
-    )
+    with on_day(dt.date(2027, 11, 23)):
+        certificate_withdraw(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason_category="missed_surveillance",
+            reason="No surveillance visit could be arranged",
+            decided_on=dt.date(2027, 11, 23),
+        )
     assert cert_row(cert.pk)["status"] == "withdrawn"

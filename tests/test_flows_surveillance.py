@@ -8,7 +8,7 @@ from apcert.audit.models import AuditEvent
 from apcert.audit.selectors import audit_chain_verify
 from apcert.certificates.models import Certificate, Decision
 from apcert.certificates.services import certificate_maintain, certificate_suspend
-from tests.factories import World
+from tests.factories import World, on_day
 from tests.flows_support import (
     DAYS,
     assert_refused,
@@ -214,16 +214,17 @@ def test_given_a_suspended_certificate_when_maintained_then_refused(world: World
 def test_given_a_decision_after_expiry_when_maintained_then_refused(world: World) -> None:
     cert = world.granted()
     a = visit(world, cert, "surveillance")
-    assert_refused(
-        lambda: certificate_maintain(
-            actor=world.team.decision_maker,
-            certificate=cert,
-            assessment=a,
-            decided_on=cert.expires_on + DAYS,
-        ),
-        "certificate.validity_ended",
-        cert,
-    )
+    with on_day(cert.expires_on + DAYS):
+        assert_refused(
+            lambda: certificate_maintain(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                assessment=a,
+                decided_on=cert.expires_on + DAYS,
+            ),
+            "certificate.validity_ended",
+            cert,
+        )
 
 
 def test_given_a_decision_before_the_last_change_when_maintained_then_refused(

@@ -19,7 +19,7 @@ from apcert.certificates.services import (
     certificate_withdraw,
 )
 from apcert.core.errors import DomainError
-from tests.factories import CBTeam, World, make_user
+from tests.factories import CBTeam, World, make_user, on_day
 from tests.flows_support import (
     DAYS,
     assert_refused,
@@ -232,11 +232,12 @@ def test_given_a_transfer_after_expiry_then_refused(world: World) -> None:
     old = world.granted()
     new_team = _new_cb(world)
     a = visit(world, old, "transfer_review", team=new_team, start=old.expires_on - 20 * DAYS)
-    assert_refused(
-        lambda: _transfer(new_team, old, a, decided_on=old.expires_on + DAYS),
-        "certificate.validity_ended",
-        old,
-    )
+    with on_day(old.expires_on + DAYS):
+        assert_refused(
+            lambda: _transfer(new_team, old, a, decided_on=old.expires_on + DAYS),
+            "certificate.validity_ended",
+            old,
+        )
 
 
 # --- planning the transfer review at the new CB ----------------------------------------------

@@ -82,9 +82,11 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
     },
     "assessment": {
         ("planned", "start"): "in_progress",
+        ("planned", "reschedule"): "planned",
         ("planned", "cancel"): "cancelled",
         ("in_progress", "issue_report"): "report_issued",
         ("in_progress", "cancel"): "cancelled",
+        ("report_issued", "correct_report"): "report_issued",
         ("report_issued", "close"): "closed",
     },
     "finding": {

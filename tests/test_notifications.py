@@ -25,12 +25,13 @@ from apcert.core.errors import TransitionNotAllowed
 from apcert.notifications.lifecycle import DELIVERY
 from apcert.notifications.models import NotificationSent
 from apcert.notifications.selectors import horizon_reached
-from apcert.notifications.services import notifications_dispatch
+from apcert.notifications.services import notification_preferences_set, notifications_dispatch
 from apcert.notifications.tasks import dispatch_notifications
 from apcert.organizations.services import organization_member_add
 from tests.factories import World, make_user
 
 DAY = dt.timedelta(days=1)
+WORKFLOW_MAILS_OFF = {"applications": False, "assessments": False}
 
 
 def _has_programme() -> bool:
@@ -49,7 +50,11 @@ needs_programme = pytest.mark.skipif(
 
 @pytest.fixture
 def people(world: World) -> World:
-    """Give the people who should hear about a certificate an address, and one who should not."""
+    """Give the people who should hear about a certificate an address, and one who should not.
+
+    These tests are about the certificate notices and reminders: the three turn off the
+    e-mails of the application and assessment steps on the way to a grant (the workflow
+    messages have their own tests)."""
     world.org_user.email = "quality@plating.example"
     world.org_user.save(update_fields=["email"])
     world.team.manager.email = "manager@cb.example"
@@ -57,6 +62,8 @@ def people(world: World) -> World:
     # An assessor is not told directly, even with an address.
     world.team.lead.email = "lead@cb.example"
     world.team.lead.save(update_fields=["email"])
+    for user in (world.org_user, world.team.manager, world.team.lead):
+        notification_preferences_set(actor=user, mail=WORKFLOW_MAILS_OFF)
     return world
 
 

@@ -32,7 +32,7 @@ from apcert.organizations.services import organization_create, organization_rena
 from apcert.register import search as register_search
 from apcert.register.search import FacetCount, SearchHit, SearchQuery, SearchResult
 from apcert.schemes.models import Standard
-from tests.factories import World, make_user
+from tests.factories import World, make_user, on_day
 from tests.flows_support import reported, visit
 from tests.test_api_public import granted_with_unpublished_site
 
@@ -579,10 +579,11 @@ def test_certificate_page_queries_are_bounded(
     world: World, client: Client, django_assert_max_num_queries: Any
 ) -> None:
     cert = with_unpublished_site_added(world)
-    cert = certificate_suspend(
-        actor=world.team.decision_maker, certificate=cert, reason_category="complaint",
-        reason=SECRET, decided_on=dt.date(2026, 9, 1),
-    )  # fmt: skip
+    with on_day(dt.date(2026, 9, 1)):
+        cert = certificate_suspend(
+            actor=world.team.decision_maker, certificate=cert, reason_category="complaint",
+            reason=SECRET, decided_on=dt.date(2026, 9, 1),
+        )  # fmt: skip
     # the certificate, its issues, its status changes, the standards in the catalogue
     with django_assert_max_num_queries(4):
         get(client, cert_url(cert.number))

@@ -40,7 +40,7 @@ from apcert.certificates.services import certificate_renew
 from apcert.cycle.sweep import cycle_sweep
 from apcert.register import exports
 from apcert.register.search import SearchQuery, search
-from tests.factories import World
+from tests.factories import World, on_day
 from tests.wsgi_support import Recorder, wsgi_call
 
 pytestmark = pytest.mark.django_db
@@ -108,8 +108,10 @@ def _visit(world: World, cert: Certificate, kind: str, report_on: dt.date) -> An
         end_date=report_on - dt.timedelta(days=3),
         team=[(t.lead, "lead"), (t.assessor, "member")],
     )
-    assessment_start(actor=t.lead, assessment=a)
-    return assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on)
+    with on_day(a.start_date):
+        assessment_start(actor=t.lead, assessment=a)
+    with on_day(report_on):
+        return assessment_issue_report(actor=t.lead, assessment=a, issued_on=report_on)
 
 
 def _current_on(world: World, day: dt.date) -> Certificate:
@@ -119,12 +121,13 @@ def _current_on(world: World, day: dt.date) -> Certificate:
     if day > D(2028, 3, 1):
         _visit(world, cert, "surveillance", D(2028, 3, 20))
         renewal = _visit(world, cert, "reassessment", D(2029, 1, 15))
-        certificate_renew(
-            actor=world.team.decision_maker,
-            certificate=cert,
-            assessment=renewal,
-            decided_on=D(2029, 2, 1),
-        )
+        with on_day(D(2029, 2, 1)):
+            certificate_renew(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                assessment=renewal,
+                decided_on=D(2029, 2, 1),
+            )
     return Certificate.objects.get(pk=cert.pk)
 
 

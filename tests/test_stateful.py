@@ -4,7 +4,8 @@ for state machines).
 The machine opens applications with random findings, works those findings (answer, reject,
 accept the plan, verify), grants, and then suspends, restores, withdraws, cancels, re-issues,
 renews and expires the certificates it got. A simulated "today" only moves forward, so
-decision dates move forward too. A refusal is tolerated when it is a ``DomainError``: it must
+decision dates move forward too; the clock follows it, so that each step is taken on the
+day it is dated. A refusal is tolerated when it is a ``DomainError``: it must
 be the table's ``transition_not_allowed`` when the table refuses, one of the named rules when
 the table allows, and nothing may have changed. After every step the invariants of
 the scheme's rules are checked against the database.
@@ -20,6 +21,7 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+import time_machine
 from django.db import transaction
 from django.db.models import Count
 from hypothesis import HealthCheck
@@ -119,6 +121,10 @@ def _snapshot() -> dict[str, Any]:
     }
 
 
+def _noon(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
+
+
 class CertificateLifecycle(RuleBasedStateMachine):
     applications = Bundle("applications")
     certificates = Bundle("certificates")
@@ -126,6 +132,8 @@ class CertificateLifecycle(RuleBasedStateMachine):
     def __init__(self, world: World) -> None:
         super().__init__()
         self.world = world
+        self._clock = time_machine.travel(_noon(DAY0 + 60 * DAYS), tick=False)
+        self._coordinates = self._clock.start()
         self.today = DAY0 + 60 * DAYS
         self.opened = 0
         self.renames = 0
@@ -137,6 +145,16 @@ class CertificateLifecycle(RuleBasedStateMachine):
     def teardown(self) -> None:
         transaction.set_rollback(True)
         self._atomic.__exit__(None, None, None)
+        self._clock.stop()
+
+    @property
+    def today(self) -> dt.date:
+        return self._today
+
+    @today.setter
+    def today(self, day: dt.date) -> None:
+        self._today = day
+        self._coordinates.move_to(_noon(day))
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -403,8 +421,8 @@ class CertificateLifecycle(RuleBasedStateMachine):
             team=[(t.lead, "lead"), (t.assessor, "member")],
         )
         assessment_start(actor=t.lead, assessment=a)
-        a = assessment_issue_report(actor=t.lead, assessment=a, issued_on=self.today + 2 * DAYS)
-        self.today = a.report_issued_on
+        self.today += 2 * DAYS
+        a = assessment_issue_report(actor=t.lead, assessment=a, issued_on=self.today)
         self._attempt(
             cert,
             "renew",

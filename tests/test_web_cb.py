@@ -24,15 +24,13 @@ from apcert.applications.models import Application
 from apcert.applications.services import application_submit
 from apcert.assessments.evidence import evidence_attach
 from apcert.assessments.models import Assessment, CorrectiveAction, Finding
-from apcert.assessments.services import assessment_plan
+from apcert.assessments.services import assessment_plan, next_finding_number
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBStaff
 from apcert.bodies.services import cb_staff_add
 from apcert.certificates.models import Certificate, Decision
 from apcert.certificates.selectors import grant_blockers
-from apcert.core.errors import INVALID_ACTION, PERMISSION_CB_STAFF_REQUIRED
-from apcert.organizations.services import organization_rename, site_rename
-from apcert.schemes.models import Standard
+from apcert.core.errors import PERMISSION_CB_STAFF_REQUIRED
 from tests.factories import DAY0, World, make_user
 
 pytestmark = pytest.mark.django_db
@@ -643,9 +641,10 @@ def test_assessment_page_runs_a_bounded_number_of_queries(
     client: Client, world: World, answered: CorrectiveAction, django_assert_max_num_queries: Any
 ) -> None:
     a = answered.finding.assessment
-    for grade in ("observation",) * 5:
+    for number, grade in enumerate(("observation",) * 5, start=next_finding_number(a)):
         Finding.objects.create(
             assessment=a,
+            number=number,
             grade=grade,
             requirement_kind="iso9001",
             requirement_ref="7.1",
@@ -767,203 +766,8 @@ def test_certificate_list_is_the_cb_s_own_and_bounded(
     assert "0 found" in text(client.get(f"{CB}/certificates/", {"status": "withdrawn"}))
 
 
-def test_decision_maker_suspends_then_restores(
-    client: Client, world: World, cert: Certificate
-) -> None:
-    url = f"{CB}/certificates/{cert.pk}/"
-    login(client, world.team.decision_maker)
-    page = text(client.get(url))
-    assert f"Suspend {cert.number}" in page
-    assert f"Restore {cert.number}" not in page
-
-    response = client.post(
-        f"{url}suspend",
-        {"suspend-reason_category": "misuse", "suspend-reason": "Mark on uncertified parts"},
-        follow=True,
-    )
-    assert response.redirect_chain == [(url, 302)]
-    cert.refresh_from_db()
-    assert cert.status == "suspended"
-    [event] = events("certificate.suspend")
-    assert event.reason == "Mark on uncertified parts"
-    assert f"Restore {cert.number}" in text(response)
-
-    client.post(f"{url}restore", {"restore-reason": "Parts relabelled"})
-    cert.refresh_from_db()
-    assert cert.status == "current"
-    assert len(events("certificate.restore")) == 1
-
-
-def test_withdraw(client: Client, world: World, cert: Certificate) -> None:
-    url = f"{CB}/certificates/{cert.pk}/"
-    login(client, world.team.decision_maker)
-    client.post(
-        f"{url}withdraw",
-        {"withdraw-reason_category": "unpaid_fees", "withdraw-reason": "Invoices unpaid"},
-    )
-    cert.refresh_from_db()
-    assert cert.status == "withdrawn"
-    assert len(events("certificate.withdraw")) == 1
-    page = text(client.get(url))
-    assert "Suspend" not in page and "Withdraw " + cert.number not in page
-
-
-def test_no_free_reissue_is_offered_until_a_change_is_recorded(
-    client: Client, world: World, cert: Certificate
-) -> None:
-    url = f"{CB}/certificates/{cert.pk}/"
-    login(client, world.team.decision_maker)
-    assert "Re-issue" not in text(client.get(url))
-    before = audit_count()
-    # The old free re-issue, forced: there is no such action any more.
-    response = client.post(
-        f"{url}reissue",
-        {"reissue-reason": "scope_extension", "reissue-change_summary": "PCBA.THT added"},
-    )
-    assert response.status_code == 400
-    assert field_error(response, "id_reissue-change") == "This field is required."
-    response = client.post(f"{url}reissue", {"reissue-change": "holder_renamed"})
-    assert response.status_code == 400
-    assert field_error(response, "id_reissue-change").startswith("Select a valid choice.")
-    cert.refresh_from_db()
-    assert cert.current_issue_number == 1
-    assert audit_count() == before
-
-
-def test_decision_maker_reissues_for_a_recorded_change(
-    client: Client, world: World, cert: Certificate
-) -> None:
-    # Given the holder renamed and a site of the certificate renamed in their records
-    organization_rename(actor=world.org_user, organization=world.org, legal_name="Galvano AG")
-    site_rename(actor=world.org_user, site=world.site, name="Werk Nord")
-    url = f"{CB}/certificates/{cert.pk}/"
-    login(client, world.team.decision_maker)
-    page = text(client.get(url))
-    old_name = cert.issues.get().holder["name"]
-    assert f"Holder renamed: '{old_name}' to 'Galvano AG'" in page
-    assert "Site renamed: 'Main plant' to 'Werk Nord'" in page
-
-    # When the decision maker re-issues for the site's new name
-    response = client.post(
-        f"{url}reissue",
-        {"reissue-change": f"site_renamed:{world.site.pk}", "reissue-decided_on": "2026-05-20"},
-        follow=True,
-    )
-
-    # Then issue 2 says what changed, from the snapshots: the site and the holder (both now
-    # on the certificate), and the holder's rename is no longer offered
-    assert response.redirect_chain == [(url, 302)]
-    issue = cert.issues.get(issue_number=2)
-    assert (issue.reason, issue.issued_on) == ("site_change", dt.date(2026, 5, 20))
-    assert issue.change_summary == (
-        f"Holder renamed: '{old_name}' to 'Galvano AG'; Site renamed: 'Main plant' to 'Werk Nord'"
-    )
-    [event] = events("certificate.site_renamed")
-    assert event.object_id == str(cert.pk)
-    assert "Re-issue " + cert.number not in text(response)
-
-
-def test_a_superseded_edition_is_offered_and_updated(
-    client: Client, world: World, cert: Certificate
-) -> None:
-    # Given the catalogue's ISO 9001:2026 superseding the edition the certificate declares
-    newer = Standard.objects.create(designation="ISO 9001", edition="2026", title="QMS")
-    Standard.objects.filter(designation="ISO 9001", edition="2015").update(
-        status="superseded", superseded_by=newer
-    )
-    old = Standard.objects.get(designation="ISO 9001", edition="2015")
-    url = f"{CB}/certificates/{cert.pk}/"
-    login(client, world.team.decision_maker)
-    assert "Standard updated: ISO 9001:2015 to :2026" in text(client.get(url))
-
-    # When the decision maker re-issues for it
-    client.post(f"{url}reissue", {"reissue-change": f"standard_updated:{old.pk}"})
-
-    # Then issue 2 declares the current edition and says so
-    issue = cert.issues.get(issue_number=2)
-    assert (issue.reason, issue.change_summary) == (
-        "standard_updated",
-        "Standard updated: ISO 9001:2015 to :2026",
-    )
-    assert len(events("certificate.standard_update")) == 1
-
-
-def test_certificate_action_refusals_show_next_to_the_field(
-    client: Client, world: World, cert: Certificate
-) -> None:
-    url = f"{CB}/certificates/{cert.pk}/"
-    before = audit_count()
-    login(client, world.team.decision_maker)
-    response = client.post(f"{url}suspend", {"suspend-reason_category": "misuse"})
-    assert response.status_code == 400
-    assert field_error(response, "id_suspend-reason") == "Say why, for the record."
-    response = client.post(
-        f"{url}suspend",
-        {
-            "suspend-reason_category": "misuse",
-            "suspend-reason": "x",
-            "suspend-decided_on": "2020-01-01",
-        },
-    )
-    assert response.status_code == 409
-    assert "is before the certificate's last change" in text(response)
-    # restoring a current certificate: not offered, refused when forced
-    response = client.post(f"{url}restore", {"restore-reason": "x"})
-    assert response.status_code == 409
-    assert client.post(f"{url}explode", {}).status_code == 400
-    cert.refresh_from_db()
-    assert (cert.status, cert.current_issue_number) == ("current", 1)
-    assert audit_count() == before
-
-
-def test_an_action_that_does_not_exist_on_a_certificate_is_refused_with_its_code(
-    client: Client, world: World, cert: Certificate
-) -> None:
-    # given a current certificate and its decision maker
-    url = f"{CB}/certificates/{cert.pk}/"
-    login(client, world.team.decision_maker)
-    before = (audit_count(), Decision.objects.count())
-
-    # when a POST names an action that certificates do not have
-    response = client.post(f"{url}explode", {"explode-reason": "x"})
-
-    # then it is refused with its code, and the certificate is as it was
-    assert response.status_code == 400
-    assert response.context["error"].code == INVALID_ACTION
-    assert "There is no such action on a certificate." in text(response)
-    cert.refresh_from_db()
-    assert (cert.status, cert.current_issue_number) == ("current", 1)
-    assert (audit_count(), Decision.objects.count()) == before
-
-
-@pytest.mark.parametrize("who", ["manager", "lead"])
-def test_only_a_decision_maker_acts_on_a_certificate(
-    client: Client, world: World, cert: Certificate, who: str
-) -> None:
-    url = f"{CB}/certificates/{cert.pk}/"
-    login(client, getattr(world.team, who))
-    assert client.get(url).status_code == 200
-    assert f"Suspend {cert.number}" not in text(client.get(url))
-    before = audit_count()
-    response = client.post(
-        f"{url}suspend", {"suspend-reason_category": "misuse", "suspend-reason": "x"}
-    )
-    assert response.status_code == 403
-    assert Certificate.objects.get(pk=cert.pk).status == "current"
-    assert audit_count() == before
-
-
-def test_another_cb_s_certificate_is_404(
-    client: Client, world: World, other: World, cert: Certificate
-) -> None:
-    login(client, other.team.decision_maker)
-    url = f"{CB}/certificates/{cert.pk}/"
-    assert client.get(url).status_code == 404
-    response = client.post(
-        f"{url}suspend", {"suspend-reason_category": "misuse", "suspend-reason": "x"}
-    )
-    assert response.status_code == 404
-    assert Certificate.objects.get(pk=cert.pk).status == "current"
+# The decisions on a certificate (suspend, restore, withdraw, cancel, scope reduction, site
+# removal, re-issues), each confirmed before it is written: tests/test_web_cb_certificates.py.
 
 
 def test_an_admin_of_the_cb_holds_every_role(client: Client, world: World) -> None:

@@ -20,6 +20,7 @@ A refused POST writes nothing (the audit log does not grow).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,7 +45,12 @@ from apcert.assessments.services import assessment_plan
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBAcceptance
 from apcert.bodies.services import cb_staff_add
-from apcert.certificates.services import certificate_grant, certificate_publication_return
+from apcert.certificates.services import (
+    certificate_grant,
+    certificate_publication_return,
+    certificate_suspend,
+)
+from apcert.notifications.selectors import messages_for
 from apcert.organizations.services import organization_member_add, site_move
 from apcert.schemes.models import ProcessCategory, Programme, Standard
 from apcert.schemes.services import scheme_publication_review_set
@@ -204,6 +210,15 @@ def _build() -> Matrix:
     )
     a.resolve_findings(ready)
     certificate = a.granted()
+    # A certificate suspended (to restore) and one at two sites (to reduce, remove a site).
+    suspended_cert = certificate_suspend(
+        actor=a.team.decision_maker,
+        certificate=a.granted(),
+        reason_category="complaint",
+        reason="Complaint",
+        decided_on=TODAY.date() - dt.timedelta(days=30),
+    )
+    two_site_cert = a.granted_at_two_sites()
     # The certified site has moved since: a change the certificate may be re-issued for.
     site_move(
         actor=sec, site=a.site, address="5 New Street", city=a.site.city, country=a.site.country
@@ -234,6 +249,7 @@ def _build() -> Matrix:
         org=a.org.pk,
         site=a.site2.pk,
         draft=draft.pk,
+        draft_line=draft.scope_lines.get().pk,
         submitted=submitted.pk,
         accepted=accepted.pk,
         planned=planned.pk,
@@ -244,6 +260,9 @@ def _build() -> Matrix:
         answer=answer.pk,
         evidence=evidence.pk,
         certificate=certificate.pk,
+        suspended_cert=suspended_cert.pk,
+        two_site_cert=two_site_cert.pk,
+        site2=a.site2.pk,
         moved_site=a.site.pk,
         pending_cert=pending_cert.pk,
         returned_cert=returned_cert.pk,
@@ -255,6 +274,8 @@ def _build() -> Matrix:
         ecmp=Programme.objects.get(code="AP-ECMP").pk,
         epl=ProcessCategory.objects.get(code="EPL").pk,
         iso9001=Standard.objects.get(designation="ISO 9001", edition="2015").pk,
+        # A message to organization A's member (its application was accepted): theirs only.
+        message=messages_for(users["orga_member"]).order_by("pk")[0].pk,
     )
     matrix.text.update(
         invitation=invited.token,
@@ -383,6 +404,61 @@ SEC_ONLY = expect(403, (SEC, "ok"))
 # Evidence: served to those who may see the file, 404 to anyone else (views_evidence).
 EVIDENCE = expect(404, (A | OA | SEC, "ok"))
 
+# A decision on a certificate of CB A: its decision makers (its administrator holds the role).
+DECIDES = cb_action("a_admin", "a_decider")
+TODAY_ISO = TODAY.date().isoformat()
+
+#: Each decision on a certificate: its address, the certificate it is taken on, its form.
+DECISIONS: list[tuple[str, str, Data]] = [
+    (
+        "suspend",
+        "certificate",
+        lambda w: {"reason_category": "misuse", "reason": "Mark misused", "decided_on": TODAY_ISO},
+    ),
+    ("restore", "suspended_cert", lambda w: {"reason": "Resolved", "decided_on": TODAY_ISO}),
+    (
+        "withdraw",
+        "certificate",
+        lambda w: {"reason_category": "unpaid_fees", "reason": "Unpaid", "decided_on": TODAY_ISO},
+    ),
+    ("cancel", "certificate", lambda w: {"reason": "Holder's letter", "decided_on": TODAY_ISO}),
+    (
+        "reduce-scope",
+        "two_site_cert",
+        lambda w: {"remove": [f"PWB:{w.ids['site2']}"], "reason": "x", "decided_on": TODAY_ISO},
+    ),
+    (
+        "remove-site",
+        "two_site_cert",
+        lambda w: {"site": str(w.ids["site2"]), "reason": "Sold", "decided_on": TODAY_ISO},
+    ),
+    (
+        "reissue",
+        "certificate",
+        lambda w: {"change": f"site_moved:{w.ids['moved_site']}", "decided_on": TODAY_ISO},
+    ),
+]
+
+
+def confirmed(slug: str, cert_key: str, data: Data) -> Data:
+    """The confirmation of a decision, as its confirmation page carries it: the form's data
+    and the digest of what the decision maker saw (read from that page, shown to CB A's
+    decision maker)."""
+
+    def post(w: Ids) -> dict[str, Any]:
+        seen = Client()
+        seen.cookies[settings.SESSION_COOKIE_NAME] = w.sessions["a_decider"]
+        page = seen.post(
+            reverse("web:cb:certificate-action", kwargs={"pk": w.ids[cert_key], "action": slug}),
+            data(w),
+        )
+        assert page.status_code == 200, page.content[:2000]
+        [digest] = re.findall(r'name="digest" value="([0-9a-f]+)"', page.content.decode())
+        return {**data(w), "digest": digest}
+
+    return post
+
+
 ROUTES: list[Route] = [
     # --- accounts ------------------------------------------------------------------------
     Route("web:home", u("web:home"), expect("ok")),
@@ -422,13 +498,47 @@ ROUTES: list[Route] = [
         data=lambda w: {"new_password1": "An0ther-Long-pass", "new_password2": "An0ther-Long-pass"},
     ),
     Route("web:password-reset-done", u("web:password-reset-done"), everyone("ok")),
+    # Messages and mail preferences: each signed-in person's own; another's message is a 404.
+    Route("web:messages", u("web:messages"), expect("ok")),
+    Route(
+        "web:message-open",
+        u("web:message-open", "pk=message"),
+        POST_ONLY_GET,
+        post=expect(404, ({"orga_member"}, "ok")),
+        data=none,
+    ),
+    Route(
+        "web:message-read",
+        u("web:message-read", "pk=message"),
+        POST_ONLY_GET,
+        post=expect(404, ({"orga_member"}, "ok")),
+        data=none,
+    ),
+    Route(
+        "web:messages-read-all",
+        u("web:messages-read-all"),
+        POST_ONLY_GET,
+        post=expect("ok"),
+        data=none,
+    ),
+    Route(
+        "web:mail-preferences",
+        u("web:mail-preferences"),
+        expect("ok"),
+        post=expect("ok"),
+        data=lambda w: {"applications": "on", "decisions": "on"},
+    ),
     Route("web:invitations", u("web:invitations"), expect(403, (ADMINS, "ok"))),
     Route(
         "web:invitation-new",
         u("web:invitation-new"),
         expect(403, (ADMINS, "ok")),
-        # To organization A: its administrator and the Secretariat only.
-        post=expect(403, ({SECRETARIAT, "orga_admin"}, "ok")),
+        # To organization A: its administrator and the Secretariat only. Another
+        # administrator reads it as a place that does not exist (a form error, 400); anyone
+        # else may not invite at all.
+        post=expect(
+            403, (ADMINS - {SECRETARIAT, "orga_admin"}, 400), ({SECRETARIAT, "orga_admin"}, "ok")
+        ),
         data=lambda w: {
             "email": "colleague@plating.example",
             "target": f"org:{w.ids['org']}",
@@ -466,6 +576,14 @@ ROUTES: list[Route] = [
         everyone(404),
         variant="unknown",
     ),
+    # The choosers' matches: the places the user may invite to (administrators only), and
+    # the CBs accepted for the scheme (public knowledge: anyone signed in).
+    Route(
+        "web:chooser-invitation-targets",
+        u("web:chooser-invitation-targets"),
+        expect(403, (ADMINS, "ok")),
+    ),
+    Route("web:chooser-cbs", u("web:chooser-cbs"), expect("ok")),
     # --- CB section ----------------------------------------------------------------------
     Route("web:cb:applications", u("web:cb:applications"), CB_LIST),
     *exports("web:cb:applications", u("web:cb:applications"), CB_LIST),
@@ -530,6 +648,19 @@ ROUTES: list[Route] = [
             "finding-description": "Records incomplete",
         },
     ),
+    # Correcting a finding: the assessment team, while the assessment is in progress.
+    Route(
+        "web:cb:finding-edit",
+        u("web:cb:finding-edit", "pk=in_progress", "finding_id=open_finding"),
+        cb_action("a_lead", "a_assessor", "a_expert"),
+        post=cb_action("a_lead", "a_assessor", "a_expert"),
+        data=lambda w: {
+            "edit-grade": "major",
+            "edit-requirement_kind": "iso9001",
+            "edit-requirement_ref": "ISO 9001:2015 7.5",
+            "edit-description": "Records incomplete, corrected",
+        },
+    ),
     Route(
         "web:cb:assessment-report",
         u("web:cb:assessment-report", "pk=in_progress"),
@@ -556,6 +687,13 @@ ROUTES: list[Route] = [
         post=cb_action("a_lead", "a_assessor"),
         data=lambda w: {f"review-{w.ids['answer']}-outcome": "verify"},
     ),
+    # The report: CB A's staff and the Secretariat, before it is issued (a draft) and after.
+    Route(
+        "web:cb:assessment-report-html",
+        u("web:cb:assessment-report-html", "pk=in_progress"),
+        CB_SEES,
+    ),
+    Route("web:cb:assessment-report-pdf", u("web:cb:assessment-report-pdf", "pk=ready"), CB_SEES),
     Route("web:cb:evidence", u("web:cb:evidence", "evidence_id=evidence"), EVIDENCE),
     Route("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
     *exports("web:cb:certificates", u("web:cb:certificates"), CB_LIST),
@@ -597,28 +735,45 @@ ROUTES: list[Route] = [
         variant="unknown",
     ),
     Route("web:cb:certificate", u("web:cb:certificate", "pk=certificate"), CB_SEES),
-    Route(
-        "web:cb:certificate-action",
-        u("web:cb:certificate-action", "pk=certificate", action="suspend"),
-        POST_ONLY_GET,
-        post=cb_action("a_admin", "a_decider"),
-        data=lambda w: {"suspend-reason_category": "misuse", "suspend-reason": "Mark misused"},
-    ),
+    *[
+        row
+        for variant, cert_key, data in DECISIONS
+        for row in (
+            Route(
+                "web:cb:certificate-action",
+                u("web:cb:certificate-action", f"pk={cert_key}", action=variant),
+                DECIDES,
+                # Posted: the confirmation page (nothing written yet).
+                post=DECIDES,
+                data=data,
+                variant=variant,
+            ),
+            Route(
+                "web:cb:certificate-action-confirm",
+                u("web:cb:certificate-action-confirm", f"pk={cert_key}", action=variant),
+                POST_ONLY_GET,
+                post=DECIDES,
+                data=confirmed(variant, cert_key, data),
+                variant=variant,
+            ),
+        )
+    ],
     Route(
         "web:cb:certificate-action",
         u("web:cb:certificate-action", "pk=certificate", action="promote"),
-        POST_ONLY_GET,
-        # No such action: the certificate is looked up first (404 to other tenants).
+        # No such decision: the certificate is looked up first (404 to other tenants).
+        expect(404, (A | SEC, 400)),
         post=expect(404, (A | SEC, 400)),
-        data=lambda w: {"promote-reason": "forced"},
+        data=lambda w: {"reason": "forced"},
         variant="unknown-action",
     ),
     Route(
-        "web:cb:certificate-reissue",
-        u("web:cb:certificate-reissue", "pk=certificate"),
+        "web:cb:certificate-action-confirm",
+        u("web:cb:certificate-action-confirm", "pk=certificate", action="promote"),
         POST_ONLY_GET,
-        post=cb_action("a_admin", "a_decider"),
-        data=lambda w: {"reissue-change": f"site_moved:{w.ids['moved_site']}"},
+        post=expect(404, (A | SEC, 400)),
+        data=lambda w: {"reason": "forced"},
+        variant="unknown-action",
     ),
     Route(
         "web:cb:certificate-resubmit",
@@ -673,6 +828,26 @@ ROUTES: list[Route] = [
             "standards": [w.ids["iso9001"]],
         },
     ),
+    # Changing or removing a line of the draft's scope: organization A's users.
+    Route(
+        "web:org:scope-line-edit",
+        u("web:org:scope-line-edit", "org_id=org", "app_id=draft", "line_id=draft_line"),
+        ORG_ACTS,
+        post=ORG_ACTS,
+        data=lambda w: {
+            "category": w.ids["epl"],
+            "site": w.ids["site"],
+            "wording": "Tin and nickel plating",
+            "standards": [w.ids["iso9001"]],
+        },
+    ),
+    Route(
+        "web:org:scope-line-remove",
+        u("web:org:scope-line-remove", "org_id=org", "app_id=draft", "line_id=draft_line"),
+        POST_ONLY_GET,
+        post=ORG_ACTS,
+        data=none,
+    ),
     Route(
         "web:org:application-submit",
         u("web:org:application-submit", "org_id=org", "app_id=draft"),
@@ -707,6 +882,38 @@ ROUTES: list[Route] = [
         data=lambda w: {
             "file": SimpleUploadedFile("more.pdf", PDF, content_type="application/pdf")
         },
+    ),
+    # Taking back an evidence file: its uploader only (organization A's administrator).
+    Route(
+        "web:org:evidence-remove",
+        u(
+            "web:org:evidence-remove",
+            "org_id=org",
+            "finding_id=answered_finding",
+            "evidence_id=evidence",
+        ),
+        POST_ONLY_GET,
+        post=expect(404, ({SECRETARIAT, "orga_member"}, 403), ({"orga_admin"}, "ok")),
+        data=lambda w: {f"remove-{w.ids['evidence']}-reason": "Wrong file"},
+    ),
+    # The reports issued to organization A: its users and the Secretariat; one not yet issued
+    # is not there for anyone (the CB's staff read it in their section).
+    Route("web:org:assessment-reports", u("web:org:assessment-reports", "org_id=org"), ORG_SEES),
+    Route(
+        "web:org:assessment-report-html",
+        u("web:org:assessment-report-html", "org_id=org", "pk=ready"),
+        ORG_SEES,
+    ),
+    Route(
+        "web:org:assessment-report-html",
+        u("web:org:assessment-report-html", "org_id=org", "pk=in_progress"),
+        expect(404),
+        variant="not-issued",
+    ),
+    Route(
+        "web:org:assessment-report-pdf",
+        u("web:org:assessment-report-pdf", "org_id=org", "pk=ready"),
+        ORG_SEES,
     ),
     Route("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),
     *exports("web:org:certificates", u("web:org:certificates", "org_id=org"), ORG_SEES),

@@ -105,6 +105,9 @@ INVITATION_DAYS = _positive("APCERT_INVITATION_DAYS", 7)
 #: The address people reach apcert at (``https://apcert.example.org``), for links in e-mails
 #: sent outside a request. Pages that send mail use the address they were reached at.
 SITE_URL = os.environ.get("APCERT_SITE_URL", "").strip().rstrip("/") or "http://127.0.0.1:8000"
+#: Days back an event may lie (its effective date, a finding's due date, a decision's date)
+#: and still be mailed as news; older ones are kept on record and in-app, not mailed.
+NOTIFICATION_RECENT_DAYS = _count("APCERT_NOTIFICATION_RECENT_DAYS", 30)
 #: The sender of apcert's e-mails (sign-in help, invitations).
 DEFAULT_FROM_EMAIL = os.environ.get("APCERT_FROM_EMAIL", "").strip() or "apcert <noreply@localhost>"
 

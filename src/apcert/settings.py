@@ -114,6 +114,8 @@ STATICFILES_DIRS = [DOCUMENTS_DIR / "static"]
 
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
+# A form sent with an expired or missing token: a page that says to reload the form.
+CSRF_FAILURE_VIEW = "apcert.web.views_errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
@@ -179,6 +181,7 @@ SESSION_COOKIE_AGE = env.SESSION_AGE_SECONDS
 SESSION_SAVE_EVERY_REQUEST = False
 INVITATION_DAYS = env.INVITATION_DAYS
 SITE_URL = env.SITE_URL
+NOTIFICATION_RECENT_DAYS = env.NOTIFICATION_RECENT_DAYS
 # The certificate PDF's font, made once from the variable font in its wheel and kept here
 # (apcert.documents.fonts.regular_face).
 DOCUMENT_FONT_DIR = env.VAR_DIR / "fonts"

@@ -17,3 +17,9 @@ urlpatterns = [
     path("", include("apcert.credentials.urls")),
     path("", include("apcert.register.urls")),
 ]
+
+# The back office's layout under /office/, the register's elsewhere (apcert.web.views_errors);
+# a server error is Django's own handler with the plain template 500.html.
+handler400 = "apcert.web.views_errors.bad_request"
+handler403 = "apcert.web.views_errors.permission_denied"
+handler404 = "apcert.web.views_errors.page_not_found"

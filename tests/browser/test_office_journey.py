@@ -172,7 +172,8 @@ def test_an_organization_is_certified_from_application_to_the_public_register(
             "link", name="Applications"
         ))  # fmt: skip
         follow(page, page.get_by_role("link", name="Apply for certification"))
-        choose(page.get_by_label("Certification body"), f"{cb.code} {cb.name}")
+        # the CB is a chooser: a radio button per match (the one CB accepted: chosen already)
+        page.get_by_role("radio", name=f"{cb.code} {cb.name}").check()
         choose(page.get_by_label("Scheme"), "IECQ AP ")
         page.get_by_label(f"{programme.code}: {programme.name}", exact=True).check()
         submit(page, page.get_by_role("button", name="Start the application"))

@@ -80,41 +80,81 @@ def user_roles(user: User) -> UserRoles:
     )
 
 
+#: A search reads at most this many words.
+MAX_QUERY_WORDS = 8
+
+
+def _invitation_target_querysets(
+    actor: User,
+) -> tuple[QuerySet[CertificationBody], QuerySet[Organization]]:
+    """The CBs and organizations the actor may invite to, in display order: every one for
+    the Secretariat; else the CBs where the actor is an active administrator and the
+    organizations the actor administers."""
+    cbs = CertificationBody.objects.order_by("code", "pk")
+    organizations = Organization.objects.order_by("legal_name", "pk")
+    if not actor.is_active:
+        return cbs.none(), organizations.none()
+    if is_secretariat(actor):
+        return cbs, organizations
+    return (
+        cbs.filter(
+            pk__in=CBStaff.objects.filter(user=actor, active=True, role=CBRole.ADMIN).values(
+                "cb_id"
+            )
+        ),
+        organizations.filter(
+            pk__in=OrganizationMember.objects.filter(
+                user=actor, role=OrganizationRole.ADMIN
+            ).values("organization_id")
+        ),
+    )
+
+
+def invitation_target_kinds(actor: User) -> tuple[bool, bool]:
+    """Whether the actor may invite to some CB, and to some organization: every CB and
+    organization for the Secretariat; else the CBs where the actor is an active administrator
+    and the organizations the actor administers."""
+    cbs, organizations = _invitation_target_querysets(actor)
+    return cbs.exists(), organizations.exists()
+
+
 @dataclass(frozen=True)
-class InvitationTargets:
-    """The CBs and organizations a person may invite colleagues to."""
+class InvitationTargetMatches:
+    """The places matching a search among those a person may invite to: at most ``limit`` of
+    them (CBs first), how many match in all, and how many places there are to choose from."""
 
     cbs: list[CertificationBody]
     organizations: list[Organization]
+    found: int
+    total: int
 
-    def __bool__(self) -> bool:
-        return bool(self.cbs or self.organizations)
+
+def _words(query: str) -> list[str]:
+    return (query or "").split()[:MAX_QUERY_WORDS]
 
 
-def invitation_targets(actor: User) -> InvitationTargets:
-    """Where the actor may invite: every CB and organization for the Secretariat; else the CBs
-    where the actor is an active administrator and the organizations the actor administers."""
-    if not actor.is_active:
-        return InvitationTargets([], [])
-    if is_secretariat(actor):
-        return InvitationTargets(
-            list(CertificationBody.objects.order_by("code")),
-            list(Organization.objects.order_by("legal_name", "pk")),
-        )
-    return InvitationTargets(
-        list(
-            CertificationBody.objects.filter(
-                staff__user=actor, staff__active=True, staff__role=CBRole.ADMIN
-            )
-            .distinct()
-            .order_by("code")
-        ),
-        list(
-            Organization.objects.filter(
-                members__user=actor, members__role=OrganizationRole.ADMIN
-            ).order_by("legal_name", "pk")
-        ),
+def invitation_target_matches(
+    actor: User, query: str = "", *, limit: int = 20
+) -> InvitationTargetMatches:
+    """The CBs (by code or name) and organizations (by legal name, or by a two-letter country
+    code) the actor may invite to whose text holds every word of ``query``. Only places the
+    actor may invite to are ever read, so that no other organization's name is shown."""
+    cbs, organizations = _invitation_target_querysets(actor)
+    total = cbs.count() + organizations.count()
+    for word in _words(query):
+        cbs = cbs.filter(Q(code__icontains=word) | Q(name__icontains=word))
+        org_match = Q(legal_name__icontains=word)
+        if len(word) == 2 and word.isalpha():
+            org_match |= Q(country=word.upper())
+        organizations = organizations.filter(org_match)
+    found_cbs = list(cbs[:limit])
+    found_organizations = list(organizations[: limit - len(found_cbs)])
+    found = (
+        len(found_cbs) + len(found_organizations)
+        if len(found_cbs) + len(found_organizations) < limit
+        else cbs.count() + organizations.count()
     )
+    return InvitationTargetMatches(found_cbs, found_organizations, found, total)
 
 
 def may_invite_anywhere(actor: User) -> bool:
@@ -129,18 +169,18 @@ def may_invite_anywhere(actor: User) -> bool:
     )
 
 
-def invitation_target(value: str) -> CertificationBody | Organization | None:
-    """The CB (``cb:<id>``) or organization (``org:<id>``) a form names, if it exists.
-
-    Whether the actor may invite there is the service's question, not this one's.
-    """
+def invitation_target(actor: User, value: str) -> CertificationBody | Organization | None:
+    """The CB (``cb:<id>``) or organization (``org:<id>``) a form names, if the actor may
+    invite there; None for any other value, so that one the actor may not invite to reads
+    the same as one that does not exist."""
     kind, _, raw = (value or "").partition(":")
     if not raw.isdigit():
         return None
+    cbs, organizations = _invitation_target_querysets(actor)
     if kind == "cb":
-        return CertificationBody.objects.filter(pk=int(raw)).first()
+        return cbs.filter(pk=int(raw)).first()
     if kind == "org":
-        return Organization.objects.filter(pk=int(raw)).first()
+        return organizations.filter(pk=int(raw)).first()
     return None
 
 

@@ -112,17 +112,18 @@ def _require_may_invite(
             "You need to be signed in with an active account to do this.",
             code=PERMISSION_NOT_SIGNED_IN,
         )
+    # The refusals do not name the place: the caller may not know that it exists.
     if cb is not None and not may_invite_to_cb(actor, cb):
         raise PermissionDenied(
-            f"Only the Secretariat or an administrator of {cb.code} may invite colleagues "
-            f"to {cb.code}.",
+            "Only the Secretariat or an administrator of this certification body may invite "
+            "colleagues to it.",
             code=INVITATION_CB_ADMIN_REQUIRED,
             params={"cb": cb.code},
         )
     if organization is not None and not may_invite_to_organization(actor, organization):
         raise PermissionDenied(
-            f"Only the Secretariat or an administrator of {organization} may invite "
-            f"colleagues to {organization}.",
+            "Only the Secretariat or an administrator of this organization may invite "
+            "colleagues to it.",
             code=INVITATION_ORGANIZATION_ADMIN_REQUIRED,
             params={"organization": organization.pk},
         )

@@ -20,6 +20,7 @@ from apcert.applications.errors import (
     SCOPE_OUTSIDE_ACCEPTANCE,
 )
 from apcert.applications.models import Application, ScopeLine
+from apcert.audit.selectors import HistoryEntry, record_history
 from apcert.bodies.choices import AcceptanceStatus
 from apcert.bodies.models import CBAcceptance
 from apcert.core.errors import RuleViolation
@@ -344,3 +345,25 @@ def declared_standards(application_id: int | None) -> list[tuple[int, str]]:
 
     qs = Standard.objects.filter(scopeline__application_id=application_id).distinct()
     return [(s.pk, s.reference) for s in qs.order_by("designation", "edition")]
+
+
+# --- the application's history ---------------------------------------------------------------
+
+#: How the actions on an application read in its history (the others read as the audit
+#: trail's generic wording makes them: "application.submit" is "Application submitted").
+APPLICATION_HISTORY_WORDS = {
+    "application.create": "Application started",
+    "application.scope_line_add": "Scope line added",
+    "application.scope_line_update": "Scope line changed",
+    "application.scope_line_remove": "Scope line removed",
+}
+
+
+def application_history(application: Application) -> list[HistoryEntry]:
+    """Every audited change of ``application``, newest first, for a viewer the caller has
+    already let see it. Its scope lines are audited on the application itself, so that a
+    line removed from a draft keeps its history: one query."""
+    return record_history(
+        records={Application._meta.label_lower: [application.pk]},
+        words=APPLICATION_HISTORY_WORDS,
+    )

@@ -139,6 +139,107 @@ def scope_line_add(
     return line
 
 
+def _scope_line_content(line: ScopeLine) -> dict[str, object]:
+    """A scope line as its audit events record it (as ``application.scope_line_add``)."""
+    return {
+        "category": line.category.code,
+        "site": line.site_id,
+        "wording": line.wording,
+        "standards": sorted(s.reference for s in line.standards.all()),
+    }
+
+
+def _lock_draft_of(line: ScopeLine) -> tuple[Application, ScopeLine]:
+    """Lock the line's application, then the line; refuse unless the application is a
+    draft, as for adding a line."""
+    app = _lock(line.application)
+    if app.status != ApplicationStatus.DRAFT:
+        raise RuleViolation(
+            "Only a draft application's scope can be changed.", code=APPLICATION_NOT_DRAFT
+        )
+    locked = (
+        ScopeLine.objects.select_for_update(of=("self",))
+        .select_related("category", "site")
+        .get(pk=line.pk)
+    )
+    return app, locked
+
+
+def scope_line_update(
+    *,
+    actor: User,
+    scope_line: ScopeLine,
+    category: ProcessCategory,
+    site: Site,
+    wording: str,
+    standards: Sequence[Standard | str],
+) -> ScopeLine:
+    """Change a line of a draft application's scope, with the checks of
+    :func:`scope_line_add`. One audit event ``application.scope_line_update`` on the
+    application names the line and the fields changed, before and after; a change that
+    changes nothing writes nothing."""
+    line = ScopeLine.objects.select_related("application__organization").get(pk=scope_line.pk)
+    require_org_member(actor, line.application.organization)
+    wording = (wording or "").strip()
+    if not wording:
+        raise ValidationFailed(
+            "Write the scope wording as it should read on the certificate.",
+            code=INVALID_REQUIRED,
+            field="wording",
+        )
+    if site.organization_id != line.application.organization_id:
+        raise RuleViolation(
+            "That site belongs to another organization.",
+            code=APPLICATION_SITE_NOT_OWN,
+            field="site",
+        )
+    resolved = [s if isinstance(s, Standard) else standard_resolve(s) for s in standards]
+    with transaction.atomic():
+        app, line = _lock_draft_of(line)
+        duplicate = ScopeLine.objects.filter(application=app, category=category, site=site)
+        if duplicate.exclude(pk=line.pk).exists():
+            raise RuleViolation(
+                f"The scope already has {category.code} at {site.name}.",
+                code=APPLICATION_DUPLICATE_SCOPE_LINE,
+            )
+        was = _scope_line_content(line)
+        line.category, line.site, line.wording = category, site, wording
+        now = {
+            "category": category.code,
+            "site": site.pk,
+            "wording": wording,
+            "standards": sorted(s.reference for s in resolved),
+        }
+        changed = [name for name in now if now[name] != was[name]]
+        if not changed:
+            return line
+        line.save(update_fields=["category", "site", "wording"])
+        line.standards.set(resolved)
+        audit_record(
+            actor=actor,
+            action="application.scope_line_update",
+            obj=app,
+            before={"scope_line": line.pk, **{name: was[name] for name in changed}},
+            after={"scope_line": line.pk, **{name: now[name] for name in changed}},
+        )
+    return line
+
+
+def scope_line_remove(*, actor: User, scope_line: ScopeLine) -> None:
+    """Take a line out of a draft application's scope. The line is deleted (a draft's scope
+    is not yet a record of the scheme); its content stays in the audit event
+    ``application.scope_line_remove`` on the application."""
+    line = ScopeLine.objects.select_related("application__organization").get(pk=scope_line.pk)
+    require_org_member(actor, line.application.organization)
+    with transaction.atomic():
+        app, line = _lock_draft_of(line)
+        was = {"scope_line": line.pk, **_scope_line_content(line)}
+        line.delete()
+        audit_record(
+            actor=actor, action="application.scope_line_remove", obj=app, before=was, after=None
+        )
+
+
 def application_transition(
     *,
     actor: User,

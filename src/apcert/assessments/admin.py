@@ -23,6 +23,7 @@ class TeamMemberInline(ReadOnlyInline):
 class FindingInline(ReadOnlyInline):
     model = Finding
     fields = (
+        "number",
         "grade",
         "requirement_kind",
         "requirement_ref",
@@ -89,6 +90,7 @@ class TeamMemberAdmin(ReadOnlyAdmin):
 class FindingAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
+        "number",
         "grade",
         "requirement_ref",
         "status",
@@ -132,6 +134,7 @@ class EvidenceFileAdmin(ReadOnlyAdmin):
         "corrective_action",
         "uploaded_by",
         "uploaded_at",
+        "removed_at",
     )
     list_filter = ("content_type",)
     list_select_related = ("corrective_action", "uploaded_by")

@@ -18,6 +18,12 @@ class AssessmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "cancelled"
 
 
+#: The statuses of an assessment whose report has been issued (a closed assessment's
+#: report was issued before the decision that closed it): from then on the organization
+#: assessed has it.
+REPORT_ISSUED_STATUSES = (AssessmentStatus.REPORT_ISSUED, AssessmentStatus.CLOSED)
+
+
 class TeamRole(models.TextChoices):
     LEAD = "lead", "lead assessor"
     MEMBER = "member", "team member"

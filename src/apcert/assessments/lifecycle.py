@@ -5,15 +5,22 @@ from apcert.core.lifecycle import TransitionTable
 
 _A = AssessmentStatus
 
+# An action that keeps the status maps a status to itself: the table says in which status
+# it is allowed, and screens offer it from the table like any other. Only a planned
+# assessment is rescheduled (once started, its dates are what happened); only a report not
+# yet closed by a decision is corrected (the service also refuses one that a refusal rests
+# on, which leaves the assessment's status as it was).
 ASSESSMENT = TransitionTable(
     entity="assessment",
     states=tuple(_A.values),
-    actions=("start", "issue_report", "close", "cancel"),
+    actions=("start", "reschedule", "issue_report", "correct_report", "close", "cancel"),
     transitions={
         (_A.PLANNED, "start"): _A.IN_PROGRESS,
+        (_A.PLANNED, "reschedule"): _A.PLANNED,
         (_A.PLANNED, "cancel"): _A.CANCELLED,
         (_A.IN_PROGRESS, "issue_report"): _A.REPORT_ISSUED,
         (_A.IN_PROGRESS, "cancel"): _A.CANCELLED,
+        (_A.REPORT_ISSUED, "correct_report"): _A.REPORT_ISSUED,
         # Closed by the certification decision that rests on the report.
         (_A.REPORT_ISSUED, "close"): _A.CLOSED,
     },

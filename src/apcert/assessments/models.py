@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 
 from apcert.assessments.choices import (
+    REPORT_ISSUED_STATUSES,
     AssessmentKind,
     AssessmentStatus,
     CorrectiveActionStatus,
@@ -73,6 +74,11 @@ class Assessment(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.start_date}..{self.end_date} ({self.cb.code})"
 
+    @property
+    def report_issued(self) -> bool:
+        """Whether the report has been issued: the organization assessed has it from then."""
+        return self.status in REPORT_ISSUED_STATUSES and self.report_issued_on is not None
+
 
 class TeamMember(models.Model):
     """A person on an assessment team. Exactly one lead per team (enforced in services)."""
@@ -97,9 +103,15 @@ class TeamMember(models.Model):
 
 
 class Finding(models.Model):
-    """A major or minor nonconformity, or an observation, against one requirement."""
+    """A major or minor nonconformity, or an observation, against one requirement.
+
+    ``number`` is the finding's number within its assessment (1, 2, 3 ... in the order
+    recorded), the way a report and the organization's answers refer to it."""
 
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="findings")
+    number = models.PositiveIntegerField(
+        help_text="1, 2, 3 ... within its assessment, in the order the findings were recorded."
+    )
     grade = models.CharField(max_length=20, choices=FindingGrade.choices)
     requirement_kind = models.CharField(max_length=20, choices=RequirementKind.choices)
     requirement_ref = models.CharField(
@@ -125,11 +137,18 @@ class Finding(models.Model):
             models.CheckConstraint(
                 condition=models.Q(grade__in=FindingGrade.values), name="finding_grade_valid"
             ),
+            models.UniqueConstraint(
+                fields=["assessment", "number"], name="finding_number_unique_in_assessment"
+            ),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="finding_number_from_1"),
         ]
         indexes = [models.Index(fields=["status", "due_date"])]
 
     def __str__(self) -> str:
-        return f"{self.get_grade_display()} against {self.requirement_ref}"
+        return (
+            f"finding {self.number} of assessment {self.assessment_id}: "
+            f"{self.get_grade_display()} against {self.requirement_ref}"
+        )
 
 
 class CorrectiveAction(models.Model):
@@ -170,15 +189,23 @@ class CorrectiveAction(models.Model):
         return f"corrective action {self.pk} for finding {self.finding_id}"
 
 
+class EvidenceFileQuerySet(models.QuerySet["EvidenceFile"]):
+    def kept(self) -> EvidenceFileQuerySet:
+        """The files still offered as evidence: not removed by their uploader."""
+        return self.filter(removed_at__isnull=True)
+
+
 class EvidenceFile(models.Model):
     """A file the organization attaches to a corrective action as evidence that it was
     carried out (a corrective action holds its evidence). The bytes live
     under EVIDENCE_DIR, outside anything the web server serves, at ``storage_key``: a name
     apcert generates, never the one the client sent, which is kept only as ``name`` for
     display and download. ``sha256`` is the content's digest, taken while it was received.
-    Rows are written by ``evidence_attach`` and never changed; each owns its own stored file
-    (no two rows share one, so removing a file after a rolled-back upload cannot take
-    another row's)."""
+    Rows are written by ``evidence_attach``; each owns its own stored file (no two rows share
+    one, so removing a file after a rolled-back upload cannot take another row's). The one
+    change a row takes is its removal by its uploader (``evidence_remove``) while the
+    corrective action awaits review: the row and the file are kept for the record, marked
+    removed, and no longer offered as evidence."""
 
     corrective_action = models.ForeignKey(
         CorrectiveAction, on_delete=models.PROTECT, related_name="evidence_files"
@@ -196,12 +223,32 @@ class EvidenceFile(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     uploaded_at = models.DateTimeField(auto_now_add=True)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    removal_reason = models.TextField(blank=True)
+
+    objects = EvidenceFileQuerySet.as_manager()
 
     class Meta:
         ordering = ["corrective_action", "id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(size__gt=0), name="evidence_file_not_empty"),
+            models.CheckConstraint(
+                condition=models.Q(removed_at__isnull=True, removed_by__isnull=True)
+                | models.Q(removed_at__isnull=False, removed_by__isnull=False),
+                name="evidence_file_removed_by_someone",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.size} bytes) for corrective action {self.corrective_action_id}"
+
+    @property
+    def removed(self) -> bool:
+        return self.removed_at is not None

@@ -25,8 +25,8 @@ from django.db.models import Prefetch
 
 from apcert.accounts.models import User
 from apcert.assessments.choices import (
+    REPORT_ISSUED_STATUSES,
     AssessmentKind,
-    AssessmentStatus,
     CorrectiveActionStatus,
     FindingGrade,
     FindingStatus,
@@ -43,10 +43,6 @@ if TYPE_CHECKING:
     from apcert.applications.models import Application
     from apcert.certificates.models import Certificate
     from apcert.organizations.models import Organization
-
-#: The statuses of an assessment whose report has been issued (a closed assessment's
-#: report was issued before the decision that closed it).
-REPORT_ISSUED_STATUSES = (AssessmentStatus.REPORT_ISSUED, AssessmentStatus.CLOSED)
 
 #: The team as the report lists it: the lead first, then the members, then the experts.
 ROLE_ORDER: dict[str, int] = {TeamRole.LEAD: 0, TeamRole.MEMBER: 1, TeamRole.TECHNICAL_EXPERT: 2}
@@ -534,7 +530,7 @@ def may_read_assessment_report(user: User | AnonymousUser | None, assessment: As
         return True
     if CBStaff.objects.filter(cb_id=assessment.cb_id, user_id=user.pk, active=True).exists():
         return True
-    if assessment.status not in REPORT_ISSUED_STATUSES or assessment.report_issued_on is None:
+    if not assessment.report_issued:
         return False
     org_id = (
         Assessment.objects.filter(pk=assessment.pk)

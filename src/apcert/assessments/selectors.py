@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 
-from apcert.assessments.choices import AssessmentStatus, FindingGrade, FindingStatus
+from apcert.assessments.choices import (
+    REPORT_ISSUED_STATUSES,
+    AssessmentStatus,
+    FindingGrade,
+    FindingStatus,
+)
 from apcert.assessments.models import (
     Assessment,
     CorrectiveAction,
@@ -15,11 +20,14 @@ from apcert.assessments.models import (
     Finding,
     TeamMember,
 )
+from apcert.audit.selectors import HistoryEntry, record_history
 from apcert.bodies.models import CBStaff
 from apcert.core.permissions import is_secretariat
+from apcert.organizations.models import OrganizationMember
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
+    from apcert.organizations.models import Organization
 
 
 #: The nonconformities whose corrective action is still awaited: majors and minors that are
@@ -135,6 +143,41 @@ def findings_for_organization_users(
     return qs
 
 
+def _assessments_concerning(organization_id: int) -> QuerySet[Any]:
+    """The ids of the assessments concerning one organization: through the application
+    (an initial assessment), else through the certificate (the others); a union of two
+    indexed id lists rather than an OR over two outer joins."""
+    by_application = Assessment.objects.filter(application__organization_id=organization_id)
+    by_certificate = Assessment.objects.filter(
+        certificate__organization_id=organization_id,
+        application__organization_id__isnull=True,
+    )
+    return by_application.values("pk").order_by().union(by_certificate.values("pk").order_by())
+
+
+def assessment_reports_for_organization_users(
+    actor: User, organization: Organization
+) -> QuerySet[Assessment]:
+    """The assessments of ``organization`` whose report has been issued, for its users and
+    the Secretariat (nobody else sees any): the organization receives the report when it is
+    issued, not before. Each with its CB and subject, newest report first."""
+    qs = (
+        Assessment.objects.select_related("cb", "application", "certificate")
+        .filter(
+            status__in=REPORT_ISSUED_STATUSES,
+            report_issued_on__isnull=False,
+            pk__in=_assessments_concerning(organization.pk),
+        )
+        .order_by("-report_issued_on", "-pk")
+    )
+    if not actor.is_active:
+        return qs.none()
+    if is_secretariat(actor):
+        return qs
+    member = OrganizationMember.objects.filter(organization_id=organization.pk, user_id=actor.pk)
+    return qs.filter(Exists(member))
+
+
 def assessments_of_application(application_id: int) -> QuerySet[Assessment]:
     """The assessments of an application, in the order they were planned to start."""
     return Assessment.objects.filter(application_id=application_id).order_by("start_date", "pk")
@@ -146,25 +189,32 @@ def assessment_team(assessment: Assessment) -> QuerySet[TeamMember]:
 
 
 def assessment_findings(assessment: Assessment) -> QuerySet[Finding]:
-    """The findings of ``assessment``, each with its answers and their evidence files."""
+    """The findings of ``assessment``, each with its answers and their evidence files: the
+    files still offered as ``evidence_files``, those their uploader removed as
+    ``removed_files`` (with who removed them), kept for the record."""
     from django.db.models import Prefetch
 
+    answers = CorrectiveAction.objects.prefetch_related(
+        Prefetch("evidence_files", queryset=EvidenceFile.objects.kept().order_by("id")),
+        Prefetch(
+            "evidence_files",
+            queryset=EvidenceFile.objects.filter(removed_at__isnull=False)
+            .select_related("removed_by")
+            .order_by("id"),
+            to_attr="removed_files",
+        ),
+    ).order_by("id")
     return (
         Finding.objects.filter(assessment=assessment)
         .select_related("standard")
-        .prefetch_related(
-            Prefetch(
-                "corrective_actions",
-                queryset=CorrectiveAction.objects.prefetch_related("evidence_files").order_by("id"),
-            )
-        )
-        .order_by("id")
+        .prefetch_related(Prefetch("corrective_actions", queryset=answers))
+        .order_by("number", "id")
     )
 
 
 def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
     """The answers to ``finding``, newest first, with who submitted and reviewed them and
-    their evidence files."""
+    their evidence files still offered (not those their uploader removed)."""
     from django.db.models import Prefetch
 
     return (
@@ -172,7 +222,7 @@ def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
         .prefetch_related(
             Prefetch(
                 "evidence_files",
-                queryset=EvidenceFile.objects.select_related("uploaded_by").order_by("id"),
+                queryset=EvidenceFile.objects.kept().select_related("uploaded_by").order_by("id"),
             )
         )
         .order_by("-id")
@@ -182,3 +232,46 @@ def finding_answers(finding: Finding) -> QuerySet[CorrectiveAction]:
 def latest_answer(finding: Finding) -> CorrectiveAction | None:
     """The latest answer to ``finding``, if any."""
     return CorrectiveAction.objects.filter(finding=finding).order_by("-id").first()
+
+
+# --- the assessment's history ---------------------------------------------------------------
+
+#: How the actions on an assessment and what belongs to it read in its history (the others
+#: read as the audit trail's generic wording makes them: "finding.record" is "Finding
+#: recorded"). A corrective action is audited on its finding: submitted ("answer"), then
+#: reviewed.
+ASSESSMENT_HISTORY_WORDS = {
+    "assessment.issue_report": "Report issued",
+    "finding.update": "Finding corrected",
+    "finding.answer": "Corrective action submitted",
+    "finding.reject": "Corrective action rejected",
+    "finding.accept_plan": "Corrective action plan accepted",
+    "finding.verify": "Corrective action verified, finding closed",
+    "finding.flag_late": "Corrective action late",
+    "evidence.attach": "Evidence file attached",
+    "evidence.remove": "Evidence file removed by its uploader",
+}
+
+
+def assessment_history(assessment: Assessment) -> list[HistoryEntry]:
+    """Every audited change of ``assessment``, of its findings (with their corrective
+    actions, audited on the finding) and of their evidence files, removed ones included,
+    newest first, for a viewer the caller has already let see the assessment. Two
+    queries: the ids of the findings and evidence files, then their events."""
+    finding_ids: set[int] = set()
+    evidence_ids: set[int] = set()
+    rows = Finding.objects.filter(assessment=assessment).values_list(
+        "pk", "corrective_actions__evidence_files__pk"
+    )
+    for finding_id, evidence_id in rows.order_by():
+        finding_ids.add(finding_id)
+        if evidence_id is not None:
+            evidence_ids.add(evidence_id)
+    return record_history(
+        records={
+            Assessment._meta.label_lower: [assessment.pk],
+            Finding._meta.label_lower: finding_ids,
+            EvidenceFile._meta.label_lower: evidence_ids,
+        },
+        words=ASSESSMENT_HISTORY_WORDS,
+    )

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
 from django.db import transaction
-from django.db.models import Model
-from django.utils import timezone
+from django.db.models import Max, Model, Q
 
 from apcert.applications.choices import ApplicationStatus
 from apcert.assessments.choices import (
@@ -21,15 +20,23 @@ from apcert.assessments.choices import (
 )
 from apcert.assessments.derived import certificate_visits_changed
 from apcert.assessments.errors import (
+    ASSESSMENT_APPLICATION_DECIDED,
     ASSESSMENT_APPLICATION_NOT_ACCEPTED,
     ASSESSMENT_CB_NOT_ALLOWED,
     ASSESSMENT_DUPLICATE_MEMBER,
+    ASSESSMENT_INITIAL_ALREADY_PLANNED,
     ASSESSMENT_LEAD_REQUIRED,
     ASSESSMENT_NOT_IN_PROGRESS,
+    ASSESSMENT_NOTHING_CHANGED,
     ASSESSMENT_REPORT_BEFORE_END,
+    ASSESSMENT_REPORT_DECIDED_ON,
+    ASSESSMENT_REPORT_IN_FUTURE,
+    ASSESSMENT_START_BEFORE_PLANNED,
     ASSESSMENT_SUBJECT_REQUIRED,
     ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
     CORRECTIVE_ACTION_SUPERSEDED,
+    FINDING_CLOSED_BEFORE_RAISED,
+    FINDING_RAISED_IN_FUTURE,
     FINDING_RAISED_OUTSIDE_ASSESSMENT,
     FINDING_STANDARD_NOT_DECLARED,
     FINDING_STANDARD_REQUIRED,
@@ -39,6 +46,7 @@ from apcert.assessments.models import Assessment, CorrectiveAction, Finding, Tea
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
 from apcert.bodies.permissions import require_cb_role
+from apcert.core.dates import add_months, format_date, today
 from apcert.core.errors import (
     INVALID_CHOICE,
     INVALID_DATE_ORDER,
@@ -120,6 +128,52 @@ def _require_team(actor: User, assessment: Assessment, *, lead: bool = False) ->
             "do this.",
             code=PERMISSION_TEAM_MEMBER_REQUIRED,
         )
+
+
+def initial_assessment_void_on(assessment: Assessment, day: dt.date) -> bool:
+    """Whether an initial assessment no longer counts on ``day``: a major nonconformity it
+    raised was not verified within the scheme's months of its last day, and that limit is
+    behind ``day``. The initial assessment must then be repeated."""
+    scheme = assessment.application.scheme  # type: ignore[union-attr]
+    limit = add_months(assessment.end_date, scheme_rules(scheme).initial_major_verification_months)
+    if day <= limit:
+        return False
+    return (
+        assessment.findings.filter(grade=FindingGrade.MAJOR)
+        .filter(Q(closed_on__isnull=True) | Q(closed_on__gt=limit))
+        .exists()
+    )
+
+
+def refuse_second_initial_assessment(application: Application, start_date: dt.date) -> None:
+    """An application has one initial assessment: none once a certification decision (grant
+    or refusal) was taken on it, and none while an earlier one that was not cancelled still
+    counts. One whose majors were not verified in time is repeated, so it no longer counts
+    from its limit on. ``application`` is the row the caller has locked."""
+    # The decisions are read through their foreign key to the application: the certificates
+    # app sits above this one.
+    if application.decision_set.exists():
+        raise RuleViolation(
+            "A certification decision has been taken on this application; its initial "
+            "assessment cannot be planned again.",
+            code=ASSESSMENT_APPLICATION_DECIDED,
+        )
+    earlier = (
+        Assessment.objects.filter(application=application, kind=AssessmentKind.INITIAL)
+        .exclude(status=AssessmentStatus.CANCELLED)
+        .select_related("application__scheme")
+        .order_by("id")
+    )
+    for assessment in earlier:
+        if not initial_assessment_void_on(assessment, start_date):
+            raise RuleViolation(
+                "This application already has its initial assessment "
+                f"({assessment.start_date.isoformat()}, {assessment.get_status_display()}). "
+                "Another is planned only once that one is cancelled, or once a major it "
+                "raised has gone unverified past the scheme's limit.",
+                code=ASSESSMENT_INITIAL_ALREADY_PLANNED,
+                params={"assessment": assessment.pk},
+            )
 
 
 def assessment_plan(
@@ -213,6 +267,7 @@ def assessment_plan(
                     "An initial assessment can be planned once the application is accepted.",
                     code=ASSESSMENT_APPLICATION_NOT_ACCEPTED,
                 )
+            refuse_second_initial_assessment(app, start_date)
         assessment = Assessment.objects.create(
             cb=cb,
             application=application,
@@ -290,8 +345,27 @@ def assessment_transition(
 
 
 def assessment_start(*, actor: User, assessment: Assessment) -> Assessment:
+    """The lead assessor starts the assessment, not before the day it is planned to start."""
     _require_team(actor, assessment, lead=True)
-    return assessment_transition(actor=actor, assessment=assessment, action="start")
+    with transaction.atomic():
+        if assessment.certificate_id is not None:
+            _lock_certificate(assessment.certificate_id)
+        _refuse_start_before_planned(_lock(assessment))
+        return assessment_transition(actor=actor, assessment=assessment, action="start")
+
+
+def _refuse_start_before_planned(a: Assessment) -> None:
+    """An assessment starts on or after its planned first day: one that really starts
+    earlier is rescheduled first, so that its dates say when it took place."""
+    day = today()
+    if ASSESSMENT.allowed(a.status, "start") and day < a.start_date:
+        raise RuleViolation(
+            f"The assessment is planned to start on {format_date(a.start_date)}; today is "
+            f"{format_date(day)}. It cannot be started before its planned start date: if it "
+            "starts earlier, the scheme manager re-plans its dates first.",
+            code=ASSESSMENT_START_BEFORE_PLANNED,
+            params={"start_date": a.start_date, "today": day},
+        )
 
 
 def assessment_cancel(*, actor: User, assessment: Assessment, reason: str) -> Assessment:
@@ -306,12 +380,8 @@ def assessment_issue_report(
 ) -> Assessment:
     """The lead assessor issues the report; the on-site part must be over."""
     _require_team(actor, assessment, lead=True)
-    issued_on = issued_on or timezone.localdate()
-    if issued_on < assessment.end_date:
-        raise RuleViolation(
-            "The report cannot be issued before the assessment's last day.",
-            code=ASSESSMENT_REPORT_BEFORE_END,
-        )
+    issued_on = issued_on or today()
+    _check_report_date(assessment, issued_on)
     return assessment_transition(
         actor=actor,
         assessment=assessment,
@@ -319,6 +389,144 @@ def assessment_issue_report(
         report_issued_on=issued_on,
         summary=summary,
     )
+
+
+def next_finding_number(assessment: Assessment) -> int:
+    """The number the next finding of ``assessment`` takes: one more than the highest so
+    far. The caller holds the assessment's lock, so two findings recorded at once cannot
+    take the same number (and the database refuses it if they did)."""
+    highest = assessment.findings.aggregate(highest=Max("number"))["highest"]
+    return (highest or 0) + 1
+
+
+def _check_report_date(a: Assessment, issued_on: dt.date) -> None:
+    """A report is dated on or after the assessment's last day (so never before its first),
+    and not after today: it records what has happened."""
+    if issued_on < a.end_date:
+        raise RuleViolation(
+            f"The report cannot be issued before the assessment's last day "
+            f"({format_date(a.end_date)}); it is dated {format_date(issued_on)}.",
+            code=ASSESSMENT_REPORT_BEFORE_END,
+            field="issued_on",
+            params={"issued_on": issued_on, "end_date": a.end_date},
+        )
+    day = today()
+    if issued_on > day:
+        raise RuleViolation(
+            f"The report cannot be dated {format_date(issued_on)}, after today "
+            f"({format_date(day)}).",
+            code=ASSESSMENT_REPORT_IN_FUTURE,
+            field="issued_on",
+            params={"issued_on": issued_on, "today": day},
+        )
+
+
+def assessment_reschedule(
+    *,
+    actor: User,
+    assessment: Assessment,
+    start_date: dt.date,
+    end_date: dt.date,
+    reason: str,
+) -> Assessment:
+    """The scheme manager moves the dates of an assessment not yet started, saying why;
+    the visit schedule of its certificate follows."""
+    require_cb_role(actor, assessment.cb, "scheme_manager")
+    if end_date < start_date:
+        raise ValidationFailed(
+            f"The assessment cannot end on {format_date(end_date)}, before it starts on "
+            f"{format_date(start_date)}.",
+            code=INVALID_DATE_ORDER,
+            field="end_date",
+        )
+    if not (reason or "").strip():
+        raise ValidationFailed(
+            "Say why the assessment is rescheduled.",
+            code=INVALID_REASON_REQUIRED,
+            field="reason",
+        )
+    with transaction.atomic():
+        if assessment.certificate_id is not None:
+            # The certificate before the assessment, as in assessment_transition.
+            _lock_certificate(assessment.certificate_id)
+        a = _lock(assessment)
+        ASSESSMENT.next_state(a.status, "reschedule")
+        before = {"start_date": a.start_date, "end_date": a.end_date}
+        after = {"start_date": start_date, "end_date": end_date}
+        if before == after:
+            raise RuleViolation(
+                f"The assessment is already planned from {format_date(start_date)} to "
+                f"{format_date(end_date)}.",
+                code=ASSESSMENT_NOTHING_CHANGED,
+                field="start_date",
+            )
+        a.start_date, a.end_date = start_date, end_date
+        a.save(update_fields=["start_date", "end_date"])
+        if a.certificate_id is not None:
+            certificate_visits_changed([a.certificate_id])
+        audit_record(
+            actor=actor,
+            action="assessment.reschedule",
+            obj=a,
+            before=before,
+            after=after,
+            reason=reason.strip(),
+        )
+    return a
+
+
+def assessment_report_correct(
+    *,
+    actor: User,
+    assessment: Assessment,
+    reason: str,
+    issued_on: dt.date | None = None,
+    summary: str | None = None,
+) -> Assessment:
+    """The lead assessor corrects the date or the summary of an issued report (``None``
+    keeps what the report says), saying why, as long as no decision rests on it: a
+    decision was taken on the report as it then read."""
+    _require_team(actor, assessment, lead=True)
+    if not (reason or "").strip():
+        raise ValidationFailed(
+            "Say why the report is corrected.", code=INVALID_REASON_REQUIRED, field="reason"
+        )
+    with transaction.atomic():
+        if assessment.certificate_id is not None:
+            _lock_certificate(assessment.certificate_id)
+        a = _lock(assessment)
+        ASSESSMENT.next_state(a.status, "correct_report")
+        # The decision services lock the assessment before deciding on it.
+        if Assessment.objects.filter(pk=a.pk, decision__isnull=False).exists():
+            raise RuleViolation(
+                "A decision rests on this report, so it can no longer be corrected.",
+                code=ASSESSMENT_REPORT_DECIDED_ON,
+            )
+        # An issued report has its date.
+        new_date = cast(dt.date, a.report_issued_on if issued_on is None else issued_on)
+        new_summary = a.summary if summary is None else summary
+        _check_report_date(a, new_date)
+        before = {"report_issued_on": a.report_issued_on, "summary": a.summary}
+        after = {"report_issued_on": new_date, "summary": new_summary}
+        if before == after:
+            raise RuleViolation(
+                "The report already reads so: nothing to correct.",
+                code=ASSESSMENT_NOTHING_CHANGED,
+                field="issued_on",
+            )
+        a.report_issued_on, a.summary = new_date, new_summary
+        a.save(update_fields=["report_issued_on", "summary"])
+        if a.certificate_id is not None:  # the report's date places the visit
+            certificate_visits_changed([a.certificate_id])
+        audit_record(
+            actor=actor,
+            action="assessment.correct_report",
+            obj=a,
+            before=before,
+            after=after,
+            reason=reason.strip(),
+        )
+    return a
 
 
 def finding_record(
@@ -364,12 +572,7 @@ def finding_record(
                 "Findings are recorded while the assessment is in progress.",
                 code=ASSESSMENT_NOT_IN_PROGRESS,
             )
-        if not (a.start_date <= raised_on <= a.end_date):
-            raise RuleViolation(
-                "A finding is raised during the assessment's dates.",
-                code=FINDING_RAISED_OUTSIDE_ASSESSMENT,
-                field="raised_on",
-            )
+        _check_raised_on(a, raised_on)
         if standard is not None and standard.reference not in _declared_standards(a):
             raise RuleViolation(
                 f"{standard.reference} is not among the standards declared in the scope; a "
@@ -386,12 +589,14 @@ def finding_record(
             due = due_date or raised_on + dt.timedelta(days=rules.nonconformity_due_days)
             if due < raised_on:
                 raise ValidationFailed(
-                    "The due date cannot be before the finding is raised.",
+                    f"The due date cannot be {format_date(due)}, before the finding is raised "
+                    f"on {format_date(raised_on)}.",
                     code=INVALID_DATE_ORDER,
                     field="due_date",
                 )
         finding = Finding.objects.create(
             assessment=a,
+            number=next_finding_number(a),
             grade=grade,
             requirement_kind=requirement_kind,
             requirement_ref=requirement_ref.strip(),
@@ -408,6 +613,7 @@ def finding_record(
             obj=finding,
             after={
                 "assessment": a.pk,
+                "number": finding.number,
                 "grade": grade,
                 "requirement": requirement_ref,
                 "due_date": due,
@@ -415,6 +621,35 @@ def finding_record(
             },
         )
     return finding
+
+
+def _check_raised_on(a: Assessment, raised_on: dt.date) -> None:
+    """A finding is raised during the assessment's dates, and not after today."""
+    if raised_on < a.start_date:
+        raise RuleViolation(
+            f"A finding cannot be raised on {format_date(raised_on)}, before the assessment "
+            f"started on {format_date(a.start_date)}.",
+            code=FINDING_RAISED_OUTSIDE_ASSESSMENT,
+            field="raised_on",
+            params={"raised_on": raised_on, "start_date": a.start_date},
+        )
+    if raised_on > a.end_date:
+        raise RuleViolation(
+            f"A finding cannot be raised on {format_date(raised_on)}, after the assessment's "
+            f"last day ({format_date(a.end_date)}).",
+            code=FINDING_RAISED_OUTSIDE_ASSESSMENT,
+            field="raised_on",
+            params={"raised_on": raised_on, "end_date": a.end_date},
+        )
+    day = today()
+    if raised_on > day:
+        raise RuleViolation(
+            f"A finding cannot be raised on {format_date(raised_on)}, after today "
+            f"({format_date(day)}).",
+            code=FINDING_RAISED_IN_FUTURE,
+            field="raised_on",
+            params={"raised_on": raised_on, "today": day},
+        )
 
 
 def corrective_action_submit(
@@ -441,7 +676,7 @@ def corrective_action_submit(
                 code=INVALID_REQUIRED,
                 field=name,
             )
-    submitted_on = submitted_on or timezone.localdate()
+    submitted_on = submitted_on or today()
     with transaction.atomic():
         f = Finding.objects.select_for_update().get(pk=finding.pk)
         finding_transition_check(f, "answer")
@@ -485,7 +720,7 @@ def corrective_action_review(
             code=INVALID_REASON_REQUIRED,
             field="comment",
         )
-    reviewed_on = reviewed_on or timezone.localdate()
+    reviewed_on = reviewed_on or today()
     with transaction.atomic():
         ca = CorrectiveAction.objects.select_for_update().get(pk=corrective_action.pk)
         f = Finding.objects.select_for_update().get(pk=ca.finding_id)
@@ -500,6 +735,8 @@ def corrective_action_review(
                 code=INVALID_DATE_ORDER,
                 field="reviewed_on",
             )
+        if outcome == "verify" and FINDING.allowed(f.status, outcome):
+            _refuse_closing_before_raised(f, reviewed_on)
         finding_transition(
             actor=actor,
             finding=f,
@@ -510,6 +747,19 @@ def corrective_action_review(
             review={"reviewed_by": actor, "reviewed_on": reviewed_on, "review_comment": comment},
         )
     return ca
+
+
+def _refuse_closing_before_raised(f: Finding, closed_on: dt.date) -> None:
+    """Verifying a finding closes it on the review's date, which cannot precede the day it
+    was raised."""
+    if closed_on < f.raised_on:
+        raise RuleViolation(
+            f"The finding cannot be closed on {format_date(closed_on)}, before it was raised on "
+            f"{format_date(f.raised_on)}.",
+            code=FINDING_CLOSED_BEFORE_RAISED,
+            field="reviewed_on",
+            params={"closed_on": closed_on, "raised_on": f.raised_on},
+        )
 
 
 def finding_transition_check(finding: Finding, action: str) -> str:

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
+from apcert.assessments.errors import EVIDENCE_REMOVED
 from apcert.assessments.evidence import evidence_open
 from apcert.core.errors import NotFound, PermissionDenied
 
 
 @require_safe
-def evidence_download(request: HttpRequest, evidence_id: int) -> FileResponse:
+def evidence_download(request: HttpRequest, evidence_id: int) -> FileResponse | HttpResponse:
     """The file, as an attachment, to a user who may see it; 404 to anyone else, signed in
     or not, exactly as for an id that does not exist (the back office sends anonymous
-    visitors to sign in before they get here; one who gets here anyway learns nothing)."""
+    visitors to sign in before they get here; one who gets here anyway learns nothing).
+    A file its uploader removed is 410 Gone to the organization, which may know of it."""
     user = request.user
     try:
         download = evidence_open(
             actor=user if user.is_authenticated else None,
             evidence=evidence_id,
         )
-    except (NotFound, PermissionDenied):
+    except NotFound as exc:
+        if exc.code == EVIDENCE_REMOVED:
+            gone = HttpResponse(exc.message, status=410, content_type="text/plain; charset=utf-8")
+            gone["Cache-Control"] = "private, no-store"
+            return gone
+        raise Http404("No such evidence file.") from None
+    except PermissionDenied:
         raise Http404("No such evidence file.") from None
     response = FileResponse(
         download.file,

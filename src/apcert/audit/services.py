@@ -8,6 +8,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from apcert.audit.chain import GENESIS_HASH, event_content, event_hash, to_jsonable
+from apcert.audit.listeners import event_recorded
 from apcert.audit.models import AuditChainHead, AuditEvent
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ def audit_record(
     reason: str = "",
     actor_label: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain. Must run inside the service's transaction."""
+    """Append one event to the chain and tell the listeners (``audit.listeners``) about it.
+    Must run inside the service's transaction."""
     if not connection.in_atomic_block:
         raise RuntimeError("audit_record() must be called inside the service's transaction")
     if obj is not None:
@@ -65,4 +67,5 @@ def audit_record(
     head.last_seq = fields["seq"]
     head.last_hash = digest
     head.save(update_fields=["last_seq", "last_hash"])
+    event_recorded(event)
     return event

@@ -72,6 +72,19 @@ def is_active_cb_staff(user: User | None) -> bool:
     return CBStaff.objects.filter(user=user, active=True).exists()
 
 
+def cb_codes_of_staff(user: User | None) -> list[str]:
+    """The codes of the CBs where ``user`` is active staff, in any role, in order: whose
+    records the CB section shows them (its headings name them)."""
+    if user is None or not user.is_active:
+        return []
+    return list(
+        CertificationBody.objects.filter(staff__user=user, staff__active=True)
+        .distinct()
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+
+
 def active_staff_of(cb: CertificationBody) -> QuerySet[CBStaff]:
     """The active roles of the active people of ``cb``, by person (for choosing a team)."""
     return (

@@ -4,6 +4,7 @@ Every DomainError raised here carries one of these as its code.
 
 Tests, the API and the forms key on the code, never on the message."""
 
+CERTIFICATE_CHANGED_SINCE_REVIEW = "certificate.changed_since_review"
 CERTIFICATE_EMPTY_SCOPE = "certificate.empty_scope"
 CERTIFICATE_NOTHING_CHANGED = "certificate.nothing_changed"
 CERTIFICATE_ENDED_BY_CALENDAR = "certificate.ended_by_calendar"
@@ -27,6 +28,7 @@ DECISION_APPLICATION_NOT_ACCEPTED = "decision.application_not_accepted"
 DECISION_ASSESSMENT_ALREADY_USED = "decision.assessment_already_used"
 DECISION_BEFORE_REPORT = "decision.before_report"
 DECISION_DATE_BEFORE_LAST_CHANGE = "decision.date_before_last_change"
+DECISION_IN_FUTURE = "decision.in_future"
 DECISION_INITIAL_ASSESSMENT_EXPIRED = "decision.initial_assessment_expired"
 DECISION_MAKER_ON_TEAM = "decision.maker_on_team"
 DECISION_MINOR_WITHOUT_PLAN = "decision.minor_without_plan"

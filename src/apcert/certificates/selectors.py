@@ -13,11 +13,13 @@ from django.utils import timezone
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, TeamMember
+from apcert.audit.selectors import HistoryEntry, record_history
 from apcert.certificates.errors import (
     DECISION_ALREADY_GRANTED,
     DECISION_APPLICATION_NOT_ACCEPTED,
     DECISION_ASSESSMENT_ALREADY_USED,
     DECISION_BEFORE_REPORT,
+    DECISION_IN_FUTURE,
     DECISION_INITIAL_ASSESSMENT_EXPIRED,
     DECISION_MAKER_ON_TEAM,
     DECISION_MINOR_WITHOUT_PLAN,
@@ -33,7 +35,7 @@ from apcert.certificates.models import (
 )
 from apcert.certificates.snapshots import place, site_snapshot
 from apcert.certificates.timeline import StatusFacts, StatusOnDay, status_on
-from apcert.core.dates import add_months
+from apcert.core.dates import add_months, format_date, today
 from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
 from apcert.organizations.models import Site
@@ -137,10 +139,34 @@ def report_problems(*, assessment: Assessment, decided_on: dt.date) -> list[Rule
             )
         ]
     if decided_on < assessment.report_issued_on:
+        report_on = assessment.report_issued_on
         return [
             RuleViolation(
-                "A decision cannot be dated before the report it rests on.",
+                f"A decision cannot be dated {format_date(decided_on)}, before the report it "
+                f"rests on (issued on {format_date(report_on)}). Date the decision on or after "
+                "the report; if the report's date is wrong, its lead assessor corrects it "
+                "first.",
                 code=DECISION_BEFORE_REPORT,
+                field="decided_on",
+                params={"decided_on": decided_on, "report_issued_on": report_on},
+            )
+        ]
+    return []
+
+
+def decision_date_problems(*, decided_on: dt.date) -> list[RuleViolation]:
+    """A decision is dated today or earlier: it records what was decided. Every decision
+    service asks this, through the check common to decisions on a certificate or through
+    the grant's and refusal's rules."""
+    day = today()
+    if decided_on > day:
+        return [
+            RuleViolation(
+                f"A decision cannot be dated {format_date(decided_on)}, after today "
+                f"({format_date(day)}).",
+                code=DECISION_IN_FUTURE,
+                field="decided_on",
+                params={"decided_on": decided_on, "today": day},
             )
         ]
     return []
@@ -192,6 +218,7 @@ def grant_problems(
         return problems
     problems += decision_subject_problems(application=application, assessment=assessment)
     problems += decision_maker_problems(assessment=assessment, decided_by=decided_by)
+    problems += decision_date_problems(decided_on=decided_on)
     problems += report_problems(assessment=assessment, decided_on=decided_on)
     problems += findings_problems(
         assessment=assessment, decided_on=decided_on, initial_six_month_rule=True
@@ -495,4 +522,39 @@ def certificates_under_publication_review(actor: User) -> QuerySet[Certificate]:
     reviews = publication_reviews_for_secretariat(actor)
     return Certificate.objects.select_related("cb", "organization", "scheme").filter(
         pk__in=reviews.values("certificate_id")
+    )
+
+
+# --- the certificate's history ----------------------------------------------------------------
+
+#: How the actions on a certificate read in its history (the status changes read as the
+#: audit trail's generic wording makes them: "certificate.suspend" is "Certificate
+#: suspended"). Every issue and status change is audited on the certificate itself.
+CERTIFICATE_HISTORY_WORDS = {
+    "certificate.grant": "Certificate granted",
+    "certificate.publish": "Certificate published after the publication review",
+    "certificate.publication_return": "Returned by the publication review",
+    "certificate.publication_resubmit": "Resubmitted to the publication review",
+    "certificate.maintain": "Certification maintained",
+    "certificate.renew": "Certificate renewed",
+    "certificate.reissue": "Certificate re-issued",
+    "certificate.extend_scope": "Scope extended",
+    "certificate.reduce_scope": "Scope reduced",
+    "certificate.site_add": "Site added",
+    "certificate.site_remove": "Site removed",
+    "certificate.holder_renamed": "Re-issued: holder renamed",
+    "certificate.site_renamed": "Re-issued: site renamed",
+    "certificate.site_moved": "Re-issued: site moved",
+    "certificate.standard_update": "Re-issued: standard edition updated",
+    "certificate.transfer": "Certificate transferred",
+}
+
+
+def certificate_history(certificate: Certificate) -> list[HistoryEntry]:
+    """Every audited change of ``certificate`` (its decisions, issues and status changes,
+    all audited on the certificate), newest first, for a viewer the caller has already let
+    see it: one query."""
+    return record_history(
+        records={Certificate._meta.label_lower: [certificate.pk]},
+        words=CERTIFICATE_HISTORY_WORDS,
     )

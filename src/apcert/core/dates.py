@@ -6,6 +6,8 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
+from django.utils import timezone
+
 #: The months in English, whatever the server's locale: documents read the same everywhere.
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -31,3 +33,9 @@ def format_datetime(moment: dt.datetime) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC)
     return f"{format_date(moment.date())}, {moment:%H:%M} UTC"
+
+
+def today() -> dt.date:
+    """Today in the scheme's time zone: the date a record is made on when none is given,
+    and the last date anything can have happened on."""
+    return timezone.localdate()

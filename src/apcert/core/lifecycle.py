@@ -64,6 +64,8 @@ _PAST = {
     "withdraw": "withdrawn",
     "start": "started",
     "issue_report": "given an issued report",
+    "correct_report": "given a corrected report",
+    "reschedule": "rescheduled",
     "close": "closed",
     "cancel": "cancelled",
     "answer": "answered",
@@ -77,6 +79,7 @@ _PAST = {
     "renew": "renewed",
     "approve": "approved",
     "return": "returned",
+    "skip": "skipped",
 }
 
 

@@ -128,6 +128,9 @@ class CertificateWriter:
         self._standards_json: dict[tuple[str, ...], str] = {}
         self._programmes_json: dict[tuple[str, ...], str] = {}
         self._available: dict[tuple[str, int], list[StandardInfo]] = {}
+        # The assessment whose findings are being written, and how many it has so far: the
+        # findings of an assessment are written right after it, numbered 1, 2, 3 ...
+        self._numbering: tuple[int, int] = (0, 0)
 
     def _stamp(self, day: int) -> str:
         return self.clock.moment(day, OFFICE_START + self.d.below(OFFICE_SECONDS))
@@ -251,6 +254,7 @@ class CertificateWriter:
     ) -> int:
         day = self.clock.day
         assessment_id = self.t.next_assessment()
+        self._numbering = (assessment_id, 0)
         self.t.assessment.rows.append(
             (
                 assessment_id, cb.id, application, certificate, kind, status, stage1,
@@ -298,6 +302,10 @@ class CertificateWriter:
         d = self.d
         day = self.clock.day
         finding_id = self.t.next_finding()
+        numbering, count = self._numbering
+        assert numbering == assessment_id, "findings follow their assessment"
+        number = count + 1
+        self._numbering = (assessment_id, number)
         if grade == "observation":
             process = d.pick(lines)["category_name"].lower()
             text = d.pick(words.OBSERVATIONS).format(proc=process)
@@ -309,8 +317,8 @@ class CertificateWriter:
             due = raised + self.ref.rules.nonconformity_due_days
         self.t.finding.rows.append(
             (
-                finding_id, assessment_id, grade, kind, ref, std_id, text, status, day(raised),
-                day(due), None if closed is None else day(closed),
+                finding_id, assessment_id, number, grade, kind, ref, std_id, text, status,
+                day(raised), day(due), None if closed is None else day(closed),
             )
         )  # fmt: skip
         return finding_id

@@ -82,8 +82,8 @@ class Tables:
         self.finding = Table(
             Finding,
             (
-                "id", "assessment", "grade", "requirement_kind", "requirement_ref", "standard",
-                "description", "status", "raised_on", "due_date", "closed_on",
+                "id", "assessment", "number", "grade", "requirement_kind", "requirement_ref",
+                "standard", "description", "status", "raised_on", "due_date", "closed_on",
             ),
         )  # fmt: skip
         self.action = Table(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from django.conf import settings
+
 from apcert.certificates.choices import CertificateStatus, StatusReason
 from apcert.certificates.models import Certificate, CertificateStatusChange
 
@@ -19,6 +21,21 @@ FOOTER = (
     "(IECQ 03-2).\nYou receive it as a person named for the holder or as the certification "
     "body's scheme manager or administrator."
 )
+
+
+MESSAGE_FOOTER = (
+    "\n-- \nThis message was sent by apcert for the IECQ Approved Process scheme "
+    "(IECQ 03-2).\nYou receive it because this step of the certification concerns you or "
+    "waits for you; it is also among your messages in apcert ({site}). To choose which "
+    "e-mails you get (applications; assessments and findings; decisions and certificate "
+    "status; reminders), change your notification preferences in your apcert account."
+)
+
+
+def message_mail(subject: str, body: str) -> tuple[str, str]:
+    """The e-mail of an in-app message: its text and a footer saying where to read it and
+    how to turn such e-mails off."""
+    return subject, body + "\n" + MESSAGE_FOOTER.format(site=settings.SITE_URL)
 
 
 def _days(n: int) -> str:
@@ -65,7 +82,10 @@ _STATUS_ADVICE = {
 }
 
 
-def status_change_message(change: CertificateStatusChange) -> tuple[str, str]:
+def status_change_message(
+    change: CertificateStatusChange, *, footer: bool = True
+) -> tuple[str, str]:
+    """The notice of a status change; without the footer, the in-app message's text."""
     cert = change.certificate
     target = _label(change.to_status)
     if change.from_status == CertificateStatus.DRAFT:
@@ -83,8 +103,9 @@ def status_change_message(change: CertificateStatusChange) -> tuple[str, str]:
         f"Valid until: {cert.expires_on}.",
         "",
         _STATUS_ADVICE[CertificateStatus(change.to_status)],
-        FOOTER,
     ]
+    if footer:
+        lines.append(FOOTER)
     return f"{cert.number}: certificate {target}", "\n".join(lines)
 
 

@@ -25,4 +25,5 @@ def dispatch_notifications(as_of: str | None = None) -> dict[str, Any]:
         "failed": report.failed,
         "retried": report.retried,
         "events": report.events,
+        "messages": report.messages,
     }

@@ -49,7 +49,7 @@ def section(
             request.office_section = name  # type: ignore[attr-defined]
             if allowed is not None and not allowed(current_user(request)):
                 assert refusal is not None
-                return error_page(request, refusal, title=title)
+                return error_page(request, refusal, title=title, to_section=False)
             return view(request, *args, **kwargs)
 
         wrapped.office_section = name  # type: ignore[attr-defined]

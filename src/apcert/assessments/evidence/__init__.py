@@ -7,7 +7,7 @@ received; and served only to those who may see them.
 
 - :mod:`.kinds`: the accepted kinds, the name rules and the content checks;
 - :mod:`.storage`: the evidence directory, receiving into a temporary file, placing, opening;
-- :mod:`.services`: :func:`evidence_attach`, the only writer;
+- :mod:`.services`: :func:`evidence_attach` and :func:`evidence_remove`, the only writers;
 - :mod:`.selectors`: :func:`evidence_visible` and :func:`evidence_open`.
 """
 
@@ -22,7 +22,7 @@ from apcert.assessments.evidence.selectors import (
     evidence_open,
     evidence_visible,
 )
-from apcert.assessments.evidence.services import evidence_attach
+from apcert.assessments.evidence.services import evidence_attach, evidence_remove
 from apcert.assessments.evidence.storage import EvidenceFileDamaged, evidence_root
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "EvidenceTooLarge",
     "evidence_attach",
     "evidence_open",
+    "evidence_remove",
     "evidence_root",
     "evidence_visible",
 ]

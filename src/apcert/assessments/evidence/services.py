@@ -1,4 +1,5 @@
-"""Attaching evidence files to corrective actions. The only writer of EvidenceFile rows."""
+"""Attaching evidence files to corrective actions, and their removal by their uploader. The
+only writers of EvidenceFile rows."""
 
 from __future__ import annotations
 
@@ -7,9 +8,15 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
-from apcert.assessments.choices import FindingStatus
-from apcert.assessments.errors import EVIDENCE_CORRECTIVE_ACTION_CLOSED
+from apcert.assessments.choices import CorrectiveActionStatus, FindingStatus
+from apcert.assessments.errors import (
+    EVIDENCE_ALREADY_REMOVED,
+    EVIDENCE_ALREADY_REVIEWED,
+    EVIDENCE_CORRECTIVE_ACTION_CLOSED,
+    EVIDENCE_NOT_UPLOADER,
+)
 from apcert.assessments.evidence.kinds import (
     ContentCheck,
     allowed_kinds,
@@ -25,7 +32,12 @@ from apcert.assessments.evidence.storage import (
 )
 from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
 from apcert.audit.services import audit_record
-from apcert.core.errors import RuleViolation
+from apcert.core.errors import (
+    INVALID_REASON_REQUIRED,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.organizations.permissions import require_org_member
 
 if TYPE_CHECKING:
@@ -144,3 +156,65 @@ def evidence_attach(
         received.temp.unlink(missing_ok=True)
         raise
     return evidence
+
+
+def evidence_remove(*, actor: User, evidence: EvidenceFile, reason: str) -> EvidenceFile:
+    """The user who uploaded an evidence file takes it back, saying why, while its
+    corrective action still awaits the assessor's review.
+
+    Nothing is deleted: the row and the stored file are kept for the record, marked removed
+    by whom and when, and the lists of evidence no longer offer it (CB staff may still
+    download it). Refused, with nothing written: a reason left empty; a user who is not
+    the uploader (``evidence.not_uploader``), or no longer a user of the organization; a
+    corrective action already reviewed, accepted or rejected (``evidence.already_reviewed``):
+    its evidence is what the assessor judged; a file removed already
+    (``evidence.already_removed``)."""
+    if not (reason or "").strip():
+        raise ValidationFailed(
+            "Say why the evidence file is taken back.",
+            code=INVALID_REASON_REQUIRED,
+            field="reason",
+        )
+    row = EvidenceFile.objects.select_related(
+        "corrective_action__finding__assessment__application__organization",
+        "corrective_action__finding__assessment__certificate__organization",
+    ).get(pk=evidence.pk)
+    require_org_member(actor, assessed_organization(row.corrective_action.finding.assessment))
+    if row.uploaded_by_id != actor.pk:
+        raise PermissionDenied(
+            "Only the user who uploaded an evidence file may remove it.",
+            code=EVIDENCE_NOT_UPLOADER,
+        )
+    with transaction.atomic():
+        # The corrective action before its files, as when evidence is attached.
+        ca = CorrectiveAction.objects.select_for_update().get(pk=row.corrective_action_id)
+        row = EvidenceFile.objects.select_for_update().get(pk=row.pk)
+        if row.removed_at is not None:
+            raise RuleViolation(
+                "This evidence file has been removed already.", code=EVIDENCE_ALREADY_REMOVED
+            )
+        if ca.status != CorrectiveActionStatus.SUBMITTED:
+            raise RuleViolation(
+                f"The corrective action has been reviewed ({ca.get_status_display()}): the "
+                "evidence the assessor judged can no longer be removed.",
+                code=EVIDENCE_ALREADY_REVIEWED,
+                params={"corrective_action": ca.pk, "status": ca.status},
+            )
+        row.removed_at = timezone.now()
+        row.removed_by = actor
+        row.removal_reason = reason.strip()
+        row.save(update_fields=["removed_at", "removed_by", "removal_reason"])
+        audit_record(
+            actor=actor,
+            action="evidence.remove",
+            obj=row,
+            before={"removed": False},
+            after={
+                "removed": True,
+                "corrective_action": ca.pk,
+                "name": row.name,
+                "sha256": row.sha256,
+            },
+            reason=row.removal_reason,
+        )
+    return row

@@ -20,6 +20,13 @@ from apcert.certificates.services.issues import (
     certificate_site_renamed,
     certificate_standard_update,
 )
+from apcert.certificates.services.preview import (
+    DECISION_ACTIONS,
+    ChangePreview,
+    certificate_action_blockers,
+    certificate_change_confirm,
+    certificate_change_preview,
+)
 from apcert.certificates.services.publication import (
     certificate_publication_approve,
     certificate_publication_resubmit,
@@ -45,11 +52,16 @@ from apcert.certificates.services.transition import (
 )
 
 __all__ = [
+    "DECISION_ACTIONS",
     "STATUS_DECISIONS",
     "SUSPEND_REASONS",
     "WITHDRAW_REASONS",
+    "ChangePreview",
     "NewScopeLine",
+    "certificate_action_blockers",
     "certificate_cancel",
+    "certificate_change_confirm",
+    "certificate_change_preview",
     "certificate_expire",
     "certificate_extend_scope",
     "certificate_grant",

@@ -21,6 +21,7 @@ from apcert.certificates.models import (
 )
 from apcert.certificates.selectors import (
     certificate_last_issue,
+    decision_date_problems,
     status_facts,
 )
 from apcert.certificates.services.transition import certificate_lock, certificate_state
@@ -32,7 +33,7 @@ from apcert.certificates.snapshots import (
     standards_of,
 )
 from apcert.certificates.timeline import status_on
-from apcert.core.dates import add_months
+from apcert.core.dates import add_months, format_date
 from apcert.core.errors import RuleViolation
 from apcert.schemes.models import Programme
 from apcert.schemes.selectors import scheme_rules
@@ -97,15 +98,18 @@ def _new_issue(
 
 
 def _check_decision_date(cert: Certificate, decided_on: dt.date) -> None:
-    """A decision on a certificate follows its last status change and its last issue, and
-    falls within its validity: after expiry there is nothing left to decide on."""
+    """A decision on a certificate is dated today or earlier, follows its last status
+    change and its last issue, and falls within its validity: after expiry there is nothing
+    left to decide on."""
+    _raise_first(decision_date_problems(decided_on=decided_on))
     last_issue = cert.issues.order_by("-issue_number").values_list("issued_on", flat=True).first()
     latest = max(d for d in (cert.status_since, last_issue) if d is not None)
     if decided_on < latest:
         raise RuleViolation(
-            f"The decision date {decided_on.isoformat()} is before the certificate's last "
-            f"change ({latest.isoformat()}).",
+            f"The decision date {format_date(decided_on)} is before the certificate's last "
+            f"change ({format_date(latest)}).",
             code=DECISION_DATE_BEFORE_LAST_CHANGE,
+            field="decided_on",
         )
     if decided_on > cert.expires_on:
         raise RuleViolation(

@@ -28,6 +28,7 @@ from apcert.certificates.models import (
 )
 from apcert.certificates.numbering import allocate_number
 from apcert.certificates.selectors import (
+    decision_date_problems,
     decision_maker_problems,
     decision_subject_problems,
     grant_problems,
@@ -36,6 +37,7 @@ from apcert.certificates.selectors import (
 from apcert.certificates.snapshots import (
     application_scope,
 )
+from apcert.core.dates import today
 from apcert.core.errors import INVALID_REASON_REQUIRED, RuleViolation, ValidationFailed
 from apcert.schemes.selectors import scheme_rules
 
@@ -64,7 +66,7 @@ def certificate_grant(
     is made but the certificate stays a draft with a pending :class:`PublicationReview`.
     """
     require_cb_role(actor, application.cb, "decision_maker")
-    decided_on = decided_on or timezone.localdate()
+    decided_on = decided_on or today()
     with transaction.atomic():
         app = (
             Application.objects.select_for_update(of=("self",))
@@ -170,7 +172,7 @@ def certificate_refuse(
         raise ValidationFailed(
             "Say why certification is refused.", code=INVALID_REASON_REQUIRED, field="rationale"
         )
-    decided_on = decided_on or timezone.localdate()
+    decided_on = decided_on or today()
     with transaction.atomic():
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         app = Application.objects.select_for_update(of=("self",)).get(pk=application.pk)
@@ -182,6 +184,7 @@ def certificate_refuse(
         _raise_first(
             decision_subject_problems(application=app, assessment=a)
             + decision_maker_problems(assessment=a, decided_by=actor)
+            + decision_date_problems(decided_on=decided_on)
             + report_problems(assessment=a, decided_on=decided_on)
         )
         decision = Decision.objects.create(

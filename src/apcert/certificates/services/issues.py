@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from apcert.applications.models import ScopeLine
 from apcert.assessments.choices import AssessmentKind, AssessmentStatus
@@ -49,6 +48,7 @@ from apcert.certificates.selectors import (
     report_problems,
     scope_keys,
 )
+from apcert.core.dates import today
 from apcert.core.errors import (
     INVALID_CHOICE,
     INVALID_REASON_REQUIRED,
@@ -101,7 +101,7 @@ def certificate_renew(
     """Renew after a re-assessment, decided before expiry: same number, a new issue, and a
     new expiry counted from the old one."""
     require_cb_role(actor, certificate.cb, "decision_maker")
-    decided_on = decided_on or timezone.localdate()
+    decided_on = decided_on or today()
     with transaction.atomic():
         cert = _lock(certificate)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)

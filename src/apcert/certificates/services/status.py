@@ -6,7 +6,6 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.utils import timezone
 
 from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import CertificateStatus, DecisionKind, StatusReason
@@ -16,6 +15,7 @@ from apcert.certificates.models import (
     Decision,
 )
 from apcert.certificates.timeline import suspension_limit
+from apcert.core.dates import today
 from apcert.core.errors import (
     INVALID_REASON_CATEGORY,
     INVALID_REASON_REQUIRED,
@@ -60,7 +60,7 @@ def _status_decision(
         raise ValidationFailed(
             "Say why, for the record.", code=INVALID_REASON_REQUIRED, field="reason"
         )
-    decided_on = decided_on or timezone.localdate()
+    decided_on = decided_on or today()
     with transaction.atomic():
         cert = _lock(certificate)
         before = _state(cert)

@@ -11,7 +11,9 @@ from typing import Any
 from django import template
 
 from apcert.accounts.selectors import may_invite_anywhere
-from apcert.bodies.selectors import is_active_cb_staff
+from apcert.bodies.selectors import cb_codes_of_staff, is_active_cb_staff
+from apcert.core.permissions import is_secretariat
+from apcert.notifications.selectors import unread_count
 from apcert.organizations.selectors import is_organization_user
 
 register = template.Library()
@@ -44,3 +46,33 @@ def is_cb_staff(context: template.Context) -> bool:
 def acts_for_an_organization(context: template.Context) -> bool:
     """Whether the signed-in user is a user of any organization."""
     return _per_request(context, "org", is_organization_user)
+
+
+@register.simple_tag(takes_context=True)
+def unread_messages(context: template.Context) -> int:
+    """How many of the signed-in user's messages are unread (0 for no one)."""
+    request: Any = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_active:
+        return 0
+    cache: dict[str, int] = request.__dict__.setdefault("_apcert_office_counts", {})
+    if "unread" not in cache:
+        cache["unread"] = unread_count(user)
+    return cache["unread"]
+
+
+@register.simple_tag(takes_context=True)
+def cb_scope(context: template.Context) -> str:
+    """Whose records the CB section shows the signed-in user, for its headings
+    ("Applications to ..."): every CB for the Secretariat, else the CB the user is staff of
+    by its code, or "your certification bodies" with their codes."""
+    request: Any = context.get("request")
+    user = getattr(request, "user", None)
+    if is_secretariat(user):
+        return "every certification body"
+    codes = cb_codes_of_staff(user if user is not None and user.is_authenticated else None)
+    if len(codes) == 1:
+        return codes[0]
+    if codes:
+        return f"your certification bodies ({', '.join(codes)})"
+    return "your certification body"

@@ -14,8 +14,9 @@ from apcert.notifications.services import notifications_dispatch
 class Command(BaseCommand):
     help = (
         "Send the notification e-mails that are due (status changes, expiry and surveillance "
-        "reminders, late findings) and retry failed ones. Safe to run repeatedly and from "
-        "several processes: nothing is sent twice."
+        "reminders, late findings, the workflow's in-app messages) and retry failed ones. Safe "
+        "to run repeatedly and from several processes: nothing is sent twice, and nothing "
+        "recorded before notifications started."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -38,6 +39,8 @@ class Command(BaseCommand):
             as_of = timezone.localdate()
         report = notifications_dispatch(as_of=as_of)
         line = f"{report.sent} notification(s) sent as of {as_of.isoformat()}"
+        if report.messages:
+            line += f", {report.messages} of them for in-app messages"
         if report.retried:
             line += f", {report.retried} retried"
         if report.failed:

@@ -6,8 +6,8 @@ from typing import Any
 
 from django import forms
 
-from apcert.accounts.selectors import InvitationTargets
 from apcert.bodies.choices import CBRole
+from apcert.notifications.choices import MessageGroup
 from apcert.organizations.choices import OrganizationRole
 
 #: The role field's values: "cb:<role>" or "org:<role>".
@@ -17,8 +17,17 @@ ROLE_CHOICES = [
 ]
 
 
+#: The answer for a place the user may not invite to, and for one that does not exist: the
+#: same, so that it tells nobody whether another organization exists.
+NOT_A_TARGET = "Choose a certification body or an organization you administer."
+
+
 class InvitationForm(forms.Form):
-    """Invite a colleague: an e-mail address, where, and the role there."""
+    """Invite a colleague: an e-mail address, where, and the role there.
+
+    Where is shown as a chooser (``web/_chooser.html``): a search among the places the user
+    may invite to, whose matches are radio buttons.
+    """
 
     email = forms.EmailField(
         label="Their e-mail address",
@@ -26,42 +35,24 @@ class InvitationForm(forms.Form):
         widget=forms.EmailInput(attrs={"autocomplete": "off"}),
         help_text="The invitation link goes to this address.",
     )
-    # A free value, not a closed choice: a target outside the list reaches the service, which
-    # refuses it with the reason (403), rather than a bare "not one of the choices".
-    target = forms.CharField(label="Invite them to", max_length=40)
+    # A free value, not a closed choice: the view reads it among the places the user may
+    # invite to, and answers NOT_A_TARGET for any other.
+    target = forms.CharField(
+        label="Invite them to",
+        max_length=40,
+        error_messages={"required": NOT_A_TARGET},
+    )
     role = forms.ChoiceField(label="With the role", choices=ROLE_CHOICES)
 
-    def __init__(self, *args: Any, targets: InvitationTargets, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, kinds: tuple[bool, bool], **kwargs: Any) -> None:
+        """``kinds``: whether the user may invite to some CB, and to some organization."""
         super().__init__(*args, **kwargs)
-        groups: list[tuple[str, list[tuple[str, str]]]] = []
-        if targets.cbs:
-            groups.append(
-                (
-                    "Certification bodies",
-                    [(f"cb:{cb.pk}", f"{cb.code} {cb.name}") for cb in targets.cbs],
-                )
-            )
-        if targets.organizations:
-            groups.append(
-                (
-                    "Organizations",
-                    [
-                        (f"org:{o.pk}", f"{o.legal_name} ({o.country})")
-                        for o in targets.organizations
-                    ],
-                )
-            )
-        self.fields["target"].widget = forms.Select(choices=groups)
         # Offer the roles that fit the places offered; any role is still parsed, so that a
         # forced one reaches the service and its reason.
         role_widget = self.fields["role"].widget
         assert isinstance(role_widget, forms.Select)
         role_widget.choices = [
-            group
-            for group, wanted in zip(
-                ROLE_CHOICES, (targets.cbs, targets.organizations), strict=True
-            )
-            if wanted
+            group for group, wanted in zip(ROLE_CHOICES, kinds, strict=True) if wanted
         ]
 
 
@@ -98,3 +89,14 @@ class InvitationAcceptForm(forms.Form):
         if one and two and one != two:
             self.add_error("password2", "The two passwords differ.")
         return data
+
+
+class MailPreferencesForm(forms.Form):
+    """Which groups of e-mails the person gets: one check box per group."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for group, label in MessageGroup.choices:
+            self.fields[group] = forms.BooleanField(
+                label=label[:1].upper() + label[1:], required=False
+            )

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from apcert.web.section import View, section
-from apcert.web.sections.account import views
+from apcert.web.sections.account import choosers, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -66,7 +66,19 @@ urlpatterns = [
         ),
         name="password-reset-done",
     ),
+    path("messages/", views.message_list, name="messages"),
+    path("messages/read-all", views.messages_read_all, name="messages-read-all"),
+    path("messages/<int:pk>/open", views.message_open, name="message-open"),
+    path("messages/<int:pk>/read", views.message_read, name="message-read"),
+    path("account/mail", views.mail_preferences, name="mail-preferences"),
     path("invitations/", views.invitation_list, name="invitations"),
     path("invitations/new", views.invitation_new, name="invitation-new"),
     path("invitations/<str:token>", views.invitation_accept, name="invitation-accept"),
+    # The choosers' matches (HTML fragments for htmx), before a search box's page needs them.
+    path(
+        "choosers/invitation-targets",
+        choosers.invitation_targets,
+        name="chooser-invitation-targets",
+    ),
+    path("choosers/certification-bodies", choosers.cbs, name="chooser-cbs"),
 ]

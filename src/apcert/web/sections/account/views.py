@@ -12,17 +12,19 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
-from apcert.accounts.errors import INVITATION_NOT_ALLOWED
+from apcert.accounts.models import User
 from apcert.accounts.selectors import (
     invitation_target,
-    invitation_targets,
+    invitation_target_kinds,
     invitations_pending_visible_to,
     may_invite_anywhere,
     user_roles,
@@ -31,17 +33,36 @@ from apcert.accounts.services import invitation_accept as accept_invitation
 from apcert.accounts.services import invitation_check, invitation_create
 from apcert.bodies.models import CertificationBody
 from apcert.core.errors import DomainError, PermissionDenied
-from apcert.organizations.models import Organization
-from apcert.web.errors import add_form_error, error_page
-from apcert.web.section import current_user, section
-from apcert.web.sections.account.dashboard import dashboard_context
-from apcert.web.sections.account.forms import InvitationAcceptForm, InvitationForm
-
-NO_RIGHT_TO_INVITE = PermissionDenied(
-    "Only the Secretariat, or an administrator of a certification body or of an "
-    "organization, may invite colleagues. Ask one of them to invite the person.",
-    code=INVITATION_NOT_ALLOWED,
+from apcert.notifications.models import Message
+from apcert.notifications.selectors import (
+    message_of,
+    messages_listed,
+    notification_preferences,
+    unread_messages,
 )
+from apcert.notifications.services import (
+    message_mark_read,
+    messages_mark_all_read,
+    notification_preferences_set,
+)
+from apcert.organizations.models import Organization
+from apcert.web.chooser import answers_kept, query_of, wants_matches
+from apcert.web.errors import add_form_error, error_page
+from apcert.web.lists import ChoiceFilter, Search, Sort, list_page
+from apcert.web.section import current_user, section
+from apcert.web.sections.account.choosers import invitation_target_chooser
+from apcert.web.sections.account.dashboard import dashboard_context
+from apcert.web.sections.account.forms import (
+    NOT_A_TARGET,
+    InvitationAcceptForm,
+    InvitationForm,
+    MailPreferencesForm,
+)
+from apcert.web.sections.account.refusals import NO_RIGHT_TO_INVITE
+from apcert.web.targets import message_link, message_links
+
+#: How many unread messages the home page shows.
+HOME_MESSAGES = 5
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -50,10 +71,12 @@ def home(request: HttpRequest) -> HttpResponse:
     """Who the signed-in person is, the roles they hold, and their dashboard."""
     user = current_user(request)
     roles = user_roles(user)
+    inbox = unread_messages(user, HOME_MESSAGES)
     return render(
         request,
         "web/account/home.html",
         {
+            "inbox": _with_links(user, inbox),
             "roles": roles,
             "may_invite": may_invite_anywhere(user),
             "section": "home",
@@ -73,6 +96,109 @@ class SignOutView(auth_views.LogoutView):
         return response
 
 
+# --- messages and mail preferences -------------------------------------------------------------
+
+MESSAGE_SORTS = {"received": Sort("Received", ("created_at",))}
+MESSAGE_STATES = ChoiceFilter(
+    "state", "state", (("unread", "unread"), ("read", "read")), label="Read or not"
+)
+MESSAGE_SEARCH = Search("Search the subject and text", ("subject__icontains", "body__icontains"))
+
+
+def _with_links(user: User, listed: list[Message]) -> list[tuple[Message, str | None]]:
+    """Each message with the link to its record (None when there is none)."""
+    links = message_links(user, listed)
+    return [(m, links.get(m.pk)) for m in listed]
+
+
+def _back_to_list(request: HttpRequest) -> HttpResponse:
+    """Back where the form was posted from (the list with its filters, or home), else the list."""
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(back)
+    return redirect("web:messages")
+
+
+@require_http_methods(["GET", "HEAD"])
+@section("messages")
+def message_list(request: HttpRequest) -> HttpResponse:
+    """The signed-in person's messages, newest first, each with a link to its record."""
+    user = current_user(request)
+    listing = list_page(
+        request,
+        messages_listed(user),
+        sorts=MESSAGE_SORTS,
+        default_sort="-received",
+        filters=[MESSAGE_STATES],
+        search=MESSAGE_SEARCH,
+    )
+    return render(
+        request,
+        "web/account/messages.html",
+        {"listing": listing, "rows": _with_links(user, listing.items)},
+    )
+
+
+def _own_message(request: HttpRequest, pk: int) -> Message:
+    message = message_of(current_user(request), pk)
+    if message is None:
+        raise Http404("No such message.")
+    return message
+
+
+@require_http_methods(["POST"])
+@section("messages")
+def message_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark the message read and go to the record it is about (the list if it has none)."""
+    user = current_user(request)
+    message = message_mark_read(actor=user, message=_own_message(request, pk))
+    link = message_link(user, message)
+    if link is None:
+        messages.info(request, "That message has no page to open; it is marked as read.")
+        return redirect("web:messages")
+    return redirect(link)
+
+
+@require_http_methods(["POST"])
+@section("messages")
+def message_read(request: HttpRequest, pk: int) -> HttpResponse:
+    """Mark one message read, then back to the list."""
+    message_mark_read(actor=current_user(request), message=_own_message(request, pk))
+    return _back_to_list(request)
+
+
+@require_http_methods(["POST"])
+@section("messages")
+def messages_read_all(request: HttpRequest) -> HttpResponse:
+    """Mark every unread message of the person read, then back to the list."""
+    count = messages_mark_all_read(actor=current_user(request))
+    if count:
+        messages.success(request, f"{count} message{'s' if count != 1 else ''} marked as read.")
+    return _back_to_list(request)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@section("mail")
+def mail_preferences(request: HttpRequest) -> HttpResponse:
+    """Choose which groups of e-mails to get; the in-app messages are kept either way."""
+    user = current_user(request)
+    if request.method != "POST":
+        form = MailPreferencesForm(initial=notification_preferences(user))
+        return render(request, "web/account/mail_preferences.html", {"form": form})
+    form = MailPreferencesForm(request.POST)
+    if form.is_valid():
+        try:
+            notification_preferences_set(actor=user, mail=dict(form.cleaned_data))
+        except DomainError as exc:
+            add_form_error(form, exc)
+        else:
+            messages.success(request, "Your mail preferences are saved.")
+            return redirect(reverse("web:mail-preferences"))
+    return render(request, "web/account/mail_preferences.html", {"form": form}, status=400)
+
+
 # --- invitations --------------------------------------------------------------------------------
 
 
@@ -90,26 +216,43 @@ def invitation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _invitation_form(
+    request: HttpRequest, form: InvitationForm, *, query: str = "", status: int = 200
+) -> HttpResponse:
+    value = form["target"].value()
+    chooser = invitation_target_chooser(
+        current_user(request), query=query, selected=value if isinstance(value, str) else ""
+    )
+    return render(
+        request,
+        "web/account/invitation_new.html",
+        {"form": form, "chooser": chooser, "section": "invite"},
+        status=status,
+    )
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 @section("invite")
 def invitation_new(request: HttpRequest) -> HttpResponse:
-    """Invite a colleague to a CB or an organization the user administers."""
+    """Invite a colleague to a CB or an organization the user administers, chosen by a
+    search among those places only."""
     user = current_user(request)
-    targets = invitation_targets(user)
-    if not targets:
+    kinds = invitation_target_kinds(user)
+    if not any(kinds):
         return error_page(request, NO_RIGHT_TO_INVITE, title="Invite a colleague")
     if request.method != "POST":
-        return render(
-            request,
-            "web/account/invitation_new.html",
-            {"form": InvitationForm(targets=targets), "section": "invite"},
-        )
-    form = InvitationForm(request.POST, targets=targets)
+        return _invitation_form(request, InvitationForm(kinds=kinds))
+    form = InvitationForm(request.POST, kinds=kinds)
+    query = query_of(request.POST, "target")
+    if wants_matches(request, "target"):
+        kept = InvitationForm(initial=answers_kept(form), kinds=kinds)
+        return _invitation_form(request, kept, query=query)
     if form.is_valid():
-        target = invitation_target(form.cleaned_data["target"])
+        # Read among the places the user may invite to only: any other reads as unknown.
+        target = invitation_target(user, form.cleaned_data["target"])
         kind, _, role = form.cleaned_data["role"].partition(":")
         if target is None:
-            form.add_error("target", "Choose a certification body or an organization.")
+            form.add_error("target", NOT_A_TARGET)
         else:
             cb = target if isinstance(target, CertificationBody) else None
             organization = target if isinstance(target, Organization) else None
@@ -135,9 +278,7 @@ def invitation_new(request: HttpRequest) -> HttpResponse:
                     f"{invitation.role_label} at {invitation.target_label}.",
                 )
                 return redirect("web:invitations")
-    return render(
-        request, "web/account/invitation_new.html", {"form": form, "section": "invite"}, status=400
-    )
+    return _invitation_form(request, form, query=query, status=400)
 
 
 _GONE = {"invitation.used", "invitation.expired"}

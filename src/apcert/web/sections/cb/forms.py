@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 
 from apcert.assessments.choices import FindingGrade, RequirementKind
 from apcert.certificates.choices import StatusReason
@@ -163,31 +164,99 @@ class GrantForm(forms.Form):
     rationale = forms.CharField(label="Rationale", required=False, widget=TEXT, max_length=5000)
 
 
+# --- decisions on a certificate -----------------------------------------------------------
+# Each decision's form has no preselected reason and its date filled in with today: a public,
+# lasting decision is never taken by a default nobody chose.
+
+REASON_PROMPT = "Choose a reason"
+
+
+def _public_reason(values: Sequence[str]) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label="Reason (public)",
+        choices=[("", REASON_PROMPT), *_choices(values, StatusReason)],
+        help_text="The public register shows this reason with the status.",
+        error_messages={"required": "Choose the reason the public register will show."},
+    )
+
+
+def _record(label: str, help_text: str = "") -> forms.CharField:
+    # Not required here: the service says why a reason is needed, next to this field.
+    return forms.CharField(
+        label=label, required=False, widget=TEXT, max_length=5000, help_text=help_text
+    )
+
+
+def _decided_on() -> DateField:
+    return DateField(
+        label="Decided on",
+        initial=timezone.localdate,
+        help_text=f"The day of the decision; the register shows the change from this day. "
+        f"{DATE_HINT}",
+        error_messages={"required": "Give the day of the decision."},
+    )
+
+
+PRIVATE = "Kept in the certification body's records; the public never sees it."
+
+
 class SuspendForm(forms.Form):
-    reason_category = forms.ChoiceField(
-        label="Reason (public)", choices=_choices(SUSPEND_REASONS, StatusReason)
-    )
-    reason = forms.CharField(
-        label="Why, for the record (private)", required=False, widget=TEXT, max_length=5000
-    )
-    decided_on = _date("Decided on")
+    reason_category = _public_reason(SUSPEND_REASONS)
+    reason = _record("Why, for the record (private)", PRIVATE)
+    decided_on = _decided_on()
 
 
 class RestoreForm(forms.Form):
-    reason = forms.CharField(
-        label="How the cause was resolved (private)", required=False, widget=TEXT, max_length=5000
-    )
-    decided_on = _date("Decided on")
+    reason = _record("How the cause of the suspension was resolved (private)", PRIVATE)
+    decided_on = _decided_on()
 
 
 class WithdrawForm(forms.Form):
-    reason_category = forms.ChoiceField(
-        label="Reason (public)", choices=_choices(WITHDRAW_REASONS, StatusReason)
+    reason_category = _public_reason(WITHDRAW_REASONS)
+    reason = _record("Why, for the record (private)", PRIVATE)
+    decided_on = _decided_on()
+
+
+class CancelForm(forms.Form):
+    reason = _record(
+        "The holder's request, for the record (private)",
+        f"Who asked, when and how (a letter, a message). {PRIVATE}",
     )
-    reason = forms.CharField(
-        label="Why, for the record (private)", required=False, widget=TEXT, max_length=5000
+    decided_on = _decided_on()
+
+
+class ScopeReductionForm(forms.Form):
+    """Remove scope lines: each line of the certificate's last issue, none ticked."""
+
+    remove = forms.MultipleChoiceField(
+        label="Scope lines to remove",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick each line the certificate no longer covers; at least one stays.",
+        error_messages={"required": "Tick at least one scope line to remove."},
     )
-    decided_on = _date("Decided on")
+    reason = _record("Why the scope is reduced (private)", PRIVATE)
+    decided_on = _decided_on()
+
+    def __init__(self, *args: Any, lines: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self.fields["remove"], list(lines))
+
+
+class SiteRemovalForm(forms.Form):
+    """Remove a site with all its scope lines: one of the certificate's sites, none chosen."""
+
+    site = forms.ChoiceField(
+        label="Site to remove",
+        widget=forms.RadioSelect,
+        help_text="Every scope line at this site is removed with it.",
+        error_messages={"required": "Choose the site to remove."},
+    )
+    reason = _record("Why the site is removed (private)", PRIVATE)
+    decided_on = _decided_on()
+
+    def __init__(self, *args: Any, sites: Sequence[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _set_choices(self.fields["site"], list(sites))
 
 
 class ReissueForm(forms.Form):
@@ -195,11 +264,13 @@ class ReissueForm(forms.Form):
     renamed, a site moved, a new edition of a declared standard): the new issue's reason and
     "what changed" come from that change, not from the form."""
 
-    change = forms.ChoiceField(label="The change to certify")
-    decided_on = _date("Decided on")
-    rationale = forms.CharField(
-        label="Rationale (private)", required=False, widget=TEXT, max_length=5000
+    change = forms.ChoiceField(
+        label="The change to certify",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose the change the new issue certifies."},
     )
+    rationale = _record("Rationale (private)", PRIVATE)
+    decided_on = _decided_on()
 
     def __init__(self, *args: Any, changes: Sequence[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -214,3 +285,22 @@ class ResubmitForm(forms.Form):
         widget=TEXT,
         max_length=2000,
     )
+
+
+class FindingEditForm(FindingForm):
+    """A correction of a finding: the fields of a new one but the day it was raised, which
+    stays as recorded."""
+
+    reason = forms.CharField(
+        label="Why is it corrected? (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=2000,
+    )
+
+    def __init__(self, *args: Any, standards: Sequence[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, standards=standards, **kwargs)
+        del self.fields["raised_on"]
+        self.fields[
+            "due_date"
+        ].help_text = "Leave empty to keep it; an observation is due the day it was raised."

@@ -10,6 +10,7 @@ from apcert.web.sections.cb.views import (
     certificates,
     decisions,
     lists,
+    reports,
 )
 
 app_name = "cb"
@@ -33,7 +34,22 @@ urlpatterns = [
     path("assessments/<int:pk>/start", assessments.assessment_start_view, name="assessment-start"),
     path("assessments/<int:pk>/findings", assessments.finding_record_view, name="finding-record"),
     path(
+        "assessments/<int:pk>/findings/<int:finding_id>/edit",
+        assessments.finding_edit_view,
+        name="finding-edit",
+    ),
+    path(
         "assessments/<int:pk>/report", assessments.assessment_report_view, name="assessment-report"
+    ),
+    path(
+        "assessments/<int:pk>/report.html",
+        reports.assessment_report_page,
+        name="assessment-report-html",
+    ),
+    path(
+        "assessments/<int:pk>/report.pdf",
+        reports.assessment_report_pdf,
+        name="assessment-report-pdf",
     ),
     path("assessments/<int:pk>/decision", decisions.decision_view, name="decision"),
     path(
@@ -48,20 +64,22 @@ urlpatterns = [
     path("calendar/feed/stop", calendar.calendar_feed_stop, name="calendar-feed-stop"),
     path("certificates/", lists.certificate_list, name="certificates"),
     path("certificates/<int:pk>/", certificates.certificate_detail, name="certificate"),
-    # Before the actions' pattern, which would take "reissue" or "resubmit" for an action.
-    path(
-        "certificates/<int:pk>/reissue",
-        certificates.certificate_reissue_view,
-        name="certificate-reissue",
-    ),
+    # Before the decisions' pattern, which would take "resubmit" for a decision.
     path(
         "certificates/<int:pk>/resubmit",
         certificates.certificate_resubmit_view,
         name="certificate-resubmit",
     ),
+    # A decision on a certificate: its form and what the public will see (GET, POST), then
+    # the decision confirmed (POST).
     path(
         "certificates/<int:pk>/<slug:action>",
-        certificates.certificate_action_view,
+        certificates.certificate_decision_view,
         name="certificate-action",
+    ),
+    path(
+        "certificates/<int:pk>/<slug:action>/confirm",
+        certificates.certificate_confirm_view,
+        name="certificate-action-confirm",
     ),
 ]

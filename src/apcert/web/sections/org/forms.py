@@ -45,10 +45,12 @@ class SiteForm(forms.Form):
 class ApplicationForm(forms.Form):
     """The first answers of a new application: where, under which scheme and programmes."""
 
+    # Shown as a chooser (``web/_chooser.html``): a search among the CBs accepted today.
     cb = forms.ModelChoiceField(
         label="Certification body",
         queryset=CertificationBody.objects.order_by("code"),
         help_text="The IECQ-accepted certification bodies you may apply to.",
+        error_messages={"required": "Choose the certification body to apply to."},
     )
     scheme = forms.ModelChoiceField(label="Scheme", queryset=Scheme.objects.order_by("code"))
     programmes = forms.ModelMultipleChoiceField(
@@ -69,10 +71,9 @@ class ApplicationForm(forms.Form):
         help_text="Finished components are qualified under IECQ AC, not AP.",
     )
 
-    def __init__(self, *args: Any, cbs: QuerySet[CertificationBody], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         supported = Scheme.objects.filter(supported=True).order_by("code")
-        self._offer("cb", [(cb.pk, f"{cb.code} {cb.name}") for cb in cbs])
         schemes = [(s.pk, f"{s} ({s.name})") for s in supported]
         self._offer("scheme", schemes)
         programmes = Programme.objects.filter(scheme__in=supported).order_by("code")
@@ -195,3 +196,16 @@ class EvidenceForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["file"].help_text = evidence_hint()
+
+
+class EvidenceRemoveForm(forms.Form):
+    """Take back an evidence file: why, for the assessment team's record."""
+
+    reason = forms.CharField(
+        label="Why do you remove it?",
+        # The service says what is missing; the browser asks for it first.
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+        max_length=2000,
+        help_text="The assessment team sees that the file was removed, by whom and why.",
+    )

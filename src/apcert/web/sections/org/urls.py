@@ -20,6 +20,16 @@ urlpatterns = [
         name="scope-line-new",
     ),
     path(
+        "<int:org_id>/applications/<int:app_id>/scope-lines/<int:line_id>/edit",
+        views.scope_line_edit,
+        name="scope-line-edit",
+    ),
+    path(
+        "<int:org_id>/applications/<int:app_id>/scope-lines/<int:line_id>/remove",
+        views.scope_line_remove_view,
+        name="scope-line-remove",
+    ),
+    path(
         "<int:org_id>/applications/<int:app_id>/submit",
         views.application_submit_view,
         name="application-submit",
@@ -36,6 +46,22 @@ urlpatterns = [
         "<int:org_id>/findings/<int:finding_id>/evidence",
         views.evidence_upload,
         name="evidence-new",
+    ),
+    path(
+        "<int:org_id>/findings/<int:finding_id>/evidence/<int:evidence_id>/remove",
+        views.evidence_remove_view,
+        name="evidence-remove",
+    ),
+    path("<int:org_id>/assessments/", views.assessment_report_list, name="assessment-reports"),
+    path(
+        "<int:org_id>/assessments/<int:pk>/report.html",
+        views.assessment_report_page,
+        name="assessment-report-html",
+    ),
+    path(
+        "<int:org_id>/assessments/<int:pk>/report.pdf",
+        views.assessment_report_pdf,
+        name="assessment-report-pdf",
     ),
     path("<int:org_id>/certificates/", views.certificate_list, name="certificates"),
     path("<int:org_id>/certificates/<int:cert_id>/", views.certificate_detail, name="certificate"),

@@ -9,6 +9,7 @@ refusal is shown (a 403 page for a missing right, the reason next to the field o
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -19,13 +20,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apcert.applications.choices import ApplicationStatus
+from apcert.applications.errors import APPLICATION_NOT_DRAFT
 from apcert.applications.lifecycle import APPLICATION
 from apcert.applications.models import Application, ScopeLine
 from apcert.applications.selectors import (
     application_draft_problems,
     application_problems,
     applications_for_organization_users,
-    cbs_accepting,
     scope_line_problems,
 )
 from apcert.applications.services import (
@@ -33,13 +34,21 @@ from apcert.applications.services import (
     application_submit,
     application_withdraw,
     scope_line_add,
+    scope_line_remove,
+    scope_line_update,
 )
-from apcert.assessments.choices import FindingGrade, FindingStatus
+from apcert.assessments.choices import (
+    AssessmentKind,
+    CorrectiveActionStatus,
+    FindingGrade,
+    FindingStatus,
+)
 from apcert.assessments.errors import EVIDENCE_NO_ANSWER
-from apcert.assessments.evidence import evidence_attach
+from apcert.assessments.evidence import evidence_attach, evidence_remove, evidence_visible
 from apcert.assessments.lifecycle import FINDING
-from apcert.assessments.models import Finding
+from apcert.assessments.models import Assessment, Finding
 from apcert.assessments.selectors import (
+    assessment_reports_for_organization_users,
     finding_answers,
     findings_for_organization_users,
     latest_answer,
@@ -63,6 +72,12 @@ from apcert.organizations.models import Organization
 from apcert.organizations.permissions import is_org_member, require_org_member
 from apcert.organizations.selectors import organizations_for_organization_users, sites_of
 from apcert.organizations.services import site_create
+from apcert.web.assessment_reports import (
+    readable_report,
+    report_page_response,
+    report_pdf_response,
+)
+from apcert.web.chooser import answers_kept, query_of, wants_matches
 from apcert.web.columns import certificate_columns
 from apcert.web.errors import add_form_error, error_page
 from apcert.web.exports import export_response
@@ -77,10 +92,12 @@ from apcert.web.lists import (
     list_page,
 )
 from apcert.web.section import current_user, section
+from apcert.web.sections.account.choosers import cb_chooser
 from apcert.web.sections.org.forms import (
     ApplicationForm,
     CorrectiveActionForm,
     EvidenceForm,
+    EvidenceRemoveForm,
     ScopeLineForm,
     SiteForm,
     WithdrawForm,
@@ -140,7 +157,9 @@ def organization_list(request: HttpRequest) -> HttpResponseBase:
     if not is_secretariat(user):
         mine = list(organizations[:2])
         if not mine:
-            return error_page(request, NOT_AN_ORGANIZATION_USER, title="Organization")
+            return error_page(
+                request, NOT_AN_ORGANIZATION_USER, title="Organization", to_section=False
+            )
         if len(mine) == 1:
             return redirect("web:org:profile", org_id=mine[0].pk)
     listing = list_page(
@@ -239,7 +258,9 @@ def site_new(request: HttpRequest, org_id: int) -> HttpResponse:
     organization = _organization(request, org_id)
     if request.method != "POST":
         if not (is_secretariat(user) or is_org_member(user, organization)):
-            return error_page(request, NOT_AN_ORGANIZATION_USER, title="Add a site")
+            return error_page(
+                request, NOT_AN_ORGANIZATION_USER, title="Add a site", to_section=False
+            )
         return render(
             request,
             "web/org/site_new.html",
@@ -332,8 +353,11 @@ def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
     except PermissionDenied as exc:
         return error_page(request, exc, title="Apply for certification")
     today = timezone.localdate()
-    cbs = cbs_accepting(on=today)
-    form = ApplicationForm(request.POST if request.method == "POST" else None, cbs=cbs)
+    form = ApplicationForm(request.POST if request.method == "POST" else None)
+    query = query_of(request.POST, "cb")
+    if wants_matches(request, "cb"):
+        kept = ApplicationForm(initial=answers_kept(form))
+        return _application_form(request, organization, kept, query=query, on=today)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         programmes = list(data["programmes"])
@@ -370,11 +394,27 @@ def application_new(request: HttpRequest, org_id: int) -> HttpResponse:
                 return redirect(
                     "web:org:application", org_id=organization.pk, app_id=application.pk
                 )
+    return _application_form(
+        request, organization, form, query=query, on=today, status=400 if form.is_bound else 200
+    )
+
+
+def _application_form(
+    request: HttpRequest,
+    organization: Organization,
+    form: ApplicationForm,
+    *,
+    query: str,
+    on: dt.date,
+    status: int = 200,
+) -> HttpResponse:
+    value = form["cb"].value()
+    chooser = cb_chooser(on=on, query=query, selected="" if value is None else str(value))
     return render(
         request,
         "web/org/application_new.html",
-        _context(request, organization, "applications", form=form),
-        status=400 if form.is_bound else 200,
+        _context(request, organization, "applications", form=form, chooser=chooser),
+        status=status,
     )
 
 
@@ -413,6 +453,8 @@ def _scope_context(
         "problems": application_problems(application, timezone.localdate()) if draft else [],
         "scope_form": scope_form if draft and acts_for else None,
         "scope_refusal": refusal,
+        # Each line may be changed or removed while the application is a draft.
+        "may_change_lines": draft and acts_for,
         "added": added,
         "acts_for": acts_for,
     }
@@ -432,6 +474,8 @@ def _application_page(
         application,
         scope_form=extra.pop("scope_form", None),
     )
+    if extra.get("scope_refusal"):
+        scope["scope_refusal"] = extra.pop("scope_refusal")
     withdrawable = (
         scope["acts_for"]
         # Withdrawal as the application's lifecycle allows it, and only until a decision.
@@ -519,6 +563,141 @@ def scope_line_new(request: HttpRequest, org_id: int, app_id: int) -> HttpRespon
         url = reverse("web:org:application", args=[organization.pk, application.pk])
         return redirect(f"{url}#scope")
     return _application_page(request, organization, application, scope_form=form, status=400)
+
+
+def _scope_line(application: Application, line_id: int) -> ScopeLine:
+    return get_object_or_404(
+        application.scope_lines.select_related("category", "site").prefetch_related("standards"),
+        pk=line_id,
+    )
+
+
+def _scope_line_edit_page(
+    request: HttpRequest,
+    organization: Organization,
+    application: Application,
+    line: ScopeLine,
+    form: ScopeLineForm | None,
+    *,
+    refusal: DomainError | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "web/org/scope_line_edit.html",
+        _context(
+            request,
+            organization,
+            "applications",
+            application=application,
+            line=line,
+            form=form,
+            refusal=refusal,
+        ),
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@org_page
+def scope_line_edit(request: HttpRequest, org_id: int, app_id: int, line_id: int) -> HttpResponse:
+    """Change a scope line of a draft application (``scope_line_update``), in a form
+    prefilled with the line as it is."""
+    user = current_user(request)
+    organization = _organization(request, org_id)
+    application = _application(request, organization, app_id)
+    line = _scope_line(application, line_id)
+    try:
+        require_org_member(user, organization)
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Change a scope line")
+    sites = sites_of(organization)
+    if request.method != "POST":
+        if application.status != ApplicationStatus.DRAFT:
+            # Nothing to change: the reason, as the service gives it to a forced change.
+            return _scope_line_edit_page(
+                request,
+                organization,
+                application,
+                line,
+                None,
+                refusal=RuleViolation(
+                    "Only a draft application's scope can be changed.", code=APPLICATION_NOT_DRAFT
+                ),
+                status=409,
+            )
+        form = ScopeLineForm(
+            sites=sites,
+            initial={
+                "category": line.category_id,
+                "site": line.site_id,
+                "wording": line.wording,
+                "standards": [s.pk for s in line.standards.all()],
+            },
+        )
+        return _scope_line_edit_page(request, organization, application, line, form)
+    form = ScopeLineForm(request.POST, sites=sites)
+    if not form.is_valid():
+        return _scope_line_edit_page(request, organization, application, line, form, status=400)
+    data = form.cleaned_data
+    try:
+        scope_line_update(
+            actor=user,
+            scope_line=line,
+            category=data["category"],
+            site=data["site"],
+            wording=data["wording"],
+            standards=list(data["standards"]),
+        )
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Change a scope line")
+    except DomainError as exc:
+        refusal = None
+        if exc.field:
+            add_form_error(form, exc)
+        else:
+            refusal = exc
+        return _scope_line_edit_page(
+            request,
+            organization,
+            application,
+            line,
+            form if application.status == ApplicationStatus.DRAFT else None,
+            refusal=refusal,
+            status=exc.http_status,
+        )
+    messages.success(request, f"Scope line {data['category'].code} at {data['site'].name} changed.")
+    url = reverse("web:org:application", args=[organization.pk, application.pk])
+    return redirect(f"{url}#scope")
+
+
+@require_POST
+@org_page
+def scope_line_remove_view(
+    request: HttpRequest, org_id: int, app_id: int, line_id: int
+) -> HttpResponse:
+    """Take a line out of a draft application's scope (``scope_line_remove``), once
+    confirmed on the application's page."""
+    user = current_user(request)
+    organization = _organization(request, org_id)
+    application = _application(request, organization, app_id)
+    line = _scope_line(application, line_id)
+    label = f"{line.category.code} at {line.site.name}"
+    try:
+        scope_line_remove(actor=user, scope_line=line)
+    except PermissionDenied as exc:
+        return error_page(request, exc, title="Remove a scope line")
+    except DomainError as exc:
+        return _application_page(
+            request,
+            organization,
+            _application(request, organization, app_id),
+            scope_refusal=exc.message,
+            status=exc.http_status,
+        )
+    messages.success(request, f"Scope line {label} removed.")
+    url = reverse("web:org:application", args=[organization.pk, application.pk])
+    return redirect(f"{url}#scope")
 
 
 @require_POST
@@ -649,6 +828,8 @@ def _finding_page(
     *,
     answer_form: CorrectiveActionForm | None = None,
     evidence_form: EvidenceForm | None = None,
+    remove_form: EvidenceRemoveForm | None = None,
+    remove_pk: int | None = None,
     refusal: DomainError | None = None,
     status: int = 200,
 ) -> HttpResponse:
@@ -661,6 +842,19 @@ def _finding_page(
         context["answer_form"] = answer_form or CorrectiveActionForm()
     if acts_for and answers and finding.status in _TAKES_EVIDENCE:
         context["evidence_form"] = evidence_form or EvidenceForm()
+    # The files the viewer uploaded to an answer still awaiting review: each may be removed.
+    user = current_user(request)
+    # Each gets its own form (its own field ids), the refused one back with its errors.
+    for ca in answers:
+        if not (acts_for and ca.status == CorrectiveActionStatus.SUBMITTED):
+            continue
+        for ev in ca.evidence_files.all():
+            if ev.uploaded_by_id == user.pk:
+                given = remove_form if ev.pk == remove_pk else None
+                ev.remove_form = given or EvidenceRemoveForm(  # type: ignore[attr-defined]
+                    prefix=f"remove-{ev.pk}"
+                )
+    context["remove_pk"] = remove_pk
     for form, shown in ((answer_form, "answer_form"), (evidence_form, "evidence_form")):
         # A forced request to a form the page no longer offers: its errors become the notice.
         if form is not None and form.errors and shown not in context and refusal is None:
@@ -748,6 +942,99 @@ def evidence_upload(request: HttpRequest, org_id: int, finding_id: int) -> HttpR
     return _finding_page(
         request, organization, finding, evidence_form=form, refusal=refusal, status=status
     )
+
+
+@require_POST
+@org_page
+def evidence_remove_view(
+    request: HttpRequest, org_id: int, finding_id: int, evidence_id: int
+) -> HttpResponse:
+    """Take back an evidence file the viewer uploaded, saying why (``evidence_remove``):
+    while the answer awaits review. The file is kept for the record, marked removed."""
+    organization = _organization(request, org_id)
+    finding = _finding(request, organization, finding_id)
+    evidence = get_object_or_404(
+        evidence_visible(actor=current_user(request)).filter(corrective_action__finding=finding),
+        pk=evidence_id,
+    )
+    form = EvidenceRemoveForm(request.POST, prefix=f"remove-{evidence.pk}")
+    refusal: DomainError | None = None
+    status = 400
+    if form.is_valid():
+        try:
+            evidence_remove(
+                actor=current_user(request), evidence=evidence, reason=form.cleaned_data["reason"]
+            )
+        except PermissionDenied as exc:
+            return error_page(request, exc, title="Remove an evidence file")
+        except DomainError as exc:
+            status = exc.http_status
+            if exc.field:
+                add_form_error(form, exc)
+            else:
+                refusal = exc
+        else:
+            messages.success(request, f"{evidence.name} is removed from your answer.")
+            return redirect("web:org:finding", org_id=organization.pk, finding_id=finding.pk)
+    return _finding_page(
+        request,
+        organization,
+        finding,
+        remove_form=form if refusal is None else None,
+        remove_pk=evidence.pk,
+        refusal=refusal,
+        status=status,
+    )
+
+
+# --- assessment reports -------------------------------------------------------------------------
+
+
+@require_safe
+@org_page
+def assessment_report_list(request: HttpRequest, org_id: int) -> HttpResponse:
+    """The reports of the organization's assessments, each from the day it is issued."""
+    organization = _organization(request, org_id)
+    listing = list_page(
+        request,
+        assessment_reports_for_organization_users(current_user(request), organization),
+        sorts={
+            "issued": Sort("Report issued", ("report_issued_on", "pk")),
+            "assessed": Sort("Assessment dates", ("start_date", "pk")),
+        },
+        default_sort="-issued",
+        filters=[ChoiceFilter("kind", "kind", AssessmentKind.choices, label="Kind of assessment")],
+    )
+    return render(
+        request,
+        "web/org/assessment_reports.html",
+        _context(request, organization, "reports", listing=listing),
+    )
+
+
+def _report(request: HttpRequest, org_id: int, pk: int) -> Assessment:
+    """An issued report of the organization's, if the user may read it; a 404 otherwise."""
+    user = current_user(request)
+    reports = assessment_reports_for_organization_users(user, _organization(request, org_id))
+    return readable_report(user, get_object_or_404(reports, pk=pk))
+
+
+@require_safe
+@org_page
+def assessment_report_page(request: HttpRequest, org_id: int, pk: int) -> HttpResponse:
+    a = _report(request, org_id, pk)
+    return report_page_response(
+        request,
+        a,
+        pdf_url=reverse("web:org:assessment-report-pdf", args=[org_id, a.pk]) + "?download=1",
+        back_url=reverse("web:org:assessment-reports", args=[org_id]),
+    )
+
+
+@require_safe
+@org_page
+def assessment_report_pdf(request: HttpRequest, org_id: int, pk: int) -> HttpResponse:
+    return report_pdf_response(request, _report(request, org_id, pk))
 
 
 # --- certificates -------------------------------------------------------------------------------

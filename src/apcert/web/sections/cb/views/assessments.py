@@ -10,10 +10,12 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apcert.applications.selectors import declared_standards
 from apcert.assessments.choices import AssessmentKind, AssessmentStatus, TeamRole
+from apcert.assessments.edits import finding_update
+from apcert.assessments.errors import FINDING_NOT_EDITABLE
 from apcert.assessments.lifecycle import ASSESSMENT, FINDING
 from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
 from apcert.assessments.selectors import (
@@ -29,7 +31,12 @@ from apcert.assessments.services import (
     corrective_action_review,
     finding_record,
 )
-from apcert.core.errors import DomainError
+from apcert.core.errors import (
+    PERMISSION_TEAM_MEMBER_REQUIRED,
+    DomainError,
+    PermissionDenied,
+    RuleViolation,
+)
 from apcert.schemes.selectors import standard_by_id
 from apcert.web.errors import error_page
 from apcert.web.section import current_user
@@ -54,6 +61,9 @@ class AnswerRow:
 
     corrective_action: CorrectiveAction
     files: list[EvidenceFile]
+    #: The files their uploader removed, kept for the record: shown as removed, by whom,
+    #: when and why.
+    removed: list[EvidenceFile]
     review_form: forms.Form | None
 
 
@@ -81,7 +91,8 @@ def _answer_row(
             if ca.pk in bound
             else f.ReviewForm(prefix=f"review-{ca.pk}", outcomes=outcomes)
         )
-    return AnswerRow(ca, list(ca.evidence_files.all()), form)
+    removed = list(getattr(ca, "removed_files", []))
+    return AnswerRow(ca, list(ca.evidence_files.all()), removed, form)
 
 
 def _assessment_page(
@@ -120,6 +131,8 @@ def _assessment_page(
             "findings": rows,
             "may_start": my_role == TeamRole.LEAD and ASSESSMENT.allowed(a.status, "start"),
             "may_record": my_role is not None and in_progress,
+            # A finding is corrected by the team until the report is issued.
+            "may_edit_findings": my_role is not None and in_progress,
             "may_report": my_role == TeamRole.LEAD and ASSESSMENT.allowed(a.status, "issue_report"),
             # The decision closes the reported assessment it rests on.
             "may_decide": (
@@ -237,3 +250,91 @@ def corrective_action_review_view(request: HttpRequest, pk: int) -> HttpResponse
         messages.success(request, f"The corrective action for finding {ca.finding_id} is reviewed.")
         return redirect(reverse("web:cb:assessment", kwargs={"pk": a.pk}) + "#findings")
     return _assessment_page(request, a, review_forms={ca.pk: form}, status=400)
+
+
+# --- correcting a finding until the report is issued ----------------------------------------
+
+
+def _finding_edit_form(
+    a: Assessment, finding: Finding, data: Mapping[str, object] | None = None
+) -> f.FindingEditForm:
+    standards = _declared_standards(a)
+    if finding.standard_id is not None and all(k != finding.standard_id for k, _ in standards):
+        # A standard recorded when it was declared stays offered as it was.
+        assert finding.standard is not None
+        standards = [*standards, (finding.standard_id, finding.standard.reference)]
+    initial = {
+        "grade": finding.grade,
+        "requirement_kind": finding.requirement_kind,
+        "requirement_ref": finding.requirement_ref,
+        "standard": str(finding.standard_id or ""),
+        "description": finding.description,
+        "due_date": finding.due_date,
+    }
+    return f.FindingEditForm(data, prefix="edit", standards=standards, initial=initial)
+
+
+def _edit_refusal(request: HttpRequest, a: Assessment) -> DomainError | None:
+    """Why the page offers no correction of the assessment's findings to the user, if so
+    (the service gives the same reasons to a forced request)."""
+    user = current_user(request)
+    if not any(m.user_id == user.pk for m in assessment_team(a)):
+        return PermissionDenied(
+            "Only a member of the assessment team may correct its findings.",
+            code=PERMISSION_TEAM_MEMBER_REQUIRED,
+        )
+    if a.status != AssessmentStatus.IN_PROGRESS:
+        return RuleViolation(
+            "The findings can be corrected only while the assessment is in progress, until "
+            "its report is issued.",
+            code=FINDING_NOT_EDITABLE,
+        )
+    return None
+
+
+def _finding_edit_page(
+    request: HttpRequest, a: Assessment, finding: Finding, form: forms.Form, status: int = 200
+) -> HttpResponse:
+    return render(
+        request,
+        "web/cb/finding_edit.html",
+        {"a": a, "finding": finding, "form": form, "section": SECTION},
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@cb_page
+def finding_edit_view(request: HttpRequest, pk: int, finding_id: int) -> HttpResponse:
+    """Correct a finding (``finding_update``): offered to the team while the assessment is
+    in progress; the refusal, with its reason, otherwise."""
+    a = assessment_for(request, pk)
+    finding = get_object_or_404(assessment_findings(a), pk=finding_id)
+    title = f"Correct finding {finding.number}"
+    if request.method != "POST":
+        if (refusal := _edit_refusal(request, a)) is not None:
+            return error_page(request, refusal, title=title)
+        return _finding_edit_page(request, a, finding, _finding_edit_form(a, finding))
+    form = _finding_edit_form(a, finding, request.POST)
+    if not form.is_valid():
+        return _finding_edit_page(request, a, finding, form, status=400)
+    data = form.cleaned_data
+    try:
+        finding_update(
+            actor=current_user(request),
+            finding=finding,
+            grade=data["grade"],
+            requirement_kind=data["requirement_kind"],
+            requirement_ref=data["requirement_ref"],
+            description=data["description"],
+            standard=standard_by_id(data["standard"]),
+            due_date=data["due_date"],
+            reason=data["reason"],
+        )
+    except DomainError as exc:
+        offered = _edit_refusal(request, a) is None
+        if (page := show_refusal(request, exc, form, None, offered=offered)) is not None:
+            return page
+        return _finding_edit_page(request, a, finding, form, status=exc.http_status)
+    messages.success(request, f"Finding {finding.number} is corrected.")
+    return redirect(reverse("web:cb:assessment", kwargs={"pk": a.pk}) + f"#finding-{finding.pk}")

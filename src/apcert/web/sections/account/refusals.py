@@ -1,0 +1,13 @@
+"""The refusals the account pages share: the invitation pages, and their chooser's endpoint,
+are for those who may invite somewhere."""
+
+from __future__ import annotations
+
+from apcert.accounts.errors import INVITATION_NOT_ALLOWED
+from apcert.core.errors import PermissionDenied
+
+NO_RIGHT_TO_INVITE = PermissionDenied(
+    "Only the Secretariat, or an administrator of a certification body or of an "
+    "organization, may invite colleagues. Ask one of them to invite the person.",
+    code=INVITATION_NOT_ALLOWED,
+)
