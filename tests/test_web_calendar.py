@@ -14,8 +14,10 @@ import hashlib
 import html
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
 from django.test import Client
@@ -41,6 +43,8 @@ pytestmark = pytest.mark.django_db
 CALENDAR = "/office/cb/calendar/"
 FEED_PAGE = "/office/cb/calendar/feed"
 TODAY = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
+#: The events' UIDs name the site's own address, whichever address the feed is read at.
+SITE_HOST = urlsplit(settings.SITE_URL).hostname
 
 
 @pytest.fixture(autouse=True)
@@ -192,7 +196,7 @@ def test_the_feed_address_is_shown_once_and_read_without_signing_in(
     assert answer.status_code == 200
     assert answer["Content-Type"] == "text/calendar; charset=utf-8"
     [item] = events(answer.content)
-    assert str(item["uid"]) == f"assessment-{a.pk}@testserver"
+    assert str(item["uid"]) == f"assessment-{a.pk}@{SITE_HOST}"
     assert item.decoded("dtstart") == dt.date(2026, 7, 6)
     assert item.decoded("dtend") == dt.date(2026, 7, 9)  # the day after the last
     assert str(item["url"]) == f"http://testserver/office/cb/assessments/{a.pk}/"
@@ -213,7 +217,7 @@ def test_a_scheme_manager_s_feed_has_the_visits_due_an_assessor_s_does_not(
     items = events(Client().get(f"/office/calendar/{manager}.ics").content)
     uids = {str(e["uid"]) for e in items}
     due = [v for v in visits if v.due_date <= (TODAY + dt.timedelta(days=730)).date()]
-    assert {f"visit-{cert.pk}-{v.kind}-{v.sequence}@testserver" for v in due} <= uids
+    assert {f"visit-{cert.pk}-{v.kind}-{v.sequence}@{SITE_HOST}" for v in due} <= uids
     items = events(Client().get(f"/office/calendar/{assessor}.ics").content)
     assert not any(str(e["uid"]).startswith("visit-") for e in items)
     # The assessor was on the (closed) initial assessment's team: it is in their feed.

@@ -762,7 +762,7 @@ def application_withdraw_view(request: HttpRequest, org_id: int, app_id: int) ->
 
 
 FINDING_COLUMNS = (
-    Column("Finding", lambda f: f.pk),
+    Column("Finding", lambda f: f.number),
     Column("Grade", lambda f: f.get_grade_display()),
     Column("Requirement", lambda f: f.requirement_ref),
     Column("Description", lambda f: f.description),
@@ -796,7 +796,7 @@ def finding_list(request: HttpRequest, org_id: int) -> HttpResponseBase:
         search=Search(
             "Requirement, description or finding number",
             ("requirement_ref__icontains", "description__icontains"),
-            numbers=("pk",),
+            numbers=("number",),
         ),
         filters=[
             ChoiceFilter("status", "status", FindingStatus.choices, label="Status"),

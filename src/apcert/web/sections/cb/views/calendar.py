@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.db.models import QuerySet
@@ -259,7 +261,9 @@ def calendar_ics(request: HttpRequest, token: str) -> HttpResponse:
     body = ics_calendar(
         events,
         name=f"apcert: {user}",
-        host=request.get_host().split(":")[0] or "apcert",
+        # The UIDs name the site's own address, so that they stay the same whichever
+        # address the feed is read at.
+        host=urlsplit(settings.SITE_URL).hostname or "apcert",
         now=timezone.now(),
     )
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
