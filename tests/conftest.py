@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
 
@@ -10,7 +11,7 @@ from django.db import connection
 from hypothesis import settings as hypothesis_settings
 
 from apcert.audit import triggers
-from apcert.notifications.services import notifications_start_record
+from apcert.notifications.models import NotificationsStart
 from apcert.schemes.models import Scheme
 from apcert.schemes.services import reference_load
 from tests.credentials_support import key_dir
@@ -36,9 +37,17 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
 def _ensure_reference() -> None:
     if not Scheme.objects.filter(code="AP").exists():
         reference_load(actor=None, system=True)
-    # The migration records when notifications started, before any data; the flush after a
-    # transactional test empties that table too: put it back before the test makes its data.
-    notifications_start_record()
+    # Notifications started before any test world's history: the worlds take their steps
+    # on the days they are dated, with the clock moved back there, and what they record is
+    # news. The tests of the first run set their own start.
+    NotificationsStart.objects.update_or_create(
+        id=1,
+        defaults={
+            "started_at": dt.datetime(2000, 1, 1, tzinfo=dt.UTC),
+            "started_on": dt.date(2000, 1, 1),
+            "finding_floor": 0,
+        },
+    )
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_suspend
 from apcert.core.errors import TransitionNotAllowed
 from apcert.notifications.lifecycle import DELIVERY
-from apcert.notifications.models import NotificationSent
+from apcert.notifications.models import NotificationSent, NotificationsStart
 from apcert.notifications.selectors import horizon_reached
 from apcert.notifications.services import notification_preferences_set, notifications_dispatch
 from apcert.notifications.tasks import dispatch_notifications
@@ -64,6 +64,16 @@ def people(world: World) -> World:
     world.team.lead.save(update_fields=["email"])
     for user in (world.org_user, world.team.manager, world.team.lead):
         notification_preferences_set(actor=user, mail=WORKFLOW_MAILS_OFF)
+    # Notifications were on before this world's history began: its steps are taken on the
+    # days they are dated (the clock moved there), and what they record is news.
+    NotificationsStart.objects.update_or_create(
+        id=1,
+        defaults={
+            "started_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+            "started_on": dt.date(2020, 1, 1),
+            "finding_floor": 0,
+        },
+    )
     return world
 
 

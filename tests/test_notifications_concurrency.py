@@ -12,7 +12,7 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection, connections
 
-from apcert.notifications.models import Message, NotificationSent
+from apcert.notifications.models import Message, NotificationSent, NotificationsStart
 from apcert.notifications.services import (
     DispatchReport,
     notification_preferences_set,
@@ -81,6 +81,16 @@ def test_concurrent_dispatchers_send_each_notification_once(
     # The certificate notices and reminders only: the steps' own mails are tested elsewhere.
     for user in (world.org_user, world.team.manager):
         notification_preferences_set(actor=user, mail={"applications": False, "assessments": False})
+    # Notifications were on before this world's history began (its steps are taken on the
+    # days they are dated, with the clock moved there).
+    NotificationsStart.objects.update_or_create(
+        id=1,
+        defaults={
+            "started_at": dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+            "started_on": dt.date(2020, 1, 1),
+            "finding_floor": 0,
+        },
+    )
     certs = [world.granted() for _ in range(3)]
     app = world.accepted_application()
     finding = world.assessment(app, findings=("major",)).findings.get()

@@ -21,6 +21,7 @@ from apcert.certificates.services import certificate_suspend
 from apcert.cycle import dashboard
 from apcert.cycle.dashboard import DashboardScope, status_history
 from apcert.cycle.selectors import visits_due, visits_overdue
+from apcert.notifications.services import messages_mark_all_read
 from apcert.web.sections.account import dashboard as views_dashboard
 from tests.factories import World, make_user
 from tests.test_cycle_programme import _visit
@@ -221,12 +222,15 @@ def test_home_makes_a_bounded_number_of_queries(
     for user in (world.secretariat, world.team.manager, world.org_user):
         with time_machine.travel(dt.datetime(2027, 3, 20, 10, 0), tick=False):
             client.force_login(user)
-            with django_assert_max_num_queries(26):  # type: ignore[operator]
+            with django_assert_max_num_queries(32):  # type: ignore[operator]
                 assert client.get(HOME).status_code == 200
 
 
 def test_home_queries_do_not_grow_with_the_data(client: Client, world: World) -> None:
     def queries(user: User) -> int:
+        # The messages panel reads one query per kind of record its five newest messages
+        # name (its own tests hold it flat): read, so that this measures the dashboard.
+        messages_mark_all_read(actor=user)
         with time_machine.travel(dt.datetime(2027, 3, 20, 10, 0), tick=False):
             client.force_login(user)
             with CaptureQueriesContext(connection) as captured:

@@ -213,7 +213,7 @@ def visits_pending(certificate: Certificate) -> list[PlannedVisit] | None:
 
 def messages_for(user: User) -> QuerySet[Message]:
     """The person's in-app messages, newest first (slice or paginate it)."""
-    return Message.objects.filter(user=user).order_by("-created_at", "-id")
+    return Message.objects.filter(user=user).order_by("-id")
 
 
 def unread_messages(user: User, limit: int = 10) -> list[Message]:

@@ -48,6 +48,7 @@ from apcert.audit.models import AuditEvent
 from apcert.bodies.choices import CBRole
 from apcert.certificates.choices import CertificateStatus, DecisionKind
 from apcert.certificates.models import Certificate, Decision
+from apcert.core.dates import format_date as _words
 from apcert.notifications import messages
 from apcert.notifications.choices import (
     MESSAGE_GROUP,
@@ -202,7 +203,7 @@ def _organization_of(assessment: Assessment) -> Organization:
 
 
 def _assessment_head(a: Assessment, org: Organization) -> list[str]:
-    lines = [f"Assessment: {a.get_kind_display()}, {a.start_date} to {a.end_date}"]
+    lines = [f"Assessment: {a.get_kind_display()}, {_words(a.start_date)} to {_words(a.end_date)}"]
     if a.certificate is not None:
         lines.append(f"Certificate: {a.certificate.number}")
     return [*lines, *_parties(org, a.cb.name, a.cb.code), ""]
@@ -237,10 +238,10 @@ def _assessment(event: AuditEvent) -> list[Tell]:
             Tell(
                 assessment_team(a.pk) | organization_users(org.pk),
                 MessageKind.ASSESSMENT_PLANNED,
-                f"{org.legal_name}: {name} planned for {a.start_date}",
+                f"{org.legal_name}: {name} planned for {_words(a.start_date)}",
                 _body(
                     *head,
-                    f"The {name} is planned from {a.start_date} to {a.end_date}.",
+                    f"The {name} is planned from {_words(a.start_date)} to {_words(a.end_date)}.",
                     f"Team: {', '.join(team)}",
                     "",
                     "What to do: the team prepares the assessment; the organization makes its "
@@ -255,7 +256,7 @@ def _assessment(event: AuditEvent) -> list[Tell]:
             Tell(
                 assessment_team(a.pk) | organization_users(org.pk),
                 MessageKind.ASSESSMENT_CANCELLED,
-                f"{org.legal_name}: {name} of {a.start_date} cancelled",
+                f"{org.legal_name}: {name} of {_words(a.start_date)} cancelled",
                 _body(
                     *head,
                     f"The certification body cancelled the {name} on {day}.",
@@ -279,7 +280,7 @@ def _assessment(event: AuditEvent) -> list[Tell]:
             f"{org.legal_name}: report of the {name} issued",
             _body(
                 *head,
-                f"The lead assessor issued the report on {issued_on}.",
+                f"The lead assessor issued the report on {_words(issued_on)}.",
                 f"Nonconformities still to be answered or reviewed: {open_ncs}.",
                 "",
                 "What to do: the organization answers every open nonconformity by its due "
@@ -333,14 +334,19 @@ def _finding(event: AuditEvent) -> list[Tell]:
         else:
             todo = (
                 f"What to do: submit a corrective action (correction, root cause, action and "
-                f"evidence) by {f.due_date}."
+                f"evidence) by {_words(f.due_date)}."
             )
         return [
             Tell(
                 organization_users(org.pk),
                 MessageKind.FINDING_RECORDED,
                 f"{org.legal_name}: {grade} recorded ({f.requirement_ref})",
-                _body(*head, f"A {grade} was recorded, raised on {f.raised_on}.", "", todo),
+                _body(
+                    *head,
+                    f"A {grade} was recorded, raised on {_words(f.raised_on)}.",
+                    "",
+                    todo,
+                ),
                 target,
                 f.raised_on,
             )
@@ -350,10 +356,10 @@ def _finding(event: AuditEvent) -> list[Tell]:
             Tell(
                 organization_users(org.pk) | cb_staff(a.cb_id, *CB_RECIPIENT_ROLES),
                 MessageKind.FINDING_LATE,
-                f"{org.legal_name}: {grade} past its due date {f.due_date}",
+                f"{org.legal_name}: {grade} past its due date {_words(f.due_date)}",
                 _body(
                     *head,
-                    f"The {grade} was due on {f.due_date} and is {f.get_status_display()}.",
+                    f"The {grade} was due on {_words(f.due_date)} and is {f.get_status_display()}.",
                     "",
                     "What to do: the organization completes the corrective action; a corrective "
                     "action left late can lead to suspension of the certificate.",
@@ -380,7 +386,7 @@ def _answer_tells(event: AuditEvent, f: Finding, org: Organization, head: list[s
                 f"{org.legal_name}: corrective action submitted for a {grade}",
                 _body(
                     *head,
-                    f"The organization answered the {grade} on {answer.submitted_on}.",
+                    f"The organization answered the {grade} on {_words(answer.submitted_on)}.",
                     "",
                     "What to do: review the corrective action: accept the plan, verify it as "
                     "effective or reject it, saying why.",
@@ -397,7 +403,7 @@ def _answer_tells(event: AuditEvent, f: Finding, org: Organization, head: list[s
             organization_users(org.pk),
             MessageKind.CORRECTIVE_ACTION_REVIEWED,
             f"{org.legal_name}: corrective action for a {grade} reviewed",
-            _body(*head, f"On {reviewed_on} the assessor {what}.", *comment, "", todo),
+            _body(*head, f"On {_words(reviewed_on)} the assessor {what}.", *comment, "", todo),
             target,
             reviewed_on,
         )
@@ -459,8 +465,8 @@ def _decision_tells(event: AuditEvent, cert: Certificate) -> list[Tell]:
     if event.action == "certificate.transfer":
         what = f"took the certificate over (transfer), as {cert.number}"
     lines = [
-        f"On {decided_on} the certification body {what}.",
-        f"Issue: {cert.current_issue_number}; valid until {cert.expires_on}.",
+        f"On {_words(decided_on)} the certification body {what}.",
+        f"Issue: {cert.current_issue_number}; valid until {_words(cert.expires_on)}.",
     ]
     draft = cert.status == CertificateStatus.DRAFT
     if draft:
@@ -471,7 +477,7 @@ def _decision_tells(event: AuditEvent, cert: Certificate) -> list[Tell]:
         Tell(
             organization_users(cert.organization_id),
             MessageKind.DECISION,
-            f"{cert.number}: {kind.label} decided on {decided_on}",
+            f"{cert.number}: {kind.label} decided on {_words(decided_on)}",
             _body(*_certificate_head(cert), *lines),
             (MessageTarget.CERTIFICATE, cert.pk),
             decided_on,
@@ -557,12 +563,12 @@ def _refusal(event: AuditEvent) -> list[Tell]:
         Tell(
             organization_users(app.organization_id),
             MessageKind.DECISION,
-            f"Application {app.pk}: certification refused on {decision.decided_on}",
+            f"Application {app.pk}: certification refused on {_words(decision.decided_on)}",
             _body(
                 f"Application: {app.pk}",
                 *_parties(app.organization, decision.cb.name, decision.cb.code),
                 "",
-                f"On {decision.decided_on} the certification body refused certification.",
+                f"On {_words(decision.decided_on)} the certification body refused certification.",
                 "",
                 "What to do: the reasons are recorded with the decision; ask the "
                 "certification body about them. You may apply again.",
