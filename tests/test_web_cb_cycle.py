@@ -534,9 +534,9 @@ def test_the_decision_screen_shows_the_file_and_every_rule(client: Client, world
     assert f"{world.team.assessor}: team member" in shown
     assert f"Report issued {a.report_issued_on.day} " in shown  # type: ignore[union-attr]
     # every finding, its answer and the review
-    assert "Major nonconformity against ISO 9001:2015 8.5.1: open" in shown
-    assert "Minor nonconformity against ISO 9001:2015 8.5.1: open" in shown
-    assert "Observation against ISO 9001:2015 8.5.1: closed (verified)" in shown
+    assert "major nonconformity against ISO 9001:2015 8.5.1: open" in shown
+    assert "minor nonconformity against ISO 9001:2015 8.5.1: open" in shown
+    assert "observation against ISO 9001:2015 8.5.1: closed (verified)" in shown
     assert "Correction Records completed" in shown
     assert f"by {world.team.lead}: Root cause not shown" in shown
     # each rule in words, passed or failed
