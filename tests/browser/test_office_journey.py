@@ -28,6 +28,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, Locator, Page, Route, expect
 
 from apcert.accounts.models import User
+from apcert.certificates.models import Certificate
 from apcert.schemes.models import Programme, Standard
 from tests.browser.conftest import DEVICES, LOOPBACK, RESULTS_DIR, TIMEOUT_MS
 from tests.browser.test_register_browser import assert_fits_the_screen, navigation, search_for
@@ -137,7 +138,9 @@ def status_message(page: Page) -> Locator:
 
 def finding_section(page: Page, grade: str) -> Locator:
     """The CB's card of the one finding of ``grade`` (e.g. "Major nonconformity")."""
-    return page.get_by_role("region", name=re.compile(f"^{grade} against "))
+    return page.get_by_role(
+        "region", name=re.compile(f"^Finding \\d+: {grade} against ", re.IGNORECASE)
+    )
 
 
 def test_an_organization_is_certified_from_application_to_the_public_register(
@@ -330,22 +333,33 @@ def test_an_organization_is_certified_from_application_to_the_public_register(
 
     with office.signed_in(on_the_team) as page:
         open_decision(page)
-        blockers = page.locator("#blockers")
-        expect(blockers).to_contain_text("1 rule still blocks a grant")
-        expect(blockers).to_contain_text(
+        grant = page.get_by_role("region", name="Grant certification")
+        expect(grant.locator("#grant-blockers")).to_have_text("1 rule still blocks this decision.")
+        refused = grant.locator(".rule-fail")
+        expect(refused).to_have_count(1)
+        expect(refused).to_contain_text(
             f"{on_the_team} was on the assessment team and may not take the certification "
             "decision. Another decision maker of the CB must decide."
         )
-        expect(blockers).to_contain_text("decision.maker_on_team")
-        expect(page.get_by_role("button", name="Grant certification")).to_have_count(0)
+        expect(refused).to_contain_text("decision.maker_on_team")
+        # the button is there (the rules are checked again for the date asked), and refused
+        grant.get_by_label("Rationale").fill("Everything is verified.")
+        with page.expect_navigation() as refused_answer:
+            grant.get_by_role("button", name="Grant certification").click()
+        assert refused_answer.value is not None and refused_answer.value.status == 409
+        expect(page.locator("main")).to_contain_text(
+            "was on the assessment team and may not take the certification decision"
+        )
+        expect(page.locator("h1")).to_have_text(f"Certification decision: {org.legal_name}")
+        assert not Certificate.objects.exists()
 
     # --- another decision maker grants -------------------------------------------------------
     with office.signed_in(deciding) as page:
         open_decision(page)
-        expect(page.locator("#blockers")).to_have_text(
-            "Every rule is met: certification may be granted."
-        )
-        page.get_by_label("Rationale").fill("The major is verified; the minor has a plan.")
+        grant = page.get_by_role("region", name="Grant certification")
+        expect(grant.locator("#grant-blockers")).to_have_text("Every rule is met.")
+        expect(grant.locator(".rule-fail")).to_have_count(0)
+        grant.get_by_label("Rationale").fill("The major is verified; the minor has a plan.")
         submit(page, page.get_by_role("button", name="Grant certification"))
         message = status_message(page).inner_text()
         match = re.fullmatch(r"Certification is granted: (IECQ-A \S+ \d\d\.\d{4})\.", message)
