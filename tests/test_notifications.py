@@ -21,6 +21,7 @@ from apcert.assessments.models import Finding
 from apcert.bodies.models import CBStaff
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_suspend
+from apcert.core.dates import format_date
 from apcert.core.errors import TransitionNotAllowed
 from apcert.notifications.lifecycle import DELIVERY
 from apcert.notifications.models import NotificationSent, NotificationsStart
@@ -112,9 +113,10 @@ def test_grant_is_told_to_holder_and_cb_with_a_readable_body(
         f"Holder: {org.legal_name} (DE)\n"
         f"Certification body: {cb.name} ({cb.code})\n"
         "\n"
-        f"The certificate was granted and became current on {cert.initial_decision_on}.\n"
+        "The certificate was granted and became current on "
+        f"{format_date(cert.initial_decision_on)}.\n"
         "Reason: certification granted.\n"
-        f"Valid until: {cert.expires_on}.\n"
+        f"Valid until: {format_date(cert.expires_on)}.\n"
         "\n"
         "What to do: nothing. The certificate is current and shown as such in the public "
         "IECQ register; keep the surveillance visits agreed with the certification body.\n"
@@ -165,7 +167,7 @@ def test_suspension_is_told_with_reason_and_advice(
     assert report.sent == 2
     message = mailoutbox[0]
     assert message.subject == f"{cert.number}: certificate suspended"
-    assert f"changed from current to suspended on {on}." in message.body
+    assert f"changed from current to suspended on {format_date(on)}." in message.body
     assert "Reason: misuse of the certificate or mark." in message.body
     assert "must not be used to claim conformity" in message.body
     # The private free-text reason stays out of the mail
@@ -232,7 +234,7 @@ def test_expiry_reminders_at_90_30_7_days_exactly_once_each(
         new = _expiry_mails(mailoutbox)[before:]
         if new:
             sent_on[days_left] = new
-    subject = f"{cert.number}: certificate expires on {expires}"
+    subject = f"{cert.number}: certificate expires on {format_date(expires)}"
     assert sent_on == {90: [subject] * 2, 30: [subject] * 2, 7: [subject] * 2}
     keys = sorted({r.subject_key for r in _kind("expiry")})
     assert keys == [
@@ -241,7 +243,7 @@ def test_expiry_reminders_at_90_30_7_days_exactly_once_each(
         f"expiry:cert {cert.pk}:until {expires}:horizon 90",
     ]
     body = next(m.body for m in mailoutbox if m.subject == subject and "7 days" in m.body)
-    assert f"The certificate expires on {expires}, in 7 days." in body
+    assert f"The certificate expires on {format_date(expires)}, in 7 days." in body
     assert "Agree the re-assessment dates with the certification body now." in body
 
 
@@ -305,14 +307,14 @@ def test_late_nonconformity_is_told_once_the_day_after_its_due_date(
     assert _to(mailoutbox) == ["manager@cb.example", "quality@plating.example"]
     message = mailoutbox[0]
     assert message.subject == (
-        f"{people.org.legal_name}: major nonconformity past its due date {due}"
+        f"{people.org.legal_name}: major nonconformity past its due date {format_date(due)}"
     )
     body = message.body
     assert body.startswith(f"Holder: {people.org.legal_name} (DE)\n")
     assert "A major nonconformity is past its due date." in body
     assert "Requirement: ISO 9001:2015 8.5.1" in body
     assert "Finding: major finding: records incomplete" in body
-    assert f"Corrective action due: {due} (1 day late)" in body
+    assert f"Corrective action due: {format_date(due)} (1 day late)" in body
     assert "Status: open" in body
     assert "can lead to suspension" in body
     # Never again for the same finding, even when it is answered and still late
@@ -468,7 +470,7 @@ def test_surveillance_reminders_at_each_horizon_once(
     cert = granted
     notifications_dispatch(as_of=cert.initial_decision_on)
     first = next(v for v in visits_for(cert) if v.kind == "surveillance")
-    subject = f"{cert.number}: surveillance {first.sequence} due on {first.due_date}"
+    subject = f"{cert.number}: surveillance {first.sequence} due on {format_date(first.due_date)}"
 
     def mails() -> list[str]:
         return [m.subject for m in mailoutbox if m.subject == subject]
@@ -481,5 +483,8 @@ def test_surveillance_reminders_at_each_horizon_once(
             sent_on[days_left] = len(mails()) - before
     assert sent_on == {90: 2, 30: 2, 7: 2}
     body = next(m.body for m in mailoutbox if m.subject == subject)
-    assert f"Surveillance visit {first.sequence} is due on {first.due_date}, in 90 days." in body
-    assert f"Window: {first.window_start} to {first.window_end}." in body
+    assert (
+        f"Surveillance visit {first.sequence} is due on {format_date(first.due_date)}, in 90 days."
+        in body
+    )
+    assert f"Window: {format_date(first.window_start)} to {format_date(first.window_end)}." in body

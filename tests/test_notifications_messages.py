@@ -773,7 +773,7 @@ def test_without_the_start_the_recent_history_would_have_been_mailed(
     # The restoration of 8 days ago and the major late since 12 days ago are news; the
     # older changes and the finding late since 2019 are not
     assert sorted({(n.kind, n.subject.split(": ", 1)[1]) for n in notices}) == [
-        ("finding_late", "major nonconformity past its due date 2023-11-15"),
+        ("finding_late", "major nonconformity past its due date 15 November 2023"),
         ("status_change", "certificate current"),
     ]
     assert NotificationSent.objects.filter(kind="status_change").count() == 2

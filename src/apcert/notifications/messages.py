@@ -9,6 +9,7 @@ from django.conf import settings
 
 from apcert.certificates.choices import CertificateStatus, StatusReason
 from apcert.certificates.models import Certificate, CertificateStatusChange
+from apcert.core.dates import format_date as _words
 
 if TYPE_CHECKING:
     from apcert.assessments.models import Finding
@@ -89,18 +90,18 @@ def status_change_message(
     cert = change.certificate
     target = _label(change.to_status)
     if change.from_status == CertificateStatus.DRAFT:
-        what = f"The certificate was granted and became {target} on {change.effective_on}."
+        what = f"The certificate was granted and became {target} on {_words(change.effective_on)}."
     else:
         what = (
             f"The certificate's status changed from {_label(change.from_status)} to "
-            f"{target} on {change.effective_on}."
+            f"{target} on {_words(change.effective_on)}."
         )
     reason = StatusReason(change.reason_category).label
     lines = [
         *_header(number=cert.number, organization=cert.organization, cb=cert.cb),
         what,
         f"Reason: {reason}.",
-        f"Valid until: {cert.expires_on}.",
+        f"Valid until: {_words(cert.expires_on)}.",
         "",
         _STATUS_ADVICE[CertificateStatus(change.to_status)],
     ]
@@ -113,14 +114,14 @@ def expiry_message(cert: Certificate, *, as_of: dt.date) -> tuple[str, str]:
     left = (cert.expires_on - as_of).days
     lines = [
         *_header(number=cert.number, organization=cert.organization, cb=cert.cb),
-        f"The certificate expires on {cert.expires_on}, in {_days(left)}.",
+        f"The certificate expires on {_words(cert.expires_on)}, in {_days(left)}.",
         "",
         "What to do: to keep the same certificate number, the re-assessment must be carried "
         "out and the renewal decided before that date. Agree the re-assessment dates with "
         "the certification body now. After expiry the holder has to apply anew.",
         FOOTER,
     ]
-    return f"{cert.number}: certificate expires on {cert.expires_on}", "\n".join(lines)
+    return f"{cert.number}: certificate expires on {_words(cert.expires_on)}", "\n".join(lines)
 
 
 def finding_late_message(finding: Finding, *, as_of: dt.date) -> tuple[str, str]:
@@ -132,11 +133,11 @@ def finding_late_message(finding: Finding, *, as_of: dt.date) -> tuple[str, str]
     lines = [
         *_header(number=cert.number if cert else None, organization=organization, cb=a.cb),
         f"A {grade} is past its due date.",
-        f"Found during: {a.get_kind_display()}, {a.start_date} to {a.end_date}",
+        f"Found during: {a.get_kind_display()}, {_words(a.start_date)} to {_words(a.end_date)}",
         f"Requirement: {finding.requirement_ref}",
         f"Finding: {finding.description}",
-        f"Raised on: {finding.raised_on}",
-        f"Corrective action due: {finding.due_date} ({_days(late)} late)",
+        f"Raised on: {_words(finding.raised_on)}",
+        f"Corrective action due: {_words(finding.due_date)} ({_days(late)} late)",
         f"Status: {finding.get_status_display()}",
         "",
         "What to do: the holder submits (or completes) the corrective action with its "
@@ -145,7 +146,7 @@ def finding_late_message(finding: Finding, *, as_of: dt.date) -> tuple[str, str]
         FOOTER,
     ]
     subject_of = cert.number if cert else organization.legal_name
-    return f"{subject_of}: {grade} past its due date {finding.due_date}", "\n".join(lines)
+    return f"{subject_of}: {grade} past its due date {_words(finding.due_date)}", "\n".join(lines)
 
 
 def visit_due_message(cert: Certificate, visit: PlannedVisit, *, as_of: dt.date) -> tuple[str, str]:
@@ -153,18 +154,19 @@ def visit_due_message(cert: Certificate, visit: PlannedVisit, *, as_of: dt.date)
     if visit.kind == "reassessment":
         name = "The re-assessment (renewal)"
         consequence = (
-            f"Without it the certificate cannot be renewed and expires on {cert.expires_on}."
+            "Without it the certificate cannot be renewed and expires on "
+            f"{_words(cert.expires_on)}."
         )
     else:
         name = f"Surveillance visit {visit.sequence}"
         consequence = "A surveillance not carried out within its window leads to suspension."
     lines = [
         *_header(number=cert.number, organization=cert.organization, cb=cert.cb),
-        f"{name} is due on {visit.due_date}, in {_days(left)}.",
-        f"Window: {visit.window_start} to {visit.window_end}.",
+        f"{name} is due on {_words(visit.due_date)}, in {_days(left)}.",
+        f"Window: {_words(visit.window_start)} to {_words(visit.window_end)}.",
         "",
         f"What to do: agree the visit dates with the certification body. {consequence}",
         FOOTER,
     ]
     noun = "re-assessment" if visit.kind == "reassessment" else f"surveillance {visit.sequence}"
-    return f"{cert.number}: {noun} due on {visit.due_date}", "\n".join(lines)
+    return f"{cert.number}: {noun} due on {_words(visit.due_date)}", "\n".join(lines)

@@ -147,7 +147,7 @@ def _application(event: AuditEvent) -> list[Tell]:
                 f"Application {app.pk} from {org.legal_name} submitted",
                 _body(
                     *head,
-                    f"{org.legal_name} submitted its application on {day}.",
+                    f"{org.legal_name} submitted its application on {_words(day)}.",
                     "",
                     "What to do: review the application and accept it (the assessment is "
                     "then planned) or reject it, saying why.",
@@ -164,7 +164,7 @@ def _application(event: AuditEvent) -> list[Tell]:
                 f"Application {app.pk} from {org.legal_name} withdrawn",
                 _body(
                     *head,
-                    f"{org.legal_name} withdrew its application on {day}.",
+                    f"{org.legal_name} withdrew its application on {_words(day)}.",
                     "",
                     "What to do: nothing; cancel any assessment still planned for it.",
                 ),
@@ -176,7 +176,7 @@ def _application(event: AuditEvent) -> list[Tell]:
         kind = MessageKind.APPLICATION_ACCEPTED
         subject = f"Application {app.pk} accepted by {cb.code}"
         lines = [
-            f"The certification body accepted the application on {day}.",
+            f"The certification body accepted the application on {_words(day)}.",
             "",
             "What happens next: the certification body plans the assessment and tells you "
             "its dates and team.",
@@ -185,7 +185,7 @@ def _application(event: AuditEvent) -> list[Tell]:
         kind = MessageKind.APPLICATION_REJECTED
         subject = f"Application {app.pk} rejected by {cb.code}"
         lines = [
-            f"The certification body rejected the application on {day}.",
+            f"The certification body rejected the application on {_words(day)}.",
             f"Reason: {app.status_reason}",
             "",
             "What to do: resolve the reason with the certification body; you may apply again.",
@@ -259,7 +259,7 @@ def _assessment(event: AuditEvent) -> list[Tell]:
                 f"{org.legal_name}: {name} of {_words(a.start_date)} cancelled",
                 _body(
                     *head,
-                    f"The certification body cancelled the {name} on {day}.",
+                    f"The certification body cancelled the {name} on {_words(day)}.",
                     f"Reason: {a.summary}",
                 ),
                 target,
@@ -498,7 +498,7 @@ def _review_tell(cert: Certificate, day: dt.date, *, again: bool) -> Tell:
         _body(
             *_certificate_head(cert),
             f"{cert.cb.name} {submitted} the new certificate for the Secretariat's review on "
-            f"{day}.",
+            f"{_words(day)}.",
             "",
             "What to do: review it, then approve its publication or return it, saying why.",
         ),
@@ -541,7 +541,7 @@ def _certificate(event: AuditEvent) -> list[Tell]:
             f"{cert.number}: returned by the Secretariat",
             _body(
                 *_certificate_head(cert),
-                f"The Secretariat returned the new certificate on {day}.",
+                f"The Secretariat returned the new certificate on {_words(day)}.",
                 f"Reason: {event.reason}",
                 "",
                 "What to do: resolve the reason, then a decision maker submits the "
