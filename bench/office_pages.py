@@ -208,8 +208,19 @@ def pages_of(accounts: dict[str, tuple[str, str]]) -> list[Page]:
         Page(sm, "assessment detail", f"{cb_ass}/{assessment.pk}/"),
         Page(sm, "certificate list", "/office/cb/certificates/"),
         Page(sm, "certificate detail", f"/office/cb/certificates/{cert.pk}/"),
+        Page(sm, "certificate history", f"/office/cb/certificates/{cert.pk}/history"),
+        Page(
+            sm, "plan a surveillance (form)", f"/office/cb/certificates/{cert.pk}/plan/surveillance"
+        ),
+        Page(sm, "take over a certificate (form)", "/office/cb/transfers/take-over"),
+        Page(sm, "calendar of visits", "/office/cb/calendar/"),
+        Page(sm, "messages", "/office/messages/"),
+        Page(sm, "assessment history", f"{cb_ass}/{assessment.pk}/history"),
+        Page(sm, "application history", f"{cb_apps}/{app.pk}/history"),
         Page("assessor", "home and dashboard", "/office/"),
         Page("assessor", "assessment list", f"{cb_ass}/"),
+        Page("assessor", "assessments on my team", f"{cb_ass}/?tab=mine"),
+        Page("assessor", "calendar of visits", "/office/cb/calendar/"),
     ]
     if on_team is not None:
         pages.append(Page("assessor", "assessment detail (on its team)", f"{cb_ass}/{on_team}/"))
@@ -217,6 +228,9 @@ def pages_of(accounts: dict[str, tuple[str, str]]) -> list[Page]:
         Page(dm, "home and dashboard", "/office/"),
         Page(dm, "decision page", f"{cb_ass}/{initial.pk}/decision"),
         Page(dm, "certificate detail", f"/office/cb/certificates/{cert.pk}/"),
+        Page(dm, "suspend (form)", f"/office/cb/certificates/{cert.pk}/suspend"),
+        Page(dm, "assessments awaiting my decision", f"{cb_ass}/?tab=decide"),
+        Page(dm, "assessment report (HTML)", f"{cb_ass}/{initial.pk}/report.html"),
         Page(org_role, "home and dashboard", "/office/"),
         Page(org_role, "profile and sites", f"{o}/"),
         Page(org_role, "application list", f"{o}/applications/"),

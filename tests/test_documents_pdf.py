@@ -392,6 +392,7 @@ assert pdf.status_code == 200, pdf.status_code
 """
 
 
+@pytest.mark.own_sqlite
 def test_a_pdf_made_with_site_url_on_port_8101_names_that_port(tmp_path: Path) -> None:
     # given a register set up, signed and served under APCERT_SITE_URL=http://127.0.0.1:8101
     environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+# Every test here serves apcert from a var directory of its own, on SQLite.
+pytestmark = pytest.mark.own_sqlite
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -100,6 +100,7 @@ def _run(*args: str, cwd: Path, **extra: str) -> subprocess.CompletedProcess[str
     )
 
 
+@pytest.mark.own_sqlite
 def test_the_console_entry_point_lists_apcert_commands(tmp_path: Path) -> None:
     result = _run("help", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -107,6 +108,7 @@ def test_the_console_entry_point_lists_apcert_commands(tmp_path: Path) -> None:
         assert command in result.stdout
 
 
+@pytest.mark.own_sqlite
 def test_a_fresh_sqlite_database_migrates_loads_and_verifies(tmp_path: Path) -> None:
     assert _run("migrate", "--noinput", "-v0", cwd=tmp_path).returncode == 0
     loaded = _run("load-reference", cwd=tmp_path)
@@ -130,6 +132,7 @@ def test_a_fresh_sqlite_database_migrates_loads_and_verifies(tmp_path: Path) -> 
     assert journal.stdout.strip() == "wal"
 
 
+@pytest.mark.own_sqlite
 def test_production_without_secret_key_fails_with_a_clear_message(tmp_path: Path) -> None:
     result = _run("check", cwd=tmp_path, APCERT_ENV="production", SECRET_KEY="")
     assert result.returncode != 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import tomllib
@@ -88,12 +89,26 @@ def _read(data_dir: Path, name: str) -> tuple[dict[str, Any], str]:
         raise ValidationFailed(
             f"Reference data file {path} is missing.", code=REFERENCE_FILE_MISSING
         ) from None
-    try:
-        return tomllib.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest()
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(
-            f"Reference data file {name} is not valid TOML: {exc}", code=REFERENCE_INVALID_FILE
-        ) from None
+    digest = hashlib.sha256(raw).hexdigest()
+    parsed = _PARSED.get(digest)
+    if parsed is None:
+        try:
+            parsed = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ValidationFailed(
+                f"Reference data file {name} is not valid TOML: {exc}",
+                code=REFERENCE_INVALID_FILE,
+            ) from None
+        if len(_PARSED) >= 32:
+            _PARSED.clear()
+        _PARSED[digest] = parsed
+    return copy.deepcopy(parsed), digest
+
+
+#: Files already parsed in this process, by the SHA-256 of their bytes: the same bytes
+#: parse to the same document, so a reload (each test's, a second ``load-reference``)
+#: does not parse them again.
+_PARSED: dict[str, dict[str, Any]] = {}
 
 
 def _require(entry: dict[str, Any], key: str, where: str) -> Any:
@@ -108,15 +123,28 @@ def _upsert(
     model: type[models.Model],
     lookup: dict[str, Any],
     values: dict[str, Any],
+    existing: dict[Any, Any],
+    pending: list[Any] | None = None,
 ) -> Any:
-    obj = model._default_manager.filter(**lookup).first()
+    """Create the row of ``lookup`` or bring it to ``values``. ``existing`` holds the
+    table's rows as read once at the start of the load, keyed as the caller keys them
+    (the lookup's values, a related row by its id): one read per table, not one per row.
+    With ``pending``, a new row is only made, and added there for the caller to insert
+    with the others (:func:`_insert_pending`)."""
+    key = tuple(v.pk if isinstance(v, models.Model) else v for v in lookup.values())
+    obj = existing.get(key)
     label = " ".join(str(v) for v in lookup.values())
     if obj is None:
-        obj = model._default_manager.create(**lookup, **values)
+        if pending is None:
+            obj = model._default_manager.create(**lookup, **values)
+        else:
+            obj = model(**lookup, **values)
+            pending.append(obj)
+        existing[key] = obj
         report.count(kind, "created", label)
         report.created_now.add(f"{kind}:{label}")
         return obj
-    changed = [k for k, v in values.items() if getattr(obj, k) != v]
+    changed = [k for k, v in values.items() if _stored(obj, k) != _comparable(v)]
     if changed:
         for k in changed:
             setattr(obj, k, values[k])
@@ -125,6 +153,45 @@ def _upsert(
     else:
         report.count(kind, "unchanged")
     return obj
+
+
+def _stored(obj: models.Model, name: str) -> Any:
+    """A field's stored value; a related row by its id, so that no comparison reads it."""
+    field = obj._meta.get_field(name)
+    if isinstance(field, models.ForeignKey):
+        return getattr(obj, field.attname)
+    return getattr(obj, name)
+
+
+def _comparable(value: Any) -> Any:
+    return value.pk if isinstance(value, models.Model) else value
+
+
+def _insert_pending(model: type[models.Model], pending: list[Any]) -> None:
+    """Insert the new rows a few statements at a time: first those whose related rows are
+    all stored, then those that point at the rows just stored (a category under a new one)."""
+    relations = [f for f in model._meta.concrete_fields if isinstance(f, models.ForeignKey)]
+
+    def ready(obj: Any) -> bool:
+        for relation in relations:
+            target = relation.get_cached_value(obj, default=None)
+            if target is not None and target.pk is None:
+                return False
+        return True
+
+    while pending:
+        batch = [obj for obj in pending if ready(obj)]
+        if not batch:  # a cycle: cannot happen with parents listed before their children
+            raise ValidationFailed(
+                f"{model._meta.verbose_name}: rows point at each other.", code=REFERENCE_BAD_VALUE
+            )
+        model._default_manager.bulk_create(batch)
+        pending[:] = [obj for obj in pending if obj.pk is None]
+
+
+def _rows(model: type[models.Model], *keys: str) -> dict[Any, Any]:
+    """Every row of ``model`` keyed by the tuple of ``keys`` (attribute names)."""
+    return {tuple(getattr(obj, k) for k in keys): obj for obj in model._default_manager.all()}
 
 
 def _split_ref(ref: str, where: str) -> tuple[str, str]:
@@ -166,13 +233,14 @@ def reference_load(
     report = LoadReport()
     with transaction.atomic():
         _load_schemes(report, docs["schemes.toml"][0])
-        _load_standards(report, docs["standards.toml"][0])
-        _load_programmes(report, docs["programmes.toml"][0])
+        standards = _load_standards(report, docs["standards.toml"][0])
+        _load_programmes(report, docs["programmes.toml"][0], standards)
         _load_categories(report, docs["process_categories.toml"][0])
         now = timezone.now()
+        files = {obj.name: obj for obj in ReferenceDataFile.objects.all()}
         for name, (doc, digest) in docs.items():
             version = str(doc.get("version", ""))
-            record = ReferenceDataFile.objects.filter(name=name).first()
+            record = files.get(name)
             if record is None or (record.sha256, record.version) != (digest, version):
                 ReferenceDataFile.objects.update_or_create(
                     name=name, defaults={"version": version, "sha256": digest, "loaded_at": now}
@@ -204,6 +272,7 @@ def reference_load(
 
 
 def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
+    schemes, all_rules = _rows(Scheme, "code"), _rows(SchemeRules, "scheme_id")
     for entry in doc.get("scheme", []):
         code = _require(entry, "code", "schemes.toml")
         scheme = _upsert(
@@ -217,6 +286,7 @@ def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
                 "description": entry.get("description", "").strip(),
                 "supported": bool(entry.get("supported", False)),
             },
+            schemes,
         )
         rules = _require(entry, "rules", f"scheme {code}")
         values = {}
@@ -247,16 +317,20 @@ def _load_schemes(report: LoadReport, doc: dict[str, Any]) -> None:
                 "{yy} and {serial}.",
                 code=REFERENCE_BAD_VALUE,
             ) from None
-        before = SchemeRules.objects.filter(scheme=scheme).values(*values).first()
-        _upsert(report, "scheme rules", SchemeRules, {"scheme": scheme}, values)
+        stored = all_rules.get((scheme.pk,))
+        before = None if stored is None else {k: getattr(stored, k) for k in values}
+        _upsert(report, "scheme rules", SchemeRules, {"scheme": scheme}, values, all_rules)
         if before is not None and before != values:
             # What is computed from the rules (the audit programme of every live
             # certificate of the scheme) moves with them.
             scheme_rules_changed(scheme_id=scheme.pk, before=before, after=values)
 
 
-def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
+def _load_standards(report: LoadReport, doc: dict[str, Any]) -> dict[str, Standard]:
+    """Returns every edition in the file by its reference (``ISO 9001:2015``)."""
     entries = doc.get("standard", [])
+    existing = _rows(Standard, "designation", "edition")
+    new: list[Standard] = []
     by_ref: dict[str, Standard] = {}
     for entry in entries:
         designation = _require(entry, "designation", "standards.toml")
@@ -281,8 +355,11 @@ def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
                 "withdrawn_on": _as_date(entry.get("withdrawn_on"), where),
                 "accepted_for_iecq": bool(entry.get("accepted_for_iecq", True)),
             },
+            existing,
+            new,
         )
         by_ref[f"{designation}:{edition}"] = obj
+    _insert_pending(Standard, new)
     # Second pass: links between editions, once every edition exists.
     for entry in entries:
         ref = f"{entry['designation']}:{entry['edition']}"
@@ -302,13 +379,23 @@ def _load_standards(report: LoadReport, doc: dict[str, Any]) -> None:
             obj.save(update_fields=["superseded_by"])
             if f"standard:{obj.designation} {obj.edition}" not in report.created_now:
                 report.count("standard", "updated", f"{ref} (superseded_by)")
+    return by_ref
 
 
-def _load_programmes(report: LoadReport, doc: dict[str, Any]) -> None:
+def _load_programmes(
+    report: LoadReport, doc: dict[str, Any], standards: dict[str, Standard]
+) -> None:
+    schemes = {obj.code: obj for obj in Scheme.objects.all()}
+    existing = _rows(Programme, "code")
+    have_by_programme: dict[int, set[int]] = {}
+    for programme_id, standard_id in Programme.key_standards.through.objects.values_list(
+        "programme_id", "standard_id"
+    ):
+        have_by_programme.setdefault(programme_id, set()).add(standard_id)
     for entry in doc.get("programme", []):
         code = _require(entry, "code", "programmes.toml")
         scheme_code = _require(entry, "scheme", f"programme {code}")
-        scheme = Scheme.objects.filter(code=scheme_code).first()
+        scheme = schemes.get(scheme_code)
         if scheme is None:
             raise ValidationFailed(
                 f"programme {code}: unknown scheme '{scheme_code}'.",
@@ -324,18 +411,19 @@ def _load_programmes(report: LoadReport, doc: dict[str, Any]) -> None:
                 "name": _require(entry, "name", f"programme {code}"),
                 "description": entry.get("description", "").strip(),
             },
+            existing,
         )
         wanted = set()
         for ref in entry.get("key_standards", []):
             designation, edition = _split_ref(ref, f"programme {code}")
-            std = Standard.objects.filter(designation=designation, edition=edition).first()
+            std = standards.get(f"{designation}:{edition}")
             if std is None:
                 raise ValidationFailed(
                     f"programme {code}: key standard '{ref}' is not in standards.toml.",
                     code=REFERENCE_UNKNOWN_STANDARD,
                 )
             wanted.add(std.pk)
-        have = set(programme.key_standards.values_list("pk", flat=True))
+        have = have_by_programme.get(programme.pk, set())
         if wanted != have:
             programme.key_standards.set(wanted)
             if f"programme:{code}" not in report.created_now:
@@ -343,11 +431,14 @@ def _load_programmes(report: LoadReport, doc: dict[str, Any]) -> None:
 
 
 def _load_categories(report: LoadReport, doc: dict[str, Any]) -> None:
+    existing = _rows(ProcessCategory, "code")
+    new: list[ProcessCategory] = []
+    listed: dict[str, ProcessCategory] = {}
     for entry in doc.get("category", []):
         code = _require(entry, "code", "process_categories.toml")
         parent = None
         if entry.get("parent"):
-            parent = ProcessCategory.objects.filter(code=entry["parent"]).first()
+            parent = listed.get(entry["parent"]) or existing.get((entry["parent"],))
             if parent is None:
                 raise ValidationFailed(
                     f"process category {code}: parent '{entry['parent']}' must be listed "
@@ -365,7 +456,11 @@ def _load_categories(report: LoadReport, doc: dict[str, Any]) -> None:
                 "is_design": bool(entry.get("is_design", False)),
                 "description": entry.get("description", "").strip(),
             },
+            existing,
+            new,
         )
+        listed[code] = existing[(code,)]
+    _insert_pending(ProcessCategory, new)
 
 
 def scheme_publication_review_set(*, actor: User, scheme: Scheme, enabled: bool) -> SchemeRules:
