@@ -140,7 +140,7 @@ def test_restore_once_the_maximum_suspension_has_run_out_is_refused(world: World
         "certificate.suspension_exceeded",
         cert,
     )
-    assert "ran out on 2026-10-03" in str(err)
+    assert "ran out on 3 October 2026" in str(err)
     assert "withdraw it" in str(err)
 
 
@@ -301,7 +301,7 @@ def test_a_decision_after_the_calendar_ended_the_certificate_is_refused(world: W
             "certificate.ended_by_calendar",
             cert,
         )
-    assert "withdrawn on 2027-11-24" in str(err)
+    assert "withdrawn on 24 November 2027" in str(err)
     assert "suspended longer than allowed" in str(err)
 
     # But on the day before, while the calendar has only suspended it, the CB may still end

@@ -223,7 +223,7 @@ def test_a_restore_past_the_maximum_suspension_is_disabled_with_the_rule(
     assert offered(response)["restore"] is False
     assert offered(response)["withdraw"] is True
     page = text(response)
-    assert "maximum suspension of 6 months ran out on 2026-10-01" in page
+    assert "maximum suspension of 6 months ran out on 1 October 2026" in page
     assert "reduce its scope to what can still be certified" in page
 
     # and its form page still opens, for a decision taken before the limit, saying the rule

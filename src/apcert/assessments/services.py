@@ -168,7 +168,7 @@ def refuse_second_initial_assessment(application: Application, start_date: dt.da
         if not initial_assessment_void_on(assessment, start_date):
             raise RuleViolation(
                 "This application already has its initial assessment "
-                f"({assessment.start_date.isoformat()}, {assessment.get_status_display()}). "
+                f"({format_date(assessment.start_date)}, {assessment.get_status_display()}). "
                 "Another is planned only once that one is cancelled, or once a major it "
                 "raised has gone unverified past the scheme's limit.",
                 code=ASSESSMENT_INITIAL_ALREADY_PLANNED,

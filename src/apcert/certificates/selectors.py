@@ -97,8 +97,8 @@ def findings_problems(
                 RuleViolation(
                     f"{nonconformities(len(late), 'was', 'were')} not "
                     f"verified within {months} months of the initial assessment's last day "
-                    f"({assessment.end_date.isoformat()}, limit {limit.isoformat()}): the initial "
-                    "assessment must be repeated.",
+                    f"({format_date(assessment.end_date)}, limit {format_date(limit)}): the "
+                    "initial assessment must be repeated.",
                     code=DECISION_INITIAL_ASSESSMENT_EXPIRED,
                     params={"limit": limit.isoformat(), "findings": [f.pk for f in late]},
                 )

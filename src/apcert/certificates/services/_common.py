@@ -113,8 +113,8 @@ def _check_decision_date(cert: Certificate, decided_on: dt.date) -> None:
         )
     if decided_on > cert.expires_on:
         raise RuleViolation(
-            f"{cert.number} was valid until {cert.expires_on.isoformat()}; a decision dated "
-            f"{decided_on.isoformat()} comes after its validity ended. Record its expiry.",
+            f"{cert.number} was valid until {format_date(cert.expires_on)}; a decision dated "
+            f"{format_date(decided_on)} comes after its validity ended. Record its expiry.",
             code=CERTIFICATE_VALIDITY_ENDED,
         )
     _check_not_ended_by_calendar(cert, decided_on)
@@ -132,9 +132,9 @@ def _check_not_ended_by_calendar(cert: Certificate, decided_on: dt.date) -> None
     if ended is None:
         return
     raise RuleViolation(
-        f"{cert.number} was {ended.to_status} on {ended.effective_on.isoformat()} by the "
+        f"{cert.number} was {ended.to_status} on {format_date(ended.effective_on)} by the "
         f"scheme's rules ({StatusReason(ended.reason_category).label}), so there is nothing "
-        f"left to decide on {decided_on.isoformat()}. The holder may apply again.",
+        f"left to decide on {format_date(decided_on)}. The holder may apply again.",
         code=CERTIFICATE_ENDED_BY_CALENDAR,
         params={"status": ended.to_status, "effective_on": ended.effective_on},
     )

@@ -48,7 +48,7 @@ from apcert.certificates.selectors import (
     report_problems,
     scope_keys,
 )
-from apcert.core.dates import today
+from apcert.core.dates import format_date, today
 from apcert.core.errors import (
     INVALID_CHOICE,
     INVALID_REASON_REQUIRED,
@@ -114,7 +114,7 @@ def certificate_renew(
             )
         if decided_on > cert.expires_on:
             raise RuleViolation(
-                f"{cert.number} expired on {cert.expires_on.isoformat()}; a renewal must be "
+                f"{cert.number} expired on {format_date(cert.expires_on)}; a renewal must be "
                 "decided before expiry. The holder must apply again.",
                 code=CERTIFICATE_RENEWAL_TOO_LATE,
             )

@@ -15,7 +15,7 @@ from apcert.certificates.models import (
     Decision,
 )
 from apcert.certificates.timeline import suspension_limit
-from apcert.core.dates import today
+from apcert.core.dates import format_date, today
 from apcert.core.errors import (
     INVALID_REASON_CATEGORY,
     INVALID_REASON_REQUIRED,
@@ -109,10 +109,10 @@ def _check_restorable(cert: Certificate, decided_on: dt.date) -> None:
             else "withdraw it"
         )
         raise RuleViolation(
-            f"{cert.number} has been suspended since {cert.status_since.isoformat()}; the "
+            f"{cert.number} has been suspended since {format_date(cert.status_since)}; the "
             f"scheme's maximum suspension of {rules.max_suspension_months} months ran out on "
-            f"{limit.isoformat()}, so it can no longer be restored on "
-            f"{decided_on.isoformat()}. Instead, {instead}; the holder may apply again.",
+            f"{format_date(limit)}, so it can no longer be restored on "
+            f"{format_date(decided_on)}. Instead, {instead}; the holder may apply again.",
             code=CERTIFICATE_SUSPENSION_EXCEEDED,
             params={"suspended_since": cert.status_since, "limit": limit},
         )
@@ -198,8 +198,8 @@ def certificate_expire(
         certificate_transition_check(cert, "expire")
         if as_of <= cert.expires_on:
             raise RuleViolation(
-                f"{cert.number} is valid until {cert.expires_on.isoformat()}; it cannot expire "
-                f"on {as_of.isoformat()}.",
+                f"{cert.number} is valid until {format_date(cert.expires_on)}; it cannot expire "
+                f"on {format_date(as_of)}.",
                 code=CERTIFICATE_NOT_YET_EXPIRED,
             )
         effective = cert.expires_on + dt.timedelta(days=1)
