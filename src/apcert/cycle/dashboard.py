@@ -283,29 +283,29 @@ def status_history(
 ) -> list[StatusMonth]:
     """Certificates by public status at the end of each of the last ``months`` months.
 
-    Counted in the database from the status history, in two aggregate queries whatever the
-    number of certificates: the net count per status before the first month (changes into a
-    status minus changes out of it), then the net change per status in each month. A draft is
-    never public and is not counted. The changes of the ``stale`` certificates
+    Counted in the database in two aggregate queries, neither of which reads the history
+    before the window: the certificates in each status now (an index count), and the
+    changes per status and day from the first month on. Walking those changes back from now
+    gives the count before the first month; walking them forward gives each month's end. A
+    draft is never public and is not counted. The changes of the ``stale`` certificates
     (:func:`stale_statuses`) that the sweep has not recorded yet count from their dates, as
     if recorded.
     """
     first = _month_start(as_of, months - 1)
-    changes = CertificateStatusChange.objects.filter(
-        scope.certificates("certificate__"), effective_on__lte=as_of
+    now = dict(
+        Certificate.objects.filter(scope.certificates(), status__in=PUBLIC_STATUSES)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
     )
-    baseline_row = changes.filter(effective_on__lt=first).aggregate(
-        **{f"in_{s}": Count("pk", filter=Q(to_status=s)) for s in PUBLIC_STATUSES},
-        **{f"out_{s}": Count("pk", filter=Q(from_status=s)) for s in PUBLIC_STATUSES},
-    )
-    running = {
-        s: (baseline_row[f"in_{s}"] or 0) - (baseline_row[f"out_{s}"] or 0) for s in PUBLIC_STATUSES
-    }
+    running = {s: now.get(s, 0) for s in PUBLIC_STATUSES}
     per_month: dict[dt.date, dict[str, int]] = {}
     # Grouped by day, then added up by month here: at most one row a day of the window, and
     # no date function per change row (SQLite runs Django's month truncation in Python).
     for row in (
-        changes.filter(effective_on__gte=first)
+        CertificateStatusChange.objects.filter(
+            scope.certificates("certificate__"), effective_on__gte=first
+        )
         .values("effective_on")
         .annotate(
             **{f"in_{s}": Count("pk", filter=Q(to_status=s)) for s in PUBLIC_STATUSES},
@@ -313,11 +313,16 @@ def status_history(
         )
         .order_by()
     ):
+        net = {s: row[f"in_{s}"] - row[f"out_{s}"] for s in PUBLIC_STATUSES}
+        for s in PUBLIC_STATUSES:  # back to the start of the first month
+            running[s] -= net[s]
+        if row["effective_on"] > as_of:
+            continue  # recorded, but after the day asked: in no month shown
         totals = per_month.setdefault(
             row["effective_on"].replace(day=1), dict.fromkeys(PUBLIC_STATUSES, 0)
         )
         for s in PUBLIC_STATUSES:
-            totals[s] += row[f"in_{s}"] - row[f"out_{s}"]
+            totals[s] += net[s]
     for cert, status in stale:
         before = cert.status
         for change in status.unrecorded:
