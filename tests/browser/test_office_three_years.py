@@ -170,7 +170,9 @@ def test_one_certificate_through_three_years(
         carry_out(office, lead, initial, "The processes conform; no finding.")
         with office.signed_in(decider) as page:
             visit(page, f"/office/cb/assessments/{initial}/")
-            follow(page, page.get_by_role("link", name="Check the rules and decide on certification"))
+            follow(
+                page, page.get_by_role("link", name="Check the rules and decide on certification")
+            )
             grant = page.get_by_role("region", name="Grant certification")
             expect(grant.locator("#grant-blockers")).to_have_text("Every rule is met.")
             grant.get_by_label("Rationale").fill("No finding; the scope is within our acceptance.")
@@ -200,9 +202,7 @@ def test_one_certificate_through_three_years(
                 expect(maintain.locator("#maintain-blockers")).to_have_text("Every rule is met.")
                 maintain.get_by_label("Rationale").fill(f"Surveillance {n} found nothing.")
                 submit(page, maintain.get_by_role("button", name="Maintain certification"))
-                expect(status_message(page)).to_have_text(
-                    f"Certification is maintained: {number}."
-                )
+                expect(status_message(page)).to_have_text(f"Certification is maintained: {number}.")
                 expect(page.locator("#status")).to_have_text(f"Current since {written(today)}")
                 expect(page.locator("#programme tbody tr").nth(n - 1)).to_contain_text("reported")
                 screenshot(page, 1 + n, f"surveillance-{n}")
@@ -223,6 +223,9 @@ def test_one_certificate_through_three_years(
             )
             screenshot(page, 4, "missed-surveillance-register")
         with office.signed_in(decider) as page:
+            open_certificate(page, number)
+            expect(page.locator("#status")).to_contain_text("Suspended")
+            expect(page.locator("#programme tbody tr").nth(2)).to_contain_text("overdue")
             decide_on_certificate(
                 page,
                 number,
@@ -230,6 +233,8 @@ def test_one_certificate_through_three_years(
                 {
                     "Reason (public)": "surveillance not carried out in time",
                     "Why, for the record (private)": "Surveillance 3 was not carried out.",
+                    # dated as the register already shows it: from the day after the window
+                    "Decided on": suspended_from.isoformat(),
                 },
                 f"Yes, suspend {number}",
             )
@@ -241,8 +246,13 @@ def test_one_certificate_through_three_years(
             public_page(page, number)
             expect(page.locator("#status-heading")).to_have_text("Status: Suspended")
             expect(page.locator("#status-not-recorded")).to_have_count(0)
+            expect(page.locator("#status")).to_contain_text(written(suspended_from))
             expect(page.locator("main")).to_contain_text(StatusReason.MISSED_SURVEILLANCE.label)
             screenshot(page, 5, "suspended-register")
+            # and the days between the window's end and the decision stay suspended
+            probe = suspended_from + dt.timedelta(days=1)
+            visit(page, "/certificates/" + quote(number) + f"?on={probe.isoformat()}")
+            expect(page.locator("#valid-on-answer")).to_have_class(re.compile("answer-not-valid"))
 
         # --- 5. a special visit finds the cause resolved; a decision maker restores -----------
         day = day + dt.timedelta(days=14)
