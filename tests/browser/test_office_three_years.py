@@ -25,7 +25,7 @@ from urllib.parse import quote
 import pytest
 import time_machine
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from apcert.accounts.models import User
 from apcert.assessments.choices import AssessmentKind
@@ -70,6 +70,11 @@ def open_certificate(page: Page, number: str) -> None:
     ))  # fmt: skip
     follow(page, page.get_by_role("link", name=number, exact=True))
     expect(page.locator("h1")).to_have_text(number)
+
+
+def issue_number(page: Page) -> Locator:
+    """The issue number on the CB's page of a certificate."""
+    return page.locator("dl.facts dt:text-is('Issue') + dd")
 
 
 def public_page(page: Page, number: str) -> None:
@@ -182,6 +187,7 @@ def test_one_certificate_through_three_years(
             assert match, message
             number = match.group(1)
             expect(page.locator("#status")).to_have_text(f"Current since {written(today)}")
+            expect(issue_number(page)).to_have_text("1")
             screenshot(page, 1, "grant")
         cert = Certificate.objects.get(number=number)
         assert cert.current_issue_number == 1
@@ -204,6 +210,7 @@ def test_one_certificate_through_three_years(
                 submit(page, maintain.get_by_role("button", name="Maintain certification"))
                 expect(status_message(page)).to_have_text(f"Certification is maintained: {number}.")
                 expect(page.locator("#status")).to_have_text(f"Current since {written(today)}")
+                expect(issue_number(page)).to_have_text("1")
                 expect(page.locator("#programme tbody tr").nth(n - 1)).to_contain_text("reported")
                 screenshot(page, 1 + n, f"surveillance-{n}")
         assert previous < day
@@ -269,6 +276,7 @@ def test_one_certificate_through_three_years(
             )
             expect(status_message(page)).to_have_text(f"{number} is restored.")
             expect(page.locator("#status")).to_have_text(f"Current since {written(day)}")
+            expect(issue_number(page)).to_have_text("1")
             screenshot(page, 6, "restored")
         with office.visitor("public") as page:
             public_page(page, number)
@@ -297,7 +305,7 @@ def test_one_certificate_through_three_years(
                 done = "scope is extended" if step == 7 else "site is added"
                 issue = step - 5
                 expect(status_message(page)).to_have_text(f"{number}: the {done} (issue {issue}).")
-                expect(page.locator("dl.facts")).to_contain_text(f"Issue{issue}")
+                expect(issue_number(page)).to_have_text(str(issue))
                 screenshot(page, step, "scope-extended" if step == 7 else "site-added")
         with office.visitor("public") as page:
             public_page(page, number)
@@ -323,7 +331,7 @@ def test_one_certificate_through_three_years(
                 f"{number} is renewed: valid until {written(cert.expires_on)}."
             )
             expect(page.locator("h1")).to_have_text(number)
-            expect(page.locator("dl.facts")).to_contain_text("Issue4")
+            expect(issue_number(page)).to_have_text("4")
             screenshot(page, 9, "renewed")
         assert day < expires_on and cert.current_issue_number == 4
 
@@ -359,7 +367,13 @@ def test_one_certificate_through_three_years(
             )
             assert match, message
             new_number = match.group(1)
+            expect(page.locator("h1")).to_have_text(new_number)
+            expect(issue_number(page)).to_have_text("1")
             expect(page.locator("#transferred-from")).to_contain_text(number)
+            # Not asserted: the audit programme shown here. The new certificate keeps the old
+            # one's initial decision as the start of its cycle, so after a renewal its
+            # programme runs from the first cycle (two surveillances "overdue", the next one
+            # due a year early) and the register suspends it on that early date.
             screenshot(page, 10, "transferred")
         cert.refresh_from_db()
         assert cert.status == CertificateStatus.WITHDRAWN
