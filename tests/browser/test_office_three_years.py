@@ -3,10 +3,12 @@
 The start is an accepted application (made through the services, with the accounts and a
 second certification body). From there every step goes through the pages, each taken by the
 person who takes it in practice: the scheme manager plans from the certificate's page, the
-lead assessor starts the visit and issues its report, a decision maker who was not on the
-team decides, and the public register is read by an anonymous visitor.
+lead assessor starts the visit, records a finding and issues its report, the organization's
+user answers the finding, a decision maker who was not on the team decides, and the public
+register is read by an anonymous visitor.
 
-The steps: the grant; two surveillances, each maintained; a surveillance missed (the register
+The steps: the grant; two surveillances, each maintained (the first with a minor
+nonconformity whose plan is accepted); a surveillance missed (the register
 shows the suspension from the day after its window on its own, then the decision maker
 records it); a special visit and the restoration; a scope extension; a site added; the
 renewal before expiry; and the transfer to another certification body.
@@ -38,6 +40,7 @@ from tests.browser.conftest import RESULTS_DIR
 from tests.browser.test_office_journey import (
     Office,
     choose,
+    finding_section,
     follow,
     status_message,
     submit,
@@ -50,6 +53,7 @@ pytestmark = pytest.mark.browser
 
 NEW_WORDING = "Printed board fabrication at the main plant"
 SITE_WORDING = "Electroplating at the second plant"
+GAUGE = "One thickness gauge is overdue for calibration"
 
 
 def at(day: dt.date) -> dt.datetime:
@@ -106,8 +110,9 @@ def plan_visit(
         return assessment_id(page, kind)
 
 
-def carry_out(office: Office, lead: User, pk: int, summary: str) -> None:
-    """The lead assessor starts the visit on its day and issues the report (no finding)."""
+def carry_out(office: Office, lead: User, pk: int, summary: str, minor: str | None = None) -> None:
+    """The lead assessor starts the visit on its day, records a minor nonconformity when
+    ``minor`` says what was found, and issues the report."""
     with office.signed_in(lead) as page:
         follow(page, page.get_by_role("link", name="Certification body"))
         follow(page, page.get_by_role("navigation", name="Certification body").get_by_role(
@@ -116,10 +121,44 @@ def carry_out(office: Office, lead: User, pk: int, summary: str) -> None:
         follow(page, page.get_by_role("link", name=re.compile(rf" {pk}$")))
         submit(page, page.get_by_role("button", name="Start the assessment"))
         expect(status_message(page)).to_have_text("The assessment is in progress.")
+        if minor is not None:
+            page.get_by_label("Grade").select_option(label="minor nonconformity")
+            page.get_by_label("Requirement", exact=True).select_option(label="ISO 9001 clause")
+            page.get_by_label("Requirement reference").fill("ISO 9001:2015 7.1.5")
+            page.get_by_label("What was found").fill(minor)
+            submit(page, page.get_by_role("button", name="Record the finding"))
+            expect(status_message(page)).to_have_text("The finding is recorded.")
+            expect(finding_section(page, "Minor nonconformity")).to_contain_text(minor)
         page.get_by_label("Summary").fill(summary)
         submit(page, page.get_by_role("button", name="Issue the report"))
         expect(status_message(page)).to_have_text("The report is issued.")
         expect(page.locator("#status")).to_have_text("report issued")
+
+
+def answer_minor(office: Office, org_user: User, lead: User, org_id: int, pk: int) -> None:
+    """The organization answers the minor nonconformity; the lead assessor accepts the plan."""
+    with office.signed_in(org_user) as page:
+        visit(page, f"/office/org/{org_id}/findings/")
+        row = page.locator("table tbody tr", has_text="minor nonconformity")
+        expect(row).to_have_count(1)
+        follow(page, row.get_by_role("link"))
+        page.get_by_label("Correction").fill("The gauge is calibrated")
+        page.get_by_label("Root cause").fill("The calibration plan missed one gauge")
+        page.get_by_label("Corrective action").fill("Every gauge is in the calibration plan")
+        page.get_by_label("Evidence (notes)").fill("The calibration certificate")
+        submit(page, page.get_by_role("button", name="Send the answer"))
+        expect(status_message(page)).to_contain_text("Your answer is sent to the assessment team")
+    with office.signed_in(lead) as page:
+        visit(page, f"/office/cb/assessments/{pk}/")
+        card = finding_section(page, "Minor nonconformity")
+        review = card.get_by_role("form", name=re.compile(r"^Review corrective action \d+$"))
+        review.get_by_label("Accept the plan (to be verified later)").check()
+        review.get_by_label("Comment").fill("The plan covers every gauge")
+        submit(page, review.get_by_role("button", name="Record the review"))
+        expect(status_message(page)).to_contain_text("is reviewed.")
+        expect(finding_section(page, "Minor nonconformity")).to_contain_text(
+            "corrective action plan accepted"
+        )
 
 
 def open_decision(page: Page, number: str, pk: int) -> None:
@@ -201,7 +240,11 @@ def test_one_certificate_through_three_years(
             previous, day = day, add_months(today, months)
             pk = plan_visit(office, manager, lead, number, "surveillance", day)
             clock.move_to(at(day))
-            carry_out(office, lead, pk, f"Surveillance {n}: the processes still conform.")
+            if n == 1:  # a minor nonconformity, answered by the holder, its plan accepted
+                carry_out(office, lead, pk, "One minor nonconformity.", minor=GAUGE)
+                answer_minor(office, world.org_user, lead, org.pk, pk)
+            else:
+                carry_out(office, lead, pk, f"Surveillance {n}: the processes still conform.")
             with office.signed_in(decider) as page:
                 open_decision(page, number, pk)
                 maintain = page.get_by_role("region", name="Maintain certification")
