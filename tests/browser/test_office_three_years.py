@@ -235,9 +235,8 @@ def test_one_certificate_through_three_years(
             expect(page.locator("#status-heading")).to_have_text("Status: Current")
 
         # --- 2. and 3. two surveillances, each ahead of its window, each maintained ----------
-        day = today
         for n, months in ((1, 6), (2, 12)):
-            previous, day = day, add_months(today, months)
+            day = add_months(today, months)
             pk = plan_visit(office, manager, lead, number, "surveillance", day)
             clock.move_to(at(day))
             if n == 1:  # a minor nonconformity, answered by the holder, its plan accepted
@@ -249,14 +248,13 @@ def test_one_certificate_through_three_years(
                 open_decision(page, number, pk)
                 maintain = page.get_by_role("region", name="Maintain certification")
                 expect(maintain.locator("#maintain-blockers")).to_have_text("Every rule is met.")
-                maintain.get_by_label("Rationale").fill(f"Surveillance {n} found nothing.")
+                maintain.get_by_label("Rationale").fill(f"Surveillance {n}: no major finding.")
                 submit(page, maintain.get_by_role("button", name="Maintain certification"))
                 expect(status_message(page)).to_have_text(f"Certification is maintained: {number}.")
                 expect(page.locator("#status")).to_have_text(f"Current since {written(today)}")
                 expect(issue_number(page)).to_have_text("1")
                 expect(page.locator("#programme tbody tr").nth(n - 1)).to_contain_text("reported")
                 screenshot(page, 1 + n, f"surveillance-{n}")
-        assert previous < day
 
         # --- 4. the third surveillance is missed: suspended from the day after its window ----
         cert.refresh_from_db()
