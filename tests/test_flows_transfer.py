@@ -27,6 +27,7 @@ from tests.flows_support import (
     grew,
     records,
     reported,
+    surveilled,
     visit,
 )
 
@@ -281,3 +282,47 @@ def test_given_the_old_cbs_manager_when_planning_at_the_new_cb_then_refused(
         )
     assert exc.value.code == "permission.cb_role_required"
     assert Assessment.objects.count() == count
+
+
+def test_given_a_renewed_certificate_when_transferred_then_the_new_one_keeps_the_renewed_cycle(
+    world: World,
+) -> None:
+    # Given a certificate surveilled through its first cycle and renewed before expiry
+    from apcert.certificates.services import certificate_renew
+    from apcert.cycle.programme import visits_for
+
+    old = world.granted()
+    surveilled(world, old)
+    renewed_on = old.expires_on - 30 * DAYS
+    a = visit(world, old, "reassessment", start=renewed_on - 30 * DAYS)
+    with on_day(renewed_on):
+        certificate_renew(
+            actor=world.team.decision_maker,
+            certificate=old,
+            assessment=a,
+            rationale="Re-assessment satisfactory",
+            decided_on=renewed_on,
+        )
+    old = Certificate.objects.get(pk=old.pk)
+    cycle_start = renewed_on + 30 * DAYS + DAYS  # the day after the expiry the renewal replaced
+    first_due = next(v for v in visits_for(old) if v.kind == "surveillance").due_date
+    assert first_due > cycle_start
+    due_by = old.surveillance_due_by
+    assert due_by is not None and due_by > first_due
+
+    # When it is transferred to another CB soon after the renewal
+    new_team = _new_cb(world)
+    review = visit(world, old, "transfer_review", team=new_team, start=renewed_on + 5 * DAYS)
+    with on_day(reported(review) + DAYS):
+        new = _transfer(new_team, old, review, decided_on=reported(review) + DAYS)
+    new = Certificate.objects.get(pk=new.pk)
+
+    # Then the new certificate follows the renewed cycle: no visit of the first cycle is
+    # overdue, its first surveillance falls due when the old one's would have
+    visits = visits_for(new)
+    surveillances = [v for v in visits if v.kind == "surveillance"]
+    assert surveillances[0].due_date == first_due
+    assert all(v.window_start >= cycle_start for v in visits)
+    # and the dates the register reads its status from are the renewed cycle's
+    assert new.surveillance_due_by == due_by
+    assert new.lapses_on is None or new.lapses_on > due_by

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -50,16 +50,46 @@ class PlannedVisit:
         return f"{self.kind} {self.sequence}" if self.kind == SURVEILLANCE else self.kind
 
 
-def cycle_start(certificate: Certificate, issues: Iterable[CertificateIssue]) -> dt.date:
+def cycle_start(
+    certificate: Certificate,
+    issues: Iterable[CertificateIssue],
+    earlier: Sequence[Iterable[CertificateIssue]] = (),
+) -> dt.date:
     """The first day of the certificate's current cycle: the initial decision, or the day
     after the expiry that the latest renewal replaced (that expiry is the ``valid_until`` of
-    the issue before the renewal issue)."""
-    ordered = sorted(issues, key=lambda i: i.issue_number)
+    the issue before the renewal issue).
+
+    A certificate taken over from another CB continues that certificate's cycle: ``earlier``
+    holds the issues of the certificates it was transferred from, the first one first, and a
+    renewal decided under an earlier CB starts the cycle as one decided here would."""
+    ordered = [
+        issue
+        for chain in (*earlier, issues)
+        for issue in sorted(chain, key=lambda i: i.issue_number)
+    ]
     start = certificate.initial_decision_on
     for previous, issue in itertools.pairwise(ordered):
         if issue.reason == IssueReason.RENEWAL:
             start = previous.valid_until + dt.timedelta(days=1)
     return start
+
+
+def transferred_from_chain(certificate: Certificate) -> list[Certificate]:
+    """The certificates ``certificate`` was transferred from, the first one first (empty
+    for a certificate granted here): one query per transfer."""
+    chain: list[Certificate] = []
+    previous_id = certificate.transferred_from_id
+    while previous_id is not None and len(chain) < MAX_TRANSFERS:
+        previous = type(certificate)._default_manager.filter(pk=previous_id).first()
+        if previous is None:
+            break
+        chain.insert(0, previous)
+        previous_id = previous.transferred_from_id
+    return chain
+
+
+#: More transfers of one certificate than any real one has had: a guard against a loop.
+MAX_TRANSFERS = 50
 
 
 def programme(
@@ -163,10 +193,12 @@ def visits_for(certificate: Certificate) -> list[PlannedVisit]:
     that did it (if any). Uses ``issues`` and ``assessments`` as prefetched when they are."""
     rules = rules_of(certificate)
     issues = list(certificate.issues.all())
-    start = cycle_start(certificate, issues)
+    chain = transferred_from_chain(certificate) if certificate.transferred_from_id else []
+    start = cycle_start(certificate, issues, [list(c.issues.all()) for c in chain])
+    assessments = [a for c in chain for a in c.assessments.all()]
     return programme(
         start=start,
         expires_on=certificate.expires_on,
         rules=rules,
-        assessments=certificate.assessments.all(),
+        assessments=[*assessments, *certificate.assessments.all()],
     )

@@ -28,6 +28,7 @@ from django.db import connection, transaction
 
 from apcert.certificates.timeline import StatusFacts, lapses_on
 from apcert.cycle.programme import (
+    MAX_TRANSFERS,
     REASSESSMENT,
     SURVEILLANCE,
     PlannedVisit,
@@ -89,6 +90,27 @@ def _batches(ids: Iterable[int]) -> Iterator[list[int]]:
         yield ordered[i : i + BATCH]
 
 
+def _transfer_chains(certificates: list[Any], models: Models) -> dict[int, list[int]]:
+    """certificate id -> the ids of the certificates it was transferred from, the first
+    one first, for those of ``certificates`` taken over from another CB: one query per
+    transfer in the longest chain (none when no certificate was transferred)."""
+    chains = {c.pk: [c.transferred_from_id] for c in certificates if c.transferred_from_id}
+    frontier = {chain[0] for chain in chains.values()}
+    for _ in range(MAX_TRANSFERS):
+        if not frontier:
+            break
+        earlier = dict(
+            models.certificate.objects.filter(
+                pk__in=frontier, transferred_from_id__isnull=False
+            ).values_list("pk", "transferred_from_id")
+        )
+        for chain in chains.values():
+            if chain[0] in earlier:
+                chain.insert(0, earlier[chain[0]])
+        frontier = set(earlier.values())
+    return chains
+
+
 def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[PlannedVisit]]]:
     """certificate id -> (certificate, its visits not yet done), for the live certificates
     among ``ids`` (the others are left out). Four queries; only the columns the programme
@@ -106,18 +128,21 @@ def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[Pla
             "status_since",
             "surveillance_due_by",
             "lapses_on",
+            "transferred_from_id",
         )
     )
     if not certificates:
         return {}
     live = [c.pk for c in certificates]
+    chains = _transfer_chains(certificates, models)
+    read = [*live, *{pk for chain in chains.values() for pk in chain}]
     rules = {
         r.scheme_id: r
         for r in models.rules.objects.filter(scheme_id__in={c.scheme_id for c in certificates})
     }
     issues: dict[int, list[Any]] = {}
     for issue in (
-        models.issue.objects.filter(certificate_id__in=live)
+        models.issue.objects.filter(certificate_id__in=read)
         .only("certificate_id", "issue_number", "reason", "valid_until")
         .order_by("certificate_id", "issue_number")
     ):
@@ -125,7 +150,7 @@ def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[Pla
     assessments: dict[int, list[Any]] = {}
     for assessment in (
         models.assessment.objects.filter(
-            certificate_id__in=live, kind__in=(SURVEILLANCE, REASSESSMENT)
+            certificate_id__in=read, kind__in=(SURVEILLANCE, REASSESSMENT)
         )
         .only("certificate_id", "kind", "status", "report_issued_on", "end_date")
         .order_by("pk")
@@ -138,12 +163,13 @@ def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[Pla
             if not models.strict:
                 continue
             scheme_rules = rules_of(cert)  # raises scheme.rules_missing
-        start = cycle_start(cert, issues.get(cert.pk, []))
+        chain = chains.get(cert.pk, [])
+        start = cycle_start(cert, issues.get(cert.pk, []), [issues.get(pk, []) for pk in chain])
         matched = programme(
             start=start,
             expires_on=cert.expires_on,
             rules=scheme_rules,
-            assessments=assessments.get(cert.pk, []),
+            assessments=[a for pk in (*chain, cert.pk) for a in assessments.get(pk, [])],
         )
         due_by = surveillance_due_by(matched, cert.status_since)
         facts = StatusFacts(
