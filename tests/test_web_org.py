@@ -578,7 +578,12 @@ def test_the_findings_list_filters_and_runs_bounded_queries(
     assert "3 found" in page
     assert "major nonconformity" in page and "observation" in page
     majors = text(client.get(org_url(world, "findings/"), {"grade": "major", "sort": "-due"}))
-    assert "1 found" in majors and f"Finding {_major(assessed).pk}" in majors
+    major = _major(assessed)
+    assert "1 found" in majors and f"Finding {major.number}" in majors
+    assert (
+        f"/findings/{major.pk}/"
+        in client.get(org_url(world, "findings/"), {"grade": "major"}).content.decode()
+    )
 
 
 def test_an_organization_user_answers_a_finding_and_attaches_evidence(
