@@ -36,6 +36,7 @@ from apcert.assessments.services import assessment_plan
 from apcert.audit.models import AuditEvent
 from apcert.core.errors import PERMISSION_NOT_SIGNED_IN, NotFound, PermissionDenied, RuleViolation
 from apcert.cycle.models import ScheduledVisit
+from apcert.web.calendar import DAY_CAP
 from tests.factories import World, make_user
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +156,30 @@ def test_the_month_runs_as_many_queries_with_30_assessments_as_with_3(
     with django_assert_max_num_queries(len(few)):
         response = client.get(CALENDAR, {"month": "2026-07"})
     assert "30 assessments" in text(response)
+
+
+def test_a_busy_day_lists_a_few_and_links_to_its_own_page_with_all(
+    client: Client, world: World
+) -> None:
+    # given more assessments on 7 July than a day of the grid lists
+    busy = [planned(world, dt.date(2026, 7, 6)) for _ in range(DAY_CAP + 3)]
+    login(client, world.team.manager)
+
+    # when the month is read, 7 July lists DAY_CAP of them and links to the day's page
+    page = client.get(CALENDAR, {"month": "2026-07"}).content.decode()
+    on_the_7th = [a for a in busy if f'href="/office/cb/assessments/{a.pk}/"' in page]
+    assert len(on_the_7th) == DAY_CAP
+    assert "3 more<span" in page and 'href="?month=2026-07&amp;day=2026-07-07"' in page
+
+    # then the day's page lists every one of them, and leads back to the month
+    response = client.get(CALENDAR, {"month": "2026-07", "day": "2026-07-07"})
+    day = response.content.decode()
+    assert "Calendar: 7 July 2026" in text(response)
+    assert all(f'href="/office/cb/assessments/{a.pk}/"' in day for a in busy)
+    assert f"{len(busy)} assessments and 0 visits due on 7 July 2026" in text(response)
+    assert 'href="?month=2026-07">Back to July 2026' in day
+    # a day that is not one shows the month
+    assert "Calendar: July 2026" in text(client.get(CALENDAR, {"month": "2026-07", "day": "7th"}))
 
 
 def test_the_calendar_is_refused_to_those_the_cb_section_is_not_for(

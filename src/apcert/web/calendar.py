@@ -21,6 +21,8 @@ from apcert.core.dates import add_months, format_date
 
 #: The most events of each kind a month page shows (past it, the page says so).
 MONTH_CAP = 500
+#: The most events a day of the month's grid lists; past it, the day links to its own page.
+DAY_CAP = 8
 #: The most events of each kind a feed holds.
 FEED_CAP = 2000
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -60,6 +62,15 @@ class Month:
     def next(self) -> Month:
         day = add_months(self.first, 1)
         return Month(day.year, day.month)
+
+
+def day_of(text: str) -> dt.date | None:
+    """The day ``text`` names (``2026-12-07``), else None."""
+    try:
+        day = dt.date.fromisoformat((text or "").strip())
+    except ValueError:
+        return None
+    return day if 1900 <= day.year <= 2999 else None
 
 
 def month_of(text: str, today: dt.date) -> tuple[Month, str]:
@@ -116,6 +127,16 @@ class Day:
     @property
     def weekday(self) -> str:
         return WEEKDAYS[self.date.weekday()]
+
+    @property
+    def shown(self) -> list[CalendarEvent]:
+        """The events the month's grid lists on this day (at most ``DAY_CAP``)."""
+        return self.events[:DAY_CAP]
+
+    @property
+    def more(self) -> int:
+        """How many events the grid leaves to the day's own page."""
+        return max(0, len(self.events) - DAY_CAP)
 
 
 def month_weeks(month: Month, events: Iterable[CalendarEvent], today: dt.date) -> list[list[Day]]:

@@ -42,6 +42,7 @@ from apcert.assessments.selectors import (
 )
 from apcert.bodies.choices import CBRole
 from apcert.bodies.selectors import cb_codes_for_secretariat, cb_roles_held
+from apcert.core.dates import format_date
 from apcert.core.errors import DomainError
 from apcert.core.permissions import is_secretariat
 from apcert.cycle.models import ScheduledVisit
@@ -51,6 +52,8 @@ from apcert.web.calendar import (
     MONTH_CAP,
     WEEKDAYS,
     CalendarEvent,
+    Month,
+    day_of,
     ics_calendar,
     month_of,
     month_weeks,
@@ -105,8 +108,8 @@ def visit_event(v: ScheduledVisit, url: str) -> CalendarEvent:
         last=v.due_date,
         title=f"Due: {what} of {v.certificate.number} ({v.organization.legal_name})",
         detail=(
-            f"{v.cb.code}: the visit may take place from {v.window_start.isoformat()} to "
-            f"{v.window_end.isoformat()}"
+            f"{v.cb.code}: the visit may take place from {format_date(v.window_start)} to "
+            f"{format_date(v.window_end)}"
         ),
         url=url,
         kind="visit",
@@ -119,6 +122,23 @@ def _events(
     events = [assessment_event(a, link("web:cb:assessment", a.pk)) for a in assessments]
     events += [visit_event(v, link("web:cb:certificate", v.certificate_id)) for v in visits]
     return sorted(events, key=lambda e: (e.first, e.kind, e.title))
+
+
+#: A number no record has, put in a route's address and replaced by each record's id.
+_PLACEHOLDER = "918273645"
+
+
+def links() -> Any:
+    """``link(route name, pk)``: the route reversed once per name, not once per event (a
+    month may hold hundreds)."""
+    patterns: dict[str, str] = {}
+
+    def link(name: str, pk: int) -> str:
+        if name not in patterns:
+            patterns[name] = reverse(name, args=[int(_PLACEHOLDER)])
+        return patterns[name].replace(_PLACEHOLDER, str(pk), 1)
+
+    return link
 
 
 def _capped(queryset: QuerySet[Any], cap: int) -> tuple[list[Any], bool]:
@@ -135,22 +155,25 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
     user = current_user(request)
     today = timezone.localdate()
     month, month_error = month_of(request.GET.get("month", ""), today)
+    # ``?day=2026-12-07``: one day's events, all of them (the month's grid lists a few a day)
+    one_day = day_of(request.GET.get("day", ""))
+    if one_day is not None:
+        month, month_error = Month(one_day.year, one_day.month), ""
+    first, last = (one_day, one_day) if one_day else (month.first, month.last)
     tabs, default = calendar_tabs(user)
     tab = chosen_tab(request, tabs, default)
     codes = cb_codes_for_secretariat(user) if is_secretariat(user) else list(cb_roles_held(user))
     cb = request.GET.get("cb", "")
     cb = cb if cb in codes else ""
     base = assessments_on_team_of(user) if tab == MINE_TAB.value else assessments_for_cb_staff(user)
-    assessments = assessments_in_period(
-        assessments_with_team(base), first=month.first, last=month.last
-    )
-    visits = visits_due_for_cb_staff(user, first=month.first, last=month.last)
+    assessments = assessments_in_period(assessments_with_team(base), first=first, last=last)
+    visits = visits_due_for_cb_staff(user, first=first, last=last)
     if cb:
         assessments = assessments.filter(cb__code=cb)
         visits = visits.filter(cb__code=cb)
     assessment_rows, more_assessments = _capped(assessments, MONTH_CAP)
     visit_rows, more_visits = ([], False) if tab == MINE_TAB.value else _capped(visits, MONTH_CAP)
-    events = _events(assessment_rows, visit_rows, lambda name, pk: reverse(name, args=[pk]))
+    events = _events(assessment_rows, visit_rows, links())
     return render(
         request,
         "web/cb/calendar.html",
@@ -159,6 +182,7 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
             "title": "Calendar",
             "month": month,
             "month_error": month_error,
+            "one_day": one_day,
             "weeks": month_weeks(month, events, today),
             "weekdays": WEEKDAYS,
             "events": events,
@@ -253,10 +277,9 @@ def calendar_ics(request: HttpRequest, token: str) -> HttpResponse:
         user = calendar_feed_open(token=token)
     except DomainError:
         raise Http404("No calendar feed has this address.") from None
+    link = links()
     events = feed_events(
-        user,
-        timezone.localdate(),
-        lambda name, pk: request.build_absolute_uri(reverse(name, args=[pk])),
+        user, timezone.localdate(), lambda name, pk: request.build_absolute_uri(link(name, pk))
     )
     body = ics_calendar(
         events,
