@@ -317,3 +317,27 @@ def test_the_last_use_is_written_at_most_hourly(world: World, time_machine: Any)
     time_machine.move_to(TODAY + dt.timedelta(hours=2))
     calendar_feed_open(token=token)
     assert CalendarFeed.objects.get().last_used_at != first
+
+
+def test_visits_due_past_a_day_s_share_are_counted_not_read(
+    client: Client, world: World, django_assert_max_num_queries: Any
+) -> None:
+    # given more certificates with a visit due on one day than the grid lists on a day
+    certs = [world.granted() for _ in range(DAY_CAP + 2)]
+    due = {
+        ScheduledVisit.objects.filter(certificate=c).order_by("due_date").first().due_date  # type: ignore[union-attr]
+        for c in certs
+    }
+    assert len(due) == 1  # granted on the same day, so due on the same day
+    [day] = due
+    login(client, world.team.manager)
+    month = day.strftime("%Y-%m")
+
+    # when the month is read, that day lists DAY_CAP visits and counts the rest
+    page = client.get(CALENDAR, {"month": month}).content.decode()
+    assert html.unescape(page).count("Due: Surveillance 1 of ") == DAY_CAP
+    assert "2 more<span" in page
+    assert f"{len(certs)} visits due in" in text(client.get(CALENDAR, {"month": month}))
+    # and its page lists them all
+    day_page = html.unescape(client.get(CALENDAR, {"day": day.isoformat()}).content.decode())
+    assert day_page.count("Due: Surveillance 1 of ") == len(certs)

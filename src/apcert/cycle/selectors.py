@@ -12,7 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, F, Prefetch, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from apcert.assessments.models import Assessment
 from apcert.bodies.models import CertificationBody
@@ -160,3 +161,23 @@ def sweep_health(*, today: dt.date) -> SweepHealth:
     if run is None:
         return SweepHealth(today, None, None, "")
     return SweepHealth(today, run["as_of"], run["finished_at"], run["source"])
+
+
+def visits_due_per_day(
+    visits: QuerySet[ScheduledVisit], *, per_day: int
+) -> tuple[list[ScheduledVisit], dict[dt.date, int]]:
+    """The first ``per_day`` of ``visits`` on each due date (by certificate number, as
+    :func:`visits_due_for_cb_staff` orders them), and how many fall due on each date: two
+    queries, whatever the number of visits, for a calendar that lists a few a day and says
+    how many more there are."""
+    ordering = [F("certificate__number").asc(), F("kind").asc(), F("sequence").asc()]
+    ranked = visits.annotate(
+        day_rank=Window(RowNumber(), partition_by=[F("due_date")], order_by=ordering)
+    ).filter(day_rank__lte=per_day)
+    counts = dict(
+        visits.order_by()
+        .values_list("due_date")
+        .annotate(n=Count("pk"))
+        .values_list("due_date", "n")
+    )
+    return list(ranked), counts

@@ -123,6 +123,8 @@ class Day:
     in_month: bool
     today: bool
     events: list[CalendarEvent] = field(default_factory=list)
+    #: Events of the day that were not even read for the grid (visits past a day's share).
+    unread: int = 0
 
     @property
     def weekday(self) -> str:
@@ -136,12 +138,18 @@ class Day:
     @property
     def more(self) -> int:
         """How many events the grid leaves to the day's own page."""
-        return max(0, len(self.events) - DAY_CAP)
+        return max(0, len(self.events) - DAY_CAP) + self.unread
 
 
-def month_weeks(month: Month, events: Iterable[CalendarEvent], today: dt.date) -> list[list[Day]]:
+def month_weeks(
+    month: Month,
+    events: Iterable[CalendarEvent],
+    today: dt.date,
+    unread: dict[dt.date, int] | None = None,
+) -> list[list[Day]]:
     """The weeks (Monday to Sunday) that cover ``month``, each day with the events that
-    take place on it; days before and after the month are there, empty, to fill the weeks."""
+    take place on it (and the number of its events ``unread`` left out); days before and
+    after the month are there, empty, to fill the weeks."""
     start = month.first - dt.timedelta(days=month.first.weekday())
     end = month.last + dt.timedelta(days=6 - month.last.weekday())
     days: dict[dt.date, Day] = {}
@@ -149,6 +157,9 @@ def month_weeks(month: Month, events: Iterable[CalendarEvent], today: dt.date) -
     while day <= end:
         days[day] = Day(day, day.month == month.month, day == today)
         day += dt.timedelta(days=1)
+    for day_of_month, n in (unread or {}).items():
+        if day_of_month in days:
+            days[day_of_month].unread = n
     for event in events:
         day = max(event.first, month.first)
         while day <= min(event.last, month.last):

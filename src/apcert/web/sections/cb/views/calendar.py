@@ -46,8 +46,9 @@ from apcert.core.dates import format_date
 from apcert.core.errors import DomainError
 from apcert.core.permissions import is_secretariat
 from apcert.cycle.models import ScheduledVisit
-from apcert.cycle.selectors import visits_due_for_cb_staff
+from apcert.cycle.selectors import visits_due_for_cb_staff, visits_due_per_day
 from apcert.web.calendar import (
+    DAY_CAP,
     FEED_CAP,
     MONTH_CAP,
     WEEKDAYS,
@@ -172,7 +173,22 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
         assessments = assessments.filter(cb__code=cb)
         visits = visits.filter(cb__code=cb)
     assessment_rows, more_assessments = _capped(assessments, MONTH_CAP)
-    visit_rows, more_visits = ([], False) if tab == MINE_TAB.value else _capped(visits, MONTH_CAP)
+    # A day's page lists every visit due that day (up to the cap); the month's grid a few a
+    # day, and how many more: a large CB has thousands due in a month.
+    hidden: dict[dt.date, int] = {}
+    visit_rows: list[ScheduledVisit]
+    if tab == MINE_TAB.value:
+        visit_rows, more_visits, visit_count = [], False, 0
+    elif one_day:
+        visit_rows, more_visits = _capped(visits, MONTH_CAP)
+        visit_count = len(visit_rows)
+    else:
+        visit_rows, per_day = visits_due_per_day(visits, per_day=DAY_CAP)
+        shown: dict[dt.date, int] = {}
+        for v in visit_rows:
+            shown[v.due_date] = shown.get(v.due_date, 0) + 1
+        hidden = {day: n - shown.get(day, 0) for day, n in per_day.items()}
+        more_visits, visit_count = False, sum(per_day.values())
     events = _events(assessment_rows, visit_rows, links())
     return render(
         request,
@@ -183,11 +199,11 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
             "month": month,
             "month_error": month_error,
             "one_day": one_day,
-            "weeks": month_weeks(month, events, today),
+            "weeks": month_weeks(month, events, today, hidden),
             "weekdays": WEEKDAYS,
             "events": events,
             "assessment_count": len(assessment_rows),
-            "visit_count": len(visit_rows),
+            "visit_count": visit_count,
             "capped": more_assessments or more_visits,
             "cap": MONTH_CAP,
             "tabs": tabs,
