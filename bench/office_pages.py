@@ -1,7 +1,7 @@
 """Back-office page times on the demo data (target: every page under 200 ms).
 
     .venv/bin/python bench/office_pages.py [--var-dir /tmp/bench_office] [--certificates 20000]
-                                           [--repeat 30] [--warmup 3]
+                                           [--repeat 30] [--warmup 3] [--only calendar]
 
 Builds the data set with ``apcert demo-data --certificates N --seed 1`` under ``--var-dir``
 when it is missing (migrations and reference data first; progress on stderr), and makes sure
@@ -311,6 +311,11 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=30, help="timed requests a page")
     parser.add_argument("--warmup", type=int, default=3, help="untimed requests first")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="measure only the pages whose name holds this text (the baselines always)",
+    )
     args = parser.parse_args()
 
     build_if_missing(args)
@@ -322,7 +327,9 @@ def main() -> None:
 
     s.progress("demo accounts")
     accounts = demo_accounts()
-    pages = pages_of(accounts)
+    pages = [
+        p for p in pages_of(accounts) if p.role == "baseline" or args.only.lower() in p.name.lower()
+    ]
     clients = {role: client_for(role, accounts) for role in dict.fromkeys(p.role for p in pages)}
     certificates = Certificate.objects.count()
     public = Certificate.objects.filter(status__in=PUBLIC_STATUSES).count()

@@ -10,6 +10,7 @@ import pytest
 from apcert.audit.models import AuditEvent
 from apcert.certificates.models import Certificate, CertificateStatusChange
 from apcert.certificates.services import (
+    certificate_action_blockers,
     certificate_cancel,
     certificate_restore,
     certificate_suspend,
@@ -315,3 +316,114 @@ def test_a_decision_after_the_calendar_ended_the_certificate_is_refused(world: W
             decided_on=dt.date(2027, 11, 23),
         )
     assert cert_row(cert.pk)["status"] == "withdrawn"
+
+
+# A certificate granted on 2026-03-24 whose first surveillance (window to 2027-05-23) never
+# took place is suspended by the scheme's calendar from 2027-05-24, recorded or not.
+CALENDAR_SUSPENDED_FROM = dt.date(2027, 5, 24)
+
+
+def _status_history(cert: Certificate) -> list[tuple[str, str, dt.date, str, bool]]:
+    return [
+        (c.from_status, c.to_status, c.effective_on, c.reason_category, c.decision_id is None)
+        for c in CertificateStatusChange.objects.filter(certificate=cert).order_by("id")
+    ]
+
+
+def test_a_suspension_after_the_calendar_suspended_the_certificate_is_refused(
+    world: World,
+) -> None:
+    # Given a certificate that the calendar suspended, with no sweep run since
+    cert = world.granted()
+    with on_day(dt.date(2027, 6, 1)):
+        # When a decision maker suspends it a week later, it is refused (a second suspension
+        # would date it later than the public already reads it), and nothing is written
+        err = assert_refused(
+            lambda: certificate_suspend(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                reason_category="missed_surveillance",
+                reason="Surveillance 1 was not carried out",
+                decided_on=dt.date(2027, 6, 1),
+            ),
+            "certificate.suspended_by_calendar",
+            cert,
+        )
+    assert "suspended since 24 May 2027" in str(err)
+
+
+@pytest.mark.parametrize("action", ["withdraw", "restore", "cancel"])
+def test_a_decision_after_a_missed_window_records_the_calendars_suspension_first(
+    world: World, action: str
+) -> None:
+    # Given a certificate that the calendar suspended on 24 May, with no sweep run since
+    cert = world.granted()
+    before = records()
+    on = dt.date(2027, 6, 10)
+
+    # When a decision maker decides on it on 10 June
+    with on_day(on):
+        if action == "withdraw":
+            certificate_withdraw(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                reason_category="missed_surveillance",
+                reason="No visit could be arranged",
+                decided_on=on,
+            )
+        elif action == "restore":
+            certificate_restore(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                reason="Visited late",
+                decided_on=on,
+            )
+        else:
+            certificate_cancel(
+                actor=world.team.decision_maker,
+                certificate=cert,
+                reason="The holder asks",
+                decided_on=on,
+            )
+
+    # Then the calendar's suspension is recorded first, dated 24 May and by rule (no
+    # decision), and the decision follows it: the public history keeps the day the
+    # certificate was in fact suspended
+    to_status = {"withdraw": "withdrawn", "restore": "current", "cancel": "cancelled"}[action]
+    history = _status_history(cert)
+    assert history[-2:] == [
+        ("current", "suspended", CALENDAR_SUSPENDED_FROM, "missed_surveillance", True),
+        ("suspended", to_status, on, history[-1][3], False),
+    ]
+    assert records() == grew(before, decisions=1, status_changes=2, audit_events=2)
+    assert cert_row(cert.pk)["status"] == to_status
+    assert cert_row(cert.pk)["status_since"] == on
+
+
+def test_the_decisions_offered_follow_the_status_the_calendar_gave(world: World) -> None:
+    # Given a certificate that the calendar suspended, with no sweep run since
+    cert = Certificate.objects.get(pk=world.granted().pk)
+
+    def blockers_on(day: dt.date, *actions: str) -> dict[str, list[str]]:
+        with on_day(day):
+            return {
+                action: [
+                    e.code
+                    for e in certificate_action_blockers(
+                        actor=world.team.decision_maker, certificate=cert, action=action, on=day
+                    )
+                ]
+                for action in actions
+            }
+
+    blockers = blockers_on(dt.date(2027, 6, 1), "suspend", "restore", "withdraw")
+    # Then suspending is refused, naming the calendar's suspension, and restoring, which
+    # the stored status alone would refuse, is open
+    assert blockers == {
+        "suspend": ["certificate.suspended_by_calendar"],
+        "restore": [],
+        "withdraw": [],
+    }
+    # and on the day before the window closed, suspending is open and restoring is not
+    early = blockers_on(dt.date(2027, 5, 23), "suspend", "restore")
+    assert early == {"suspend": [], "restore": ["certificate.transition_not_allowed"]}

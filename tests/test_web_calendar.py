@@ -182,6 +182,30 @@ def test_a_busy_day_lists_a_few_and_links_to_its_own_page_with_all(
     assert "Calendar: July 2026" in text(client.get(CALENDAR, {"month": "2026-07", "day": "7th"}))
 
 
+def test_assessments_past_a_day_s_share_are_counted_not_read(
+    client: Client, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given more three-day assessments from 6 to 8 July than a day of the grid lists
+    busy = [planned(world, dt.date(2026, 7, 6)) for _ in range(DAY_CAP + 3)]
+    login(client, world.team.manager)
+    read: list[int] = []
+    from_db = Assessment.from_db.__func__  # type: ignore[attr-defined]
+
+    def counted(cls: type[Assessment], *args: Any, **kwargs: Any) -> Assessment:
+        made = from_db(cls, *args, **kwargs)
+        read.append(made.pk)
+        return made
+
+    monkeypatch.setattr(Assessment, "from_db", classmethod(counted))
+
+    # when the month is read, only the assessments its grid lists are read in full (the
+    # first of each day, by id), and each of the three days counts the rest
+    page = client.get(CALENDAR, {"month": "2026-07"}).content.decode()
+    assert sorted(read) == sorted(a.pk for a in busy[:DAY_CAP])
+    assert page.count("3 more<span") == 3
+    assert f"{len(busy)} assessments and " in text(client.get(CALENDAR, {"month": "2026-07"}))
+
+
 def test_the_calendar_is_refused_to_those_the_cb_section_is_not_for(
     client: Client, world: World
 ) -> None:

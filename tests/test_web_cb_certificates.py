@@ -233,6 +233,39 @@ def test_a_restore_past_the_maximum_suspension_is_disabled_with_the_rule(
     assert form_page.context["blockers"][0].code == CERTIFICATE_SUSPENSION_EXCEEDED
 
 
+def test_a_suspension_the_calendar_made_is_recorded_from_the_page_dated_when_it_happened(
+    client: Client, world: World, cert: Certificate, time_machine: Any
+) -> None:
+    # Given a certificate granted on 24 March 2026 whose first surveillance window closed on
+    # 23 May 2027 without a visit, read a week later with no daily check run since
+    time_machine.move_to(dt.datetime(2027, 6, 1, 9, 0, tzinfo=dt.UTC))
+    login(client, world.team.decision_maker)
+    response = client.get(url(cert))
+
+    # Then the page says so, offers no second suspension, and offers what a suspended
+    # certificate allows
+    page = text(response)
+    assert "Suspended from 24 May 2027 (surveillance not carried out in time)" in page
+    assert "suspend" not in offered(response)
+    assert offered(response)["restore"] is True
+
+    # When the decision maker records it, it is recorded by the rule, dated 24 May
+    done = client.post(url(cert, "record-calendar"), follow=True)
+    assert "Recorded what the scheme" in text(done)
+    change = cert.status_changes.latest("id")
+    assert (change.to_status, change.effective_on, change.decision_id) == (
+        "suspended",
+        dt.date(2027, 5, 24),
+        None,
+    )
+    assert "Suspended from 24 May 2027" not in text(done)
+
+    # and a second press finds nothing left to record
+    again = client.post(url(cert, "record-calendar"), follow=True)
+    assert "There was nothing left to record" in text(again)
+    assert cert.status_changes.count() == 2
+
+
 @pytest.mark.parametrize("end", ["suspension_ran_out", "validity_ended"])
 def test_every_decision_after_the_calendar_ended_the_certificate_is_disabled(
     client: Client, world: World, cert: Certificate, time_machine: Any, end: str

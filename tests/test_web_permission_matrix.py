@@ -840,6 +840,13 @@ ROUTES: list[Route] = [
         post=cb_action("a_admin", "a_decider"),
         data=lambda w: {"resubmit-note": "Scope narrowed"},
     ),
+    Route(
+        "web:cb:certificate-record-calendar",
+        u("web:cb:certificate-record-calendar", "pk=certificate"),
+        POST_ONLY_GET,
+        post=DECIDES,
+        data=none,
+    ),
     # --- organization section ------------------------------------------------------------
     Route(
         "web:org:organizations",

@@ -274,20 +274,18 @@ def test_one_certificate_through_three_years(
             open_certificate(page, number)
             expect(page.locator("#status")).to_contain_text("Suspended")
             expect(page.locator("#programme tbody tr").nth(2)).to_contain_text("overdue")
-            decide_on_certificate(
-                page,
-                number,
-                "suspend",
-                {
-                    "Reason (public)": "surveillance not carried out in time",
-                    "Why, for the record (private)": "Surveillance 3 was not carried out.",
-                    # dated as the register already shows it: from the day after the window
-                    "Decided on": suspended_from.isoformat(),
-                },
-                f"Yes, suspend {number}",
+            # The calendar suspended it already: no second suspension dated later is offered;
+            # the decision maker records the calendar's change, dated when it happened.
+            expect(page.locator("#decision-suspend")).to_have_count(0)
+            notice = page.locator("#calendar-unrecorded")
+            expect(notice).to_contain_text(f"Suspended from {written(suspended_from)}")
+            screenshot(page, 5, "missed-surveillance-office")
+            submit(page, notice.get_by_role("button", name="Record it now"))
+            expect(status_message(page)).to_contain_text("Recorded what the scheme's calendar")
+            expect(page.locator("#calendar-unrecorded")).to_have_count(0)
+            expect(page.locator("#status")).to_contain_text(
+                f"Suspended since {written(suspended_from)}"
             )
-            expect(status_message(page)).to_have_text(f"{number} is suspended.")
-            expect(page.locator("#status")).to_contain_text("Suspended")
         cert.refresh_from_db()
         assert cert.status == CertificateStatus.SUSPENDED
         with office.visitor("public") as page:

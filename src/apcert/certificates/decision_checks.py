@@ -46,6 +46,7 @@ from apcert.certificates.errors import (
 )
 from apcert.certificates.models import Certificate, Decision, DecisionDeferral
 from apcert.certificates.selectors import (
+    certificate_on,
     decision_date_problems,
     decision_maker_problems,
     decision_subject_problems,
@@ -259,7 +260,9 @@ def _certificate_rules(
 ) -> list[DomainError]:
     """What a decision on a certificate that rests on a visit checks, as its service does:
     the lifecycle's ``action`` (none for maintaining, which keeps the status), a current
-    certificate (a renewal asks the lifecycle only), the date, the visit."""
+    certificate (a renewal asks the lifecycle only), the date, the visit. The status is the
+    one the calendar gives it on ``on``, which the service records first."""
+    cert = certificate_on(cert, on)
     problems: list[DomainError] = [*_role(actor, cert.cb)]
     if action is not None:
         problems += _raised(lambda: certificate_transition_check(cert, action))
@@ -276,6 +279,7 @@ def _transfer_rules(
     actor: User, a: Assessment, cert: Certificate, on: dt.date
 ) -> list[DomainError]:
     """What ``certificate_transfer`` checks, every rule rather than the first."""
+    cert = certificate_on(cert, on)
     problems: list[DomainError] = [*_role(actor, a.cb)]
     problems += transfer_subject_problems(cert, a)
     problems += _raised(lambda: certificate_transition_check(cert, "withdraw"))

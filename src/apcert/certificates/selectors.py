@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
 from apcert.assessments.models import Assessment, TeamMember
 from apcert.audit.selectors import HistoryEntry, record_history
+from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.errors import (
     DECISION_ALREADY_GRANTED,
     DECISION_APPLICATION_NOT_ACCEPTED,
@@ -27,6 +29,7 @@ from apcert.certificates.errors import (
     DECISION_REPORT_NOT_ISSUED,
     DECISION_WRONG_ASSESSMENT,
 )
+from apcert.certificates.lifecycle import TERMINAL
 from apcert.certificates.models import (
     Certificate,
     CertificateIssue,
@@ -34,7 +37,7 @@ from apcert.certificates.models import (
     PublicationReview,
 )
 from apcert.certificates.snapshots import place, site_snapshot
-from apcert.certificates.timeline import StatusFacts, StatusOnDay, status_on
+from apcert.certificates.timeline import SUSPEND, DatedChange, StatusFacts, StatusOnDay, status_on
 from apcert.core.dates import add_months, format_date, today
 from apcert.core.errors import DomainError, RuleViolation
 from apcert.core.permissions import is_secretariat
@@ -459,6 +462,33 @@ def certificate_statuses_on(
         else:
             out[cert.pk] = status_on(status_facts(cert, scheme_rules_of), day)
     return out
+
+
+def calendar_suspension(cert: Certificate, day: dt.date) -> DatedChange | None:
+    """The suspension that the scheme's calendar made on or before ``day`` (a surveillance
+    window that closed without a visit) and that nobody has recorded yet, if any. None too
+    when the calendar has ended the certificate by ``day`` (expired, or withdrawn once the
+    suspension ran out): a decision then has nothing left to decide on, which the checks of
+    the decision's date say."""
+    if cert.status != CertificateStatus.CURRENT or cert.lapses_on is None or cert.lapses_on > day:
+        return None
+    changes = status_on(status_facts(cert, scheme_rules(cert.scheme)), day).unrecorded
+    if any(c.to_status in TERMINAL for c in changes):
+        return None
+    return next((c for c in changes if c.action == SUSPEND), None)
+
+
+def certificate_on(cert: Certificate, day: dt.date) -> Certificate:
+    """``cert`` as it stands on ``day`` once the calendar's suspension is counted: an
+    unsaved copy that says suspended since the day after the missed window, or ``cert``
+    itself when the stored status still holds. For checks that read the status."""
+    change = calendar_suspension(cert, day)
+    if change is None:
+        return cert
+    on_day = copy.copy(cert)
+    on_day.status = CertificateStatus.SUSPENDED
+    on_day.status_since = change.effective_on
+    return on_day
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apcert.assessments.models import Finding
 from apcert.assessments.selectors import findings_late_on
+from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import StatusReason
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_expire, certificate_lock
@@ -42,6 +44,9 @@ from apcert.cycle.models import FindingLateFlag, SweepRun
 from apcert.cycle.programme import rules_of, surveillance_due_by, visits_for
 from apcert.cycle.selectors import certificates_with_programme
 from apcert.cycle.services import certificate_change_by_rule, finding_flag_late
+
+if TYPE_CHECKING:
+    from apcert.accounts.models import User
 
 RULE_FINDING_LATE = "cycle.finding_late"
 
@@ -170,6 +175,18 @@ def cycle_sweep(*, as_of: dt.date) -> SweepReport:
         while _apply_next(cert, as_of, report):
             pass
     _flag_findings(as_of, report)
+    return report
+
+
+def certificate_sweep(*, actor: User, certificate: Certificate, as_of: dt.date) -> SweepReport:
+    """Record now what the calendar has done to one certificate by ``as_of``, as the daily
+    sweep would: each change dated when it happened, with the same checks on the locked
+    row. For a decision maker of the certificate's CB who wants the record straight before
+    deciding. Nothing to do is not an error: the report is then empty."""
+    require_cb_role(actor, certificate.cb, "decision_maker")
+    report = SweepReport(as_of=as_of)
+    while _apply_next(certificate, as_of, report):
+        pass
     return report
 
 

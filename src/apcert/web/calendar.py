@@ -107,6 +107,9 @@ class CalendarEvent:
     url: str
     #: ``assessment`` or ``visit``.
     kind: str
+    #: The order among the day's events of its kind before their titles (an assessment's
+    #: id: the month's grid picks the first few of each day in that order).
+    rank: int = 0
 
     @property
     def days(self) -> str:

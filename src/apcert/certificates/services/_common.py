@@ -20,11 +20,16 @@ from apcert.certificates.models import (
     Decision,
 )
 from apcert.certificates.selectors import (
+    calendar_suspension,
     certificate_last_issue,
     decision_date_problems,
     status_facts,
 )
-from apcert.certificates.services.transition import certificate_lock, certificate_state
+from apcert.certificates.services.transition import (
+    certificate_lock,
+    certificate_state,
+    certificate_transition,
+)
 from apcert.certificates.snapshots import (
     change_summary,
     holder_snapshot,
@@ -137,6 +142,31 @@ def _check_not_ended_by_calendar(cert: Certificate, decided_on: dt.date) -> None
         f"left to decide on {format_date(decided_on)}. The holder may apply again.",
         code=CERTIFICATE_ENDED_BY_CALENDAR,
         params={"status": ended.to_status, "effective_on": ended.effective_on},
+    )
+
+
+def _record_calendar(cert: Certificate, day: dt.date) -> None:
+    """Record the suspension that the calendar made before ``day``, dated as it happened,
+    as the daily sweep would. A decision recorded later then follows it in the history, and
+    the public history keeps the day the certificate was in fact suspended. ``cert`` is the
+    row locked by the caller."""
+    change = calendar_suspension(cert, day)
+    if change is None:
+        return
+    certificate_transition(
+        actor=None,
+        certificate=cert,
+        action="suspend",
+        effective_on=change.effective_on,
+        reason_category=change.reason_category,
+        reason=change.reason,
+        before=certificate_state(cert),
+        after={
+            "decision": None,
+            "rule": change.rule,
+            "reason_category": change.reason_category,
+            "effective_on": change.effective_on,
+        },
     )
 
 

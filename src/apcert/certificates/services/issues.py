@@ -74,6 +74,7 @@ from apcert.certificates.services._common import (
     _new_issue,
     _programme_ids,
     _raise_first,
+    _record_calendar,
     _require_current,
     _state,
     _validity_end,
@@ -104,6 +105,7 @@ def certificate_renew(
     decided_on = decided_on or today()
     with transaction.atomic():
         cert = _lock(certificate)
+        _record_calendar(cert, decided_on)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(cert)
         certificate_transition_check(cert, "renew")
@@ -313,6 +315,7 @@ def certificate_maintain(
     require_cb_role(actor, certificate.cb, "decision_maker")
     with transaction.atomic():
         cert = _lock(certificate)
+        _record_calendar(cert, decided_on)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         _require_current(cert, "certification is maintained")
         _check_decision_date(cert, decided_on)
@@ -370,6 +373,7 @@ def _add_lines(
     resolved = _resolve_new_lines(new_scope_lines)
     with transaction.atomic():
         cert = _lock(certificate)
+        _record_calendar(cert, decided_on)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(cert)
         certificate_transition_check(cert, "reissue")
@@ -518,6 +522,7 @@ def _remove_lines(
         )
     with transaction.atomic():
         cert = _lock(certificate)
+        _record_calendar(cert, decided_on)
         before = _state(cert)
         # Allowed while suspended: the scheme's alternative to withdrawal (lifecycle.py).
         certificate_transition_check(cert, "reissue")
@@ -620,6 +625,7 @@ def certificate_holder_renamed(
     require_cb_role(actor, certificate.cb, "decision_maker")
     with transaction.atomic():
         cert = _lock(certificate)
+        _record_calendar(cert, decided_on)
         before = _state(cert)
         certificate_transition_check(cert, "reissue")
         _check_decision_date(cert, decided_on)
@@ -662,6 +668,7 @@ def _site_changed(
     require_cb_role(actor, certificate.cb, "decision_maker")
     with transaction.atomic():
         cert = _lock(certificate)
+        _record_calendar(cert, decided_on)
         before = _state(cert)
         certificate_transition_check(cert, "reissue")
         _check_decision_date(cert, decided_on)
@@ -757,6 +764,7 @@ def certificate_standard_update(
     require_cb_role(actor, certificate.cb, "decision_maker")
     with transaction.atomic():
         cert = _lock(certificate)
+        _record_calendar(cert, decided_on)
         before = _state(cert)
         certificate_transition_check(cert, "reissue")
         _check_decision_date(cert, decided_on)

@@ -32,9 +32,16 @@ from apcert.certificates.errors import (
     CERTIFICATE_NOTHING_CHANGED,
 )
 from apcert.certificates.models import Certificate
-from apcert.certificates.selectors import certificate_last_issue, certificate_recorded_changes
+from apcert.certificates.selectors import (
+    certificate_last_issue,
+    certificate_on,
+    certificate_recorded_changes,
+)
 from apcert.certificates.services._common import _check_decision_date
-from apcert.certificates.services.status import _check_restorable
+from apcert.certificates.services.status import (
+    _check_not_suspended_by_calendar,
+    _check_restorable,
+)
 from apcert.certificates.services.transition import (
     certificate_lock,
     certificate_transition_check,
@@ -177,6 +184,11 @@ def certificate_action_blockers(
     except DomainError as exc:
         blockers.append(exc)
     try:
+        if action == "suspend":
+            _check_not_suspended_by_calendar(certificate, on)
+        # The status the calendar gave it (a missed surveillance window suspends it), which
+        # the decision's service records first.
+        certificate = certificate_on(certificate, on)
         certificate_transition_check(certificate, DECISION_ACTIONS[action])
     except DomainError as exc:
         return [*blockers, exc]

@@ -9,7 +9,11 @@ from django.db import transaction
 
 from apcert.bodies.permissions import require_cb_role
 from apcert.certificates.choices import CertificateStatus, DecisionKind, StatusReason
-from apcert.certificates.errors import CERTIFICATE_NOT_YET_EXPIRED, CERTIFICATE_SUSPENSION_EXCEEDED
+from apcert.certificates.errors import (
+    CERTIFICATE_NOT_YET_EXPIRED,
+    CERTIFICATE_SUSPENDED_BY_CALENDAR,
+    CERTIFICATE_SUSPENSION_EXCEEDED,
+)
 from apcert.certificates.models import (
     Certificate,
     Decision,
@@ -30,7 +34,9 @@ if TYPE_CHECKING:
 from apcert.certificates.services._common import (
     _check_decision_date,
     _lock,
+    _record_calendar,
     _state,
+    calendar_suspension,
 )
 from apcert.certificates.services.transition import (
     certificate_transition,
@@ -63,6 +69,9 @@ def _status_decision(
     decided_on = decided_on or today()
     with transaction.atomic():
         cert = _lock(certificate)
+        if action == "suspend":
+            _check_not_suspended_by_calendar(cert, decided_on)
+        _record_calendar(cert, decided_on)
         before = _state(cert)
         certificate_transition_check(cert, action)
         if action == "restore":
@@ -92,6 +101,23 @@ def _status_decision(
             },
         )
     return cert
+
+
+def _check_not_suspended_by_calendar(cert: Certificate, decided_on: dt.date) -> None:
+    """A certificate whose surveillance window closed without a visit was suspended by the
+    scheme's rules the day after, whether or not the daily sweep has recorded it yet: a
+    second suspension would date it later than the public already reads it."""
+    change = calendar_suspension(cert, decided_on)
+    if change is None:
+        return
+    raise RuleViolation(
+        f"{cert.number} has been suspended since {format_date(change.effective_on)} by the "
+        f"scheme's rules ({StatusReason(change.reason_category).label}): it is "
+        f"suspended already. Record the calendar's change, then restore it once the cause is "
+        f"resolved, or withdraw it.",
+        code=CERTIFICATE_SUSPENDED_BY_CALENDAR,
+        params={"suspended_since": change.effective_on},
+    )
 
 
 def _check_restorable(cert: Certificate, decided_on: dt.date) -> None:

@@ -45,6 +45,7 @@ from apcert.certificates.services._common import (
     _new_issue,
     _programme_ids,
     _raise_first,
+    _record_calendar,
     _state,
 )
 from apcert.certificates.services.transition import (
@@ -94,6 +95,7 @@ def certificate_transfer(
     require_cb_role(actor, new_cb, "decision_maker")
     with transaction.atomic():
         old = _lock(certificate)
+        _record_calendar(old, decided_on)
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         before = _state(old)
         _raise_first(transfer_subject_problems(old, a))

@@ -108,6 +108,11 @@ urlpatterns = [
         certificates.certificate_resubmit_view,
         name="certificate-resubmit",
     ),
+    path(
+        "certificates/<int:pk>/record-calendar",
+        certificates.certificate_record_calendar_view,
+        name="certificate-record-calendar",
+    ),
     # A decision on a certificate: its form and what the public will see (GET, POST), then
     # the decision confirmed (POST).
     path(

@@ -92,6 +92,7 @@ def assessment_event(a: Assessment, url: str) -> CalendarEvent:
     detail = f"{kind} by {a.cb.code}, {a.get_status_display()}"
     return CalendarEvent(
         key=f"assessment-{a.pk}",
+        rank=a.pk,
         first=a.start_date,
         last=a.end_date,
         title=f"{kind} {a.pk}: {assessed_organization(a).legal_name}{subject}",
@@ -122,7 +123,7 @@ def _events(
 ) -> list[CalendarEvent]:
     events = [assessment_event(a, link("web:cb:assessment", a.pk)) for a in assessments]
     events += [visit_event(v, link("web:cb:certificate", v.certificate_id)) for v in visits]
-    return sorted(events, key=lambda e: (e.first, e.kind, e.title))
+    return sorted(events, key=lambda e: (e.first, e.kind, e.rank, e.title))
 
 
 #: A number no record has, put in a route's address and replaced by each record's id.
@@ -145,6 +146,41 @@ def links() -> Any:
 def _capped(queryset: QuerySet[Any], cap: int) -> tuple[list[Any], bool]:
     rows = list(queryset[: cap + 1])
     return rows[:cap], len(rows) > cap
+
+
+def _days(start: dt.date, end: dt.date, first: dt.date, last: dt.date) -> list[dt.date]:
+    """The days from ``start`` to ``end`` that fall from ``first`` to ``last``."""
+    day, out = max(start, first), []
+    while day <= min(end, last):
+        out.append(day)
+        day += dt.timedelta(days=1)
+    return out
+
+
+def _month_assessments(
+    assessments: QuerySet[Assessment], *, first: dt.date, last: dt.date
+) -> tuple[list[Assessment], bool, int, dict[dt.date, int]]:
+    """The month's assessments that its grid lists (the first ``DAY_CAP`` of each day, in
+    the grid's order), whether the month holds more than ``MONTH_CAP``, how many it holds,
+    and per day how many were left unread. Their dates are read first, a few columns each;
+    the rest (the organization, the team) only for those the grid lists."""
+    dates = list(assessments.values_list("pk", "start_date", "end_date")[: MONTH_CAP + 1])
+    more = len(dates) > MONTH_CAP
+    dates = dates[:MONTH_CAP]
+    on_day: dict[dt.date, int] = {}
+    wanted: list[int] = []
+    for pk, start, end in dates:  # by first day, then id: the grid's order
+        listed = False
+        for day in _days(start, end, first, last):
+            listed = listed or on_day.get(day, 0) < DAY_CAP
+            on_day[day] = on_day.get(day, 0) + 1
+        if listed:
+            wanted.append(pk)
+    rows = list(assessments.filter(pk__in=wanted)) if wanted else []
+    for a in rows:
+        for day in _days(a.start_date, a.end_date, first, last):
+            on_day[day] -= 1
+    return rows, more, len(dates), {day: n for day, n in on_day.items() if n}
 
 
 @require_safe
@@ -172,10 +208,16 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
     if cb:
         assessments = assessments.filter(cb__code=cb)
         visits = visits.filter(cb__code=cb)
-    assessment_rows, more_assessments = _capped(assessments, MONTH_CAP)
+    hidden: dict[dt.date, int] = {}
+    if one_day:
+        assessment_rows, more_assessments = _capped(assessments, MONTH_CAP)
+        assessment_count = len(assessment_rows)
+    else:
+        assessment_rows, more_assessments, assessment_count, hidden = _month_assessments(
+            assessments, first=first, last=last
+        )
     # A day's page lists every visit due that day (up to the cap); the month's grid a few a
     # day, and how many more: a large CB has thousands due in a month.
-    hidden: dict[dt.date, int] = {}
     visit_rows: list[ScheduledVisit]
     if tab == MINE_TAB.value:
         visit_rows, more_visits, visit_count = [], False, 0
@@ -187,7 +229,8 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
         shown: dict[dt.date, int] = {}
         for v in visit_rows:
             shown[v.due_date] = shown.get(v.due_date, 0) + 1
-        hidden = {day: n - shown.get(day, 0) for day, n in per_day.items()}
+        for day, n in per_day.items():
+            hidden[day] = hidden.get(day, 0) + n - shown.get(day, 0)
         more_visits, visit_count = False, sum(per_day.values())
     events = _events(assessment_rows, visit_rows, links())
     return render(
@@ -202,7 +245,7 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
             "weeks": month_weeks(month, events, today, hidden),
             "weekdays": WEEKDAYS,
             "events": events,
-            "assessment_count": len(assessment_rows),
+            "assessment_count": assessment_count,
             "visit_count": visit_count,
             "capped": more_assessments or more_visits,
             "cap": MONTH_CAP,

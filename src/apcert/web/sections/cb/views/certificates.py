@@ -24,7 +24,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from apcert.accounts.models import User
-from apcert.certificates.choices import CertificateStatus, PublicationReviewStatus
+from apcert.certificates.choices import (
+    CertificateStatus,
+    PublicationReviewStatus,
+    StatusReason,
+)
 from apcert.certificates.errors import (
     CERTIFICATE_CHANGED_SINCE_REVIEW,
     CERTIFICATE_EMPTY_SCOPE,
@@ -41,7 +45,9 @@ from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.certificates.selectors import (
     RecordedChange,
     certificate_last_issue,
+    certificate_on,
     certificate_recorded_changes,
+    certificate_status_on,
     certificates_for_cb_staff,
     publication_reviews_of,
 )
@@ -70,6 +76,7 @@ from apcert.core.errors import (
     PermissionDenied,
     TransitionNotAllowed,
 )
+from apcert.cycle.sweep import certificate_sweep
 from apcert.organizations.selectors import sites_of
 from apcert.register.public_view import certificate_public_view
 from apcert.web.errors import error_page
@@ -340,9 +347,11 @@ def _offered(request: HttpRequest, cert: Certificate) -> list[dict[str, Any]]:
     what blocks it today (empty: it may be taken)."""
     actor = current_user(request)
     today = _today()
+    # The status the calendar gave it today, which each decision's service records first.
+    status = certificate_on(cert, today).status
     out = []
     for decision in DECISIONS.values():
-        if not CERTIFICATE.allowed(cert.status, DECISION_ACTIONS[decision.action]):
+        if not CERTIFICATE.allowed(status, DECISION_ACTIONS[decision.action]):
             continue
         blockers = certificate_action_blockers(
             actor=actor, certificate=cert, action=decision.action, on=today
@@ -372,11 +381,21 @@ def _certificate_page(
     ):
         resubmit = resubmit_form or f.ResubmitForm(prefix="resubmit")
     with_status_today([cert])
+    calendar = [
+        {
+            "status": CertificateStatus(c.to_status).label,
+            "on": c.effective_on,
+            "reason": StatusReason(c.reason_category).label,
+        }
+        for c in certificate_status_on(cert, _today()).unrecorded
+        if c.to_status is not None
+    ]
     return render(
         request,
         "web/cb/certificate_detail.html",
         {
             "cert": cert,
+            "calendar_unrecorded": calendar,
             "issues": list(cert.issues.order_by("-issue_number")),
             "changes": list(cert.status_changes.order_by("-effective_on", "-id")),
             "decider": decider,
@@ -414,6 +433,28 @@ def certificate_resubmit_view(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, f"{cert.number} is submitted to the Secretariat again.")
         return redirect("web:cb:certificate", pk=cert.pk)
     return _certificate_page(request, cert, resubmit_form=form, status=400)
+
+
+@require_POST
+@cb_page
+def certificate_record_calendar_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record now what the scheme's calendar did to the certificate (a suspension after a
+    missed surveillance window ...), dated when it happened, as the daily sweep would."""
+    cert = _certificate(request, pk)
+    try:
+        report = certificate_sweep(actor=current_user(request), certificate=cert, as_of=_today())
+    except DomainError as exc:
+        return error_page(request, exc)
+    done = [*report.suspended, *report.withdrawn, *report.expired]
+    if done:
+        messages.success(
+            request,
+            f"Recorded what the scheme's calendar did to {cert.number}, dated the day it "
+            "happened: see its status history.",
+        )
+    else:
+        messages.info(request, f"There was nothing left to record for {cert.number}.")
+    return redirect("web:cb:certificate", pk=cert.pk)
 
 
 # --- a decision: its form, its confirmation, the decision -------------------------------
