@@ -49,7 +49,7 @@ def test_database_url_selects_postgresql_with_health_checks(
 ) -> None:
     e = _fresh_env(monkeypatch, tmp_path, DATABASE_URL="postgres://u:p@db.example:5433/apc")
     db = e.databases()["default"]
-    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert db["ENGINE"] == "apcert.core.db.postgresql"
     assert (db["HOST"], db["PORT"], db["NAME"], db["USER"]) == ("db.example", 5433, "apc", "u")
     assert db["CONN_MAX_AGE"] is None
     assert db["CONN_HEALTH_CHECKS"] is True

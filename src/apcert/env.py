@@ -143,6 +143,10 @@ def databases() -> dict[str, dict[str, object]]:
         config: dict[str, object] = dict(
             dj_database_url.parse(DATABASE_URL, conn_max_age=None, conn_health_checks=True)
         )
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            # The same backend, its health check run at most every few seconds rather than
+            # before every request (apcert.core.db.postgresql).
+            config["ENGINE"] = "apcert.core.db.postgresql"
     else:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
         config = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "apcert.sqlite3")}

@@ -45,6 +45,7 @@ from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
 from apcert.audit.models import AuditChainHead, AuditEvent
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.core.dates import add_months
+from apcert.core.db import gather_statistics
 from apcert.core.progress import run_with_progress
 from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
 from apcert.demo.bulk import Clock, Writer, reset_sequences, write_rows
@@ -440,6 +441,7 @@ def demo_data_generate(
         report = generator.run()
         rebuild_search_index(progress)
         rebuild_visit_schedule(progress)
+        gather_statistics()
         return report
     finally:
         tqdm.monitor_interval = monitor

@@ -52,15 +52,16 @@ def public_certificate(number: str) -> Certificate | None:
 def public_issue(number: str, issue_number: int) -> CertificateIssue | None:
     """One issue of a public certificate, with its certificate's CB and scheme, or ``None``
     when there is no such certificate, it is a draft, or it has no such issue."""
-    return (
+    # A join on the certificate's number (unique, indexed), its status read from that row:
+    # one certificate and one issue read, however large the register. (An ``IN`` over the
+    # public certificates made SQLite walk every one of them.)
+    found = (
         CertificateIssue.objects.select_related("certificate__cb", "certificate__scheme")
-        .filter(
-            certificate__in=public_certificates(),
-            certificate__number=number,
-            issue_number=issue_number,
-        )
-        .first()
+        .filter(certificate__number=number, issue_number=issue_number)
+        .exclude(certificate__status=CertificateStatus.DRAFT)
+        .order_by()[:1]
     )
+    return next(iter(found), None)
 
 
 def issues_of(certificate: Certificate) -> list[CertificateIssue]:

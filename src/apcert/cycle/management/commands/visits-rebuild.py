@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
+from apcert.core.db import gather_statistics
 from apcert.core.errors import DomainError
 from apcert.core.progress import run_with_progress
 from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
@@ -40,4 +41,5 @@ class Command(BaseCommand):
                 f"visits-rebuild: the schedule could not be written ({error}); is the database "
                 "migrated? Run `apcert migrate` first."
             ) from None
+        gather_statistics()
         self.stdout.write(f"visits-rebuild: the visits of {done} live certificates planned")

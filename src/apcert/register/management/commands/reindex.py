@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate
+from apcert.core.db import gather_statistics
 from apcert.core.progress import run_with_progress
 from apcert.register.index import index_check, index_rebuild
 
@@ -42,4 +43,5 @@ class Command(BaseCommand):
             desc="search index",
             run=index_rebuild,
         )
+        gather_statistics()
         self.stdout.write(f"reindex: {done} certificates indexed")

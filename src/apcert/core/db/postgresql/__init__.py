@@ -1,0 +1,1 @@
+"""PostgreSQL, with connection health checks kept off the per-request path."""
