@@ -121,6 +121,14 @@ def _snapshot() -> dict[str, Any]:
     }
 
 
+def _calendar_suspended(cert: Certificate, day: dt.date) -> bool:
+    """Whether every read says ``cert`` is suspended on ``day`` by the calendar alone (a
+    suspension nobody recorded, and no end of the certificate by then)."""
+    on = certificate_status_on(cert, day)
+    changes = [c.to_status for c in on.unrecorded if c.to_status is not None]
+    return changes == ["suspended"]
+
+
 def _noon(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
 
@@ -168,13 +176,20 @@ class CertificateLifecycle(RuleBasedStateMachine):
         call: Callable[[], object],
         rule_codes: frozenset[str] = frozenset(),
     ) -> None:
-        status = Certificate.objects.get(pk=cert.pk).status
+        stored = Certificate.objects.get(pk=cert.pk)
+        # A suspension that the calendar made (a missed surveillance window) and that no
+        # sweep has recorded: a decision records it first, dated when it happened, and is
+        # then taken from the suspended status; a second suspension is refused.
+        by_calendar = _calendar_suspended(stored, self.today)
+        status = "suspended" if by_calendar else stored.status
         before = _snapshot()
         try:
             call()
         except DomainError as exc:
             assert _snapshot() == before, f"{action} was refused ({exc.code}) but wrote"
-            if CERTIFICATE.allowed(status, action):
+            if by_calendar and action == "suspend":
+                assert exc.code == "certificate.suspended_by_calendar", exc
+            elif CERTIFICATE.allowed(status, action):
                 assert exc.code in rule_codes, f"unexpected refusal of {action}: {exc}"
                 self._check_dated_refusal(cert, exc)
             else:
@@ -187,8 +202,17 @@ class CertificateLifecycle(RuleBasedStateMachine):
         assert row.status == target
         self.expected_status[cert.pk] = target
         after = _snapshot()
-        assert after["audit_events"] == before["audit_events"] + 1
-        assert after["status_changes"] == before["status_changes"] + int(target != status)
+        recorded = int(by_calendar)  # the calendar's suspension, recorded before the decision
+        assert after["audit_events"] == before["audit_events"] + 1 + recorded
+        assert after["status_changes"] == before["status_changes"] + recorded + int(
+            target != status
+        )
+        if by_calendar:
+            first = CertificateStatusChange.objects.filter(certificate=cert).order_by("-id")[
+                int(target != status)
+            ]
+            assert (first.to_status, first.decision_id) == ("suspended", None)
+            assert first.effective_on < self.today or first.effective_on == self.today
         new_issue = action in ("reissue", "renew")
         assert after["issues"] == before["issues"] + int(new_issue)
         issue_before = {pk: n for pk, *_, n in before["certificates"]}[cert.pk]

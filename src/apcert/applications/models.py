@@ -43,7 +43,14 @@ class Application(models.Model):
                 name="application_status_valid",
             )
         ]
-        indexes = [models.Index(fields=["cb", "status"])]
+        indexes = [
+            # A CB's list reads a page along these in its order (last submitted first), of
+            # all its applications or of those in one status, instead of sorting them all.
+            models.Index(fields=["cb", "submitted_at", "id"], name="application_cb_submitted"),
+            models.Index(
+                fields=["cb", "status", "submitted_at", "id"], name="application_cb_status_sub"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"application {self.pk} of {self.organization} to {self.cb.code}"

@@ -181,14 +181,14 @@ def applications_for_cb_staff(actor: User) -> QuerySet[Application]:
     """The applications made to the CBs where ``actor`` is active staff, in any role (the
     back office's CB section); the Secretariat sees all. An organization's own applications
     are not among them unless its CB is the actor's: the CB sees only its own clients."""
-    from apcert.bodies.models import CBStaff
+    from apcert.bodies.selectors import staff_cb_ids
 
     qs = Application.objects.select_related("organization", "cb", "scheme")
     if is_secretariat(actor):
         return qs
     if not actor.is_active:
         return qs.none()
-    return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+    return qs.filter(cb_id__in=staff_cb_ids(actor))
 
 
 if TYPE_CHECKING:  # the organization section's selectors, below

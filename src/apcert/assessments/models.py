@@ -16,6 +16,11 @@ from apcert.assessments.choices import (
     TeamRole,
 )
 
+#: The most days an assessment lasts, its first and last included. The visits of the scheme
+#: last days, not weeks; the bound also lets a calendar read a month's assessments as a
+#: range of first days (a few weeks before the month to its end) rather than every earlier one.
+MAX_ASSESSMENT_DAYS = 31
+
 
 class Assessment(models.Model):
     """A visit or review by a CB's team: initial, surveillance, re-assessment, scope
@@ -69,7 +74,19 @@ class Assessment(models.Model):
                 name="assessment_has_subject",
             ),
         ]
-        indexes = [models.Index(fields=["cb", "status"])]
+        indexes = [
+            # A CB's lists read a page along these in their order (first day, then id), of
+            # all its assessments or of those in one status, instead of sorting them all.
+            models.Index(fields=["cb", "start_date", "id"], name="assessment_cb_start"),
+            models.Index(
+                fields=["cb", "status", "start_date", "id"], name="assessment_cb_status_start"
+            ),
+            # A certificate's assessments by a CB, in the same order (its page, its planning):
+            # both equalities and the order, so no planner prefers the CB's whole list.
+            models.Index(
+                fields=["certificate", "cb", "start_date", "id"], name="assessment_cert_start"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.start_date}..{self.end_date} ({self.cb.code})"

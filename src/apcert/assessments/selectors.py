@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from apcert.assessments.choices import (
     REPORT_ISSUED_STATUSES,
@@ -14,6 +14,7 @@ from apcert.assessments.choices import (
     FindingStatus,
 )
 from apcert.assessments.models import (
+    MAX_ASSESSMENT_DAYS,
     Assessment,
     CorrectiveAction,
     EvidenceFile,
@@ -21,7 +22,7 @@ from apcert.assessments.models import (
     TeamMember,
 )
 from apcert.audit.selectors import HistoryEntry, record_history
-from apcert.bodies.models import CBStaff
+from apcert.bodies.selectors import staff_cb_ids
 from apcert.core.permissions import is_secretariat
 from apcert.organizations.models import OrganizationMember
 
@@ -53,14 +54,17 @@ def assessments_for_cb_staff(actor: User) -> QuerySet[Assessment]:
         return qs
     if not actor.is_active:
         return qs.none()
-    return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+    return qs.filter(cb_id__in=staff_cb_ids(actor))
 
 
 def assessments_on_team_of(actor: User) -> QuerySet[Assessment]:
     """The assessments of :func:`assessments_for_cb_staff` whose team ``actor`` is on, in
     any role (an assessor's own work)."""
+    # EXISTS rather than IN: a page of the list then walks the CB's assessments in the
+    # list's order and checks each against the team, stopping when the page is full,
+    # instead of reading every assessment of the person's and sorting them.
     return assessments_for_cb_staff(actor).filter(
-        pk__in=TeamMember.objects.filter(user=actor).values("assessment_id")
+        Exists(TeamMember.objects.filter(assessment=OuterRef("pk"), user=actor))
     )
 
 
@@ -78,10 +82,13 @@ def assessments_in_period(
     assessments: QuerySet[Assessment], *, first: dt.date, last: dt.date
 ) -> QuerySet[Assessment]:
     """Those of ``assessments`` that are not cancelled and take place, at least one day of
-    them, from ``first`` to ``last`` (both included), by first day."""
+    them, from ``first`` to ``last`` (both included), by first day. None lasts more than
+    ``MAX_ASSESSMENT_DAYS``, so their first days lie in a bounded range: read along the
+    index of first days, whatever the CB's history."""
+    earliest = first - dt.timedelta(days=MAX_ASSESSMENT_DAYS - 1)
     return (
         assessments.exclude(status=AssessmentStatus.CANCELLED)
-        .filter(start_date__lte=last, end_date__gte=first)
+        .filter(start_date__gte=earliest, start_date__lte=last, end_date__gte=first)
         .order_by("start_date", "pk")
     )
 

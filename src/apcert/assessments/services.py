@@ -34,6 +34,7 @@ from apcert.assessments.errors import (
     ASSESSMENT_START_BEFORE_PLANNED,
     ASSESSMENT_SUBJECT_REQUIRED,
     ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
+    ASSESSMENT_TOO_LONG,
     CORRECTIVE_ACTION_SUPERSEDED,
     FINDING_CLOSED_BEFORE_RAISED,
     FINDING_RAISED_IN_FUTURE,
@@ -42,7 +43,13 @@ from apcert.assessments.errors import (
     FINDING_STANDARD_REQUIRED,
 )
 from apcert.assessments.lifecycle import ASSESSMENT, CORRECTIVE_ACTION, FINDING
-from apcert.assessments.models import Assessment, CorrectiveAction, Finding, TeamMember
+from apcert.assessments.models import (
+    MAX_ASSESSMENT_DAYS,
+    Assessment,
+    CorrectiveAction,
+    Finding,
+    TeamMember,
+)
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
 from apcert.bodies.permissions import require_cb_role
@@ -176,6 +183,18 @@ def refuse_second_initial_assessment(application: Application, start_date: dt.da
             )
 
 
+def _check_length(start_date: dt.date, end_date: dt.date) -> None:
+    days = (end_date - start_date).days + 1
+    if days > MAX_ASSESSMENT_DAYS:
+        raise ValidationFailed(
+            f"An assessment lasts at most {MAX_ASSESSMENT_DAYS} days; from "
+            f"{format_date(start_date)} to {format_date(end_date)} is {days}. Plan a longer "
+            "visit as two assessments.",
+            code=ASSESSMENT_TOO_LONG,
+            field="end_date",
+        )
+
+
 def assessment_plan(
     *,
     actor: User,
@@ -227,6 +246,7 @@ def assessment_plan(
             code=INVALID_DATE_ORDER,
             field="end_date",
         )
+    _check_length(start_date, end_date)
     leads = [u for u, role in team if role == TeamRole.LEAD]
     if len(leads) != 1:
         raise RuleViolation(
@@ -439,6 +459,7 @@ def assessment_reschedule(
             code=INVALID_DATE_ORDER,
             field="end_date",
         )
+    _check_length(start_date, end_date)
     if not (reason or "").strip():
         raise ValidationFailed(
             "Say why the assessment is rescheduled.",

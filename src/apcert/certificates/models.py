@@ -104,6 +104,8 @@ class Certificate(models.Model):
         ]
         indexes = [
             models.Index(fields=["cb", "status"]),
+            # A CB's list reads a page along it in its order (by number).
+            models.Index(fields=["cb", "number"], name="certificate_cb_number"),
             models.Index(fields=["status", "expires_on"]),
             models.Index(fields=["lapses_on"], name="certificate_lapses_on"),
         ]

@@ -329,14 +329,14 @@ def new_scope_problems(
 def certificates_for_cb_staff(actor: User) -> QuerySet[Certificate]:
     """The certificates of the CBs where ``actor`` is active staff, in any role (the back
     office's CB section); the Secretariat sees all. Holders see theirs elsewhere."""
-    from apcert.bodies.models import CBStaff
+    from apcert.bodies.selectors import staff_cb_ids
 
     qs = Certificate.objects.select_related("cb", "organization", "scheme")
     if is_secretariat(actor):
         return qs
     if not actor.is_active:
         return qs.none()
-    return qs.filter(cb_id__in=CBStaff.objects.filter(user=actor, active=True).values("cb_id"))
+    return qs.filter(cb_id__in=staff_cb_ids(actor))
 
 
 def grant_blockers(

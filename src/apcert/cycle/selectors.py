@@ -103,7 +103,7 @@ def visits_due_for_cb_staff(
     due from ``first`` to ``last`` (both included), by due date, with certificate, holder
     and CB. The Secretariat sees every CB's, unless ``roles`` asks for a role at a CB."""
     from apcert.bodies.choices import CBRole
-    from apcert.bodies.models import CBStaff
+    from apcert.bodies.selectors import staff_cb_ids
     from apcert.core.permissions import is_secretariat
 
     qs = (
@@ -115,10 +115,7 @@ def visits_due_for_cb_staff(
         return qs
     if not actor.is_active:
         return qs.none()
-    staff = CBStaff.objects.filter(user=actor, active=True)
-    if roles:
-        staff = staff.filter(role__in=(*roles, CBRole.ADMIN))
-    return qs.filter(cb_id__in=staff.values("cb_id"))
+    return qs.filter(cb_id__in=staff_cb_ids(actor, roles=(*roles, CBRole.ADMIN) if roles else ()))
 
 
 # --- the health of the daily sweep ----------------------------------------------------------
