@@ -41,6 +41,7 @@ from apcert.certificates.models import (
     CertificateNumberSequence,
     CertificateStatusChange,
     Decision,
+    StatusTally,
 )
 from apcert.certificates.numbering import format_number
 from apcert.certificates.selectors import (
@@ -55,6 +56,7 @@ from apcert.certificates.snapshots import (
     sites_of,
     standards_of,
 )
+from apcert.certificates.tallies import status_tallies_problems
 from apcert.core.dates import add_months
 from apcert.credentials.models import SigningKey
 from apcert.cycle.models import ScheduledVisit
@@ -264,6 +266,11 @@ def test_the_visit_schedule_is_stored_for_every_live_certificate(demo: DemoRepor
         live.values_list("pk", flat=True)
     )
     assert visit_schedule_check() == []
+
+
+def test_the_kept_status_counts_agree_with_the_certificates(demo: DemoReport) -> None:
+    assert status_tallies_problems() == []
+    assert StatusTally.objects.exists()
 
 
 def test_the_audit_chain_verifies_with_one_event_per_change(demo: DemoReport) -> None:

@@ -70,6 +70,7 @@ from apcert.certificates.services import (
     certificate_suspend,
     certificate_withdraw,
 )
+from apcert.certificates.tallies import status_tallies_problems
 from apcert.core.errors import DomainError
 from apcert.organizations.services import organization_rename
 from tests.factories import DAY0, World
@@ -484,6 +485,10 @@ class CertificateLifecycle(RuleBasedStateMachine):
         self._tick(days)
 
     # --- invariants ---------------------------------------------------------------------------
+
+    @invariant()
+    def kept_counts_agree_with_a_count_from_scratch(self) -> None:
+        assert status_tallies_problems() == []
 
     @invariant()
     def certificate_numbers_are_unique(self) -> None:

@@ -17,7 +17,11 @@ from django.urls import reverse
 from apcert.accounts.models import User
 from apcert.assessments.models import Finding
 from apcert.certificates.models import Certificate
-from apcert.certificates.services import certificate_suspend
+from apcert.certificates.services import (
+    certificate_restore,
+    certificate_suspend,
+    certificate_withdraw,
+)
 from apcert.cycle import dashboard
 from apcert.cycle.dashboard import DashboardScope, status_history
 from apcert.cycle.selectors import visits_due, visits_overdue
@@ -186,6 +190,42 @@ def test_status_history_counts_per_month_from_the_status_changes(world: World) -
         m.total == 0
         for m in status_history(scope=DashboardScope(cb_ids=(0,)), as_of=D(2026, 8, 15))
     )
+
+
+@pytest.mark.parametrize(
+    "as_of", [D(2026, 5, 31), D(2026, 6, 9), D(2026, 6, 10), D(2026, 6, 30), D(2028, 7, 1)]
+)
+def test_the_kept_counts_give_the_history_a_count_from_the_changes_gives(
+    world: World, as_of: dt.date
+) -> None:
+    # Given three certificates granted on 2026-03-24: one suspended on 10 June and
+    # restored on 20 July, one withdrawn on 10 June, one left current (the calendar
+    # suspends and ends it later, which no sweep records)
+    a, b, _ = world.granted(), world.granted(), world.granted()
+    t = world.team
+    certificate_suspend(
+        actor=t.decision_maker, certificate=a, reason_category="complaint",
+        reason="Complaint", decided_on=D(2026, 6, 10),
+    )  # fmt: skip
+    certificate_restore(
+        actor=t.decision_maker, certificate=a, reason="Resolved", decided_on=D(2026, 7, 20)
+    )
+    certificate_withdraw(
+        actor=t.decision_maker, certificate=b, reason_category="misuse",
+        reason="Misuse", decided_on=D(2026, 6, 10),
+    )  # fmt: skip
+
+    # When the history is read as of a day before, on, or after those changes, from the
+    # CB's kept counts and, for comparison, counted from the changes (a scope that names an
+    # organization is counted on read; organization 0 has no certificate)
+    kept = status_history(scope=DashboardScope(cb_ids=(t.cb.pk,)), as_of=as_of)
+    counted = status_history(
+        scope=DashboardScope(cb_ids=(t.cb.pk,), organization_ids=(0,)), as_of=as_of
+    )
+
+    # Then both say the same, month by month
+    assert [(m.month, m.counts) for m in kept] == [(m.month, m.counts) for m in counted]
+    assert kept[-1].total == (0 if as_of < D(2026, 3, 24) else 3)
 
 
 def test_the_plot_is_an_accessible_inline_svg_with_its_table(client: Client, world: World) -> None:

@@ -178,6 +178,45 @@ class CertificateStatusChange(models.Model):
         return f"{self.certificate_id}: {self.from_status} -> {self.to_status}"
 
 
+class StatusCount(models.Model):
+    """How many of a CB's certificates are in each status now: kept by the transition
+    service with every change, so a dashboard reads a few rows, not every certificate."""
+
+    cb = models.ForeignKey("bodies.CertificationBody", on_delete=models.PROTECT)
+    status = models.CharField(max_length=20, choices=CertificateStatus.choices)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["cb", "status"], name="status_count_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.cb_id} {self.status}: {self.n}"
+
+
+class StatusTally(models.Model):
+    """How many of a CB's certificates changed from one status to another in a month (by
+    the change's effective day): kept by the transition service with every change, so the
+    dashboards' history of 24 months reads a few hundred rows, however many changes."""
+
+    cb = models.ForeignKey("bodies.CertificationBody", on_delete=models.PROTECT)
+    #: The first day of the month.
+    month = models.DateField()
+    from_status = models.CharField(max_length=20, choices=CertificateStatus.choices)
+    to_status = models.CharField(max_length=20, choices=CertificateStatus.choices)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cb", "month", "from_status", "to_status"], name="status_tally_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["month"], name="status_tally_month")]
+
+    def __str__(self) -> str:
+        return f"{self.cb_id} {self.month}: {self.from_status} -> {self.to_status} x{self.n}"
+
+
 class CertificateNumberSequence(models.Model):
     """The last serial committed by a CB in a year. Locked row by row when a number is
     taken and only ever incremented, so a number that was ever committed is never given

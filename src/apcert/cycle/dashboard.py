@@ -18,13 +18,19 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from apcert.assessments.models import Finding
 from apcert.assessments.selectors import AWAITED_GRADES, AWAITED_STATUSES, findings_late_on
 from apcert.certificates.choices import PUBLIC_STATUSES
-from apcert.certificates.models import Certificate, CertificateStatusChange
+from apcert.certificates.models import (
+    Certificate,
+    CertificateStatusChange,
+    StatusCount,
+    StatusTally,
+)
 from apcert.certificates.selectors import certificate_statuses_on
 from apcert.certificates.timeline import StatusOnDay
 from apcert.cycle.models import ScheduledVisit
@@ -274,6 +280,131 @@ def _month_start(day: dt.date, back: int = 0) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+Counts = dict[str, int]
+
+
+def _add(totals: Counts, net: Counts) -> None:
+    for s in PUBLIC_STATUSES:
+        totals[s] += net[s]
+
+
+def _net(row: dict[str, Any]) -> Counts:
+    return {s: row[f"in_{s}"] - row[f"out_{s}"] for s in PUBLIC_STATUSES}
+
+
+def _by_pair(**more: Any) -> dict[str, Any]:
+    """Counts of changes into and out of each public status (``Count`` or ``Sum`` of ``n``)."""
+    value = more.pop("value", None)
+    return {
+        **{
+            f"in_{s}": Sum("n", filter=Q(to_status=s), default=0)
+            if value == "n"
+            else Count("pk", filter=Q(to_status=s))
+            for s in PUBLIC_STATUSES
+        },
+        **{
+            f"out_{s}": Sum("n", filter=Q(from_status=s), default=0)
+            if value == "n"
+            else Count("pk", filter=Q(from_status=s))
+            for s in PUBLIC_STATUSES
+        },
+    }
+
+
+def _days_walked(
+    changes: Iterable[dict[str, Any]],
+    running: Counts,
+    per_month: dict[dt.date, Counts],
+    as_of: dt.date,
+) -> None:
+    """Walk changes grouped by day back from ``running``; those on or before ``as_of`` also
+    count in their month."""
+    for row in changes:
+        net = _net(row)
+        for s in PUBLIC_STATUSES:  # back to the start of the first month
+            running[s] -= net[s]
+        if row["effective_on"] > as_of:
+            continue  # recorded, but after the day asked: in no month shown
+        _add(
+            per_month.setdefault(
+                row["effective_on"].replace(day=1), dict.fromkeys(PUBLIC_STATUSES, 0)
+            ),
+            net,
+        )
+
+
+def _counted_on_read(
+    scope: DashboardScope, first: dt.date, as_of: dt.date
+) -> tuple[Counts, dict[dt.date, Counts]]:
+    """Now and per month, counted from the certificates and changes in ``scope``."""
+    now = dict(
+        Certificate.objects.filter(scope.certificates(), status__in=PUBLIC_STATUSES)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    running = {s: now.get(s, 0) for s in PUBLIC_STATUSES}
+    per_month: dict[dt.date, Counts] = {}
+    # Grouped by day, then added up by month here: at most one row a day of the window, and
+    # no date function per change row (SQLite runs Django's month truncation in Python).
+    _days_walked(
+        CertificateStatusChange.objects.filter(
+            scope.certificates("certificate__"), effective_on__gte=first
+        )
+        .values("effective_on")
+        .annotate(**_by_pair())
+        .order_by(),
+        running,
+        per_month,
+        as_of,
+    )
+    return running, per_month
+
+
+def _counted_from_tallies(
+    scope: DashboardScope, first: dt.date, as_of: dt.date
+) -> tuple[Counts, dict[dt.date, Counts]]:
+    """Now and per month from the kept counts of the CBs in ``scope``; the month of
+    ``as_of`` (and any after it) from the changes themselves, by day."""
+    cbs = Q() if scope.everything else Q(cb_id__in=scope.cb_ids)
+    now = dict(
+        StatusCount.objects.filter(cbs, status__in=PUBLIC_STATUSES)
+        .values_list("status")
+        .annotate(total=Sum("n"))
+        .order_by()
+    )
+    running = {s: now.get(s, 0) for s in PUBLIC_STATUSES}
+    per_month: dict[dt.date, Counts] = {}
+    this_month = as_of.replace(day=1)
+    for row in (
+        StatusTally.objects.filter(cbs, month__gte=first)
+        .exclude(month=this_month)
+        .values("month")
+        .annotate(**_by_pair(value="n"))
+        .order_by()
+    ):
+        net = _net(row)
+        for s in PUBLIC_STATUSES:
+            running[s] -= net[s]
+        if row["month"] < this_month:
+            _add(per_month.setdefault(row["month"], dict.fromkeys(PUBLIC_STATUSES, 0)), net)
+    next_month = _month_start(as_of, -1)
+    _days_walked(
+        CertificateStatusChange.objects.filter(
+            scope.certificates("certificate__"),
+            effective_on__gte=this_month,
+            effective_on__lt=next_month,
+        )
+        .values("effective_on")
+        .annotate(**_by_pair())
+        .order_by(),
+        running,
+        per_month,
+        as_of,
+    )
+    return running, per_month
+
+
 def status_history(
     *,
     scope: DashboardScope,
@@ -283,46 +414,21 @@ def status_history(
 ) -> list[StatusMonth]:
     """Certificates by public status at the end of each of the last ``months`` months.
 
-    Counted in the database in two aggregate queries, neither of which reads the history
-    before the window: the certificates in each status now (an index count), and the
-    changes per status and day from the first month on. Walking those changes back from now
-    gives the count before the first month; walking them forward gives each month's end. A
-    draft is never public and is not counted. The changes of the ``stale`` certificates
-    (:func:`stale_statuses`) that the sweep has not recorded yet count from their dates, as
-    if recorded.
+    From the certificates in each status now and the changes per month from the first month
+    on: walking those changes back from now gives the count before the first month; walking
+    them forward gives each month's end. For a CB (or the Secretariat) both are read from the
+    counts the transition service keeps (:mod:`apcert.certificates.tallies`): a few hundred
+    rows however large the register, and the changes of the month of ``as_of`` day by day,
+    so that those after it count in no month shown. For an organization's users they are
+    counted from its own certificates. A draft is never public and is not counted. The
+    changes of the ``stale`` certificates (:func:`stale_statuses`) that the sweep has not
+    recorded yet count from their dates, as if recorded.
     """
     first = _month_start(as_of, months - 1)
-    now = dict(
-        Certificate.objects.filter(scope.certificates(), status__in=PUBLIC_STATUSES)
-        .values_list("status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    running = {s: now.get(s, 0) for s in PUBLIC_STATUSES}
-    per_month: dict[dt.date, dict[str, int]] = {}
-    # Grouped by day, then added up by month here: at most one row a day of the window, and
-    # no date function per change row (SQLite runs Django's month truncation in Python).
-    for row in (
-        CertificateStatusChange.objects.filter(
-            scope.certificates("certificate__"), effective_on__gte=first
-        )
-        .values("effective_on")
-        .annotate(
-            **{f"in_{s}": Count("pk", filter=Q(to_status=s)) for s in PUBLIC_STATUSES},
-            **{f"out_{s}": Count("pk", filter=Q(from_status=s)) for s in PUBLIC_STATUSES},
-        )
-        .order_by()
-    ):
-        net = {s: row[f"in_{s}"] - row[f"out_{s}"] for s in PUBLIC_STATUSES}
-        for s in PUBLIC_STATUSES:  # back to the start of the first month
-            running[s] -= net[s]
-        if row["effective_on"] > as_of:
-            continue  # recorded, but after the day asked: in no month shown
-        totals = per_month.setdefault(
-            row["effective_on"].replace(day=1), dict.fromkeys(PUBLIC_STATUSES, 0)
-        )
-        for s in PUBLIC_STATUSES:
-            totals[s] += net[s]
+    if scope.organization_ids or scope.empty:
+        running, per_month = _counted_on_read(scope, first, as_of)
+    else:
+        running, per_month = _counted_from_tallies(scope, first, as_of)
     for cert, status in stale:
         before = cert.status
         for change in status.unrecorded:

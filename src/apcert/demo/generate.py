@@ -44,6 +44,7 @@ from apcert.accounts.models import User
 from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
 from apcert.audit.models import AuditChainHead, AuditEvent
 from apcert.certificates.models import Certificate, CertificateNumberSequence
+from apcert.certificates.tallies import status_tallies_rebuild
 from apcert.core.dates import add_months
 from apcert.core.db import gather_statistics
 from apcert.core.progress import run_with_progress
@@ -441,6 +442,7 @@ def demo_data_generate(
         report = generator.run()
         rebuild_search_index(progress)
         rebuild_visit_schedule(progress)
+        status_tallies_rebuild()
         gather_statistics()
         return report
     finally:

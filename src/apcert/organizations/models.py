@@ -27,6 +27,8 @@ class Organization(models.Model):
                 name="organization_registration_unique",
             )
         ]
+        # The Secretariat's list reads a page along it in its order (by name).
+        indexes = [models.Index(fields=["legal_name", "id"], name="organization_name")]
 
     def __str__(self) -> str:
         return self.legal_name

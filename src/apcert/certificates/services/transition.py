@@ -20,6 +20,7 @@ from apcert.audit.services import audit_record
 from apcert.certificates.derived import certificate_changed
 from apcert.certificates.lifecycle import CERTIFICATE
 from apcert.certificates.models import Certificate, CertificateStatusChange, Decision
+from apcert.certificates.tallies import tally_status_change
 
 if TYPE_CHECKING:
     from apcert.accounts.models import User
@@ -102,6 +103,12 @@ def certificate_transition(
             reason_category=reason_category,
             reason=reason,
             decision=decision,
+        )
+        tally_status_change(
+            cb_id=cert.cb_id,
+            effective_on=effective_on,
+            from_status=from_status,
+            to_status=cert.status,
         )
     certificate_changed(cert)
     if audit:
