@@ -193,7 +193,16 @@ def test_status_history_counts_per_month_from_the_status_changes(world: World) -
 
 
 @pytest.mark.parametrize(
-    "as_of", [D(2026, 5, 31), D(2026, 6, 9), D(2026, 6, 10), D(2026, 6, 30), D(2028, 7, 1)]
+    "as_of",
+    [
+        D(2026, 5, 31),
+        D(2026, 6, 9),
+        D(2026, 6, 10),
+        D(2026, 6, 30),
+        D(2026, 7, 20),
+        D(2026, 8, 1),
+        D(2028, 7, 1),
+    ],
 )
 def test_the_kept_counts_give_the_history_a_count_from_the_changes_gives(
     world: World, as_of: dt.date
@@ -222,9 +231,14 @@ def test_the_kept_counts_give_the_history_a_count_from_the_changes_gives(
     counted = status_history(
         scope=DashboardScope(cb_ids=(t.cb.pk,), organization_ids=(0,)), as_of=as_of
     )
+    # and read on that day itself (its month then read from the month's tally alone)
+    with time_machine.travel(dt.datetime.combine(as_of, dt.time(12), tzinfo=dt.UTC)):
+        on_the_day = status_history(scope=DashboardScope(cb_ids=(t.cb.pk,)), as_of=as_of)
 
     # Then both say the same, month by month
     assert [(m.month, m.counts) for m in kept] == [(m.month, m.counts) for m in counted]
+    if as_of != D(2026, 6, 9):  # on 9 June, no change could yet take effect on the 10th
+        assert [(m.month, m.counts) for m in on_the_day] == [(m.month, m.counts) for m in counted]
     assert kept[-1].total == (0 if as_of < D(2026, 3, 24) else 3)
 
 

@@ -18,6 +18,8 @@ from apcert.certificates.models import (
     Decision,
     DecisionDeferral,
     PublicationReview,
+    StatusCount,
+    StatusTally,
 )
 from apcert.core.admin import ReadOnlyAdmin, ReadOnlyInline
 
@@ -220,3 +222,20 @@ class DecisionDeferralAdmin(ReadOnlyAdmin):
     list_select_related = ("assessment__cb", "deferred_by")
     search_fields = ("reason", "deferred_by__username", "deferred_by__full_name")
     date_hierarchy = "deferred_on"
+
+
+@admin.register(StatusCount)
+class StatusCountAdmin(ReadOnlyAdmin):
+    list_display = ("cb", "status", "n")
+    list_filter = ("status",)
+    list_select_related = ("cb",)
+    search_fields = ("cb__code",)
+
+
+@admin.register(StatusTally)
+class StatusTallyAdmin(ReadOnlyAdmin):
+    list_display = ("cb", "month", "from_status", "to_status", "n")
+    list_filter = ("to_status", "from_status")
+    list_select_related = ("cb",)
+    search_fields = ("cb__code",)
+    date_hierarchy = "month"

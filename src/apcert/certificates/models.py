@@ -108,6 +108,8 @@ class Certificate(models.Model):
             models.Index(fields=["cb", "number"], name="certificate_cb_number"),
             models.Index(fields=["status", "expires_on"]),
             models.Index(fields=["lapses_on"], name="certificate_lapses_on"),
+            # A CB's dashboard: its certificates whose stored status no longer holds.
+            models.Index(fields=["cb", "lapses_on"], name="certificate_cb_lapses_on"),
         ]
 
     def __str__(self) -> str:

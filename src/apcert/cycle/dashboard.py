@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from apcert.assessments.models import Finding
 from apcert.assessments.selectors import AWAITED_GRADES, AWAITED_STATUSES, findings_late_on
@@ -364,8 +365,8 @@ def _counted_on_read(
 def _counted_from_tallies(
     scope: DashboardScope, first: dt.date, as_of: dt.date
 ) -> tuple[Counts, dict[dt.date, Counts]]:
-    """Now and per month from the kept counts of the CBs in ``scope``; the month of
-    ``as_of`` (and any after it) from the changes themselves, by day."""
+    """Now and per month from the kept counts of the CBs in ``scope``; read as of a day
+    before today, the month of ``as_of`` from the changes themselves, by day."""
     cbs = Q() if scope.everything else Q(cb_id__in=scope.cb_ids)
     now = dict(
         StatusCount.objects.filter(cbs, status__in=PUBLIC_STATUSES)
@@ -376,18 +377,21 @@ def _counted_from_tallies(
     running = {s: now.get(s, 0) for s in PUBLIC_STATUSES}
     per_month: dict[dt.date, Counts] = {}
     this_month = as_of.replace(day=1)
-    for row in (
-        StatusTally.objects.filter(cbs, month__gte=first)
-        .exclude(month=this_month)
-        .values("month")
-        .annotate(**_by_pair(value="n"))
-        .order_by()
-    ):
+    # No change takes effect after today (a decision is dated today or earlier, the sweep
+    # records what is due by today): read as of today, the month's count is the month's
+    # tally. Read as of an earlier day, the month of that day is read by day.
+    by_day = as_of < timezone.localdate()
+    tallies = StatusTally.objects.filter(cbs, month__gte=first)
+    if by_day:
+        tallies = tallies.exclude(month=this_month)
+    for row in tallies.values("month").annotate(**_by_pair(value="n")).order_by():
         net = _net(row)
         for s in PUBLIC_STATUSES:
             running[s] -= net[s]
-        if row["month"] < this_month:
+        if row["month"] <= this_month:
             _add(per_month.setdefault(row["month"], dict.fromkeys(PUBLIC_STATUSES, 0)), net)
+    if not by_day:
+        return running, per_month
     next_month = _month_start(as_of, -1)
     _days_walked(
         CertificateStatusChange.objects.filter(
