@@ -185,6 +185,8 @@ NOTIFICATION_RECENT_DAYS = env.NOTIFICATION_RECENT_DAYS
 # The certificate PDF's font, made once from the variable font in its wheel and kept here
 # (apcert.documents.fonts.regular_face).
 DOCUMENT_FONT_DIR = env.VAR_DIR / "fonts"
+# Certificate PDFs drawn once and kept, one file per issue (apcert.documents.pdf_store).
+DOCUMENT_PDF_DIR = env.VAR_DIR / "pdf"
 DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
 
 LOGGING = {

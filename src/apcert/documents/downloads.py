@@ -1,6 +1,7 @@
 """The certificate PDF as the register serves it: a public issue, its signed credential
 (once its CB has a signing key), the file name to save it under, and, while the certificate
-is not current, its status today marked across every page."""
+is not current, its status today marked across every page. Drawn once for the same facts
+and kept (:mod:`apcert.documents.pdf_store`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from apcert.credentials.services import credential_for_issue
 from apcert.documents.attachments import file_stem
 from apcert.documents.certificate_pdf import render_certificate_pdf
 from apcert.documents.links import verification_url
+from apcert.documents.pdf_store import kept_pdf
 from apcert.register import selectors
 from apcert.register.status_words import status_words
 
@@ -38,10 +40,13 @@ def public_issue_pdf(number: str, issue_number: int) -> IssuePdf | None:
     # The status today, whether or not the sweep has recorded what the calendar did: a PDF
     # downloaded after the certificate expired by date says so though no job has run.
     words = status_words(certificate_status_on(issue.certificate))
-    content = render_certificate_pdf(
+    credential = issue_credential(issue)
+    url = verification_url(issue.certificate.number, issue.issue_number)
+    content = kept_pdf(
         issue,
-        credential=issue_credential(issue),
-        verify_url=verification_url(issue.certificate.number, issue.issue_number),
-        mark=words.mark,
+        {"credential": credential, "verify_url": url, "mark": words.mark},
+        lambda: render_certificate_pdf(
+            issue, credential=credential, verify_url=url, mark=words.mark
+        ),
     )
     return IssuePdf(filename=file_stem(number, issue_number) + ".pdf", content=content)
