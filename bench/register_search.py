@@ -7,6 +7,9 @@ certificate number, a holder's name, the same with a typo, a city, a scope word,
 filters, filters alone, no query at all, a word sorted by expiry, page 5 of a common word),
 then:
 
+0. cold, in the database: ``--cold`` (1,000) other searches of the same kinds, each run once,
+   before anything else of this process has run a search: what a register meets when its
+   visitors search for different things (the warm figures below repeat the mix);
 1. in the database: calls ``apcert.register.search.search(SearchQuery(...))`` in this
    process, one search at a time, passes of the shuffled mix for ``--duration`` seconds;
 2. over HTTP: asks ``GET /api/public/search?...`` of apcert served as ``apcert serve`` serves
@@ -18,8 +21,9 @@ then:
 
 Prints p50/p95 per kind of search and overall for each, then one summary table. Targets:
 p95 under 10 ms in the database and under 50 ms end to end, on SQLite with
-1,000,000 certificates. ``--sql`` adds one pass that times every SQL statement and shows
-where each kind of search spends its time; ``--show`` prints each search with its total.
+1,000,000 certificates. ``--sql`` adds one pass that times every SQL statement, its execute
+and the fetches of its rows, and shows where each kind of search spends its time;
+``--show`` prints each search with its total.
 The figures and how to read them: docs/benchmarks.md.
 """
 
@@ -85,6 +89,13 @@ def main() -> None:
         "--per-kind", type=int, default=20, help="distinct searches of each kind (default 20)"
     )
     parser.add_argument("--seed", type=int, default=1, help="picks the searches (default 1)")
+    parser.add_argument(
+        "--cold",
+        type=int,
+        default=1000,
+        help="distinct searches run once each, first, before any warm-up (default 1,000; "
+        "0 skips them)",
+    )
     parser.add_argument("--skip-db", action="store_true", help="only the HTTP side")
     parser.add_argument("--skip-http", action="store_true", help="only the database side")
     parser.add_argument(
@@ -114,6 +125,14 @@ def main() -> None:
 
     db: dict[str, list[float]] = {}
     http: dict[str, dict[str, list[float]]] = {}
+    if not args.skip_db and args.cold:
+        cold = build_mix(-(-args.cold // len(KINDS)), args.seed + 1)
+        report(
+            f"in the database, cold: {len(cold):,} distinct searches, each run once, before "
+            "any other search of this process (what the OS has cached is not controlled)",
+            measure_once(cold),
+            DB_TARGET_MS,
+        )
     if not args.skip_db:
         db = measure_db(searches, args)
         report("in the database: search(SearchQuery(...)) in-process", db, DB_TARGET_MS)
@@ -234,6 +253,21 @@ def measure_db(searches: list[Search], args: argparse.Namespace) -> dict[str, li
     return passes(queries, run, args.duration, args.seed, measure=True)
 
 
+def measure_once(searches: list[Search]) -> dict[str, list[float]]:
+    """Each search run once, in a shuffled order: no search meets a cache it warmed."""
+    from apcert.register.search import SearchQuery, search
+
+    order = [(x.kind, SearchQuery.from_params(x.params)) for x in searches]
+    random.Random(len(order)).shuffle(order)
+    times: dict[str, list[float]] = {}
+    s.progress(f"in the database, cold: {len(order):,} distinct searches, once each")
+    for kind, query in order:
+        t0 = time.perf_counter()
+        search(query)
+        times.setdefault(kind, []).append(time.perf_counter() - t0)
+    return times
+
+
 def passes(
     items: list[Any],
     run: Callable[[Any], None],
@@ -282,26 +316,66 @@ def sql_breakdown(searches: list[Search]) -> None:
             shape = re.sub(r"'[^']*'", "?", shape)
             spent.setdefault(current[0], {}).setdefault(shape, []).append(time.perf_counter() - t0)
 
-    totals: dict[str, float] = {}
-    with connection.execute_wrapper(timer):
-        for x in searches:
-            current[0] = x.kind
-            query = SearchQuery.from_params(x.params)
+    # SQLite runs most of a statement while its rows are fetched, not in execute(): the
+    # fetches are timed too, and counted to the statement the cursor last ran.
+    from django.db.backends import utils
+
+    last: dict[int, str] = {}
+    fetched: dict[str, dict[str, list[float]]] = {}
+    # Django's cursor wrapper hands fetches to the driver's cursor through __getattr__:
+    # methods of the same names on the class, for this pass only, are found first.
+    names = ("fetchone", "fetchmany", "fetchall")
+
+    def timed_fetch(name: str) -> Any:
+        def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
             t0 = time.perf_counter()
-            search(query)
-            totals[x.kind] = totals.get(x.kind, 0.0) + time.perf_counter() - t0
+            try:
+                return getattr(self.cursor, name)(*args, **kwargs)
+            finally:
+                shape = last.get(id(self.cursor), "?")
+                fetched.setdefault(current[0], {}).setdefault(shape, []).append(
+                    time.perf_counter() - t0
+                )
+
+        return fetch
+
+    def remembered(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        shape = re.sub(r"'[^']*'", "?", " ".join(sql.split()))
+        last[id(context["cursor"].cursor)] = shape
+        return timer(execute, sql, params, many, context)
+
+    totals: dict[str, float] = {}
+    for name in names:
+        setattr(utils.CursorWrapper, name, timed_fetch(name))
+    try:
+        with connection.execute_wrapper(remembered):
+            for x in searches:
+                current[0] = x.kind
+                query = SearchQuery.from_params(x.params)
+                t0 = time.perf_counter()
+                search(query)
+                totals[x.kind] = totals.get(x.kind, 0.0) + time.perf_counter() - t0
+    finally:
+        for name in names:
+            delattr(utils.CursorWrapper, name)
+    for kind, shapes in fetched.items():
+        for shape, times in shapes.items():
+            spent.setdefault(kind, {}).setdefault(shape, []).extend(times)
     print()
-    print("where the time goes (one pass; ms summed over the searches of each kind)")
+    print(
+        "where the time goes (one pass; ms summed over the searches of each kind; each "
+        "statement's execute and the fetches of its rows)"
+    )
     for kind in KINDS:
         statements = spent.get(kind, {})
         in_sql = sum(sum(v) for v in statements.values())
         print(
             f"{kind}: {totals.get(kind, 0) * 1000:.1f} ms in all, {in_sql * 1000:.1f} ms in "
-            f"{sum(len(v) for v in statements.values())} SQL statements"
+            "SQL (execute and fetch)"
         )
         ranked = sorted(statements.items(), key=lambda item: -sum(item[1]))
         for shape, times in ranked[:3]:
-            print(f"  {sum(times) * 1000:8.1f} ms  x{len(times):<3} {shape[:160]}")
+            print(f"  {sum(times) * 1000:8.1f} ms  {shape[:160]}")
 
 
 # --- over HTTP ------------------------------------------------------------------------------
