@@ -419,6 +419,51 @@ def test_demo_data_command_fills_once_and_if_empty_skips(reference: None) -> Non
         call_command("demo-data", certificates=12, seed=3, quiet=True)
 
 
+@pytest.mark.parametrize("stopped_in", ["search index", "visit schedule", "status counts"])
+def test_a_load_stopped_while_building_derived_data_is_completed_by_if_empty(
+    reference: None, stopped_in: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from io import StringIO
+
+    from apcert.cycle.schedule import visit_schedule_check
+    from apcert.demo import generate
+    from apcert.register.index import index_check
+
+    # Given a load killed while it built one of its derived tables (each is built in one
+    # transaction, so it is left empty), and so the ones after it never built
+    phases = ["search index", "visit schedule", "status counts"]
+    after = phases[phases.index(stopped_in) :]
+
+    class Killed(BaseException):
+        pass
+
+    def killed(*args: Any, **kwargs: Any) -> Any:
+        raise Killed
+
+    monkeypatch.setattr(
+        generate,
+        {
+            "search index": "rebuild_search_index",
+            "visit schedule": "rebuild_visit_schedule",
+            "status counts": "status_tallies_rebuild",
+        }[stopped_in],
+        killed,
+    )
+    with pytest.raises(Killed):
+        call_command("demo-data", certificates=12, seed=3, quiet=True, stdout=StringIO())
+    monkeypatch.undo()
+    assert generate.demo_derived_missing() == after
+
+    # When it is run again with --if-empty, it says so and completes them
+    out = StringIO()
+    call_command("demo-data", certificates=12, seed=3, if_empty=True, quiet=True, stdout=out)
+    assert "completing what an earlier run left unbuilt: " + ", ".join(after) in out.getvalue()
+    assert generate.demo_derived_missing() == []
+    assert index_check() == []
+    assert visit_schedule_check() == []
+    assert status_tallies_problems() == []
+
+
 def test_demo_accounts_sign_in_with_the_printed_passwords(demo: DemoReport) -> None:
     from io import StringIO
 

@@ -18,6 +18,8 @@ from apcert.demo.generate import (
     demo_data_generate,
     demo_data_present,
     demo_data_reference_date,
+    demo_derived_complete,
+    demo_derived_missing,
 )
 from apcert.demo.site import demo_site_conflict
 
@@ -65,6 +67,13 @@ class Command(BaseCommand):
             conflict = demo_site_conflict()
             if conflict is not None:
                 raise CommandError(f"demo-data: {conflict}")
+            missing = demo_derived_missing()
+            if missing:
+                # An earlier run stopped after writing the rows, while building these.
+                self.stdout.write(
+                    f"demo-data: completing what an earlier run left unbuilt: {', '.join(missing)}"
+                )
+                demo_derived_complete(missing, None if options["quiet"] else sys.stderr)
             made = demo_data_reference_date()
             self.stdout.write(
                 "demo-data: certificates already exist"
