@@ -14,6 +14,7 @@ from apcert.assessments.models import Assessment, CorrectiveAction
 from apcert.assessments.services import (
     assessment_issue_report,
     assessment_plan,
+    assessment_reschedule,
     assessment_start,
     corrective_action_review,
     finding_record,
@@ -232,6 +233,45 @@ def test_a_person_is_on_the_team_once(world: World) -> None:
         "assessment.duplicate_member",
         Assessment,
     )
+
+
+def test_an_assessment_lasts_at_most_31_days(world: World) -> None:
+    t = world.team
+    app = world.accepted_application()
+    err = _refused(
+        lambda: assessment_plan(
+            actor=t.manager,
+            kind="initial",
+            application=app,
+            start_date=DAY0,
+            end_date=DAY0 + 31 * DAYS,
+            team=[(t.lead, "lead")],
+        ),
+        "assessment.too_long",
+        Assessment,
+    )
+    assert err.field == "end_date" and "is 32" in str(err)
+    # 31 days, the first and last included, are planned
+    a = assessment_plan(
+        actor=t.manager,
+        kind="initial",
+        application=app,
+        start_date=DAY0,
+        end_date=DAY0 + 30 * DAYS,
+        team=[(t.lead, "lead")],
+    )
+    # and a planned one is not moved to last longer
+    _refused(
+        lambda: assessment_reschedule(
+            actor=t.manager,
+            assessment=a,
+            start_date=DAY0,
+            end_date=DAY0 + 40 * DAYS,
+            reason="Longer audit",
+        ),
+        "assessment.too_long",
+    )
+    assert Assessment.objects.get(pk=a.pk).end_date == DAY0 + 30 * DAYS
 
 
 def test_only_the_lead_starts_the_assessment(world: World) -> None:

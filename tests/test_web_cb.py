@@ -36,9 +36,10 @@ from tests.factories import DAY0, World, make_user
 pytestmark = pytest.mark.django_db
 
 CB = "/office/cb"
-#: A list page's queries, whatever the number of rows: the session and user, the count, the
-#: page, the navigation's role checks, the session's renewal. Rows add none.
-LIST_QUERIES = 15
+#: A list page's queries, whatever the number of rows: the session and user, the ids of the
+#: user's CBs (so that the page is read along an index), the count, the page, the
+#: navigation's role checks, the session's renewal. Rows add none.
+LIST_QUERIES = 16
 PDF = b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
 
 
@@ -655,8 +656,9 @@ def test_assessment_page_runs_a_bounded_number_of_queries(
         )
     login(client, world.team.lead)
     # Two more than the findings and answers: the decision's deferrals, and whether a
-    # decision rests on the issued report (which may then no longer be corrected).
-    with django_assert_max_num_queries(20):
+    # decision rests on the issued report (which may then no longer be corrected); and the
+    # ids of the user's CBs.
+    with django_assert_max_num_queries(21):
         assert client.get(f"{CB}/assessments/{a.pk}/").status_code == 200
 
 
