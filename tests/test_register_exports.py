@@ -41,6 +41,7 @@ from apcert.demo.generate import demo_data_generate
 from apcert.organizations.services import organization_create, site_create
 from apcert.register import exports, selectors
 from apcert.register.documents import certificate_document, document_on_day
+from apcert.register.models import SearchEntry
 from apcert.schemes.models import ProcessCategory
 from tests.factories import DAY0, World, make_user
 from tests.flows_support import reported, visit
@@ -369,12 +370,19 @@ def test_queries_per_chunk_do_not_grow_with_the_chunk(register: Register) -> Non
             rows = sum(n for n, _text in exports.csv_parts(chunk))
         return rows, len(captured)
 
-    # then each chunk costs four queries (certificates, latest issues, reason categories,
-    # transfer links), the first chunk three more (the CBs, the scheme it meets and its
-    # rules, which give the status of the day), and one more query finds the end: chunks of
-    # 2, 2 and 1, or one chunk of 5
-    assert queries(2) == (5, 4 * 3 + 3 + 1)
-    assert queries(5) == (5, 4 + 3 + 1)
+    # then each chunk costs one query (the certificates with the documents the index keeps),
+    # and one more query finds the end: chunks of 2, 2 and 1, or one chunk of 5
+    assert queries(2) == (5, 3 + 1)
+    assert queries(5) == (5, 1 + 1)
+    texts = {name: "".join(f.chunks(2)) for name, f in exports.FORMATS.items()}
+
+    # and where the index holds no entry for them, their documents are built from the
+    # certificates, the same text: five queries a chunk more (their rows, latest issues,
+    # reason categories, transfer links), and three (the CBs, the scheme and its rules)
+    # the first time they are met
+    SearchEntry.objects.all().delete()
+    assert queries(2) == (5, (1 + 4) * 3 + 3 + 1)
+    assert {name: "".join(f.chunks(2)) for name, f in exports.FORMATS.items()} == texts
 
 
 def test_chunks_join_to_the_same_export_whatever_their_size(register: Register) -> None:

@@ -1,20 +1,23 @@
 """Bulk export of the public register.
 
 Every certificate that is not a draft, one row (CSV) or one line (JSON Lines) each, with the
-public fields of the certificate and its latest issue only. Each JSON
-line is the certificate's public document, field for field the answer of
-``GET /api/public/certificates/{number}`` (:func:`apcert.register.documents.
-certificate_document`), built from the same selectors (holder_of, published_sites,
-public_scope_lines); each CSV row flattens that same document. A test holds the export and
-the API equal for every certificate.
+public fields of the certificate and its latest issue only. Each JSON line is the
+certificate's public document, field for field the answer of
+``GET /api/public/certificates/{number}``: the text the search index keeps for it (written
+in the same transaction as every change of the certificate, from
+:func:`apcert.register.documents.certificate_document_json`), sent as it is stored, as the
+API's fast path sends it. Where the calendar has changed the status since it was recorded
+the document is given its status of today, with the same function as every other read; a
+certificate the index does not hold (yet) has its document built from the certificate, with
+the same selectors as the API. Each CSV row flattens that same document. A test holds the
+export and the API equal for every certificate.
 
 The register is read in chunks of CHUNK certificates by keyset pagination on the primary key
-(``id > last ORDER BY id LIMIT CHUNK``), with four queries a chunk whatever its size, and
-the text of one chunk is made before the next is read: memory stays bounded by the chunk, not
-by the register. Rows are read as plain values, not through ``prefetch_related``, whose
-per-object bookkeeping would double the time of an export of a million certificates.
-An export is not a snapshot of one instant: a certificate that changes while the export
-runs is written as it stands when its chunk is read.
+(``id > last ORDER BY id LIMIT CHUNK``), one query a chunk (the certificates joined to their
+index entries) and one more for the few whose stored status no longer holds; the text of one
+chunk is made before the next is read, so memory stays bounded by the chunk, not by the
+register. An export is not a snapshot of one instant: a certificate that changes while the
+export runs is written as it stands when its chunk is read.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import F
+from django.db.models import CharField, F
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from apcert.bodies.models import CertificationBody
@@ -124,7 +128,6 @@ def _document(
     """The public document of a certificate (:func:`apcert.register.documents.document_of`,
     as the API answers), from the pieces a chunk has read, with its status today."""
     _pk, number, status, status_since, first_issued_on, expires_on, cb_id, scheme_id = row[:8]
-    lapses_on, due_by = row[8:]
     document = document_of(
         number=number,
         status=status,
@@ -137,10 +140,23 @@ def _document(
         issue=issue,
         transfer=transfer,
     )
-    if lapses_on is None or lapses_on > today:
+    return _on_day(document, row, directory, today)
+
+
+def _lapsed(row: tuple[Any, ...], today: dt.date) -> bool:
+    """Whether the calendar has changed the certificate's status since it was recorded."""
+    lapses_on = row[8]
+    return lapses_on is not None and lapses_on <= today
+
+
+def _on_day(
+    document: dict[str, Any], row: tuple[Any, ...], directory: _Directory, today: dt.date
+) -> dict[str, Any]:
+    """``document`` with the status of ``today``: the same function of the same facts as
+    every other read, where the calendar has changed it since it was recorded."""
+    if not _lapsed(row, today):
         return document
-    # The calendar has changed the status since it was recorded: the same function of the
-    # same facts as every other read.
+    _pk, _number, status, status_since, _first, expires_on, _cb, scheme_id, _l, due_by = row[:10]
     rules = directory.rules[scheme_id]
     facts = StatusFacts(
         status=status,
@@ -153,51 +169,98 @@ def _document(
     return document_on_day(document, status_on(facts, today))
 
 
-def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
-    """The public document of every public certificate, in id order, a chunk at a time.
+def _built(
+    rows: list[tuple[Any, ...]], directory: _Directory, today: dt.date
+) -> dict[int, dict[str, Any]]:
+    """The public documents of ``rows`` built from the certificates: four queries whatever
+    their number (their latest issues, the reason categories of their status changes, the
+    free-text reason not even read, and their transfer links), and one each for the CBs and
+    schemes met first."""
+    ids = [row[0] for row in rows]
+    issues = {
+        issue.certificate_id: issue
+        for issue in CertificateIssue.objects.filter(
+            certificate_id__in=ids, issue_number=F("certificate__current_issue_number")
+        ).order_by()  # one issue per certificate: no order to sort into
+    }
+    # In the order the changes took effect, so that each certificate keeps its last.
+    reasons = dict(
+        CertificateStatusChange.objects.filter(certificate_id__in=ids)
+        .order_by("effective_on", "id")
+        .values_list("certificate_id", "reason_category")
+    )
+    transfers = selectors.transfer_links(ids)
+    directory.load({row[6] for row in rows}, {row[7] for row in rows})
+    return {
+        row[0]: _document(
+            row,
+            issues[row[0]],
+            reasons.get(row[0]),
+            directory,
+            transfers.get(row[0], selectors.NO_TRANSFER),
+            today,
+        )
+        for row in rows
+    }
 
-    Four queries a chunk: the certificates, their latest issues, the reason categories of
-    their status changes (the free-text reason is not even read) and their transfer links;
-    and one each for the CBs and the schemes that a chunk is the first to meet."""
+
+def _compact(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+
+
+def public_document_texts(chunk: int = CHUNK) -> Iterator[list[str]]:
+    """The public document of every public certificate as compact JSON, in id order, a
+    chunk at a time: the text the search index keeps for it, the bytes the API sends, read
+    with the certificate in one query a chunk. Where the calendar has changed the status
+    since it was recorded, the document is given its status of today; where the index has
+    no entry for a certificate (yet), the document is built from the certificate itself."""
     directory = _Directory()
     after = 0
     today = timezone.localdate()
+    day = today.isoformat()
     while True:
+        # The expiry of the recorded status read as text (ISO dates compare as text), so
+        # that no date is parsed for the many rows whose stored document stands as it is.
         rows = list(
             selectors.public_certificates()
             .filter(pk__gt=after)
             .order_by("pk")
-            .values_list(*_CERTIFICATE_COLUMNS)[:chunk]
+            .annotate(lapses=Cast("lapses_on", CharField()))
+            .values_list("pk", "lapses", "search_entry__document")[:chunk]
         )
         if not rows:
             return
-        ids = [row[0] for row in rows]
-        issues = {
-            issue.certificate_id: issue
-            for issue in CertificateIssue.objects.filter(
-                certificate_id__in=ids, issue_number=F("certificate__current_issue_number")
-            ).order_by()  # one issue per certificate: no order to sort into
-        }
-        # In the order the changes took effect, so that each certificate keeps its last.
-        reasons = dict(
-            CertificateStatusChange.objects.filter(certificate_id__in=ids)
-            .order_by("effective_on", "id")
-            .values_list("certificate_id", "reason_category")
-        )
-        transfers = selectors.transfer_links(ids)
-        directory.load({row[6] for row in rows}, {row[7] for row in rows})
-        yield [
-            _document(
-                row,
-                issues[row[0]],
-                reasons.get(row[0]),
-                directory,
-                transfers.get(row[0], selectors.NO_TRANSFER),
-                today,
-            )
-            for row in rows
-        ]
+        stored = {pk: document for pk, lapses, document in rows if document is not None}
+        other = [pk for pk, lapses, document in rows if document is None or (lapses or "9") <= day]
+        full = {}
+        if other:
+            full = {
+                row[0]: row
+                for row in selectors.public_certificates()
+                .filter(pk__in=other)
+                .values_list(*_CERTIFICATE_COLUMNS)
+            }
+        unstored = [full[pk] for pk in other if pk not in stored]
+        built = _built(unstored, directory, today) if unstored else {}
+        lapsed = {full[pk][7] for pk in other if pk in stored}
+        if lapsed:
+            directory.load(set(), lapsed)
+        texts = []
+        for pk, _lapses, _document in rows:
+            if pk in built:
+                texts.append(_compact(built[pk]))
+            elif pk in full:
+                texts.append(_compact(_on_day(json.loads(stored[pk]), full[pk], directory, today)))
+            else:
+                texts.append(stored[pk])
+        yield texts
         after = rows[-1][0]
+
+
+def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
+    """:func:`public_document_texts` as documents."""
+    for texts in public_document_texts(chunk):
+        yield [json.loads(text) for text in texts]
 
 
 def public_certificate_count() -> int:
@@ -262,8 +325,8 @@ def _csv_text(rows: list[list[str]]) -> str:
 def csv_parts(chunk: int = CHUNK) -> Iterator[tuple[int, str]]:
     """The CSV export as (certificates, text) parts: the header, then a part per chunk."""
     yield 0, _csv_text([list(CSV_COLUMNS)])
-    for documents in public_documents(chunk):
-        yield len(documents), _csv_text([csv_row(d) for d in documents])
+    for texts in public_document_texts(chunk):
+        yield len(texts), _csv_text([csv_row(json.loads(text)) for text in texts])
 
 
 def jsonl_line(document: dict[str, Any]) -> str:
@@ -272,9 +335,10 @@ def jsonl_line(document: dict[str, Any]) -> str:
 
 
 def jsonl_parts(chunk: int = CHUNK) -> Iterator[tuple[int, str]]:
-    """The JSON Lines export as (certificates, text) parts, a part per chunk."""
-    for documents in public_documents(chunk):
-        yield len(documents), "".join(jsonl_line(d) for d in documents)
+    """The JSON Lines export as (certificates, text) parts, a part per chunk: the stored
+    documents as they are, one a line."""
+    for texts in public_document_texts(chunk):
+        yield len(texts), "".join(text + "\n" for text in texts)
 
 
 @dataclass(frozen=True)
@@ -309,5 +373,6 @@ __all__ = [
     "jsonl_line",
     "jsonl_parts",
     "public_certificate_count",
+    "public_document_texts",
     "public_documents",
 ]
