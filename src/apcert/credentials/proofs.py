@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from apcert.credentials import jcs
 from apcert.credentials.multikey import EncodingError, multibase_decode, multibase_encode
 
 PROOF_TYPE = "DataIntegrityProof"
@@ -59,7 +61,9 @@ def format_datetime(moment: dt.datetime) -> str:
     """An XML Schema dateTimeStamp in UTC, to the second: ``2026-01-12T09:30:00Z``."""
     if moment.tzinfo is None:
         raise ValueError("a proof's time needs a time zone")
-    return moment.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat() of a naive time without microseconds is YYYY-MM-DDTHH:MM:SS, the year
+    # always in four digits.
+    return moment.astimezone(dt.UTC).replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def parse_datetime(value: object) -> dt.datetime | None:
@@ -75,7 +79,7 @@ def parse_datetime(value: object) -> dt.datetime | None:
 
 def _canonical(value: Any) -> bytes:
     try:
-        return rfc8785.dumps(value)
+        return jcs.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
         raise ProofError(
             "credential.malformed", f"the JSON cannot be canonicalized: {exc}"
@@ -180,7 +184,13 @@ def parse_proof(secured: object) -> ParsedProof:
 def signature_matches(proof: ParsedProof, public_key: bytes) -> bool:
     """Whether the proof's Ed25519 signature is good for this raw 32-byte public key."""
     try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(proof.signature, proof.hash_data)
+        _public_key(public_key).verify(proof.signature, proof.hash_data)
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(raw: bytes) -> Ed25519PublicKey:
+    """The key object of a raw public key, made once: a batch meets the same few keys."""
+    return Ed25519PublicKey.from_public_bytes(raw)
