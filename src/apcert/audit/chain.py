@@ -44,17 +44,22 @@ def format_time(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
+#: What json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+#: allow_nan=False) would make for each call, made once.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+).encode
+
+
 def canonical_bytes(fields: Mapping[str, Any]) -> bytes:
     """Canonical JSON of an event's content: sorted keys, no spaces, UTF-8."""
-    return json.dumps(
-        fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL(fields).encode("utf-8")
 
 
 def event_content(
     *,
     seq: int,
-    occurred_at: dt.datetime,
+    occurred_at: dt.datetime | str,
     actor_id: int | None,
     actor_label: str,
     action: str,
@@ -66,9 +71,11 @@ def event_content(
     reason: str,
     prev_hash: str,
 ) -> dict[str, Any]:
+    """The content an event's hash covers; ``occurred_at`` is the time or its text as
+    :func:`format_time` writes it."""
     return {
         "seq": seq,
-        "occurred_at": format_time(occurred_at),
+        "occurred_at": occurred_at if isinstance(occurred_at, str) else format_time(occurred_at),
         "actor_id": actor_id,
         "actor_label": actor_label,
         "action": action,
@@ -84,3 +91,69 @@ def event_content(
 
 def event_hash(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(content)).hexdigest()
+
+
+# --- checking stored rows ------------------------------------------------------------------
+
+#: A stored event as the chain check reads it: seq, occurred_at (a datetime, or the text
+#: format_time writes), actor_id, actor_label, action, object_type, object_id, object_repr,
+#: before and after (JSON text, a parsed value or None), reason, prev_hash, hash.
+StoredRow = tuple[Any, ...]
+
+
+def _stored_json(value: Any) -> Any:
+    """A JSON column's value as the ORM reads it: text is parsed, and text that is not JSON
+    is kept as the string it is (so that a mangled value shows as an altered event)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def stored_time(value: Any) -> str:
+    """:func:`format_time` of a stored ``occurred_at``: a datetime (naive ones are UTC), or
+    the text SQLite keeps, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` in UTC."""
+    if isinstance(value, str):
+        if len(value) == 26 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}+00:00"
+        if len(value) == 19 and value[10] == " ":
+            return f"{value[:10]}T{value[11:]}.000000+00:00"
+        try:
+            value = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value  # not a time: the content cannot match its hash
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return format_time(value)
+
+
+def stored_row_hash(row: StoredRow) -> str:
+    """The hash a stored event's content has now (to compare with the hash stored)."""
+    return event_hash(
+        event_content(
+            seq=row[0],
+            occurred_at=stored_time(row[1]),
+            actor_id=row[2],
+            actor_label=row[3],
+            action=row[4],
+            object_type=row[5],
+            object_id=row[6],
+            object_repr=row[7],
+            before=_stored_json(row[8]),
+            after=_stored_json(row[9]),
+            reason=row[10],
+            prev_hash=row[11],
+        )
+    )
+
+
+def first_altered(rows: list[StoredRow], start: int) -> tuple[int, StoredRow] | None:
+    """The first of ``rows`` (the ``start``-th event of the chain onwards) whose content no
+    longer matches its stored hash: its place in the chain and the row (without its JSON);
+    ``None`` when all match."""
+    for offset, row in enumerate(rows):
+        if stored_row_hash(row) != row[12]:
+            return start + offset, (*row[:8], None, None, *row[10:])
+    return None

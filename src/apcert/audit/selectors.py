@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
-from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
+from apcert.audit.chain import GENESIS_HASH, StoredRow, first_altered
 from apcert.audit.models import AuditChainHead, AuditEvent
 
 
@@ -144,82 +149,154 @@ def record_history(
     ]
 
 
+#: Below this many events the chain is checked in this process alone: a pool costs more to
+#: start than it saves.
+PARALLEL_FROM = 50_000
+#: Chunks handed to the pool and not yet collected, per process of the pool.
+_IN_FLIGHT_PER_WORKER = 3
+
+
+def chain_workers(total: int) -> int:
+    """How many processes check a chain of ``total`` events: one a core for a long chain."""
+    if total < PARALLEL_FROM:
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _stored_rows(chunk_size: int) -> Iterator[list[StoredRow]]:
+    """The events in seq order, as :data:`StoredRow` tuples, ``chunk_size`` at a time, read
+    with a plain cursor (server-side on PostgreSQL): no model instances, no converters. Times
+    come as the text :func:`format_time` writes (PostgreSQL formats them; SQLite's own text is
+    turned into it by :func:`stored_time`), JSON as its text."""
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    names = [
+        "seq", "occurred_at", "actor_id", "actor_label", "action", "object_type", "object_id",
+        "object_repr", "before", "after", "reason", "prev_hash", "hash",
+    ]  # fmt: skip
+    columns = {name: connection.ops.quote_name(name) for name in names}
+    if connection.vendor == "postgresql":
+        columns["occurred_at"] = (
+            f"to_char({columns['occurred_at']} AT TIME ZONE 'UTC', "
+            '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\')'
+        )
+        columns["before"] = f"{columns['before']}::text"
+        columns["after"] = f"{columns['after']}::text"
+    elif connection.vendor == "sqlite":
+        # Without a declared type, SQLite hands back its text, not a parsed datetime.
+        columns["occurred_at"] = f"CAST({columns['occurred_at']} AS TEXT)"
+    sql = f"SELECT {', '.join(columns[name] for name in names)} FROM {table} ORDER BY 1"
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql)
+        while rows := cursor.fetchmany(chunk_size):
+            yield rows
+
+
+def _altered_report(position: int, row: StoredRow) -> ChainReport:
+    seq, action, object_type, object_id = row[0], row[4], row[5], row[6]
+    return ChainReport(
+        False,
+        position,
+        seq,
+        f"event #{seq} ({action} {object_type}:{object_id}) has been "
+        "altered: its content no longer matches its hash",
+    )
+
+
 def audit_chain_verify(
-    *, chunk_size: int = 5000, progress: Callable[[int], None] | None = None
+    *,
+    chunk_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> ChainReport:
-    """Walk the whole chain in order; report the first event that does not verify."""
+    """Walk the whole chain in order; report the first event that does not verify.
+
+    Each event must carry the next seq, point to the stored hash of the event before it, and
+    hash to its stored hash. The rows are read raw, in chunks; the links are checked here as
+    they come, and the hashes in ``workers`` processes (by default one a core for a long
+    chain, see :func:`chain_workers`), chunk by chunk, collected in order: the first event
+    that fails, whichever check it fails, is the one reported, as a walk in one process
+    would report it."""
+    if workers is None:
+        workers = chain_workers(AuditEvent.objects.count())
+    if workers <= 1:
+        return _verify(chunk_size, progress, None, 1)
+    # fork where there is one: the workers inherit the loaded code and touch no database.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return _verify(chunk_size, progress, pool, workers)
+
+
+def _verify(
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+) -> ChainReport:
     expected_seq = 1
     prev = GENESIS_HASH
-    checked = 0
-    rows = AuditEvent.objects.order_by("seq").values_list(
-        "seq",
-        "occurred_at",
-        "actor_id",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "object_repr",
-        "before",
-        "after",
-        "reason",
-        "prev_hash",
-        "hash",
-    )
-    for row in rows.iterator(chunk_size=chunk_size):
-        (
-            seq,
-            occurred_at,
-            actor_id,
-            actor_label,
-            action,
-            object_type,
-            object_id,
-            object_repr,
-            before,
-            after,
-            reason,
-            prev_hash,
-            stored_hash,
-        ) = row
-        if seq != expected_seq:
-            return ChainReport(
-                False,
-                checked,
-                expected_seq,
-                f"event #{expected_seq} is missing (next found is #{seq})",
-            )
-        if prev_hash != prev:
-            return ChainReport(
-                False, checked, seq, f"event #{seq} does not point to the hash of event #{seq - 1}"
-            )
-        content = event_content(
-            seq=seq,
-            occurred_at=occurred_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            object_repr=object_repr,
-            before=before,
-            after=after,
-            reason=reason,
-            prev_hash=prev_hash,
-        )
-        if event_hash(content) != stored_hash:
-            return ChainReport(
-                False,
-                checked,
-                seq,
-                f"event #{seq} ({action} {object_type}:{object_id}) has been "
-                "altered: its content no longer matches its hash",
-            )
-        prev = stored_hash
-        expected_seq += 1
-        checked += 1
-        if progress is not None and checked % chunk_size == 0:
-            progress(chunk_size)
+    checked = 0  # events whose seq and link hold, in order
+    broken: ChainReport | None = None  # the first event whose seq or link fails
+    pending: deque[tuple[int, Future[tuple[int, StoredRow] | None]]] = deque()
+
+    def collect(limit: int) -> ChainReport | None:
+        """Collect the oldest chunks' hash checks until at most ``limit`` are pending."""
+        while len(pending) > limit:
+            size, future = pending.popleft()
+            altered = future.result()
+            if altered is not None:
+                return _altered_report(*altered)
+            if progress is not None:
+                progress(size)
+        return None
+
+    for rows in _stored_rows(chunk_size):
+        start = checked
+        linked = rows
+        for index, row in enumerate(rows):
+            seq, prev_hash = row[0], row[11]
+            if seq != expected_seq:
+                broken = ChainReport(
+                    False,
+                    checked,
+                    expected_seq,
+                    f"event #{expected_seq} is missing (next found is #{seq})",
+                )
+            elif prev_hash != prev:
+                broken = ChainReport(
+                    False,
+                    checked,
+                    seq,
+                    f"event #{seq} does not point to the hash of event #{seq - 1}",
+                )
+            if broken is not None:
+                linked = rows[:index]
+                break
+            prev = row[12]
+            expected_seq += 1
+            checked += 1
+        if pool is None:
+            altered = first_altered(linked, start)
+            if altered is not None:
+                return _altered_report(*altered)
+            if progress is not None:
+                progress(len(linked))
+        else:
+            pending.append((len(linked), pool.submit(first_altered, linked, start)))
+            report = collect(_IN_FLIGHT_PER_WORKER * workers)
+            if report is not None:
+                return report
+        if broken is not None:
+            break
+    # An event altered before the first broken link is the first event that fails.
+    report = collect(0)
+    if report is not None:
+        return report
+    if broken is not None:
+        return broken
     head = AuditChainHead.objects.filter(id=1).first()
     if head is not None and (head.last_seq != checked or head.last_hash != prev):
         return ChainReport(

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from apcert.audit.models import AuditEvent
-from apcert.audit.selectors import audit_chain_verify
+from apcert.audit.selectors import audit_chain_verify, chain_workers
 
 
 class Command(BaseCommand):
@@ -29,7 +29,7 @@ class Command(BaseCommand):
             def advance(n: int) -> None:
                 bar.update(n)
 
-            report = audit_chain_verify(progress=advance)
+            report = audit_chain_verify(progress=advance, workers=chain_workers(total))
         if not report.ok:
             raise CommandError(
                 f"audit chain BROKEN at event #{report.first_bad_seq}: {report.problem} "
