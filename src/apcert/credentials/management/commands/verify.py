@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -161,6 +162,8 @@ def check_file(path: str) -> tuple[int, str]:
         credential = read_credential(read_file(Path(path)))
     except Unreadable as exc:
         return EXIT_USAGE, f"UNREADABLE: {exc}"
+    except Exception as exc:  # one odd file must not stop the batch
+        return EXIT_USAGE, f"UNREADABLE: {type(exc).__name__}: {exc}"
     result = check(credential, _batch["trust"], _batch["online"], _fetch_once)
     code = exit_code(result)
     if code == EXIT_VALID:
@@ -335,9 +338,13 @@ class Command(BaseCommand):
             raise SystemExit(EXIT_USAGE) from None
         codes: Counter[int] = Counter()
         start = time.perf_counter()
-        for path, code, line in run_batch(files, trust, online, jobs):
-            codes[code] += 1
-            self.stdout.write(f"{path}: {line}")
+        try:
+            for path, code, line in run_batch(files, trust, online, jobs):
+                codes[code] += 1
+                self.stdout.write(f"{path}: {line}")
+        except BrokenProcessPool:
+            self.stderr.write("verify: a process checking the files stopped (out of memory?)")
+            raise SystemExit(EXIT_USAGE) from None
         seconds = time.perf_counter() - start
         counts = ", ".join(
             f"{codes[code]} {verdict(code).lower()}"
