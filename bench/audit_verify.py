@@ -130,7 +130,8 @@ def main() -> None:
     for kind, src in kinds:
         progress(f"measuring {kind}")
         out = subprocess.run(  # noqa: S603 - our own interpreter and script
-            [sys.executable, __file__, "--measure", kind, "--rounds", str(args.rounds)],
+            [sys.executable, __file__, "--measure", kind, "--rounds", str(args.rounds),
+             "--var-dir", str(args.var_dir)],
             env=environment(src, args.var_dir), check=True, capture_output=True, text=True,
         )  # fmt: skip
         results[kind] = json.loads(out.stdout.strip().splitlines()[-1])

@@ -10,9 +10,16 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
-from apcert.audit.chain import event_content, event_hash, stored_row_hash, stored_time
+from apcert.audit import selectors
+from apcert.audit.chain import (
+    event_content,
+    event_hash,
+    stored_row_hash,
+    stored_row_matches,
+    stored_time,
+)
 from apcert.audit.models import AuditEvent
 from apcert.audit.selectors import PARALLEL_FROM, audit_chain_verify, chain_workers
 from apcert.audit.services import audit_record
@@ -149,3 +156,50 @@ def test_the_command_reports_the_same(chain: list[int]) -> None:
     _tamper("UPDATE audit_auditevent SET reason = %s WHERE seq = %s", ["edited", chain[4]])
     with pytest.raises(CommandError, match=rf"BROKEN at event #{chain[4]}: event #{chain[4]} "):
         call_command("audit", "verify", stdout=StringIO(), stderr=StringIO())
+
+
+def test_committed_events_are_read_a_range_a_process_with_the_same_reports(
+    live_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Committed events (no test transaction around them): on PostgreSQL, or a SQLite file,
+    # each process of the pool reads its own range of seqs over its own connection.
+    monkeypatch.setattr(selectors, "RANGE_SIZE", 3)
+    in_memory = "memory" in str(connection.settings_dict["NAME"])
+    assert (selectors._ranged_source() is not None) is not in_memory
+    live_world.granted()
+    seqs = _seqs()
+    expected = (True, len(seqs), None, "")
+    assert {_report(w) for w in (1, 2)} == {expected}
+    _tamper("UPDATE audit_auditevent SET reason = %s WHERE seq = %s", ["edited", seqs[4]])
+    assert {_report(w)[:3] for w in (1, 2)} == {(False, 4, seqs[4])}
+    _tamper("DELETE FROM audit_auditevent WHERE seq = %s", [seqs[2]])
+    assert {_report(w) for w in (1, 2)} == {
+        (False, 2, seqs[2], f"event #{seqs[2]} is missing (next found is #{seqs[3]})")
+    }
+
+
+def _report(workers: int) -> tuple[bool, int, int | None, str]:
+    r = audit_chain_verify(workers=workers, chunk_size=2)
+    return (r.ok, r.checked, r.first_bad_seq, r.problem)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        {"n": 1e16, "m": 1e-05, "x": 0.1},  # floats orjson writes otherwise than json.dumps
+        {"big": 2**70, "neg": -(2**64)},  # integers past 64 bits, which orjson refuses
+        {"t": "\u2028\x00é😀", "k": {"\U0001f600": 1, "\ue000": 2}},
+    ],
+)
+def test_a_stored_row_matches_exactly_as_it_was_hashed(after: dict[str, object]) -> None:
+    written = "2026-03-04 05:06:07.000089"
+    content = event_content(
+        seq=7, occurred_at=stored_time(written), actor_id=None, actor_label="x", action="a.b",
+        object_type="t", object_id="1", object_repr="r", before=None, after=after,
+        reason="", prev_hash="0" * 64,
+    )  # fmt: skip
+    row = (7, written, None, "x", "a.b", "t", "1", "r", None, json.dumps(after), "", "0" * 64,
+           event_hash(content))  # fmt: skip
+    assert stored_row_matches(row)
+    changed = dict(after, extra=1)
+    assert not stored_row_matches((*row[:9], json.dumps(changed), *row[10:]))

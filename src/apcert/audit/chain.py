@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 #: prev_hash of the first event in the chain.
 GENESIS_HASH = "0" * 64
 
@@ -129,24 +131,55 @@ def stored_time(value: Any) -> str:
     return format_time(value)
 
 
-def stored_row_hash(row: StoredRow) -> str:
-    """The hash a stored event's content has now (to compare with the hash stored)."""
-    return event_hash(
-        event_content(
-            seq=row[0],
-            occurred_at=stored_time(row[1]),
-            actor_id=row[2],
-            actor_label=row[3],
-            action=row[4],
-            object_type=row[5],
-            object_id=row[6],
-            object_repr=row[7],
-            before=_stored_json(row[8]),
-            after=_stored_json(row[9]),
-            reason=row[10],
-            prev_hash=row[11],
-        )
+def _content(row: StoredRow, before: Any, after: Any) -> dict[str, Any]:
+    return event_content(
+        seq=row[0],
+        occurred_at=stored_time(row[1]),
+        actor_id=row[2],
+        actor_label=row[3],
+        action=row[4],
+        object_type=row[5],
+        object_id=row[6],
+        object_repr=row[7],
+        before=before,
+        after=after,
+        reason=row[10],
+        prev_hash=row[11],
     )
+
+
+def stored_row_hash(row: StoredRow) -> str:
+    """The hash a stored event's content has now, computed as the event was hashed: JSON
+    read as the ORM reads it, written with :func:`canonical_bytes`."""
+    return event_hash(_content(row, _stored_json(row[8]), _stored_json(row[9])))
+
+
+def _json_value(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
+def stored_row_matches(row: StoredRow) -> bool:
+    """Whether a stored event's content still hashes to its stored hash.
+
+    First with orjson, which reads and writes JSON in C: it writes strings, integers,
+    booleans, nulls, objects and arrays byte for byte as :func:`canonical_bytes` does (same
+    escapes, keys sorted by code point); only floats it may write otherwise. A match is
+    then exact: the two write each float so that it reads back as itself, so text equal to
+    what was hashed holds the same values, whose canonical form is what was hashed. On a
+    mismatch, or a value orjson refuses (an integer past 64 bits, NaN, a lone surrogate,
+    text that is not JSON), the event is hashed again as it was written, which decides."""
+    try:
+        content = _content(row, _json_value(row[8]), _json_value(row[9]))
+        fast = orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        pass
+    else:
+        if hashlib.sha256(fast).hexdigest() == row[12]:
+            return True
+    try:
+        return bool(stored_row_hash(row) == row[12])
+    except ValueError:  # a value no canonical form can hold (NaN): it was not hashed so
+        return False
 
 
 def first_altered(rows: list[StoredRow], start: int) -> tuple[int, StoredRow] | None:
@@ -154,6 +187,6 @@ def first_altered(rows: list[StoredRow], start: int) -> tuple[int, StoredRow] | 
     longer matches its stored hash: its place in the chain and the row (without its JSON);
     ``None`` when all match."""
     for offset, row in enumerate(rows):
-        if stored_row_hash(row) != row[12]:
+        if not stored_row_matches(row):
             return start + offset, (*row[:8], None, None, *row[10:])
     return None
