@@ -67,7 +67,10 @@ def in_fast_domain(value: Any) -> bool:
                 continue
             if kind is dict or kind is list:
                 push(child)
-            elif not _scalar_in_domain(child):
+            elif kind is int:
+                if not -SAFE_INTEGER <= child <= SAFE_INTEGER:
+                    return False
+            elif not (kind is bool or child is None):
                 return False
     return True
 

@@ -170,8 +170,10 @@ def parse_proof(secured: object) -> ParsedProof:
     if len(signature) != ED25519_SIGNATURE_BYTES:
         raise ProofError("proof.malformed", "the proofValue is not a 64-byte Ed25519 signature")
 
-    unsecured = {k: v for k, v in secured.items() if k != "proof"}
-    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    unsecured = dict(secured)
+    del unsecured["proof"]
+    config = dict(proof)
+    del config["proofValue"]
     if "@context" in config:
         # Section 3.3.2: the document's @context must start with the proof's, in order; the
         # proof's then stands for the document's in what is hashed.
