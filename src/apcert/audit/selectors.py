@@ -366,10 +366,12 @@ def audit_chain_verify(
     (by default one a core for a long chain, see :func:`chain_workers`), each process reads
     and checks a range of seqs over its own connection when it can see what this one sees
     (PostgreSQL, or a SQLite file, outside a transaction), and this one checks where the
-    ranges meet; otherwise this one reads, checks the links as they come and hands the
-    hashes to the pool chunk by chunk. Either way the outcomes are taken in order: the
+    ranges meet; otherwise one process checks the chain, unless ``workers`` is given: then
+    this one reads, checks the links as they come and hands the hashes to the pool chunk by
+    chunk. Either way the outcomes are taken in order: the
     first event that fails, whichever check it fails, is the one reported, as a walk in one
     process would report it."""
+    chosen = workers is not None
     if workers is None:
         workers = chain_workers(AuditEvent.objects.count())
     if workers <= 1:
@@ -378,6 +380,10 @@ def audit_chain_verify(
     source = _ranged_source() if "fork" in methods else None
     if source is not None:
         return _verify_ranged(*source, chunk_size, progress, workers)
+    if not chosen:
+        # Handing every row to the pool costs this process about what hashing it would:
+        # one process does as well, unless the caller asks for a pool.
+        return _verify(chunk_size, progress, None, 1)
     # fork where there is one: the workers inherit the loaded code and touch no database.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from apcert.audit.models import AuditEvent
-from apcert.audit.selectors import audit_chain_verify, chain_workers
+from apcert.audit.selectors import audit_chain_verify
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
                 bar.update(n)
 
             try:
-                report = audit_chain_verify(progress=advance, workers=chain_workers(total))
+                report = audit_chain_verify(progress=advance)
             except BrokenProcessPool:
                 raise CommandError(
                     "audit verify: a process checking the hashes stopped (out of memory?)"
