@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -274,7 +275,7 @@ def _ranged_source() -> tuple[str, dict[str, Any]] | None:
         name = str(connection.settings_dict["NAME"])
         if name == ":memory:" or "mode=memory" in name:
             return None
-        return "sqlite", {"database": f"file:{name}?mode=ro"}
+        return "sqlite", {"database": f"file:{urllib.parse.quote(name)}?mode=ro"}
     if connection.vendor == "postgresql":
         params = {
             key: value
