@@ -15,7 +15,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Max, Q, QuerySet
 
-from apcert.audit.chain import GENESIS_HASH, StoredRow, first_altered
+from apcert.audit.chain import GENESIS_HASH, StoredRow, first_altered, stored_row_matches
 from apcert.audit.models import AuditChainHead, AuditEvent
 
 
@@ -255,7 +255,7 @@ def _check_range(lo: int, hi: int, chunk_size: int) -> RangeOutcome:
                 elif row[11] != prev:
                     problem = f"event #{seq} does not point to the hash of event #{seq - 1}"
                     return count, first, prev, (count, ChainReport(False, 0, seq, problem))
-                if first_altered([row], 0) is not None:
+                if not stored_row_matches(row):
                     return count, first, prev, (count, _altered_report(0, row))
                 prev = row[12]
                 expected = seq + 1
