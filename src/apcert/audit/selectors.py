@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+import multiprocessing
+import os
+import urllib.parse
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Max, Q, QuerySet
 
-from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
+from apcert.audit.chain import GENESIS_HASH, StoredRow, first_altered, stored_row_matches
 from apcert.audit.models import AuditChainHead, AuditEvent
 
 
@@ -144,82 +150,319 @@ def record_history(
     ]
 
 
-def audit_chain_verify(
-    *, chunk_size: int = 5000, progress: Callable[[int], None] | None = None
+#: Below this many events the chain is checked in this process alone: a pool costs more to
+#: start than it saves.
+PARALLEL_FROM = 50_000
+#: Chunks handed to the pool and not yet collected, per process of the pool.
+_IN_FLIGHT_PER_WORKER = 3
+
+
+def chain_workers(total: int) -> int:
+    """How many processes check a chain of ``total`` events: one a core for a long chain."""
+    if total < PARALLEL_FROM:
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _rows_sql(*, ranged: bool) -> str:
+    """The SELECT of the events in seq order, as :data:`StoredRow` tuples (with a seq range
+    to fill in when ``ranged``). Times come as the text :func:`format_time` writes
+    (PostgreSQL formats them; SQLite's own text is turned into it by :func:`stored_time`),
+    JSON as its text: no converters."""
+    table = connection.ops.quote_name(AuditEvent._meta.db_table)
+    names = [
+        "seq", "occurred_at", "actor_id", "actor_label", "action", "object_type", "object_id",
+        "object_repr", "before", "after", "reason", "prev_hash", "hash",
+    ]  # fmt: skip
+    columns = {name: connection.ops.quote_name(name) for name in names}
+    if connection.vendor == "postgresql":
+        columns["occurred_at"] = (
+            f"to_char({columns['occurred_at']} AT TIME ZONE 'UTC', "
+            '\'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"\')'
+        )
+        columns["before"] = f"{columns['before']}::text"
+        columns["after"] = f"{columns['after']}::text"
+    elif connection.vendor == "sqlite":
+        # Without a declared type, SQLite hands back its text, not a parsed datetime.
+        columns["occurred_at"] = f"CAST({columns['occurred_at']} AS TEXT)"
+    where = ""
+    if ranged:
+        mark = "?" if connection.vendor == "sqlite" else "%s"
+        where = f" WHERE {columns['seq']} BETWEEN {mark} AND {mark}"
+    return f"SELECT {', '.join(columns[name] for name in names)} FROM {table}{where} ORDER BY 1"
+
+
+def _stored_rows(chunk_size: int) -> Iterator[list[StoredRow]]:
+    """The events in seq order, ``chunk_size`` at a time, read with a plain cursor
+    (server-side on PostgreSQL): no model instances, no converters."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(_rows_sql(ranged=False))
+        while rows := cursor.fetchmany(chunk_size):
+            yield rows
+
+
+# --- a long chain, read and checked a range of seqs a process ---------------------------------
+
+#: Events (seqs) a process reads and checks at a time.
+RANGE_SIZE = 50_000
+
+#: What each process of a ranged check reads with: the database and the query.
+_range_source: dict[str, Any] = {}
+
+
+def _range_start(vendor: str, params: dict[str, Any], sql: str) -> None:
+    _range_source.update(vendor=vendor, params=params, sql=sql)
+
+
+#: What a process found in its range: the events it checked, the first one's seq and
+#: prev_hash, the last one's hash, and the first failure after the first event, as
+#: (events checked before it, report) -- its seq and link the caller checks.
+RangeOutcome = tuple[int, tuple[int, str] | None, str, tuple[int, ChainReport] | None]
+
+
+def _check_range(lo: int, hi: int, chunk_size: int) -> RangeOutcome:
+    """In a process of the pool: read the events of seqs ``lo`` to ``hi`` over a connection
+    of its own, and check each after the first against the one before it, and each one's
+    hash, in order."""
+    vendor, params, sql = (_range_source[k] for k in ("vendor", "params", "sql"))
+    if vendor == "sqlite":
+        import sqlite3
+
+        db: Any = sqlite3.connect(params["database"], uri=True)
+        cursor = db.cursor()
+    else:
+        import psycopg
+
+        db = psycopg.connect(**params)
+        cursor = db.cursor(name="apcert_audit_range")
+    try:
+        cursor.execute(sql, (lo, hi))
+        count = 0
+        first: tuple[int, str] | None = None
+        prev = ""
+        expected = lo
+        while rows := cursor.fetchmany(chunk_size):
+            for row in rows:
+                seq = row[0]
+                if first is None:
+                    first = (seq, row[11])
+                elif seq != expected:
+                    problem = f"event #{expected} is missing (next found is #{seq})"
+                    return count, first, prev, (count, ChainReport(False, 0, expected, problem))
+                elif row[11] != prev:
+                    problem = f"event #{seq} does not point to the hash of event #{seq - 1}"
+                    return count, first, prev, (count, ChainReport(False, 0, seq, problem))
+                if not stored_row_matches(row):
+                    return count, first, prev, (count, _altered_report(0, row))
+                prev = row[12]
+                expected = seq + 1
+                count += 1
+        return count, first, prev, None
+    finally:
+        db.close()
+
+
+def _ranged_source() -> tuple[str, dict[str, Any]] | None:
+    """How another process reaches this database, when it can see what this one sees: a
+    SQLite file, or PostgreSQL, outside a transaction (whose writes no other connection
+    sees yet); ``None`` otherwise."""
+    if connection.in_atomic_block:
+        return None
+    if connection.vendor == "sqlite":
+        name = str(connection.settings_dict["NAME"])
+        if name == ":memory:" or "mode=memory" in name:
+            return None
+        return "sqlite", {"database": f"file:{urllib.parse.quote(name)}?mode=ro"}
+    if connection.vendor == "postgresql":
+        params = {
+            key: value
+            for key, value in connection.get_connection_params().items()
+            if key not in {"cursor_factory", "context", "prepare_threshold"}
+        }
+        return "postgresql", params
+    return None
+
+
+def _verify_ranged(
+    vendor: str,
+    params: dict[str, Any],
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+    workers: int,
 ) -> ChainReport:
-    """Walk the whole chain in order; report the first event that does not verify."""
+    last = AuditEvent.objects.aggregate(m=Max("seq"))["m"] or 0
+    bounds = [(lo, min(lo + RANGE_SIZE - 1, last)) for lo in range(1, last + 1, RANGE_SIZE)]
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_range_start,
+        initargs=(vendor, params, _rows_sql(ranged=True)),
+    )
+    try:
+        outcomes = pool.map(
+            _check_range,
+            [lo for lo, _ in bounds],
+            [hi for _, hi in bounds],
+            [chunk_size] * len(bounds),
+        )
+        checked = 0
+        expected = 1
+        prev = GENESIS_HASH
+        for count, first, last_hash, failure in outcomes:
+            if first is None:
+                continue  # no event in the range: the next one found tells what is missing
+            first_seq, first_prev = first
+            if first_seq != expected:
+                return ChainReport(
+                    False,
+                    checked,
+                    expected,
+                    f"event #{expected} is missing (next found is #{first_seq})",
+                )
+            if first_prev != prev:
+                return ChainReport(
+                    False,
+                    checked,
+                    first_seq,
+                    f"event #{first_seq} does not point to the hash of event #{first_seq - 1}",
+                )
+            if failure is not None:
+                before, report = failure
+                return ChainReport(False, checked + before, report.first_bad_seq, report.problem)
+            checked += count
+            expected = first_seq + count
+            prev = last_hash
+            if progress is not None:
+                progress(count)
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return _head_check(checked, prev)
+
+
+def _altered_report(position: int, row: StoredRow) -> ChainReport:
+    seq, action, object_type, object_id = row[0], row[4], row[5], row[6]
+    return ChainReport(
+        False,
+        position,
+        seq,
+        f"event #{seq} ({action} {object_type}:{object_id}) has been "
+        "altered: its content no longer matches its hash",
+    )
+
+
+def audit_chain_verify(
+    *,
+    chunk_size: int = 5000,
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
+) -> ChainReport:
+    """Walk the whole chain in order; report the first event that does not verify.
+
+    Each event must carry the next seq, point to the stored hash of the event before it, and
+    hash to its stored hash. The rows are read raw, in chunks. With ``workers`` processes
+    (by default one a core for a long chain, see :func:`chain_workers`), each process reads
+    and checks a range of seqs over its own connection when it can see what this one sees
+    (PostgreSQL, or a SQLite file, outside a transaction), and this one checks where the
+    ranges meet; otherwise one process checks the chain, unless ``workers`` is given: then
+    this one reads, checks the links as they come and hands the hashes to the pool chunk by
+    chunk. Either way the outcomes are taken in order: the
+    first event that fails, whichever check it fails, is the one reported, as a walk in one
+    process would report it."""
+    chosen = workers is not None
+    if workers is None:
+        workers = chain_workers(AuditEvent.objects.count())
+    if workers <= 1:
+        return _verify(chunk_size, progress, None, 1)
+    methods = multiprocessing.get_all_start_methods()
+    source = _ranged_source() if "fork" in methods else None
+    if source is not None:
+        return _verify_ranged(*source, chunk_size, progress, workers)
+    if not chosen:
+        # Handing every row to the pool costs this process about what hashing it would:
+        # one process does as well, unless the caller asks for a pool.
+        return _verify(chunk_size, progress, None, 1)
+    # fork where there is one: the workers inherit the loaded code and touch no database.
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return _verify(chunk_size, progress, pool, workers)
+
+
+def _verify(
+    chunk_size: int,
+    progress: Callable[[int], None] | None,
+    pool: ProcessPoolExecutor | None,
+    workers: int,
+) -> ChainReport:
     expected_seq = 1
     prev = GENESIS_HASH
-    checked = 0
-    rows = AuditEvent.objects.order_by("seq").values_list(
-        "seq",
-        "occurred_at",
-        "actor_id",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "object_repr",
-        "before",
-        "after",
-        "reason",
-        "prev_hash",
-        "hash",
-    )
-    for row in rows.iterator(chunk_size=chunk_size):
-        (
-            seq,
-            occurred_at,
-            actor_id,
-            actor_label,
-            action,
-            object_type,
-            object_id,
-            object_repr,
-            before,
-            after,
-            reason,
-            prev_hash,
-            stored_hash,
-        ) = row
-        if seq != expected_seq:
-            return ChainReport(
-                False,
-                checked,
-                expected_seq,
-                f"event #{expected_seq} is missing (next found is #{seq})",
-            )
-        if prev_hash != prev:
-            return ChainReport(
-                False, checked, seq, f"event #{seq} does not point to the hash of event #{seq - 1}"
-            )
-        content = event_content(
-            seq=seq,
-            occurred_at=occurred_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            object_repr=object_repr,
-            before=before,
-            after=after,
-            reason=reason,
-            prev_hash=prev_hash,
-        )
-        if event_hash(content) != stored_hash:
-            return ChainReport(
-                False,
-                checked,
-                seq,
-                f"event #{seq} ({action} {object_type}:{object_id}) has been "
-                "altered: its content no longer matches its hash",
-            )
-        prev = stored_hash
-        expected_seq += 1
-        checked += 1
-        if progress is not None and checked % chunk_size == 0:
-            progress(chunk_size)
+    checked = 0  # events whose seq and link hold, in order
+    broken: ChainReport | None = None  # the first event whose seq or link fails
+    pending: deque[tuple[int, Future[tuple[int, StoredRow] | None]]] = deque()
+
+    def collect(limit: int) -> ChainReport | None:
+        """Collect the oldest chunks' hash checks until at most ``limit`` are pending."""
+        while len(pending) > limit:
+            size, future = pending.popleft()
+            altered = future.result()
+            if altered is not None:
+                return _altered_report(*altered)
+            if progress is not None:
+                progress(size)
+        return None
+
+    for rows in _stored_rows(chunk_size):
+        start = checked
+        linked = rows
+        for index, row in enumerate(rows):
+            seq, prev_hash = row[0], row[11]
+            if seq != expected_seq:
+                broken = ChainReport(
+                    False,
+                    checked,
+                    expected_seq,
+                    f"event #{expected_seq} is missing (next found is #{seq})",
+                )
+            elif prev_hash != prev:
+                broken = ChainReport(
+                    False,
+                    checked,
+                    seq,
+                    f"event #{seq} does not point to the hash of event #{seq - 1}",
+                )
+            if broken is not None:
+                linked = rows[:index]
+                break
+            prev = row[12]
+            expected_seq += 1
+            checked += 1
+        if pool is None:
+            altered = first_altered(linked, start)
+            if altered is not None:
+                return _altered_report(*altered)
+            if progress is not None:
+                progress(len(linked))
+        else:
+            pending.append((len(linked), pool.submit(first_altered, linked, start)))
+            report = collect(_IN_FLIGHT_PER_WORKER * workers)
+            if report is not None:
+                return report
+        if broken is not None:
+            break
+    # An event altered before the first broken link is the first event that fails.
+    report = collect(0)
+    if report is not None:
+        return report
+    if broken is not None:
+        return broken
+    return _head_check(checked, prev)
+
+
+def _head_check(checked: int, prev: str) -> ChainReport:
+    """The chain read in full must end where its head says."""
     head = AuditChainHead.objects.filter(id=1).first()
     if head is not None and (head.last_seq != checked or head.last_hash != prev):
         return ChainReport(

@@ -14,6 +14,8 @@ import base58
 
 #: The multibase prefix of base58-btc.
 BASE58BTC = "z"
+#: The digit zero of base58-btc.
+BASE58_ZERO = "1"
 #: The multicodec header of an Ed25519 public key (``ed25519-pub``, 0xed as a varint).
 ED25519_PUB_HEADER = b"\xed\x01"
 ED25519_KEY_BYTES = 32
@@ -32,10 +34,15 @@ def multibase_decode(value: str) -> bytes:
     """The bytes of a base58-btc multibase value (``z...``)."""
     if not isinstance(value, str) or not value.startswith(BASE58BTC) or len(value) < 2:
         raise EncodingError("not a base58-btc multibase value (it must start with 'z')")
+    digits = value[1:]
     try:
-        return base58.b58decode(value[1:])
+        number = base58.b58decode_int(digits)
     except ValueError as exc:
         raise EncodingError(f"not base58-btc: {exc}") from None
+    # Each leading "1" (the digit zero) stands for one leading zero byte; the rest is the
+    # number, big-endian, in as few bytes as it takes.
+    zeros = len(digits) - len(digits.lstrip(BASE58_ZERO))
+    return bytes(zeros) + number.to_bytes((number.bit_length() + 7) // 8, "big")
 
 
 def public_key_multibase(raw: bytes) -> str:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from apcert.bodies.models import CertificationBody
+from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.models import CertificateIssue
 from apcert.credentials import identifiers, multikey
 from apcert.credentials.models import IssueCredential, SigningKey
 from apcert.credentials.proofs import format_datetime
@@ -44,6 +46,20 @@ def current_register_key() -> SigningKey | None:
 
 def register_keys() -> list[SigningKey]:
     return list(SigningKey.objects.filter(cb__isnull=True).order_by("sequence"))
+
+
+def unsigned_latest_issues(cb: CertificationBody | None = None) -> QuerySet[CertificateIssue]:
+    """The latest issues of public certificates (of ``cb``, or of every CB) that have no
+    stored credential, at CBs that have a signing key now: what
+    ``credentials_sign_missing`` signs."""
+    keyed = SigningKey.objects.filter(cb__isnull=False, retired_at__isnull=True)
+    if cb is not None:
+        keyed = keyed.filter(cb=cb)
+    return CertificateIssue.objects.filter(
+        certificate__cb__in=keyed.values("cb"),
+        credential__isnull=True,
+        issue_number=F("certificate__current_issue_number"),
+    ).exclude(certificate__status=CertificateStatus.DRAFT)
 
 
 def stored_credential(issue_id: int) -> IssueCredential | None:

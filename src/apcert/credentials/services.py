@@ -9,6 +9,7 @@ its one event.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -327,3 +328,79 @@ def credential_keep(certificate: Certificate) -> None:
         credential_for_issue(
             issue, status_entries=status_entries(certificate, status_entry_allocate(certificate))
         )
+
+
+class KeyRing:
+    """Private keys read once and held in memory, for a batch that signs with the same few:
+    each key's file is read (and checked against its public key) the first time it signs."""
+
+    def __init__(self) -> None:
+        self._keys: dict[str, Ed25519PrivateKey] = {}
+
+    def private_key(self, key: SigningKey) -> Ed25519PrivateKey:
+        if key.key_id not in self._keys:
+            self._keys[key.key_id] = keyfiles.read_private_key(
+                keyfiles.owner_dir(key), key.public_key_multibase
+            )
+        return self._keys[key.key_id]
+
+
+def credentials_sign_missing(
+    *,
+    cb: CertificationBody | None = None,
+    batch_size: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Sign and store the credential of every public certificate's latest issue that has
+    none yet (of ``cb``, or of every CB), with its CB's current key; a CB with no key is
+    passed over (its issues are signed when it has one). What :func:`credential_keep` does
+    for one certificate, for many: ``batch_size`` issues a transaction, read in one query
+    with what the credential needs, their status list places given together, the key
+    files read once, the credentials written together. Returns how many were signed.
+
+    Raises :class:`ValidationFailed` ``key.file_missing``/``key.file_unreadable`` when a
+    key's file is; what was signed before stays signed.
+    """
+    from apcert.statuslists.selectors import status_entries
+    from apcert.statuslists.services import status_entries_allocate_many
+
+    keys = SigningKey.objects.filter(cb__isnull=False, retired_at__isnull=True)
+    if cb is not None:
+        keys = keys.filter(cb=cb)
+    current = {key.cb_id: key for key in keys.select_related("cb")}
+    waiting = (
+        selectors.unsigned_latest_issues(cb)
+        .filter(certificate__cb_id__in=list(current))
+        .select_related("certificate__cb", "certificate__scheme")
+        .order_by("pk")
+    )
+    ring = KeyRing()
+    signed = 0
+    after = 0
+    while True:
+        with transaction.atomic():
+            issues = list(waiting.filter(pk__gt=after)[:batch_size])
+            if not issues:
+                return signed
+            after = issues[-1].pk
+            places = status_entries_allocate_many(issue.certificate for issue in issues)
+            created = timezone.now()
+            rows = []
+            for issue in issues:
+                certificate = issue.certificate
+                key = current[certificate.cb_id]
+                document = build_credential(
+                    issue, status_entries=status_entries(certificate, places[certificate.pk])
+                )
+                credential = create_proof(
+                    document,
+                    private_key=ring.private_key(key),
+                    verification_method=key.key_id,
+                    created=created,
+                )
+                rows.append(IssueCredential(issue=issue, signing_key=key, credential=credential))
+            # An issue another transaction signed meanwhile keeps its credential.
+            IssueCredential.objects.bulk_create(rows, ignore_conflicts=True)
+        signed += len(rows)
+        if progress is not None:
+            progress(len(rows))

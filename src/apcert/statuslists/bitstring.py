@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+from collections.abc import Iterable
 
 #: The smallest list the specification allows, in bits (and the step a list grows by).
 MIN_BITS = 131_072
@@ -53,6 +54,16 @@ def put(data: bytes, index: int, value: bool) -> bytes:
         out[index // 8] |= mask
     else:
         out[index // 8] &= ~mask & 0xFF
+    return bytes(out)
+
+
+def set_all(data: bytes, indices: Iterable[int]) -> bytes:
+    """``data`` with the bits at ``indices`` set (a new bytes object, made once)."""
+    out = bytearray(data)
+    for index in indices:
+        if index < 0 or index >= len(out) * 8:
+            raise IndexError(f"status list index {index} is outside the list ({len(out) * 8} bits)")
+        out[index // 8] |= 0x80 >> (index % 8)
     return bytes(out)
 
 

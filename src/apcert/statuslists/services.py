@@ -8,6 +8,8 @@ certificate is told by the validity dates in its credential, not by a list.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.db.models import Max
 
@@ -84,3 +86,51 @@ def status_lists_apply(certificate: Certificate) -> StatusListEntry | None:
 def status_lists_keep(certificate: Certificate) -> None:
     """Keep the certificate's bits in step after a change (a draft has none yet)."""
     status_lists_apply(certificate)
+
+
+def status_entries_allocate_many(
+    certificates: Iterable[Certificate],
+) -> dict[int, StatusListEntry]:
+    """Each certificate's index in its CB's lists (keyed by certificate id), given now to
+    those that have none, a CB at a time: its lists locked and grown once, the new entries
+    written together, and their bits set from their certificates' statuses, as
+    :func:`status_lists_apply` sets them. For a batch (a few queries, whatever its size);
+    drafts have no place yet and are left out."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("status_entries_allocate_many() must run inside a transaction")
+    public = [c for c in certificates if c.status != CertificateStatus.DRAFT]
+    entries = {
+        entry.certificate_id: entry
+        for entry in StatusListEntry.objects.filter(certificate__in=[c.pk for c in public])
+    }
+    missing: dict[int, list[Certificate]] = {}
+    for certificate in public:
+        if certificate.pk not in entries:
+            missing.setdefault(certificate.cb_id, []).append(certificate)
+    for cb_id in sorted(missing):
+        newcomers = missing[cb_id]
+        lists = _locked_lists(cb_id)
+        last = StatusListEntry.objects.filter(cb_id=cb_id).aggregate(m=Max("index"))["m"]
+        first = 0 if last is None else last + 1
+        made = [
+            StatusListEntry(certificate=certificate, cb_id=cb_id, index=first + n)
+            for n, certificate in enumerate(newcomers)
+        ]
+        StatusListEntry.objects.bulk_create(made)
+        size = bitstring.size_for(first + len(made))
+        for purpose, lst in lists.items():
+            before = bytes(lst.bits)
+            data = bitstring.set_all(
+                bitstring.grown(before, size),
+                (
+                    entry.index
+                    for entry, certificate in zip(made, newcomers, strict=True)
+                    if _wanted(certificate.status)[purpose]
+                ),
+            )
+            if data != before:
+                lst.bits = data
+                lst.version += 1
+                lst.save(update_fields=["bits", "version", "updated_at"])
+        entries.update({entry.certificate_id: entry for entry in made})
+    return entries

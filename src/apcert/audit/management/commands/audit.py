@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -29,7 +30,12 @@ class Command(BaseCommand):
             def advance(n: int) -> None:
                 bar.update(n)
 
-            report = audit_chain_verify(progress=advance)
+            try:
+                report = audit_chain_verify(progress=advance)
+            except BrokenProcessPool:
+                raise CommandError(
+                    "audit verify: a process checking the hashes stopped (out of memory?)"
+                ) from None
         if not report.ok:
             raise CommandError(
                 f"audit chain BROKEN at event #{report.first_bad_seq}: {report.problem} "
