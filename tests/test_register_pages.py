@@ -681,7 +681,10 @@ def test_valid_on_form_offers_the_certificates_categories_and_published_sites(
     cert = granted_with_unpublished_site(world)
     form = get(client, cert_url(cert.number)).by_id("valid-on")
     assert form.attrs["method"] == "get"
-    assert form.find("input", name="on").attrs["type"] == "date"
+    # a date typed, not picked from a control whose display follows the browser's locale
+    date = form.find("input", name="on")
+    assert date.attrs["type"] == "text" and date.attrs["placeholder"] == "YYYY-MM-DD"
+    assert "valid-on-date-hint" in date.attrs["aria-describedby"]
     assert options(form.find("select", name="category")) == [
         ("", "Any process in the scope"),
         ("EPL", "EPL – Electroplating"),
@@ -744,6 +747,17 @@ def test_not_valid_on_a_day_it_was_suspended(world: World, client: Client) -> No
             "Valid: on 1 May 2026 the certificate was current (issue 1, valid until "
             "23 March 2029).",
         ),
+        # typed as every page prints a date, whatever the browser's locale
+        (
+            "on=1+May+2026",
+            "Valid: on 1 May 2026 the certificate was current (issue 1, valid until "
+            "23 March 2029).",
+        ),
+        (
+            "on=1+may+2026",
+            "Valid: on 1 May 2026 the certificate was current (issue 1, valid until "
+            "23 March 2029).",
+        ),
     ],
 )
 def test_valid_on_other_days_and_categories(
@@ -756,11 +770,11 @@ def test_valid_on_other_days_and_categories(
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("on=2026-13-01", "'2026-13-01' is not a date: give it as YYYY-MM-DD (for example "
-                          "2026-05-01)."),
-        ("on=yesterday", "'yesterday' is not a date: give it as YYYY-MM-DD (for example "
-                         "2026-05-01)."),
-        ("on=", "Give the date to check, as YYYY-MM-DD (for example 2026-05-01)."),
+        ("on=2026-13-01", "'2026-13-01' is not a date: give it as 2026-12-07 or 7 December "
+                          "2026."),
+        ("on=yesterday", "'yesterday' is not a date: give it as 2026-12-07 or 7 December 2026."),
+        ("on=7/12/2026", "'7/12/2026' is not a date: give it as 2026-12-07 or 7 December 2026."),
+        ("on=", "Give the date to check, as 2026-12-07 or 7 December 2026."),
         ("on=2026-05-01&category=NOPE", "There is no process category 'NOPE'."),
         ("on=2026-05-01&site=main", "This certificate publishes no site 'main'."),
     ],

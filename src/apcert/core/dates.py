@@ -27,6 +27,25 @@ def format_date(day: dt.date) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
+#: The forms a date is typed in, whatever the browser's locale: 2026-12-07, 7 December 2026 or
+#: 7 Dec 2026 (month names in English, as every page prints them).
+TYPED_DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d %b %Y")
+#: How the forms say it.
+TYPED_DATE_HINT = "as 2026-12-07 or 7 December 2026"
+
+
+def parse_typed_date(text: str) -> dt.date | None:
+    """The date ``text`` names in one of :data:`TYPED_DATE_FORMATS` (spaces folded), else
+    ``None``."""
+    text = " ".join((text or "").split())
+    for pattern in TYPED_DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
 def format_datetime(moment: dt.datetime) -> str:
     """A moment as every document and page prints it, in UTC: ``7 December 2026, 14:05
     UTC``. A naive datetime is taken to be in UTC already."""

@@ -26,6 +26,7 @@ from apcert.certificates.asof import NOT_YET_ISSUED, AsOfAnswer, certificate_as_
 from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.certificates.selectors import certificate_status_on
+from apcert.core.dates import TYPED_DATE_HINT, parse_typed_date
 from apcert.documents.downloads import public_issue_pdf
 from apcert.register import directory, selectors
 from apcert.register import search as register_search
@@ -58,7 +59,6 @@ SORT_LABELS: dict[str, str] = {
 }
 #: Page links shown on each side of the current page.
 PAGE_WINDOW = 2
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _page_links(page: int, pages: int, link: Callable[[int], str]) -> dict[str, Any]:
@@ -253,16 +253,11 @@ def _valid_on(
     errors: list[str] = []
     on: dt.date | None = None
     if not raw_on:
-        errors.append("Give the date to check, as YYYY-MM-DD (for example 2026-05-01).")
+        errors.append(f"Give the date to check, {TYPED_DATE_HINT}.")
     else:
-        try:
-            on = dt.date.fromisoformat(raw_on) if _ISO_DATE.fullmatch(raw_on) else None
-        except ValueError:
-            on = None
+        on = parse_typed_date(raw_on[:40])
         if on is None:
-            errors.append(
-                f"{raw_on[:40]!r} is not a date: give it as YYYY-MM-DD (for example 2026-05-01)."
-            )
+            errors.append(f"{raw_on[:40]!r} is not a date: give it {TYPED_DATE_HINT}.")
     category_names = dict(categories)
     if raw_category and raw_category not in category_names:
         # A narrower category than a scope line's is a fair question (a line for PWB

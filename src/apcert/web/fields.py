@@ -13,9 +13,9 @@ from typing import Any
 
 from django import forms
 
-from apcert.core.dates import format_date
+from apcert.core.dates import TYPED_DATE_FORMATS, format_date
 
-INPUT_FORMATS = ["%Y-%m-%d", "%d %B %Y", "%d %b %Y"]
+INPUT_FORMATS = list(TYPED_DATE_FORMATS)
 DATE_HINT = "As 2026-12-07 or 7 December 2026."
 
 
