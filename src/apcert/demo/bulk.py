@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import multiprocessing
+import os
 import queue
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -103,11 +104,26 @@ class WriterFailed(RuntimeError):
     """A write job failed in the writer process; its message says how."""
 
 
-def _writer_main(jobs: Any, errors: Any) -> None:  # pragma: no cover - runs in the child
-    """The writer process: run each job in turn; after a failure, report it and only drain."""
+#: Seconds the writer waits for a job before it checks that the loading process is alive.
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _writer_main(jobs: Any, errors: Any, parent: int) -> None:  # pragma: no cover - the child
+    """The writer process: run each job in turn; after a failure, report it and only drain.
+    It ends with the process that started it: when no job comes and that process is gone
+    (killed, say), nothing will send the rest, and the writer stops rather than wait for
+    ever holding its connection."""
     failed = False
     try:
-        while (job := jobs.get()) is not None:
+        while True:
+            try:
+                job = jobs.get(timeout=PARENT_CHECK_SECONDS)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    return
+                continue
+            if job is None:
+                break
             if failed:
                 continue  # keep taking jobs, so that the main process never blocks
             function, args = job
@@ -140,7 +156,7 @@ class Writer:
             self.errors = context.Queue()
             connections.close_all()  # the child must not share this process's connections
             self.process = context.Process(
-                target=_writer_main, args=(self.jobs, self.errors), daemon=True
+                target=_writer_main, args=(self.jobs, self.errors, os.getpid()), daemon=True
             )
             self.process.start()
 
