@@ -31,6 +31,7 @@ def _ended(pid: int) -> bool:
     return state in {"Z", "X"}
 
 
+@pytest.mark.own_sqlite
 @pytest.mark.skipif(not Path("/proc").is_dir() or sys.platform != "linux", reason="Linux /proc")
 def test_the_writer_ends_when_the_loading_process_is_killed(tmp_path: Path) -> None:
     env = {
