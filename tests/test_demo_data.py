@@ -419,6 +419,48 @@ def test_demo_data_command_fills_once_and_if_empty_skips(reference: None) -> Non
         call_command("demo-data", certificates=12, seed=3, quiet=True)
 
 
+def test_a_load_stopped_while_writing_rows_is_refused_not_doubled(
+    reference: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from io import StringIO
+
+    from apcert.demo import generate
+    from apcert.organizations.models import Organization
+
+    # Given a load killed while it wrote its rows: organizations written, no certificate yet
+    class Killed(BaseException):
+        pass
+
+    def killed_after_the_organizations(self: Any) -> Any:
+        Organization.objects.create(legal_name="Half Loaded GmbH", country="DE")
+        raise Killed
+
+    monkeypatch.setattr(generate._Generator, "run", killed_after_the_organizations)
+    with pytest.raises(Killed):
+        call_command("demo-data", certificates=12, seed=3, quiet=True, stdout=StringIO())
+    monkeypatch.undo()
+    organizations = Organization.objects.count()
+    assert not Certificate.objects.exists()
+
+    # When it is run again, with --if-empty or without, it refuses, saying why and what to
+    # do, and adds no second set beside the partial one
+    for if_empty in (True, False):
+        with pytest.raises(CommandError, match="stopped while writing its rows; its partial"):
+            call_command(
+                "demo-data", certificates=12, seed=3, if_empty=if_empty, quiet=True,
+                stdout=StringIO(),
+            )  # fmt: skip
+    assert Organization.objects.count() == organizations
+    assert not Certificate.objects.exists()
+
+
+def test_a_finished_load_is_recorded_as_finished(demo: DemoReport) -> None:
+    from apcert.demo.models import DemoLoad
+
+    [load] = DemoLoad.objects.all()
+    assert load.rows_written_at is not None and load.finished_at is not None
+
+
 @pytest.mark.parametrize("stopped_in", ["search index", "visit schedule", "status counts"])
 def test_a_load_stopped_while_building_derived_data_is_completed_by_if_empty(
     reference: None, stopped_in: str, monkeypatch: pytest.MonkeyPatch

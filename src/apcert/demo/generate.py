@@ -18,11 +18,14 @@ generator draws everything, dates count back from the reference date (today unle
 is asked for) and nothing happens after it, every time stamp is set explicitly and the
 services in the setup run under a demo clock.
 
-Speed (a million certificates in a few minutes): rows are written in chunks of CHUNK
+Speed: rows are written in chunks of CHUNK
 certificates, one transaction each, by a writer process while this one generates the next
 chunk (:class:`apcert.demo.bulk.Writer`). Above FULL_RECORDS_UP_TO certificates, most
 organizations get a lean private record. A run that fails leaves the chunks written so far:
-start again from a fresh database.
+start again from a fresh database. Each run is recorded (:class:`apcert.demo.models.DemoLoad`)
+before its first row, so that a run stopped while writing rows is known as one and no second
+set is added beside its partial data; one stopped while building the search index, the visit
+schedule or the status counts is completed by ``demo-data --if-empty``.
 """
 
 from __future__ import annotations
@@ -45,13 +48,14 @@ from apcert.audit.chain import GENESIS_HASH, event_content, event_hash
 from apcert.audit.models import AuditChainHead, AuditEvent
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.certificates.tallies import status_tallies_rebuild
-from apcert.core.dates import add_months
+from apcert.core.dates import add_months, format_datetime
 from apcert.core.db import gather_statistics
 from apcert.core.progress import run_with_progress
 from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
 from apcert.demo.bulk import Clock, Writer, reset_sequences, write_rows
 from apcert.demo.certificates import CertificateWriter, Reference
 from apcert.demo.dice import Dice
+from apcert.demo.models import DemoLoad
 from apcert.demo.population import OFFICE_SECONDS, OFFICE_START, Org, Plan, Population, slug
 from apcert.demo.setup import NO_LOGIN, Person, setup_bodies
 from apcert.demo.tables import Tables
@@ -424,6 +428,9 @@ def demo_data_generate(
         reference_date = timezone.localdate()
     if certificates < 1:
         raise DemoDataError("ask for at least one certificate")
+    stopped = demo_load_stopped_in_rows()
+    if stopped is not None:
+        raise DemoDataError(stopped)
     if demo_data_present():
         raise DemoDataError(
             f"the register already holds {Certificate.objects.count()} certificates; demo "
@@ -438,17 +445,36 @@ def demo_data_generate(
     gc.disable()
     monitor = tqdm.monitor_interval
     tqdm.monitor_interval = 0  # no progress-bar thread in a process that forks
+    # Written (and committed) before the first row: a run stopped while writing its rows
+    # is then known as one, and no second set is added beside its partial data.
+    load = DemoLoad.objects.create(started_at=timezone.now(), certificates=certificates, seed=seed)
     try:
         report = generator.run()
+        DemoLoad.objects.filter(pk=load.pk).update(rows_written_at=timezone.now())
         rebuild_search_index(progress)
         rebuild_visit_schedule(progress)
         status_tallies_rebuild()
         gather_statistics()
+        DemoLoad.objects.filter(pk=load.pk).update(finished_at=timezone.now())
         return report
     finally:
         tqdm.monitor_interval = monitor
         if collecting:
             gc.enable()
+
+
+def demo_load_stopped_in_rows() -> str | None:
+    """Why no demo data can be added: an earlier run stopped before it had written all its
+    rows (killed, or failed), whose partial data cannot be completed; else ``None``."""
+    stopped = DemoLoad.objects.filter(rows_written_at__isnull=True).order_by("-pk").first()
+    if stopped is None:
+        return None
+    return (
+        f"an earlier run (started {format_datetime(stopped.started_at)}, "
+        f"{stopped.certificates} certificates, seed {stopped.seed}) stopped while writing its "
+        "rows; its partial data cannot be completed. Delete the database (with SQLite, "
+        "the apcert.sqlite3 file under APCERT_VAR_DIR) and run demo-data again"
+    )
 
 
 def demo_derived_missing() -> list[str]:
@@ -477,6 +503,7 @@ def demo_derived_complete(missing: list[str], progress: TextIO | None) -> None:
     if "status counts" in missing:
         status_tallies_rebuild()
     gather_statistics()
+    DemoLoad.objects.filter(finished_at__isnull=True).update(finished_at=timezone.now())
 
 
 def rebuild_search_index(progress: TextIO | None) -> int:

@@ -20,6 +20,7 @@ from apcert.demo.generate import (
     demo_data_reference_date,
     demo_derived_complete,
     demo_derived_missing,
+    demo_load_stopped_in_rows,
 )
 from apcert.demo.site import demo_site_conflict
 
@@ -63,6 +64,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         as_of = _reference_date(options["as_of"])
+        stopped = demo_load_stopped_in_rows()
+        if stopped is not None:
+            raise CommandError(f"demo-data: {stopped}")
         if options["if_empty"] and demo_data_present():
             conflict = demo_site_conflict()
             if conflict is not None:
