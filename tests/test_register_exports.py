@@ -36,7 +36,8 @@ from apcert.certificates.services import (
     certificate_grant,
     certificate_suspend,
 )
-from apcert.demo.bulk import Clock, Table, reset_sequences, write_rows
+from apcert.core.db import insert_rows
+from apcert.demo.bulk import Clock, Table, reset_sequences
 from apcert.demo.generate import demo_data_generate
 from apcert.organizations.services import organization_create, site_create
 from apcert.register import exports, selectors
@@ -545,7 +546,7 @@ def _add_certificates(template: Certificate, start: int, count: int) -> None:
 
 def _write(*tables: Table) -> None:
     for table in tables:
-        write_rows(table.name, table.columns, table.take())
+        insert_rows(table.name, table.columns, table.take())
 
 
 def _peak_while_downloading(client: Client, url: str) -> tuple[int, int, int]:

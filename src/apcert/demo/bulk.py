@@ -1,10 +1,8 @@
-"""Fast inserts for the demo data: rows as tuples, written in chunks, one transaction each.
-
-SQLite gets ``executemany`` with a few hundred rows per INSERT statement (on apcert's tables,
-with their indexes and CHECK constraints, about 130k to 180k rows/s, against about 37k for
-``bulk_create``); PostgreSQL gets ``COPY ... FROM STDIN`` through psycopg 3. Table and
-column names come from each model's ``_meta``, and a table refuses to be set up unless it is
-told every column of its model, so a field added later cannot be left out silently.
+"""Fast inserts for the demo data: rows as tuples, written in chunks, one transaction each,
+by :func:`apcert.core.db.insert_rows` (a few hundred rows per INSERT statement on SQLite,
+``COPY`` on PostgreSQL). Table and column names come from each model's ``_meta``, and a
+table refuses to be set up unless it is told every column of its model, so a field added
+later cannot be left out silently.
 
 These rows, statuses included, bypass the transition services (the one road every status
 change takes in production) for speed: the demo loader plans each certificate's history
@@ -16,11 +14,9 @@ Nothing outside ``apcert.demo`` may write a status this way.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import multiprocessing
 import os
 import queue
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -28,17 +24,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.color import no_style
 from django.db import connection, connections, models
 from django.db.models import Max
-
-#: Bound parameters per statement where the SQLite library does not say (its old default).
-SQLITE_MAX_PARAMS = 999
-
-
-def _sqlite_max_params() -> int:
-    raw = connection.connection
-    try:
-        return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))  # Python 3.11+
-    except AttributeError:  # pragma: no cover - older Python
-        return SQLITE_MAX_PARAMS
 
 
 class Table:
@@ -67,37 +52,6 @@ class Table:
         rows, self.rows = self.rows, []
         self.written += len(rows)
         return rows
-
-
-def write_rows(table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Write rows on this process's connection, inside the caller's transaction."""
-    if not rows:
-        return
-    qn = connection.ops.quote_name
-    cols = ", ".join(qn(c) for c in columns)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
-            with raw.copy(f"COPY {qn(table)} ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            return
-        # Many rows per statement: the per-statement work (CHECK lists, AUTOINCREMENT
-        # bookkeeping) is done once per few hundred rows instead of once per row.
-        per = max(1, min(500, _sqlite_max_params() // len(columns)))
-        one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        insert = f"INSERT INTO {qn(table)} ({cols}) VALUES "
-        full = len(rows) - len(rows) % per
-        if full:
-            groups = [
-                tuple(itertools.chain.from_iterable(rows[i : i + per])) for i in range(0, full, per)
-            ]
-            cursor.executemany(insert + ", ".join([one] * per), groups)
-        if full < len(rows):
-            rest = rows[full:]
-            cursor.execute(
-                insert + ", ".join([one] * len(rest)), tuple(itertools.chain.from_iterable(rest))
-            )
 
 
 class WriterFailed(RuntimeError):

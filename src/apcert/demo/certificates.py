@@ -111,7 +111,7 @@ class CertificateWriter:
         reference: Reference,
         reference_date: dt.date,
         cbs: list[CBInfo],
-        orgs: list[Org],
+        orgs: list[bytes],
         serials: dict[tuple[int, int], int],
         event: EventSink,
     ) -> None:
@@ -122,7 +122,7 @@ class CertificateWriter:
         self.reference_date = reference_date
         self.ref_ord = reference_date.toordinal()
         self.cbs = cbs
-        self.orgs = orgs
+        self.orgs = orgs  # each packed (Org.packed)
         self.serials = serials
         self.event = event
         self._standards_json: dict[tuple[str, ...], str] = {}
@@ -397,7 +397,7 @@ class CertificateWriter:
         day = clock.day
         t = self.t
         granted = plan.day
-        org = self.orgs[plan.org]
+        org = Org.unpacked(self.orgs[plan.org])
         cb = self.cbs[plan.cb]
         fam = words.FAMILIES[plan.family]
         full = org.user is not None

@@ -35,7 +35,9 @@ import gc
 import heapq
 import itertools
 import json
+import pickle
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -49,10 +51,10 @@ from apcert.audit.models import AuditChainHead, AuditEvent
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.certificates.tallies import status_tallies_rebuild
 from apcert.core.dates import add_months, format_datetime
-from apcert.core.db import gather_statistics
+from apcert.core.db import gather_statistics, insert_rows
 from apcert.core.progress import run_with_progress
 from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
-from apcert.demo.bulk import Clock, Writer, reset_sequences, write_rows
+from apcert.demo.bulk import Clock, Writer, reset_sequences
 from apcert.demo.certificates import CertificateWriter, Reference
 from apcert.demo.dice import Dice
 from apcert.demo.models import DemoLoad
@@ -174,7 +176,7 @@ def _write_batch(
                 "load demo data into a database nobody else writes to"
             )
         for table, columns, rows in batches:
-            write_rows(table, columns, rows)
+            insert_rows(table, columns, rows)
         if head_after != head_before:
             head.last_seq, head.last_hash = head_after
             head.save(update_fields=["last_seq", "last_hash"])
@@ -195,7 +197,7 @@ class _Generator:
         self.progress = progress
         self.dice = Dice(seed)
         self.clock = Clock()
-        self.pending: list[tuple[int, int, int, Event]] = []
+        self.pending: list[tuple[int, int, int, bytes]] = []
         self.events: list[Event] = []
         self.counter = itertools.count()
         self.by_status: Counter[str] = Counter()
@@ -222,14 +224,17 @@ class _Generator:
             ordinal, seconds, actor_id, label, action, CERTIFICATE_TYPE, str(cert_id), number,
             before, after, reason, lines_json,
         )  # fmt: skip
-        heapq.heappush(self.pending, (ordinal, seconds, next(self.counter), event))
+        # Pickled while it waits: a million-certificate load has hundreds of thousands
+        # waiting at once, at a third of the memory.
+        packed = pickle.dumps(event, protocol=pickle.HIGHEST_PROTOCOL)
+        heapq.heappush(self.pending, (ordinal, seconds, next(self.counter), packed))
 
     def _release(self, until: tuple[int, int] | None) -> None:
         """Pass on every queued event before ``until`` (all if None), in time order."""
         pending = self.pending
         events = self.events
         while pending and (until is None or pending[0][:2] < until):
-            events.append(heapq.heappop(pending)[3])
+            events.append(pickle.loads(heapq.heappop(pending)[3]))  # noqa: S301 - our own
 
     def _commit(self) -> None:
         """Chain the released events on, and hand them and the waiting rows to the writer."""
@@ -242,54 +247,52 @@ class _Generator:
 
     # --- organizations --------------------------------------------------------------------
 
-    def _write_orgs(self, orgs: list[Org], taken: set[str]) -> None:
+    def _org_keeper(self, taken: set[str]) -> Callable[[Org], bytes]:
+        """What becomes of each organization as it is planned: its rows (and its user's, for
+        the first ones) are queued for writing, handed to the writer every few chunks, and
+        it is kept packed (:meth:`Org.packed`), so that a million-certificate load never
+        holds all its organizations as objects at once."""
         d = self.dice
         t = self.tables
         clock = self.clock
-        users = len(orgs) if self.n <= FULL_RECORDS_UP_TO else DEMO_ORGANIZATIONS
-        bar = tqdm(
-            total=len(orgs),
-            desc="organizations",
-            unit="org",
-            file=self.progress,
-            disable=self.progress is None,
-            mininterval=0.5,
-        )
-        with bar:
-            for index, org in enumerate(orgs):
-                created = clock.moment(org.created, OFFICE_START + d.below(OFFICE_SECONDS))
-                t.org.rows.append(
+        users = self.n if self.n <= FULL_RECORDS_UP_TO else DEMO_ORGANIZATIONS
+        count = itertools.count()
+
+        def keep(org: Org) -> bytes:
+            index = next(count)
+            created = clock.moment(org.created, OFFICE_START + d.below(OFFICE_SECONDS))
+            t.org.rows.append(
+                (
+                    org.id, org.name, org.country.code, org.registration_number,
+                    org.registration_authority, org.address, created,
+                )
+            )  # fmt: skip
+            for s in org.sites:
+                t.site.rows.append(
+                    (s["id"], org.id, s["name"], s["address"], s["city"], s["country"],
+                     s["published"])
+                )  # fmt: skip
+            if index < users:
+                first = d.pick(org.country.first_names)
+                last = d.pick(org.country.last_names)
+                username = f"{slug(first)}.{slug(last)}.{org.id}"
+                while username in taken:
+                    username += "x"
+                user_id = t.next_user()
+                email = f"{slug(first)}.{slug(last)}@{slug(org.name)[:24]}.example"
+                t.user.rows.append(
                     (
-                        org.id, org.name, org.country.code, org.registration_number,
-                        org.registration_authority, org.address, created,
+                        user_id, NO_LOGIN, None, False, username, first, last, email,
+                        False, True, created, f"{first} {last}", False,
                     )
                 )  # fmt: skip
-                for s in org.sites:
-                    t.site.rows.append(
-                        (s["id"], org.id, s["name"], s["address"], s["city"], s["country"],
-                         s["published"])
-                    )  # fmt: skip
-                if index < users:
-                    first = d.pick(org.country.first_names)
-                    last = d.pick(org.country.last_names)
-                    username = f"{slug(first)}.{slug(last)}.{org.id}"
-                    while username in taken:
-                        username += "x"
-                    user_id = t.next_user()
-                    email = f"{slug(first)}.{slug(last)}@{slug(org.name)[:24]}.example"
-                    t.user.rows.append(
-                        (
-                            user_id, NO_LOGIN, None, False, username, first, last, email,
-                            False, True, created, f"{first} {last}", False,
-                        )
-                    )  # fmt: skip
-                    t.member.rows.append((org.id, user_id, "admin"))
-                    org.user = Person(user_id, f"{username} ({first} {last})")
-                if len(t.org.rows) >= 5 * CHUNK:
-                    bar.update(len(t.org.rows))
-                    self._commit()
-            bar.update(len(t.org.rows))
-            self._commit()
+                t.member.rows.append((org.id, user_id, "admin"))
+                org.user = Person(user_id, f"{username} ({first} {last})")
+            if len(t.org.rows) >= 5 * CHUNK:
+                self._commit()
+            return org.packed()
+
+        return keep
 
     # --- the whole run --------------------------------------------------------------------
 
@@ -335,19 +338,6 @@ class _Generator:
             site_ids=tables.next_site,
             taken=taken,
         )
-        orgs, plans = population.plan(self.n)
-        forced = self._forced(plans)
-        certificates = CertificateWriter(
-            dice=self.dice,
-            clock=self.clock,
-            tables=tables,
-            reference=reference,
-            reference_date=self.reference_date,
-            cbs=cbs,
-            orgs=orgs,
-            serials=serials,
-            event=self.event,
-        )
         usernames = set(User.objects.values_list("username", flat=True))
         head = AuditChainHead.objects.filter(id=1).first()
         if head is None:
@@ -356,7 +346,22 @@ class _Generator:
         # From here until the writer is closed, this process leaves the database alone.
         self.writer = Writer(parallel=not connection.in_atomic_block)
         try:
-            self._write_orgs(orgs, usernames)
+            orgs, plans = population.plan(
+                self.n, keep=self._org_keeper(usernames), progress=self.progress
+            )
+            self._commit()  # the last organizations
+            forced = self._forced(plans)
+            certificates = CertificateWriter(
+                dice=self.dice,
+                clock=self.clock,
+                tables=tables,
+                reference=reference,
+                reference_date=self.reference_date,
+                cbs=cbs,
+                orgs=orgs,
+                serials=serials,
+                event=self.event,
+            )
             bar = tqdm(
                 total=self.n,
                 desc="certificates",

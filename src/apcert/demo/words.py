@@ -256,6 +256,7 @@ COUNTRIES: tuple[Country, ...] = (
         ("Meier", "Keller", "Brunner", "Favre", "Baumann", "Huber"),
     ),
 )
+COUNTRY_BY_CODE = {country.code: country for country in COUNTRIES}
 
 COUNTRY_BY_CODE = {c.code: c for c in COUNTRIES}
 

@@ -19,6 +19,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 from django.conf import settings
 
 from apcert.certificates.choices import CertificateStatus
@@ -37,23 +38,38 @@ def certificate_document(
     issue = selectors.latest_issue(certificate)
     assert issue is not None  # a public certificate has had an issue since its grant
     changes = selectors.status_changes_of(certificate)
+    return certificate_document_from(
+        certificate,
+        issue,
+        changes[-1].reason_category if changes else None,
+        transfer_of(certificate) if transfer is None else transfer,
+    )
+
+
+def certificate_document_from(
+    certificate: Certificate,
+    issue: CertificateIssue,
+    status_reason_category: str | None,
+    transfer: selectors.TransferLinks,
+) -> dict[str, Any]:
+    """:func:`certificate_document` from pieces read in bulk: the certificate (with its CB
+    and scheme), its latest issue, the reason category of its latest status change."""
     cb = certificate.cb
-    links = _transfer_of(certificate) if transfer is None else transfer
     return document_of(
         number=certificate.number,
         status=certificate.status,
         status_since=certificate.status_since,
-        status_reason_category=changes[-1].reason_category if changes else None,
+        status_reason_category=status_reason_category,
         first_issued_on=certificate.first_issued_on,
         expires_on=certificate.expires_on,
         cb={"code": cb.code, "name": cb.name, "country": cb.country},
         scheme={"code": certificate.scheme.code, "name": certificate.scheme.name},
         issue=issue,
-        transfer=links,
+        transfer=transfer,
     )
 
 
-def _transfer_of(certificate: Certificate) -> selectors.TransferLinks:
+def transfer_of(certificate: Certificate) -> selectors.TransferLinks:
     # Only a certificate withdrawn as "transferred" has a successor, and only one made by a
     # transfer a predecessor: most certificates need no query.
     if (
@@ -138,5 +154,15 @@ def certificate_document_json(
     certificate: Certificate, transfer: selectors.TransferLinks | None = None
 ) -> str:
     """:func:`certificate_document` as compact JSON, the bytes the API sends."""
-    document = certificate_document(certificate, transfer)
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return document_json(certificate_document(certificate, transfer))
+
+
+def document_json(document: dict[str, Any]) -> str:
+    """A public document as compact JSON, the bytes the API sends: orjson's, which are
+    those of ``json.dumps(document, separators=(",", ":"), ensure_ascii=False)`` several
+    times faster (a bulk index build writes a million); the standard library's for what
+    orjson refuses (a lone surrogate, say), so that nothing it could write is lost."""
+    try:
+        return orjson.dumps(document).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False)

@@ -24,10 +24,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import F, Prefetch
 
+from apcert.bodies.models import CertificationBody
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
+from apcert.core.db import insert_rows
 from apcert.register import selectors
-from apcert.register.documents import certificate_document_json
+from apcert.register.documents import certificate_document_from, document_json, transfer_of
 from apcert.register.models import SearchEntry, SearchFacet, SearchFacetTotal, SearchWord
+from apcert.schemes.models import Scheme
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
 _NOT_KEY = re.compile(r"[^0-9A-Z]+")
@@ -76,12 +79,8 @@ def filter_tag(facet: str, value: str) -> str:
     return f"{facet}x{value.encode().hex()}"
 
 
-def _public_certificates(*, latest_issue_only: bool = False) -> Any:
+def _public_certificates() -> Any:
     issues = CertificateIssue.objects.order_by("issue_number")
-    if latest_issue_only:
-        # Only the latest issue is indexed; reading the others would parse their snapshots
-        # for nothing (a bulk rebuild reads a million of them).
-        issues = issues.filter(issue_number=F("certificate__current_issue_number"))
     return (
         selectors.public_certificates()
         .select_related("cb", "scheme")
@@ -103,6 +102,23 @@ def entry_data(
     when read for a whole chunk at once."""
     issue = selectors.latest_issue(certificate)
     assert issue is not None  # a public certificate has had an issue since its grant
+    changes = selectors.status_changes_of(certificate)
+    return entry_data_from(
+        certificate,
+        issue,
+        changes[-1].reason_category if changes else None,
+        transfer if transfer is not None else transfer_of(certificate),
+    )
+
+
+def entry_data_from(
+    certificate: Certificate,
+    issue: CertificateIssue,
+    status_reason_category: str | None,
+    transfer: selectors.TransferLinks,
+) -> EntryData:
+    """:func:`entry_data` from pieces read in bulk (see
+    :func:`apcert.register.documents.certificate_document_from`)."""
     holder = selectors.holder_of(issue)
     sites = selectors.published_sites(issue)
     lines = selectors.public_scope_lines(issue)
@@ -127,10 +143,7 @@ def entry_data(
         fold(scope),
     )
     words = {
-        w
-        for part in text[1:]
-        for w in part.split()
-        if len(w) >= WORD_MIN and not w.isdigit() and len(w) <= 100
+        w for w in set(" ".join(text[1:]).split()) if WORD_MIN <= len(w) <= 100 and not w.isdigit()
     }
     facets = {
         ("status", certificate.status),
@@ -159,7 +172,9 @@ def entry_data(
             "programmes": " ".join(programmes),
             "categories": " ".join(categories),
             "cities": "\n".join(cities),
-            "document": certificate_document_json(certificate, transfer),
+            "document": document_json(
+                certificate_document_from(certificate, issue, status_reason_category, transfer)
+            ),
         },
         facets=facets,
         text=text,
@@ -176,19 +191,29 @@ _PG_DOCUMENT = (
 )
 
 
-def _write_text(rows: list[tuple[int, tuple[str, str, str, str], str]]) -> None:
-    """Write the word index rows: ``(entry id, folded text, filter tags)``."""
+def _write_text(
+    rows: list[tuple[int, tuple[str, str, str, str], str]], *, fresh: bool = False
+) -> None:
+    """Write the word index rows: ``(entry id, folded text, filter tags)``; ``fresh``: the
+    word index holds none of these entries (a rebuild emptied it), so nothing is replaced."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            conflict = (
+                ""
+                if fresh
+                else (" ON CONFLICT (entry_id) DO UPDATE SET document = EXCLUDED.document")
+            )
             cursor.executemany(
                 f"INSERT INTO register_search_doc (entry_id, document) VALUES (%s, {_PG_DOCUMENT})"
-                " ON CONFLICT (entry_id) DO UPDATE SET document = EXCLUDED.document",
+                + conflict,
                 [(pk, *text, tags) for pk, text, tags in rows],
             )
         else:
-            cursor.executemany(
-                "DELETE FROM register_search_fts WHERE rowid = %s", [(pk,) for pk, _, _ in rows]
-            )
+            if not fresh:
+                cursor.executemany(
+                    "DELETE FROM register_search_fts WHERE rowid = %s",
+                    [(pk,) for pk, _, _ in rows],
+                )
             cursor.executemany(
                 "INSERT INTO register_search_fts (rowid, number, holder, places, scope, tags)"
                 " VALUES (%s, %s, %s, %s, %s, %s)",
@@ -290,28 +315,77 @@ def index_certificate(certificate: Certificate) -> None:
 CHUNK = 2_000
 
 
-def _chunks() -> Iterator[list[Certificate]]:
+def _chunks() -> Iterator[list[EntryData]]:
+    """Every public certificate's entry, CHUNK at a time in id order.
+
+    Read for bulk, not through the prefetches of one certificate's page: the certificates
+    of a chunk are a range of ids, and their latest issues, the reason of their latest
+    status change and their transfer links are read for that range in one query each.
+    The CB and scheme come from tables of a few rows, read once. Building the index of a
+    million certificates this way spends its time on the entries rather than on the ORM."""
+    cbs = {cb.pk: cb for cb in CertificationBody.objects.all()}
+    schemes = {scheme.pk: scheme for scheme in Scheme.objects.all()}
     last = 0
     while True:
         chunk = list(
-            _public_certificates(latest_issue_only=True).filter(pk__gt=last).order_by("pk")[:CHUNK]
+            selectors.public_certificates()
+            .filter(pk__gt=last)
+            .order_by("pk")
+            .only(*_CERTIFICATE_FIELDS)[:CHUNK]
         )
         if not chunk:
             return
-        yield chunk
-        last = chunk[-1].pk
+        first, last = chunk[0].pk, chunk[-1].pk
+        issues = {
+            issue.certificate_id: issue
+            for issue in CertificateIssue.objects.filter(
+                certificate_id__gte=first,
+                certificate_id__lte=last,
+                issue_number=F("certificate__current_issue_number"),
+            )
+        }
+        reasons = dict(
+            CertificateStatusChange.objects.filter(
+                certificate_id__gte=first, certificate_id__lte=last
+            )
+            .order_by("certificate_id", "effective_on", "id")
+            .values_list("certificate_id", "reason_category")
+        )  # the latest change of each certificate comes last, and stays
+        links = selectors.transfer_links([c.pk for c in chunk])
+        built = []
+        for certificate in chunk:
+            certificate.cb = cbs[certificate.cb_id]
+            certificate.scheme = schemes[certificate.scheme_id]
+            built.append(
+                entry_data_from(
+                    certificate,
+                    issues[certificate.pk],
+                    reasons.get(certificate.pk),
+                    links.get(certificate.pk, selectors.NO_TRANSFER),
+                )
+            )
+        yield built
 
 
-def _chunk_data(chunk: list[Certificate]) -> list[EntryData]:
-    # The transfer links of a whole chunk in one query, rather than one for each entry.
-    links = selectors.transfer_links([c.pk for c in chunk])
-    return [entry_data(c, links.get(c.pk, selectors.NO_TRANSFER)) for c in chunk]
+#: The certificate's columns that an entry and its document read.
+_CERTIFICATE_FIELDS = (
+    "number",
+    "status",
+    "status_since",
+    "first_issued_on",
+    "expires_on",
+    "cb_id",
+    "scheme_id",
+    "organization_id",
+    "transferred_from_id",
+    "current_issue_number",
+)
 
 
 def build_all() -> Iterator[EntryData]:
     """Every public certificate's entry, freshly built, in id order."""
     for chunk in _chunks():
-        yield from _chunk_data(chunk)
+        yield from chunk
 
 
 _ENTRY_COLUMNS = (
@@ -342,11 +416,6 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
     done = 0
     totals: Counter[tuple[str, str]] = Counter()
     words: set[str] = set()
-    entry_sql = (
-        f"INSERT INTO register_searchentry ({', '.join(_ENTRY_COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(_ENTRY_COLUMNS))})"
-    )
-    facet_sql = "INSERT INTO register_searchfacet (entry_id, facet, value) VALUES (%s, %s, %s)"
     with transaction.atomic():
         with connection.cursor() as cursor:
             for table in ("register_searchfacet", "register_searchfacettotal"):
@@ -358,21 +427,18 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
                 cursor.execute("DELETE FROM register_search_fts")
                 cursor.execute("DELETE FROM register_search_words")
             cursor.execute("DELETE FROM register_searchword")
-        for chunk in _chunks():
-            built = _chunk_data(chunk)
-            with connection.cursor() as cursor:
-                cursor.executemany(
-                    entry_sql, [tuple(d.fields[c] for c in _ENTRY_COLUMNS) for d in built]
-                )
-                cursor.executemany(
-                    facet_sql,
-                    [
-                        (d.fields["certificate_id"], f, v)
-                        for d in built
-                        for f, v in sorted(d.facets)
-                    ],
-                )
-            _write_text([(d.fields["certificate_id"], d.text, d.tags) for d in built])
+        for built in _chunks():
+            insert_rows(
+                "register_searchentry",
+                _ENTRY_COLUMNS,
+                [tuple(d.fields[c] for c in _ENTRY_COLUMNS) for d in built],
+            )
+            insert_rows(
+                "register_searchfacet",
+                ("entry_id", "facet", "value"),
+                [(d.fields["certificate_id"], f, v) for d in built for f, v in sorted(d.facets)],
+            )
+            _write_text([(d.fields["certificate_id"], d.text, d.tags) for d in built], fresh=True)
             for d in built:
                 totals.update(d.facets)
                 words |= d.words

@@ -66,7 +66,10 @@ class SearchEntry(models.Model):
 class SearchFacet(models.Model):
     """One filter value of an entry: (``country``, ``DE``), (``category``, ``PWB.PLT``)..."""
 
-    entry = models.ForeignKey(SearchEntry, on_delete=models.CASCADE, related_name="facets")
+    #: No index of its own: the unique (entry, facet, value) one starts with it.
+    entry = models.ForeignKey(
+        SearchEntry, on_delete=models.CASCADE, related_name="facets", db_index=False
+    )
     facet = models.CharField(max_length=12)
     value = models.CharField(max_length=100)
 
