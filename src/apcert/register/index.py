@@ -14,14 +14,21 @@ status. A draft has no entry.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
 import re
+import threading
+import time
 import unicodedata
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F, Prefetch
 
 from apcert.bodies.models import CertificationBody
@@ -315,56 +322,137 @@ def index_certificate(certificate: Certificate) -> None:
 CHUNK = 2_000
 
 
-def _chunks() -> Iterator[list[EntryData]]:
-    """Every public certificate's entry, CHUNK at a time in id order.
+def _build_range(first: int, last: int) -> list[EntryData]:
+    """The entries of the public certificates with ids from ``first`` to ``last``.
 
     Read for bulk, not through the prefetches of one certificate's page: the certificates
-    of a chunk are a range of ids, and their latest issues, the reason of their latest
-    status change and their transfer links are read for that range in one query each.
-    The CB and scheme come from tables of a few rows, read once. Building the index of a
-    million certificates this way spends its time on the entries rather than on the ORM."""
+    of the range, their latest issues, the reason of their latest status change and their
+    transfer links are read in one query each, and the CBs and schemes (tables of a few
+    rows) in one more each. Building the index of a million certificates this way spends
+    its time on the entries rather than on the ORM."""
     cbs = {cb.pk: cb for cb in CertificationBody.objects.all()}
     schemes = {scheme.pk: scheme for scheme in Scheme.objects.all()}
-    last = 0
-    while True:
-        chunk = list(
-            selectors.public_certificates()
-            .filter(pk__gt=last)
-            .order_by("pk")
-            .only(*_CERTIFICATE_FIELDS)[:CHUNK]
+    certificates = list(
+        selectors.public_certificates()
+        .filter(pk__gte=first, pk__lte=last)
+        .order_by("pk")
+        .only(*_CERTIFICATE_FIELDS)
+    )
+    issues = {
+        issue.certificate_id: issue
+        for issue in CertificateIssue.objects.filter(
+            certificate_id__gte=first,
+            certificate_id__lte=last,
+            issue_number=F("certificate__current_issue_number"),
         )
-        if not chunk:
-            return
-        first, last = chunk[0].pk, chunk[-1].pk
-        issues = {
-            issue.certificate_id: issue
-            for issue in CertificateIssue.objects.filter(
-                certificate_id__gte=first,
-                certificate_id__lte=last,
-                issue_number=F("certificate__current_issue_number"),
+    }
+    reasons = dict(
+        CertificateStatusChange.objects.filter(certificate_id__gte=first, certificate_id__lte=last)
+        .order_by("certificate_id", "effective_on", "id")
+        .values_list("certificate_id", "reason_category")
+    )  # the latest change of each certificate comes last, and stays
+    links = selectors.transfer_links([c.pk for c in certificates])
+    built = []
+    for certificate in certificates:
+        certificate.cb = cbs[certificate.cb_id]
+        certificate.scheme = schemes[certificate.scheme_id]
+        built.append(
+            entry_data_from(
+                certificate,
+                issues[certificate.pk],
+                reasons.get(certificate.pk),
+                links.get(certificate.pk, selectors.NO_TRANSFER),
             )
-        }
-        reasons = dict(
-            CertificateStatusChange.objects.filter(
-                certificate_id__gte=first, certificate_id__lte=last
-            )
-            .order_by("certificate_id", "effective_on", "id")
-            .values_list("certificate_id", "reason_category")
-        )  # the latest change of each certificate comes last, and stays
-        links = selectors.transfer_links([c.pk for c in chunk])
-        built = []
-        for certificate in chunk:
-            certificate.cb = cbs[certificate.cb_id]
-            certificate.scheme = schemes[certificate.scheme_id]
-            built.append(
-                entry_data_from(
-                    certificate,
-                    issues[certificate.pk],
-                    reasons.get(certificate.pk),
-                    links.get(certificate.pk, selectors.NO_TRANSFER),
-                )
-            )
-        yield built
+        )
+    return built
+
+
+def _ranges() -> list[tuple[int, int]]:
+    """The public certificates' ids as ranges of CHUNK certificates, in order. The last is
+    open-ended: a certificate granted since is in it (ids only grow)."""
+    ids = list(selectors.public_certificates().order_by("pk").values_list("pk", flat=True))
+    ranges = [(ids[i], ids[min(i + CHUNK, len(ids)) - 1]) for i in range(0, len(ids), CHUNK)]
+    if ranges:
+        ranges[-1] = (ranges[-1][0], _NO_END)
+    return ranges
+
+
+#: An id past every certificate's.
+_NO_END = 2**62
+
+
+def _chunks() -> Iterator[list[EntryData]]:
+    """Every public certificate's entry, CHUNK at a time in id order, built here."""
+    for first, last in _ranges():
+        yield _build_range(first, last)
+
+
+#: From this many public certificates on, a rebuild builds the entries in a process a core
+#: while this one writes them: building is most of the work, and it parallelizes.
+PARALLEL_FROM = 20_000
+#: Ranges handed to the pool and not yet written, per process of the pool: enough to keep
+#: every process busy, few enough to bound the memory the built entries take.
+_IN_FLIGHT_PER_WORKER = 2
+
+
+def _build_workers(ranges: int) -> int:
+    """How many processes build the entries of a rebuild: one a core for a large index, when
+    other processes can see what this one sees (a database file or server, outside a
+    transaction); else none but this one."""
+    if ranges * CHUNK < PARALLEL_FROM or connection.in_atomic_block:
+        return 1
+    name = str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite" and (name == ":memory:" or "mode=memory" in name):
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _end_with_parent(parent: int) -> None:
+    """In a process of the pool: end when the process that started it is gone (killed, say),
+    rather than wait for ever for ranges nobody will send."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+@contextmanager
+def _built_chunks(ranges: list[tuple[int, int]]) -> Iterator[Iterator[list[EntryData]]]:
+    """The entries of ``ranges`` in order, built by a pool of processes when that is worth
+    it (:func:`_build_workers`). The pool is started before the caller opens its
+    transaction, with no connection open, so that no process shares this one's."""
+    workers = _build_workers(len(ranges))
+    if workers == 1:
+        yield (_build_range(first, last) for first, last in ranges)
+        return
+    connections.close_all()
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_end_with_parent,
+        initargs=(os.getpid(),),
+    )
+    window = workers * _IN_FLIGHT_PER_WORKER
+    pending = deque(pool.submit(_build_range, *r) for r in ranges[:window])  # forks the pool
+
+    def results() -> Iterator[list[EntryData]]:
+        following = iter(ranges[window:])
+        while pending:
+            built = pending.popleft().result()
+            for first, last in itertools.islice(following, 1):
+                pending.append(pool.submit(_build_range, first, last))
+            yield built
+
+    try:
+        yield results()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 #: The certificate's columns that an entry and its document read.
@@ -416,7 +504,7 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
     done = 0
     totals: Counter[tuple[str, str]] = Counter()
     words: set[str] = set()
-    with transaction.atomic():
+    with _built_chunks(_ranges()) as chunks, transaction.atomic():
         with connection.cursor() as cursor:
             for table in ("register_searchfacet", "register_searchfacettotal"):
                 cursor.execute(f"DELETE FROM {table}")
@@ -427,7 +515,7 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
                 cursor.execute("DELETE FROM register_search_fts")
                 cursor.execute("DELETE FROM register_search_words")
             cursor.execute("DELETE FROM register_searchword")
-        for built in _chunks():
+        for built in chunks:
             insert_rows(
                 "register_searchentry",
                 _ENTRY_COLUMNS,

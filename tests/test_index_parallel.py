@@ -1,0 +1,79 @@
+"""A large rebuild of the search index builds its entries in a pool of processes: the index
+it writes is the one a build in this process makes, and the pool ends with the process that
+started it (a rebuild killed outright leaves no builder behind, holding a connection)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+SCRIPT = """
+import json, multiprocessing, os, sys, time, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("load-reference", stdout=open(os.devnull, "w"))
+from apcert.demo.generate import demo_data_generate
+from apcert.register import index
+demo_data_generate(certificates=40, seed=5)
+index.PARALLEL_FROM = 0  # a pool, whatever the size
+index.CHUNK = 3
+assert index._build_workers(len(index._ranges())) > 1 or os.cpu_count() == 1
+written = index.index_rebuild()
+print(json.dumps({"written": written, "problems": index.index_check()}), flush=True)
+
+def stall(done):
+    print(json.dumps({"builders": [p.pid for p in multiprocessing.active_children()]}), flush=True)
+    time.sleep(600)
+
+index.index_rebuild(stall)
+"""
+
+
+def _ended(pid: int) -> bool:
+    """Whether ``pid`` is gone or a zombie (nobody may reap an orphan here)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in {"Z", "X"}
+
+
+@pytest.mark.own_sqlite
+@pytest.mark.skipif(not Path("/proc").is_dir() or sys.platform != "linux", reason="Linux /proc")
+def test_a_pool_built_index_is_in_step_and_the_pool_ends_with_its_parent(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "apcert.settings",
+        "APCERT_VAR_DIR": str(tmp_path),
+    }
+    env.pop("DATABASE_URL", None)
+    parent = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        # Given a rebuild by a pool of processes: it wrote every public certificate's
+        # entry, exactly as a build in one process makes it
+        first = json.loads(parent.stdout.readline())
+        assert first == {"written": 40, "problems": []}
+        # When a second rebuild is killed outright while its pool builds
+        builders = json.loads(parent.stdout.readline())["builders"]
+        assert builders and not any(_ended(pid) for pid in builders)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        # Then every process of the pool stops within a few seconds
+        deadline = time.monotonic() + 15
+        while not all(_ended(pid) for pid in builders) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(_ended(pid) for pid in builders), "a builder outlived the killed rebuild"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
