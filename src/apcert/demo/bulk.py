@@ -14,12 +14,14 @@ Nothing outside ``apcert.demo`` may write a status this way.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import multiprocessing
 import os
 import queue
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import orjson
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.color import no_style
 from django.db import connection, connections, models
@@ -236,3 +238,13 @@ def create_indexes(statements: Iterable[str]) -> None:
     with connection.cursor() as cursor:
         for sql in statements:
             cursor.execute(sql)
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text of plain values, by orjson: several times faster than the standard
+    library, and smaller stored (no spaces after separators); by the standard library the
+    same text of what orjson refuses (a key that is a subclass of str, say)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)

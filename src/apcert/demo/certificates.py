@@ -17,16 +17,17 @@ programme (and so the status of the day) reads.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 from apcert.certificates.numbering import format_number
 from apcert.certificates.snapshots import change_summary
 from apcert.demo import timeline as tl
 from apcert.demo import words
-from apcert.demo.bulk import Clock
+from apcert.demo.bulk import Clock, json_text
 from apcert.demo.dice import Dice
 from apcert.demo.population import OFFICE_SECONDS, OFFICE_START, Org, Plan
 from apcert.demo.setup import CBInfo, Person
@@ -182,7 +183,7 @@ class CertificateWriter:
     def _issue_json(self, org: Org, lines: list[dict[str, Any]]) -> tuple[str, str, str]:
         """holder, sites and standards of an issue, as snapshots.py builds them."""
         if not org.holder_json:
-            org.holder_json = json.dumps(
+            org.holder_json = json_text(
                 {
                     "name": org.name,
                     "country": org.country.code,
@@ -194,7 +195,7 @@ class CertificateWriter:
         sites = org.site_json.get(site_ids)
         if sites is None:
             chosen = [s for s in org.sites if s["id"] in site_ids]
-            sites = org.site_json[site_ids] = json.dumps(sorted(chosen, key=lambda s: s["id"]))
+            sites = org.site_json[site_ids] = json_text(sorted(chosen, key=lambda s: s["id"]))
         refs = tuple(sorted({ref for line in lines for ref in line["standards"]}))
         standards = self._standards_json.get(refs)
         if standards is None:
@@ -204,14 +205,14 @@ class CertificateWriter:
                 std = self.ref.standards.get(designation)
                 title = std[3] if std is not None and std[1] == ref else ""
                 out.append({"designation": designation, "edition": edition, "title": title})
-            standards = self._standards_json[refs] = json.dumps(out)
+            standards = self._standards_json[refs] = json_text(out)
         return org.holder_json, sites, standards
 
     def _programmes(self, codes: list[str]) -> str:
         key = tuple(codes)
         text = self._programmes_json.get(key)
         if text is None:
-            text = json.dumps([{"code": c, "name": self.ref.programmes[c][1]} for c in codes])
+            text = json_text([{"code": c, "name": self.ref.programmes[c][1]} for c in codes])
             self._programmes_json[key] = text
         return text
 
@@ -226,11 +227,11 @@ class CertificateWriter:
         """An issue's content as snapshots.issue_content reads it, for its change summary."""
         holder_json, sites_json, standards_json = jsons
         return {
-            "holder": json.loads(holder_json),
-            "sites": json.loads(sites_json),
-            "programmes": json.loads(programmes_json),
+            "holder": orjson.loads(holder_json),
+            "sites": orjson.loads(sites_json),
+            "programmes": orjson.loads(programmes_json),
             "scope_lines": lines,
-            "standards": json.loads(standards_json),
+            "standards": orjson.loads(standards_json),
             "valid_from": dt.date.fromisoformat(valid_from),
             "valid_until": dt.date.fromisoformat(valid_until),
         }
@@ -444,7 +445,7 @@ class CertificateWriter:
             )
             for i, category in enumerate(categories)
         ]
-        lines_json = json.dumps(lines)
+        lines_json = json_text(lines)
 
         # The initial assessment, its team and findings.
         cert_id = t.next_cert()
@@ -769,7 +770,7 @@ class CertificateWriter:
         decision_id, decider, seconds, stamp = self._decision(
             life, decision_kind, on, rationale, assessment_id
         )
-        lines_json = json.dumps(lines)
+        lines_json = json_text(lines)
         issue_id = self._new_issue(life, on, stamp, reason, decision_id, lines, lines_json)
         after = {
             **life.state,

@@ -34,7 +34,6 @@ import datetime as dt
 import gc
 import heapq
 import itertools
-import json
 import pickle
 from collections import Counter
 from collections.abc import Callable
@@ -54,7 +53,14 @@ from apcert.core.dates import add_months, format_datetime
 from apcert.core.db import gather_statistics, insert_rows
 from apcert.core.progress import run_with_progress
 from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
-from apcert.demo.bulk import Clock, Writer, create_indexes, drop_indexes, reset_sequences
+from apcert.demo.bulk import (
+    Clock,
+    Writer,
+    create_indexes,
+    drop_indexes,
+    json_text,
+    reset_sequences,
+)
 from apcert.demo.certificates import CertificateWriter, Reference
 from apcert.demo.dice import Dice
 from apcert.demo.models import DemoLoad
@@ -146,14 +152,14 @@ def _chain_rows(
             )
         )
         if lines_json is None:
-            stored = json.dumps(after)
-        else:  # json.dumps(after), reusing the scope lines' JSON
+            stored = json_text(after)
+        else:  # json_text(after), reusing the scope lines' JSON
             rest = {k: v for k, v in after.items() if k != "scope_lines"}
-            stored = f'{json.dumps(rest)[:-1]}, "scope_lines": {lines_json}}}'
+            stored = f'{json_text(rest)[:-1]},"scope_lines":{lines_json}}}'
         rows.append(
             (
                 seq, clock.moment(ordinal, seconds), actor_id, label, action, otype, oid, orepr,
-                None if before is None else json.dumps(before), stored, reason, prev, digest,
+                None if before is None else json_text(before), stored, reason, prev, digest,
             )
         )  # fmt: skip
         prev = digest
