@@ -35,9 +35,10 @@ import gc
 import heapq
 import itertools
 import pickle
+import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from django.db import connection, transaction
@@ -100,6 +101,9 @@ class DemoReport:
     by_status: dict[str, int]
     rows: dict[str, int]
     reference_date: dt.date
+    #: Seconds each phase took, in order: the rows, the tables' indexes made again after
+    #: a large load, the search index, the visit schedule, the status counts, statistics.
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def demo_data_present() -> bool:
@@ -209,6 +213,7 @@ class _Generator:
         self.events: list[Event] = []
         self.counter = itertools.count()
         self.by_status: Counter[str] = Counter()
+        self.phases: dict[str, float] = {}
 
     # --- the audit chain ------------------------------------------------------------------
 
@@ -355,6 +360,7 @@ class _Generator:
         # refused as stopped while writing its rows: its database is only fit for deletion.
         dropped = drop_indexes(tables.all) if self.n >= BIG_LOAD else []
         # From here until the writer is closed, this process leaves the database alone.
+        started = time.monotonic()
         self.writer = Writer(parallel=not connection.in_atomic_block)
         try:
             orgs, plans = population.plan(
@@ -395,7 +401,11 @@ class _Generator:
             self._commit()
         finally:
             self.writer.close()
-        create_indexes(dropped)
+        self.phases["rows"] = time.monotonic() - started
+        if dropped:
+            started = time.monotonic()
+            create_indexes(dropped)
+            self.phases["table indexes"] = time.monotonic() - started
         with transaction.atomic():
             for (cb_id, year), last in sorted(serials.items()):
                 CertificateNumberSequence.objects.update_or_create(
@@ -409,6 +419,7 @@ class _Generator:
             by_status=dict(sorted(self.by_status.items())),
             rows={t.name: t.written for t in tables.all},
             reference_date=self.reference_date,
+            phases=self.phases,
         )
 
     def _summary(self, organizations: int) -> None:
@@ -468,10 +479,15 @@ def demo_data_generate(
     try:
         report = generator.run()
         DemoLoad.objects.filter(pk=load.pk).update(rows_written_at=timezone.now())
-        rebuild_search_index(progress)
-        rebuild_visit_schedule(progress)
-        status_tallies_rebuild()
-        gather_statistics()
+        for phase, build in (
+            ("search index", lambda: rebuild_search_index(progress)),
+            ("visit schedule", lambda: rebuild_visit_schedule(progress)),
+            ("status counts", status_tallies_rebuild),
+            ("statistics", gather_statistics),
+        ):
+            started = time.monotonic()
+            build()
+            report.phases[phase] = time.monotonic() - started
         DemoLoad.objects.filter(pk=load.pk).update(finished_at=timezone.now())
         return report
     finally:

@@ -111,3 +111,7 @@ class Command(BaseCommand):
             f"{total} rows in {seconds:.1f} s (reference date "
             f"{report.reference_date.isoformat()})"
         )
+        self.stdout.write(
+            "demo data: phases: "
+            + ", ".join(f"{phase} {took:.1f} s" for phase, took in report.phases.items())
+        )
