@@ -361,6 +361,7 @@ def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+    insert = _visit_insert(models)  # first: a field it does not write is an error
     planned = open_visits(batch, models)
     if models.status_dates:
         _keep_status_dates(batch, planned, models)
@@ -382,7 +383,7 @@ def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
     ]
     if rows:
         with connection.cursor() as cursor:
-            cursor.executemany(_visit_insert(models), rows)
+            cursor.executemany(insert, rows)
     return len(rows)
 
 
