@@ -4,13 +4,16 @@ drift and ``visits-rebuild`` repairs it, and the data migration fills an existin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import importlib
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -23,11 +26,19 @@ from apcert.certificates.services import (
     certificate_suspend,
     certificate_withdraw,
 )
+from apcert.core.errors import DomainError
 from apcert.cycle.models import ScheduledVisit
 from apcert.cycle.programme import visits_for
-from apcert.cycle.schedule import visit_schedule_check, visit_schedule_refresh
+from apcert.cycle.schedule import (
+    current_models,
+    open_visits,
+    visit_schedule_check,
+    visit_schedule_rebuild,
+    visit_schedule_refresh,
+)
 from apcert.cycle.selectors import certificates_with_programme
 from apcert.cycle.sweep import cycle_sweep
+from apcert.schemes.models import SchemeRules
 from apcert.schemes.services import DATA_DIR, reference_load
 from tests.factories import World, on_day
 from tests.flows_support import DAYS, reported, surveilled, visit
@@ -281,3 +292,106 @@ def test_the_data_migration_fills_an_existing_database(world: World) -> None:
     # And backward empties the table
     migration.empty(apps, None)
     assert not ScheduledVisit.objects.exists()
+
+
+def test_a_rebuild_writes_what_the_check_expects(world: World) -> None:
+    # Given certificates of each kind the programme reads: one just granted, one with a
+    # surveillance done, a suspended one, and one taken over from another CB after its first
+    # surveillance (its programme continues the first certificate's)
+    plain = world.granted()
+    done = world.granted()
+    _visit(world, done, "surveillance", D(2027, 3, 10))
+    suspended = world.granted()
+    certificate_suspend(
+        actor=world.team.decision_maker,
+        certificate=suspended,
+        reason_category="holder_request",
+        reason="Plant closed for works",
+        decided_on=D(2026, 6, 1),
+    )
+    first = world.granted()
+    _visit(world, first, "surveillance", D(2027, 3, 10))
+    new_team = _new_cb(world)
+    a = visit(world, first, "transfer_review", team=new_team, start=D(2027, 6, 1))
+    with on_day(reported(a) + 5 * DAYS):
+        moved = _transfer(new_team, first, a, decided_on=reported(a) + 5 * DAYS)
+    certs = (plain, done, suspended, first, moved)
+    rows = {c.number: stored(c) for c in certs}
+    assert rows[moved.number][0][:2] == ("surveillance", 2)  # the first's visit counts
+    facts = list(
+        Certificate.objects.order_by("pk").values_list("pk", "surveillance_due_by", "lapses_on")
+    )
+    assert_in_step(*certs)
+
+    # When the rows and the date facts are lost, and the schedule rebuilt
+    ScheduledVisit.objects.all().delete()
+    Certificate.objects.update(surveillance_due_by=None, lapses_on=None)
+    assert visit_schedule_check()
+    assert visit_schedule_rebuild() == 4  # plain, done, suspended and moved are live
+
+    # Then every row and date fact is back as the services wrote them
+    assert {c.number: stored(c) for c in certs} == rows
+    assert (
+        list(
+            Certificate.objects.order_by("pk").values_list("pk", "surveillance_due_by", "lapses_on")
+        )
+        == facts
+    )
+    assert_in_step(*certs)
+    stored_row = ScheduledVisit.objects.filter(certificate=moved).first()
+    assert stored_row is not None
+    assert (stored_row.cb_id, stored_row.organization_id) == (moved.cb_id, moved.organization_id)
+
+
+def test_open_visits_reads_the_attributes_the_check_and_the_services_use(world: World) -> None:
+    cert = world.granted()
+    stored_cert = Certificate.objects.get(pk=cert.pk)
+    ((pk, (planned, visits)),) = open_visits([cert.pk, 10**9], current_models()).items()
+    assert pk == cert.pk
+    for name in (
+        "number",
+        "status",
+        "cb_id",
+        "organization_id",
+        "initial_decision_on",
+        "expires_on",
+        "status_since",
+        "surveillance_due_by",
+        "lapses_on",
+        "transferred_from_id",
+    ):
+        assert getattr(planned, name) == getattr(stored_cert, name), name
+    assert planned.planned_dates == (stored_cert.surveillance_due_by, stored_cert.lapses_on)
+    assert [(v.kind, v.sequence, v.due_date) for v in visits] == [r[:3] for r in stored(cert)]
+
+
+def test_a_scheme_without_rules_stops_a_rebuild_but_not_the_migration(world: World) -> None:
+    cert = world.granted()
+    SchemeRules.objects.filter(scheme_id=cert.scheme_id).delete()
+    # The application's rebuild refuses, as every service does, and leaves the schedule
+    with pytest.raises(DomainError) as refused:
+        visit_schedule_rebuild()
+    assert refused.value.code == "scheme.rules_missing"
+    assert stored(cert)
+    # A migration's leaves the certificates of such a scheme without rows
+    assert visit_schedule_rebuild(models=dataclasses.replace(current_models(), strict=False))
+    assert stored(cert) == []
+
+
+def test_a_rebuild_refuses_a_visit_field_it_does_not_write(world: World) -> None:
+    cert = world.granted()
+    meta = ScheduledVisit._meta
+    extra = SimpleNamespace(attname="note", column="note")
+    visit_model = SimpleNamespace(
+        objects=ScheduledVisit.objects,
+        _meta=SimpleNamespace(
+            concrete_fields=[*meta.concrete_fields, extra],
+            auto_field=meta.auto_field,
+            label=meta.label,
+            db_table=meta.db_table,
+        ),
+    )
+    models = dataclasses.replace(current_models(), visit=visit_model)
+    with pytest.raises(ImproperlyConfigured, match="note"):
+        visit_schedule_rebuild(models=models)
+    assert stored(cert)  # the schedule is left as it was

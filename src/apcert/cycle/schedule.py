@@ -14,17 +14,24 @@ as :func:`apcert.cycle.programme.visits_for` does. The same refresh keeps the ce
 two date facts in step with its programme: ``surveillance_due_by`` and ``lapses_on`` (see
 :mod:`apcert.certificates.timeline`), which the sweep and every read of its status use.
 The reads are bounded: four queries per batch of :data:`BATCH` certificates (the
-certificates, the rules, their issues, their assessments), then one delete and one insert.
+certificates, the rules, their issues, their assessments; on PostgreSQL a fifth locks their
+rows), then one delete and one insert (a rebuild on SQLite leaves the delete out: its first
+statement emptied the table, and no other connection can write until it commits). The
+rows are read as plain values into light records and written by one plain INSERT, with no
+model instance built: the ORM's per-object work was most of the cost of a rebuild.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from django.db import connection, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections, transaction
+from django.db.models import Expression
 
 from apcert.certificates.timeline import StatusFacts, lapses_on
 from apcert.cycle.programme import (
@@ -38,8 +45,9 @@ from apcert.cycle.programme import (
     surveillance_due_by,
 )
 
-#: Certificates recomputed per batch: four reads, one delete and one insert each.
-BATCH = 500
+#: Certificates recomputed per batch: four reads, one delete and one insert each (fewer on
+#: an SQLite library that binds fewer than twice as many parameters per statement).
+BATCH = 2000
 #: The fields of the scheme's rules that the programme reads: a change to any of them
 #: re-plans every live certificate of the scheme.
 PROGRAMME_RULE_FIELDS = (
@@ -84,10 +92,22 @@ def current_models() -> Models:
     return Models(Certificate, CertificateIssue, Assessment, SchemeRules, ScheduledVisit)
 
 
+def _batch_size() -> int:
+    """:data:`BATCH`, or less where the SQLite library binds fewer parameters per statement
+    (999 before SQLite 3.32): a batch's reads name its ids, and the certificates they were
+    transferred from, in one statement."""
+    if connection.vendor != "sqlite":
+        return BATCH
+    connection.ensure_connection()
+    limit = int(connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    return max(1, min(BATCH, limit // 2))
+
+
 def _batches(ids: Iterable[int]) -> Iterator[list[int]]:
     ordered = sorted(set(ids))
-    for i in range(0, len(ordered), BATCH):
-        yield ordered[i : i + BATCH]
+    size = _batch_size()
+    for i in range(0, len(ordered), size):
+        yield ordered[i : i + size]
 
 
 def _transfer_chains(certificates: list[Any], models: Models) -> dict[int, list[int]]:
@@ -111,26 +131,115 @@ def _transfer_chains(certificates: list[Any], models: Models) -> dict[int, list[
     return chains
 
 
-def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[PlannedVisit]]]:
+@dataclass(slots=True)
+class PlannedCertificate:
+    """The columns of one live certificate that the programme and the checks read (with the
+    names of :class:`~apcert.certificates.models.Certificate`'s attributes), read without
+    building a model, and ``planned_dates``: the ``surveillance_due_by`` and ``lapses_on``
+    that its programme and its scheme's rules make (not saved)."""
+
+    pk: int
+    number: str
+    status: str
+    scheme_id: int
+    cb_id: int
+    organization_id: int
+    initial_decision_on: dt.date
+    expires_on: dt.date
+    status_since: dt.date
+    transferred_from_id: int | None
+    #: As stored (None, None when the rows do not have these columns yet).
+    surveillance_due_by: dt.date | None = None
+    lapses_on: dt.date | None = None
+    planned_dates: tuple[dt.date | None, dt.date | None] = (None, None)
+
+
+class _Issue(NamedTuple):
+    """What :func:`cycle_start` reads of an issue."""
+
+    certificate_id: int
+    issue_number: int
+    reason: str
+    valid_until: dt.date
+
+
+class _Assessment(NamedTuple):
+    """What :func:`programme` reads of an assessment."""
+
+    certificate_id: int
+    pk: int
+    kind: str
+    status: str
+    report_issued_on: dt.date | None
+    end_date: dt.date
+
+
+#: The certificate columns read, in :class:`PlannedCertificate`'s order.
+_CERTIFICATE_COLUMNS = (
+    "pk",
+    "number",
+    "status",
+    "scheme_id",
+    "cb_id",
+    "organization_id",
+    "initial_decision_on",
+    "expires_on",
+    "status_since",
+    "transferred_from_id",
+)
+
+
+class _Ids(Expression):
+    """A list of ids as the right-hand side of ``__in``: one parameter each, without the
+    per-value preparation that Django gives a plain list (a few microseconds an id, which
+    the thousands of ids of a batch add up). Never empty."""
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        super().__init__()
+        self.ids = list(ids)
+        if not self.ids:
+            raise ValueError("an empty list of ids")
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[str | int]]:
+        return ", ".join(["%s"] * len(self.ids)), list(self.ids)
+
+
+def _rows(queryset: Any) -> list[tuple[Any, ...]]:
+    """The rows of a ``values_list`` query as the database driver returns them, without the
+    per-row work of Django's result converters: for the columns read here (integers, text,
+    dates) they change nothing, as both SQLite's driver (with the types Django registers)
+    and psycopg already return dates."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def open_visits(
+    ids: list[int], models: Models
+) -> dict[int, tuple[PlannedCertificate, list[PlannedVisit]]]:
     """certificate id -> (certificate, its visits not yet done), for the live certificates
     among ``ids`` (the others are left out). Four queries; only the columns the programme
-    reads are fetched. Each certificate gets ``planned_dates``: the ``surveillance_due_by``
-    and ``lapses_on`` that its programme and its scheme's rules make (not saved)."""
-    certificates = list(
-        models.certificate.objects.filter(pk__in=ids, status__in=LIVE).only(
-            "number",
-            "status",
-            "scheme_id",
-            "cb_id",
-            "organization_id",
-            "initial_decision_on",
-            "expires_on",
-            "status_since",
-            "surveillance_due_by",
-            "lapses_on",
-            "transferred_from_id",
+    reads are fetched, as light records rather than models. Each certificate gets
+    ``planned_dates``: the ``surveillance_due_by`` and ``lapses_on`` that its programme and
+    its scheme's rules make (not saved)."""
+    columns: tuple[str, ...] = _CERTIFICATE_COLUMNS
+    if models.status_dates:
+        columns = (*columns, "surveillance_due_by", "lapses_on")
+    # The status is checked here: with it in the query, SQLite reads every live certificate
+    # of the status index instead of the batch's by primary key.
+    certificates = [
+        cert
+        for cert in (
+            PlannedCertificate(*row)
+            for row in _rows(
+                models.certificate.objects.filter(pk__in=_Ids(ids))
+                .order_by("pk")
+                .values_list(*columns)
+            )
         )
-    )
+        if cert.status in LIVE
+    ]
     if not certificates:
         return {}
     live = [c.pk for c in certificates]
@@ -140,31 +249,41 @@ def open_visits(ids: list[int], models: Models) -> dict[int, tuple[Any, list[Pla
         r.scheme_id: r
         for r in models.rules.objects.filter(scheme_id__in={c.scheme_id for c in certificates})
     }
+    # The programme's functions are typed with the models; they read only these attributes.
     issues: dict[int, list[Any]] = {}
-    for issue in (
-        models.issue.objects.filter(certificate_id__in=read)
-        .only("certificate_id", "issue_number", "reason", "valid_until")
-        .order_by("certificate_id", "issue_number")
+    for issue in map(
+        _Issue._make,
+        _rows(
+            models.issue.objects.filter(certificate_id__in=_Ids(read))
+            .order_by("certificate_id", "issue_number")
+            .values_list("certificate_id", "issue_number", "reason", "valid_until")
+        ),
     ):
         issues.setdefault(issue.certificate_id, []).append(issue)
     assessments: dict[int, list[Any]] = {}
-    for assessment in (
-        models.assessment.objects.filter(
-            certificate_id__in=read, kind__in=(SURVEILLANCE, REASSESSMENT)
-        )
-        .only("certificate_id", "kind", "status", "report_issued_on", "end_date")
-        .order_by("pk")
+    for assessment in map(
+        _Assessment._make,
+        _rows(
+            models.assessment.objects.filter(
+                certificate_id__in=_Ids(read), kind__in=(SURVEILLANCE, REASSESSMENT)
+            )
+            .order_by("pk")
+            .values_list("certificate_id", "pk", "kind", "status", "report_issued_on", "end_date")
+        ),
     ):
         assessments.setdefault(assessment.certificate_id, []).append(assessment)
-    found: dict[int, tuple[Any, list[PlannedVisit]]] = {}
+    found: dict[int, tuple[PlannedCertificate, list[PlannedVisit]]] = {}
     for cert in certificates:
         scheme_rules = rules.get(cert.scheme_id)
         if scheme_rules is None:
             if not models.strict:
                 continue
-            scheme_rules = rules_of(cert)  # raises scheme.rules_missing
+            # raises scheme.rules_missing (read from the model, as every service does)
+            scheme_rules = rules_of(models.certificate.objects.get(pk=cert.pk))
         chain = chains.get(cert.pk, [])
-        start = cycle_start(cert, issues.get(cert.pk, []), [issues.get(pk, []) for pk in chain])
+        start = cycle_start(
+            cast(Any, cert), issues.get(cert.pk, []), [issues.get(pk, []) for pk in chain]
+        )
         matched = programme(
             start=start,
             expires_on=cert.expires_on,
@@ -189,47 +308,89 @@ def _key(visit: Any) -> VisitKey:
     return (visit.kind, visit.sequence, visit.due_date, visit.window_start, visit.window_end)
 
 
+#: The columns of a stored visit, by attribute name, in the order of the rows written.
+_VISIT_ATTRIBUTES = (
+    "certificate_id",
+    "cb_id",
+    "organization_id",
+    "kind",
+    "sequence",
+    "due_date",
+    "window_start",
+    "window_end",
+)
+
+
+def _visit_insert(models: Models) -> str:
+    """The INSERT of one stored visit (its columns as :data:`_VISIT_ATTRIBUTES`), written with
+    no model building. Every column of the model but its automatic key must be one of those:
+    a field added to the model is an error here until this function writes it."""
+    meta = models.visit._meta
+    fields = {f.attname: f for f in meta.concrete_fields if f is not meta.auto_field}
+    if set(fields) != set(_VISIT_ATTRIBUTES):
+        raise ImproperlyConfigured(
+            f"{meta.label}'s fields are {sorted(fields)}; the schedule writes "
+            f"{sorted(_VISIT_ATTRIBUTES)}: update apcert.cycle.schedule for the new fields"
+        )
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(fields[name].column) for name in _VISIT_ATTRIBUTES)
+    params = ", ".join(["%s"] * len(_VISIT_ATTRIBUTES))
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({params})"
+
+
 def visit_schedule_refresh(certificate_ids: Iterable[int], *, models: Models | None = None) -> int:
     """Recompute the stored visits of these certificates from their programmes; rows of a
     certificate that is no longer live are removed. Runs in the caller's transaction (one
     of its own when there is none). Returns the number of rows written."""
     models = models or current_models()
-    written = 0
     with transaction.atomic():
-        for batch in _batches(certificate_ids):
-            # Two refreshes of one certificate run one after the other, each reading what
-            # the other wrote (the certificate services hold this lock already).
-            list(
-                models.certificate.objects.select_for_update()
-                .filter(pk__in=batch)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
-            planned = open_visits(batch, models)
-            if models.status_dates:
-                _keep_status_dates(batch, planned, models)
-            models.visit.objects.filter(certificate_id__in=batch).delete()
-            rows = [
-                models.visit(
-                    certificate_id=pk,
-                    cb_id=cert.cb_id,
-                    organization_id=cert.organization_id,
-                    kind=v.kind,
-                    sequence=v.sequence,
-                    due_date=v.due_date,
-                    window_start=v.window_start,
-                    window_end=v.window_end,
-                )
-                for pk, (cert, visits) in planned.items()
-                for v in visits
-            ]
-            models.visit.objects.bulk_create(rows, batch_size=BATCH)
-            written += len(rows)
-    return written
+        return sum(_refresh(batch, models) for batch in _batches(certificate_ids))
+
+
+def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
+    """Recompute the stored visits of one batch of certificates; ``emptied`` when the caller
+    has deleted every stored visit in this transaction and nobody else can have written one
+    since (the batch's own delete is then left out). Returns the number of rows written."""
+    if connection.features.has_select_for_update:
+        # Two refreshes of one certificate run one after the other, each reading what the
+        # other wrote (the certificate services hold this lock already). SQLite has no row
+        # locks: a writer holds the whole database until it commits.
+        list(
+            models.certificate.objects.select_for_update()
+            .filter(pk__in=_Ids(batch))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+    insert = _visit_insert(models)  # first: a field it does not write is an error
+    planned = open_visits(batch, models)
+    if models.status_dates:
+        _keep_status_dates(batch, planned, models)
+    if not emptied:
+        models.visit.objects.filter(certificate_id__in=_Ids(batch)).delete()
+    rows = [
+        (
+            pk,
+            cert.cb_id,
+            cert.organization_id,
+            v.kind,
+            v.sequence,
+            v.due_date,
+            v.window_start,
+            v.window_end,
+        )
+        for pk, (cert, visits) in planned.items()
+        for v in visits
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(insert, rows)
+    return len(rows)
 
 
 def _keep_status_dates(
-    batch: list[int], planned: dict[int, tuple[Any, list[PlannedVisit]]], models: Models
+    batch: list[int],
+    planned: dict[int, tuple[PlannedCertificate, list[PlannedVisit]]],
+    models: Models,
 ) -> None:
     """Save the date facts that changed: the programme's for live certificates, none for the
     others (the calendar no longer changes their status). One statement for the changed
@@ -285,8 +446,13 @@ def visit_schedule_rebuild(
             .order_by("pk")
             .values_list("pk", flat=True)
         )
+        # On SQLite the delete above took the database's only write lock, held until this
+        # transaction ends: no rows can have been written since, and the batches need not
+        # delete theirs. On PostgreSQL a service that committed after it may have written the
+        # rows of a certificate of ``ids``: each batch deletes them under its row locks.
+        emptied = connection.vendor == "sqlite"
         for batch in _batches(ids):
-            visit_schedule_refresh(batch, models=models)
+            _refresh(batch, models, emptied=emptied)
             done += len(batch)
             if progress is not None:
                 progress(done)
