@@ -202,44 +202,6 @@ class Clock:
         return dt.datetime(day.year, day.month, day.day, h, rest // 60, rest % 60, tzinfo=dt.UTC)
 
 
-def drop_indexes(tables: Iterable[Table]) -> list[str]:
-    """Drop the indexes of these tables that no constraint needs (unique ones stay, checking
-    every row as it comes), and return the statements that make them again
-    (:func:`create_indexes`). A bulk load then appends rows to the
-    tables alone, and each index is built at the end in one sorted pass, instead of being
-    updated row by row at random places in a tree that outgrows the cache."""
-    names = [t.name for t in tables]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i"
-                " WHERE i.schemaname = current_schema() AND i.tablename = ANY(%s)"
-                " AND NOT EXISTS (SELECT 1 FROM pg_constraint c"
-                " WHERE c.conindid = (quote_ident(i.schemaname) || '.'"
-                " || quote_ident(i.indexname))::regclass)"
-                " AND i.indexdef NOT LIKE 'CREATE UNIQUE %%' ORDER BY i.tablename, i.indexname",
-                [names],
-            )
-        else:
-            cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
-                " AND sql NOT LIKE 'CREATE UNIQUE %%'"
-                f" AND tbl_name IN ({', '.join(['%s'] * len(names))}) ORDER BY tbl_name, name",
-                names,
-            )
-        found = cursor.fetchall()
-        for name, _ in found:
-            cursor.execute(f"DROP INDEX {connection.ops.quote_name(name)}")
-    return [sql for _, sql in found]
-
-
-def create_indexes(statements: Iterable[str]) -> None:
-    """Make again the indexes :func:`drop_indexes` dropped."""
-    with connection.cursor() as cursor:
-        for sql in statements:
-            cursor.execute(sql)
-
-
 def json_text(value: Any) -> str:
     """Compact JSON text of plain values, by orjson: several times faster than the standard
     library, and smaller stored (no spaces after separators); by the standard library the

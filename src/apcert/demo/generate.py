@@ -51,14 +51,12 @@ from apcert.audit.models import AuditChainHead, AuditEvent
 from apcert.certificates.models import Certificate, CertificateNumberSequence
 from apcert.certificates.tallies import status_tallies_rebuild
 from apcert.core.dates import add_months, format_datetime
-from apcert.core.db import gather_statistics, insert_rows
+from apcert.core.db import create_indexes, drop_indexes, gather_statistics, insert_rows
 from apcert.core.progress import run_with_progress
 from apcert.cycle.schedule import live_certificate_count, visit_schedule_rebuild
 from apcert.demo.bulk import (
     Clock,
     Writer,
-    create_indexes,
-    drop_indexes,
     json_text,
     reset_sequences,
 )
@@ -82,7 +80,7 @@ FULL_RECORDS_UP_TO = 20_000
 DEMO_ORGANIZATIONS = 1_000
 #: From this many certificates on, the writer gives SQLite a large page cache, and the
 #: tables' indexes that no constraint needs are dropped for the load and made again after
-#: it, each in one sorted pass (:func:`apcert.demo.bulk.drop_indexes`).
+#: it, each in one sorted pass (:func:`apcert.core.db.drop_indexes`).
 BIG_LOAD = 50_000
 CERTIFICATE_TYPE = Certificate._meta.label_lower
 
@@ -358,7 +356,7 @@ class _Generator:
         self.head = (head.last_seq, head.last_hash)
         # A run that fails before they are made again leaves them missing, but it is
         # refused as stopped while writing its rows: its database is only fit for deletion.
-        dropped = drop_indexes(tables.all) if self.n >= BIG_LOAD else []
+        dropped = drop_indexes(t.name for t in tables.all) if self.n >= BIG_LOAD else []
         # From here until the writer is closed, this process leaves the database alone.
         started = time.monotonic()
         self.writer = Writer(parallel=not connection.in_atomic_block)

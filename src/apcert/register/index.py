@@ -33,7 +33,7 @@ from django.db.models import F, Prefetch
 
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
-from apcert.core.db import insert_rows
+from apcert.core.db import create_indexes, drop_indexes, insert_rows
 from apcert.register import selectors
 from apcert.register.documents import certificate_document_from, document_json, transfer_of
 from apcert.register.models import SearchEntry, SearchFacet, SearchFacetTotal, SearchWord
@@ -504,7 +504,9 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
     done = 0
     totals: Counter[tuple[str, str]] = Counter()
     words: set[str] = set()
-    with _built_chunks(_ranges()) as chunks, transaction.atomic():
+    ranges = _ranges()
+    large = len(ranges) * CHUNK >= PARALLEL_FROM
+    with _built_chunks(ranges) as chunks, transaction.atomic():
         with connection.cursor() as cursor:
             for table in ("register_searchfacet", "register_searchfacettotal"):
                 cursor.execute(f"DELETE FROM {table}")
@@ -514,7 +516,11 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
             else:
                 cursor.execute("DELETE FROM register_search_fts")
                 cursor.execute("DELETE FROM register_search_words")
+                if large:  # no merging of FTS5's segments on the way: one at the end
+                    cursor.execute(_FTS_AUTOMERGE, [0])
             cursor.execute("DELETE FROM register_searchword")
+        # Made again at the end, in one sorted pass each, in this transaction.
+        dropped = drop_indexes(["register_searchentry", "register_searchfacet"]) if large else []
         for built in chunks:
             insert_rows(
                 "register_searchentry",
@@ -533,10 +539,21 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
             done += len(built)
             if progress is not None:
                 progress(done)
+        create_indexes(dropped)
         _adjust_totals(totals)
         _add_words(words)
         optimize_word_index()
+        if large and connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute(_FTS_AUTOMERGE, [FTS_AUTOMERGE])
     return done
+
+
+#: FTS5's own default: merge a level's segments once it holds this many.
+FTS_AUTOMERGE = 4
+_FTS_AUTOMERGE = (
+    "INSERT INTO register_search_fts (register_search_fts, rank) VALUES ('automerge', %s)"
+)
 
 
 def optimize_word_index() -> None:
