@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import World
+
 SCRIPT = """
 import json, multiprocessing, os, sys, time, django
 django.setup()
@@ -77,3 +79,25 @@ def test_a_pool_built_index_is_in_step_and_the_pool_ends_with_its_parent(tmp_pat
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+@pytest.mark.django_db
+def test_a_large_rebuild_sets_indexes_aside_and_writes_the_same_index(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    from apcert.register import index
+
+    for _ in range(3):
+        world.granted()
+    with connection.cursor() as cursor:
+        before = connection.introspection.get_constraints(cursor, "register_searchentry")
+    # Given a rebuild large enough to set the tables' indexes aside (in the caller's
+    # transaction here, so built in this process)
+    monkeypatch.setattr(index, "PARALLEL_FROM", 0)
+    assert index.index_rebuild() == 3
+    # Then the index is the one a fresh build makes, and its tables' indexes are back
+    assert index.index_check() == []
+    with connection.cursor() as cursor:
+        assert connection.introspection.get_constraints(cursor, "register_searchentry") == before

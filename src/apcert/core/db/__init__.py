@@ -106,7 +106,17 @@ def drop_indexes(tables: Iterable[str]) -> list[str]:
 
 
 def create_indexes(statements: Iterable[str]) -> None:
-    """Make again the indexes :func:`drop_indexes` dropped."""
+    """Make again the indexes :func:`drop_indexes` dropped. Inside a transaction that wrote
+    rows, PostgreSQL first checks its deferred foreign keys: it makes no index over a table
+    with checks pending."""
+    statements = list(statements)
+    if not statements:
+        return
     with connection.cursor() as cursor:
+        deferred = connection.vendor == "postgresql" and connection.in_atomic_block
+        if deferred:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for sql in statements:
             cursor.execute(sql)
+        if deferred:
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
