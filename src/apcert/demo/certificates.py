@@ -587,7 +587,7 @@ class CertificateWriter:
             # Every life records its surveillance visits, lean ones too: the audit programme
             # (and so the status of the day) reads them, and a certificate whose visits were
             # never recorded would read suspended, then withdrawn, by the scheme's calendar.
-            self._surveillance(life, on)
+            self._surveillance(life, on, step.days)
         elif step.action == "expire":
             self._expire(life, step, on)
         elif step.action == "renew":
@@ -787,11 +787,11 @@ class CertificateWriter:
             after, rationale, lines_json,
         )  # fmt: skip
 
-    def _surveillance(self, life: _Life, on: int) -> None:
+    def _surveillance(self, life: _Life, on: int, days: int) -> None:
         """A surveillance visit; for a lean life the assessment row alone (no team, no
         finding), which is what the audit programme reads."""
         d = self.d
-        end = min(on + d.between(0, 1), self.ref_ord)
+        end = min(on + days, self.ref_ord)
         observation = life.full and d.chance(0.25)
         assessment_id = self._assessment(
             life.cb,

@@ -52,6 +52,7 @@ class Step:
     reason: str = ""
     issue_reason: str = ""  # for reissue: scope_extension or scope_reduction
     expires_on: dt.date | None = None  # the expiry after a renewal
+    days: int = 0  # for surveillance: the visit's last day, counted from its first
 
 
 @dataclass
@@ -102,6 +103,9 @@ class _Walk:
             status_since=granted_on,
         )
         self.last = granted_on
+        #: The last day of the cycle's latest surveillance visit: the next one falls due at
+        #: most an interval after it, as the programme counts (None at a cycle's start).
+        self.anchor: dt.date | None = None
 
     def add(self, action: str, on: dt.date, **extra: object) -> None:
         if on > self.ref:
@@ -170,16 +174,36 @@ class _Walk:
         True if the certificate ended."""
         rng = self.rng
         if not first:
-            if rng.random() < odds.missed_surveillance:
-                # Suspended once the surveillance window has passed without an assessment.
-                window = self.window
-                on = self.between(start + window, start + window + dt.timedelta(days=24))
-                if on is not None and self.suspension(on, "missed_surveillance", odds):
-                    return True
-            else:
-                on = self.between(start - dt.timedelta(days=40), start + dt.timedelta(days=20))
+            # Due at the programme's date, or an interval after the last visit if sooner.
+            due = start
+            if self.anchor is not None:
+                due = min(start, add_months(self.anchor, self.surveillance_months))
+            # ``window``: from the due date to the day the calendar suspends a certificate
+            # whose visit has not been reported. A visit is held early enough for its report
+            # (up to 8 days after it starts) to be in the window.
+            window = self.window
+            latest = min(dt.timedelta(days=20), window - _LATE)
+            on = None
+            if rng.random() >= odds.missed_surveillance:
+                on = self.between(due - dt.timedelta(days=40), due + latest)
+                if on is None:
+                    # An earlier suspension ran into the usual weeks: the visit comes after
+                    # the restoration, if that leaves time in the window.
+                    on = self.between(due - dt.timedelta(days=40), due + window - _LATE)
                 if on is not None:
-                    self.add("surveillance", on)
+                    days = rng.below(2)
+                    self.add("surveillance", on, days=days)
+                    self.anchor = on + dt.timedelta(days=days)
+            if on is None:
+                # No visit reported in the window: suspended the day after it, as the
+                # calendar has it and the daily sweep records it (at once, for a certificate
+                # restored after that day), so that the history and the register's calendar
+                # agree; not yet when that day is after the reference date. The programme
+                # counts the next visit from this one's due date.
+                self.anchor = due
+                day = max(due + window, self.last + DAY)
+                if self.suspension(day, "missed_surveillance", odds):
+                    return True
         u = rng.random()
         limits = (odds.suspend, odds.cancel, odds.withdraw, odds.reissue)
         if u >= sum(limits):
@@ -224,11 +248,17 @@ class _Walk:
                         self.add("renew", on, expires_on=new)
                         self.t.expires_on = new
                         cycle_start = old + DAY
+                        self.anchor = None
                         continue
                 self.expire()
                 return self.t
         except _Stop:
             return self.t
+
+
+#: How long before its window closes a surveillance visit is held at the latest: its report
+#: (issued up to 8 days after the visit starts) must be in the window.
+_LATE = dt.timedelta(days=10)
 
 
 def plan_timeline(
