@@ -194,6 +194,16 @@ def findings_overdue(*, scope: DashboardScope, as_of: dt.date) -> QuerySet[Findi
 # --- statuses the sweep has not recorded yet ---------------------------------------------------
 
 
+def stale_candidates(scope: DashboardScope, as_of: dt.date) -> QuerySet[Certificate]:
+    """The certificates in ``scope`` whose ``lapses_on`` has come, in its order, read along
+    its index. Only a live certificate has the date (the others have it cleared); their
+    status is checked by the caller, not in the query: with it there, SQLite reads every
+    live certificate of the status index and sorts them (170 ms at a million)."""
+    return Certificate.objects.filter(scope.certificates(), lapses_on__lte=as_of).order_by(
+        "lapses_on", "pk"
+    )
+
+
 def stale_statuses(
     *, scope: DashboardScope, as_of: dt.date
 ) -> list[tuple[Certificate, StatusOnDay]]:
@@ -204,11 +214,7 @@ def stale_statuses(
     one more query for the scheme rules when there are any."""
     if scope.empty:
         return []
-    stale = list(
-        Certificate.objects.filter(
-            scope.certificates(), lapses_on__lte=as_of, status__in=LIVE_STATUSES
-        ).order_by("lapses_on", "pk")
-    )
+    stale = [cert for cert in stale_candidates(scope, as_of) if cert.status in LIVE_STATUSES]
     statuses = certificate_statuses_on(stale, as_of)
     return [(cert, statuses[cert.pk]) for cert in stale]
 
