@@ -5,16 +5,14 @@ started it (a rebuild killed outright leaves no builder behind, holding a connec
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.factories import World
+from tests.process_support import NEEDS_PROC, ended, start_script
 
 SCRIPT = """
 import json, multiprocessing, os, sys, time, django
@@ -39,27 +37,10 @@ index.index_rebuild(stall)
 """
 
 
-def _ended(pid: int) -> bool:
-    """Whether ``pid`` is gone or a zombie (nobody may reap an orphan here)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-    return state in {"Z", "X"}
-
-
 @pytest.mark.own_sqlite
-@pytest.mark.skipif(not Path("/proc").is_dir() or sys.platform != "linux", reason="Linux /proc")
+@pytest.mark.skipif(NEEDS_PROC[0], reason=NEEDS_PROC[1])
 def test_a_pool_built_index_is_in_step_and_the_pool_ends_with_its_parent(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "apcert.settings",
-        "APCERT_VAR_DIR": str(tmp_path),
-    }
-    env.pop("DATABASE_URL", None)
-    parent = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", SCRIPT], env=env, stdout=subprocess.PIPE, text=True
-    )
+    parent = start_script(SCRIPT, tmp_path)
     try:
         assert parent.stdout is not None
         # Given a rebuild by a pool of processes: it wrote every public certificate's
@@ -68,14 +49,14 @@ def test_a_pool_built_index_is_in_step_and_the_pool_ends_with_its_parent(tmp_pat
         assert first == {"written": 40, "problems": []}
         # When a second rebuild is killed outright while its pool builds
         builders = json.loads(parent.stdout.readline())["builders"]
-        assert builders and not any(_ended(pid) for pid in builders)
+        assert builders and not any(ended(pid) for pid in builders)
         parent.send_signal(signal.SIGKILL)
         parent.wait(timeout=10)
         # Then every process of the pool stops within a few seconds
         deadline = time.monotonic() + 15
-        while not all(_ended(pid) for pid in builders) and time.monotonic() < deadline:
+        while not all(ended(pid) for pid in builders) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert all(_ended(pid) for pid in builders), "a builder outlived the killed rebuild"
+        assert all(ended(pid) for pid in builders), "a builder outlived the killed rebuild"
     finally:
         if parent.poll() is None:
             parent.kill()
