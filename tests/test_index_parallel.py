@@ -1,6 +1,7 @@
 """A large rebuild of the search index builds its entries in a pool of processes: the index
 it writes is the one a build in this process makes, and the pool ends with the process that
-started it (a rebuild killed outright leaves no builder behind, holding a connection)."""
+started it (a rebuild killed outright leaves no builder behind, holding a connection). The
+audit check's pool ends with its parent too."""
 
 from __future__ import annotations
 
@@ -82,3 +83,42 @@ def test_a_large_rebuild_sets_indexes_aside_and_writes_the_same_index(
     assert index.index_check() == []
     with connection.cursor() as cursor:
         assert connection.introspection.get_constraints(cursor, "register_searchentry") == before
+
+
+AUDIT_SCRIPT = """
+import json, multiprocessing, os, time, django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+call_command("load-reference", stdout=open(os.devnull, "w"))
+from apcert.demo.generate import demo_data_generate
+from apcert.audit.selectors import audit_chain_verify
+demo_data_generate(certificates=10, seed=5)
+
+def stall(done):
+    print(json.dumps({"checkers": [p.pid for p in multiprocessing.active_children()]}), flush=True)
+    time.sleep(600)
+
+audit_chain_verify(workers=2, progress=stall)
+"""
+
+
+@pytest.mark.own_sqlite
+@pytest.mark.skipif(NEEDS_PROC[0], reason=NEEDS_PROC[1])
+def test_the_audit_check_s_pool_ends_with_its_parent(tmp_path: Path) -> None:
+    # Given an audit check by a pool of processes, killed outright while it runs
+    parent = start_script(AUDIT_SCRIPT, tmp_path)
+    try:
+        assert parent.stdout is not None
+        checkers = json.loads(parent.stdout.readline())["checkers"]
+        assert checkers and not any(ended(pid) for pid in checkers)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        # Then every process of its pool stops within a few seconds
+        deadline = time.monotonic() + 15
+        while not all(ended(pid) for pid in checkers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert all(ended(pid) for pid in checkers), "a checker outlived the killed check"
+    finally:
+        if parent.poll() is None:
+            parent.kill()

@@ -17,6 +17,7 @@ from django.db.models import Max, Q, QuerySet
 
 from apcert.audit.chain import GENESIS_HASH, StoredRow, first_altered, stored_row_matches
 from apcert.audit.models import AuditChainHead, AuditEvent
+from apcert.core.processes import end_with_parent
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,8 @@ RANGE_SIZE = 50_000
 _range_source: dict[str, Any] = {}
 
 
-def _range_start(vendor: str, params: dict[str, Any], sql: str) -> None:
+def _range_start(vendor: str, params: dict[str, Any], sql: str, parent: int) -> None:
+    end_with_parent(parent)
     _range_source.update(vendor=vendor, params=params, sql=sql)
 
 
@@ -300,7 +302,7 @@ def _verify_ranged(
         max_workers=workers,
         mp_context=context,
         initializer=_range_start,
-        initargs=(vendor, params, _rows_sql(ranged=True)),
+        initargs=(vendor, params, _rows_sql(ranged=True), os.getpid()),
     )
     try:
         outcomes = pool.map(

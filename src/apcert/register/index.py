@@ -18,8 +18,6 @@ import itertools
 import multiprocessing
 import os
 import re
-import threading
-import time
 import unicodedata
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -34,6 +32,7 @@ from django.db.models import F, Prefetch
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
 from apcert.core.db import create_indexes, drop_indexes, insert_rows
+from apcert.core.processes import end_with_parent
 from apcert.register import selectors
 from apcert.register.documents import certificate_document_from, document_json, transfer_of
 from apcert.register.models import SearchEntry, SearchFacet, SearchFacetTotal, SearchWord
@@ -410,18 +409,6 @@ def _build_workers(ranges: int) -> int:
         return os.cpu_count() or 1
 
 
-def _end_with_parent(parent: int) -> None:
-    """In a process of the pool: end when the process that started it is gone (killed, say),
-    rather than wait for ever for ranges nobody will send."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 @contextmanager
 def _built_chunks(ranges: list[tuple[int, int]]) -> Iterator[Iterator[list[EntryData]]]:
     """The entries of ``ranges`` in order, built by a pool of processes when that is worth
@@ -435,7 +422,7 @@ def _built_chunks(ranges: list[tuple[int, int]]) -> Iterator[Iterator[list[Entry
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("fork"),
-        initializer=_end_with_parent,
+        initializer=end_with_parent,
         initargs=(os.getpid(),),
     )
     window = workers * _IN_FLIGHT_PER_WORKER
