@@ -19,6 +19,12 @@ then:
    Starlette JSON endpoint on uvicorn and a raw WSGI one on granian): the floor that HTTP and
    the client cost, measured in the same run.
 
+Between 1 and 2, ``--split`` (on by default; ``--no-split`` skips it) times, for each search of
+the mix, the search itself and the building of the API's answer from its result apart: the
+answer as the view sends it (``apcert.api.public.search_answer_json``: plain dicts, orjson)
+and, as a baseline in the same run, the same answer through the ``SearchOut`` schema as ninja
+would make it (validated, dumped, rendered by its JSON renderer).
+
 Prints p50/p95 per kind of search and overall for each, then one summary table. Targets:
 p95 under 10 ms in the database and under 50 ms end to end, on SQLite with
 1,000,000 certificates. ``--sql`` adds one pass that times every SQL statement, its execute
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -97,6 +104,12 @@ def main() -> None:
         "0 skips them)",
     )
     parser.add_argument("--skip-db", action="store_true", help="only the HTTP side")
+    parser.add_argument(
+        "--split",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time the search and the building of its API answer apart (default on)",
+    )
     parser.add_argument("--skip-http", action="store_true", help="only the database side")
     parser.add_argument(
         "--show", action="store_true", help="print the searches and their totals, then go on"
@@ -138,6 +151,8 @@ def main() -> None:
         report("in the database: search(SearchQuery(...)) in-process", db, DB_TARGET_MS)
         if args.sql:
             sql_breakdown(searches)
+        if args.split:
+            answer_split(searches, args)
     if not args.skip_http:
         http = measure_http(searches, args, env)
     summary(db, http)
@@ -376,6 +391,70 @@ def sql_breakdown(searches: list[Search]) -> None:
         ranked = sorted(statements.items(), key=lambda item: -sum(item[1]))
         for shape, times in ranked[:3]:
             print(f"  {sum(times) * 1000:8.1f} ms  {shape[:160]}")
+
+
+def answer_split(searches: list[Search], args: argparse.Namespace) -> None:
+    """Passes of the mix for ``--duration`` seconds, each search timed in three parts: the
+    search, its answer as the API sends it, and the same answer through the schema (what
+    validating the answer with ``SearchOut`` and rendering it as ninja does would cost)."""
+    import json
+
+    from ninja.responses import NinjaJSONEncoder
+
+    from apcert.api.public import SearchOut, search_answer, search_answer_json
+    from apcert.register.search import SearchQuery, search
+
+    def through_schema(result: Any) -> bytes:
+        answer = SearchOut.model_validate(search_answer(result)).model_dump()
+        return json.dumps(answer, cls=NinjaJSONEncoder).encode()
+
+    queries = [(x.kind, SearchQuery.from_params(x.params)) for x in searches]
+    parts = ("search", "answer", "schema")
+    times: dict[str, dict[str, list[float]]] = {part: {} for part in parts}
+    sizes: list[int] = []
+    rng = random.Random(args.seed)
+    s.progress("in-process split: search, answer, answer through the schema")
+    started = time.monotonic()
+    while time.monotonic() - started < args.duration or not sizes:
+        order = queries[:]
+        rng.shuffle(order)
+        for kind, query in order:
+            t0 = time.perf_counter()
+            result = search(query)
+            t1 = time.perf_counter()
+            body = search_answer_json(result)
+            t2 = time.perf_counter()
+            through_schema(result)
+            t3 = time.perf_counter()
+            for part, spent in zip(parts, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+                times[part].setdefault(kind, []).append(spent)
+            sizes.append(len(body))
+    print()
+    print(
+        "in-process split, ms: p50 p95 of the search, of its answer as sent (dicts, orjson) "
+        "and, as the baseline, of the same answer through the SearchOut schema"
+    )
+    header = (
+        f"{'kind':<14} {'search':>17} {'answer':>17} {'through schema':>17} "
+        f"{'answer/search':>14} {'schema/answer':>14}"
+    )
+    print(header)
+    print("-" * len(header))
+    for kind in (*KINDS, None):
+        cells = []
+        p50s = []
+        for part in parts:
+            by_kind = times[part]
+            values = [t for v in by_kind.values() for t in v] if kind is None else by_kind[kind]
+            p50s.append(s.percentile(values, 50))
+            cells.append(
+                f"{s.percentile(values, 50) * 1000:>8.3f} {s.percentile(values, 95) * 1000:>8.3f}"
+            )
+        print(
+            f"{kind or 'overall':<14} {' '.join(cells)} {p50s[1] / p50s[0]:>14.2f} "
+            f"{p50s[2] / p50s[1]:>14.1f}"
+        )
+    print(f"answers: {len(sizes):,}, {statistics.mean(sizes):,.0f} bytes on average")
 
 
 # --- over HTTP ------------------------------------------------------------------------------

@@ -5,18 +5,43 @@ problem JSON for a parameter the search cannot use."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 from typing import Any
 
 import pytest
+import time_machine
 from django.test import Client, override_settings
+from ninja.responses import NinjaJSONEncoder
 
 from apcert.api import ratelimit
-from apcert.api.public import FacetsOut
+from apcert.api.public import (
+    FacetCountOut,
+    FacetsOut,
+    SearchHitOut,
+    SearchOut,
+    TransferLinkOut,
+    api,
+)
+from apcert.certificates.choices import PUBLIC_STATUSES
 from apcert.certificates.models import Certificate
+from apcert.certificates.services import certificate_transfer
+from apcert.demo.generate import demo_data_generate
 from apcert.organizations.services import organization_create, site_create
-from apcert.register.search import FACETS, InvalidSearch, SearchQuery, search
+from apcert.register.documents import transfer_link
+from apcert.register.models import SearchEntry
+from apcert.register.search import (
+    FACETS,
+    SORTS,
+    InvalidSearch,
+    SearchQuery,
+    SearchResult,
+    search,
+)
 from apcert.wsgi import application
-from tests.factories import World
+from tests.factories import World, make_user
+from tests.flows_support import DAYS, reported, visit
+from tests.test_flows_transfer import ACCEPTED
 from tests.wsgi_support import wsgi_call
 
 pytestmark = pytest.mark.django_db
@@ -256,3 +281,135 @@ def test_the_document_says_what_each_parameter_takes(client: Client) -> None:
         "default": 20,
     }
     assert sorted(operation["responses"]) == ["200", "422", "429"]
+
+
+# --- the answer, built without the schema ---------------------------------------------------
+
+
+def _answer_through_the_schema(result: SearchResult) -> str:
+    """The answer as the schema made it, hit by hit through SearchHitOut, then rendered by
+    ninja's JSON renderer: the reference the answer built with orjson must equal."""
+
+    def link(number: str | None) -> TransferLinkOut | None:
+        found = transfer_link(number)
+        return None if found is None else TransferLinkOut(**found)
+
+    answer = SearchOut(
+        hits=[
+            SearchHitOut(
+                number=h.number,
+                holder_name=h.holder_name,
+                country=h.country,
+                organization_id=h.organization_id,
+                cb_code=h.cb_code,
+                cb_name=h.cb_name,
+                scheme_code=h.scheme_code,
+                programmes=list(h.programmes),
+                status=h.status,
+                status_since=h.status_since,
+                status_recorded=h.status_recorded,
+                expires_on=h.expires_on,
+                cities=list(h.cities),
+                categories=list(h.categories),
+                transferred_from=link(h.transferred_from),
+                transferred_to=link(h.transferred_to),
+            )
+            for h in result.hits
+        ],
+        total=result.total,
+        total_exact=result.total_exact,
+        page=result.query.page,
+        pages=result.pages,
+        per_page=result.query.per_page,
+        facets=FacetsOut(
+            **{
+                name: [
+                    FacetCountOut(value=c.value, label=c.label, count=c.count)
+                    for c in result.facets.get(name, [])
+                ]
+                for name in FACETS
+            }
+        ),
+        corrected=result.corrected,
+    )
+    rendered = api.renderer.render(None, answer.model_dump(), response_status=200)  # type: ignore[arg-type]
+    return str(rendered)
+
+
+def _searches_over(
+    numbers: list[str], holders: list[str], cities: list[str], transferred: list[str]
+) -> list[dict[str, str]]:
+    """Searches of every kind the API takes, made from what the demo data holds."""
+    searches: list[dict[str, str]] = [{}]
+    searches += [{"sort": sort} for sort in SORTS]
+    searches += [{"status": status, "sort": "changed"} for status in PUBLIC_STATUSES]
+    searches += [{"status": status, "per_page": "100"} for status in PUBLIC_STATUSES]
+    searches += [{"sort": sort, "page": str(page), "per_page": "7"} for sort in SORTS
+                 for page in (1, 2, 5)]  # fmt: skip
+    searches += [{"q": number} for number in numbers[:8] + transferred]
+    searches += [{"q": number.lower().replace(" ", "")} for number in numbers[8:12]]
+    for name in holders[:10]:
+        first = name.split()[0]
+        searches.append({"q": first})
+        searches.append({"q": first[:-1] + ("x" if first[-1] != "x" else "y")})  # a typo
+        searches.append({"q": first, "sort": "holder", "per_page": "3", "page": "2"})
+    for city in cities[:6]:
+        searches.append({"q": city})
+        searches.append({"q": city, "status": "current", "sort": "expires"})
+    searches += [
+        {"country": "DE"},
+        {"country": "DE", "status": "expired", "sort": "number"},
+        {"scheme": "AP", "programme": "AP", "sort": "changed", "per_page": "50"},
+        {"category": "PWB", "sort": "newest", "page": "2", "per_page": "5"},
+        {"standard": "ISO 9001", "status": "suspended"},
+        {"q": "plating", "sort": "relevance"},
+        {"q": "plating", "page": "500"},  # past the last page: no hits
+        {"q": "zzzzqqq"},  # nothing
+    ]
+    return searches
+
+
+def test_the_answer_is_the_one_the_schema_made_across_the_demo_data(
+    reference: None, client: Client
+) -> None:
+    # given the demo data (every status, many CBs) and a certificate transferred to another
+    # CB, read half a year after it was made, so that the calendar has changed statuses the
+    # register has not recorded yet
+    demo_data_generate(certificates=80, seed=11, reference_date=dt.date(2026, 6, 1))
+    world = World.build()
+    old = world.granted()
+    new_team = World.make_cb(world.secretariat, f"N{make_user('cb').pk}", ACCEPTED)
+    review = visit(world, old, "transfer_review", team=new_team)
+    new = certificate_transfer(
+        actor=new_team.decision_maker,
+        certificate=old,
+        assessment=review,
+        decided_on=reported(review) + 5 * DAYS,
+    )
+    numbers = list(Certificate.objects.exclude(status="draft").order_by("number")
+                   .values_list("number", flat=True))  # fmt: skip
+    holders = list(SearchEntry.objects.order_by("number").values_list("holder_name", flat=True))
+    cities = sorted({c for text in SearchEntry.objects.values_list("cities", flat=True)
+                     for c in text.split("\n") if c})  # fmt: skip
+    seen: dict[str, set[Any]] = {"status": set(), "recorded": set(), "transfer": set()}
+    with time_machine.travel(dt.datetime(2026, 12, 1, 10, 0), tick=False):
+        for params in _searches_over(numbers, holders, cities, [old.number, new.number]):
+            # when the API answers a search
+            response = client.get(URL, params)
+            assert response.status_code == 200, (params, response.content)
+            assert response["Content-Type"] == "application/json; charset=utf-8"
+            # then it is, key for key in the same order and value for value, the answer
+            # the schema made of the same search: the same text once both are written alike
+            expected = _answer_through_the_schema(search(SearchQuery.from_params(params)))
+            answered = json.loads(response.content)
+            assert json.dumps(answered, cls=NinjaJSONEncoder) == expected, params
+            for hit in answered["hits"]:
+                seen["status"].add(hit["status"])
+                seen["recorded"].add(hit["status_recorded"])
+                seen["transfer"].add(bool(hit["transferred_from"] or hit["transferred_to"]))
+    # and the searches met every status, statuses of the day not yet recorded, and transfers
+    assert seen == {
+        "status": set(PUBLIC_STATUSES),
+        "recorded": {True, False},
+        "transfer": {True, False},
+    }

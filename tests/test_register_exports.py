@@ -291,6 +291,30 @@ def test_every_line_is_the_api_document_across_the_demo_data(reference: None) ->
     assert {line["status"] for line in lines} == set(PUBLIC_STATUSES)
 
 
+def test_the_csv_rows_the_index_keeps_are_the_rows_of_the_documents_of_the_day(
+    reference: None,
+) -> None:
+    # given the demo data made up to the end of 2025 and read on 1 July 2026, so that the
+    # calendar has changed statuses the register has not recorded
+    demo_data_generate(certificates=60, seed=7, reference_date=dt.date(2025, 12, 31))
+    export_format = exports.FORMATS["csv"]
+    header = ",".join(exports.CSV_COLUMNS) + "\r\n"
+    # then the CSV export is the row of each certificate's document of the day, whether the
+    # index keeps the row (written with the certificate's last change) ...
+    documents = [document for chunk in exports.public_documents(7) for document in chunk]
+    assert {d["status_recorded"] for d in documents} == {True, False}
+    made = header + "".join(exports.csv_line(document) for document in documents)
+    assert "".join(export_format.chunks(7)) == made
+    kept = dict(SearchEntry.objects.values_list("number", "csv_row"))
+    assert None not in kept.values()
+    # ... or holds none yet (an entry written before it kept rows)
+    SearchEntry.objects.update(csv_row=None)
+    assert "".join(export_format.chunks(7)) == made
+    # and the rows kept are those of the documents kept
+    for number, text in SearchEntry.objects.values_list("number", "document"):
+        assert kept[number] == exports.csv_line(json.loads(text)), number
+
+
 def test_a_certificate_is_exported_as_its_latest_issue_reads(
     register: Register, client: Client
 ) -> None:

@@ -297,7 +297,9 @@ def test_a_rolled_back_change_leaves_the_index_as_it_was(
 def test_index_check_names_what_is_out_of_step(register: dict[str, Certificate]):
     SearchFacet.objects.filter(entry_id=register["muller"].pk, facet="country").delete()
     SearchEntry.objects.filter(pk=register["nordic"].pk).update(holder_name="Someone Else")
+    SearchEntry.objects.filter(pk=register["muller_uk"].pk).update(csv_row=None)
     problems = index_check()
+    assert f"{register['muller_uk'].number}: csv_row differs" in problems
     assert f"{register['muller'].number}: filter values differ" in problems
     assert f"{register['nordic'].number}: holder_name differs" in problems
     assert "filter value totals differ" not in problems  # totals were not touched

@@ -9,8 +9,10 @@ in the same transaction as every change of the certificate, from
 API's fast path sends it. Where the calendar has changed the status since it was recorded
 the document is given its status of today, with the same function as every other read; a
 certificate the index does not hold (yet) has its document built from the certificate, with
-the same selectors as the API. Each CSV row flattens that same document. A test holds the
-export and the API equal for every certificate.
+the same selectors as the API. Each CSV row flattens that same document; the index keeps
+each certificate's row too, made from the same document in the same transaction, and the
+CSV export writes those rows as JSON Lines writes the documents, under the same rule for the
+status of the day. A test holds the export and the API equal for every certificate.
 
 The register is read in chunks of CHUNK certificates by keyset pagination on the primary key
 (``id > last ORDER BY id LIMIT CHUNK``), one query a chunk (the certificates joined to their
@@ -30,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from django.db.models import CharField, F
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -208,53 +211,68 @@ def _compact(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
 
 
-def public_document_texts(chunk: int = CHUNK) -> Iterator[list[str]]:
-    """The public document of every public certificate as compact JSON, in id order, a
-    chunk at a time: the text the search index keeps for it, the bytes the API sends, read
-    with the certificate in one query a chunk. Where the calendar has changed the status
-    since it was recorded, the document is given its status of today; where the index has
-    no entry for a certificate (yet), the document is built from the certificate itself."""
+_DOCUMENT = len(_CERTIFICATE_COLUMNS)  # where the stored document follows a row's columns
+
+
+def _documents_today(
+    ids: list[int], directory: _Directory, today: dt.date
+) -> dict[int, dict[str, Any]]:
+    """The public documents of these certificates with their status of ``today``: the
+    stored document where the index has one, else built from the certificate. Two queries
+    at most (the certificates with their stored documents, and the pieces of those the
+    index does not hold)."""
+    full = list(
+        selectors.public_certificates()
+        .filter(pk__in=ids)
+        .values_list(*_CERTIFICATE_COLUMNS, "search_entry__document")
+    )
+    stored = [row for row in full if row[_DOCUMENT] is not None]
+    unstored = [row for row in full if row[_DOCUMENT] is None]
+    documents = _built(unstored, directory, today) if unstored else {}
+    if stored:
+        directory.load(set(), {row[7] for row in stored})
+    for row in stored:
+        documents[row[0]] = _on_day(orjson.loads(row[_DOCUMENT]), row, directory, today)
+    return documents
+
+
+def _public_texts(
+    column: str, render: Callable[[dict[str, Any]], str], chunk: int
+) -> Iterator[list[str]]:
+    """The text of every public certificate in one format, in id order, a chunk at a time:
+    what the search index keeps in ``column`` for it, read with the certificate in one
+    query a chunk. Where the calendar has changed the status since it was recorded, or
+    the index holds no such text for the certificate (yet), the text is ``render`` of its
+    public document of today."""
     directory = _Directory()
     after = 0
     today = timezone.localdate()
     day = today.isoformat()
     while True:
         # The expiry of the recorded status read as text (ISO dates compare as text), so
-        # that no date is parsed for the many rows whose stored document stands as it is.
+        # that no date is parsed for the many rows whose stored text stands as it is.
         rows = list(
             selectors.public_certificates()
             .filter(pk__gt=after)
             .order_by("pk")
             .annotate(lapses=Cast("lapses_on", CharField()))
-            .values_list("pk", "lapses", "search_entry__document")[:chunk]
+            .values_list("pk", "lapses", f"search_entry__{column}")[:chunk]
         )
         if not rows:
             return
-        stored = {pk: document for pk, lapses, document in rows if document is not None}
-        other = [pk for pk, lapses, document in rows if document is None or (lapses or "9") <= day]
-        full = {}
-        if other:
-            full = {
-                row[0]: row
-                for row in selectors.public_certificates()
-                .filter(pk__in=other)
-                .values_list(*_CERTIFICATE_COLUMNS)
-            }
-        unstored = [full[pk] for pk in other if pk not in stored]
-        built = _built(unstored, directory, today) if unstored else {}
-        lapsed = {full[pk][7] for pk in other if pk in stored}
-        if lapsed:
-            directory.load(set(), lapsed)
-        texts = []
-        for pk, _lapses, _document in rows:
-            if pk in built:
-                texts.append(_compact(built[pk]))
-            elif pk in full:
-                texts.append(_compact(_on_day(json.loads(stored[pk]), full[pk], directory, today)))
-            else:
-                texts.append(stored[pk])
-        yield texts
+        other = [pk for pk, lapses, text in rows if text is None or (lapses or "9") <= day]
+        documents = _documents_today(other, directory, today) if other else {}
+        yield [render(documents[pk]) if pk in documents else text for pk, _lapses, text in rows]
         after = rows[-1][0]
+
+
+def public_document_texts(chunk: int = CHUNK) -> Iterator[list[str]]:
+    """The public document of every public certificate as compact JSON, in id order, a
+    chunk at a time: the text the search index keeps for it, the bytes the API sends.
+    Where the calendar has changed the status since it was recorded, the document is given
+    its status of today; where the index has no entry for a certificate (yet), the
+    document is built from the certificate itself."""
+    return _public_texts("document", _compact, chunk)
 
 
 def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
@@ -271,62 +289,80 @@ def public_certificate_count() -> int:
 # --- writing ----------------------------------------------------------------------------
 
 
-def _one_line(text: str) -> str:
-    # A value inside a multi-value cell must not hold the line break that separates values.
-    return " ".join(str(text).split())
-
-
-def _transfer_cells(document: dict[str, Any], name: str) -> dict[str, str]:
-    link = document[name]
-    return {name: link["number"] if link else "", f"{name}_url": link["url"] if link else ""}
-
-
 def csv_row(document: dict[str, Any]) -> list[str]:
-    """The CSV cells of one certificate, from its public document."""
+    """The CSV cells of one certificate, from its public document, in the order of
+    CSV_COLUMNS. Built as one list, straight from the parsed document: an export makes one
+    a certificate, and a dict of the cells walked again by column name cost more than the
+    rest of the row. A value inside a multi-value cell has its whitespace made single
+    spaces, so that it holds no line break, which separates the values."""
+    holder = document["holder"]
+    cb = document["cb"]
     lines = document["scope_lines"]
-    categories = list(dict.fromkeys(line["category"] for line in lines))
-    cells: dict[str, Any] = {
-        "number": document["number"],
-        "status": document["status"],
-        "status_since": document["status_since"],
-        "status_reason_category": document["status_reason_category"] or "",
-        "status_recorded": "true" if document["status_recorded"] else "false",
-        "holder_name": document["holder"]["name"],
-        "holder_country": document["holder"]["country"],
-        "scheme": document["scheme"]["code"],
-        "programmes": "\n".join(p["code"] for p in document["programmes"]),
-        "categories": "\n".join(categories),
-        "scope": "\n".join(f"{line['category']}: {_one_line(line['wording'])}" for line in lines),
-        "standards": "\n".join(f"{s['designation']}:{s['edition']}" for s in document["standards"]),
-        "sites": "\n".join(
-            f"{_one_line(s['name'])}, {_one_line(s['city'])}, {s['country']}"
-            for s in document["sites"]
+    moved_from = document["transferred_from"] or _NO_LINK
+    moved_to = document["transferred_to"] or _NO_LINK
+    return [
+        document["number"],
+        document["status"],
+        document["status_since"],
+        document["status_reason_category"] or "",
+        "true" if document["status_recorded"] else "false",
+        holder["name"],
+        holder["country"],
+        document["scheme"]["code"],
+        "\n".join([p["code"] for p in document["programmes"]]),
+        "\n".join(dict.fromkeys([line["category"] for line in lines])),
+        "\n".join([f"{line['category']}: {' '.join(line['wording'].split())}" for line in lines]),
+        "\n".join([f"{s['designation']}:{s['edition']}" for s in document["standards"]]),
+        "\n".join(
+            [
+                f"{' '.join(s['name'].split())}, {' '.join(s['city'].split())}, {s['country']}"
+                for s in document["sites"]
+            ]
         ),
-        "cb_code": document["cb"]["code"],
-        "cb_name": document["cb"]["name"],
-        "first_issued_on": document["first_issued_on"],
-        "issue_number": document["issue_number"],
-        "issued_on": document["issued_on"],
-        "valid_from": document["valid_from"],
-        "valid_until": document["valid_until"],
-        "expires_on": document["expires_on"],
-        **_transfer_cells(document, "transferred_from"),
-        **_transfer_cells(document, "transferred_to"),
-    }
-    return [str(cells[name]) for name in CSV_COLUMNS]
+        cb["code"],
+        cb["name"],
+        document["first_issued_on"],
+        str(document["issue_number"]),
+        document["issued_on"],
+        document["valid_from"],
+        document["valid_until"],
+        document["expires_on"],
+        moved_from["number"],
+        moved_from["url"],
+        moved_to["number"],
+        moved_to["url"],
+    ]
+
+
+#: The cells of a transfer link a certificate does not have.
+_NO_LINK = {"number": "", "url": ""}
 
 
 def _csv_text(rows: list[list[str]]) -> str:
+    """CSV text of rows of cells: the one place where the text of every cell is written,
+    for the header, the rows the index keeps (:func:`csv_line`) and the rows made at
+    export time. A change here changes the rows the index keeps: ``apcert reindex``
+    writes them again, and ``apcert reindex --check`` names those that differ."""
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()
 
 
+def csv_line(document: dict[str, Any]) -> str:
+    """The CSV row of one certificate as text, line end included: what the search index
+    keeps beside the document (written from the same document in the same transaction),
+    and what the export writes."""
+    return _csv_text([csv_row(document)])
+
+
 def csv_parts(chunk: int = CHUNK) -> Iterator[tuple[int, str]]:
-    """The CSV export as (certificates, text) parts: the header, then a part per chunk."""
+    """The CSV export as (certificates, text) parts: the header, then a part per chunk: the
+    rows the search index keeps, as they are, like the stored documents of JSON Lines.
+    Only a certificate whose status the calendar has changed since it was recorded, or
+    whose row the index does not hold, has its row made from its document of today."""
     yield 0, _csv_text([list(CSV_COLUMNS)])
-    for texts in public_document_texts(chunk):
-        yield len(texts), _csv_text([csv_row(json.loads(text)) for text in texts])
+    for texts in _public_texts("csv_row", csv_line, chunk):
+        yield len(texts), "".join(texts)
 
 
 def jsonl_line(document: dict[str, Any]) -> str:
@@ -368,6 +404,7 @@ __all__ = [
     "CSV_COLUMNS",
     "FORMATS",
     "ExportFormat",
+    "csv_line",
     "csv_parts",
     "csv_row",
     "jsonl_line",

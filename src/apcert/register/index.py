@@ -35,6 +35,7 @@ from apcert.core.db import create_indexes, drop_indexes, insert_rows
 from apcert.core.processes import end_with_parent
 from apcert.register import selectors
 from apcert.register.documents import certificate_document_from, document_json, transfer_of
+from apcert.register.exports import csv_line
 from apcert.register.models import SearchEntry, SearchFacet, SearchFacetTotal, SearchWord
 from apcert.schemes.models import Scheme
 
@@ -160,6 +161,7 @@ def entry_data_from(
         *(("category", code) for code in categories),
         *(("standard", designation) for designation in standards),
     }
+    document = certificate_document_from(certificate, issue, status_reason_category, transfer)
     return EntryData(
         fields={
             "certificate_id": certificate.pk,
@@ -178,9 +180,8 @@ def entry_data_from(
             "programmes": " ".join(programmes),
             "categories": " ".join(categories),
             "cities": "\n".join(cities),
-            "document": document_json(
-                certificate_document_from(certificate, issue, status_reason_category, transfer)
-            ),
+            "document": document_json(document),
+            "csv_row": csv_line(document),
         },
         facets=facets,
         text=text,
@@ -481,6 +482,7 @@ _ENTRY_COLUMNS = (
     "categories",
     "cities",
     "document",
+    "csv_row",
 )
 
 

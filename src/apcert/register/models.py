@@ -44,6 +44,11 @@ class SearchEntry(models.Model):
     cities = models.TextField()
     #: The certificate API answer, serialized (apcert.register.documents).
     document = models.TextField()
+    #: The certificate's row of the CSV export, line end included, made from ``document``
+    #: (apcert.register.exports.csv_line). Nullable because SQLite adds a NOT NULL column
+    #: only by copying the whole table; the migration that adds it fills it. An entry
+    #: without one has its row made by the export.
+    csv_row = models.TextField(null=True)  # noqa: DJ001
 
     class Meta:
         indexes = [
