@@ -35,7 +35,7 @@ from apcert.certificates.models import (
 from apcert.certificates.selectors import certificate_statuses_on
 from apcert.certificates.timeline import StatusOnDay
 from apcert.cycle.models import ScheduledVisit
-from apcert.cycle.selectors import LIVE_STATUSES
+from apcert.cycle.selectors import LIVE_STATUSES, VISIT_ORDER
 
 WEEK_DAYS = 7
 MONTH_DAYS = 30
@@ -135,7 +135,7 @@ def dashboard_visits(*, scope: DashboardScope, as_of: dt.date, limit: int = 10) 
         overdue=Count("pk", filter=Q(window_end__lt=as_of)),
     )
     rows = visits.select_related("certificate__organization", "certificate__cb").order_by(
-        "due_date", "certificate__number", "kind", "sequence"
+        *VISIT_ORDER
     )
     return VisitsDue(
         week=counts["week"] or 0,

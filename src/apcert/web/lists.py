@@ -17,8 +17,11 @@ for the whole filtered and sorted list as a file instead of a page (:mod:`apcert
 with the list's :class:`Column` s); the page's links carry the query string over.
 
 Pages are read with LIMIT and OFFSET and the count stops at ``COUNT_CAP``: a list of a
-million rows costs no more to count than one of ``COUNT_CAP``. The page is read only when
-it is shown: an export does not count.
+million rows costs no more to count than one of ``COUNT_CAP`` (40 pages; past them the page
+says "more than", and narrowing the filters is the way on). The count reads only the keys
+of the rows (``SELECT 1`` under the cap's LIMIT), so that an index that serves the filters
+answers it without reading the table. The page is read only when it is shown: an export
+does not count, and holds up to ``EXPORT_CAP`` rows.
 """
 
 from __future__ import annotations
@@ -36,7 +39,12 @@ from django.http import HttpRequest
 from apcert.web.fields import DateField
 
 PER_PAGE = 25
-COUNT_CAP = 10_000
+#: Where a list stops counting (40 pages of 25): counting costs as much as reading that many
+#: keys, on every page of the list.
+COUNT_CAP = 1_000
+#: The most rows an export holds: more than a page counts, as a file is for reading
+#: elsewhere (the export's last row says when it stopped).
+EXPORT_CAP = 10_000
 MAX_QUERY = 100
 #: The formats of ``?export=``.
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -296,6 +304,10 @@ class ListPage:
     @property
     def cap(self) -> int:
         return COUNT_CAP
+
+    @property
+    def export_cap(self) -> int:
+        return EXPORT_CAP
 
     @property
     def sort_options(self) -> list[tuple[str, str]]:
