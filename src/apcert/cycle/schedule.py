@@ -336,9 +336,7 @@ def _visit_insert(models: Models) -> tuple[str, tuple[str, ...]]:
     meta = models.visit._meta
     fields = {f.attname: f for f in meta.concrete_fields if f is not meta.auto_field}
     written = tuple(
-        name
-        for name in _VISIT_ATTRIBUTES
-        if name in fields or name not in _VISIT_ATTRIBUTES_ADDED
+        name for name in _VISIT_ATTRIBUTES if name in fields or name not in _VISIT_ATTRIBUTES_ADDED
     )
     if set(fields) != set(written):
         raise ImproperlyConfigured(
@@ -380,7 +378,7 @@ def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
         _keep_status_dates(batch, planned, models)
     if not emptied:
         models.visit.objects.filter(certificate_id__in=_Ids(batch)).delete()
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             pk,
             cert.cb_id,
