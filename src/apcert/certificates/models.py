@@ -108,8 +108,8 @@ class Certificate(models.Model):
             models.Index(fields=["cb", "number"], name="certificate_cb_number"),
             models.Index(fields=["status", "expires_on"]),
             # The dashboards' certificates expiring soon, in their order (end date, then
-            # number): the first few read in order, and a CB's count from the index alone.
-            models.Index(fields=["expires_on", "number"], name="certificate_expiry"),
+            # number): the first few read in order, and the counts from an index alone.
+            models.Index(fields=["expires_on", "number", "status"], name="certificate_expiry"),
             models.Index(
                 fields=["cb", "expires_on", "number", "status"], name="certificate_cb_expiry"
             ),

@@ -1,5 +1,6 @@
-"""Index the certificates by end of validity and number, for the dashboards' certificates
-expiring soon: everything's, and a CB's with the status for its counts."""
+"""Index the certificates by end of validity, number and status, for the dashboards'
+certificates expiring soon (everything's, and a CB's): the first few in order, and the
+counts from the index alone."""
 
 from django.db import migrations, models
 
@@ -16,7 +17,9 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name="certificate",
-            index=models.Index(fields=["expires_on", "number"], name="certificate_expiry"),
+            index=models.Index(
+                fields=["expires_on", "number", "status"], name="certificate_expiry"
+            ),
         ),
         migrations.AddIndex(
             model_name="certificate",
