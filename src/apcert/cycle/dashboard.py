@@ -7,10 +7,11 @@ users their own organizations. A person with roles in several places sees the un
 
 The queries are bounded, whatever the number of rows: the visits are read from the stored
 schedule (:mod:`apcert.cycle.schedule`), one count and one query per list; findings and
-expiries are one query per list plus one count each; the status plot is two aggregate
-queries over the status history. The certificates whose stored status the calendar has
-changed without the sweep recording it yet (:func:`stale_statuses`, one indexed range of
-``lapses_on``, as small as the sweep is late) correct the counts to the status today.
+expiries are one query per list (the expiries' more when many ending soon are not live)
+plus one count each; the status plot is two aggregate queries over the status history.
+The certificates whose stored status the calendar has changed without the sweep recording
+it yet (:func:`stale_statuses`, one indexed range of ``lapses_on``, as small as the sweep
+is late) correct the counts to the status today.
 """
 
 from __future__ import annotations
