@@ -246,13 +246,20 @@ class CappedPage:
         return max((self.count - 1) // self.per_page + 1, 1)
 
 
-def capped_page(queryset: QuerySet[Any], page: str | None, *, per_page: int) -> CappedPage:
-    """Page ``page`` (1-based, clamped) of an ordered ``queryset``."""
+def capped_page(
+    queryset: QuerySet[Any],
+    page: str | None,
+    *,
+    per_page: int,
+    counted: QuerySet[Any] | None = None,
+) -> CappedPage:
+    """Page ``page`` (1-based, clamped) of an ordered ``queryset``; its rows are counted
+    from ``counted`` when given (as many rows as ``queryset``, read another way)."""
     try:
         number = max(int(page or 1), 1)
     except ValueError:
         number = 1
-    count = queryset.order_by()[: COUNT_CAP + 1].count()
+    count = (queryset if counted is None else counted).order_by()[: COUNT_CAP + 1].count()
     capped = count > COUNT_CAP
     count = min(count, COUNT_CAP)
     # The pages stop at the cap too: past it, narrowing the filters is the way on, and a deep
@@ -288,10 +295,13 @@ class ListPage:
     exportable: bool = False
     page_number: str | None = None
     per_page: int = PER_PAGE
+    #: How the list's rows are counted, from the filtered queryset (None: counted as read).
+    count_from: Callable[[QuerySet[Any]], QuerySet[Any]] | None = None
 
     @cached_property
     def page(self) -> CappedPage:
-        return capped_page(self.queryset, self.page_number, per_page=self.per_page)
+        counted = None if self.count_from is None else self.count_from(self.queryset)
+        return capped_page(self.queryset, self.page_number, per_page=self.per_page, counted=counted)
 
     @property
     def items(self) -> list[Any]:
@@ -332,13 +342,15 @@ def list_page(
     tab: str = "",
     exportable: bool = False,
     per_page: int = PER_PAGE,
+    count_from: Callable[[QuerySet[Any]], QuerySet[Any]] | None = None,
 ) -> ListPage:
     """Apply the request's search (``?q=``), filters (``?status=...``), date ranges
     (``?start_from=...&start_to=...``), sort (``?sort=key`` or ``-key``) and page
     (``?page=N``) to ``queryset``. The sort always ends on the primary key, so that pages
     never overlap nor skip a row. ``tabs`` and ``tab`` (the one the view read the
     queryset for) are shown above the controls and kept by them; ``exportable`` offers the
-    download links (the view answers ``listing.export``)."""
+    download links (the view answers ``listing.export``). ``count_from`` gives, from the
+    filtered queryset, one with as many rows that is cheaper to count."""
     q = request.GET.get("q", "").strip()[:MAX_QUERY] if search is not None else ""
     if q and search is not None:
         queryset = search.apply(queryset, q)
@@ -399,4 +411,5 @@ def list_page(
         exportable=exportable,
         page_number=request.GET.get("page"),
         per_page=per_page,
+        count_from=count_from,
     )
