@@ -30,6 +30,8 @@ from apcert.core.errors import DomainError
 from apcert.cycle.models import ScheduledVisit
 from apcert.cycle.programme import visits_for
 from apcert.cycle.schedule import (
+    _VISIT_ATTRIBUTES,
+    _visit_insert,
     current_models,
     open_visits,
     visit_schedule_check,
@@ -395,3 +397,66 @@ def test_a_rebuild_refuses_a_visit_field_it_does_not_write(world: World) -> None
     with pytest.raises(ImproperlyConfigured, match="note"):
         visit_schedule_rebuild(models=models)
     assert stored(cert)  # the schedule is left as it was
+
+
+def test_the_stored_visits_carry_their_certificate_s_number_and_the_check_reads_it(
+    world: World,
+) -> None:
+    # Given a certificate taken over by another CB (a new certificate, with its own number)
+    cert = world.granted()
+    new_team = _new_cb(world)
+    a = visit(world, cert, "transfer_review", team=new_team, findings=("observation",))
+    new = _transfer(new_team, cert, a, decided_on=reported(a) + 5 * DAYS)
+    # Then its visits carry its number and CB, and the first certificate has none
+    assert set(
+        ScheduledVisit.objects.filter(certificate=new).values_list("certificate_number", "cb_id")
+    ) == {(new.number, new.cb_id)}
+    assert not ScheduledVisit.objects.filter(certificate_number=cert.number).exists()
+
+    # Given a stored number out of step with its certificate's
+    ScheduledVisit.objects.filter(certificate=new, kind="reassessment").update(
+        certificate_number=cert.number
+    )
+    # When checked, it is named; when rebuilt, it is the certificate's again
+    assert visit_schedule_check() == [
+        f"{new.number}: reassessment stored under the number '{cert.number}'"
+    ]
+    visit_schedule_rebuild()
+    assert visit_schedule_check() == []
+    assert set(
+        ScheduledVisit.objects.filter(certificate=new).values_list("certificate_number", flat=True)
+    ) == {new.number}
+
+
+def test_the_migration_that_keeps_the_number_fills_it_from_the_certificates(
+    world: World,
+) -> None:
+    certs = [world.granted(), world.granted()]
+    ScheduledVisit.objects.update(certificate_number="")
+    migration = importlib.import_module("apcert.cycle.migrations.0006_visit_certificate_number")
+    migration.fill(apps, None)
+    assert sorted(
+        ScheduledVisit.objects.order_by()
+        .values_list("certificate_id", "certificate_number")
+        .distinct()
+    ) == sorted((c.pk, c.number) for c in certs)
+    assert visit_schedule_check() == []
+
+
+def test_a_migration_s_visit_model_without_the_number_is_written_without_it() -> None:
+    # The migrations that filled the schedule before the number was kept run the rebuild
+    # with their historical model, which has no such column
+    meta = ScheduledVisit._meta
+    older = SimpleNamespace(
+        _meta=SimpleNamespace(
+            concrete_fields=[f for f in meta.concrete_fields if f.name != "certificate_number"],
+            auto_field=meta.auto_field,
+            label=meta.label,
+            db_table=meta.db_table,
+        )
+    )
+    sql, written = _visit_insert(dataclasses.replace(current_models(), visit=older))
+    assert "certificate_number" not in written and "certificate_number" not in sql
+    assert written == tuple(name for name in _VISIT_ATTRIBUTES if name != "certificate_number")
+    sql, written = _visit_insert(current_models())
+    assert written == _VISIT_ATTRIBUTES and "certificate_number" in sql

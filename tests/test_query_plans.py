@@ -9,6 +9,7 @@ Sort node. A list whose order needs a join (sorting by a holder's name) is not a
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Callable
@@ -113,3 +114,132 @@ def test_the_dashboard_reads_what_the_sweep_has_not_recorded_along_its_index(
     )
     sql, params = stale_candidates(scope, dt.date(2026, 12, 6)).query.sql_with_params()
     assert sorts_every_row(sql, tuple(params)) == [], sql
+
+
+def reads_table_rows(sql: str, params: tuple[Any, ...], table: str) -> list[str]:
+    """The plan's steps that read rows of ``table`` itself, not an index alone (empty: every
+    column the query needs is in the index it reads)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            return [
+                row[3]
+                for row in cursor.fetchall()
+                if re.match(rf"(SEARCH|SCAN) {table}\b", row[3]) and "COVERING INDEX" not in row[3]
+            ]
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+    found: list[str] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("Relation Name") == table and node["Node Type"] != "Index Only Scan":
+            found.append(f"{node['Node Type']} on {table}")
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return found
+
+
+VISITS = "cycle_scheduledvisit"
+
+
+def tables_read(sql: str, params: tuple[Any, ...] = ()) -> set[str]:
+    """The tables (not their indexes) that the plan reads, by name."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            steps = [row[3] for row in cursor.fetchall()]
+            return {m.group(1) for step in steps if (m := re.match(r"(?:SEARCH|SCAN) (\w+)", step))}
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+    found: set[str] = set()
+
+    def walk(node: dict[str, Any]) -> None:
+        if "Relation Name" in node:
+            found.add(node["Relation Name"])
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    return found
+
+
+@pytest.mark.parametrize("everything", [True, False], ids=["Secretariat", "one CB"])
+def test_the_calendar_reads_each_day_s_first_visits_in_order_and_counts_from_the_index(
+    client: Client, world: World, everything: bool
+) -> None:
+    # Given visits due on two days of a month
+    first = world.granted()
+    world.granted(decided_on=first.initial_decision_on + dt.timedelta(days=1))
+    due = first.scheduled_visits.order_by("due_date").first()
+    assert due is not None
+    client.force_login(world.secretariat if everything else world.team.manager)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/office/cb/calendar/", {"month": due.due_date.strftime("%Y-%m")})
+    assert response.status_code == 200
+    of_visits = [q["sql"] for q in queries.captured_queries if f'FROM "{VISITS}"' in q["sql"]]
+    [per_day] = [sql for sql in of_visits if "UNION ALL" in sql]
+    [counts] = [sql for sql in of_visits if "GROUP BY" in sql]
+    # Then each day's first few are read along an index in their order: no sort of a day's
+    # visits, nor of the month's
+    assert sorts_every_row(per_day) == [], per_day
+    # from the schedule's own index: not through the certificates (their numbers)
+    assert tables_read(per_day) <= {VISITS, "day_0", "day_1"}, per_day
+    # And the count of each day is read from the index alone
+    assert reads_table_rows(counts, (), VISITS) == [], counts
+
+
+@pytest.mark.parametrize("everything", [True, False], ids=["Secretariat", "one CB"])
+def test_the_dashboard_counts_visits_from_an_index_and_reads_the_first_in_order(
+    world: World, everything: bool
+) -> None:
+    from apcert.cycle.dashboard import DashboardScope, dashboard_visits
+
+    # Given a visit overdue (its window closed), and one due within the month
+    late = world.granted()
+    world.granted(decided_on=late.initial_decision_on + dt.timedelta(days=80))
+    overdue = late.scheduled_visits.order_by("due_date").first()
+    assert overdue is not None
+    as_of = overdue.window_end + dt.timedelta(days=1)
+    scope = (
+        DashboardScope(everything=True)
+        if everything
+        else DashboardScope(cb_ids=(world.team.cb.pk,))
+    )
+    with CaptureQueriesContext(connection) as queries:
+        visits = dashboard_visits(scope=scope, as_of=as_of, limit=10)
+    assert (visits.month, visits.overdue) == (1, 1)
+    [counts] = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"]]
+    rows = [q["sql"] for q in queries.captured_queries if q["sql"].endswith("LIMIT 10")]
+    # Then the counts are read from an index alone, and each list's first rows in order
+    assert reads_table_rows(counts, (), VISITS) == [], counts
+    assert len(rows) == 2
+    for sql in rows:
+        assert sorts_every_row(sql) == [], sql
+
+
+@pytest.mark.parametrize("everything", [True, False], ids=["Secretariat", "one CB"])
+def test_the_dashboard_reads_the_first_expiries_in_order_and_counts_from_an_index(
+    world: World, everything: bool
+) -> None:
+    from apcert.cycle.dashboard import DashboardScope, certificates_expiring, expiries_counts
+
+    cert = world.granted()
+    scope = (
+        DashboardScope(everything=True)
+        if everything
+        else DashboardScope(cb_ids=(world.team.cb.pk,))
+    )
+    as_of = cert.expires_on - dt.timedelta(days=5)
+    with CaptureQueriesContext(connection) as queries:
+        assert expiries_counts(scope=scope, as_of=as_of)["week"] == 1
+        assert certificates_expiring(scope=scope, as_of=as_of, days=30, limit=10) == [cert]
+    [counts, rows] = [q["sql"] for q in queries.captured_queries]
+    assert reads_table_rows(counts, (), "certificates_certificate") == [], counts
+    assert sorts_every_row(rows) == [], rows

@@ -365,3 +365,44 @@ def test_visits_due_past_a_day_s_share_are_counted_not_read(
     # and its page lists them all
     day_page = html.unescape(client.get(CALENDAR, {"day": day.isoformat()}).content.decode())
     assert day_page.count("Due: Surveillance 1 of ") == len(certs)
+
+
+def test_each_day_of_the_month_lists_its_first_visits_by_number_in_three_queries(
+    world: World,
+) -> None:
+    from apcert.cycle.selectors import visits_due_per_day, visits_for_cb_staff
+
+    # Given more certificates with a first surveillance due on one day than a day lists,
+    # and a few due the next day
+    busy = [world.granted()]
+    decided = busy[0].initial_decision_on
+    busy += [world.granted(decided_on=decided) for _ in range(DAY_CAP + 1)]
+    quiet = [world.granted(decided_on=decided + dt.timedelta(days=1)) for _ in range(3)]
+
+    def due(cert: Any) -> dt.date:
+        return ScheduledVisit.objects.get(
+            certificate=cert, kind="surveillance", sequence=1
+        ).due_date
+
+    day, next_day = due(busy[0]), due(quiet[0])
+    assert {due(c) for c in busy} == {day} and {due(c) for c in quiet} == {next_day} != {day}
+    visits = visits_for_cb_staff(world.team.manager)
+
+    # When the month's grid reads them
+    with CaptureQueriesContext(connection) as queries:
+        rows, counts = visits_due_per_day(
+            visits,
+            first=day - dt.timedelta(days=3),
+            last=next_day + dt.timedelta(days=3),
+            per_day=DAY_CAP,
+        )
+        numbers = [(v.due_date, v.certificate.number, v.cb.code) for v in rows]
+
+    # Then each day holds its first DAY_CAP by certificate number, and the counts all of them
+    assert numbers == [
+        *[(day, n, world.team.cb.code) for n in sorted(c.number for c in busy)[:DAY_CAP]],
+        *[(next_day, n, world.team.cb.code) for n in sorted(c.number for c in quiet)],
+    ]
+    assert counts == {day: len(busy), next_day: len(quiet)}
+    # the counts, the keys of each day's first few, and those rows with what they show
+    assert len(queries) == 3, [q["sql"] for q in queries.captured_queries]

@@ -353,3 +353,28 @@ def test_dashboard_visits_agree_with_the_cycle_selectors(
             assert pairs(found.overdue_rows) == pairs(overdue), on
             week_end = on + dt.timedelta(days=7)
             assert pairs([r for r in found.due_rows if r[1].due_date <= week_end]) == pairs(week)
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_the_first_certificates_expiring_skip_those_no_longer_live(
+    world: World, limit: int
+) -> None:
+    # Given three certificates ending on the same day, the first two by number withdrawn
+    certs = sorted((world.granted() for _ in range(3)), key=lambda c: c.number)
+    for cert in certs[:2]:
+        certificate_withdraw(
+            actor=world.team.decision_maker,
+            certificate=cert,
+            reason_category="holder_request",
+            reason="Business closed",
+            decided_on=D(2026, 8, 1),
+        )
+    ends = certs[2].expires_on
+    assert {c.expires_on for c in certs} == {ends}
+    # When the first live ones are read (past the first chunk of rows, for a limit of 1)
+    for scope in (DashboardScope(everything=True), DashboardScope(cb_ids=(world.team.cb.pk,))):
+        found = dashboard.certificates_expiring(
+            scope=scope, as_of=ends - dt.timedelta(days=5), days=30, limit=limit
+        )
+        # Then only the live one is there
+        assert [c.number for c in found] == [certs[2].number]

@@ -517,3 +517,35 @@ def test_secretariat_cb_and_standard_lists_are_flat(
         before,
         django_assert_max_num_queries,
     )
+
+
+def test_the_list_of_one_s_own_assessments_is_counted_from_one_s_places_on_the_teams(
+    client: Client, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apcert.web import lists
+
+    # Given three assessments with the lead on the team, and one without
+    t = world.team
+    for _ in range(3):
+        world.assessment(world.accepted_application())
+    start = DAY0 + dt.timedelta(days=30)
+    assessment_plan(
+        actor=t.manager,
+        kind="initial",
+        application=world.accepted_application(),
+        start_date=start,
+        end_date=start + dt.timedelta(days=1),
+        team=[(t.assessor, "lead")],
+    )
+    client.force_login(t.lead)
+    # When the lead reads their own list, its count is read from their places on the teams
+    with CaptureQueriesContext(connection) as queries:
+        page = text(client.get("/office/cb/assessments/", {"show": "mine"}))
+    [count] = [q["sql"] for q in queries.captured_queries if "COUNT(*) FROM (" in q["sql"]]
+    assert 'FROM "assessments_teammember" WHERE ("assessments_teammember"."user_id" =' in count
+    # Then it counts the three, as the whole CB's list counts four
+    assert "3 found" in page
+    assert "4 found" in text(client.get("/office/cb/assessments/", {"show": "all"}))
+    # And past the cap it says so
+    monkeypatch.setattr(lists, "COUNT_CAP", 2)
+    assert "More than 2 found" in text(client.get("/office/cb/assessments/", {"show": "mine"}))

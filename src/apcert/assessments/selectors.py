@@ -68,6 +68,17 @@ def assessments_on_team_of(actor: User) -> QuerySet[Assessment]:
     )
 
 
+def team_places_of(actor: User, assessments: QuerySet[Assessment]) -> QuerySet[TeamMember]:
+    """``actor``'s places on the teams of ``assessments``: one per assessment (a person
+    holds one place on a team), read from the person's own rows. A count of
+    :func:`assessments_on_team_of` made from these stops after as many of the person's
+    places as it counts, whatever the number of the CB's assessments; made from the
+    assessments, it reads the CB's until enough are the person's."""
+    return TeamMember.objects.filter(user=actor).filter(
+        Exists(assessments.order_by().filter(pk=OuterRef("assessment_id")))
+    )
+
+
 def assessments_with_team(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
     """``assessments`` with each one's team and its people fetched (one query for a page
     or a chunk of rows, whatever its size), lead first."""

@@ -107,6 +107,12 @@ class Certificate(models.Model):
             # A CB's list reads a page along it in its order (by number).
             models.Index(fields=["cb", "number"], name="certificate_cb_number"),
             models.Index(fields=["status", "expires_on"]),
+            # The dashboards' certificates expiring soon, in their order (end date, then
+            # number): the first few read in order, and the counts from an index alone.
+            models.Index(fields=["expires_on", "number", "status"], name="certificate_expiry"),
+            models.Index(
+                fields=["cb", "expires_on", "number", "status"], name="certificate_cb_expiry"
+            ),
             models.Index(fields=["lapses_on"], name="certificate_lapses_on"),
             # A CB's dashboard: its certificates whose stored status no longer holds.
             models.Index(fields=["cb", "lapses_on"], name="certificate_cb_lapses_on"),

@@ -7,10 +7,11 @@ users their own organizations. A person with roles in several places sees the un
 
 The queries are bounded, whatever the number of rows: the visits are read from the stored
 schedule (:mod:`apcert.cycle.schedule`), one count and one query per list; findings and
-expiries are one query per list plus one count each; the status plot is two aggregate
-queries over the status history. The certificates whose stored status the calendar has
-changed without the sweep recording it yet (:func:`stale_statuses`, one indexed range of
-``lapses_on``, as small as the sweep is late) correct the counts to the status today.
+expiries are one query per list (the expiries' more when many ending soon are not live)
+plus one count each; the status plot is two aggregate queries over the status history.
+The certificates whose stored status the calendar has changed without the sweep recording
+it yet (:func:`stale_statuses`, one indexed range of ``lapses_on``, as small as the sweep
+is late) correct the counts to the status today.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from apcert.certificates.models import (
 from apcert.certificates.selectors import certificate_statuses_on
 from apcert.certificates.timeline import StatusOnDay
 from apcert.cycle.models import ScheduledVisit
-from apcert.cycle.selectors import LIVE_STATUSES
+from apcert.cycle.selectors import LIVE_STATUSES, VISIT_ORDER
 
 WEEK_DAYS = 7
 MONTH_DAYS = 30
@@ -120,22 +121,23 @@ def dashboard_visits(*, scope: DashboardScope, as_of: dt.date, limit: int = 10) 
 
     Three queries whatever the number of certificates: one aggregate for the three counts
     (an overdue visit was due before ``as_of``, so all three lie within ``due_date`` up to
-    the month's end), then the first ``limit`` rows of each list with their certificate,
-    holder and CB.
+    the month's end), read from an index of the schedule alone (it holds the CB, the due
+    date and the window's end), then the first ``limit`` rows of each list with their
+    certificate, holder and CB, read in the list's order along the same index.
     """
     if scope.empty:
         return VisitsDue()
     week_end = as_of + dt.timedelta(days=WEEK_DAYS)
-    month_end = as_of + dt.timedelta(days=MONTH_DAYS)
-    # The visit's own CB and holder (copies of its certificate's): no join to filter.
-    visits = ScheduledVisit.objects.filter(scope.certificates(), due_date__lte=month_end)
+    visits = _visits_to_month_end(scope, as_of)
+    # Counted on an indexed column rather than the key: PostgreSQL's indexes do not hold
+    # the key, and reading it would fetch every row counted from the table.
     counts = visits.aggregate(
-        week=Count("pk", filter=Q(due_date__lte=week_end, window_end__gte=as_of)),
-        month=Count("pk", filter=Q(window_end__gte=as_of)),
-        overdue=Count("pk", filter=Q(window_end__lt=as_of)),
+        week=Count("due_date", filter=Q(due_date__lte=week_end, window_end__gte=as_of)),
+        month=Count("due_date", filter=Q(window_end__gte=as_of)),
+        overdue=Count("due_date", filter=Q(window_end__lt=as_of)),
     )
     rows = visits.select_related("certificate__organization", "certificate__cb").order_by(
-        "due_date", "certificate__number", "kind", "sequence"
+        *VISIT_ORDER
     )
     return VisitsDue(
         week=counts["week"] or 0,
@@ -144,6 +146,13 @@ def dashboard_visits(*, scope: DashboardScope, as_of: dt.date, limit: int = 10) 
         due_rows=[(v.certificate, v) for v in rows.filter(window_end__gte=as_of)[:limit]],
         overdue_rows=[(v.certificate, v) for v in rows.filter(window_end__lt=as_of)[:limit]],
     )
+
+
+def _visits_to_month_end(scope: DashboardScope, as_of: dt.date) -> QuerySet[ScheduledVisit]:
+    """The stored visits in ``scope`` due up to a month after ``as_of`` (the overdue ones
+    included): the visit's own CB and holder (copies of its certificate's), no join."""
+    month_end = as_of + dt.timedelta(days=MONTH_DAYS)
+    return ScheduledVisit.objects.filter(scope.certificates(), due_date__lte=month_end)
 
 
 # --- corrective actions ------------------------------------------------------------------------
@@ -223,19 +232,33 @@ def stale_statuses(
 
 
 def certificates_expiring(
-    *, scope: DashboardScope, as_of: dt.date, days: int
-) -> QuerySet[Certificate]:
-    """Live certificates whose validity ends from ``as_of`` to ``days`` days later."""
-    return (
+    *, scope: DashboardScope, as_of: dt.date, days: int, limit: int
+) -> list[Certificate]:
+    """The first ``limit`` live certificates whose validity ends from ``as_of`` to ``days``
+    days later, by end date then number, with CB and holder.
+
+    Read in that order along the index of end dates, a few more rows than ``limit``: the
+    status is checked here, not in the query, where it would make SQLite take the status
+    index and sort every certificate expiring in the period. A certificate withdrawn or
+    expired keeps its end date, but few of those end in the coming month."""
+    certificates = (
         Certificate.objects.filter(
             scope.certificates(),
-            status__in=LIVE_STATUSES,
             expires_on__gte=as_of,
             expires_on__lte=as_of + dt.timedelta(days=days),
         )
         .select_related("cb", "organization")
         .order_by("expires_on", "number")
     )
+    found: list[Certificate] = []
+    chunk, start = 2 * limit, 0
+    while len(found) < limit:
+        rows = list(certificates[start : start + chunk])
+        found += [cert for cert in rows if cert.status in LIVE_STATUSES]
+        if len(rows) < chunk:
+            break
+        start += chunk
+    return found[:limit]
 
 
 def expiries_counts(
@@ -249,14 +272,15 @@ def expiries_counts(
     week = as_of + dt.timedelta(days=WEEK_DAYS)
     month = as_of + dt.timedelta(days=MONTH_DAYS)
     counts = Certificate.objects.filter(
-        # Both counts lie within the month: the index range stops there.
+        # Both counts lie within the month: the index range stops there. Counted on an
+        # indexed column, so that the index alone answers (PostgreSQL's hold no key).
         scope.certificates(),
         status__in=LIVE_STATUSES,
         expires_on__gte=as_of,
         expires_on__lte=month,
     ).aggregate(
-        week=Count("pk", filter=Q(expires_on__lte=week)),
-        month=Count("pk", filter=Q(expires_on__lte=month)),
+        week=Count("expires_on", filter=Q(expires_on__lte=week)),
+        month=Count("expires_on"),
     )
     for cert, status in stale:
         if status.status not in LIVE_STATUSES and as_of <= cert.expires_on <= month:

@@ -79,6 +79,10 @@ class ScheduledVisit(models.Model):
     organization = models.ForeignKey(
         "organizations.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
     )
+    # The certificate's number, copied too: the lists of visits are by due date, then
+    # number, and an index in that order reads the first few of a day without a join or a
+    # sort of the day's (or the month's) visits. A refresh writes it with the other columns.
+    certificate_number = models.CharField(max_length=40)
     kind = models.CharField(max_length=20)
     sequence = models.PositiveSmallIntegerField()
     due_date = models.DateField()
@@ -86,7 +90,7 @@ class ScheduledVisit(models.Model):
     window_end = models.DateField()
 
     class Meta:
-        ordering = ["due_date", "certificate", "kind", "sequence"]
+        ordering = ["due_date", "certificate_number", "kind", "sequence"]
         constraints = [
             models.UniqueConstraint(
                 fields=["certificate", "kind", "sequence"], name="scheduled_visit_unique"
@@ -99,9 +103,18 @@ class ScheduledVisit(models.Model):
         indexes = [
             # The dashboards read due_date up to a month ahead (an overdue visit's window
             # closed, so it was due before too): everything, one CB's clients, or one
-            # holder's certificates.
-            models.Index(fields=["due_date", "window_end"], name="scheduled_visit_due"),
-            models.Index(fields=["cb", "due_date"], name="scheduled_visit_cb_due"),
+            # holder's certificates. The first two are in the order of the lists (due date,
+            # number, kind, sequence), so that a list's first rows, and a calendar day's,
+            # are read in order with a LIMIT; and they end on window_end, so that the
+            # dashboard's counts are read from the index alone.
+            models.Index(
+                fields=["due_date", "certificate_number", "kind", "sequence", "window_end"],
+                name="scheduled_visit_day",
+            ),
+            models.Index(
+                fields=["cb", "due_date", "certificate_number", "kind", "sequence", "window_end"],
+                name="scheduled_visit_cb_day",
+            ),
             models.Index(fields=["organization", "due_date"], name="scheduled_visit_org_due"),
         ]
 

@@ -313,6 +313,7 @@ _VISIT_ATTRIBUTES = (
     "certificate_id",
     "cb_id",
     "organization_id",
+    "certificate_number",
     "kind",
     "sequence",
     "due_date",
@@ -321,21 +322,31 @@ _VISIT_ATTRIBUTES = (
 )
 
 
-def _visit_insert(models: Models) -> str:
-    """The INSERT of one stored visit (its columns as :data:`_VISIT_ATTRIBUTES`), written with
-    no model building. Every column of the model but its automatic key must be one of those:
-    a field added to the model is an error here until this function writes it."""
+#: Columns that the migrations before them do not have: their historical model is written
+#: without them.
+_VISIT_ATTRIBUTES_ADDED = ("certificate_number",)
+
+
+def _visit_insert(models: Models) -> tuple[str, tuple[str, ...]]:
+    """The INSERT of one stored visit, written with no model building, and the attributes
+    (of :data:`_VISIT_ATTRIBUTES`, in that order) whose values it takes. Every column of the
+    model but its automatic key must be one of those: a field added to the model is an error
+    here until this function writes it. A migration's historical model may lack the columns
+    of :data:`_VISIT_ATTRIBUTES_ADDED`."""
     meta = models.visit._meta
     fields = {f.attname: f for f in meta.concrete_fields if f is not meta.auto_field}
-    if set(fields) != set(_VISIT_ATTRIBUTES):
+    written = tuple(
+        name for name in _VISIT_ATTRIBUTES if name in fields or name not in _VISIT_ATTRIBUTES_ADDED
+    )
+    if set(fields) != set(written):
         raise ImproperlyConfigured(
             f"{meta.label}'s fields are {sorted(fields)}; the schedule writes "
-            f"{sorted(_VISIT_ATTRIBUTES)}: update apcert.cycle.schedule for the new fields"
+            f"{sorted(written)}: update apcert.cycle.schedule for the new fields"
         )
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(fields[name].column) for name in _VISIT_ATTRIBUTES)
-    params = ", ".join(["%s"] * len(_VISIT_ATTRIBUTES))
-    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({params})"
+    columns = ", ".join(quote(fields[name].column) for name in written)
+    params = ", ".join(["%s"] * len(written))
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({params})", written
 
 
 def visit_schedule_refresh(certificate_ids: Iterable[int], *, models: Models | None = None) -> int:
@@ -361,17 +372,18 @@ def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    insert = _visit_insert(models)  # first: a field it does not write is an error
+    insert, written = _visit_insert(models)  # first: a field it does not write is an error
     planned = open_visits(batch, models)
     if models.status_dates:
         _keep_status_dates(batch, planned, models)
     if not emptied:
         models.visit.objects.filter(certificate_id__in=_Ids(batch)).delete()
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (
             pk,
             cert.cb_id,
             cert.organization_id,
+            cert.number,
             v.kind,
             v.sequence,
             v.due_date,
@@ -381,6 +393,9 @@ def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
         for pk, (cert, visits) in planned.items()
         for v in visits
     ]
+    if len(written) < len(_VISIT_ATTRIBUTES):
+        kept = [i for i, name in enumerate(_VISIT_ATTRIBUTES) if name in written]
+        rows = [tuple(row[i] for i in kept) for row in rows]
     if rows:
         with connection.cursor() as cursor:
             cursor.executemany(insert, rows)
@@ -497,6 +512,11 @@ def visit_schedule_check(progress: Callable[[int], None] | None = None) -> list[
                         f"{cert.number}: {row.label} stored under CB {row.cb_id} and holder "
                         f"{row.organization_id}; the certificate's are {cert.cb_id} and "
                         f"{cert.organization_id}"
+                    )
+                if row.certificate_number != cert.number:
+                    problems.append(
+                        f"{cert.number}: {row.label} stored under the number "
+                        f"{row.certificate_number!r}"
                     )
             if (cert.surveillance_due_by, cert.lapses_on) != cert.planned_dates:
                 problems.append(

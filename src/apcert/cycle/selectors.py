@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, F, Prefetch, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db import connections
+from django.db.models import Count, Prefetch, QuerySet
 
 from apcert.assessments.models import Assessment
 from apcert.bodies.models import CertificationBody
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from apcert.accounts.models import User
 
 LIVE_STATUSES = (CertificateStatus.CURRENT, CertificateStatus.SUSPENDED)
+#: The order of every list of stored visits: by due date, then certificate number. The
+#: visit's own copy of the number, so that the indexes of the schedule give the order.
+VISIT_ORDER = ("due_date", "certificate_number", "kind", "sequence")
 
 
 def certificates_with_programme(
@@ -102,14 +105,17 @@ def visits_due_for_cb_staff(
     active staff (in one of ``roles``, if given; an administrator holds them all) that fall
     due from ``first`` to ``last`` (both included), by due date, with certificate, holder
     and CB. The Secretariat sees every CB's, unless ``roles`` asks for a role at a CB."""
+    return visits_for_cb_staff(actor, roles=roles).filter(due_date__gte=first, due_date__lte=last)
+
+
+def visits_for_cb_staff(actor: User, *, roles: tuple[str, ...] = ()) -> QuerySet[ScheduledVisit]:
+    """As :func:`visits_due_for_cb_staff`, whatever their due date."""
     from apcert.bodies.choices import CBRole
     from apcert.bodies.selectors import staff_cb_ids
     from apcert.core.permissions import is_secretariat
 
-    qs = (
-        ScheduledVisit.objects.select_related("certificate", "organization", "cb")
-        .filter(due_date__gte=first, due_date__lte=last)
-        .order_by("due_date", "certificate__number", "kind", "sequence")
+    qs = ScheduledVisit.objects.select_related("certificate", "organization", "cb").order_by(
+        *VISIT_ORDER
     )
     if is_secretariat(actor) and not roles:
         return qs
@@ -160,21 +166,54 @@ def sweep_health(*, today: dt.date) -> SweepHealth:
     return SweepHealth(today, run["as_of"], run["finished_at"], run["source"])
 
 
+#: A due date no visit has: the placeholder of the day in :func:`visits_due_per_day`.
+_NO_DAY = dt.date(1, 1, 1)
+
+
 def visits_due_per_day(
-    visits: QuerySet[ScheduledVisit], *, per_day: int
+    visits: QuerySet[ScheduledVisit], *, first: dt.date, last: dt.date, per_day: int
 ) -> tuple[list[ScheduledVisit], dict[dt.date, int]]:
-    """The first ``per_day`` of ``visits`` on each due date (by certificate number, as
-    :func:`visits_due_for_cb_staff` orders them), and how many fall due on each date: two
-    queries, whatever the number of visits, for a calendar that lists a few a day and says
-    how many more there are."""
-    ordering = [F("certificate__number").asc(), F("kind").asc(), F("sequence").asc()]
-    ranked = visits.annotate(
-        day_rank=Window(RowNumber(), partition_by=[F("due_date")], order_by=ordering)
-    ).filter(day_rank__lte=per_day)
+    """The first ``per_day`` of ``visits`` (not limited to dates: :func:`visits_for_cb_staff`)
+    due on each date from ``first`` to ``last`` (by certificate number, as
+    :func:`visits_due_for_cb_staff` orders them), and how many fall due on each date, for a
+    calendar that lists a few a day and says how many more there are. Three queries,
+    whatever the number of visits: the counts, grouped by day from the index of due dates
+    alone; the keys of each day's first few, read in order along the same index with a
+    LIMIT per day (one UNION ALL of a LIMIT query per day that has visits); then those rows
+    by key, with their certificate, holder and CB."""
     counts = dict(
-        visits.order_by()
+        visits.filter(due_date__gte=first, due_date__lte=last)
+        .order_by()
         .values_list("due_date")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("due_date"))
         .values_list("due_date", "n")
     )
-    return list(ranked), counts
+    days = sorted(counts)
+    if not days:
+        return [], counts
+    # Django's union() cannot put a LIMIT in its parts on SQLite: each part is wrapped in a
+    # subquery here instead, which both databases take. The day's query is compiled once,
+    # for a day no visit has, and that day's parameter replaced by each day's.
+    sql, template = (
+        visits.filter(due_date=_NO_DAY)
+        .order_by(*VISIT_ORDER)
+        .values_list("pk")[:per_day]
+        .query.sql_with_params()
+    )
+    ops = connections[visits.db].ops
+    placeholder = ops.adapt_datefield_value(_NO_DAY)  # as the query holds it
+    parts: list[str] = []
+    params: list[Any] = []
+    for i, day in enumerate(days):
+        parts.append(f"SELECT * FROM ({sql}) AS day_{i}")
+        value = ops.adapt_datefield_value(day)
+        params.extend(value if p == placeholder else p for p in template)
+    with connections[visits.db].cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        keys = [pk for (pk,) in cursor.fetchall()]
+    # By key alone: with the scope's conditions too, SQLite walks the CB's whole schedule
+    # along its index to find them. The keys were read within the scope.
+    by_key = ScheduledVisit.objects.filter(pk__in=keys).order_by()
+    by_key.query.select_related = visits.query.select_related
+    rows = sorted(by_key, key=lambda v: (v.due_date, v.certificate_number, v.kind, v.sequence))
+    return rows, counts

@@ -32,11 +32,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from apcert.web.lists import Column, ListPage
+from apcert.web.lists import EXPORT_CAP, Column, ListPage
 
-#: The most rows an export holds (the count cap of the list pages, so that the page's
-#: "more than" and the export's note agree).
-EXPORT_CAP = 10_000
 #: Rows read per query.
 CHUNK = 500
 #: What a spreadsheet takes for the start of a formula.

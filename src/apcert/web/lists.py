@@ -17,8 +17,11 @@ for the whole filtered and sorted list as a file instead of a page (:mod:`apcert
 with the list's :class:`Column` s); the page's links carry the query string over.
 
 Pages are read with LIMIT and OFFSET and the count stops at ``COUNT_CAP``: a list of a
-million rows costs no more to count than one of ``COUNT_CAP``. The page is read only when
-it is shown: an export does not count.
+million rows costs no more to count than one of ``COUNT_CAP`` (40 pages; past them the page
+says "more than", and narrowing the filters is the way on). The count reads only the keys
+of the rows (``SELECT 1`` under the cap's LIMIT), so that an index that serves the filters
+answers it without reading the table. The page is read only when it is shown: an export
+does not count, and holds up to ``EXPORT_CAP`` rows.
 """
 
 from __future__ import annotations
@@ -36,7 +39,12 @@ from django.http import HttpRequest
 from apcert.web.fields import DateField
 
 PER_PAGE = 25
-COUNT_CAP = 10_000
+#: Where a list stops counting (40 pages of 25): counting costs as much as reading that many
+#: keys, on every page of the list.
+COUNT_CAP = 1_000
+#: The most rows an export holds: more than a page counts, as a file is for reading
+#: elsewhere (the export's last row says when it stopped).
+EXPORT_CAP = 10_000
 MAX_QUERY = 100
 #: The formats of ``?export=``.
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -238,13 +246,20 @@ class CappedPage:
         return max((self.count - 1) // self.per_page + 1, 1)
 
 
-def capped_page(queryset: QuerySet[Any], page: str | None, *, per_page: int) -> CappedPage:
-    """Page ``page`` (1-based, clamped) of an ordered ``queryset``."""
+def capped_page(
+    queryset: QuerySet[Any],
+    page: str | None,
+    *,
+    per_page: int,
+    counted: QuerySet[Any] | None = None,
+) -> CappedPage:
+    """Page ``page`` (1-based, clamped) of an ordered ``queryset``; its rows are counted
+    from ``counted`` when given (as many rows as ``queryset``, read another way)."""
     try:
         number = max(int(page or 1), 1)
     except ValueError:
         number = 1
-    count = queryset.order_by()[: COUNT_CAP + 1].count()
+    count = (queryset if counted is None else counted).order_by()[: COUNT_CAP + 1].count()
     capped = count > COUNT_CAP
     count = min(count, COUNT_CAP)
     # The pages stop at the cap too: past it, narrowing the filters is the way on, and a deep
@@ -280,10 +295,13 @@ class ListPage:
     exportable: bool = False
     page_number: str | None = None
     per_page: int = PER_PAGE
+    #: How the list's rows are counted, from the filtered queryset (None: counted as read).
+    count_from: Callable[[QuerySet[Any]], QuerySet[Any]] | None = None
 
     @cached_property
     def page(self) -> CappedPage:
-        return capped_page(self.queryset, self.page_number, per_page=self.per_page)
+        counted = None if self.count_from is None else self.count_from(self.queryset)
+        return capped_page(self.queryset, self.page_number, per_page=self.per_page, counted=counted)
 
     @property
     def items(self) -> list[Any]:
@@ -296,6 +314,10 @@ class ListPage:
     @property
     def cap(self) -> int:
         return COUNT_CAP
+
+    @property
+    def export_cap(self) -> int:
+        return EXPORT_CAP
 
     @property
     def sort_options(self) -> list[tuple[str, str]]:
@@ -320,13 +342,15 @@ def list_page(
     tab: str = "",
     exportable: bool = False,
     per_page: int = PER_PAGE,
+    count_from: Callable[[QuerySet[Any]], QuerySet[Any]] | None = None,
 ) -> ListPage:
     """Apply the request's search (``?q=``), filters (``?status=...``), date ranges
     (``?start_from=...&start_to=...``), sort (``?sort=key`` or ``-key``) and page
     (``?page=N``) to ``queryset``. The sort always ends on the primary key, so that pages
     never overlap nor skip a row. ``tabs`` and ``tab`` (the one the view read the
     queryset for) are shown above the controls and kept by them; ``exportable`` offers the
-    download links (the view answers ``listing.export``)."""
+    download links (the view answers ``listing.export``). ``count_from`` gives, from the
+    filtered queryset, one with as many rows that is cheaper to count."""
     q = request.GET.get("q", "").strip()[:MAX_QUERY] if search is not None else ""
     if q and search is not None:
         queryset = search.apply(queryset, q)
@@ -387,4 +411,5 @@ def list_page(
         exportable=exportable,
         page_number=request.GET.get("page"),
         per_page=per_page,
+        count_from=count_from,
     )

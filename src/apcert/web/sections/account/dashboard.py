@@ -159,7 +159,7 @@ def dashboard_context(roles: UserRoles, *, today: dt.date) -> dict[str, Any]:
     # What the calendar changed that the sweep has not recorded: counted as of its date.
     stale = stale_statuses(scope=scope, as_of=today)
     expiry_counts = expiries_counts(scope=scope, as_of=today, stale=stale)
-    expiring = list(certificates_expiring(scope=scope, as_of=today, days=MONTH_DAYS)[:SHOWN])
+    expiring = certificates_expiring(scope=scope, as_of=today, days=MONTH_DAYS, limit=SHOWN)
     # The rows' statuses today: the stale ones are known already, so this asks nothing more.
     known = {cert.pk: status for cert, status in stale}
     rows = [cert for cert, _ in visits.due_rows + visits.overdue_rows] + expiring

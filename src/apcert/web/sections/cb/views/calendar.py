@@ -46,7 +46,11 @@ from apcert.core.dates import format_date
 from apcert.core.errors import DomainError
 from apcert.core.permissions import is_secretariat
 from apcert.cycle.models import ScheduledVisit
-from apcert.cycle.selectors import visits_due_for_cb_staff, visits_due_per_day
+from apcert.cycle.selectors import (
+    visits_due_for_cb_staff,
+    visits_due_per_day,
+    visits_for_cb_staff,
+)
 from apcert.web.calendar import (
     DAY_CAP,
     FEED_CAP,
@@ -204,7 +208,7 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
     cb = cb if cb in codes else ""
     base = assessments_on_team_of(user) if tab == MINE_TAB.value else assessments_for_cb_staff(user)
     assessments = assessments_in_period(assessments_with_team(base), first=first, last=last)
-    visits = visits_due_for_cb_staff(user, first=first, last=last)
+    visits = visits_for_cb_staff(user)
     if cb:
         assessments = assessments.filter(cb__code=cb)
         visits = visits.filter(cb__code=cb)
@@ -222,10 +226,10 @@ def calendar_month(request: HttpRequest) -> HttpResponse:
     if tab == MINE_TAB.value:
         visit_rows, more_visits, visit_count = [], False, 0
     elif one_day:
-        visit_rows, more_visits = _capped(visits, MONTH_CAP)
+        visit_rows, more_visits = _capped(visits.filter(due_date=one_day), MONTH_CAP)
         visit_count = len(visit_rows)
     else:
-        visit_rows, per_day = visits_due_per_day(visits, per_day=DAY_CAP)
+        visit_rows, per_day = visits_due_per_day(visits, first=first, last=last, per_day=DAY_CAP)
         shown: dict[dt.date, int] = {}
         for v in visit_rows:
             shown[v.due_date] = shown.get(v.due_date, 0) + 1

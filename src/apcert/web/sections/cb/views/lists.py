@@ -20,6 +20,7 @@ from apcert.assessments.selectors import (
     assessments_for_cb_staff,
     assessments_on_team_of,
     assessments_with_team,
+    team_places_of,
 )
 from apcert.bodies.choices import CBRole
 from apcert.bodies.selectors import cb_codes_for_secretariat, cb_roles_held
@@ -228,6 +229,8 @@ def assessment_list(request: HttpRequest) -> HttpResponseBase:
         tabs=tabs,
         tab=tab,
         exportable=True,
+        # The user's own: counted from their places on the teams, not the CB's assessments.
+        count_from=(lambda listed: team_places_of(user, listed)) if tab == MINE else None,
     )
     if listing.export:
         name = {MINE: "my-assessments", TO_DECIDE: "assessments-awaiting-decision"}
