@@ -34,6 +34,7 @@ from django.db import connection, connections, transaction
 from django.db.models import Expression
 
 from apcert.certificates.timeline import StatusFacts, lapses_on
+from apcert.core.db import insert_rows
 from apcert.cycle.programme import (
     MAX_TRANSFERS,
     REASSESSMENT,
@@ -327,9 +328,11 @@ _VISIT_ATTRIBUTES = (
 _VISIT_ATTRIBUTES_ADDED = ("certificate_number",)
 
 
-def _visit_insert(models: Models) -> tuple[str, tuple[str, ...]]:
-    """The INSERT of one stored visit, written with no model building, and the attributes
-    (of :data:`_VISIT_ATTRIBUTES`, in that order) whose values it takes. Every column of the
+def _visit_columns(models: Models) -> tuple[str, list[str], tuple[str, ...]]:
+    """The table and columns the stored visits are written to (with
+    :func:`apcert.core.db.insert_rows`: COPY on PostgreSQL, multi-row INSERTs on SQLite; no
+    model building), and the attributes (of :data:`_VISIT_ATTRIBUTES`, in that order) whose
+    values they take. Every column of the
     model but its automatic key must be one of those: a field added to the model is an error
     here until this function writes it. A migration's historical model may lack the columns
     of :data:`_VISIT_ATTRIBUTES_ADDED`."""
@@ -343,10 +346,7 @@ def _visit_insert(models: Models) -> tuple[str, tuple[str, ...]]:
             f"{meta.label}'s fields are {sorted(fields)}; the schedule writes "
             f"{sorted(written)}: update apcert.cycle.schedule for the new fields"
         )
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(fields[name].column) for name in written)
-    params = ", ".join(["%s"] * len(written))
-    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({params})", written
+    return meta.db_table, [fields[name].column for name in written], written
 
 
 def visit_schedule_refresh(certificate_ids: Iterable[int], *, models: Models | None = None) -> int:
@@ -372,7 +372,7 @@ def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
             .order_by("pk")
             .values_list("pk", flat=True)
         )
-    insert, written = _visit_insert(models)  # first: a field it does not write is an error
+    table, columns, written = _visit_columns(models)  # first: a field it does not write is an error
     planned = open_visits(batch, models)
     if models.status_dates:
         _keep_status_dates(batch, planned, models)
@@ -396,9 +396,7 @@ def _refresh(batch: list[int], models: Models, *, emptied: bool = False) -> int:
     if len(written) < len(_VISIT_ATTRIBUTES):
         kept = [i for i, name in enumerate(_VISIT_ATTRIBUTES) if name in written]
         rows = [tuple(row[i] for i in kept) for row in rows]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(insert, rows)
+    insert_rows(table, columns, rows)
     return len(rows)
 
 
