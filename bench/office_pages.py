@@ -225,7 +225,7 @@ def pages_of(accounts: dict[str, tuple[str, str]]) -> list[Page]:
         Page(sm, "application history", f"{cb_apps}/{app.pk}/history"),
         Page("assessor", "home and dashboard", "/office/"),
         Page("assessor", "assessment list", f"{cb_ass}/"),
-        Page("assessor", "assessments on my team", f"{cb_ass}/?tab=mine"),
+        Page("assessor", "assessments on my team", f"{cb_ass}/?show=mine"),
         Page("assessor", "calendar of visits", "/office/cb/calendar/"),
     ]
     if to_plan is not None:
@@ -239,7 +239,7 @@ def pages_of(accounts: dict[str, tuple[str, str]]) -> list[Page]:
         Page(dm, "decision page", f"{cb_ass}/{initial.pk}/decision"),
         Page(dm, "certificate detail", f"/office/cb/certificates/{cert.pk}/"),
         Page(dm, "suspend (form)", f"/office/cb/certificates/{cert.pk}/suspend"),
-        Page(dm, "assessments awaiting my decision", f"{cb_ass}/?tab=decide"),
+        Page(dm, "assessments awaiting my decision", f"{cb_ass}/?show=decide"),
         Page(dm, "assessment report (HTML)", f"{cb_ass}/{initial.pk}/report.html"),
         Page(org_role, "home and dashboard", "/office/"),
         Page(org_role, "profile and sites", f"{o}/"),

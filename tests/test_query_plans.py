@@ -36,12 +36,12 @@ LISTS: list[tuple[str, Callable[[World], User], Callable[[World], str]]] = [
     (
         "CB assessments on my team",
         lambda w: w.team.lead,
-        lambda w: "/office/cb/assessments/?tab=mine",
+        lambda w: "/office/cb/assessments/?show=mine",
     ),
     (
         "CB assessments awaiting my decision",
         lambda w: w.team.decision_maker,
-        lambda w: "/office/cb/assessments/?tab=decide",
+        lambda w: "/office/cb/assessments/?show=decide",
     ),
     ("CB certificates", lambda w: w.team.manager, lambda w: "/office/cb/certificates/"),
     (
