@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+import weakref
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -287,13 +288,142 @@ def test_a_database_error_goes_on_to_django_and_leaves_the_connection_usable(
 ) -> None:
     cert = live_world.granted()
     expected = Client().get(path(cert.number)).json()
-    broken = dataclasses.replace(fastpath._config(), select="SELECT no_such FROM nowhere")
+    broken = dataclasses.replace(
+        fastpath._config(),
+        select="SELECT no_such FROM nowhere",
+        prepared=b"SELECT no_such FROM nowhere WHERE $1::text <> $2::text",
+    )
     monkeypatch.setattr(fastpath, "_current", broken)
+    monkeypatch.setattr(fastpath, "_prepared", weakref.WeakSet())  # prepared afresh
     answer = wsgi_call(application, path(cert.number), keep_connection=False)
     assert (answer.status, answer.json()) == (200, expected)
     assert "certificate fast path failed" in caplog.text
     monkeypatch.undo()
     assert wsgi_call(application, path(cert.number), keep_connection=False).json() == expected
+
+
+# --- PostgreSQL: the prepared statement ---------------------------------------------------
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the prepared statement is PostgreSQL's"
+)
+
+
+def _terminate(pid: int) -> None:
+    """End a server process from another session, as a server restart or an idle timeout
+    would, without the client noticing."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    conninfo = {
+        k: v for k, v in params.items() if k in {"dbname", "user", "password", "host", "port"}
+    }
+    with psycopg.connect(**conninfo, autocommit=True) as other:
+        ended = other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid]).fetchone()
+    assert ended == (True,)
+    # With a timeout, pg_terminate_backend returns once the process has ended; the client's
+    # socket learns of it at its next read.
+
+
+def _statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_fast_path_answers_through_a_statement_prepared_once_a_connection(
+    live_world: World,
+) -> None:
+    # given two certificates, and a connection that has not run the fast path yet
+    cert, other = live_world.granted(), live_world.granted()
+    layer = PublicApiLayer(Recorder())
+    connection.close()
+    # when both are asked for, twice
+    answers = [wsgi_call(layer, path(c.number), keep_connection=False) for c in (cert, other) * 2]
+    # then the layer answers each one itself, from one statement prepared on the connection
+    assert [(a.status, a.json()["number"]) for a in answers] == [
+        (200, c.number) for c in (cert, other) * 2
+    ]
+    assert layer.app.calls == []  # type: ignore[attr-defined]
+    assert fastpath.STATEMENT.decode() in _statements()
+    assert connection.connection in fastpath._prepared
+    # and a number the index does not hold still goes on to Django
+    assert wsgi_call(layer, path("IECQ-A ZZ 26.9999"), keep_connection=False).status == 299
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_died_between_requests_is_replaced_and_the_next_answers(
+    live_world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a certificate served once on a kept connection, inside the health check's 5 s
+    cert = live_world.granted()
+    expected = Client().get(path(cert.number)).json()
+    assert wsgi_call(application, path(cert.number), keep_connection=False).status == 200
+    dead = connection.connection
+    # when the server ends that connection between two requests
+    _terminate(dead.info.backend_pid)
+    # then the next request is still answered (Django answers it on a new connection,
+    # the fast path's query having met the broken one)
+    answer = wsgi_call(application, path(cert.number), keep_connection=False)
+    assert (answer.status, answer.json()) == (200, expected)
+    assert "certificate fast path failed" in caplog.text
+    assert connection.connection is not dead
+    # and the fast path serves the one after on the new connection, prepared afresh
+    layer = PublicApiLayer(Recorder())
+    answer = wsgi_call(layer, path(cert.number), keep_connection=False)
+    assert (answer.status, answer.json()) == (200, expected)
+    assert layer.app.calls == []  # type: ignore[attr-defined]
+    assert connection.connection in fastpath._prepared
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_connection_found_by_a_due_health_check_is_replaced_before_the_query(
+    live_world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a connection that served the fast path, and whose health check is due
+    cert = live_world.granted()
+    layer = PublicApiLayer(Recorder())
+    assert wsgi_call(layer, path(cert.number), keep_connection=False).status == 200
+    dead = connection.connection
+    connection._vouched_at -= 60  # type: ignore[attr-defined]
+    # when the server has ended it
+    _terminate(dead.info.backend_pid)
+    # then the check finds it dead, a new connection is opened and prepared, and the fast
+    # path answers the very next request itself
+    answer = wsgi_call(layer, path(cert.number), keep_connection=False)
+    assert (answer.status, answer.json()["number"]) == (200, cert.number)
+    assert layer.app.calls == []  # type: ignore[attr-defined]
+    assert connection.connection is not dead
+    assert "certificate fast path failed" not in caplog.text
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_lost_the_statement_prepares_it_again(
+    live_world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a connection that has prepared the statement
+    cert = live_world.granted()
+    expected = Client().get(path(cert.number)).json()
+    layer = PublicApiLayer(Recorder())
+    assert wsgi_call(layer, path(cert.number), keep_connection=False).status == 200
+    kept = connection.connection
+    # when the session loses it (DEALLOCATE ALL, DISCARD ALL, a pooler's reset)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    # then the next request goes on to Django, the connection having been checked
+    assert wsgi_call(layer, path(cert.number), keep_connection=False).status == 299
+    assert "certificate fast path failed" in caplog.text
+    # and the one after is answered from the statement prepared again, on the same
+    # connection (it was not broken)
+    answer = wsgi_call(layer, path(cert.number), keep_connection=False)
+    assert (answer.status, answer.json()) == (200, expected)
+    assert connection.connection is kept
+    assert fastpath.STATEMENT.decode() in _statements()
 
 
 # --- the layer's own header list ------------------------------------------------------------

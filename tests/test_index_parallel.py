@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from tests.factories import World
 from tests.process_support import NEEDS_PROC, ended, start_script
@@ -122,3 +123,40 @@ def test_the_audit_check_s_pool_ends_with_its_parent(tmp_path: Path) -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def _word_index() -> tuple[str, int]:
+    """The GIN word index's definition, and how many pages of entries were waiting in its
+    pending list (merged by the call that counts them)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'register_search_doc_gin'"
+        )
+        (definition,) = cursor.fetchone()
+        cursor.execute("SELECT gin_clean_pending_list('register_search_doc_gin'::regclass)")
+        (pending,) = cursor.fetchone()
+    return definition, pending
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the GIN word index is PostgreSQL's")
+def test_the_word_index_keeps_no_pending_list_through_changes_and_a_large_rebuild(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apcert.register import index
+
+    # Given certificates indexed one change at a time
+    for _ in range(3):
+        world.granted()
+    # Then every entry went into the GIN index itself: none waits in a pending list, which
+    # each search would read whole
+    definition, pending = _word_index()
+    assert "fastupdate=off" in definition
+    assert pending == 0
+    # And a large rebuild sets the word index aside and makes it again as it was
+    monkeypatch.setattr(index, "PARALLEL_FROM", 0)
+    assert index.index_rebuild() == 3
+    assert _word_index() == (definition, 0)
+    assert index.index_check() == []

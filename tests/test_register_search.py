@@ -13,6 +13,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import (
@@ -417,6 +418,13 @@ def test_without_words_the_newest_certificates_come_first(
     pages = [numbers(SearchQuery(scheme="AP", per_page=1, page=p)) for p in (1, 2, 3, 4)]
     assert pages == [[n] for n in newest] + [[]]
     assert numbers(SearchQuery(text="process", sort="newest", per_page=2, page=2)) == newest[2:]
+    # a page within the matches already read newest first is cut from them, not read again
+    word_index = (
+        "register_search_doc" if connection.vendor == "postgresql" else "register_search_fts"
+    )
+    with CaptureQueriesContext(connection) as read:
+        assert numbers(SearchQuery(scheme="AP", per_page=1, page=2)) == newest[1:2]
+    assert sum(word_index in q["sql"] for q in read.captured_queries) == 1
 
 
 def test_broad_searches_in_other_orders_walk_the_index(
