@@ -31,6 +31,6 @@ def _run(statements: list[str]):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("register", "0007_facet_entry_no_own_index")]
+    dependencies = [("register", "0008_csv_row")]
 
     operations = [migrations.RunPython(_run(POSTGRES_FORWARD), _run(POSTGRES_BACKWARD))]
