@@ -50,3 +50,33 @@ def test_sqlite_is_left_without_statistics(world: World) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
         assert cursor.fetchone()[0] == 0
+
+
+def pages_all_visible(table: str) -> tuple[int, int]:
+    """The table's pages and how many of them the visibility map marks all-visible."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", [table])
+        pages, visible = cursor.fetchone()
+        return int(pages), int(visible)
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_after_a_bulk_write_the_vacuum_marks_the_pages_visible(live_world: World) -> None:
+    # committed rows (a test's transaction would leave the vacuum out)
+    for _ in range(3):
+        live_world.granted()
+    gather_statistics()
+    assert pages_all_visible("certificates_certificate")[1] == 0
+    gather_statistics(vacuum=True)
+    pages, visible = pages_all_visible("certificates_certificate")
+    assert pages > 0 and visible == pages
+    assert planner_rows("certificates_certificate") == 3
+
+
+@on_postgresql
+def test_inside_a_transaction_the_vacuum_is_left_out(world: World) -> None:
+    # VACUUM cannot run in a transaction block: the statistics are gathered alone
+    world.granted()
+    gather_statistics(vacuum=True)
+    assert planner_rows("certificates_certificate") == 1

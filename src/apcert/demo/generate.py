@@ -486,7 +486,7 @@ def demo_data_generate(
             ("search index", lambda: rebuild_search_index(progress)),
             ("visit schedule", lambda: rebuild_visit_schedule(progress)),
             ("status counts", status_tallies_rebuild),
-            ("statistics", gather_statistics),
+            ("statistics", lambda: gather_statistics(vacuum=True)),
         ):
             started = time.monotonic()
             build()
@@ -540,7 +540,7 @@ def demo_derived_complete(missing: list[str], progress: TextIO | None) -> None:
         rebuild_visit_schedule(progress)
     if "status counts" in missing:
         status_tallies_rebuild()
-    gather_statistics()
+    gather_statistics(vacuum=True)
     DemoLoad.objects.filter(finished_at__isnull=True).update(finished_at=timezone.now())
 
 

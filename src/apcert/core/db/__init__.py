@@ -11,7 +11,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
-def gather_statistics(using: str = DEFAULT_DB_ALIAS) -> None:
+def gather_statistics(using: str = DEFAULT_DB_ALIAS, *, vacuum: bool = False) -> None:
     """Refresh what PostgreSQL's planner knows of the tables' sizes and the values in them,
     after a bulk load or a migration that filled tables: until then it plans a large table
     as the small one it was, until autovacuum gets to it (the register's search at 100,000
@@ -20,11 +20,19 @@ def gather_statistics(using: str = DEFAULT_DB_ALIAS) -> None:
     SQLite is left without statistics, on purpose: its planner then follows fixed rules that
     the register's queries and indexes are written for. Measured on the 100,000-certificate
     demo data, statistics from ``ANALYZE`` sped some back-office pages up threefold and
-    slowed others twofold, so they wait until each page's plan is pinned by a test."""
+    slowed others twofold, so they wait until each page's plan is pinned by a test.
+
+    ``vacuum`` (after a bulk write, outside any transaction) vacuums as well: PostgreSQL then
+    marks the written pages as visible to every transaction, so that a read that an index
+    alone can answer (the register's counts, the search's candidates) no longer visits the
+    table for each row to check it, as it does until autovacuum has passed."""
     connection = connections[using]
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            if vacuum and not connection.in_atomic_block:
+                cursor.execute("VACUUM (ANALYZE)")
+            else:
+                cursor.execute("ANALYZE")
 
 
 #: Bound parameters per statement where the SQLite library does not say (its old default).

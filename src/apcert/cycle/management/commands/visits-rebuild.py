@@ -41,5 +41,5 @@ class Command(BaseCommand):
                 f"visits-rebuild: the schedule could not be written ({error}); is the database "
                 "migrated? Run `apcert migrate` first."
             ) from None
-        gather_statistics()
+        gather_statistics(vacuum=True)
         self.stdout.write(f"visits-rebuild: the visits of {done} live certificates planned")

@@ -43,5 +43,5 @@ class Command(BaseCommand):
             desc="search index",
             run=index_rebuild,
         )
-        gather_statistics()
+        gather_statistics(vacuum=True)
         self.stdout.write(f"reindex: {done} certificates indexed")
