@@ -77,7 +77,13 @@ class Assessment(models.Model):
         indexes = [
             # A CB's lists read a page along these in their order (first day, then id), of
             # all its assessments or of those in one status, instead of sorting them all.
-            models.Index(fields=["cb", "start_date", "id"], name="assessment_cb_start"),
+            # The first holds the last day and the status too: the calendar's read of a
+            # month's dates is then answered from the index alone, without a visit to the
+            # table for each of the thousands of assessments a large CB starts in a month.
+            models.Index(
+                fields=["cb", "start_date", "id", "end_date", "status"],
+                name="assessment_cb_start",
+            ),
             models.Index(
                 fields=["cb", "status", "start_date", "id"], name="assessment_cb_status_start"
             ),
