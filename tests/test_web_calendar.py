@@ -396,7 +396,7 @@ def test_each_day_of_the_month_lists_its_first_visits_by_number_in_three_queries
             last=next_day + dt.timedelta(days=3),
             per_day=DAY_CAP,
         )
-        numbers = [(v.due_date, v.certificate.number, v.cb.code) for v in rows]
+        numbers = [(v.due_date, v.certificate_number, v.cb.code) for v in rows]
 
     # Then each day holds its first DAY_CAP by certificate number, and the counts all of them
     assert numbers == [

@@ -103,8 +103,8 @@ def visits_due_for_cb_staff(
 ) -> QuerySet[ScheduledVisit]:
     """The open visits (stored schedule) of the certificates of the CBs where ``actor`` is
     active staff (in one of ``roles``, if given; an administrator holds them all) that fall
-    due from ``first`` to ``last`` (both included), by due date, with certificate, holder
-    and CB. The Secretariat sees every CB's, unless ``roles`` asks for a role at a CB."""
+    due from ``first`` to ``last`` (both included), by due date, with holder and CB. The
+    Secretariat sees every CB's, unless ``roles`` asks for a role at a CB."""
     return visits_for_cb_staff(actor, roles=roles).filter(due_date__gte=first, due_date__lte=last)
 
 
@@ -114,9 +114,8 @@ def visits_for_cb_staff(actor: User, *, roles: tuple[str, ...] = ()) -> QuerySet
     from apcert.bodies.selectors import staff_cb_ids
     from apcert.core.permissions import is_secretariat
 
-    qs = ScheduledVisit.objects.select_related("certificate", "organization", "cb").order_by(
-        *VISIT_ORDER
-    )
+    # The visit keeps its certificate's number: the certificate itself is not joined.
+    qs = ScheduledVisit.objects.select_related("organization", "cb").order_by(*VISIT_ORDER)
     if is_secretariat(actor) and not roles:
         return qs
     if not actor.is_active:
@@ -180,7 +179,7 @@ def visits_due_per_day(
     whatever the number of visits: the counts, grouped by day from the index of due dates
     alone; the keys of each day's first few, read in order along the same index with a
     LIMIT per day (one UNION ALL of a LIMIT query per day that has visits); then those rows
-    by key, with their certificate, holder and CB."""
+    by key, with the joins of ``visits`` (the holder and the CB)."""
     counts = dict(
         visits.filter(due_date__gte=first, due_date__lte=last)
         .order_by()

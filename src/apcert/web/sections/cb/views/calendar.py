@@ -112,7 +112,7 @@ def visit_event(v: ScheduledVisit, url: str) -> CalendarEvent:
         key=f"visit-{v.certificate_id}-{v.kind}-{v.sequence}",
         first=v.due_date,
         last=v.due_date,
-        title=f"Due: {what} of {v.certificate.number} ({v.organization.legal_name})",
+        title=f"Due: {what} of {v.certificate_number} ({v.organization.legal_name})",
         detail=(
             f"{v.cb.code}: the visit may take place from {format_date(v.window_start)} to "
             f"{format_date(v.window_end)}"
