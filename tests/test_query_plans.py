@@ -243,3 +243,47 @@ def test_the_dashboard_reads_the_first_expiries_in_order_and_counts_from_an_inde
     [counts, rows] = [q["sql"] for q in queries.captured_queries]
     assert reads_table_rows(counts, (), "certificates_certificate") == [], counts
     assert sorts_every_row(rows) == [], rows
+
+
+def joins_the_listed(sql: str) -> list[str]:
+    """The plan's steps that join (or semi-join) the person's team places with the listed
+    assessments as sets, rather than checking each place with a subquery of its own."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("EXPLAIN QUERY PLAN " + sql)
+            steps = [row[3] for row in cursor.fetchall()]
+            return [] if any("CORRELATED SCALAR SUBQUERY" in s for s in steps) else steps
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+        plan = cursor.fetchone()[0]
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+    found: list[str] = []
+
+    def walk(node: dict[str, Any], in_subplan: bool) -> None:
+        inner = in_subplan or node.get("Parent Relationship") == "SubPlan"
+        joined = node["Node Type"] in ("Hash Join", "Merge Join", "Nested Loop")
+        if joined and not inner and node.get("Join Type") in ("Semi", "Inner", None):
+            found.append(f"{node['Node Type']} ({node.get('Join Type')})")
+        for child in node.get("Plans", []):
+            walk(child, inner)
+
+    walk(plan[0]["Plan"], False)
+    return found
+
+
+def test_the_assessor_s_own_list_counts_place_by_place(client: Client, world: World) -> None:
+    # Given an assessor on a team
+    world.granted()
+    client.force_login(world.team.lead)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/office/cb/assessments/", {"show": "mine"})
+    assert response.status_code == 200
+    [count] = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT COUNT(") and '"assessments_teammember"' in q["sql"]
+    ]
+    # Then the count reads the person's places and checks each against the list with a
+    # subquery that stops with the count's limit: joined as sets, PostgreSQL reads all of
+    # the CB's assessments and all of the person's places first
+    assert 'FROM "assessments_teammember"' in count, count
+    assert joins_the_listed(count) == [], count
