@@ -73,14 +73,21 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The costly public pages' limits, by the end of their variables' names.
+PAGE_LIMITS = ("SEARCH", "AS_OF", "PDF", "EXPORT", "VERIFY", "RECEIPT")
+
+
 def app_environment(args: argparse.Namespace) -> dict[str, str]:
     """The environment of apcert, in this process and in the servers: the data set, no debug,
-    and the public API's rate limit off (a benchmark is one client asking very often)."""
+    and the rate limits off, the public API's and the costly pages' (a benchmark is one
+    client asking very often)."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "DEBUG"}}
     env["APCERT_VAR_DIR"] = str(args.var_dir.resolve())
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
     env["APCERT_API_RATE_LIMIT"] = "0"
+    for kind in PAGE_LIMITS:
+        env[f"APCERT_RATE_LIMIT_{kind}"] = "0"
     env["DJANGO_SETTINGS_MODULE"] = "apcert.settings"
     env.setdefault("APCERT_ENV", "development")
     return env
@@ -96,7 +103,8 @@ def setup_django(args: argparse.Namespace) -> dict[str, str]:
     if not args.database_url and not (var / "apcert.sqlite3").is_file():
         raise BenchError(f"no data set: {var / 'apcert.sqlite3'} does not exist; " + _hint(var))
     env = app_environment(args)
-    for name in ("APCERT_VAR_DIR", "DATABASE_URL", "APCERT_API_RATE_LIMIT", "APCERT_ENV"):
+    limits = [f"APCERT_RATE_LIMIT_{kind}" for kind in PAGE_LIMITS]
+    for name in ("APCERT_VAR_DIR", "DATABASE_URL", "APCERT_API_RATE_LIMIT", "APCERT_ENV", *limits):
         if name in env:
             os.environ[name] = env[name]
         else:

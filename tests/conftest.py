@@ -52,6 +52,15 @@ def _vacuum_now_and_then(django_db_setup: None, django_db_blocker: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_page_limits() -> None:
+    # The limits per client on the costly public pages count in the process's memory, and
+    # every test's client is 127.0.0.1: each test starts with full buckets.
+    from apcert.register import limits
+
+    limits.reset()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
     # Test users are made by the dozen; Argon2 at its production cost would dominate the
     # run. Tests of password hashing itself set their own hasher.

@@ -81,6 +81,43 @@ API_RATE_WINDOW = _count("APCERT_API_RATE_WINDOW", 60)
 #: header they like.
 TRUSTED_PROXY_HEADER = _header_name("APCERT_TRUSTED_PROXY_HEADER")
 
+
+def _rate(name: str, default: tuple[int, int]) -> tuple[int, int]:
+    """A rate limit from the environment as ``REQUESTS/SECONDS`` (``20/60``), or ``0`` for
+    none, which is given as (0, 0); ``default`` when unset or blank."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw == "0":
+        return (0, 0)
+    match = re.fullmatch(r"(\d+)\s*/\s*(\d+)", raw)
+    if not match or int(match[1]) < 1 or int(match[2]) < 1:
+        raise ConfigurationError(
+            f"{name} must be REQUESTS/SECONDS with both 1 or more (e.g. 20/60), or 0 for no "
+            f"limit, not {raw!r}."
+        )
+    return (int(match[1]), int(match[2]))
+
+
+#: The limits per client address on the public pages that cost the server most, each as
+#: (requests, seconds); (0, 0) turns one off. Counted per server process, apart from the
+#: public API's own limit.
+PAGE_RATE_LIMITS: dict[str, tuple[int, int]] = {
+    # the register's search page (any search, the first page of the register included)
+    "search": _rate("APCERT_RATE_LIMIT_SEARCH", (120, 60)),
+    # a certificate page asked for a past day (?on=...)
+    "as-of": _rate("APCERT_RATE_LIMIT_AS_OF", (60, 60)),
+    # the certificate PDFs
+    "pdf": _rate("APCERT_RATE_LIMIT_PDF", (30, 60)),
+    # the whole register as CSV or JSON lines
+    "export": _rate("APCERT_RATE_LIMIT_EXPORT", (6, 600)),
+    # a document sent to /verify to be checked (the page itself and checks by number are not
+    # counted here: they are as cheap as a certificate page)
+    "verify": _rate("APCERT_RATE_LIMIT_VERIFY", (30, 60)),
+    # signed verification receipts
+    "receipt": _rate("APCERT_RATE_LIMIT_RECEIPT", (30, 60)),
+}
+
 # --- accounts and sign-in (the back office) ---------------------------------------------------
 
 

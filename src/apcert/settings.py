@@ -131,6 +131,9 @@ EMAIL_BACKEND = env.EMAIL_URL_BACKEND or "django.core.mail.backends.console.Emai
 API_RATE_LIMIT = env.API_RATE_LIMIT
 API_RATE_WINDOW = env.API_RATE_WINDOW
 TRUSTED_PROXY_HEADER = env.TRUSTED_PROXY_HEADER
+# Limits per client address on the public pages that cost the most (apcert.register.limits):
+# kind -> (requests, seconds), (0, 0) for none.
+PAGE_RATE_LIMITS = env.PAGE_RATE_LIMITS
 
 # --- accounts and sign-in ------------------------------------------------------------------
 # Paths that need no account (apcert.web.middleware): the public register, its data and API,

@@ -30,6 +30,7 @@ from apcert.core.dates import TYPED_DATE_HINT, parse_typed_date
 from apcert.documents.downloads import public_issue_pdf
 from apcert.register import directory, selectors
 from apcert.register import search as register_search
+from apcert.register.limits import limited
 from apcert.register.search import FACETS
 from apcert.register.status_today import (
     NOT_YET_RECORDED,
@@ -112,6 +113,7 @@ def _facet_label(name: str, count: register_search.FacetCount) -> str:
     return count.value
 
 
+@limited("search")
 def search_page(request: HttpRequest) -> HttpResponse:
     """The register's front page: one search box, filters with counts, sortable results."""
     try:
@@ -320,6 +322,7 @@ def _valid_on_words(answer: AsOfAnswer, what: str) -> dict[str, Any]:
     }
 
 
+@limited("as-of", counts=lambda request: "on" in request.GET)
 def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     """One certificate: status in words, holder, published sites, scope, standards, CB,
     dates, full public history, and "was it valid on ..." answered in place."""
@@ -385,6 +388,7 @@ PDF_CACHE_CONTROL = "no-cache"
 
 
 @require_safe
+@limited("pdf", answer="text")
 def certificate_pdf(request: HttpRequest, number: str, issue_number: int) -> HttpResponse:
     """One issue of a certificate as a PDF, with its QR code and signed credential."""
     document = public_issue_pdf(number, issue_number)
