@@ -16,9 +16,7 @@ from apcert.certificates.models import Certificate
 from apcert.register import limits
 from tests.factories import World
 
-NONE = {
-    kind: (0, 0) for kind in ("search", "as-of", "pdf", "export", "verify", "receipt")
-}
+NONE = {kind: (0, 0) for kind in ("search", "as-of", "pdf", "export", "verify", "receipt")}
 
 
 def _only(kind: str, limit: int = 2, window: int = 60) -> dict[str, tuple[int, int]]:
@@ -139,9 +137,7 @@ def test_receipts_are_refused_in_the_form_asked_for(
         assert "Accept" in page["Vary"]
 
 
-def test_behind_a_trusted_proxy_each_client_counts_apart(
-    reference: None, client: Client
-) -> None:
+def test_behind_a_trusted_proxy_each_client_counts_apart(reference: None, client: Client) -> None:
     with override_settings(
         PAGE_RATE_LIMITS=_only("search", 1, 60), TRUSTED_PROXY_HEADER="X-Real-IP"
     ):
@@ -178,3 +174,49 @@ def test_a_limit_that_is_not_requests_per_seconds_is_refused_by_name(
     monkeypatch.setenv("APCERT_RATE_LIMIT_PDF", raw)
     with pytest.raises(env.ConfigurationError, match="APCERT_RATE_LIMIT_PDF must be"):
         env._rate("APCERT_RATE_LIMIT_PDF", (7, 8))
+
+
+def test_one_export_at_a_time_the_next_is_told_to_come_back(
+    certificate: Certificate, client: Client
+) -> None:
+    with override_settings(PAGE_RATE_LIMITS=NONE, EXPORTS_AT_ONCE=1):
+        sending = client.get("/register/export.csv")
+        assert sending.status_code == 200
+        busy = client.get("/register/export.jsonl", REMOTE_ADDR="10.0.0.9")
+        assert busy.status_code == 503
+        assert busy["Retry-After"] == str(limits.EXPORT_RETRY_SECONDS)
+        assert "already sending 1 export" in busy.content.decode()
+        assert client.head("/register/export.csv").status_code == 200  # takes no slot
+        assert certificate.number in b"".join(sending.streaming_content).decode()
+        # all sent: the slot is free again
+        after = client.get("/register/export.jsonl")
+        assert after.status_code == 200
+        after.close()  # the client went away before the first chunk
+        assert client.get("/register/export.csv").status_code == 200
+
+
+def test_a_slot_is_given_back_once_however_the_answer_ends() -> None:
+    slots = limits._Slots(1)
+    assert slots.take()
+    held = limits._HeldWhileSent(iter(["a", "b"]), slots)
+    assert list(held) == ["a", "b"]
+    held.close()
+    assert slots.taken == 0
+    assert slots.take()
+
+    def failing() -> Any:
+        yield "a"
+        raise OSError("disk gone")
+
+    held = limits._HeldWhileSent(failing(), slots)
+    assert next(held) == "a"
+    with pytest.raises(OSError):
+        next(held)
+    held.close()
+    assert slots.taken == 0
+
+
+def test_no_cap_on_exports_when_set_to_zero(certificate: Certificate, client: Client) -> None:
+    with override_settings(PAGE_RATE_LIMITS=NONE, EXPORTS_AT_ONCE=0):
+        responses = [client.get("/register/export.csv") for _ in range(3)]
+        assert [r.status_code for r in responses] == [200, 200, 200]

@@ -118,6 +118,11 @@ PAGE_RATE_LIMITS: dict[str, tuple[int, int]] = {
     "receipt": _rate("APCERT_RATE_LIMIT_RECEIPT", (30, 60)),
 }
 
+#: How many whole-register exports one server process sends at a time, whoever asks (each
+#: holds a thread while it streams); a request beyond is answered 503 with Retry-After. 0:
+#: no such cap.
+EXPORTS_AT_ONCE = _count("APCERT_EXPORTS_AT_ONCE", 1)
+
 # --- accounts and sign-in (the back office) ---------------------------------------------------
 
 

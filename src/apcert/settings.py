@@ -134,6 +134,8 @@ TRUSTED_PROXY_HEADER = env.TRUSTED_PROXY_HEADER
 # Limits per client address on the public pages that cost the most (apcert.register.limits):
 # kind -> (requests, seconds), (0, 0) for none.
 PAGE_RATE_LIMITS = env.PAGE_RATE_LIMITS
+# Whole-register exports one server process sends at a time (0: no cap).
+EXPORTS_AT_ONCE = env.EXPORTS_AT_ONCE
 
 # --- accounts and sign-in ------------------------------------------------------------------
 # Paths that need no account (apcert.web.middleware): the public register, its data and API,

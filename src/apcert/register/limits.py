@@ -16,8 +16,8 @@ import functools
 import json
 import math
 import threading
-from collections.abc import Callable
-from typing import Any, Literal, TypeVar, cast
+from collections.abc import Callable, Iterator
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -43,7 +43,7 @@ _WHAT = {
     "receipt": "verification receipts",
 }
 
-_SETTINGS = frozenset({"PAGE_RATE_LIMITS", "TRUSTED_PROXY_HEADER"})
+_SETTINGS = frozenset({"PAGE_RATE_LIMITS", "TRUSTED_PROXY_HEADER", "EXPORTS_AT_ONCE"})
 _limiters: dict[str, RateLimiter | None] = {}
 _lock = threading.Lock()
 
@@ -62,8 +62,10 @@ def _limiter(kind: str) -> RateLimiter | None:
 
 def reset() -> None:
     """Forget every count, and read the settings again at the next request."""
+    global _export_slots
     with _lock:
         _limiters.clear()
+        _export_slots = None
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
@@ -147,3 +149,100 @@ def limited(
         return cast(_View, wrapped)
 
     return decorate
+
+
+# --- exports sent at once --------------------------------------------------------------------
+
+#: What a client that finds every export slot taken is told to wait, in seconds.
+EXPORT_RETRY_SECONDS = 30
+
+
+class _Slots:
+    """At most ``size`` of something at once in this process, taken without waiting."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._taken = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            if self._taken >= self.size:
+                return False
+            self._taken += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._taken -= 1
+
+    @property
+    def taken(self) -> int:
+        with self._lock:
+            return self._taken
+
+
+_Chunk = TypeVar("_Chunk", str, bytes)
+
+
+class _HeldWhileSent(Generic[_Chunk]):
+    """The chunks of an answer, holding a slot until the last is sent or the answer is closed
+    (the client went away), whichever comes first; the slot is given back once."""
+
+    def __init__(self, chunks: Iterator[_Chunk], slots: _Slots) -> None:
+        self._chunks: Iterator[_Chunk] = chunks
+        self._slots: _Slots | None = slots
+
+    def __iter__(self) -> _HeldWhileSent[_Chunk]:
+        return self
+
+    def __next__(self) -> _Chunk:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.give_back()
+            closing = getattr(self._chunks, "close", None)
+            if closing is not None:
+                closing()
+
+
+_export_slots: _Slots | None = None
+
+
+def _exports() -> _Slots | None:
+    global _export_slots
+    size = settings.EXPORTS_AT_ONCE
+    with _lock:
+        if size and (_export_slots is None or _export_slots.size != size):
+            _export_slots = _Slots(size)
+        return _export_slots if size else None
+
+
+def export_slot(request: HttpRequest) -> HttpResponse | None:
+    """``None`` when an export may start (the slot is taken: hand it to :func:`sent_with_slot`),
+    else the 503 answer: this process sends at most ``EXPORTS_AT_ONCE`` exports at a time,
+    whoever asks, so that exports cannot take every thread from the other pages."""
+    slots = _exports()
+    if slots is None or slots.take():
+        return None
+    response = HttpResponse(
+        f"The register is already sending {slots.size} export{'' if slots.size == 1 else 's'},"
+        f" the most it sends at once. Try again in {EXPORT_RETRY_SECONDS} seconds.\n",
+        content_type="text/plain; charset=utf-8",
+        status=503,
+    )
+    response["Retry-After"] = str(EXPORT_RETRY_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def sent_with_slot(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """``chunks``, holding the export slot taken by :func:`export_slot` while they are sent."""
+    slots = _exports()
+    return chunks if slots is None else _HeldWhileSent(chunks, slots)

@@ -8,18 +8,25 @@ answer; a parameter that cannot be used is a 400 with a plain-text message.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from apcert.register import exports, feeds
+from apcert.register import exports, feeds, limits
 from apcert.register.limits import limited
 
 
-def _export(request: HttpRequest, export_format: exports.ExportFormat) -> StreamingHttpResponse:
+def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpResponseBase:
     # A HEAD request gets the headers alone, without reading the register.
-    chunks = iter(()) if request.method == "HEAD" else export_format.chunks()
+    chunks: Iterator[str] = iter(())
+    if request.method != "HEAD":
+        refused = limits.export_slot(request)
+        if refused is not None:
+            return refused
+        chunks = limits.sent_with_slot(export_format.chunks())
     response = StreamingHttpResponse(chunks, content_type=export_format.content_type)
     filename = export_format.filename(timezone.localdate())
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -32,14 +39,14 @@ def _reads_the_register(request: HttpRequest) -> bool:
 
 @require_safe
 @limited("export", answer="text", counts=_reads_the_register)
-def export_csv(request: HttpRequest) -> StreamingHttpResponse:
+def export_csv(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one CSV row each (columns: exports.CSV_COLUMNS)."""
     return _export(request, exports.FORMATS["csv"])
 
 
 @require_safe
 @limited("export", answer="text", counts=_reads_the_register)
-def export_jsonl(request: HttpRequest) -> StreamingHttpResponse:
+def export_jsonl(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one JSON document a line (the API's certificate answer)."""
     return _export(request, exports.FORMATS["jsonl"])
 
