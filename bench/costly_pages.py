@@ -146,6 +146,7 @@ def main() -> None:
     env["APCERT_TRUSTED_PROXY_HEADER"] = HEADER
     limits_off = {f"APCERT_RATE_LIMIT_{kind}": "0" for kind in s.PAGE_LIMITS}
     limits_off["APCERT_EXPORTS_AT_ONCE"] = "0"
+    limits_off["APCERT_PDF_DRAWS_AT_ONCE"] = "0"
     shipped = {k: v for k, v in env.items() if k not in limits_off}
     results: list[tuple[str, dict[str, list[float]], Counter[str]]] = []
     with s.workdir() as logs:

@@ -122,6 +122,9 @@ PAGE_RATE_LIMITS: dict[str, tuple[int, int]] = {
 #: holds a thread while it streams); a request beyond is answered 503 with Retry-After. 0:
 #: no such cap.
 EXPORTS_AT_ONCE = _count("APCERT_EXPORTS_AT_ONCE", 1)
+#: How many certificate PDFs one server process draws at a time (a kept PDF is not drawn);
+#: a download that needs another is answered 503 with Retry-After. 0: no cap.
+PDF_DRAWS_AT_ONCE = _count("APCERT_PDF_DRAWS_AT_ONCE", 1)
 
 # --- accounts and sign-in (the back office) ---------------------------------------------------
 

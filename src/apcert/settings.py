@@ -136,6 +136,8 @@ TRUSTED_PROXY_HEADER = env.TRUSTED_PROXY_HEADER
 PAGE_RATE_LIMITS = env.PAGE_RATE_LIMITS
 # Whole-register exports one server process sends at a time (0: no cap).
 EXPORTS_AT_ONCE = env.EXPORTS_AT_ONCE
+# Certificate PDFs one server process draws at a time (0: no cap).
+PDF_DRAWS_AT_ONCE = env.PDF_DRAWS_AT_ONCE
 
 # --- accounts and sign-in ------------------------------------------------------------------
 # Paths that need no account (apcert.web.middleware): the public register, its data and API,

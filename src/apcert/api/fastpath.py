@@ -1,5 +1,7 @@
 """The WSGI layer in front of Django for the public API: its rate limit, and a fast path for
-the hottest public read, one certificate by number.
+the hottest public read, one certificate by number. It also counts the requests for the
+costly public pages against their limits (:mod:`apcert.register.limits`), refusing those
+over a limit before Django sees them.
 
 Every request under ``/api/public/`` first counts against the client address's rate limit
 (:mod:`apcert.api.ratelimit`; refused with 429 problem JSON and ``Retry-After``). Then
@@ -63,6 +65,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
 from apcert.api import ratelimit
+from apcert.register import limits
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -83,7 +86,12 @@ class PublicApiLayer:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if not path.startswith(ratelimit.PREFIX):
-            return self.app(environ, start_response)
+            refused = limits.refusal(environ)
+            if refused is None:
+                return self.app(environ, start_response)
+            status, headers, body = refused
+            start_response(status, headers)
+            return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
         method = environ.get("REQUEST_METHOD")
         wait = ratelimit.seconds_to_wait(environ)
         if wait:

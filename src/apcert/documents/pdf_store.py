@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -48,17 +49,48 @@ def _digest(issue: CertificateIssue, inputs: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+class DrawingBusy(Exception):
+    """Every drawing slot of this process is taken: the PDF is not kept and cannot be drawn
+    now (drawing takes a core for a tenth of a second; the other pages must keep theirs)."""
+
+
+_drawing_lock = threading.Lock()
+_drawing = 0
+
+
+def _take_drawing_slot() -> bool:
+    global _drawing
+    with _drawing_lock:
+        size = settings.PDF_DRAWS_AT_ONCE
+        if size and _drawing >= size:
+            return False
+        _drawing += 1
+        return True
+
+
+def _give_back_drawing_slot() -> None:
+    global _drawing
+    with _drawing_lock:
+        _drawing -= 1
+
+
 def kept_pdf(issue: CertificateIssue, inputs: dict[str, Any], render: Callable[[], bytes]) -> bytes:
     """The PDF of ``issue`` drawn from ``inputs`` (everything else it shows besides the issue
     and its certificate): the kept file when one was drawn from the same facts, else
-    ``render()``, kept for the next reader."""
+    ``render()``, kept for the next reader. Raises :class:`DrawingBusy` when the PDF must be
+    drawn and this process already draws ``PDF_DRAWS_AT_ONCE`` of them."""
     folder = Path(settings.DOCUMENT_PDF_DIR) / f"{issue.pk % 1000:03d}"
     path = folder / f"{issue.pk}-{_digest(issue, inputs)}.pdf"
     try:
         return path.read_bytes()
     except OSError:
         pass
-    content = render()
+    if not _take_drawing_slot():
+        raise DrawingBusy
+    try:
+        content = render()
+    finally:
+        _give_back_drawing_slot()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.part"

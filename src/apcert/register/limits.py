@@ -5,33 +5,34 @@ document checked on ``/verify`` and a signed receipt each cost far more than a c
 page, so a few clients asking for them without pause could slow the register for everyone.
 Each kind has its own bucket per client address (:class:`apcert.core.ratelimit.RateLimiter`,
 the algorithm of the public API's limit), sized by ``PAGE_RATE_LIMITS``: a person never meets
-the limit, a script that loops is told to wait. A refused request is answered 429 with
-``Retry-After``, in the form its page answers (an HTML page, plain text for a file, problem
-JSON for a receipt), and does nothing else.
+the limit, a script that loops is told to wait. The count and the refusal happen in front of
+Django (:class:`apcert.api.fastpath.PublicApiLayer` calls :func:`refusal`), so that a client
+that keeps asking costs next to nothing: a refused request is answered 429 with
+``Retry-After``, in the form its page answers (a short HTML page, plain text for a file,
+problem JSON for a receipt asked for as JSON), and does nothing else.
+
+Work that stays costly once let through is also capped per process, whoever asks: the
+exports sent at once, and (in :mod:`apcert.documents.pdf_store`) the PDFs drawn at once;
+beyond the cap the answer is 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
-import functools
+import html
 import json
 import math
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any, Generic, Literal, TypeVar, cast
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, Literal, TypeVar
+from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse
-from django.http.response import HttpResponseBase
-from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
 
 from apcert.core.ratelimit import RateLimiter, client_key
 
 Kind = Literal["search", "as-of", "pdf", "export", "verify", "receipt"]
-#: What a refusal looks like: a page, plain text (for files), problem JSON, or whichever of
-#: a page and problem JSON the request prefers (``Accept``).
-Answer = Literal["html", "text", "problem", "negotiate"]
 
 #: What each kind is called in a refusal.
 _WHAT = {
@@ -76,14 +77,50 @@ def _settings_changed(*, setting: str, **kwargs: Any) -> None:
 setting_changed.connect(_settings_changed, dispatch_uid="apcert.register.limits")
 
 
-def seconds_to_wait(request: HttpRequest, kind: Kind) -> int:
+def seconds_to_wait(environ: Mapping[str, Any], kind: Kind) -> int:
     """Count one request of ``kind`` from its client: 0 when it may go ahead, else the whole
     seconds to wait (at least 1)."""
     limiter = _limiter(kind)
     if limiter is None:
         return 0
-    wait = limiter.hit(client_key(request.META, settings.TRUSTED_PROXY_HEADER))
+    wait = limiter.hit(client_key(environ, settings.TRUSTED_PROXY_HEADER))
     return math.ceil(wait) if wait > 0 else 0
+
+
+def kind_of(environ: Mapping[str, Any]) -> Kind | None:
+    """Which limit a request counts against, if any, from its method, path and query."""
+    path = environ.get("PATH_INFO", "")
+    method = environ.get("REQUEST_METHOD", "")
+    if method == "POST":
+        return "verify" if path == "/verify" else None
+    if method != "GET":
+        return None  # HEAD gets the headers alone; other methods are refused by the views
+    if path == "/":
+        return "search"
+    if path.startswith("/certificates/"):
+        if path.endswith(".pdf") and "/issues/" in path:
+            return "pdf"
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        return "as-of" if "on" in query else None
+    if path in EXPORT_PATHS:
+        return "export"
+    if path == "/verify/receipt":
+        return "receipt"
+    return None
+
+
+#: The whole-register exports.
+EXPORT_PATHS = frozenset({"/register/export.csv", "/register/export.jsonl"})
+#: How each kind is refused: a page, plain text (for files), or whichever of a page and
+#: problem JSON the request prefers.
+_ANSWER: dict[str, str] = {
+    "search": "html",
+    "as-of": "html",
+    "verify": "html",
+    "pdf": "text",
+    "export": "text",
+    "receipt": "negotiate",
+}
 
 
 def message(kind: Kind, wait: int) -> str:
@@ -100,61 +137,63 @@ def _duration(seconds: int) -> str:
     return f"{seconds} second{'' if seconds == 1 else 's'}"
 
 
-def refusal(request: HttpRequest, kind: Kind, wait: int, answer: Answer) -> HttpResponse:
-    """The 429 answer of a refused request."""
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Too many requests - IECQ AP register</title></head>
+<body><h1>Too many requests</h1>
+<p>{message}</p>
+<p><a href="/">The register</a></p></body>
+</html>
+"""
+
+
+def refusal(environ: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """Count the request against its kind's limit: ``None`` when it may go ahead (or counts
+    against none), else the 429 answer (status, headers, body). Answered before the
+    application sees the request, so that a client that keeps asking costs next to nothing."""
+    kind = kind_of(environ)
+    if kind is None:
+        return None
+    wait = seconds_to_wait(environ, kind)
+    if not wait:
+        return None
     text = message(kind, wait)
-    response: HttpResponse
+    answer = _ANSWER[kind]
+    headers = [("Retry-After", str(wait)), ("Cache-Control", "no-store")]
     if answer == "negotiate":
-        preferred = request.get_preferred_type(["application/json", "text/html"])
-        answer = "html" if preferred == "text/html" else "problem"
+        headers.append(("Vary", "Accept"))
+        answer = "html" if _prefers_html(environ.get("HTTP_ACCEPT", "")) else "problem"
     if answer == "html":
-        response = render(
-            request,
-            "register/not_found.html",
-            {"title": "Too many requests", "message": text},
-            status=429,
-        )
+        body = _PAGE.format(message=html.escape(text)).encode()
+        headers += [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+        ]
     elif answer == "problem":
-        response = HttpResponse(
-            json.dumps({"code": "rate_limited", "message": text}),
-            content_type="application/problem+json",
-            status=429,
-        )
+        body = json.dumps({"code": "rate_limited", "message": text}).encode()
+        headers.append(("Content-Type", "application/problem+json"))
     else:
-        response = HttpResponse(text + "\n", content_type="text/plain; charset=utf-8", status=429)
-    response["Retry-After"] = str(wait)
-    response["Cache-Control"] = "no-store"
-    patch_vary_headers(response, ["Accept"])
-    return response
+        body = (text + "\n").encode()
+        headers.append(("Content-Type", "text/plain; charset=utf-8"))
+    headers.append(("Content-Length", str(len(body))))
+    return "429 Too Many Requests", headers, body
 
 
-_View = TypeVar("_View", bound=Callable[..., HttpResponseBase])
-
-
-def limited(
-    kind: Kind, answer: Answer = "html", counts: Callable[[HttpRequest], bool] | None = None
-) -> Callable[[_View], _View]:
-    """A view whose requests count against ``kind``'s limit (those for which ``counts`` is
-    true, when given); a request over it is refused before the view runs."""
-
-    def decorate(view: _View) -> _View:
-        @functools.wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if counts is None or counts(request):
-                wait = seconds_to_wait(request, kind)
-                if wait:
-                    return refusal(request, kind, wait, answer)
-            return view(request, *args, **kwargs)
-
-        return cast(_View, wrapped)
-
-    return decorate
+def _prefers_html(accept: str) -> bool:
+    """Whether ``Accept`` ranks text/html above JSON (a browser's does; an API client's, or
+    none at all, does not)."""
+    request = HttpRequest()
+    request.META["HTTP_ACCEPT"] = accept or "application/json"
+    return request.get_preferred_type(["application/json", "text/html"]) == "text/html"
 
 
 # --- exports sent at once --------------------------------------------------------------------
 
 #: What a client that finds every export slot taken is told to wait, in seconds.
 EXPORT_RETRY_SECONDS = 30
+#: The same for a certificate PDF that finds every drawing slot taken.
+PDF_RETRY_SECONDS = 2
 
 
 class _Slots:
@@ -224,6 +263,19 @@ def _exports() -> _Slots | None:
         return _export_slots if size else None
 
 
+def busy(message: str, retry_after: int) -> HttpResponse:
+    """The 503 answer of a request for costly work this process is already doing as much of
+    as it does at once."""
+    response = HttpResponse(
+        f"{message} Try again in {_duration(retry_after)}.\n",
+        content_type="text/plain; charset=utf-8",
+        status=503,
+    )
+    response["Retry-After"] = str(retry_after)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def export_slot(request: HttpRequest) -> HttpResponse | None:
     """``None`` when an export may start (the slot is taken: hand it to :func:`sent_with_slot`),
     else the 503 answer: this process sends at most ``EXPORTS_AT_ONCE`` exports at a time,
@@ -231,15 +283,11 @@ def export_slot(request: HttpRequest) -> HttpResponse | None:
     slots = _exports()
     if slots is None or slots.take():
         return None
-    response = HttpResponse(
+    return busy(
         f"The register is already sending {slots.size} export{'' if slots.size == 1 else 's'},"
-        f" the most it sends at once. Try again in {EXPORT_RETRY_SECONDS} seconds.\n",
-        content_type="text/plain; charset=utf-8",
-        status=503,
+        " the most it sends at once.",
+        EXPORT_RETRY_SECONDS,
     )
-    response["Retry-After"] = str(EXPORT_RETRY_SECONDS)
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def sent_with_slot(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:

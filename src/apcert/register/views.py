@@ -28,9 +28,9 @@ from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.certificates.selectors import certificate_status_on
 from apcert.core.dates import TYPED_DATE_HINT, parse_typed_date
 from apcert.documents.downloads import public_issue_pdf
-from apcert.register import directory, selectors
+from apcert.documents.pdf_store import DrawingBusy
+from apcert.register import directory, limits, selectors
 from apcert.register import search as register_search
-from apcert.register.limits import limited
 from apcert.register.search import FACETS
 from apcert.register.status_today import (
     NOT_YET_RECORDED,
@@ -113,7 +113,6 @@ def _facet_label(name: str, count: register_search.FacetCount) -> str:
     return count.value
 
 
-@limited("search")
 def search_page(request: HttpRequest) -> HttpResponse:
     """The register's front page: one search box, filters with counts, sortable results."""
     try:
@@ -322,7 +321,6 @@ def _valid_on_words(answer: AsOfAnswer, what: str) -> dict[str, Any]:
     }
 
 
-@limited("as-of", counts=lambda request: "on" in request.GET)
 def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     """One certificate: status in words, holder, published sites, scope, standards, CB,
     dates, full public history, and "was it valid on ..." answered in place."""
@@ -388,10 +386,15 @@ PDF_CACHE_CONTROL = "no-cache"
 
 
 @require_safe
-@limited("pdf", answer="text")
 def certificate_pdf(request: HttpRequest, number: str, issue_number: int) -> HttpResponse:
     """One issue of a certificate as a PDF, with its QR code and signed credential."""
-    document = public_issue_pdf(number, issue_number)
+    try:
+        document = public_issue_pdf(number, issue_number)
+    except DrawingBusy:
+        return limits.busy(
+            "The register is drawing as many certificate PDFs as it draws at once.",
+            limits.PDF_RETRY_SECONDS,
+        )
     if document is None:
         return _not_found(
             request,

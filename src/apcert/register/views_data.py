@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from apcert.register import exports, feeds, limits
-from apcert.register.limits import limited
 
 
 def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpResponseBase:
@@ -33,19 +32,13 @@ def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpRe
     return response
 
 
-def _reads_the_register(request: HttpRequest) -> bool:
-    return request.method != "HEAD"  # a HEAD request gets the headers alone
-
-
 @require_safe
-@limited("export", answer="text", counts=_reads_the_register)
 def export_csv(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one CSV row each (columns: exports.CSV_COLUMNS)."""
     return _export(request, exports.FORMATS["csv"])
 
 
 @require_safe
-@limited("export", answer="text", counts=_reads_the_register)
 def export_jsonl(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one JSON document a line (the API's certificate answer)."""
     return _export(request, exports.FORMATS["jsonl"])

@@ -24,7 +24,6 @@ from apcert.credentials import selectors as credential_selectors
 from apcert.credentials import services as credential_services
 from apcert.documents import file_stem
 from apcert.register import verification
-from apcert.register.limits import limited
 
 #: The request body may carry a little more than the file: the form's other fields.
 _BODY_MARGIN = 64 * 1024
@@ -66,7 +65,6 @@ def _too_large() -> dict[str, Any]:
 # never sets (tests/test_register_pages.py holds every public page to no cookie).
 @csrf_exempt
 @require_http_methods(["GET", "HEAD", "POST"])
-@limited("verify", counts=lambda request: request.method == "POST")
 def verify_page(request: HttpRequest) -> HttpResponse:
     """Check a certificate by its number (and issue), or a signed credential by its file."""
     today = timezone.localdate()
@@ -124,7 +122,6 @@ def _verify_document(request: HttpRequest, today: dt.date) -> HttpResponse:
 
 
 @require_safe
-@limited("receipt", answer="negotiate")
 def receipt_download(request: HttpRequest) -> HttpResponse:
     """A signed verification receipt of ``?number=...&on=YYYY-MM-DD`` (default: today), as a
     JSON file: the register's signed statement of whether the certificate was current. A
