@@ -108,7 +108,7 @@ PAGE_RATE_LIMITS: dict[str, tuple[int, int]] = {
     # a certificate page asked for a past day (?on=...)
     "as-of": _rate("APCERT_RATE_LIMIT_AS_OF", (60, 60)),
     # the certificate PDFs
-    "pdf": _rate("APCERT_RATE_LIMIT_PDF", (30, 60)),
+    "pdf": _rate("APCERT_RATE_LIMIT_PDF", (10, 60)),
     # the whole register as CSV or JSON lines
     "export": _rate("APCERT_RATE_LIMIT_EXPORT", (6, 600)),
     # a document sent to /verify to be checked (the page itself and checks by number are not
