@@ -283,7 +283,10 @@ def test_certificate_issue_page_shows_each_snapshot_as_indented_json(
     for snapshot in snapshots:
         text = json.dumps(snapshot, indent=2, ensure_ascii=False, sort_keys=True)
         assert escape(text) in page
-    assert page.count('<pre style="margin: 0; white-space: pre-wrap">') == len(snapshots)
+    assert page.count('<pre class="snapshot-json">') == len(snapshots)
+    # laid out by a stylesheet of the page, not an inline style the page's policy would refuse
+    assert 'href="/static/certificates/admin.css"' in page
+    assert " style=" not in page
     assert issue.holder["name"] == certificate.organization.legal_name
 
 

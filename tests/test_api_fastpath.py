@@ -215,7 +215,7 @@ def test_a_host_django_would_refuse_goes_on_to_django(
 
 
 @override_settings(SECURE_SSL_REDIRECT=True)
-def test_settings_whose_headers_the_fast_path_lacks_leave_it_to_django(
+def test_a_plain_http_request_django_would_redirect_to_https_is_left_to_django(
     cert: Certificate, layer: PublicApiLayer, django: Recorder
 ) -> None:
     assert wsgi_call(layer, path(cert.number)).status == 299

@@ -17,7 +17,15 @@ def main(argv: list[str] | None = None) -> None:
     if len(argv) == 1:
         argv.append("help")
     argv[0] = "apcert"
-    execute_from_command_line(argv)
+    try:
+        execute_from_command_line(argv)
+    except RuntimeError as exc:
+        # A setting the environment gets wrong (apcert.env.ConfigurationError) is said in
+        # one line that names the variable. The class is matched by name: importing
+        # apcert.env here would only raise the same error again.
+        if (type(exc).__module__, type(exc).__name__) != ("apcert.env", "ConfigurationError"):
+            raise
+        sys.exit(f"apcert: {exc}")
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ import os
 import re
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def _flag(name: str, default: bool = False) -> bool:
@@ -231,3 +233,116 @@ EVIDENCE_MAX_BYTES = _count("APCERT_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
 #: directories of mode 0700). Never in the database, never under a path the web server serves;
 #: back it up apart from the database.
 KEY_DIR = Path(os.environ.get("APCERT_KEY_DIR", "").strip() or VAR_DIR / "keys").resolve()
+
+
+# --- HTTPS: a TLS-terminating reverse proxy in front (settings.SECURE_*, cookies, CSRF) -------
+
+
+def _switch(name: str, default: bool) -> bool:
+    """On (1, true, yes, on) or off (0, false, no, off) from the environment; ``default``
+    when unset or blank. Anything else is refused: a mistyped security setting must not
+    quietly mean "off"."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigurationError(
+        f"{name} must be 1, true, yes or on, or 0, false, no or off, not {raw!r}."
+    )
+
+
+_ORIGIN_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"|\[[0-9a-f:.]+\]"
+)
+
+
+def _https_origin(name: str, raw: str) -> str:
+    """``raw`` as a browser's ``Origin`` header writes it: ``https://host`` or
+    ``https://host:port``, lower case, with no path, query or user name."""
+    value = raw.strip().rstrip("/")
+    problem = f"{name}: {raw.strip()!r} is not an origin such as https://apcert.example.org"
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # an unclosed [ of an IPv6 address
+        raise ConfigurationError(f"{problem}: it names no valid host.") from None
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme.lower() != "https":
+        raise ConfigurationError(
+            f"{problem}: it must begin with https://, the address browsers use through the "
+            "TLS proxy."
+        )
+    if parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigurationError(
+            f"{problem}: give the scheme, the host and at most a port, with nothing after them."
+        )
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigurationError(f"{problem}: its port must be a number from 1 to 65535.")
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if not _ORIGIN_HOST.fullmatch(host):
+        raise ConfigurationError(f"{problem}: it names no valid host.")
+    return f"https://{host}" + (f":{port}" if port not in (None, 443) else "")
+
+
+def _origins(name: str, default: list[str]) -> list[str]:
+    """Comma-separated HTTPS origins from the environment (``default`` when unset or blank)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    return [_https_origin(name, item) for item in raw.split(",") if item.strip()]
+
+
+#: Whether production defaults apply: secure cookies and HSTS on unless switched off.
+PRODUCTION = ENVIRONMENT == "production"
+_YEAR_SECONDS = 365 * 24 * 60 * 60
+
+#: apcert is reached through a reverse proxy that ends TLS and tells apcert so with the
+#: ``X-Forwarded-Proto: https`` header (settings.SECURE_PROXY_SSL_HEADER). Set it only when
+#: apcert can be reached through that proxy alone, and the proxy replaces any
+#: ``X-Forwarded-Proto`` the client sent: otherwise a client could claim HTTPS over plain HTTP.
+BEHIND_TLS_PROXY = _switch("APCERT_BEHIND_TLS_PROXY", False)
+#: Redirect a plain-HTTP request to HTTPS (``/healthz`` excepted, for monitors that ask the
+#: server directly). On by default behind the TLS proxy.
+SSL_REDIRECT = _switch("APCERT_SSL_REDIRECT", BEHIND_TLS_PROXY)
+#: Send the session and CSRF cookies over HTTPS only. On by default in production.
+SECURE_COOKIES = _switch("APCERT_SECURE_COOKIES", PRODUCTION)
+#: How long browsers must keep to HTTPS for this host (Strict-Transport-Security), in seconds;
+#: 0 sends no such header. A year by default in production, 0 otherwise. Sent on HTTPS answers
+#: only.
+HSTS_SECONDS = _count("APCERT_HSTS_SECONDS", _YEAR_SECONDS if PRODUCTION else 0)
+#: The HSTS header covers the host's subdomains too (``includeSubDomains``).
+HSTS_INCLUDE_SUBDOMAINS = _switch("APCERT_HSTS_INCLUDE_SUBDOMAINS", True)
+#: The HSTS header asks to be on the browsers' preload lists (``preload``): a promise that is
+#: slow to take back, so only on request.
+HSTS_PRELOAD = _switch("APCERT_HSTS_PRELOAD", False)
+#: Browsers' preload lists take a host only with a year of HSTS or more, over its subdomains.
+HSTS_PRELOAD_MIN_SECONDS = _YEAR_SECONDS
+if HSTS_PRELOAD and (HSTS_SECONDS < HSTS_PRELOAD_MIN_SECONDS or not HSTS_INCLUDE_SUBDOMAINS):
+    raise ConfigurationError(
+        "APCERT_HSTS_PRELOAD needs APCERT_HSTS_SECONDS of at least "
+        f"{HSTS_PRELOAD_MIN_SECONDS} (a year) and APCERT_HSTS_INCLUDE_SUBDOMAINS on: the "
+        f"browsers' preload lists take nothing less (now {HSTS_SECONDS} seconds, subdomains "
+        f"{'on' if HSTS_INCLUDE_SUBDOMAINS else 'off'})."
+    )
+
+
+def _site_origin() -> list[str]:
+    """SITE_URL's origin when it is an HTTPS address (the public address behind the proxy)."""
+    if not SITE_URL.lower().startswith("https://"):
+        return []
+    authority = SITE_URL.split("/", 3)[2]  # https: / (empty) / host[:port] / path
+    return [_https_origin("APCERT_SITE_URL", f"https://{authority}")]
+
+
+#: The public HTTPS origins a form may be posted from (settings.CSRF_TRUSTED_ORIGINS), e.g.
+#: ``https://apcert.example.org``: needed when the proxy hands apcert another ``Host`` than
+#: the one the browser asked for. SITE_URL's origin by default when it is HTTPS.
+CSRF_TRUSTED_ORIGINS = _origins("APCERT_CSRF_TRUSTED_ORIGINS", _site_origin())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from apcert import env
 
 #: The documents package is no app (its package imports the models it renders, which an
@@ -47,10 +49,14 @@ INSTALLED_APPS = [
     "apcert.web",
     # Counts failed sign-ins and locks them for a while (AXES_* below).
     "axes",
+    # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below) and its checks.
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Early, so that every answer of the middlewares below carries the policy too.
+    "csp.middleware.CSPMiddleware",
     "apcert.core.middleware.RefuseNulMiddleware",
     # Before anything reads a body (the CSRF check reads the whole form): a request larger
     # than any accepted upload is refused on its declared length.
@@ -118,6 +124,45 @@ CSRF_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "apcert.web.views_errors.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- HTTPS through a TLS-terminating reverse proxy (apcert.env) ------------------------------
+# The proxy says a request came over HTTPS with X-Forwarded-Proto; Django then counts it as
+# secure, so that the CSRF check compares a form's Origin with https://<host>, the redirect
+# to HTTPS is not repeated and HSTS is sent. Off, the header means nothing: a client could
+# send it itself.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.BEHIND_TLS_PROXY else None
+SECURE_SSL_REDIRECT = env.SSL_REDIRECT
+# A monitor or load balancer asks the server itself, over plain HTTP: it gets its answer,
+# not a redirect.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.HSTS_INCLUDE_SUBDOMAINS
+SECURE_HSTS_PRELOAD = env.HSTS_PRELOAD
+SESSION_COOKIE_SECURE = env.SECURE_COOKIES
+CSRF_COOKIE_SECURE = env.SECURE_COOKIES
+CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
+# Asking for the browsers' HSTS preload lists is a promise for the whole domain that takes
+# months to undo: the operator opts in with APCERT_HSTS_PRELOAD, and its absence is a choice,
+# not a warning of `check --deploy`.
+SILENCED_SYSTEM_CHECKS = [] if env.HSTS_PRELOAD else ["security.W021"]
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# Every page's scripts and styles are files served from here: no inline script, style or
+# event handler attribute runs. Images may be data: URIs, which Swagger UI's stylesheet
+# (/api/public/docs) draws its icons with. No plugin, no <base>, no framing by another site,
+# and forms post to this site only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 # Background tasks (the daily cycle sweep): django-tasks with its database backend, run by
 # ``apcert worker`` (or ``apcert db_worker`` alone). Tests use the immediate backend.

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     Playwright,
     Route,
@@ -170,6 +171,23 @@ def browser_context(browser: Browser, device: str, base_url: str) -> Iterator[Br
     context.close()
 
 
+#: Chromium's console message when a page's Content-Security-Policy refuses something.
+CSP_REFUSAL = "Content Security Policy"
+
+
+def csp_refusals(context: BrowserContext) -> list[str]:
+    """The list that gathers, from now on, what the Content-Security-Policy of any page of
+    ``context`` refuses (Chromium says so on the console, as an error)."""
+    refused: list[str] = []
+
+    def heard(message: ConsoleMessage) -> None:
+        if message.type == "error" and CSP_REFUSAL in message.text:
+            refused.append(f"{message.location.get('url', '')}: {message.text}")
+
+    context.on("console", heard)
+    return refused
+
+
 @pytest.fixture
 def page(
     request: pytest.FixtureRequest, browser_context: BrowserContext, live_db: None
@@ -178,13 +196,15 @@ def page(
 
     ``live_db`` makes the test transactional (the server thread reads committed rows only)
     and empties the append-only tables afterwards. The test fails if a page raised a
-    JavaScript error or asked for anything beyond the loopback interface (a script or font
-    from elsewhere would tell a third party who checks a certificate); such requests are
-    refused rather than left to hang on the closed network. On failure a screenshot goes to
-    var/test-results/browser/.
+    JavaScript error, if its Content-Security-Policy refused something the page holds (an
+    inline script or style the policy does not run), or if it asked for anything beyond the
+    loopback interface (a script or font from elsewhere would tell a third party who checks
+    a certificate); such requests are refused rather than left to hang on the closed network.
+    On failure a screenshot goes to var/test-results/browser/.
     """
     errors: list[str] = []
     elsewhere: list[str] = []
+    refused = csp_refusals(browser_context)
 
     def refuse(route: Route) -> None:
         elsewhere.append(route.request.url)
@@ -204,4 +224,5 @@ def page(
             warnings.warn(f"no screenshot for {name}: {exc}", pytest.PytestWarning, stacklevel=1)
     page.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not refused, f"the Content-Security-Policy refused: {refused}"
     assert not elsewhere, f"the pages asked for resources beyond the loopback: {elsewhere}"

@@ -26,7 +26,7 @@ pytest.importorskip("playwright.sync_api", reason="Playwright is not installed")
 
 from playwright.sync_api import Browser, Page, Route
 
-from tests.browser.conftest import LOOPBACK, TIMEOUT_MS, Chromium
+from tests.browser.conftest import LOOPBACK, TIMEOUT_MS, Chromium, csp_refusals
 from tests.pages_support import (
     ERROR_PAGES,
     PAGES,
@@ -124,6 +124,7 @@ def test_axe_finds_no_violation_on_the_pages_of(
         route.abort()
 
     context.route(lambda url: not LOOPBACK.match(url), refuse)
+    refused = csp_refusals(context)
     page = context.new_page()
     try:
         # when ``role`` signs in and reads each of its pages
@@ -146,3 +147,5 @@ def test_axe_finds_no_violation_on_the_pages_of(
     # then axe-core finds nothing to fix, and nothing was asked of another site
     assert {name: v for name, v in found.items() if v} == {}
     assert elsewhere == []
+    # and the pages' Content-Security-Policy refused nothing they hold
+    assert refused == []

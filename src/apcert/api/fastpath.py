@@ -19,8 +19,11 @@ left to Django, which answers its status today.
 
 Anything else goes on to Django unchanged: other paths and methods, a number the index does
 not hold (Django then answers the 404 problem, or the certificate if the index has not got
-it yet), a ``Host`` outside ``ALLOWED_HOSTS``, settings whose headers this layer does not
-reproduce (``SECURE_SSL_REDIRECT``, ``SECURE_HSTS_SECONDS``), and any error.
+it yet), a ``Host`` outside ``ALLOWED_HOSTS``, a plain-HTTP request that
+``SECURE_SSL_REDIRECT`` sends to HTTPS, and any error. The layer sends the headers Django's
+middleware would add to the same answer: the security headers, ``Strict-Transport-Security``
+on a request that came over HTTPS (as ``SECURE_PROXY_SSL_HEADER`` tells it behind a TLS
+proxy), and the Content-Security-Policy.
 
 The query runs on the thread's own Django connection (granian's threads each have one), which
 is looked after as Django's request cycle looks after it: before and after the query,
@@ -57,6 +60,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from csp.constants import HEADER as CSP_HEADER
+from csp.constants import HEADER_REPORT_ONLY as CSP_HEADER_REPORT_ONLY
+from csp.utils import build_policy
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -101,7 +107,9 @@ class PublicApiLayer:
         if (method == "GET" or method == "HEAD") and path.startswith(CERTIFICATE_PREFIX):
             document = certificate_document(environ, path)
             if document is not None:
-                return _send(start_response, "200 OK", document, method)
+                hsts = _config().hsts
+                extra = [hsts] if hsts is not None and _is_secure(environ) else None
+                return _send(start_response, "200 OK", document, method, extra)
         return self.app(environ, start_response)
 
 
@@ -134,11 +142,11 @@ def _number(path: str) -> str | None:
 
 
 def _answers_like_django(environ: WSGIEnvironment) -> bool:
-    """Whether Django would answer this request with the ninja view's plain response: no
-    setting would make it redirect or add headers this layer does not send, and the ``Host``
-    is allowed (checked as ``HttpRequest.get_host`` checks it)."""
+    """Whether Django would answer this request with the ninja view's plain response: it
+    would not redirect it to HTTPS, and the ``Host`` is allowed (checked as
+    ``HttpRequest.get_host`` checks it)."""
     config = _config()
-    if not config.enabled:
+    if config.ssl_redirect and not _is_secure(environ):
         return False
     if config.use_x_forwarded_host and "HTTP_X_FORWARDED_HOST" in environ:
         host = environ["HTTP_X_FORWARDED_HOST"]
@@ -146,6 +154,19 @@ def _answers_like_django(environ: WSGIEnvironment) -> bool:
         host = environ.get("HTTP_HOST", "")
     domain, _port = split_domain_port(host)
     return bool(domain) and validate_host(domain, config.allowed_hosts)
+
+
+def _is_secure(environ: WSGIEnvironment) -> bool:
+    """Whether the request came over HTTPS, as ``HttpRequest.is_secure`` tells it: from the
+    TLS proxy's header when ``SECURE_PROXY_SSL_HEADER`` names one and the request has it,
+    else from the server's own scheme."""
+    proxy_header = _config().proxy_ssl_header
+    if proxy_header is not None:
+        header, secure_value = proxy_header
+        value = environ.get(header)
+        if value is not None:
+            return str(value).split(",", 1)[0].strip() == secure_value
+    return environ.get("wsgi.url_scheme") == "https"
 
 
 def _stored_document(number: str) -> bytes | None:
@@ -211,12 +232,16 @@ def _today() -> dt.date:
 
 @dataclass(frozen=True)
 class _Config:
-    #: False when a setting asks for something only Django's middleware does.
-    enabled: bool
+    #: SECURE_SSL_REDIRECT: a plain-HTTP request is Django's to redirect.
+    ssl_redirect: bool
+    #: SECURE_PROXY_SSL_HEADER: the WSGI name of the TLS proxy's header and its HTTPS value.
+    proxy_ssl_header: tuple[str, str] | None
     use_x_forwarded_host: bool
     allowed_hosts: list[str]
-    #: The headers Django's middleware adds to a JSON answer.
+    #: The headers Django's middleware adds to every JSON answer.
     headers: list[tuple[str, str]]
+    #: The Strict-Transport-Security header SecurityMiddleware adds to an HTTPS answer.
+    hsts: tuple[str, str] | None
     zone: dt.tzinfo
     select: str
     #: ``select`` with PostgreSQL's numbered parameters, for the prepared statement.
@@ -250,16 +275,36 @@ def _read_settings() -> _Config:
         headers.append(("Referrer-Policy", ",".join(values)))
     if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
         headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
+    if "csp.middleware.CSPMiddleware" in settings.MIDDLEWARE:
+        # What django-csp's middleware writes on an answer of a view with no policy of its own.
+        for header, report_only in ((CSP_HEADER, False), (CSP_HEADER_REPORT_ONLY, True)):
+            value = build_policy(report_only=report_only)
+            if value:
+                headers.append((header, value))
+    hsts = None
+    if settings.SECURE_HSTS_SECONDS:
+        value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+        if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+            value += "; includeSubDomains"
+        if settings.SECURE_HSTS_PRELOAD:
+            value += "; preload"
+        hsts = ("Strict-Transport-Security", value)
+    proxy_ssl_header = None
+    if settings.SECURE_PROXY_SSL_HEADER:
+        header, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        proxy_ssl_header = (str(header), str(secure_value))
     select = (
         f"SELECT e.document FROM {SearchEntry._meta.db_table} e"
         f" JOIN {Certificate._meta.db_table} c ON c.id = e.certificate_id"
         " WHERE e.number = {} AND (c.lapses_on IS NULL OR c.lapses_on > {})"
     )
     return _Config(
-        enabled=not (settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS),
+        ssl_redirect=bool(settings.SECURE_SSL_REDIRECT),
+        proxy_ssl_header=proxy_ssl_header,
         use_x_forwarded_host=settings.USE_X_FORWARDED_HOST,
         allowed_hosts=allowed_hosts,
         headers=headers,
+        hsts=hsts,
         zone=timezone.get_default_timezone(),
         select=select.format("%s", "%s"),
         prepared=select.format("$1", "$2").encode(),
