@@ -96,6 +96,12 @@ class PublicApiLayer:
             if refused is None:
                 return self.app(environ, start_response)
             status, headers, body = refused
+            # The headers Django's middleware would add (security headers, the policy, and
+            # HSTS on HTTPS), as on every answer of this layer.
+            hsts = _config().hsts
+            headers = [*headers, *_config().headers]
+            if hsts is not None and _is_secure(environ):
+                headers.append(hsts)
             start_response(status, headers)
             return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
         method = environ.get("REQUEST_METHOD")

@@ -166,10 +166,7 @@ def refusal(environ: Mapping[str, Any]) -> tuple[str, list[tuple[str, str]], byt
         answer = "html" if _prefers_html(environ.get("HTTP_ACCEPT", "")) else "problem"
     if answer == "html":
         body = _PAGE.format(message=html.escape(text)).encode()
-        headers += [
-            ("Content-Type", "text/html; charset=utf-8"),
-            ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
-        ]
+        headers.append(("Content-Type", "text/html; charset=utf-8"))
     elif answer == "problem":
         body = json.dumps({"code": "rate_limited", "message": text}).encode()
         headers.append(("Content-Type", "application/problem+json"))
