@@ -400,23 +400,42 @@ def test_scope_line_refusals_show_next_to_their_field(client: Client, world: Wor
     assert (ScopeLine.objects.count(), audit_count()) == before
 
 
-def test_a_site_of_another_organization_is_refused_next_to_the_field(
+def test_a_site_of_another_organization_reads_as_one_that_does_not_exist(
     client: Client, world: World, other: World
 ) -> None:
+    # given a draft application, a site of another organization and an id no site has
     app = world.draft_application(category="")
+    line = ScopeLine.objects.get(application=world.draft_application(category="EPL"))
     client.force_login(world.org_user)
-    response = client.post(
+    missing = Site.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+
+    def post(url: str, site: int) -> HttpResponse:
+        return client.post(
+            url,
+            {
+                "category": ProcessCategory.objects.get(code="EPL").pk,
+                "site": site,
+                "wording": "Plating",
+                "standards": [Standard.objects.get(designation="ISO 9001", edition="2015").pk],
+            },
+        )
+
+    for url in (
         org_url(world, f"applications/{app.pk}/scope-lines"),
-        {
-            "category": ProcessCategory.objects.get(code="EPL").pk,
-            "site": other.site.pk,
-            "wording": "Plating",
-            "standards": [Standard.objects.get(designation="ISO 9001", edition="2015").pk],
-        },
-    )
-    assert response.status_code == 400
-    assert "That site belongs to another organization." in field_error(response, "site")
+        org_url(world, f"applications/{line.application_id}/scope-lines/{line.pk}/edit"),
+    ):
+        # when each is forced into the scope line form
+        theirs, nobodys = post(url, other.site.pk), post(url, missing)
+        # then both get the same error, word for word, which names nothing
+        assert theirs.status_code == nobodys.status_code == 400
+        assert field_error(theirs, "site") == "Choose one of your organization's sites."
+        assert field_error(nobodys, "site") == field_error(theirs, "site")
+        page = text(theirs)
+        assert other.site.name not in page and other.org.legal_name not in page
+        assert page == text(nobodys)
     assert not ScopeLine.objects.filter(application=app).exists()
+    line.refresh_from_db()
+    assert line.site_id == world.site.pk
 
 
 def test_application_refusals_show_next_to_their_field(client: Client, world: World) -> None:
