@@ -695,6 +695,25 @@ def test_answer_and_evidence_refusals_show_next_to_their_field(
     assert (EvidenceFile.objects.count(), audit_count()) == before
 
 
+def test_a_zip_bomb_named_as_a_document_is_a_form_error(
+    client: Client, world: World, assessed: Assessment, evidence_dir: Path, settings: Any
+) -> None:
+    from tests.test_evidence_files import _bomb
+
+    settings.EVIDENCE_MAX_BYTES = 64 * 1024  # packages may expand to 1.25 MB
+    finding = _major(assessed)
+    world.answer(finding)
+    client.force_login(world.org_user)
+    before = (EvidenceFile.objects.count(), audit_count())
+    bomb = SimpleUploadedFile("procedure.docx", _bomb(2 * 1024 * 1024))
+    response = client.post(org_url(world, f"findings/{finding.pk}/evidence"), {"file": bomb})
+    assert response.status_code == 400
+    assert "The file is an archive that expands to more than 1.25 MB" in field_error(
+        response, "file"
+    )
+    assert (EvidenceFile.objects.count(), audit_count()) == before
+
+
 def test_a_forced_answer_to_a_closed_finding_is_refused(
     client: Client, world: World, assessed: Assessment
 ) -> None:
