@@ -47,8 +47,8 @@ def test_json_is_read_up_to_the_depth_limit_and_refused_past_it() -> None:
         with pytest.raises(bounded_json.TooDeep, match="nested more than 64 levels deep"):
             bounded_json.loads(deep)
     # A mixture of arrays and objects counts every level
-    assert bounded_json.depth_exceeds([{"a": [{"b": []}]}], 3)
-    assert not bounded_json.depth_exceeds([{"a": [{"b": []}]}], 4)
+    assert bounded_json.depth_exceeds([{"a": [{"b": []}]}], 4)
+    assert not bounded_json.depth_exceeds([{"a": [{"b": []}]}], 5)
     with pytest.raises(json.JSONDecodeError):
         bounded_json.loads(b"{not json")
 
