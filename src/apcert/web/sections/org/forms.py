@@ -103,7 +103,7 @@ def _depth(category: ProcessCategory, parents: dict[int, int | None]) -> int:
 
 
 #: The answer for a site of another organization, and for one that does not exist: the same.
-NOT_A_SITE = "Choose one of your organization's sites."
+NOT_A_SITE = "Choose a site of your organization."
 
 
 class ScopeLineForm(forms.Form):
