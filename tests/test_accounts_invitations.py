@@ -30,7 +30,7 @@ from apcert.accounts.services import (
     token_hash,
 )
 from apcert.audit.models import AuditEvent
-from apcert.bodies.models import CBStaff
+from apcert.bodies.models import CBStaff, CertificationBody
 from apcert.bodies.services import cb_staff_add
 from apcert.core.errors import (
     INVALID_TOO_LONG,
@@ -39,7 +39,7 @@ from apcert.core.errors import (
     PermissionDenied,
     RuleViolation,
 )
-from apcert.organizations.models import OrganizationMember
+from apcert.organizations.models import Organization, OrganizationMember
 from apcert.organizations.services import organization_member_add
 from tests.factories import World, make_user
 
@@ -754,3 +754,37 @@ def test_two_acceptances_of_one_invitation_at_once_make_one_account(live_world: 
     assert CBStaff.objects.filter(user__username__in=["one", "two"]).count() == 1
     assert AuditEvent.objects.filter(action="invitation.accept").count() == 1
     assert connection.vendor == "postgresql"
+
+
+@pytest.mark.parametrize("kind", ["org", "cb"])
+def test_an_organization_administrator_learns_nothing_of_other_places_from_the_refusal(
+    client: Client, world: World, kind: str
+) -> None:
+    # given an organization's administrator, another tenant, and an id no place has
+    other = World.build()
+    model = Organization if kind == "org" else CertificationBody
+    existing = other.org.pk if kind == "org" else other.team.cb.pk
+    missing = model.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+    client.force_login(world.org_user)
+    before = _counts()
+
+    # when they force each into the form
+    def post(pk: int) -> Any:
+        return client.post(
+            "/office/invitations/new",
+            {"email": "x@org.example", "target": f"{kind}:{pk}", "role": "org:member"},
+        )
+
+    theirs, nobodys = post(existing), post(missing)
+
+    # then the refusal is the same, word for word, and names no other tenant
+    assert theirs.status_code == nobodys.status_code == 400
+    assert theirs.context["form"].errors == nobodys.context["form"].errors
+    assert theirs.context["form"].errors["target"] == [
+        "Choose a certification body or an organization you administer."
+    ]
+    assert _text(theirs) == _text(nobodys)
+    for response in (theirs, nobodys):
+        html = response.content.decode()
+        assert other.org.legal_name not in html and other.team.cb.name not in html
+    assert _counts() == before

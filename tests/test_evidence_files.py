@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Callable
@@ -38,10 +39,16 @@ from apcert.assessments.evidence import (
     evidence_open,
     evidence_root,
     evidence_visible,
+    kinds,
 )
 from apcert.assessments.evidence import services as evidence_services
 from apcert.assessments.evidence import storage as evidence_storage
-from apcert.assessments.evidence.kinds import NAME_MAX_CHARS, EvidenceRefused, clean_name
+from apcert.assessments.evidence.kinds import (
+    NAME_MAX_CHARS,
+    EvidenceRefused,
+    archive_max_bytes,
+    clean_name,
+)
 from apcert.assessments.models import CorrectiveAction, EvidenceFile
 from apcert.assessments.views_evidence import evidence_download
 from apcert.audit.models import AuditEvent
@@ -825,3 +832,87 @@ def test_the_sweep_removes_only_old_leftovers_never_named_evidence(
     assert kept_path.read_bytes() == PDF and receiving.exists()
     with pytest.raises(CommandError, match="at least 1"):
         call_command("evidence-sweep", "--hours", "0")
+
+
+# --- archives that expand past any document (zip bombs) ------------------------------------
+
+
+def _bomb(expanded: int, *, parts: dict[str, str] | None = None) -> bytes:
+    """A Word package with a part of ``expanded`` zero bytes, deflated to a few KB."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as package:
+        for part, text in (parts or {"[Content_Types].xml": "<Types/>"}).items():
+            package.writestr(part, text)
+        package.writestr("word/document.xml", "<w:document/>")
+        with package.open("word/media/image1.bin", "w") as part_file:
+            block = bytes(1024 * 1024)
+            for start in range(0, expanded, len(block)):
+                part_file.write(block[: expanded - start])
+    return buffer.getvalue()
+
+
+def _declare(package: bytes, name: str, size: int) -> bytes:
+    """``package`` with the expanded size its table of contents and local header declare for
+    the part ``name`` set to ``size`` (its data unchanged): a package that lies."""
+    data = bytearray(package)
+    info = zipfile.ZipFile(io.BytesIO(package)).getinfo(name)
+    struct.pack_into("<I", data, info.header_offset + 22, size)
+    central = data.find(b"PK\x01\x02")
+    while central != -1:
+        name_length = struct.unpack_from("<H", data, central + 28)[0]
+        if bytes(data[central + 46 : central + 46 + name_length]) == name.encode():
+            struct.pack_into("<I", data, central + 24, size)
+        central = data.find(b"PK\x01\x02", central + 4)
+    return bytes(data)
+
+
+@pytest.fixture
+def small_limit(settings: Any) -> int:
+    """Uploads of at most 64 KiB: Office packages may expand to 20 times that (1.25 MiB)."""
+    settings.EVIDENCE_MAX_BYTES = 64 * 1024
+    assert archive_max_bytes() == 20 * 64 * 1024
+    return archive_max_bytes()
+
+
+def test_a_package_that_expands_within_the_bound_is_taken(
+    world: World, answered: CorrectiveAction, evidence_dir: Path, small_limit: int
+) -> None:
+    content = _bomb(small_limit - 4096)
+    assert len(content) < 64 * 1024
+    assert attach(world, answered, "procedure.docx", content).size == len(content)
+
+
+def test_a_zip_bomb_is_refused_whatever_its_table_of_contents_says(
+    world: World, answered: CorrectiveAction, evidence_dir: Path, small_limit: int
+) -> None:
+    # given a package of a few KB that expands to more than the bound, as it declares ...
+    bomb = _bomb(small_limit + 1)
+    assert len(bomb) < 64 * 1024
+    # ... and the same package declaring a few bytes for that part
+    liar = _declare(bomb, "word/media/image1.bin", 10)
+    assert zipfile.ZipFile(io.BytesIO(liar)).getinfo("word/media/image1.bin").file_size == 10
+    for content in (bomb, liar):
+        # when it is attached, then it is refused with its reason, and nothing is written
+        error = assert_refused(
+            lambda content=content: attach(world, answered, "procedure.docx", content),
+            "evidence.archive_too_large",
+            evidence_dir,
+        )
+        assert error.field == "file"
+        assert error.message.startswith(
+            "The file is an archive that expands to more than 1.25 MB, more than any Word "
+            "document holds"
+        )
+
+
+def test_a_package_of_too_many_parts_is_refused(
+    world: World, answered: CorrectiveAction, evidence_dir: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(kinds, "ARCHIVE_MAX_MEMBERS", 50)
+    many = {"[Content_Types].xml": "<Types/>"} | {f"word/p{n}.xml": "" for n in range(50)}
+    error = assert_refused(
+        lambda: attach(world, answered, "procedure.docx", _bomb(0, parts=many)),
+        "evidence.archive_too_large",
+        evidence_dir,
+    )
+    assert "holds 53 parts (at most 50)" in error.message

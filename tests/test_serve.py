@@ -57,6 +57,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         env=_env(tmp_path),
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # a process group of its own, killed whole if need be
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -78,7 +79,8 @@ def server(tmp_path: Path) -> Iterator[str]:
             # A graceful stop; on a loaded machine it can take a while, then it is killed.
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            # the server's whole group: none of its workers is left behind
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
         log.close()
 
@@ -141,6 +143,11 @@ def _running(processes: dict[int, int]) -> list[int]:
         if stat is not None and stat[1] != "Z" and stat[2] == started:
             alive.append(pid)
     return alive
+
+
+def _parent(pid: int) -> int | None:
+    stat = _stat(pid)
+    return stat[0] if stat else None
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -229,7 +236,7 @@ def test_serve_with_worker_stops_both_and_leaves_no_process(
     try:
         commands = [_cmdline(pid) for pid in below]
         assert sum(1 for c in commands if c[-3:] == ["-m", "apcert", "worker"]) == 1
-        assert sum(1 for c in commands if c[-1] == "apcert.wsgi:application") >= 1
+        assert sum(1 for c in commands if c[-1] == "apcert.served:application") >= 1
         with urllib.request.urlopen(base + "/", timeout=5) as resp:  # noqa: S310
             assert resp.status == 200
         # when it is stopped
@@ -237,6 +244,91 @@ def test_serve_with_worker_stops_both_and_leaves_no_process(
         assert proc.wait(timeout=40) == exit_code
         # then neither the server (with its own workers) nor the worker is left
         assert _wait_gone(below) == []
+    finally:
+        _end(proc, below)
+
+
+def _serve_alone(migrated: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
+    shutil.copytree(migrated, tmp / "var")
+    port = _free_port()
+    log = (tmp / "serve.log").open("wb")
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "apcert", "serve", "--port", str(port)],
+        cwd=tmp,
+        env=_env(tmp),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/admin/login/", timeout=2):  # noqa: S310
+                return proc, base
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = (tmp / "serve.log").read_text(errors="replace")
+            pytest.fail(f"server did not start: {out}")
+        time.sleep(0.3)
+
+
+@needs_proc
+@pytest.mark.parametrize(
+    "stop",
+    [
+        lambda proc: proc.send_signal(signal.SIGTERM),
+        lambda proc: os.killpg(proc.pid, signal.SIGINT),
+        # killed outright: granian's workers die with it (parent-death signal)
+        lambda proc: proc.kill(),
+    ],
+    ids=["sigterm", "ctrl-c", "sigkill"],
+)
+def test_serve_leaves_no_worker_process_however_it_is_stopped(
+    migrated: Path, tmp_path: Path, stop: Any
+) -> None:
+    # given the server alone: granian in the command's place, with its worker process
+    proc, base = _serve_alone(migrated, tmp_path)
+    below = _descendants(proc.pid)
+    try:
+        assert _cmdline(proc.pid)[-1] == "apcert.served:application"
+        assert len(below) >= 1  # granian's worker
+        with urllib.request.urlopen(base + "/", timeout=5) as resp:  # noqa: S310
+            assert resp.status == 200
+        # when it is stopped
+        stop(proc)
+        proc.wait(timeout=40)
+        # then no worker of it is left
+        assert _wait_gone(below) == []
+    finally:
+        _end(proc, below)
+
+
+@needs_proc
+def test_serve_with_worker_leaves_nothing_when_the_server_is_killed_outright(
+    migrated: Path, tmp_path: Path
+) -> None:
+    # given the server and the worker running under one serve command
+    proc, _base = _serve_with_worker(migrated, tmp_path)
+    below = _descendants(proc.pid)
+    try:
+        (server,) = [
+            pid
+            for pid in below
+            if _cmdline(pid)[-1] == "apcert.served:application" and _parent(pid) == proc.pid
+        ]
+        granian_workers = _descendants(server)
+        assert granian_workers
+        # when granian's main process is killed outright
+        os.kill(server, signal.SIGKILL)
+        # then its workers die with it, the worker is stopped, and the command fails
+        assert proc.wait(timeout=40) == 128 + signal.SIGKILL
+        assert _wait_gone(below) == []
+        out = (tmp_path / "serve.log").read_text()
+        assert "the server stopped (exit code -9); stopping the rest" in out
     finally:
         _end(proc, below)
 

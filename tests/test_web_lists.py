@@ -314,6 +314,15 @@ def test_a_malicious_organization_name_is_neutralised_in_csv_and_text_in_xlsx(
     assert sheet is not None
     cell = sheet["A2"]
     assert cell.value == MALICIOUS and cell.data_type == "s"  # text, not a formula
+    assert cell.quotePrefix  # and kept text when someone edits it
+
+    response = client.get("/office/org/", {"export": "xlsx", "sort": "name"})
+    sheet = load_workbook(io.BytesIO(body(response))).active
+    assert sheet is not None
+    cells = {row[0].value: row[0] for row in sheet.iter_rows(min_row=2)}
+    for name in (MALICIOUS, "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1:A2)", "=1+1"):
+        assert cells[name].data_type == "s" and cells[name].quotePrefix, name
+    assert not cells[world.org.legal_name].quotePrefix
 
 
 def test_an_export_past_the_cap_says_so(

@@ -400,23 +400,42 @@ def test_scope_line_refusals_show_next_to_their_field(client: Client, world: Wor
     assert (ScopeLine.objects.count(), audit_count()) == before
 
 
-def test_a_site_of_another_organization_is_refused_next_to_the_field(
+def test_a_site_of_another_organization_reads_as_one_that_does_not_exist(
     client: Client, world: World, other: World
 ) -> None:
+    # given a draft application, a site of another organization and an id no site has
     app = world.draft_application(category="")
+    line = ScopeLine.objects.get(application=world.draft_application(category="EPL"))
     client.force_login(world.org_user)
-    response = client.post(
+    missing = Site.objects.order_by("-pk").values_list("pk", flat=True)[0] + 1000
+
+    def post(url: str, site: int) -> HttpResponse:
+        return client.post(
+            url,
+            {
+                "category": ProcessCategory.objects.get(code="EPL").pk,
+                "site": site,
+                "wording": "Plating",
+                "standards": [Standard.objects.get(designation="ISO 9001", edition="2015").pk],
+            },
+        )
+
+    for url in (
         org_url(world, f"applications/{app.pk}/scope-lines"),
-        {
-            "category": ProcessCategory.objects.get(code="EPL").pk,
-            "site": other.site.pk,
-            "wording": "Plating",
-            "standards": [Standard.objects.get(designation="ISO 9001", edition="2015").pk],
-        },
-    )
-    assert response.status_code == 400
-    assert "That site belongs to another organization." in field_error(response, "site")
+        org_url(world, f"applications/{line.application_id}/scope-lines/{line.pk}/edit"),
+    ):
+        # when each is forced into the scope line form
+        theirs, nobodys = post(url, other.site.pk), post(url, missing)
+        # then both get the same error, word for word, which names nothing
+        assert theirs.status_code == nobodys.status_code == 400
+        assert "Choose a site of your organization." in field_error(theirs, "site")
+        assert field_error(nobodys, "site") == field_error(theirs, "site")
+        page = text(theirs)
+        assert other.org.legal_name not in page
+        assert page == text(nobodys)
     assert not ScopeLine.objects.filter(application=app).exists()
+    line.refresh_from_db()
+    assert line.site_id == world.site.pk
 
 
 def test_application_refusals_show_next_to_their_field(client: Client, world: World) -> None:
@@ -673,6 +692,25 @@ def test_answer_and_evidence_refusals_show_next_to_their_field(
     response = client.post(f"{url}evidence", {"file": fake})
     assert response.status_code == 400
     assert "The file is named as PDF but" in field_error(response, "file")
+    assert (EvidenceFile.objects.count(), audit_count()) == before
+
+
+def test_a_zip_bomb_named_as_a_document_is_a_form_error(
+    client: Client, world: World, assessed: Assessment, evidence_dir: Path, settings: Any
+) -> None:
+    from tests.test_evidence_files import _bomb
+
+    settings.EVIDENCE_MAX_BYTES = 64 * 1024  # packages may expand to 1.25 MB
+    finding = _major(assessed)
+    world.answer(finding)
+    client.force_login(world.org_user)
+    before = (EvidenceFile.objects.count(), audit_count())
+    bomb = SimpleUploadedFile("procedure.docx", _bomb(2 * 1024 * 1024))
+    response = client.post(org_url(world, f"findings/{finding.pk}/evidence"), {"file": bomb})
+    assert response.status_code == 400
+    assert "The file is an archive that expands to more than 1.25 MB" in field_error(
+        response, "file"
+    )
     assert (EvidenceFile.objects.count(), audit_count()) == before
 
 

@@ -115,8 +115,9 @@ def test_a_scope_line_change_refused_shows_the_reason_next_to_the_field(
     before = audit_count()
     data = {**_line_data(world, "Tin plating elsewhere"), "site": other.site.pk}
     response = client.post(_app_url(world, app, f"scope-lines/{line.pk}/edit"), data)
-    assert response.status_code == 409
-    assert "That site belongs to another organization." in field_error(response, "site")
+    # (a site of another organization reads as one that does not exist)
+    assert response.status_code == 400
+    assert "Choose a site of your organization." in field_error(response, "site")
     line.refresh_from_db()
     assert line.site_id == world.site.pk
     assert audit_count() == before

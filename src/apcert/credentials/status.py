@@ -23,7 +23,6 @@ revoked.
 from __future__ import annotations
 
 import http.client
-import json
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from apcert.core import bounded_json
 from apcert.credentials.trust import TrustStore
 from apcert.credentials.verification import Check, issuer_id_of, verify_credential
 from apcert.statuslists import bitstring
@@ -164,8 +164,10 @@ def fetch_json(url: str, *, timeout: float = FETCH_TIMEOUT_SECONDS) -> object:
     if len(data) > MAX_LIST_BYTES:
         raise StatusUnavailable(f"{url} sent more than {MAX_LIST_BYTES} bytes")
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return bounded_json.loads(data)
+    except bounded_json.TooDeep as error:
+        raise StatusUnavailable(f"{url} did not send a status list: {error}") from None
+    except ValueError:
         raise StatusUnavailable(f"{url} did not send JSON") from None
 
 

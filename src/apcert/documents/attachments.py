@@ -12,10 +12,13 @@ import json
 import re
 from typing import Any
 
+from apcert.core import bounded_json
 from apcert.documents.errors import (
+    ATTACHMENT_TOO_LARGE,
     CREDENTIAL_UNREADABLE,
     DAMAGED_PDF,
     NOT_A_PDF,
+    TOO_DEEP,
     DocumentError,
 )
 
@@ -27,6 +30,9 @@ CREDENTIAL_SUFFIX = ".vc.json"
 _HEADER_WINDOW = 1024
 #: The end-of-file marker must be in the last 1024 bytes (a truncated file lacks it).
 _TRAILER_WINDOW = 1024
+#: The largest embedded credential read back, inflated (a credential is a few KB; a
+#: compressed attachment could otherwise inflate to tens of MB of JSON).
+MAX_CREDENTIAL_BYTES = 1024 * 1024
 
 
 def file_stem(number: str, issue_number: int) -> str:
@@ -53,7 +59,9 @@ def extract_credential(pdf: bytes) -> dict[str, Any] | None:
     Raises :class:`DocumentError` with code ``document.not_a_pdf`` for bytes that are no
     PDF, ``document.damaged_pdf`` for a truncated or damaged PDF, and
     ``document.credential_unreadable`` when the attachment is there but is not a JSON
-    object (a damaged attachment reads as such: pypdf hands on what it cannot inflate)."""
+    object (a damaged attachment reads as such: pypdf hands on what it cannot inflate),
+    ``document.attachment_too_large`` when it inflates past :data:`MAX_CREDENTIAL_BYTES` and
+    ``document.too_deep`` when it nests deeper than any credential."""
     from pypdf import PdfReader
 
     if not isinstance(pdf, bytes | bytearray) or b"%PDF-" not in pdf[:_HEADER_WINDOW]:
@@ -76,9 +84,21 @@ def extract_credential(pdf: bytes) -> dict[str, Any] | None:
     if not names:
         return None
     contents = attachments[names[0]]
+    if contents and len(contents[0]) > MAX_CREDENTIAL_BYTES:
+        raise DocumentError(
+            f"The attachment {names[0]!r} is not a credential: it is larger than "
+            f"{MAX_CREDENTIAL_BYTES // (1024 * 1024)} MB, and a credential is a few KB.",
+            code=ATTACHMENT_TOO_LARGE,
+        )
     try:
-        value = json.loads(contents[0].decode("utf-8")) if contents else None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        value = bounded_json.loads(contents[0]) if contents else None
+    except bounded_json.TooDeep as error:
+        raise DocumentError(
+            f"The attachment {names[0]!r} is not a credential: it is nested more than "
+            f"{error.limit} levels deep, and a credential is nested a few levels.",
+            code=TOO_DEEP,
+        ) from None
+    except ValueError as error:  # not UTF-8, not JSON, or a number past any limit
         raise DocumentError(
             f"The attachment {names[0]!r} cannot be read as a credential: it is damaged, "
             "or it is not JSON.",

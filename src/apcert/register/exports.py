@@ -12,7 +12,8 @@ certificate the index does not hold (yet) has its document built from the certif
 the same selectors as the API. Each CSV row flattens that same document; the index keeps
 each certificate's row too, made from the same document in the same transaction, and the
 CSV export writes those rows as JSON Lines writes the documents, under the same rule for the
-status of the day. A test holds the export and the API equal for every certificate.
+status of the day. A test holds the export and the API equal for every certificate. A CSV
+cell that begins like a spreadsheet formula is written with a leading single quote.
 
 The register is read in chunks of CHUNK certificates by keyset pagination on the primary key
 (``id > last ORDER BY id LIMIT CHUNK``), one query a chunk (the certificates joined to their
@@ -40,6 +41,7 @@ from django.utils import timezone
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.models import CertificateIssue, CertificateStatusChange
 from apcert.certificates.timeline import StatusFacts, status_on
+from apcert.core.spreadsheet import neutralised
 from apcert.register import selectors
 from apcert.register.documents import document_of, document_on_day
 from apcert.schemes.models import Scheme, SchemeRules
@@ -341,10 +343,15 @@ _NO_LINK = {"number": "", "url": ""}
 def _csv_text(rows: list[list[str]]) -> str:
     """CSV text of rows of cells: the one place where the text of every cell is written,
     for the header, the rows the index keeps (:func:`csv_line`) and the rows made at
-    export time. A change here changes the rows the index keeps: ``apcert reindex``
-    writes them again, and ``apcert reindex --check`` names those that differ."""
+    export time. A cell that a spreadsheet would run as a formula (a holder or a site
+    named ``=HYPERLINK(...)``) gets a leading single quote; no column of the register is a
+    number that may be negative, so every cell is treated alike. A change here changes
+    the rows the index keeps: a migration writes them again (as ``apcert reindex``
+    does), and ``apcert reindex --check`` names those that differ."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\r\n").writerows(
+        [[neutralised(cell) for cell in row] for row in rows]
+    )
     return buffer.getvalue()
 
 

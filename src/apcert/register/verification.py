@@ -12,7 +12,6 @@ reason category, never a free-text reason.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ from urllib.parse import unquote
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import certificate_status_on
+from apcert.core import bounded_json
 from apcert.credentials import identifiers
 from apcert.credentials import selectors as credential_selectors
 from apcert.credentials.status import (
@@ -32,7 +32,12 @@ from apcert.credentials.status import (
 )
 from apcert.credentials.verification import VerificationResult, issuer_id_of, verify_credential
 from apcert.documents import DocumentError, extract_credential
-from apcert.documents.errors import NO_CREDENTIAL, NOT_A_CREDENTIAL
+from apcert.documents.errors import (
+    ATTACHMENT_TOO_LARGE,
+    NO_CREDENTIAL,
+    NOT_A_CREDENTIAL,
+    TOO_DEEP,
+)
 from apcert.register import search as register_search
 from apcert.register import selectors
 from apcert.register.status_words import StatusWords, status_words
@@ -43,6 +48,9 @@ from apcert.statuslists.models import StatusList
 
 #: The largest file or pasted credential the page reads (a certificate PDF is ~100 KB).
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+#: The answers that refuse what was sent as beyond what the page reads (a 400, not a
+#: verdict on a credential).
+REFUSED_CODES = frozenset({TOO_DEEP, ATTACHMENT_TOO_LARGE})
 RECEIPT_SUBJECT_TYPE = "IECQCertificateStatusOnDate"
 
 
@@ -192,8 +200,15 @@ def read_credential(data: bytes) -> object:
             )
         return credential
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        return bounded_json.loads(data)
+    except bounded_json.TooDeep as error:
+        raise DocumentError(
+            f"This is not a credential: its JSON is nested more than {error.limit} levels "
+            "deep, and a credential is nested a few levels. Check that this is the "
+            "certificate's PDF or its credential's JSON.",
+            code=TOO_DEEP,
+        ) from None
+    except ValueError:  # not UTF-8, not JSON, or a number past any limit
         raise DocumentError(
             "This is neither a certificate PDF nor a credential's JSON.",
             code=NOT_A_CREDENTIAL,

@@ -118,7 +118,9 @@ def _verify_document(request: HttpRequest, today: dt.date) -> HttpResponse:
             status=400,
         )
     answer = verification.credential_answer(data, today=today)
-    return _page(request, {"credential_answer": answer})
+    # A document nested deeper, or embedding more, than any credential is refused as sent.
+    status = 400 if answer.code in verification.REFUSED_CODES else 200
+    return _page(request, {"credential_answer": answer}, status=status)
 
 
 @require_safe

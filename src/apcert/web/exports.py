@@ -12,7 +12,9 @@ CSV is streamed as it is read. A spreadsheet would run a cell that begins with `
 ``-`` or ``@`` (or a tab or carriage return before one) as a formula, so such a cell is
 written with a leading single quote: a holder named ``=HYPERLINK(...)`` reads as that text.
 XLSX is written with openpyxl's write-only workbook into a temporary file, row by row; a
-text cell there is always a string, never a formula, and keeps its text as it is.
+text cell there is always a string, never a formula, and keeps its text as it is; one that
+begins like a formula also carries the cell's "quote prefix" mark, so that a spreadsheet
+keeps it text when someone edits it.
 """
 
 from __future__ import annotations
@@ -32,12 +34,11 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
+from apcert.core.spreadsheet import neutralised, reads_as_formula
 from apcert.web.lists import EXPORT_CAP, Column, ListPage
 
 #: Rows read per query.
 CHUNK = 500
-#: What a spreadsheet takes for the start of a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 Prepare = Callable[[list[Any]], object]
@@ -48,11 +49,6 @@ def capped_note(cap: int) -> str:
         f"Only the first {cap:,} rows are here: narrow the search or the filters to export "
         "the rest."
     )
-
-
-def neutralised(text: str) -> str:
-    """``text`` as a CSV cell that no spreadsheet runs as a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _chunks(
@@ -160,8 +156,11 @@ def _xlsx_cell(sheet: Any, value: Any) -> Any:
         return WriteOnlyCell(sheet, value=value)
     text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
     cell = WriteOnlyCell(sheet, value=text)
-    # openpyxl takes a text that begins with "=" for a formula; it is always text here.
+    # openpyxl takes a text that begins with "=" for a formula; it is always text here,
+    # and one that begins like a formula is marked so that editing it keeps it text.
     cell.data_type = "s"
+    if reads_as_formula(text):
+        cell.quotePrefix = True
     return cell
 
 

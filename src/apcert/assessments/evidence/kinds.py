@@ -9,7 +9,11 @@ refused: the name is what people open the download by, so it must not lie.
   (pure Python, no libmagic), which also names what a refused file looks like.
 - DOCX and XLSX are ZIP packages: the magic bytes must say ZIP (or the Office type), then the
   package's table of contents (read with the standard library, nothing is unpacked) must hold
-  the part that makes it a Word document or a workbook, and no macro project.
+  the part that makes it a Word document or a workbook, and no macro project. A package
+  expands when it is opened: one with more than :data:`ARCHIVE_MAX_MEMBERS` parts, or whose
+  parts expand (as declared in its table of contents, or as they actually inflate, counted
+  without keeping them) past :func:`archive_max_bytes`, is refused (a "zip bomb" would fill
+  the memory or the disk of whoever opens it).
 - Plain text and CSV have no magic bytes: the whole content must be UTF-8 (a byte order mark
   is allowed, as spreadsheet programs write one) without NUL or other control characters
   than tab, line feed, carriage return and form feed.
@@ -19,23 +23,45 @@ from __future__ import annotations
 
 import codecs
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import filetype
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from apcert.assessments.errors import EVIDENCE_BAD_NAME, EVIDENCE_TYPE_REFUSED
+from apcert.assessments.errors import (
+    EVIDENCE_ARCHIVE_TOO_LARGE,
+    EVIDENCE_BAD_NAME,
+    EVIDENCE_TYPE_REFUSED,
+)
 from apcert.core.errors import ValidationFailed
 
 #: How many leading bytes the magic-byte check looks at (as much as ``filetype`` reads).
 HEAD_BYTES = 8192
 #: The longest file name kept (in characters, after Unicode normalisation).
 NAME_MAX_CHARS = 200
+#: The most parts an Office package may hold (a document has tens, a large workbook hundreds).
+ARCHIVE_MAX_MEMBERS = 10_000
+#: The most an Office package may expand to, whatever the upload limit.
+ARCHIVE_MAX_EXPANDED_BYTES = 100 * 1024 * 1024
+#: How many times the upload limit an Office package may expand to, below that.
+ARCHIVE_MAX_RATIO = 20
+#: The compressed bytes read at a time while counting what a part inflates to.
+_INFLATE_CHUNK = 64 * 1024
+#: A ZIP local file header: its signature, and the offsets of its name and extra lengths.
+_LOCAL_HEADER = b"PK\x03\x04"
+_LOCAL_HEADER_SIZE = 30
+
+
+def archive_max_bytes() -> int:
+    """The most an Office package may expand to: 20 times the upload limit, at most 100 MiB."""
+    return min(ARCHIVE_MAX_RATIO * int(settings.EVIDENCE_MAX_BYTES), ARCHIVE_MAX_EXPANDED_BYTES)
 
 
 class EvidenceRefused(ValidationFailed):
@@ -223,13 +249,71 @@ class ContentCheck:
             self._ooxml(stored)
 
     def _ooxml(self, stored: Path) -> None:
-        # Only the ZIP's table of contents is read: nothing is unpacked.
+        # The ZIP's table of contents is read, and each part inflated only to count its
+        # bytes: nothing is unpacked nor kept.
         try:
             with zipfile.ZipFile(stored) as package:
-                parts = set(package.namelist())
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+                infos = package.infolist()
+            self._expansion(stored, infos)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, struct.error):
             raise self._refuse("its content is not a readable Office package.") from None
+        parts = {info.filename for info in infos}
         if "[Content_Types].xml" not in parts or self.kind.ooxml_part not in parts:
             raise self._refuse(f"its content is not a {self.kind.label}.")
         if any(p.lower().endswith("vbaproject.bin") for p in parts):
             raise self._refuse("it holds macros; save it without them.")
+
+    def _too_large(self, detail: str) -> EvidenceRefused:
+        return EvidenceRefused(
+            f"The file is an archive that {detail}, more than any {self.kind.label} holds; "
+            "it may be built to fill the memory or the disk of whoever opens it. "
+            "Save the document again, or split it.",
+            code=EVIDENCE_ARCHIVE_TOO_LARGE,
+            field="file",
+            params={"kind": self.kind.code},
+        )
+
+    def _expansion(self, stored: Path, infos: list[zipfile.ZipInfo]) -> None:
+        """Refuse a package with too many parts, or whose parts expand past the limit, as
+        its table of contents declares or as their data actually inflates."""
+        limit = archive_max_bytes()
+        size = f"{limit / (1024 * 1024):g} MB"
+        if len(infos) > ARCHIVE_MAX_MEMBERS:
+            raise self._too_large(f"holds {len(infos):,} parts (at most {ARCHIVE_MAX_MEMBERS:,})")
+        if sum(info.file_size for info in infos) > limit:
+            raise self._too_large(f"expands to more than {size}")
+        expanded = 0
+        with stored.open("rb") as file:
+            for info in infos:
+                expanded += _inflated_size(file, info, limit - expanded + 1)
+                if expanded > limit:
+                    raise self._too_large(f"expands to more than {size}")
+
+
+def _inflated_size(file: BinaryIO, info: zipfile.ZipInfo, budget: int) -> int:
+    """What one part's data inflates to, counted up to ``budget`` bytes (then stops): the
+    stored bytes the table of contents points to, not the size it declares. ValueError for
+    a part that is not where it is said to be, or not stored nor deflated (what Office
+    packages use)."""
+    file.seek(info.header_offset)
+    header = file.read(_LOCAL_HEADER_SIZE)
+    if len(header) < _LOCAL_HEADER_SIZE or header[:4] != _LOCAL_HEADER:
+        raise ValueError("no local header")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    file.seek(info.header_offset + _LOCAL_HEADER_SIZE + name_length + extra_length)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return info.compress_size
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise ValueError("neither stored nor deflated")
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    left, total = info.compress_size, 0
+    while left > 0 and total < budget and not inflater.eof:
+        chunk = file.read(min(_INFLATE_CHUNK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+        # At most what the budget still allows comes out at once; the rest waits as input.
+        while chunk and total < budget:
+            total += len(inflater.decompress(chunk, budget - total))
+            chunk = inflater.unconsumed_tail
+    return total

@@ -3,6 +3,10 @@
 With ``--with-worker`` the background worker (``apcert worker``: the daily sweep and the
 notifications) runs beside the server under this one command, which stays in front of both:
 a stop (Ctrl+C, SIGTERM, SIGHUP) stops both, and either one ending stops the other.
+
+No process outlives the command on Linux, however it ends: granian's own worker processes
+die with granian's main process (:mod:`apcert.served`), and with ``--with-worker`` the
+server and the worker die with this command (the parent-death signal).
 """
 
 from __future__ import annotations
@@ -23,12 +27,15 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from apcert.core.processes import PR_SET_PDEATHSIG, SERVER_PID_ENV
+
 #: The signals that mean "stop": each is passed on to both processes as SIGTERM.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 #: How long a process may take to stop gracefully before it is killed.
 STOP_SECONDS = 20.0
-#: Linux prctl option: the signal a process gets when its parent dies.
-PR_SET_PDEATHSIG = 1
+#: How long granian gives its workers to stop gracefully before it kills them (within
+#: STOP_SECONDS, so that granian itself stops in time).
+WORKERS_KILL_SECONDS = 10
 
 
 class Command(BaseCommand):
@@ -74,13 +81,20 @@ class Command(BaseCommand):
             "/" + settings.STATIC_URL.strip("/"),
             "--static-path-mount",
             str(settings.STATIC_ROOT),
-            "apcert.wsgi:application",
+            # A worker that does not stop within this after a stop is asked is killed.
+            "--workers-kill-timeout",
+            str(WORKERS_KILL_SECONDS),
+            # Each worker calls the factory, which first ties its life to granian's.
+            "--factory",
+            "apcert.served:application",
         ]
         self.stdout.write(
             f"apcert is served on http://{options['host']}:{options['port']}/ (Ctrl+C stops it)"
         )
         self.stdout.flush()
         if not options["with_worker"]:
+            # granian takes this process's place, and its pid: its workers die with it.
+            os.environ[SERVER_PID_ENV] = str(os.getpid())
             os.execv(granian, argv)  # noqa: S606 - replaces this process with the server
         worker = [sys.executable, "-m", "apcert", "worker"]
         log = options["worker_log"]
@@ -108,6 +122,8 @@ def _stop_with(parent: int) -> Callable[[], None] | None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # it died before the request took effect
             os.kill(os.getpid(), signal.SIGTERM)
+        # The server's own workers die with it in turn (apcert.served).
+        os.environ[SERVER_PID_ENV] = str(os.getpid())
 
     return child
 

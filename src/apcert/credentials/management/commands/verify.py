@@ -9,7 +9,6 @@ file, in the order given, then a summary."""
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import sys
@@ -23,6 +22,7 @@ from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from apcert.core import bounded_json
 from apcert.credentials import selectors
 from apcert.credentials.status import UNKNOWN_CODES, fetch_json, http_lookup, status_check
 from apcert.credentials.trust import TrustBundleError, TrustStore
@@ -44,6 +44,12 @@ CREDENTIAL_SUFFIXES = (".json", ".pdf")
 BATCH_CHUNK = 32
 
 
+#: The largest file read as a credential or certificate PDF (a certificate PDF is ~100 KB),
+#: and as a trust bundle (every CB's DID document).
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+
+
 class Unreadable(Exception):
     """The file (or trust bundle) cannot be read: exit 3."""
 
@@ -60,8 +66,12 @@ def read_credential(data: bytes) -> object:
             raise Unreadable("this PDF carries no signed credential")
         return credential
     try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+        return bounded_json.loads(data)
+    except bounded_json.TooDeep as exc:
+        raise Unreadable(f"not a credential: {exc}") from None
+    except UnicodeDecodeError:
+        raise Unreadable("not a JSON credential: it is not UTF-8 text") from None
+    except ValueError as exc:
         raise Unreadable(f"not a JSON credential: {exc}") from None
 
 
@@ -120,11 +130,19 @@ def verdict(code: int) -> str:
     }.get(code, "NOT VALID")
 
 
-def read_file(path: Path) -> bytes:
+def read_file(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of ``path``, at most ``limit`` of them: :class:`Unreadable` past that."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(limit + 1)
     except OSError as exc:
         raise Unreadable(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise Unreadable(
+            f"{path} is larger than {limit // (1024 * 1024)} MB: "
+            "no credential nor certificate PDF is that large"
+        )
+    return data
 
 
 def check(
@@ -371,7 +389,9 @@ class Command(BaseCommand):
         if bundle_path is None:
             return selectors.trust_store()
         try:
-            return TrustStore.from_bundle(json.loads(read_file(bundle_path).decode("utf-8")))
+            return TrustStore.from_bundle(
+                bounded_json.loads(read_file(bundle_path, MAX_BUNDLE_BYTES))
+            )
         except (UnicodeDecodeError, ValueError) as exc:  # TrustBundleError is a ValueError
             kind = "trust bundle" if isinstance(exc, TrustBundleError) else "JSON"
             raise Unreadable(f"{bundle_path} is not a usable {kind}: {exc}") from None

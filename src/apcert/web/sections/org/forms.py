@@ -102,13 +102,21 @@ def _depth(category: ProcessCategory, parents: dict[int, int | None]) -> int:
     return depth
 
 
+#: The answer for a site of another organization, and for one that does not exist: the same.
+NOT_A_SITE = "Choose a site of your organization."
+
+
 class ScopeLineForm(forms.Form):
     """One scope line: a process category at a site, its wording and declared standards."""
 
     category = forms.ModelChoiceField(
         label="Process category", queryset=ProcessCategory.objects.order_by("code")
     )
-    site = forms.ModelChoiceField(label="Site", queryset=Site.objects.none())
+    site = forms.ModelChoiceField(
+        label="Site",
+        queryset=Site.objects.none(),
+        error_messages={"invalid_choice": NOT_A_SITE, "required": NOT_A_SITE},
+    )
     wording = forms.CharField(
         label="Scope wording",
         help_text="As it should read on the certificate.",
@@ -123,10 +131,11 @@ class ScopeLineForm(forms.Form):
 
     def __init__(self, *args: Any, sites: QuerySet[Site], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # Any site parses (a site of another organization reaches the service's refusal).
+        # Only the organization's own sites parse: a site of another organization reads as
+        # one that does not exist, so that the answer tells nobody whether it exists.
         site_field = self.fields["site"]
         assert isinstance(site_field, forms.ModelChoiceField)
-        site_field.queryset = Site.objects.all()
+        site_field.queryset = sites
         site_field.widget.choices = [("", "Choose")] + [(s.pk, str(s)) for s in sites]
         nodes = list(ProcessCategory.objects.order_by("code"))
         parents = {c.pk: c.parent_id for c in nodes}
