@@ -563,11 +563,15 @@ AHEAD = {
 
 def _latest_dates(events_after: int) -> dict[tuple[str, str], dt.date]:
     """The latest day in every date and time column of the data (reference data aside,
-    which is loaded, not generated; audit events only from ``events_after`` on)."""
+    which is loaded, not generated; the load's own record, which the wall clock dates, not
+    the reference date; audit events only from ``events_after`` on)."""
     latest = {}
     for model in apps.get_models():
         label = model._meta.label
-        if not model.__module__.startswith("apcert.") or model._meta.app_label == "schemes":
+        if not model.__module__.startswith("apcert.") or model._meta.app_label in (
+            "schemes",
+            "demo",
+        ):
             continue
         rows = model._default_manager.all()
         if model is AuditEvent:
