@@ -10,6 +10,10 @@ RESULTS="var/test-results"
 mkdir -p "$RESULTS"
 rm -f "$RESULTS/postgres.ok" "$RESULTS/sqlite.ok"
 
+# Keep compiled modules (and pytest's rewritten test modules): with PYTHONDONTWRITEBYTECODE
+# set, each pass, and each apcert command a test starts, would compile them all again.
+unset PYTHONDONTWRITEBYTECODE
+
 step() { printf '\n==> %s\n' "$*"; }
 
 step "ruff"
