@@ -340,3 +340,54 @@ def test_postgresql_backup_restores_whole_and_an_older_one_is_a_rollback(
         connection.close()
         with connection.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
+
+
+# --- signing keys ----------------------------------------------------------------------------
+
+
+class _CopyOfBytes:
+    """An engine whose database is a few bytes: for what a backup adds around the database."""
+
+    kind = database_kind()
+    member_name = "database.sqlite3"
+
+    def dump(self, target: Path, progress: engines.Progress) -> tuple[int, str]:
+        target.write_bytes(b"a database")
+        return 0, GENESIS_HASH
+
+
+def test_keys_are_left_out_unless_asked_and_then_restored_without_overwriting(
+    settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setattr(services, "engine_for", lambda: _CopyOfBytes())
+    keys = Path(settings.KEY_DIR)
+    (keys / "CB1").mkdir(parents=True)
+    (keys / "CB1" / "k1.pem").write_bytes(b"private one")
+    (keys / "CB1" / "k2.pem").write_bytes(b"private two")
+
+    out, err = StringIO(), StringIO()
+    call_command("backup", str(tmp_path / "plain.apcert-backup"), "--quiet", stdout=out, stderr=err)
+    assert "are NOT in it" in out.getvalue()
+    with archive_open(tmp_path / "plain.apcert-backup") as (manifest, _):
+        assert manifest.key_members == ()
+
+    out, err = StringIO(), StringIO()
+    with_keys = tmp_path / "keys.apcert-backup"
+    call_command("backup", str(with_keys), "--include-keys", "--quiet", stdout=out, stderr=err)
+    assert "WARNING: the backup holds 2 private signing key file(s)" in err.getvalue()
+
+    settings.KEY_DIR = tmp_path / "new-keys"
+    (tmp_path / "new-keys" / "CB1").mkdir(parents=True)
+    (tmp_path / "new-keys" / "CB1" / "k2.pem").write_bytes(b"another key")
+    said: list[str] = []
+    with archive_open(with_keys) as (manifest, unpacked):
+        assert [m.name for m in manifest.key_members] == ["keys/CB1/k1.pem", "keys/CB1/k2.pem"]
+        assert services._keys_restore(manifest, unpacked, said.append) == 1
+    restored = tmp_path / "new-keys" / "CB1" / "k1.pem"
+    assert restored.read_bytes() == b"private one"
+    assert restored.stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "new-keys" / "CB1" / "k2.pem").read_bytes() == b"another key"
+    assert said == [f"kept {tmp_path / 'new-keys' / 'CB1' / 'k2.pem'}: it differs from the "
+                    "backup's copy, which was not written"]  # fmt: skip

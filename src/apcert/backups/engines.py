@@ -226,12 +226,16 @@ def _run_counting(
         stderr=subprocess.PIPE, text=True,
     ) as process:  # fmt: skip
         assert process.stderr is not None
-        for line in process.stderr:
-            if marker in line:
-                done += 1
-                progress(min(done, total), total)
-            elif "error" in line.lower() or "fatal" in line.lower():
-                said.append(line.strip())
+        try:
+            for line in process.stderr:
+                if marker in line:
+                    done += 1
+                    progress(min(done, total), total)
+                elif "error" in line.lower() or "fatal" in line.lower():
+                    said.append(line.strip())
+        except BaseException:
+            process.kill()  # stopped (Ctrl-C, SIGTERM): the program stops with us
+            raise
         code = process.wait()
     if code != 0:
         name = Path(command[0]).name

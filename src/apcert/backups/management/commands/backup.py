@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +21,22 @@ from apcert.backups.progress import copy_progress
 from apcert.backups.services import backup_take
 
 
-def _stop_on_sigterm() -> None:
-    # A backup stopped by SIGTERM removes its partial file as Ctrl-C does; one killed
-    # outright leaves it under a temporary name, never under the final one.
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """A SIGTERM stops the backup as Ctrl-C does, so that it removes its partial file; one
+    killed outright leaves it under a temporary name, never under the final one."""
+
     def stop(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Command(BaseCommand):
@@ -52,11 +64,10 @@ class Command(BaseCommand):
         kind = database_kind()
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         destination = Path(options["file"] or f"apcert-{kind}-{stamp}.apcert-backup").resolve()
-        _stop_on_sigterm()
         out = None if options["quiet"] else sys.stderr
         unit = "table" if kind == "postgresql" else "page"
         try:
-            with copy_progress(out, desc="backup", unit=unit) as progress:
+            with _sigterm_stops(), copy_progress(out, desc="backup", unit=unit) as progress:
                 result = backup_take(
                     destination=destination,
                     include_keys=options["include_keys"],
