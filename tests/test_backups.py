@@ -25,7 +25,12 @@ from django.test import Client
 
 from apcert.audit.chain import GENESIS_HASH
 from apcert.audit.models import AuditChainHead, AuditEvent
-from apcert.audit.published import PublishedHead, head_file_read, head_file_write
+from apcert.audit.published import (
+    PublishedHead,
+    audit_head_publish,
+    head_file_read,
+    head_file_write,
+)
 from apcert.audit.services import audit_record
 from apcert.backups import engines, services
 from apcert.backups.archive import Manifest, archive_open, archive_write, file_digest
@@ -148,6 +153,23 @@ def test_the_head_file_moves_forward_only(_head_file: Path) -> None:
 
 
 @pytest.mark.django_db
+def test_the_worker_s_publication_follows_the_chain_and_never_rolls_it_back(
+    _head_file: Path,
+) -> None:
+    with transaction.atomic():
+        first = audit_record(actor=None, action="test.write", object_type="t", object_id=1)
+    head, written = audit_head_publish()
+    assert written and (head.seq, head.hash) == (first.seq, first.hash)
+    assert head_file_read() == head
+    # a head published elsewhere beyond this chain (the database was rolled back since)
+    head_file_write(PublishedHead(seq=first.seq + 3, hash=HASH_A))
+    with transaction.atomic():
+        audit_record(actor=None, action="test.write", object_type="t", object_id=2)
+    assert audit_head_publish()[1] is False
+    assert head_file_read() == PublishedHead(seq=first.seq + 3, hash=HASH_A)
+
+
+@pytest.mark.django_db
 def test_the_register_publishes_the_chain_head(client: Client) -> None:
     with transaction.atomic():
         event = audit_record(actor=None, action="test.write", object_type="t", object_id=1)
@@ -155,6 +177,7 @@ def test_the_register_publishes_the_chain_head(client: Client) -> None:
     assert response.status_code == 200
     assert "max-age=10" in response["Cache-Control"]
     assert "public" in response["Cache-Control"]
+    assert not response.cookies
     body = response.json()
     assert (body["seq"], body["hash"]) == (event.seq, event.hash)
     assert body["at"]
