@@ -54,7 +54,8 @@ FETCH_TIMEOUT = 15
 class BackupResult:
     path: Path
     manifest: Manifest
-    head_file_written: bool
+    #: Why the chain head was not kept in the head file (None: it was).
+    head_file_problem: str | None
 
 
 def backup_take(*, destination: Path, include_keys: bool, progress: Progress) -> BackupResult:
@@ -85,8 +86,16 @@ def backup_take(*, destination: Path, include_keys: bool, progress: Progress) ->
             members=members,
         )
         archive_write(destination, manifest=manifest, files=files)
-    written = head_file_write(PublishedHead(seq=seq, hash=digest, at=taken_at))
-    return BackupResult(path=destination, manifest=manifest, head_file_written=written)
+    problem = None
+    try:
+        if not head_file_write(PublishedHead(seq=seq, hash=digest, at=taken_at)):
+            problem = (
+                f"{head_file_path()} holds a head beyond or beside this database's "
+                f"(#{seq}): has the database been rolled back? The file was left as it is."
+            )
+    except (OSError, HeadFormatError) as error:
+        problem = f"the audit chain head could not be kept in {head_file_path()}: {error}"
+    return BackupResult(path=destination, manifest=manifest, head_file_problem=problem)
 
 
 def _key_files() -> dict[str, Path]:
@@ -204,7 +213,7 @@ def backup_restore(
         if not database_is_empty():
             if not force:
                 raise BackupRefused(
-                    "the database is not empty (it holds audit events): pass --force to "
+                    "the database is not empty (it holds records): pass --force to "
                     "write the backup over it"
                 )
             live = database_chain_facts(())
@@ -249,7 +258,10 @@ def backup_restore(
             )
 
     head = PublishedHead(seq=facts.end_seq, hash=facts.end_hash, at=format_time(timezone.now()))
-    head_file_write(head, force=bool(rollbacks))
+    try:
+        head_file_write(head, force=bool(rollbacks))
+    except OSError as error:
+        say(f"WARNING: the restored head could not be kept in {head_file_path()}: {error}")
     return RestoreResult(
         manifest=manifest, rollbacks=rollbacks, checks=restore_checks(), keys_restored=keys
     )

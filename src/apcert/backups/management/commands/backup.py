@@ -96,11 +96,7 @@ class Command(BaseCommand):
                 f"backup: the signing keys ({settings.KEY_DIR}) are NOT in it: back them up "
                 "apart (or pass --include-keys)"
             )
-        if result.head_file_written:
+        if result.head_file_problem is None:
             self.stdout.write(f"backup: audit chain head kept in {head_file_path()}")
         else:
-            self.stderr.write(
-                f"WARNING: {head_file_path()} holds a head beyond or beside this database's "
-                f"(#{manifest.head_seq}): has the database been rolled back? The file was "
-                "left as it is."
-            )
+            self.stderr.write(f"WARNING: {result.head_file_problem}")
