@@ -414,3 +414,19 @@ def test_keys_are_left_out_unless_asked_and_then_restored_without_overwriting(
     assert (tmp_path / "new-keys" / "CB1" / "k2.pem").read_bytes() == b"another key"
     assert said == [f"kept {tmp_path / 'new-keys' / 'CB1' / 'k2.pem'}: it differs from the "
                     "backup's copy, which was not written"]  # fmt: skip
+
+
+def test_a_missing_postgresql_client_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(engines, "PG_SEARCH", str(tmp_path / "postgresql" / "*" / "bin"))
+    with pytest.raises(BackupRefused, match="pg_dump was not found on PATH nor under"):
+        engines.pg_binary("pg_dump")
+    # found under a versioned directory, the newest first
+    for version in ("9", "15"):
+        program = tmp_path / "postgresql" / version / "bin" / "pg_dump"
+        program.parent.mkdir(parents=True)
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+    assert engines.pg_binary("pg_dump") == str(tmp_path / "postgresql" / "15" / "bin" / "pg_dump")
