@@ -33,7 +33,13 @@ from apcert.audit.published import (
 )
 from apcert.audit.services import audit_record
 from apcert.backups import engines, services
-from apcert.backups.archive import Manifest, archive_open, archive_write, file_digest
+from apcert.backups.archive import (
+    DATABASE_MEMBERS,
+    Manifest,
+    archive_open,
+    archive_write,
+    file_digest,
+)
 from apcert.backups.engines import ChainFacts, database_kind
 from apcert.backups.errors import BackupFileError, BackupRefused
 from apcert.backups.services import KnownHead, published_head_read
@@ -115,7 +121,7 @@ def test_a_backup_that_fails_midway_leaves_no_file(
 ) -> None:
     class Failing:
         kind = database_kind()
-        member_name = "database.sqlite3"
+        member_name = DATABASE_MEMBERS[kind]
 
         def dump(self, target: Path, progress: engines.Progress) -> tuple[int, str]:
             target.write_bytes(b"half a database")
@@ -372,7 +378,7 @@ class _CopyOfBytes:
     """An engine whose database is a few bytes: for what a backup adds around the database."""
 
     kind = database_kind()
-    member_name = "database.sqlite3"
+    member_name = DATABASE_MEMBERS[kind]
 
     def dump(self, target: Path, progress: engines.Progress) -> tuple[int, str]:
         target.write_bytes(b"a database")
