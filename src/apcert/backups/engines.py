@@ -1,8 +1,9 @@
 """Copying the database out and back in, for each kind of database apcert runs on.
 
-SQLite: the online backup API copies the pages while the app keeps writing; a page written
-during the copy makes it start again, so what it ends with is one consistent moment. The
-chain head is then read from the copy itself.
+SQLite: the online backup API copies the pages while the app keeps writing, all of them from
+the one snapshot that a read transaction held through the copy pins (the write-ahead log
+keeps what the app writes meanwhile apart), so the copy is one consistent moment. The chain
+head is then read from the copy itself.
 
 PostgreSQL: ``pg_dump`` in its custom format, run on a snapshot exported by a repeatable-read
 transaction that has read the chain head first: the head and the dump are the same moment.
@@ -100,14 +101,22 @@ class SqliteEngine:
     def dump(self, target: Path, progress: Progress) -> tuple[int, str]:
         if not self.path.is_file():
             raise BackupRefused(f"there is no database at {self.path} to back up")
-        source = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=20)
+        source = sqlite3.connect(
+            f"{self.path.as_uri()}?mode=ro", uri=True, timeout=20, isolation_level=None
+        )
         copy = sqlite3.connect(target)
         try:
+            # The read transaction pins one snapshot of the write-ahead log for the whole
+            # copy; without it each write by the app would start the copy again, and a busy
+            # app could keep a large backup from ever ending.
+            source.execute("BEGIN")
+            source.execute("SELECT count(*) FROM sqlite_master").fetchone()
             source.backup(
                 copy,
                 pages=SQLITE_PAGES_A_STEP,
                 progress=lambda _status, remaining, total: progress(total - remaining, total),
             )
+            source.execute("COMMIT")
             # The copy is one file on its own: no write-ahead log beside it.
             copy.execute("PRAGMA journal_mode=DELETE")
             row = _sqlite_head(copy)
