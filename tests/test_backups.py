@@ -42,7 +42,10 @@ from apcert.backups.archive import (
 )
 from apcert.backups.engines import ChainFacts, database_kind
 from apcert.backups.errors import BackupFileError, BackupRefused
+from apcert.backups.management.commands import restore as restore_command
 from apcert.backups.services import KnownHead, published_head_read
+from apcert.register.models import SearchEntry
+from tests.factories import World
 
 HASH_A = "a" * 64
 HASH_B = "b" * 64
@@ -436,3 +439,32 @@ def test_a_missing_postgresql_client_is_named(
         program.write_text("#!/bin/sh\n")
         program.chmod(0o755)
     assert engines.pg_binary("pg_dump") == str(tmp_path / "postgresql" / "15" / "bin" / "pg_dump")
+
+
+# --- the checks after a restore --------------------------------------------------------------
+
+
+def test_the_checks_after_a_restore_report_each_and_a_failure_exits_4(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a restored database whose search index lost a certificate
+    cert = world.granted()
+    SearchEntry.objects.filter(pk=cert.pk).delete()
+    # when checked, then each check is reported, and the index's as failed
+    checks = services.restore_checks()
+    assert [(c.name, c.ok) for c in checks] == [
+        ("audit verify", True),
+        ("reindex --check", False),
+        ("visits-check", True),
+    ]
+    assert "reindex: the search index is out of step" in checks[1].said
+    # and the restore command, having restored, exits 4 naming the failed check
+    manifest = Manifest("0.1.0", database_kind(), "t", 0, GENESIS_HASH, ())
+    result = services.RestoreResult(manifest, (), checks, 0)
+    monkeypatch.setattr(restore_command, "backup_restore", lambda **kwargs: result)
+    out = StringIO()
+    with pytest.raises(CommandError, match=r"restored but reindex --check failed") as caught:
+        call_command("restore", str(tmp_path / "any"), "--quiet", stdout=out)
+    assert caught.value.returncode == 4
+    assert "check audit verify: ok\n" in out.getvalue()
+    assert "check reindex --check: FAILED\n" in out.getvalue()
