@@ -235,6 +235,15 @@ EVIDENCE_MAX_BYTES = _count("APCERT_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
 KEY_DIR = Path(os.environ.get("APCERT_KEY_DIR", "").strip() or VAR_DIR / "keys").resolve()
 
 
+# --- the published audit chain head (apcert.audit.published) ------------------------------------
+#: A file outside the database where backups, restores and the worker publish the audit chain's
+#: last event (seq and hash), so that restoring an older backup is seen as a rollback. Keep it
+#: on other storage than the database (it is useless if a restore can overwrite it too).
+AUDIT_HEAD_FILE = Path(
+    os.environ.get("APCERT_AUDIT_HEAD_FILE", "").strip() or VAR_DIR / "audit-head.json"
+).resolve()
+
+
 # --- HTTPS: a TLS-terminating reverse proxy in front (settings.SECURE_*, cookies, CSRF) -------
 
 

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apcert.demo",
     "apcert.api",
     "apcert.web",
+    "apcert.backups",
     # Counts failed sign-ins and locks them for a while (AXES_* below).
     "axes",
     # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below) and its checks.
@@ -261,3 +262,6 @@ EVIDENCE_TYPES = ("pdf", "png", "jpeg", "txt", "csv", "docx", "xlsx")
 # --- signing keys and verifiable credentials (apcert.credentials) ------------------------------
 # Each CB's private Ed25519 keys, one file a key (0600, directories 0700); never in the database.
 KEY_DIR = env.KEY_DIR
+
+# --- the audit chain head published outside the database (apcert.audit.published) -------------
+AUDIT_HEAD_FILE = env.AUDIT_HEAD_FILE

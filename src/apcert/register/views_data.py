@@ -13,9 +13,15 @@ from collections.abc import Iterator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from apcert.audit.published import audit_head_current
 from apcert.register import exports, feeds, limits
+
+#: Seconds a cache may keep the published audit head: short, so that a copy a restore
+#: compares with is at most this far behind.
+AUDIT_HEAD_MAX_AGE = 10
 
 
 def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpResponseBase:
@@ -78,3 +84,12 @@ def feed_json(request: HttpRequest) -> HttpResponse:
         return _bad_request(error)
     body = json.dumps(feeds.json_feed(_feed_page(request, query)), ensure_ascii=False)
     return HttpResponse(body, content_type=feeds.JSON_FEED_CONTENT_TYPE)
+
+
+@require_safe
+@cache_control(public=True, max_age=AUDIT_HEAD_MAX_AGE)
+def audit_head(request: HttpRequest) -> HttpResponse:
+    """The audit chain's last event (seq, hash, and when read), read from the database on
+    each request: what ``apcert restore --published-head`` compares a backup with."""
+    body = json.dumps(audit_head_current().as_json())
+    return HttpResponse(body, content_type="application/json")

@@ -1,9 +1,10 @@
 """``apcert worker``: the app's own background worker.
 
 It queues the daily sweep (once per date, whatever the number of restarts or workers) and,
-at every check, the notification dispatch; and it runs the django-tasks database worker that
-executes them and any other queued task. It lives with the notifications, the highest of the
-domain apps, because it starts the jobs of both them and the certification cycle below.
+at every check, the notification dispatch, and keeps the published audit chain head in its
+file; and it runs the django-tasks database worker that executes them and any other queued
+task. It lives with the notifications, the highest of the domain apps, because it starts the
+jobs of both them and the certification cycle below.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils.crypto import get_random_string
 from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 from django_tasks_db.management.commands.db_worker import Worker
 
+from apcert.audit.published import audit_head_publish, head_file_path
 from apcert.cycle.tasks import sweep_schedule
 from apcert.notifications.tasks import dispatch_notifications
 
@@ -39,6 +41,20 @@ class Command(BaseCommand):
             help="seconds the task worker waits when the queue is empty (default: 1)",
         )
 
+    def _publish_head(self) -> None:
+        # The head kept outside the database follows the chain, so that a restore of an
+        # older backup is seen as a rollback (apcert.audit.published).
+        try:
+            head, written = audit_head_publish()
+        except Exception as exc:  # keep scheduling; the next check retries
+            self.stderr.write(f"could not publish the audit chain head: {exc}")
+            return
+        if not written:
+            self.stderr.write(
+                f"the audit chain head {head} is behind or beside the one published in "
+                f"{head_file_path()}: has the database been rolled back? Left as it is."
+            )
+
     def handle(self, *args: Any, **options: Any) -> None:
         stop = threading.Event()
 
@@ -54,6 +70,7 @@ class Command(BaseCommand):
                 except Exception as exc:  # keep scheduling; the next check retries
                     self.stderr.write(f"could not queue the sweep: {exc}")
                 finally:
+                    self._publish_head()  # whether or not the sweep could be queued
                     close_old_connections()
                 stop.wait(options["check_every"])
             connection.close()
