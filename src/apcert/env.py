@@ -219,6 +219,12 @@ def databases() -> dict[str, dict[str, object]]:
     return {"default": config}
 
 
+#: Where ``collectstatic`` puts the static files and ``apcert serve`` serves them from. Apart
+#: from VAR_DIR when the files belong to an installed release rather than to its data (a
+#: container image collects them at build).
+STATIC_ROOT = Path(os.environ.get("APCERT_STATIC_ROOT", "").strip() or VAR_DIR / "static").resolve()
+
+
 # --- evidence files (corrective actions' uploads; apcert.assessments.evidence) ----------------
 #: Where evidence files are kept. Never under STATIC_ROOT or any other path the web server
 #: serves: evidence is private, and is served only through a view that checks who asks.
