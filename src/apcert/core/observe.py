@@ -123,7 +123,7 @@ class _Answer:
 
 def _served(environ: WSGIEnvironment, status: str, seconds: float, request_id: str) -> None:
     route = environ.get(ROUTE_KEY) or UNRESOLVED
-    status_class = f"{status[:1]}xx" if status[:1] in "12345" else "other"
+    status_class = f"{status[0]}xx" if status[:1] in ("1", "2", "3", "4", "5") else "other"
     metrics.request_served(route=route, status_class=status_class, seconds=seconds)
     if settings.ACCESS_LOG and access_log.isEnabledFor(logging.INFO):
         method = environ.get("REQUEST_METHOD", "")
