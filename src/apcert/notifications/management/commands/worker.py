@@ -2,10 +2,10 @@
 
 It queues the daily sweep (once per date, whatever the number of restarts or workers) and,
 at every check, the notification dispatch; and it runs the django-tasks database worker that
-executes them and any other queued task. It records a heartbeat in the database every 30 seconds
-(:mod:`apcert.notifications.worker_state`), which ``/healthz`` and ``/metrics`` read. It lives
-with the notifications, the highest of the
-domain apps, because it starts the jobs of both them and the certification cycle below.
+executes them and any other queued task. It records a heartbeat in the database every 30
+seconds (:mod:`apcert.notifications.worker_state`), which ``/healthz`` and ``/metrics``
+read. It lives with the notifications, the highest of the domain apps, because it starts the
+jobs of both them and the certification cycle below.
 """
 
 from __future__ import annotations
