@@ -158,7 +158,8 @@ def test_the_documented_production_environment_turns_https_on(
     made = settings_from(monkeypatch, tmp_path, **production_environment(tmp_path / "var"))
     assert made["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
     assert made["SECURE_SSL_REDIRECT"] is True
-    assert made["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$"]
+    # (a monitor and a scraper ask the server itself, over plain HTTP)
+    assert made["SECURE_REDIRECT_EXEMPT"] == [r"^healthz$", r"^metrics$"]
     assert (
         made["SECURE_HSTS_SECONDS"],
         made["SECURE_HSTS_INCLUDE_SUBDOMAINS"],

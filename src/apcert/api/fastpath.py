@@ -71,6 +71,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 
 from apcert.api import ratelimit
+from apcert.core.observe import ROUTE_KEY
 from apcert.register import limits
 
 if TYPE_CHECKING:
@@ -80,6 +81,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CERTIFICATE_PREFIX = "/api/public/certificates/"
+#: The routes this layer's own answers are counted under (apcert.core.observe): a certificate
+#: read under the name of the API endpoint that gives the same answer, and every refusal for
+#: a rate limit under one name.
+CERTIFICATE_ROUTE = "public-api:certificate_detail"
+RATE_LIMITED_ROUTE = "rate-limited"
 JSON = "application/json; charset=utf-8"
 
 
@@ -96,6 +102,7 @@ class PublicApiLayer:
             if refused is None:
                 return self.app(environ, start_response)
             status, headers, body = refused
+            environ[ROUTE_KEY] = RATE_LIMITED_ROUTE
             # The headers Django's middleware would add (security headers, the policy, and
             # HSTS on HTTPS), as on every answer of this layer.
             hsts = _config().hsts
@@ -107,12 +114,14 @@ class PublicApiLayer:
         method = environ.get("REQUEST_METHOD")
         wait = ratelimit.seconds_to_wait(environ)
         if wait:
+            environ[ROUTE_KEY] = RATE_LIMITED_ROUTE
             body = json.dumps(ratelimit.problem(wait)).encode()
             headers = [("Retry-After", str(wait))]
             return _send(start_response, "429 Too Many Requests", body, method, headers)
         if (method == "GET" or method == "HEAD") and path.startswith(CERTIFICATE_PREFIX):
             document = certificate_document(environ, path)
             if document is not None:
+                environ[ROUTE_KEY] = CERTIFICATE_ROUTE
                 hsts = _config().hsts
                 extra = [hsts] if hsts is not None and _is_secure(environ) else None
                 return _send(start_response, "200 OK", document, method, extra)
