@@ -32,6 +32,23 @@ def audit_events_for(*, object_type: str, object_id: str | int) -> QuerySet[Audi
     return AuditEvent.objects.filter(object_type=object_type, object_id=str(object_id))
 
 
+@dataclass(frozen=True)
+class LastChange:
+    """The latest event of the trail: its hash names the whole history up to it (a
+    restored older database that then grows again has other hashes), and its time."""
+
+    hash: str
+    occurred_at: dt.datetime
+
+
+def last_change() -> LastChange | None:
+    """The latest event of the trail, or ``None`` while it is empty: one indexed read.
+    Every regulated change writes one event in its own transaction, so this changes
+    whenever anything the public register shows does."""
+    row = AuditEvent.objects.order_by("-seq").values_list("hash", "occurred_at").first()
+    return None if row is None else LastChange(hash=row[0], occurred_at=row[1])
+
+
 # --- a record's history --------------------------------------------------------------------
 
 #: One field an event changed: its name, its value before and after (``None`` where the

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from apcert.register import exports, feeds, limits
+from apcert.register.caching import public_cache
 
 
 def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpResponseBase:
@@ -33,12 +34,14 @@ def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpRe
 
 
 @require_safe
+@public_cache()
 def export_csv(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one CSV row each (columns: exports.CSV_COLUMNS)."""
     return _export(request, exports.FORMATS["csv"])
 
 
 @require_safe
+@public_cache()
 def export_jsonl(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one JSON document a line (the API's certificate answer)."""
     return _export(request, exports.FORMATS["jsonl"])
@@ -59,6 +62,7 @@ def _feed_page(request: HttpRequest, query: feeds.FeedQuery) -> feeds.FeedPage:
 
 
 @require_safe
+@public_cache()
 def feed_atom(request: HttpRequest) -> HttpResponse:
     """The status-change feed as Atom."""
     try:
@@ -70,6 +74,7 @@ def feed_atom(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@public_cache()
 def feed_json(request: HttpRequest) -> HttpResponse:
     """The status-change feed as JSON Feed 1.1."""
     try:
