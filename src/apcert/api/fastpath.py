@@ -117,7 +117,7 @@ class PublicApiLayer:
         wait = ratelimit.seconds_to_wait(environ)
         if wait:
             body = json.dumps(ratelimit.problem(wait)).encode()
-            headers = [("Retry-After", str(wait))]
+            headers = [("Retry-After", str(wait)), ("Cache-Control", "no-store")]
             return _send(start_response, "429 Too Many Requests", body, method, headers)
         if (method == "GET" or method == "HEAD") and path.startswith(CERTIFICATE_PREFIX):
             now = dt.datetime.now(dt.UTC)
