@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pytest
 import time_machine
 from django.db import connection
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -29,7 +30,13 @@ from apcert.api import ratelimit
 from apcert.api.fastpath import PublicApiLayer
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_suspend
-from apcert.core.http_cache import Validator, cache_control, seconds_to_midnight
+from apcert.core.http_cache import (
+    Validator,
+    cache_control,
+    is_not_modified,
+    seconds_to_midnight,
+    set_validator,
+)
 from apcert.credentials.services import signing_key_generate
 from tests.factories import World
 from tests.wsgi_support import Recorder, wsgi_call
@@ -275,3 +282,24 @@ def test_freshness_never_runs_past_midnight_utc(now: dt.datetime, expected: str)
 def test_validators_print_as_http_says() -> None:
     assert Validator("abc").etag == 'W/"abc"'
     assert Validator("abc", strong=True).etag == '"abc"'
+
+
+def test_a_change_within_a_second_is_not_hidden_by_if_modified_since(rf: Any) -> None:
+    # Given a change at 12:00:00.4: a copy dated 12:00:00 may predate it, one dated
+    # 12:00:01 holds it
+    changed = dt.datetime(2026, 7, 1, 12, 0, 0, 400_000, tzinfo=UTC)
+    validator = Validator("abc", last_modified=changed)
+
+    def asked_since(moment: str) -> bool:
+        return is_not_modified(rf.get("/", headers={"If-Modified-Since": moment}), validator)
+
+    assert not asked_since("Wed, 01 Jul 2026 12:00:00 GMT")
+    assert asked_since("Wed, 01 Jul 2026 12:00:01 GMT")
+    # and the answer is dated so that it will be found recent enough, once that second is past
+    response = HttpResponse()
+    with at(dt.datetime(2026, 7, 1, 12, 0, 5, tzinfo=UTC)):
+        set_validator(response, validator, "public, max-age=60")
+    assert response["Last-Modified"] == "Wed, 01 Jul 2026 12:00:01 GMT"
+    with at(dt.datetime(2026, 7, 1, 12, 0, 0, 600_000, tzinfo=UTC)):
+        set_validator(response, validator, "public, max-age=60")
+    assert response["Last-Modified"] == "Wed, 01 Jul 2026 12:00:00 GMT"

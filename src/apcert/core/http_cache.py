@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -110,14 +112,23 @@ def is_not_modified(request: HttpRequest, validator: Validator) -> bool:
     if since is None or validator.last_modified is None:
         return False
     since_seconds = parse_http_date_safe(since)
-    return since_seconds is not None and int(validator.last_modified.timestamp()) <= since_seconds
+    # HTTP dates are whole seconds: a change at 12:00:00.4 is not older than 12:00:00, and
+    # only a copy dated 12:00:01 or later is known to hold it.
+    changed = math.ceil(validator.last_modified.timestamp())
+    return since_seconds is not None and changed <= since_seconds
 
 
 def set_validator(response: HttpResponseBase, validator: Validator, control: str) -> None:
     """Put the validator's headers and ``Cache-Control`` on ``response``."""
     response["ETag"] = validator.etag
     if validator.last_modified is not None:
-        response["Last-Modified"] = http_date(validator.last_modified.timestamp())
+        # The change's second rounded up (see is_not_modified), unless that is still to
+        # come: then rounded down, which the next request will not find recent enough.
+        changed = validator.last_modified.timestamp()
+        seconds = math.ceil(changed)
+        if seconds > time.time():
+            seconds = math.floor(changed)
+        response["Last-Modified"] = http_date(seconds)
     response["Cache-Control"] = control
 
 
