@@ -44,7 +44,7 @@ def main() -> None:
     from apcert.wsgi import application
 
     numbers = s.sample_numbers(args.numbers, seed=1)
-    client = Client()
+    client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1")
     layer = PublicApiLayer(application)
 
     def through_django(path: str, tag: str | None) -> tuple[int, str]:
@@ -61,9 +61,9 @@ def main() -> None:
             "REQUEST_METHOD": "GET",
             "PATH_INFO": path,
             "QUERY_STRING": "",
-            "SERVER_NAME": "testserver",
+            "SERVER_NAME": "127.0.0.1",
             "SERVER_PORT": "80",
-            "HTTP_HOST": "testserver",
+            "HTTP_HOST": "127.0.0.1",
             "REMOTE_ADDR": "127.0.0.1",
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(),

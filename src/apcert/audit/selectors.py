@@ -45,8 +45,20 @@ def last_change() -> LastChange | None:
     """The latest event of the trail, or ``None`` while it is empty: one indexed read.
     Every regulated change writes one event in its own transaction, so this changes
     whenever anything the public register shows does."""
-    row = AuditEvent.objects.order_by("-seq").values_list("hash", "occurred_at").first()
-    return None if row is None else LastChange(hash=row[0], occurred_at=row[1])
+    # Plain SQL: every public answer asks it first, and the ORM's own work cost ten times
+    # the indexed read (the last entry of the unique index on seq).
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT hash, occurred_at FROM {table} ORDER BY seq DESC LIMIT 1")
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    occurred_at = row[1]
+    if isinstance(occurred_at, str):
+        occurred_at = dt.datetime.fromisoformat(occurred_at)
+    if occurred_at.tzinfo is None:  # SQLite keeps UTC without the zone
+        occurred_at = occurred_at.replace(tzinfo=dt.UTC)
+    return LastChange(hash=row[0], occurred_at=occurred_at)
 
 
 # --- a record's history --------------------------------------------------------------------
