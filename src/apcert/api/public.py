@@ -119,9 +119,7 @@ class PublicAPI(NinjaAPI):
             if pattern.name == "api-root":  # ninja's raises Http404: Django's HTML page
                 pattern.callback = _no_such_path
             else:
-                pattern.callback = _public_view(
-                    pattern.callback, cached=pattern.name not in NOT_CACHED
-                )
+                pattern.callback = _public_view(pattern.callback, name=pattern.name or "")
         # Last, so that it matches only what no operation (of any router) matched.
         patterns.append(re_path(r"", _no_such_path, name="not-found"))
         return patterns, app_name, namespace
@@ -152,16 +150,19 @@ class PublicAPI(NinjaAPI):
 #: Operations whose answers no cache may keep: a receipt is signed with the time it was
 #: checked, for the one who asked.
 NOT_CACHED = frozenset({"certificate_receipt"})
+#: The API's own description, which changes only with a release: it reads no register.
+DESCRIPTION = frozenset({"openapi-json", "openapi-view"})
 
 
 def _public_view(
-    operation: Callable[..., HttpResponse], *, cached: bool
+    operation: Callable[..., HttpResponse], *, name: str
 ) -> Callable[..., HttpResponse]:
     """An operation's view, refusing what no operation can use, and its 405 as a problem.
     Its GET answers are cacheable (:func:`apcert.register.caching.public_cache`: a 304
-    without calling the operation when the client's copy still holds), or, when not
-    ``cached``, kept by no cache."""
-    view = public_cache()(operation) if cached else operation
+    without calling the operation when the client's copy still holds), but those of
+    :data:`NOT_CACHED`, kept by no cache."""
+    cached = name not in NOT_CACHED
+    view = public_cache(reads_register=name not in DESCRIPTION)(operation) if cached else operation
 
     @wraps(operation)  # (keeps csrf_exempt)
     def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

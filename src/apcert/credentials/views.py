@@ -69,7 +69,7 @@ def jwks(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_safe
-@public_cache(fresh=CONTEXT_FRESH_SECONDS, until_midnight=False)
+@public_cache(fresh=CONTEXT_FRESH_SECONDS, until_midnight=False, reads_register=False)
 def context(request: HttpRequest) -> HttpResponse:
     """The JSON-LD context the credentials name after the VC 2.0 one."""
     return _json(context_document(), "application/ld+json")

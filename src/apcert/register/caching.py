@@ -50,11 +50,15 @@ from apcert.core.http_cache import (
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
-def register_validator(request: HttpRequest, now: dt.datetime | None = None) -> Validator:
-    """The weak validator of the public answer to ``request`` at ``now``: see the module."""
+def register_validator(
+    request: HttpRequest, now: dt.datetime | None = None, *, reads_register: bool = True
+) -> Validator:
+    """The weak validator of the public answer to ``request`` at ``now``: see the module.
+    An answer that does not read the register (a document that changes only with a
+    release) leaves its records out, and asks the database nothing."""
     now = now or timezone.now()
     today = timezone.localdate(now)
-    last = last_change()
+    last = last_change() if reads_register else None
     tag = tag_of(
         (
             __version__,
@@ -76,11 +80,13 @@ def public_cache(
     fresh: int = WRITE_FRESH_SECONDS,
     stale: int = STALE_WHILE_REVALIDATE_SECONDS,
     until_midnight: bool = True,
+    reads_register: bool = True,
 ) -> Callable[[View], View]:
     """Make a public view's GET and HEAD answers cacheable (see the module): a shared
     cache keeps them ``fresh`` seconds (and serves them ``stale`` more while it asks again),
     never past the next midnight UTC with ``until_midnight``. A conditional request that
-    still matches is answered 304 without calling the view."""
+    still matches is answered 304 without calling the view. A view that does not read the
+    register says so (``reads_register=False``): its validator then asks nothing of it."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -89,7 +95,7 @@ def public_cache(
                 return view(request, *args, **kwargs)
             now = timezone.now()
             control = cache_control(now, fresh=fresh, stale=stale, until_midnight=until_midnight)
-            validator = register_validator(request, now)
+            validator = register_validator(request, now, reads_register=reads_register)
             if is_not_modified(request, validator):
                 return not_modified(validator, control)
             response = view(request, *args, **kwargs)
