@@ -18,6 +18,7 @@ from django.views.decorators.http import require_safe
 
 from apcert.audit.published import audit_head_current
 from apcert.register import exports, feeds, limits
+from apcert.register.caching import public_cache
 
 #: Seconds a cache may keep the published audit head: short, so that a copy a restore
 #: compares with is at most this far behind.
@@ -39,12 +40,14 @@ def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpRe
 
 
 @require_safe
+@public_cache()
 def export_csv(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one CSV row each (columns: exports.CSV_COLUMNS)."""
     return _export(request, exports.FORMATS["csv"])
 
 
 @require_safe
+@public_cache()
 def export_jsonl(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one JSON document a line (the API's certificate answer)."""
     return _export(request, exports.FORMATS["jsonl"])
@@ -65,6 +68,7 @@ def _feed_page(request: HttpRequest, query: feeds.FeedQuery) -> feeds.FeedPage:
 
 
 @require_safe
+@public_cache()
 def feed_atom(request: HttpRequest) -> HttpResponse:
     """The status-change feed as Atom."""
     try:
@@ -76,6 +80,7 @@ def feed_atom(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@public_cache()
 def feed_json(request: HttpRequest) -> HttpResponse:
     """The status-change feed as JSON Feed 1.1."""
     try:
