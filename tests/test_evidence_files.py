@@ -25,7 +25,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.apps import apps as django_apps
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
@@ -33,6 +32,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.signals import request_finished
 from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.http import Http404
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -948,9 +948,13 @@ def test_the_migration_copies_files_kept_the_old_way_into_the_database(
     _write(evidence_dir / small.storage_key, PDF)
     _write(evidence_dir / changed.storage_key, PDF.replace(b"Catalog", b"Kitchen"))
     editor = SimpleNamespace(connection=connection)
+    # (the models as the migration sees them)
+    state = MigrationLoader(connection).project_state(
+        ("assessments", "0009_evidence_into_database")
+    )
 
     # when the migration runs
-    migration.forwards(django_apps, editor)
+    migration.forwards(state.apps, editor)
 
     # then the files that are what their records say are in the database, a chunk a row
     assert stored(big) == big_content and stored(small) == PDF
@@ -971,7 +975,7 @@ def test_the_migration_copies_files_kept_the_old_way_into_the_database(
 
     # and a second run copies nothing twice
     chunks = EvidenceChunk.objects.count()
-    migration.forwards(django_apps, editor)
+    migration.forwards(state.apps, editor)
     assert EvidenceChunk.objects.count() == chunks
     assert "0 file(s) copied" in capsys.readouterr().err
 

@@ -86,7 +86,8 @@ def move_files(files, chunks, *, root, using, warn):
 
 
 def _warn(message):
-    sys.stderr.write(f"warning: {message}\n")
+    # Each on a line of its own, under the migration's "Applying ..." line.
+    sys.stderr.write(f"\n  warning: {message}")
 
 
 def forwards(apps, schema_editor):
@@ -100,7 +101,7 @@ def forwards(apps, schema_editor):
     )
     if copied or left_out:
         sys.stderr.write(
-            f"evidence: {copied} file(s) copied from {root} into the database, {left_out} "
+            f"\n  evidence: {copied} file(s) copied from {root} into the database, {left_out} "
             f"left out; the files under {root} are left for you to delete once a backup of "
             "the database holds them\n"
         )
