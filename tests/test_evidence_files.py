@@ -893,13 +893,17 @@ def test_the_sweep_removes_only_old_leftovers_never_an_only_copy(
     world: World, answered: CorrectiveAction, evidence_dir: Path
 ) -> None:
     # given, two days old: a file kept the old way whose content is now in the database; one
-    # whose record has no content in the database (its only copy); a half-received upload;
-    # a stored file no record names; and an upload still being received
+    # whose record has no content in the database (its only copy), and one whose content
+    # there is damaged; a half-received upload; a stored file no record names; and an
+    # upload still being received
     moved = attach(world, answered, "moved.pdf", PDF)
     only = attach(world, answered, "only.pdf", PDF)
     EvidenceChunk.objects.filter(evidence=only).delete()
+    damaged = attach(world, answered, "damaged.pdf", PDF)
+    EvidenceChunk.objects.filter(evidence=damaged).update(data=b"%PDF-")
     moved_copy = _write(evidence_dir / moved.storage_key, PDF, age_hours=48)
     only_copy = _write(evidence_dir / only.storage_key, PDF, age_hours=48)
+    damaged_copy = _write(evidence_dir / damaged.storage_key, PDF, age_hours=48)
     partial = _write(evidence_dir / "tmp" / "upload-dead.part", b"half", age_hours=48)
     orphan = _write(evidence_dir / "ab" / ("ab" + "0" * 30), b"orphan", age_hours=48)
     receiving = _write(evidence_dir / "tmp" / "upload-live.part", b"in progress")
@@ -916,10 +920,11 @@ def test_the_sweep_removes_only_old_leftovers_never_an_only_copy(
     assert f"would remove: partial upload {partial}" in listing.getvalue()
     assert f"would remove: unreferenced file {orphan}" in listing.getvalue()
     assert f"would remove: moved to the database {moved_copy}" in listing.getvalue()
-    assert f"kept: {only_copy} is an evidence record's only copy" in listing.getvalue()
+    assert f"kept: {only_copy} may be an evidence record's only copy" in listing.getvalue()
+    assert f"kept: {damaged_copy} may be an evidence record's only copy" in listing.getvalue()
     assert f"3 leftover file(s), {total} bytes, removed" in deleting.getvalue()
     assert not partial.exists() and not orphan.exists() and not moved_copy.exists()
-    assert only_copy.read_bytes() == PDF and receiving.exists()
+    assert only_copy.read_bytes() == damaged_copy.read_bytes() == PDF and receiving.exists()
     assert stored(moved) == PDF
 
     # and --move copies the only copy into the database, after which it is a leftover too

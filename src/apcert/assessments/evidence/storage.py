@@ -182,6 +182,19 @@ def check_stored(evidence: EvidenceFile) -> None:
         )
 
 
+def keys_stored_whole() -> set[str]:
+    """The storage keys of the files whose chunks in the database add up to their record
+    (all there, of the recorded size in all): a copy of one kept elsewhere is not needed."""
+    rows = (
+        EvidenceFile.objects.filter(chunks__isnull=False)
+        .annotate(count=Count("chunks"), stored=Sum(Length("chunks__data")))
+        .values_list("storage_key", "size", "count", "stored")
+    )
+    return {
+        key for key, size, count, stored in rows if (count, stored) == (chunk_count(size), size)
+    }
+
+
 def read_chunks(evidence: EvidenceFile) -> Iterator[bytes]:
     """The content of ``evidence``, a chunk at a time, each read by a query of its own when
     it is asked for (a download of the largest file holds one chunk, not the file). Hashed

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apcert.assessments.evidence.storage import evidence_root, leftovers
+from apcert.assessments.evidence.storage import evidence_root, keys_stored_whole, leftovers
 from apcert.assessments.models import EvidenceChunk, EvidenceFile
 
 #: The migration that copied the files kept under EVIDENCE_DIR into the database: --move
@@ -21,11 +21,12 @@ class Command(BaseCommand):
     help = (
         "List, and with --delete remove, the files under APCERT_EVIDENCE_DIR that nothing "
         "needs: uploads a process died while receiving (tmp/*.part); files kept there before "
-        "evidence moved to the database, once their content is in the database; and such "
+        "evidence moved to the database, once their content is whole in the database; and such "
         "files that no evidence record names. Only files older than --hours are considered, "
-        "so that uploads in progress are never touched. A file kept there whose record has "
-        "no content in the database is never removed: it is named, and --move copies it into "
-        "the database when it is what its record says (size and SHA-256)."
+        "so that uploads in progress are never touched. A file kept there whose record's "
+        "content is not whole in the database is never removed: it is named, and --move "
+        "copies it in, when its record has no content there and it is what its record says "
+        "(size and SHA-256)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -65,9 +66,7 @@ class Command(BaseCommand):
                 f"evidence-sweep: {copied} file(s) copied into the database, {left_out} left out"
             )
         known = set(EvidenceFile.objects.values_list("storage_key", flat=True))
-        moved = set(
-            EvidenceFile.objects.filter(chunks__index=0).values_list("storage_key", flat=True)
-        )
+        moved = keys_stored_whole()
         found, not_moved = leftovers(
             root=root, known_keys=known, moved_keys=moved, older_than=time.time() - hours * 3600
         )
@@ -78,8 +77,8 @@ class Command(BaseCommand):
             self.stdout.write(f"{action}: {item.kind} {item.path} ({item.size} bytes)")
         for path in not_moved:
             self.stdout.write(
-                f"kept: {path} is an evidence record's only copy (not in the database); "
-                "evidence-sweep --move copies it in once it is what its record says"
+                f"kept: {path} may be an evidence record's only copy (its content is not "
+                "whole in the database); --move copies it in if the record has no content there"
             )
         total = sum(item.size for item in found)
         verb = "removed" if options["delete"] else "found (run with --delete to remove them)"
