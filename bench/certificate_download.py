@@ -6,9 +6,9 @@ On a data set built by ``apcert demo-data`` (``bench/office_pages.py`` builds on
 process with ``django.test.Client`` (the whole Django stack, no HTTP server), for ``--count``
 distinct public certificates picked across the register:
 
-- cold: each one's PDF downloaded once, with the store of kept PDFs emptied first (each
+- cold: each one's PDF downloaded once, with the kept PDFs deleted first (each
   download draws its PDF and keeps it);
-- kept: the same downloads again, each once (each reads the kept file);
+- kept: the same downloads again, each once (each reads the kept PDF from the database);
 - baseline: each certificate's public page, asked the same way in the same run.
 
 Prints p50/p95/max ms of each and the ratios to the baseline.
@@ -17,7 +17,6 @@ Prints p50/p95/max ms of each and the ratios to the baseline.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import time
@@ -45,11 +44,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=40, help="distinct certificates")
     args = parser.parse_args()
     s.setup_django(args)
-    from django.conf import settings
     from django.test import Client
 
     from apcert.certificates.choices import PUBLIC_STATUSES
     from apcert.certificates.models import Certificate
+    from apcert.register.models import KeptCertificatePdf
 
     total = Certificate.objects.filter(status__in=PUBLIC_STATUSES).count()
     step = max(total // args.count, 1)
@@ -58,12 +57,10 @@ def main() -> None:
         .order_by("pk")
         .values_list("number", flat=True)[::step][: args.count]
     )
-    store = Path(tempfile.mkdtemp(prefix="bench-pdf-store-"))
-    settings.DOCUMENT_PDF_DIR = store
     client = Client(HTTP_HOST="127.0.0.1", REMOTE_ADDR="127.0.0.1")
     client.get("/certificates/" + quote(numbers[0]))  # load the templates and fonts once
     client.get(f"/certificates/{quote(numbers[0])}/issues/1.pdf")
-    shutil.rmtree(store)
+    KeptCertificatePdf.objects.all().delete()  # every PDF below is drawn cold first
 
     def timed(paths: list[str]) -> list[float]:
         out = []
@@ -78,7 +75,6 @@ def main() -> None:
     pages = timed(["/certificates/" + quote(n) for n in numbers])
     cold = timed([f"/certificates/{quote(n)}/issues/1.pdf" for n in numbers])
     kept = timed([f"/certificates/{quote(n)}/issues/1.pdf" for n in numbers])
-    shutil.rmtree(store, ignore_errors=True)
     base = figures(pages)
     print(
         f"Certificate PDF downloads, in-process (django.test.Client): {total:,} public "

@@ -86,12 +86,10 @@ def _fresh_page_limits() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fast_password_hashing(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
     # Test users are made by the dozen; Argon2 at its production cost would dominate the
     # run. Tests of password hashing itself set their own hasher.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Each test keeps the certificate PDFs it draws apart from every other test's.
-    settings.DOCUMENT_PDF_DIR = tmp_path / "pdf"
 
 
 def _ensure_reference() -> None:

@@ -146,7 +146,7 @@ def test_every_model_of_the_domain_apps_and_the_audit_trail_is_registered_read_o
     expected = {m for label in DOMAIN_APPS for m in apps.get_app_config(label).get_models()}
     expected.add(AuditEvent)
 
-    assert len(expected) == 33
+    assert len(expected) == 34
     assert expected <= set(REGULATED)
 
 

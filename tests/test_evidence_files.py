@@ -1,33 +1,41 @@
 """Evidence files on corrective actions.
 
-Uploads are kept out of the web root, limited in size and type with a clear error past the
-limits, served only to those who may see them, each with its SHA-256 recorded. Every refusal
-is checked to write nothing: no EvidenceFile row, no audit event, and no file at all under
-the evidence directory (stored or temporary).
+Uploads are kept in the database with their row (every app server reads them), limited in
+size and type with a clear error past the limits, served only to those who may see them,
+each with its SHA-256 recorded. Every refusal is checked to write nothing: no EvidenceFile
+row, no chunk, no audit event, and no file at all under the directory uploads are received
+in.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib
 import io
 import os
+import shutil
 import struct
 import unicodedata
 import zipfile
 from collections.abc import Callable
+from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.signals import request_finished
-from django.db import close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.migrations.loader import MigrationLoader
 from django.http import Http404
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -49,7 +57,7 @@ from apcert.assessments.evidence.kinds import (
     archive_max_bytes,
     clean_name,
 )
-from apcert.assessments.models import CorrectiveAction, EvidenceFile
+from apcert.assessments.models import CorrectiveAction, EvidenceChunk, EvidenceFile
 from apcert.assessments.views_evidence import evidence_download
 from apcert.audit.models import AuditEvent
 from apcert.bodies.models import CBStaff
@@ -142,7 +150,7 @@ def raw_upload(name: str, content: bytes) -> SimpleUploadedFile:
 
 
 def files_under(root: Path) -> list[str]:
-    """Every file under the evidence directory, stored or temporary."""
+    """Every file under the evidence directory (uploads being received)."""
     if not root.exists():
         return []
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
@@ -151,8 +159,15 @@ def files_under(root: Path) -> list[str]:
 def written() -> dict[str, int]:
     return {
         "evidence_files": EvidenceFile.objects.count(),
+        "chunks": EvidenceChunk.objects.count(),
         "audit_events": AuditEvent.objects.count(),
     }
+
+
+def stored(evidence: EvidenceFile) -> bytes:
+    """The content kept in the database for ``evidence``, its chunks in order."""
+    pieces = EvidenceChunk.objects.filter(evidence=evidence).order_by("index")
+    return b"".join(bytes(piece) for piece in pieces.values_list("data", flat=True))
 
 
 def assert_refused(call: Callable[[], Any], code: str, root: Path) -> DomainError:
@@ -197,13 +212,11 @@ def test_an_organization_user_attaches_a_pdf(
         len(content),
     )
     assert row.sha256 == hashlib.sha256(content).hexdigest()
-    # ... the file is stored under a key apcert made, not the client's name, outside the
-    # static root, and nothing temporary is left
-    assert files_under(evidence_dir) == [row.storage_key]
+    # ... the content is kept in the database, under a key apcert made, not the client's
+    # name, and nothing is left on disk
+    assert stored(row) == content
     assert "Checklist" not in row.storage_key
-    stored = evidence_dir / row.storage_key
-    assert stored.read_bytes() == content
-    assert not stored.resolve().is_relative_to(Path(settings.STATIC_ROOT).resolve())
+    assert files_under(evidence_dir) == []
     # ... and exactly one audit event says so
     assert AuditEvent.objects.count() == events + 1
     event = AuditEvent.objects.get(action="evidence.attach")
@@ -243,7 +256,7 @@ def test_every_accepted_kind_is_stored_with_its_detected_type(
     evidence = attach(world, answered, name, content)
 
     assert (evidence.name, evidence.content_type) == (name, content_type)
-    assert (evidence_dir / evidence.storage_key).read_bytes() == content
+    assert stored(evidence) == content
 
 
 def test_a_file_of_exactly_the_limit_is_accepted(
@@ -257,14 +270,15 @@ def test_a_file_of_exactly_the_limit_is_accepted(
 def test_the_same_content_twice_is_two_files_with_one_digest(
     world: World, answered: CorrectiveAction, evidence_dir: Path
 ) -> None:
-    # Each row owns its stored file: a rolled-back upload can then remove its own file
-    # without ever taking another row's.
+    # Each row owns its content: nothing done to one row's chunks touches another's.
     first = attach(world, answered, "a.pdf", PDF)
     second = attach(world, answered, "b.pdf", PDF)
 
     assert first.sha256 == second.sha256
     assert first.storage_key != second.storage_key
-    assert files_under(evidence_dir) == sorted([first.storage_key, second.storage_key])
+    assert stored(first) == stored(second) == PDF
+    assert EvidenceChunk.objects.filter(evidence=first).count() == 1
+    assert EvidenceChunk.objects.filter(evidence=second).count() == 1
 
 
 def test_evidence_of_an_accepted_plan_is_still_taken(world: World, evidence_dir: Path) -> None:
@@ -499,7 +513,7 @@ def test_a_superseded_corrective_action_takes_no_more_evidence(
     assert attach(world, newer, "on time.pdf", PDF).corrective_action_id == newer.pk
 
 
-def test_evidence_is_never_kept_under_the_static_root(
+def test_evidence_is_never_received_under_the_static_root(
     world: World, answered: CorrectiveAction, settings: Any
 ) -> None:
     # Given a misconfiguration that would put evidence where static files are served
@@ -525,22 +539,21 @@ def test_the_default_evidence_directory_is_beside_the_static_root_not_in_it(
 # --- rollback after the file was stored ----------------------------------------------------
 
 
-def test_a_rollback_after_the_file_was_stored_leaves_no_file(
+def test_a_rollback_after_the_content_was_written_leaves_nothing(
     world: World, answered: CorrectiveAction, evidence_dir: Path, monkeypatch: Any
 ) -> None:
-    # Given a failure after the file was moved into place, while writing the audit event
-    placed: list[Path] = []
-    real_place = evidence_storage.place
+    # Given a failure after the content was written, while writing the audit event
+    chunks_written: list[int] = []
+    real_write = evidence_services.write_chunks
 
-    def place_and_remember(*args: Any, **kwargs: Any) -> Path:
-        placed.append(real_place(*args, **kwargs))
-        assert placed[-1].exists()
-        return placed[-1]
+    def write_and_count(**kwargs: Any) -> None:
+        real_write(**kwargs)
+        chunks_written.append(EvidenceChunk.objects.count())
 
     def failing_audit(**kwargs: Any) -> None:
         raise RuntimeError("the audit trail is unavailable")
 
-    monkeypatch.setattr(evidence_services, "place", place_and_remember)
+    monkeypatch.setattr(evidence_services, "write_chunks", write_and_count)
     monkeypatch.setattr(evidence_services, "audit_record", failing_audit)
     before = written()
 
@@ -548,26 +561,26 @@ def test_a_rollback_after_the_file_was_stored_leaves_no_file(
     with pytest.raises(RuntimeError, match="audit trail"):
         attach(world, answered, "a.pdf", PDF)
 
-    # Then the file had been stored, and is gone with the rolled-back row
-    assert len(placed) == 1
-    assert not placed[0].exists()
-    assert files_under(evidence_dir) == []
+    # Then the content had been written, and is gone with the rolled-back row, as is the
+    # file it was received in
+    assert chunks_written == [before["chunks"] + 1]
     assert written() == before
+    assert files_under(evidence_dir) == []
 
 
-def test_a_storage_key_in_use_never_replaces_that_file(
+def test_a_storage_key_in_use_is_refused_by_the_database(
     world: World, answered: CorrectiveAction, evidence_dir: Path, monkeypatch: Any
 ) -> None:
     first = attach(world, answered, "first.pdf", PDF)
     monkeypatch.setattr(evidence_services, "new_key", lambda: first.storage_key)
     before = written()
 
-    with pytest.raises(FileExistsError):
+    with pytest.raises(IntegrityError):
         attach(world, answered, "second.pdf", PDF + b"% other content\n")
 
     assert written() == before
-    assert files_under(evidence_dir) == [first.storage_key]
-    assert (evidence_dir / first.storage_key).read_bytes() == PDF
+    assert files_under(evidence_dir) == []
+    assert stored(first) == PDF
 
 
 def test_attaching_inside_another_transaction_is_refused_and_leaves_no_file(
@@ -605,9 +618,11 @@ def test_with_real_commits_the_file_stays_and_a_failed_commit_takes_it_away(
     with pytest.raises(RuntimeError, match="audit trail"):
         attach(world, ca, "lost.pdf", PDF)
 
-    # Then only the committed one has a row and a file
+    # Then only the committed one has a row and content; no file is left on disk
     assert list(EvidenceFile.objects.values_list("name", flat=True)) == ["kept.pdf"]
-    assert files_under(settings.EVIDENCE_DIR) == [kept.storage_key]
+    assert list(EvidenceChunk.objects.values_list("evidence_id", flat=True)) == [kept.pk]
+    assert stored(kept) == PDF
+    assert files_under(settings.EVIDENCE_DIR) == []
 
 
 # --- who may see and download --------------------------------------------------------------
@@ -761,18 +776,88 @@ def test_the_download_only_answers_get_and_head(
     assert head.status_code == 200
 
 
-def test_a_stored_file_that_went_missing_or_changed_size_is_not_served(
+CHUNK = evidence_storage.EVIDENCE_CHUNK_BYTES
+
+
+def _chunk_reads(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "evidencechunk" in q["sql"]]
+
+
+def test_a_download_reads_the_content_a_chunk_at_a_time(
     world: World, answered: CorrectiveAction, evidence_dir: Path
 ) -> None:
-    evidence = attach(world, answered, "a.pdf", PDF)
-    stored = evidence_dir / evidence.storage_key
+    # Given a file of five chunks and a bit
+    content = PDF + os.urandom(5 * CHUNK + 1000 - len(PDF))
+    evidence = attach(world, answered, "scan.pdf", content)
+    assert EvidenceChunk.objects.filter(evidence=evidence).count() == 6
 
-    stored.write_bytes(PDF + b"tampered")
-    with pytest.raises(EvidenceFileDamaged):
+    # When it is downloaded, piece by piece
+    response = _get(world.team.lead, evidence.pk)
+    sizes = []
+    with CaptureQueriesContext(connection) as queries:
+        for given_out, piece in enumerate(response.streaming_content, start=1):
+            sizes.append(len(piece))
+            # Then each piece was read from the database only when it was asked for, by a
+            # query of its own for one chunk: the download never holds more than one
+            reads = _chunk_reads(queries)
+            assert len(reads) == given_out
+            assert "LIMIT 1" in reads[-1]
+    _close(response)
+    assert sizes == [CHUNK] * 5 + [1000]
+    assert response["Content-Length"] == str(len(content))
+
+
+def test_a_file_is_served_by_another_server_that_has_no_files_at_all(
+    world: World, answered: CorrectiveAction, evidence_dir: Path, settings: Any, tmp_path: Path
+) -> None:
+    # Given a file uploaded through one server
+    content = PDF + bytes(CHUNK + 5000)
+    evidence = attach(world, answered, "checklist.pdf", content)
+
+    # When another server, whose evidence directory is empty and read-only, serves it, and
+    # the first one's directory is gone
+    shutil.rmtree(evidence_dir, ignore_errors=True)
+    elsewhere = tmp_path / "another-server"
+    elsewhere.mkdir(mode=0o500)
+    settings.EVIDENCE_DIR = elsewhere
+    response = _get(world.org_user, evidence.pk)
+
+    # Then the download is the file uploaded, and nothing was written there
+    assert response.status_code == 200
+    assert _read(response) == content
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_content_that_does_not_add_up_to_its_record_is_the_operators_error(
+    world: World, answered: CorrectiveAction, evidence_dir: Path
+) -> None:
+    content = PDF + bytes(3 * CHUNK)
+    evidence = attach(world, answered, "a.pdf", content)
+    assert EvidenceChunk.objects.filter(evidence=evidence).count() == 4
+    middle = EvidenceChunk.objects.get(evidence=evidence, index=1)
+
+    # A chunk changed, keeping its length: found by the digest, before the last chunk is
+    # given out (the client, sent less than the declared length, sees a broken download)
+    EvidenceChunk.objects.filter(pk=middle.pk).update(data=b"X" * CHUNK)
+    response = _get(world.team.lead, evidence.pk)
+    given_out = []
+    with pytest.raises(EvidenceFileDamaged, match="SHA-256"):
+        for piece in response.streaming_content:
+            given_out.append(piece)
+    _close(response)
+    assert len(given_out) == 3
+
+    # A chunk of another length: refused before the response starts
+    EvidenceChunk.objects.filter(pk=middle.pk).update(data=b"X" * 10)
+    with pytest.raises(EvidenceFileDamaged, match=f"is {evidence.size - CHUNK + 10} bytes stored"):
         evidence_open(actor=world.org_user, evidence=evidence)
-    stored.unlink()
-    with pytest.raises(EvidenceFileDamaged):
+
+    # A chunk deleted: refused before the response starts, through the view too
+    EvidenceChunk.objects.filter(pk=middle.pk).delete()
+    with pytest.raises(EvidenceFileDamaged, match=r"has 3 stored chunk\(s\) of 4"):
         evidence_open(actor=world.org_user, evidence=evidence)
+    with pytest.raises(EvidenceFileDamaged):
+        _get(world.team.lead, evidence.pk)
 
 
 # --- the name rules, for any name ----------------------------------------------------------
@@ -795,43 +880,109 @@ def test_a_kept_name_is_never_a_path_nor_holds_control_characters(raw: str) -> N
 # --- leftovers of a crash --------------------------------------------------------------------
 
 
-def test_the_sweep_removes_only_old_leftovers_never_named_evidence(
+def _write(path: Path, content: bytes, *, age_hours: float = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    if age_hours:
+        then = dt.datetime.now().timestamp() - age_hours * 3600
+        os.utime(path, (then, then))
+    return path.resolve()
+
+
+def test_the_sweep_removes_only_old_leftovers_never_an_only_copy(
     world: World, answered: CorrectiveAction, evidence_dir: Path
 ) -> None:
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    # given a stored evidence file, and what crashes would leave: a half-received upload and
-    # a stored file no record names, both two days old, and an upload still being received
-    kept = attach(world, answered, "kept.pdf", PDF)
-    kept_path = evidence_storage.path_of(evidence_dir.resolve(), kept.storage_key)
-    partial = evidence_dir / "tmp" / "upload-dead.part"
-    partial.write_bytes(b"half")
-    orphan = evidence_dir / "ab" / ("ab" + "0" * 30)
-    orphan.parent.mkdir(exist_ok=True)
-    orphan.write_bytes(b"orphan")
-    receiving = evidence_dir / "tmp" / "upload-live.part"
-    receiving.write_bytes(b"in progress")
-    two_days_ago = dt.datetime.now().timestamp() - 48 * 3600
-    for path in (kept_path, partial, orphan):
-        os.utime(path, (two_days_ago, two_days_ago))
+    # given, two days old: a file kept the old way whose content is now in the database; one
+    # whose record has no content in the database (its only copy), and one whose content
+    # there is damaged; a half-received upload; a stored file no record names; and an
+    # upload still being received
+    moved = attach(world, answered, "moved.pdf", PDF)
+    only = attach(world, answered, "only.pdf", PDF)
+    EvidenceChunk.objects.filter(evidence=only).delete()
+    damaged = attach(world, answered, "damaged.pdf", PDF)
+    EvidenceChunk.objects.filter(evidence=damaged).update(data=b"%PDF-")
+    moved_copy = _write(evidence_dir / moved.storage_key, PDF, age_hours=48)
+    only_copy = _write(evidence_dir / only.storage_key, PDF, age_hours=48)
+    damaged_copy = _write(evidence_dir / damaged.storage_key, PDF, age_hours=48)
+    partial = _write(evidence_dir / "tmp" / "upload-dead.part", b"half", age_hours=48)
+    orphan = _write(evidence_dir / "ab" / ("ab" + "0" * 30), b"orphan", age_hours=48)
+    receiving = _write(evidence_dir / "tmp" / "upload-live.part", b"in progress")
 
     # when the sweep lists them, then deletes them
     listing, deleting = StringIO(), StringIO()
     call_command("evidence-sweep", stdout=listing)
-    assert partial.exists() and orphan.exists()
+    assert partial.exists() and orphan.exists() and moved_copy.exists()
     call_command("evidence-sweep", "--delete", stdout=deleting)
 
-    # then the two old leftovers are gone; the named evidence and the live upload stay
-    assert "evidence-sweep: 2 leftover file(s), 10 bytes, found" in listing.getvalue()
-    assert f"would remove: partial upload {partial.resolve()}" in listing.getvalue()
-    assert f"would remove: unreferenced file {orphan.resolve()}" in listing.getvalue()
-    assert "2 leftover file(s), 10 bytes, removed" in deleting.getvalue()
-    assert not partial.exists() and not orphan.exists()
-    assert kept_path.read_bytes() == PDF and receiving.exists()
+    # then the three old leftovers are gone; the only copy and the live upload stay
+    total = 4 + 6 + len(PDF)
+    assert f"evidence-sweep: 3 leftover file(s), {total} bytes, found" in listing.getvalue()
+    assert f"would remove: partial upload {partial}" in listing.getvalue()
+    assert f"would remove: unreferenced file {orphan}" in listing.getvalue()
+    assert f"would remove: moved to the database {moved_copy}" in listing.getvalue()
+    assert f"kept: {only_copy} may be an evidence record's only copy" in listing.getvalue()
+    assert f"kept: {damaged_copy} may be an evidence record's only copy" in listing.getvalue()
+    assert f"3 leftover file(s), {total} bytes, removed" in deleting.getvalue()
+    assert not partial.exists() and not orphan.exists() and not moved_copy.exists()
+    assert only_copy.read_bytes() == damaged_copy.read_bytes() == PDF and receiving.exists()
+    assert stored(moved) == PDF
+
+    # and --move copies the only copy into the database, after which it is a leftover too
+    moving = StringIO()
+    call_command("evidence-sweep", "--move", stdout=moving)
+    assert "evidence-sweep: 1 file(s) copied into the database, 0 left out" in moving.getvalue()
+    assert f"would remove: moved to the database {only_copy}" in moving.getvalue()
+    assert stored(only) == PDF
     with pytest.raises(CommandError, match="at least 1"):
         call_command("evidence-sweep", "--hours", "0")
+
+
+def test_the_migration_copies_files_kept_the_old_way_into_the_database(
+    world: World, answered: CorrectiveAction, evidence_dir: Path, capsys: Any
+) -> None:
+    migration = importlib.import_module("apcert.assessments.migrations.0009_evidence_into_database")
+    # given records written before content moved to the database: their files under
+    # EVIDENCE_DIR and no chunks; one file missing, one changed since it was uploaded
+    big_content = PDF + bytes(2 * CHUNK)
+    big = attach(world, answered, "big.pdf", big_content)
+    small = attach(world, answered, "small.pdf", PDF)
+    missing = attach(world, answered, "missing.pdf", PDF)
+    changed = attach(world, answered, "changed.pdf", PDF)
+    EvidenceChunk.objects.all().delete()
+    _write(evidence_dir / big.storage_key, big_content)
+    _write(evidence_dir / small.storage_key, PDF)
+    _write(evidence_dir / changed.storage_key, PDF.replace(b"Catalog", b"Kitchen"))
+    editor = SimpleNamespace(connection=connection)
+    # (the models as the migration sees them)
+    state = MigrationLoader(connection).project_state(
+        ("assessments", "0009_evidence_into_database")
+    )
+
+    # when the migration runs
+    migration.forwards(state.apps, editor)
+
+    # then the files that are what their records say are in the database, a chunk a row
+    assert stored(big) == big_content and stored(small) == PDF
+    assert EvidenceChunk.objects.filter(evidence=big).count() == 3
+    # ... the others are left out, each named, and the migration went on
+    assert not EvidenceChunk.objects.filter(evidence__in=[missing, changed]).exists()
+    said = capsys.readouterr().err
+    root = evidence_dir.resolve()
+    assert f"warning: evidence file {missing.pk}: {root / missing.storage_key} cannot" in said
+    assert f"evidence file {changed.pk}: {root / changed.storage_key} is not the content" in said
+    assert f"evidence: 2 file(s) copied from {root} into the database, 2 left out" in said
+    assert "left for you to delete" in said
+    # ... the files stay where they were, and the copies are served
+    assert (evidence_dir / big.storage_key).read_bytes() == big_content
+    assert _read(_get(world.team.lead, big.pk)) == big_content
+    with pytest.raises(EvidenceFileDamaged):
+        evidence_open(actor=world.team.lead, evidence=missing)
+
+    # and a second run copies nothing twice
+    chunks = EvidenceChunk.objects.count()
+    migration.forwards(state.apps, editor)
+    assert EvidenceChunk.objects.count() == chunks
+    assert "0 file(s) copied" in capsys.readouterr().err
 
 
 # --- archives that expand past any document (zip bombs) ------------------------------------

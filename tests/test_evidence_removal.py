@@ -1,10 +1,10 @@
 """An evidence file taken back by the user who uploaded it, while its corrective action
 awaits review.
 
-Nothing is deleted: the row and the stored file stay for the record, marked removed. The
+Nothing is deleted: the row and its content stay for the record, marked removed. The
 lists of evidence leave it out, the organization is told it was removed, and the CB's staff
 and the Secretariat may still download it. Each refusal checks its stable code and that
-nothing was written: the row as it was, the file in place, no audit event.
+nothing was written: the row as it was, its content in place, no audit event.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from apcert.assessments.evidence import (
     evidence_remove,
     evidence_visible,
 )
-from apcert.assessments.models import CorrectiveAction, EvidenceFile
+from apcert.assessments.models import CorrectiveAction, EvidenceChunk, EvidenceFile
 from apcert.assessments.views_evidence import evidence_download
 from apcert.audit.models import AuditEvent
 from apcert.core.errors import DomainError, NotFound
@@ -64,6 +64,11 @@ def _row(evidence: EvidenceFile) -> dict[str, Any]:
     return EvidenceFile.objects.filter(pk=evidence.pk).values().get()  # type: ignore[no-any-return]
 
 
+def _stored(evidence: EvidenceFile) -> bytes:
+    pieces = EvidenceChunk.objects.filter(evidence=evidence).order_by("index")
+    return b"".join(bytes(piece) for piece in pieces.values_list("data", flat=True))
+
+
 def _refused(call: Callable[[], Any], code: str, evidence: EvidenceFile, root: Path) -> DomainError:
     row, events = _row(evidence), AuditEvent.objects.count()
     with pytest.raises(DomainError) as exc:
@@ -71,7 +76,7 @@ def _refused(call: Callable[[], Any], code: str, evidence: EvidenceFile, root: P
     assert exc.value.code == code, str(exc.value)
     assert _row(evidence) == row
     assert AuditEvent.objects.count() == events
-    assert (root / evidence.storage_key).read_bytes() == PDF
+    assert _stored(evidence) == PDF
     return exc.value
 
 
@@ -99,13 +104,13 @@ def test_the_uploader_removes_a_file_which_is_kept_for_the_record(
         actor=world.org_user, evidence=evidence, reason=" Wrong lot's checklist "
     )
 
-    # Then the row and the file are kept, marked removed by whom, when and why
+    # Then the row and its content are kept, marked removed by whom, when and why
     row = _row(removed)
     assert row["removed_by_id"] == world.org_user.pk
     assert row["removed_at"] is not None
     assert row["removal_reason"] == "Wrong lot's checklist"
     assert removed.removed
-    assert (evidence_dir / evidence.storage_key).read_bytes() == PDF
+    assert _stored(evidence) == PDF
     # And one audit event records it
     event = AuditEvent.objects.filter(action="evidence.remove").get()
     assert (event.object_type, event.object_id) == ("assessments.evidencefile", str(evidence.pk))

@@ -241,8 +241,6 @@ NOTIFICATION_RECENT_DAYS = env.NOTIFICATION_RECENT_DAYS
 # The certificate PDF's font, made once from the variable font in its wheel and kept here
 # (apcert.documents.fonts.regular_face).
 DOCUMENT_FONT_DIR = env.VAR_DIR / "fonts"
-# Certificate PDFs drawn once and kept, one file per issue (apcert.documents.pdf_store).
-DOCUMENT_PDF_DIR = env.VAR_DIR / "pdf"
 DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
 
 # Every record carries the id of the request it was written for (apcert.core.observe), in
@@ -281,9 +279,10 @@ METRICS_TOKEN = env.METRICS_TOKEN
 METRICS_DIR = env.METRICS_DIR
 
 # --- evidence files (apcert.assessments.evidence) -------------------------------------------
-# Files an organization attaches to a corrective action. Kept in EVIDENCE_DIR, which must lie
-# outside STATIC_ROOT and any other served path (checked before each upload and download);
-# served only by apcert.assessments.views_evidence to those who may see them. Each file at most
+# Files an organization attaches to a corrective action, kept in the database. Received in
+# EVIDENCE_DIR, which must lie outside STATIC_ROOT and any other served path (checked before
+# each upload); served only by apcert.assessments.views_evidence to those who may see them.
+# Each file at most
 # EVIDENCE_MAX_BYTES; EVIDENCE_TYPES the kinds accepted, each checked by its content as well
 # as its name (the kinds are listed in apcert.assessments.evidence.EVIDENCE_KINDS).
 EVIDENCE_DIR = env.EVIDENCE_DIR

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from apcert.assessments.models import (
     Assessment,
     CorrectiveAction,
+    EvidenceChunk,
     EvidenceFile,
     Finding,
     TeamMember,
@@ -140,3 +143,16 @@ class EvidenceFileAdmin(ReadOnlyAdmin):
     list_select_related = ("corrective_action", "uploaded_by")
     search_fields = ("name", "sha256")
     date_hierarchy = "uploaded_at"
+
+
+@admin.register(EvidenceChunk)
+class EvidenceChunkAdmin(ReadOnlyAdmin):
+    # Which pieces a file's content is kept in, never the content: that is served by
+    # views_evidence, to those who may see it.
+    list_display = ("id", "evidence", "index")
+    fields = ("evidence", "index")
+    list_select_related = ("evidence",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EvidenceChunk]:
+        # A page of 50 chunks would otherwise read 50 MiB of content it never shows.
+        return super().get_queryset(request).defer("data")

@@ -220,15 +220,17 @@ class EvidenceFileQuerySet(models.QuerySet["EvidenceFile"]):
 
 class EvidenceFile(models.Model):
     """A file the organization attaches to a corrective action as evidence that it was
-    carried out (a corrective action holds its evidence). The bytes live
-    under EVIDENCE_DIR, outside anything the web server serves, at ``storage_key``: a name
-    apcert generates, never the one the client sent, which is kept only as ``name`` for
-    display and download. ``sha256`` is the content's digest, taken while it was received.
-    Rows are written by ``evidence_attach``; each owns its own stored file (no two rows share
-    one, so removing a file after a rolled-back upload cannot take another row's). The one
-    change a row takes is its removal by its uploader (``evidence_remove``) while the
-    corrective action awaits review: the row and the file are kept for the record, marked
-    removed, and no longer offered as evidence."""
+    carried out (a corrective action holds its evidence). The bytes live in the database,
+    in the row's :class:`EvidenceChunk` rows, written in the same transaction as the row, so
+    that every app server reads every file and no file outlives, or lacks, its row.
+    ``storage_key`` is a name apcert generates, never the one the client sent, which is kept
+    only as ``name`` for display and download (files received before the move to the
+    database lay at that path under EVIDENCE_DIR). ``sha256`` is the content's digest, taken
+    while it was received. Rows are written by ``evidence_attach``; each owns its own chunks,
+    even when the same content was uploaded twice. The one change a row takes is its removal
+    by its uploader (``evidence_remove``) while the corrective action awaits review: the row
+    and its content are kept for the record, marked removed, and no longer offered as
+    evidence."""
 
     corrective_action = models.ForeignKey(
         CorrectiveAction, on_delete=models.PROTECT, related_name="evidence_files"
@@ -240,7 +242,10 @@ class EvidenceFile(models.Model):
     size = models.PositiveBigIntegerField(help_text="In bytes.")
     sha256 = models.CharField(max_length=64, db_index=True, help_text="Hex digest of the content.")
     storage_key = models.CharField(
-        max_length=64, unique=True, help_text="Path of the stored file under EVIDENCE_DIR."
+        max_length=64,
+        unique=True,
+        help_text="A name apcert made for the file (its path under EVIDENCE_DIR before the "
+        "content moved to the database).",
     )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -275,3 +280,22 @@ class EvidenceFile(models.Model):
     @property
     def removed(self) -> bool:
         return self.removed_at is not None
+
+
+class EvidenceChunk(models.Model):
+    """A piece of an evidence file's content, in order: the file is its chunks by ``index``,
+    0, 1, 2 ..., each of ``EVIDENCE_CHUNK_BYTES`` bytes but the last. Kept in pieces so that
+    neither receiving nor serving a file needs all of it in memory at once. Written only by
+    ``evidence_attach``, with the file's row; never changed; gone only with the row."""
+
+    evidence = models.ForeignKey(EvidenceFile, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["evidence", "index"], name="evidence_chunk_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of evidence file {self.evidence_id}"

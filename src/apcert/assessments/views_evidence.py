@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
 
 from apcert.assessments.errors import EVIDENCE_REMOVED
@@ -11,11 +12,14 @@ from apcert.core.errors import NotFound, PermissionDenied
 
 
 @require_safe
-def evidence_download(request: HttpRequest, evidence_id: int) -> FileResponse | HttpResponse:
+def evidence_download(
+    request: HttpRequest, evidence_id: int
+) -> StreamingHttpResponse | HttpResponse:
     """The file, as an attachment, to a user who may see it; 404 to anyone else, signed in
     or not, exactly as for an id that does not exist (the back office sends anonymous
     visitors to sign in before they get here; one who gets here anyway learns nothing).
-    A file its uploader removed is 410 Gone to the organization, which may know of it."""
+    A file its uploader removed is 410 Gone to the organization, which may know of it.
+    The content is streamed from the database a chunk at a time, never held whole."""
     user = request.user
     try:
         download = evidence_open(
@@ -30,12 +34,11 @@ def evidence_download(request: HttpRequest, evidence_id: int) -> FileResponse | 
         raise Http404("No such evidence file.") from None
     except PermissionDenied:
         raise Http404("No such evidence file.") from None
-    response = FileResponse(
-        download.file,
-        as_attachment=True,
-        filename=download.download_name,
-        content_type=download.content_type,
-    )
+    response = StreamingHttpResponse(download.chunks, content_type=download.content_type)
+    response["Content-Length"] = str(download.size)
+    disposition = content_disposition_header(as_attachment=True, filename=download.download_name)
+    if disposition:  # always, for an attachment
+        response["Content-Disposition"] = disposition
     # Never rendered by the browser as anything but a download of the detected type, never
     # kept by a shared cache: evidence is private.
     response["X-Content-Type-Options"] = "nosniff"

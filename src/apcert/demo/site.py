@@ -41,10 +41,8 @@ def _fresh_start() -> str:
         where = f"delete the database ({name}, with its -wal and -shm files)"
     else:
         where = f"drop and create again the database {database['NAME']!r}"
-    return (
-        f"{where}, the private keys ({settings.KEY_DIR}) and the evidence files "
-        f"({settings.EVIDENCE_DIR})"
-    )
+    # Evidence files are in the database: they go with it.
+    return f"{where} and the private keys ({settings.KEY_DIR})"
 
 
 def demo_site_conflict() -> str | None:

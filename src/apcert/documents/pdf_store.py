@@ -2,14 +2,17 @@
 
 A PDF is a function of the issue's snapshot, its certificate's number, CB and scheme, the
 signed credential it embeds, the address its QR code gives, the status mark printed across
-it (the status today) and the code that draws it. All of these are hashed into the file's
-name, so a kept file is served only while every one of them is unchanged: a new status, a
-credential signed again with a new key, a renamed CB or a new version of apcert each make a
-new file, and the one it replaces is removed. There is at most one file per issue.
+it (the status today) and the code that draws it. All of these are hashed into the kept
+PDF's digest, so a kept PDF is served only while every one of them is unchanged: a new
+status, a credential signed again with a new key, a renamed CB or a new version of apcert
+each draw it anew, and the new PDF replaces the kept one. There is at most one per issue.
 
-Files are written to a temporary name and renamed into place, so a process that dies while
-writing leaves no partial PDF to be served. A store that cannot be written (a full disk, no
-permission) is not an error for the reader: the PDF made for the request is served anyway.
+Kept in the database (:class:`~apcert.register.models.KeptCertificatePdf`), so that a PDF
+drawn by one app server is read by every other, and a restarted one; a row is written
+whole or not at all. The read and the write both go to the default database by name: the
+row just drawn must be read back by the next reader whatever a router sends elsewhere, and
+a write never goes to a read-only copy. A PDF that cannot be kept (the database refuses the
+write) is not an error for the reader: the PDF made for the request is served anyway.
 """
 
 from __future__ import annotations
@@ -17,18 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, IntegrityError, transaction
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
 from apcert.certificates.models import CertificateIssue
 from apcert.documents import certificate_pdf
+from apcert.register.models import KeptCertificatePdf
 
 log = logging.getLogger(__name__)
 
@@ -76,29 +80,38 @@ def _give_back_drawing_slot() -> None:
 
 def kept_pdf(issue: CertificateIssue, inputs: dict[str, Any], render: Callable[[], bytes]) -> bytes:
     """The PDF of ``issue`` drawn from ``inputs`` (everything else it shows besides the issue
-    and its certificate): the kept file when one was drawn from the same facts, else
+    and its certificate): the kept one when it was drawn from the same facts, else
     ``render()``, kept for the next reader. Raises :class:`DrawingBusy` when the PDF must be
     drawn and this process already draws ``PDF_DRAWS_AT_ONCE`` of them."""
-    folder = Path(settings.DOCUMENT_PDF_DIR) / f"{issue.pk % 1000:03d}"
-    path = folder / f"{issue.pk}-{_digest(issue, inputs)}.pdf"
-    try:
-        return path.read_bytes()
-    except OSError:
-        pass
+    digest = _digest(issue, inputs)
+    kept = (
+        KeptCertificatePdf.objects.using(DEFAULT_DB_ALIAS)
+        .filter(issue_id=issue.pk, digest=digest)
+        .values_list("content", flat=True)
+        .first()
+    )
+    if kept is not None:
+        return bytes(kept)  # PostgreSQL gives a memoryview
     if not _take_drawing_slot():
         raise DrawingBusy
     try:
         content = render()
     finally:
         _give_back_drawing_slot()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = folder / f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.part"
-        partial.write_bytes(content)
-        os.replace(partial, path)
-        for old in folder.glob(f"{issue.pk}-*.pdf"):
-            if old != path:
-                old.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("the certificate PDF of issue %s could not be kept: %s", issue.pk, exc)
+    _keep(issue, digest, content)
     return content
+
+
+def _keep(issue: CertificateIssue, digest: str, content: bytes) -> None:
+    try:
+        # A savepoint when the caller holds a transaction: a refused write leaves it usable.
+        with transaction.atomic(using=DEFAULT_DB_ALIAS):
+            KeptCertificatePdf.objects.using(DEFAULT_DB_ALIAS).update_or_create(
+                issue_id=issue.pk,
+                defaults={"digest": digest, "content": content, "drawn_at": timezone.now()},
+            )
+    except IntegrityError:
+        # Another server kept the same issue's PDF at the same moment: one of them is kept.
+        log.info("the certificate PDF of issue %s was kept by another request", issue.pk)
+    except DatabaseError as exc:
+        log.warning("the certificate PDF of issue %s could not be kept: %s", issue.pk, exc)

@@ -117,3 +117,25 @@ class SearchWord(models.Model):
 
     def __str__(self) -> str:
         return self.word
+
+
+class KeptCertificatePdf(models.Model):
+    """The certificate PDF of one issue as it was last drawn, kept so that the next download
+    of the same facts is read rather than drawn again (a tenth of a second of a core each).
+    ``digest`` names the facts it was drawn from (:mod:`apcert.documents.pdf_store`); a
+    download whose facts differ draws anew and replaces the row, so an issue has at most
+    one. Derived data: any row may be deleted at any time, and is drawn again when asked
+    for. Kept in the database so that every app server finds what any other drew."""
+
+    issue = models.OneToOneField(
+        "certificates.CertificateIssue",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="+",
+    )
+    digest = models.CharField(max_length=64)
+    content = models.BinaryField()
+    drawn_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"kept PDF of issue {self.issue_id} ({self.digest})"

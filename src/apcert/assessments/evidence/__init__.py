@@ -1,12 +1,12 @@
 """Evidence files attached to corrective actions.
 
-Uploads are kept in EVIDENCE_DIR, outside the web root, under names apcert makes; limited in
-size (EVIDENCE_MAX_BYTES) and type (EVIDENCE_TYPES, each checked by its content as well as
-its name), refused with a clear error past those limits; hashed with SHA-256 as they are
-received; and served only to those who may see them.
+Uploads are received into EVIDENCE_DIR and kept in the database, in chunks, with their row;
+limited in size (EVIDENCE_MAX_BYTES) and type (EVIDENCE_TYPES, each checked by its content
+as well as its name), refused with a clear error past those limits; hashed with SHA-256 as
+they are received (and again as they are served); and served only to those who may see them.
 
 - :mod:`.kinds`: the accepted kinds, the name rules and the content checks;
-- :mod:`.storage`: the evidence directory, receiving into a temporary file, placing, opening;
+- :mod:`.storage`: receiving into a temporary file, writing and reading the chunks;
 - :mod:`.services`: :func:`evidence_attach` and :func:`evidence_remove`, the only writers;
 - :mod:`.selectors`: :func:`evidence_visible` and :func:`evidence_open`.
 """

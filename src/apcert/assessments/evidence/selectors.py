@@ -1,14 +1,15 @@
-"""Reading evidence files: who may see which, and opening one to serve it."""
+"""Reading evidence files: who may see which, and reading one out to serve it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 
 from apcert.assessments.errors import EVIDENCE_NOT_FOUND, EVIDENCE_REMOVED
-from apcert.assessments.evidence.storage import open_stored
+from apcert.assessments.evidence.storage import check_stored, read_chunks
 from apcert.assessments.models import EvidenceFile
 from apcert.bodies.models import CBStaff
 from apcert.core.errors import PERMISSION_NOT_SIGNED_IN, NotFound, PermissionDenied
@@ -65,10 +66,10 @@ def _keeps_the_record(actor: User, row: EvidenceFile) -> bool:
 
 @dataclass(frozen=True)
 class EvidenceDownload:
-    """An evidence file opened for reading, with what serving it needs. The caller closes
-    ``file`` (a FileResponse does, once it has sent it)."""
+    """An evidence file opened for reading, with what serving it needs: ``chunks`` gives
+    its content a piece at a time, each read from the database when it is asked for."""
 
-    file: BinaryIO
+    chunks: Iterator[bytes]
     content_type: str
     download_name: str
     size: int
@@ -97,11 +98,14 @@ def evidence_open(*, actor: User | None, evidence: EvidenceFile | int) -> Eviden
             "no longer offered as evidence.",
             code=EVIDENCE_REMOVED,
         )
+    # A file whose content went missing answers the operator's error now, before the
+    # response starts; one whose content changed, once its digest is known at the end.
+    check_stored(row)
     content_type = row.content_type
     if content_type.startswith("text/"):
         content_type += "; charset=utf-8"  # text evidence is checked to be UTF-8
     return EvidenceDownload(
-        file=open_stored(row.storage_key, row.size),
+        chunks=read_chunks(row),
         content_type=content_type,
         download_name=row.name,
         size=row.size,

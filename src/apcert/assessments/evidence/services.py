@@ -27,8 +27,8 @@ from apcert.assessments.evidence.storage import (
     check_declared_size,
     evidence_root,
     new_key,
-    place,
     receive,
+    write_chunks,
 )
 from apcert.assessments.models import Assessment, CorrectiveAction, EvidenceFile, Finding
 from apcert.audit.services import audit_record
@@ -41,8 +41,6 @@ from apcert.core.errors import (
 from apcert.organizations.permissions import require_org_member
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from apcert.accounts.models import User
     from apcert.organizations.models import Organization
 
@@ -89,7 +87,7 @@ def evidence_attach(
 ) -> EvidenceFile:
     """A user of the organization attaches a file to its corrective action as evidence.
 
-    Refused, with nothing written (no row, no stored file, no temporary file, no audit
+    Refused, with nothing written (no row, no content, no temporary file, no audit
     event): a user who is not of the organization; a corrective action that no longer takes
     evidence (``evidence.corrective_action_closed``); a bad name (``evidence.bad_name``); a
     type outside settings.EVIDENCE_TYPES or content that is not what the name says
@@ -97,12 +95,13 @@ def evidence_attach(
     (``evidence.too_large``); an empty file (``evidence.empty``).
 
     The upload is streamed into a temporary file under EVIDENCE_DIR while it is hashed and
-    checked, outside any transaction (a large upload never holds a database lock). Then, in
+    checked, outside any transaction (a slow upload never holds a database lock). Then, in
     one transaction that must be the outermost (``durable``: when it ends without an error,
-    it has committed), the corrective action is locked and checked again, the file is
-    renamed into place, and the row and its audit event are written. Should anything in that
-    transaction fail, including the commit, the stored file is removed. Each upload is
-    stored under a new key of its own, even when the same content was uploaded before."""
+    it has committed), the corrective action is locked and checked again, and the row, its
+    content (copied from the temporary file a chunk at a time) and its audit event are
+    written: all of them commit, or none. The temporary file is removed either way. Each
+    upload is stored with content of its own, even when the same content was uploaded
+    before."""
     ca = CorrectiveAction.objects.select_related(
         "finding__assessment__application__organization",
         "finding__assessment__certificate__organization",
@@ -117,25 +116,22 @@ def evidence_attach(
     # received for nothing.
     _require_open(ca, ca.finding)
 
-    root = evidence_root()
-    received = receive(upload, root=root, limit=limit, check=ContentCheck(kind, kinds))
-    key = new_key()
-    stored: Path | None = None
+    received = receive(upload, root=evidence_root(), limit=limit, check=ContentCheck(kind, kinds))
     try:
         with transaction.atomic(durable=True):
             ca = CorrectiveAction.objects.select_for_update().get(pk=ca.pk)
             finding = Finding.objects.select_for_update().get(pk=ca.finding_id)
             _require_open(ca, finding)
-            stored = place(received, root=root, key=key)
             evidence = EvidenceFile.objects.create(
                 corrective_action=ca,
                 name=name,
                 content_type=kind.content_type,
                 size=received.size,
                 sha256=received.sha256,
-                storage_key=key,
+                storage_key=new_key(),
                 uploaded_by=actor,
             )
+            write_chunks(evidence=evidence, received=received)
             audit_record(
                 actor=actor,
                 action="evidence.attach",
@@ -149,12 +145,8 @@ def evidence_attach(
                     "sha256": received.sha256,
                 },
             )
-    except BaseException:
-        # Rolled back (or never committed): the file must not outlive its row.
-        if stored is not None:
-            stored.unlink(missing_ok=True)
+    finally:
         received.temp.unlink(missing_ok=True)
-        raise
     return evidence
 
 
@@ -162,7 +154,7 @@ def evidence_remove(*, actor: User, evidence: EvidenceFile, reason: str) -> Evid
     """The user who uploaded an evidence file takes it back, saying why, while its
     corrective action still awaits the assessor's review.
 
-    Nothing is deleted: the row and the stored file are kept for the record, marked removed
+    Nothing is deleted: the row and its content are kept for the record, marked removed
     by whom and when, and the lists of evidence no longer offer it (CB staff may still
     download it). Refused, with nothing written: a reason left empty; a user who is not
     the uploader (``evidence.not_uploader``), or no longer a user of the organization; a

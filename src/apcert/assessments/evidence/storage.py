@@ -1,49 +1,64 @@
 """Where evidence files are kept, and how they get there without half-written leftovers.
 
-Layout under EVIDENCE_DIR::
+An evidence file's content is kept in the database, in :class:`EvidenceChunk` rows of
+``EVIDENCE_CHUNK_BYTES`` each, written in the same transaction as its EvidenceFile row: every
+app server reads every file, a backup of the database holds them all, and a file is never
+without its row nor a row without its file. (Object storage would serve the first two as
+well, but needs a service of its own to run and to test against.)
 
-    tmp/upload-<random>.part     an upload being received (same file system as the rest, so
-                                 that moving it into place is atomic)
-    <2 hex>/<32 hex>             a stored file; its name is the storage key, a random UUID
-                                 apcert makes, sharded by its first two digits
+EVIDENCE_DIR is only where an upload is received, on the server that receives it::
 
-Nothing here knows the client's file name. A ``.part`` file older than the longest upload is
-a leftover of a process that died mid-upload (a refused or failed upload removes its own) and
-may be deleted; so may a stored file that no EvidenceFile row names, which only a crash
-between the rename and the commit can leave.
+    tmp/upload-<random>.part     an upload being received, counted, hashed and checked
+                                 before a byte of it reaches the database
+
+A ``.part`` file older than the longest upload is a leftover of a process that died
+mid-upload (a refused or failed upload removes its own) and may be deleted. Files received
+before the content moved to the database lay at ``<2 hex>/<32 hex>`` (the row's
+``storage_key``); migration 0009 copied them in and left them for the operator to delete
+(``apcert evidence-sweep`` lists them).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import logging
 import os
 import re
-import stat
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Count, Max, Sum
+from django.db.models.functions import Length
 
 from apcert.assessments.errors import EVIDENCE_EMPTY
 from apcert.assessments.evidence.kinds import ContentCheck, EvidenceRefused, EvidenceTooLarge
+from apcert.assessments.models import EvidenceChunk, EvidenceFile
+
+log = logging.getLogger(__name__)
 
 _KEY = re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}")
 TEMP_DIR_NAME = "tmp"
+#: The size of each stored piece of a file: what receiving or serving one holds in memory
+#: at a time (twice at most), and few enough rows that a file of the largest size is a
+#: few dozen of them.
+EVIDENCE_CHUNK_BYTES = 1024 * 1024
 
 
 class EvidenceFileDamaged(RuntimeError):
-    """A stored evidence file is missing or not the size its row records: an operator's
-    problem (restore it from backup), not the user's."""
+    """The stored content of an evidence file is missing, or does not add up to the size or
+    the digest its row records: an operator's problem (restore it from backup), not the
+    user's."""
 
 
 def evidence_root() -> Path:
-    """EVIDENCE_DIR, after making sure it is not, nor holds, nor lies under a served path."""
+    """EVIDENCE_DIR, where uploads are received, after making sure it is not, nor holds, nor
+    lies under a served path."""
     root = Path(settings.EVIDENCE_DIR).resolve()
     for setting in ("STATIC_ROOT", "MEDIA_ROOT"):
         value = getattr(settings, setting, None)
@@ -61,13 +76,6 @@ def evidence_root() -> Path:
 def new_key() -> str:
     token = uuid.uuid4().hex
     return f"{token[:2]}/{token}"
-
-
-def path_of(root: Path, key: str) -> Path:
-    # The key comes from our own rows; still, never let a key that is not ours make a path.
-    if not _KEY.fullmatch(key):
-        raise EvidenceFileDamaged(f"{key!r} is not an evidence storage key.")
-    return root / key
 
 
 def _too_large(limit: int) -> EvidenceTooLarge:
@@ -140,83 +148,117 @@ def receive(upload: UploadedFile, *, root: Path, limit: int, check: ContentCheck
     return Received(temp=temp, size=size, sha256=digest.hexdigest())
 
 
-def place(received: Received, *, root: Path, key: str) -> Path:
-    """Move a received file to its storage key, atomically and never over an existing file,
-    then sync the directory, so that a committed row never names a file a crash lost."""
-    final = path_of(root, key)
-    final.parent.mkdir(mode=0o700, exist_ok=True)
-    # A hard link never replaces an existing file (FileExistsError instead), so a key that
-    # somehow exists already cannot clobber another row's file; the link is atomic too.
-    try:
-        os.link(received.temp, final)
-    except FileExistsError:
-        raise
-    except OSError:
-        # A file system without hard links: rename, having looked first (a new UUID key
-        # cannot be in use, so the window between the look and the rename is theoretical).
-        if final.exists():
-            raise FileExistsError(final) from None
-        os.replace(received.temp, final)
-    try:
-        received.temp.unlink(missing_ok=True)
-        _fsync_dir(final.parent)
-    except BaseException:
-        final.unlink(missing_ok=True)
-        raise
-    return final
+def write_chunks(*, evidence: EvidenceFile, received: Received) -> None:
+    """Copy a received file into the database as ``evidence``'s chunks, one chunk in memory
+    at a time. Called inside the transaction that writes the row: both commit, or neither."""
+    with received.temp.open("rb") as source:
+        index = 0
+        while piece := source.read(EVIDENCE_CHUNK_BYTES):
+            EvidenceChunk.objects.create(evidence=evidence, index=index, data=piece)
+            index += 1
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a directory be synced
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def chunk_count(size: int) -> int:
+    return -(-size // EVIDENCE_CHUNK_BYTES)
 
 
-def open_stored(key: str, size: int) -> BinaryIO:
-    """Open a stored file for reading, refusing a symbolic link or a file of the wrong size."""
-    path = path_of(evidence_root(), key)
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError as exc:
-        raise EvidenceFileDamaged(f"Evidence file {key} cannot be opened: {exc}.") from exc
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-        os.close(fd)
+def check_stored(evidence: EvidenceFile) -> None:
+    """Refuse, before a byte is served, a file whose chunks do not add up to its row: some
+    missing, or not of the recorded size in all. One query, which reads the chunks' lengths,
+    not their content."""
+    found = EvidenceChunk.objects.filter(evidence_id=evidence.pk).aggregate(
+        count=Count("index"), last=Max("index"), size=Sum(Length("data"))
+    )
+    expected = chunk_count(evidence.size)
+    if found["count"] != expected or found["last"] != expected - 1:
         raise EvidenceFileDamaged(
-            f"Evidence file {key} is {info.st_size} bytes, its record says {size}."
+            f"Evidence file {evidence.pk} has {found['count']} stored chunk(s) of "
+            f"{expected}: restore its content from a backup."
         )
-    return os.fdopen(fd, "rb")
+    if found["size"] != evidence.size:
+        raise EvidenceFileDamaged(
+            f"Evidence file {evidence.pk} is {found['size']} bytes stored, its record says "
+            f"{evidence.size}: restore its content from a backup."
+        )
+
+
+def keys_stored_whole() -> set[str]:
+    """The storage keys of the files whose chunks in the database add up to their record
+    (all there, of the recorded size in all): a copy of one kept elsewhere is not needed."""
+    rows = (
+        EvidenceFile.objects.filter(chunks__isnull=False)
+        .annotate(count=Count("chunks"), stored=Sum(Length("chunks__data")))
+        .values_list("storage_key", "size", "count", "stored")
+    )
+    return {
+        key for key, size, count, stored in rows if (count, stored) == (chunk_count(size), size)
+    }
+
+
+def read_chunks(evidence: EvidenceFile) -> Iterator[bytes]:
+    """The content of ``evidence``, a chunk at a time, each read by a query of its own when
+    it is asked for (a download of the largest file holds one chunk, not the file). Hashed
+    as it goes: content whose digest is not the recorded one stops with
+    :class:`EvidenceFileDamaged` before its last chunk is given out, so that a download that
+    was sent its declared length was sent the file uploaded."""
+    digest = hashlib.sha256()
+    count = chunk_count(evidence.size)
+    for index in range(count):
+        piece = (
+            EvidenceChunk.objects.filter(evidence_id=evidence.pk, index=index)
+            .values_list("data", flat=True)
+            .first()
+        )
+        if piece is None:
+            raise _damaged(evidence, f"its chunk {index} is missing")
+        piece = bytes(piece)  # PostgreSQL gives a memoryview
+        digest.update(piece)
+        if index == count - 1 and digest.hexdigest() != evidence.sha256:
+            raise _damaged(evidence, "its stored content is not what was uploaded (SHA-256)")
+        yield piece
+
+
+def _damaged(evidence: EvidenceFile, what: str) -> EvidenceFileDamaged:
+    message = f"Evidence file {evidence.pk}: {what}; restore its content from a backup."
+    # Raised while the download is being sent: the client sees a short body; say it here.
+    log.error("%s", message)
+    return EvidenceFileDamaged(message)
 
 
 @dataclass(frozen=True)
 class Leftover:
     """A file under EVIDENCE_DIR that nothing needs: an upload a dead process left half
-    received, or a stored file no EvidenceFile row names."""
+    received; a file kept there before content moved to the database, now copied into it;
+    or a file so kept that no EvidenceFile row names."""
 
     path: Path
-    kind: str  # "partial upload" or "unreferenced file"
+    kind: str  # "partial upload", "moved to the database" or "unreferenced file"
     size: int
 
 
-def leftovers(*, root: Path, known_keys: set[str], older_than: float) -> list[Leftover]:
+def leftovers(
+    *, root: Path, known_keys: set[str], moved_keys: set[str], older_than: float
+) -> tuple[list[Leftover], list[Path]]:
     """The leftovers under ``root`` last written before ``older_than`` (a POSIX time), so
-    that an upload being received, or a file stored by a transaction not yet committed, is
-    never among them."""
+    that an upload being received is never among them; and, apart, the files kept there the
+    old way whose row has no content in the database (never a leftover: the one copy)."""
     found: list[Leftover] = []
+    not_moved: list[Path] = []
     if not root.is_dir():
-        return found
+        return found, not_moved
     for path in sorted(root.rglob("*")):
         if not path.is_file() or path.is_symlink():
+            continue
+        relative = path.relative_to(root).as_posix()
+        if _KEY.fullmatch(relative) and relative in known_keys and relative not in moved_keys:
+            not_moved.append(path)
             continue
         info = path.stat()
         if info.st_mtime >= older_than:
             continue
-        relative = path.relative_to(root).as_posix()
         if relative.startswith(TEMP_DIR_NAME + "/") and path.suffix == ".part":
             found.append(Leftover(path, "partial upload", info.st_size))
-        elif _KEY.fullmatch(relative) and relative not in known_keys:
-            found.append(Leftover(path, "unreferenced file", info.st_size))
-    return found
+        elif _KEY.fullmatch(relative):
+            kind = "moved to the database" if relative in moved_keys else "unreferenced file"
+            found.append(Leftover(path, kind, info.st_size))
+    return found, not_moved
