@@ -6,6 +6,7 @@ from apcert.notifications.models import (
     NotificationPreference,
     NotificationSent,
     NotificationsStart,
+    WorkerHeartbeat,
 )
 
 
@@ -37,3 +38,9 @@ class NotificationPreferenceAdmin(ReadOnlyAdmin):
 @admin.register(NotificationsStart)
 class NotificationsStartAdmin(ReadOnlyAdmin):
     list_display = ("started_at", "started_on", "finding_floor")
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ("worker_id", "hostname", "pid", "started_at", "beat_at")
+    search_fields = ("hostname", "worker_id")
