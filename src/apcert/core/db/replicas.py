@@ -130,9 +130,10 @@ def wrote_recently(cookies: Mapping[str, str]) -> bool:
     value = cookies.get(settings.READ_YOUR_WRITES_COOKIE)
     if not value:
         return False
-    signer = signing.get_cookie_signer(salt=settings.READ_YOUR_WRITES_COOKIE + COOKIE_SALT)
     try:
-        signer.unsign(value, max_age=settings.READ_YOUR_WRITES_SECONDS)
+        signing.TimestampSigner(salt=COOKIE_SALT).unsign(
+            value, max_age=settings.READ_YOUR_WRITES_SECONDS
+        )
     except signing.BadSignature:  # (an expired mark too)
         return False
     return True
@@ -140,10 +141,9 @@ def wrote_recently(cookies: Mapping[str, str]) -> bool:
 
 def mark_wrote(response: HttpResponseBase) -> None:
     """Give the browser the read-your-writes mark."""
-    response.set_signed_cookie(
+    response.set_cookie(
         settings.READ_YOUR_WRITES_COOKIE,
-        "1",
-        salt=COOKIE_SALT,
+        signing.TimestampSigner(salt=COOKIE_SALT).sign("1"),
         max_age=settings.READ_YOUR_WRITES_SECONDS,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
