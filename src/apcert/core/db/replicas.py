@@ -96,10 +96,12 @@ def replica_aliases() -> list[str]:
     return _aliases
 
 
-def _settings_changed(**kwargs: Any) -> None:
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
     global _aliases
-    _aliases = None
-    _checks.clear()
+    if setting == "DATABASES":
+        _aliases = None
+    if setting in {"DATABASES", "REPLICA_MAX_LAG_SECONDS"}:
+        _checks.clear()
 
 
 setting_changed.connect(_settings_changed, dispatch_uid="apcert.core.db.replicas")
