@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -214,7 +215,7 @@ def mirror_replica(live_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 @pytest.mark.postgres_only
 def test_public_pages_read_the_replica_a_writer_reads_the_primary(
-    mirror_replica: str, settings: Any
+    mirror_replica: str, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     world = World.build()
     certificate = world.granted()
@@ -246,3 +247,17 @@ def test_public_pages_read_the_replica_a_writer_reads_the_primary(
     assert answer_.status == 200
     assert replica.connection in fastpath._prepared
     assert primary.connection not in fastpath._prepared
+
+    # When the replica's server ends the connection after its last check (which found it
+    # well, and is kept for a while), and the connection was vouched for a moment ago
+    settings.REPLICA_CHECK_SECONDS = 600
+    with primary.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [replica.connection.info.backend_pid])
+    replica._vouched_at = time.monotonic()  # type: ignore[attr-defined]
+    with caplog.at_level(logging.WARNING, logger="apcert.core.db.replicas"):
+        answer = Client(raise_request_exception=False).get(f"/certificates/{certificate.number}")
+    # Then the page is answered from the primary, and the replica skipped until checked again
+    assert answer.status_code == 200
+    assert certificate.number in answer.content.decode()
+    assert "replica1 is not used for reads until it recovers: a query failed" in caplog.text
+    assert replicas.public_read_alias("/", {}) == PRIMARY

@@ -97,10 +97,13 @@ class Cluster:
                  "-X", "stream", "-c", "fast")  # fmt: skip
         self.start(replica, self.replica_port)
 
-    def stop(self) -> None:
-        for data in reversed(self.started):
+    def stop(self, *only: Path) -> None:
+        for data in list(reversed(self.started)):
+            if only and data not in only:
+                continue
             with contextlib.suppress(subprocess.SubprocessError):
                 self.run(str(self.bin / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
+            self.started.remove(data)
 
     def replayed_then_paused(self) -> None:
         """Commit a transaction on the primary, wait for the replica to replay it, pause."""
@@ -341,3 +344,12 @@ def test_public_reads_from_the_replica_writers_read_the_primary_lag_is_bounded(
         time.sleep(0.1)
     assert reader.get("/certificates/" + urllib.parse.quote(renamed))[0] == 200
     assert "replica1 is used for reads again" in log_path.read_text(errors="replace")
+
+    # And when the replica's server goes down, the register is answered from the primary
+    cluster.stop(cluster.base / "replica")
+    status, body = reader.get("/certificates/" + urllib.parse.quote(renamed))
+    assert status == 200 and _shows_status_today(body)
+    assert reader.get("/api/public/certificates/" + urllib.parse.quote(renamed))[0] == 200
+    assert "replica1 is not used for reads until it recovers: it does not answer" in (
+        log_path.read_text(errors="replace")
+    )

@@ -43,7 +43,13 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.signals import setting_changed
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connections,
+)
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest, HttpResponseBase
 
@@ -263,11 +269,26 @@ class ReplicaRouter:
         return db == PRIMARY
 
 
+@dataclass
+class _Attempt:
+    """Where a request reads, and whether a query there lost its connection."""
+
+    alias: str
+    failed: bool = False
+
+
+_attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "apcert_read_attempt", default=None
+)
+
+
 class ReplicaReadsMiddleware:
     """Decide where the request reads from, before any view, and mark a browser that wrote.
 
-    A streamed answer (the register's exports) is read while it is sent, after this
-    middleware has returned: its reads are made from the same alias as the view's.
+    A replica that fails after its last check (the view's query loses its connection) is
+    skipped from then on, and a request that reads only (GET, HEAD) is answered again from
+    the primary. A streamed answer (the register's exports) is read while it is sent, after
+    this middleware has returned: its reads are made from the same alias as the view's.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
@@ -276,11 +297,20 @@ class ReplicaReadsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if not replica_aliases():
             return self.get_response(request)
-        alias = public_read_alias(request.path_info, request.COOKIES)
-        with reading_from(alias):
-            response = self.get_response(request)
-        if alias != PRIMARY and response.streaming:
-            response.streaming_content = _read_from(alias, response.streaming_content)  # type: ignore[attr-defined]
+        attempt = _Attempt(public_read_alias(request.path_info, request.COOKIES))
+        token = _attempt.set(attempt)
+        try:
+            with reading_from(attempt.alias):
+                response = self.get_response(request)
+            if attempt.failed and request.method in SAFE_METHODS:
+                response.close()
+                attempt.alias = PRIMARY
+                with reading_from(PRIMARY):
+                    response = self.get_response(request)
+        finally:
+            _attempt.reset(token)
+        if attempt.alias != PRIMARY and response.streaming:
+            response.streaming_content = _read_from(attempt.alias, response.streaming_content)  # type: ignore[attr-defined]
         if (
             request.method not in SAFE_METHODS
             and not is_public_read(request.path_info)
@@ -288,6 +318,17 @@ class ReplicaReadsMiddleware:
         ):
             mark_wrote(response)
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        attempt = _attempt.get()
+        if (
+            attempt is not None
+            and attempt.alias != PRIMARY
+            and not attempt.failed
+            and isinstance(exception, OperationalError | InterfaceError)
+        ):
+            attempt.failed = True
+            replica_failed(attempt.alias)
 
 
 def _read_from(alias: str, chunks: Iterable[Any]) -> Iterator[Any]:
