@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs every check: ruff, the import layers, mypy, the suite on SQLite, then on PostgreSQL.
+# Runs every check: ruff, the import layers, mypy, the suite on SQLite, then on PostgreSQL,
+# then that no process a test started is still running.
 # The PostgreSQL pass writes var/test-results/postgres.ok when it passed. Without a reachable
 # server it says so loudly and, when APCERT_REQUIRE_POSTGRES=1 (as in .ci/run), fails.
 set -u
@@ -8,6 +9,10 @@ BIN="$(dirname "$PY")"
 RESULTS="var/test-results"
 mkdir -p "$RESULTS"
 rm -f "$RESULTS/postgres.ok" "$RESULTS/sqlite.ok"
+
+# Keep compiled modules (and pytest's rewritten test modules): with PYTHONDONTWRITEBYTECODE
+# set, each pass, and each apcert command a test starts, would compile them all again.
+unset PYTHONDONTWRITEBYTECODE
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -46,6 +51,11 @@ postgres_pass() {
 }
 rm -f "$RESULTS/sqlite.rc" "$RESULTS/postgres.rc"
 
+# Every process a test starts inherits this variable, and keeps it when it detaches or is
+# orphaned: once both passes are over, a process that still carries it was left behind.
+APCERT_TEST_RUN="$(date +%s)-$$"
+export APCERT_TEST_RUN
+
 if "$PY" -m apcert.testing.pgcheck "$APCERT_TEST_DATABASE_URL"; then
     step "pytest on SQLite and on PostgreSQL ($APCERT_TEST_DATABASE_URL), side by side"
     sqlite_pass &
@@ -59,6 +69,8 @@ else
 fi
 
 failed=0
+step "no process of the tests is left running"
+"$PY" -m apcert.testing.leftovers "APCERT_TEST_RUN=$APCERT_TEST_RUN" || failed=1
 if [ "$(cat "$RESULTS/sqlite.rc" 2>/dev/null)" = "0" ]; then
     touch "$RESULTS/sqlite.ok"
     echo "SQLite pass: passed"

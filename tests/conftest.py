@@ -28,6 +28,31 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
+#: The fixtures through which a test reaches the database (those that build on them, such
+#: as ``world``, bring them along).
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "live_server"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, only the tests that reach the database: the others run the very same
+    code on either pass, and the SQLite pass runs them. (A test cannot reach the database
+    without one of these fixtures or the ``django_db`` mark: pytest-django refuses it.)"""
+    from django.conf import settings
+
+    if "postgresql" not in str(settings.DATABASES["default"]["ENGINE"]):
+        return
+    kept, dropped = [], []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & DATABASE_FIXTURES or item.get_closest_marker("django_db") is not None:
+            kept.append(item)
+        else:
+            dropped.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 #: Tests between two VACUUMs of the PostgreSQL test database (see below).
 VACUUM_EVERY = 150
 _tests_since_vacuum = 0

@@ -254,6 +254,7 @@ def test_beyond_the_limit_the_api_answers_429_problem_json_with_retry_after() ->
     assert [a.status for a in answers] == [200, 200, 429]
     refused = answers[2]
     assert refused.headers["Retry-After"] == "30"
+    assert refused.headers["Cache-Control"] == "no-store"  # a refusal is never kept
     assert refused.headers["Content-Type"] == "application/json; charset=utf-8"
     assert refused.headers["Content-Length"] == str(len(refused.body))
     assert refused.json() == {

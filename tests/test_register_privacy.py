@@ -158,6 +158,7 @@ def public_urls(cert: Certificate) -> list[str]:
         "/register/feed.atom",
         "/register/feed.json",
         f"/register/feed.json?{urlencode({'cb': cert.cb.code})}",
+        "/register/audit-head.json",
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -438,3 +439,95 @@ def test_make_demo_serves_at_its_port_and_a_sigterm_to_make_leaves_no_process(
         assert _wait_gone(below) == []
     finally:
         _end(proc, below)
+
+
+# --- running it: health, metrics and logs of a real server with its worker --------------------
+
+
+@needs_proc
+@pytest.mark.slow
+def test_served_health_metrics_and_logs_across_server_processes(
+    migrated: Path, tmp_path: Path
+) -> None:
+    # Given the server with two worker processes and the background worker, metrics open to
+    # this machine and JSON logs
+    shutil.copytree(migrated, tmp_path / "var")
+    port = _free_port()
+    environ = _env(tmp_path) | {"APCERT_METRICS_ALLOW": "127.0.0.1", "APCERT_LOG_FORMAT": "json"}
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "apcert", "serve", "--port", str(port), "--workers", "2",
+             "--with-worker"],
+            cwd=tmp_path, env=environ, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    below: dict[int, int] = {}
+    ids: list[str] = []
+
+    def healthz() -> dict[str, Any]:
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as resp:  # noqa: S310
+            ids.append(resp.headers["X-Request-ID"])
+            return dict(json.loads(resp.read()))
+
+    scraped: list[str] = []
+
+    def healthz_counted() -> float:
+        with urllib.request.urlopen(base + "/metrics", timeout=5) as resp:  # noqa: S310
+            scraped.append(resp.read().decode())
+        found = re.search(
+            r'^apcert_http_requests_total\{route="healthz",status="2xx"\} (\S+)$',
+            scraped[-1],
+            re.M,
+        )
+        return float(found[1]) if found else 0.0
+
+    try:
+        # When the worker has recorded its first heartbeat
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if healthz()["worker"] == "ok":
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"not started: {log_path.read_text(errors='replace')}")
+            time.sleep(0.3)
+        below = _descendants(proc.pid)
+        time.sleep(0.5)  # the last request's count is written once its answer is closed
+        before = healthz_counted()
+        for _ in range(8):
+            body = healthz()
+        # Then /healthz says the worker beats
+        assert body["database"] == "ok" and body["worker"] == "ok"
+        assert 0 <= body["worker_beat_age_seconds"] <= 35
+        # and the image's health check passes against it
+        dockerfile = Path(__file__).resolve().parent.parent / "deploy" / "Dockerfile"
+        steps = re.sub(r"\\\n", " ", dockerfile.read_text())
+        found = re.search(r"^HEALTHCHECK .* CMD (\[.*\])$", steps, re.M)
+        assert found is not None
+        check = json.loads(found[1])
+        code = check[2].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        assert subprocess.run([sys.executable, "-c", code], timeout=30).returncode == 0  # noqa: S603
+        # and /metrics adds up the /healthz requests of both server processes (eight, and the
+        # health check's)
+        deadline = time.monotonic() + 10
+        while (after := healthz_counted()) != before + 9 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert after == before + 9
+        assert re.search(r"^apcert_worker_heartbeat_age_seconds \d", scraped[-1], re.M)
+        # (each server process that answered wrote its counts in the directory serve set up;
+        # that a scrape adds them up is tests/test_operations.py's)
+        assert list((tmp_path / "var" / "metrics").glob("counter_*.db"))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=40)
+        finally:
+            _end(proc, below)
+    # and each request's access line, in JSON, carries the id its answer was sent with
+    lines = [json.loads(line) for line in log_path.read_text().splitlines() if line[:1] == "{"]
+    access = {r["request_id"]: r for r in lines if r["logger"] == "apcert.access"}
+    assert ids and all(access[i]["route"] == "healthz" for i in ids)

@@ -5,6 +5,7 @@ Other modules import the typed values below; none of them touches ``os.environ``
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -275,6 +276,12 @@ def _replicas(primary: dict[str, object]) -> dict[str, dict[str, object]]:
     return aliases
 
 
+#: Where ``collectstatic`` puts the static files and ``apcert serve`` serves them from. Apart
+#: from VAR_DIR when the files belong to an installed release rather than to its data (a
+#: container image collects them at build).
+STATIC_ROOT = Path(os.environ.get("APCERT_STATIC_ROOT", "").strip() or VAR_DIR / "static").resolve()
+
+
 # --- evidence files (corrective actions' uploads; apcert.assessments.evidence) ----------------
 #: Where evidence files are kept. Never under STATIC_ROOT or any other path the web server
 #: serves: evidence is private, and is served only through a view that checks who asks.
@@ -290,6 +297,15 @@ EVIDENCE_MAX_BYTES = _count("APCERT_EVIDENCE_MAX_BYTES", 20 * 1024 * 1024)
 #: directories of mode 0700). Never in the database, never under a path the web server serves;
 #: back it up apart from the database.
 KEY_DIR = Path(os.environ.get("APCERT_KEY_DIR", "").strip() or VAR_DIR / "keys").resolve()
+
+
+# --- the published audit chain head (apcert.audit.published) ------------------------------------
+#: A file outside the database where backups, restores and the worker publish the audit chain's
+#: last event (seq and hash), so that restoring an older backup is seen as a rollback. Keep it
+#: on other storage than the database (it is useless if a restore can overwrite it too).
+AUDIT_HEAD_FILE = Path(
+    os.environ.get("APCERT_AUDIT_HEAD_FILE", "").strip() or VAR_DIR / "audit-head.json"
+).resolve()
 
 
 # --- HTTPS: a TLS-terminating reverse proxy in front (settings.SECURE_*, cookies, CSRF) -------
@@ -403,3 +419,55 @@ def _site_origin() -> list[str]:
 #: ``https://apcert.example.org``: needed when the proxy hands apcert another ``Host`` than
 #: the one the browser asked for. SITE_URL's origin by default when it is HTTPS.
 CSRF_TRUSTED_ORIGINS = _origins("APCERT_CSRF_TRUSTED_ORIGINS", _site_origin())
+
+
+# --- running it: health, metrics and logs (apcert.web.views_health, apcert.core.observe) -----
+#: Seconds since the background worker's last heartbeat after which ``/healthz`` says the
+#: worker is late (the worker beats every 30 seconds).
+WORKER_LATE_SECONDS = _positive("APCERT_WORKER_LATE_SECONDS", 180)
+#: Free space, in MiB, under which ``/healthz`` says the disk of VAR_DIR or of EVIDENCE_DIR is
+#: low; 0 never says it.
+DISK_LOW_MIB = _count("APCERT_DISK_LOW_MIB", 1024)
+
+
+def _networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or networks (``127.0.0.1,::1,10.0.0.0/8``); none when unset."""
+    found = []
+    for item in os.environ.get(name, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            found.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ConfigurationError(
+                f"{name}: {item.strip()!r} is not an IP address or network such as 127.0.0.1, "
+                "::1 or 10.0.0.0/8."
+            ) from None
+    return tuple(found)
+
+
+#: The client addresses (or networks) that may read ``/metrics``. None by default: the
+#: metrics are not public.
+METRICS_ALLOW = _networks("APCERT_METRICS_ALLOW")
+#: A bearer token that also opens ``/metrics`` (``Authorization: Bearer <token>``), from any
+#: address; unset: no token opens it.
+METRICS_TOKEN = os.environ.get("APCERT_METRICS_TOKEN", "").strip()
+#: A token short enough to guess is refused.
+METRICS_TOKEN_MIN_LENGTH = 24
+if METRICS_TOKEN and len(METRICS_TOKEN) < METRICS_TOKEN_MIN_LENGTH:
+    raise ConfigurationError(
+        f"APCERT_METRICS_TOKEN must be at least {METRICS_TOKEN_MIN_LENGTH} characters long "
+        f"(it has {len(METRICS_TOKEN)}); make one with: python3 -c 'import secrets; "
+        "print(secrets.token_urlsafe(32))'"
+    )
+#: The directory where each server process writes its request counts for ``/metrics``
+#: (prometheus_client's own variable, which ``apcert serve`` sets to ``VAR_DIR/metrics``
+#: unless given). Unset: each process counts in memory alone.
+METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+
+#: ``text`` (the default) or ``json``: one JSON object a line, for a log collector.
+LOG_FORMAT = os.environ.get("APCERT_LOG_FORMAT", "").strip().lower() or "text"
+if LOG_FORMAT not in ("text", "json"):
+    raise ConfigurationError(f"APCERT_LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
+#: One line a request at INFO (method, route, status, duration, request id).
+ACCESS_LOG = _switch("APCERT_ACCESS_LOG", True)

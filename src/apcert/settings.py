@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apcert.demo",
     "apcert.api",
     "apcert.web",
+    "apcert.backups",
     # Counts failed sign-ins and locks them for a while (AXES_* below).
     "axes",
     # The Content-Security-Policy header (CONTENT_SECURITY_POLICY below) and its checks.
@@ -54,6 +55,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Names the URL pattern that answers, for the access log and the metrics
+    # (apcert.core.observe): first, so that a refusal by a later middleware is named too.
+    "apcert.core.observe.RouteMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Early, so that every answer of the middlewares below carries the policy too.
     "csp.middleware.CSPMiddleware",
@@ -128,7 +132,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.VAR_DIR / "static"
+STATIC_ROOT = env.STATIC_ROOT
 STATICFILES_DIRS = [DOCUMENTS_DIR / "static"]
 
 SESSION_COOKIE_HTTPONLY = True
@@ -147,7 +151,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.BEHIND_TLS_
 SECURE_SSL_REDIRECT = env.SSL_REDIRECT
 # A monitor or load balancer asks the server itself, over plain HTTP: it gets its answer,
 # not a redirect.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.HSTS_SECONDS
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.HSTS_INCLUDE_SUBDOMAINS
 SECURE_HSTS_PRELOAD = env.HSTS_PRELOAD
@@ -218,10 +222,10 @@ PUBLIC_PATH_PREFIXES = (
     "/" + STATIC_URL.lstrip("/"),
 )
 # The health check answers monitors, which have no account and keep no cookie.
-PUBLIC_PATHS = ("/", "/healthz")
-# Public paths that read from the primary all the same: the health check tells whether the
-# primary answers.
-PRIMARY_ONLY_PATHS = ("/healthz",)
+PUBLIC_PATHS = ("/", "/healthz", "/metrics")
+# Public paths that read from the primary all the same: the health check and the metrics
+# tell how the primary answers.
+PRIMARY_ONLY_PATHS = ("/healthz", "/metrics")
 OWN_SIGN_IN_PATH_PREFIXES = ("/admin/",)
 LOGIN_URL = "web:sign-in"
 LOGIN_REDIRECT_URL = "web:home"
@@ -257,12 +261,40 @@ DOCUMENT_FONT_DIR = env.VAR_DIR / "fonts"
 DOCUMENT_PDF_DIR = env.VAR_DIR / "pdf"
 DEFAULT_FROM_EMAIL = env.DEFAULT_FROM_EMAIL
 
+# Every record carries the id of the request it was written for (apcert.core.observe), in
+# text or, with APCERT_LOG_FORMAT=json, one JSON object a line; the access log writes one
+# line a request at INFO (APCERT_ACCESS_LOG).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "apcert.core.observe.RequestIdFilter"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "apcert.core.observe.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": env.LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"apcert.access": {"level": "INFO"}},
 }
+ACCESS_LOG = env.ACCESS_LOG
+# A request's id is taken from the proxy's X-Request-ID only behind the TLS proxy, which
+# writes it; a client reaching apcert directly could write anything there.
+REQUEST_ID_FROM_PROXY = env.BEHIND_TLS_PROXY
+
+# --- health and metrics (apcert.web.views_health, apcert.web.views_metrics) -----------------
+# The directories whose free space /healthz and /metrics report: VAR_DIR and EVIDENCE_DIR.
+VAR_DIR = env.VAR_DIR
+WORKER_LATE_SECONDS = env.WORKER_LATE_SECONDS
+DISK_LOW_MIB = env.DISK_LOW_MIB
+METRICS_ALLOW = env.METRICS_ALLOW
+METRICS_TOKEN = env.METRICS_TOKEN
+METRICS_DIR = env.METRICS_DIR
 
 # --- evidence files (apcert.assessments.evidence) -------------------------------------------
 # Files an organization attaches to a corrective action. Kept in EVIDENCE_DIR, which must lie
@@ -277,3 +309,6 @@ EVIDENCE_TYPES = ("pdf", "png", "jpeg", "txt", "csv", "docx", "xlsx")
 # --- signing keys and verifiable credentials (apcert.credentials) ------------------------------
 # Each CB's private Ed25519 keys, one file a key (0600, directories 0700); never in the database.
 KEY_DIR = env.KEY_DIR
+
+# --- the audit chain head published outside the database (apcert.audit.published) -------------
+AUDIT_HEAD_FILE = env.AUDIT_HEAD_FILE

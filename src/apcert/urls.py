@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from apcert.api.public import api as public_api
 from apcert.web.views_health import healthz
+from apcert.web.views_metrics import metrics
 
 admin.site.site_header = "apcert: Secretariat administration"
 admin.site.site_title = "apcert"
@@ -12,6 +13,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("office/", include("apcert.web.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("api/public/", public_api.urls),
     path("", include("apcert.register.urls_data")),
     path("", include("apcert.credentials.urls")),

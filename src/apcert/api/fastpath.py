@@ -17,6 +17,11 @@ certificate's ``lapses_on`` by its primary key, and a certificate whose recorded
 longer holds today (the calendar changed it and the daily sweep has not recorded it yet) is
 left to Django, which answers its status today.
 
+The answer carries a strong ``ETag`` made from the document's bytes and the day (the bytes
+are already read: nothing is built for it) and the ``Cache-Control`` of every public answer
+(:func:`apcert.core.http_cache.cache_control`: short, never past midnight UTC); a request
+whose ``If-None-Match`` holds that tag is answered 304 without a body.
+
 Anything else goes on to Django unchanged: other paths and methods, a number the index does
 not hold (Django then answers the 404 problem, or the certificate if the index has not got
 it yet), a ``Host`` outside ``ALLOWED_HOSTS``, a plain-HTTP request that
@@ -58,6 +63,7 @@ state, so each worker process (``granian --workers N``) simply has its own.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import weakref
@@ -75,9 +81,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
+from django.utils.http import parse_etags
 
+from apcert import __version__
 from apcert.api import ratelimit
+from apcert.core import http_cache
 from apcert.core.db import replicas
+from apcert.core.observe import ROUTE_KEY
 from apcert.register import limits
 
 if TYPE_CHECKING:
@@ -87,6 +97,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CERTIFICATE_PREFIX = "/api/public/certificates/"
+#: The routes this layer's own answers are counted under (apcert.core.observe): a certificate
+#: read under the name of the API endpoint that gives the same answer, and every refusal for
+#: a rate limit under one name.
+CERTIFICATE_ROUTE = "public-api:certificate_detail"
+RATE_LIMITED_ROUTE = "rate-limited"
 JSON = "application/json; charset=utf-8"
 
 
@@ -103,6 +118,7 @@ class PublicApiLayer:
             if refused is None:
                 return self.app(environ, start_response)
             status, headers, body = refused
+            environ[ROUTE_KEY] = RATE_LIMITED_ROUTE
             # The headers Django's middleware would add (security headers, the policy, and
             # HSTS on HTTPS), as on every answer of this layer.
             hsts = _config().hsts
@@ -114,19 +130,51 @@ class PublicApiLayer:
         method = environ.get("REQUEST_METHOD")
         wait = ratelimit.seconds_to_wait(environ)
         if wait:
+            environ[ROUTE_KEY] = RATE_LIMITED_ROUTE
             body = json.dumps(ratelimit.problem(wait)).encode()
-            headers = [("Retry-After", str(wait))]
+            headers = [("Retry-After", str(wait)), ("Cache-Control", "no-store")]
             return _send(start_response, "429 Too Many Requests", body, method, headers)
         if (method == "GET" or method == "HEAD") and path.startswith(CERTIFICATE_PREFIX):
-            document = certificate_document(environ, path)
+            now = dt.datetime.now(dt.UTC)
+            today = now.astimezone(_config().zone).date()
+            document = certificate_document(environ, path, today)
             if document is not None:
+                environ[ROUTE_KEY] = CERTIFICATE_ROUTE
                 hsts = _config().hsts
-                extra = [hsts] if hsts is not None and _is_secure(environ) else None
+                extra = [hsts] if hsts is not None and _is_secure(environ) else []
+                validator = document_validator(document, today)
+                extra.append(("ETag", validator.etag))
+                extra.append(("Cache-Control", http_cache.cache_control(now)))
+                if _still_matches(environ, validator):
+                    return _send_not_modified(start_response, extra)
                 return _send(start_response, "200 OK", document, method, extra)
         return self.app(environ, start_response)
 
 
-def certificate_document(environ: WSGIEnvironment, path: str) -> bytes | None:
+def document_validator(document: bytes, today: dt.date) -> http_cache.Validator:
+    """The strong validator of a stored document sent on ``today``: the same bytes on the
+    same day (the day is in it, as in every public answer's, though this layer answers only
+    while the stored status holds). Made from the bytes, which the one ``SELECT`` has
+    already read: nothing is built to answer a 304."""
+    digest = hashlib.sha256(document).hexdigest()
+    return http_cache.Validator(
+        tag=http_cache.tag_of((__version__, today.isoformat(), digest)), strong=True
+    )
+
+
+def _still_matches(environ: WSGIEnvironment, validator: http_cache.Validator) -> bool:
+    """``If-None-Match`` compared weakly, as for the answers Django makes."""
+    header = environ.get("HTTP_IF_NONE_MATCH")
+    if header is None:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(tag.removeprefix("W/") == validator.etag for tag in parse_etags(header))
+
+
+def certificate_document(
+    environ: WSGIEnvironment, path: str, today: dt.date | None = None
+) -> bytes | None:
     """The stored document of the certificate ``path`` names, or ``None`` when this layer
     should leave the request to Django."""
     number = _number(path)
@@ -136,7 +184,7 @@ def certificate_document(environ: WSGIEnvironment, path: str) -> bytes | None:
     if replicas.replica_aliases():
         alias = replicas.public_read_alias(path, parse_cookie(environ.get("HTTP_COOKIE", "")))
     try:
-        return _stored_document(number, alias)
+        return _stored_document(number, today or _today(), alias)
     except Exception:
         if alias != DEFAULT_DB_ALIAS:
             # Skipped until its next check; Django answers from another replica or the primary.
@@ -188,15 +236,15 @@ def _is_secure(environ: WSGIEnvironment) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
 
 
-def _stored_document(number: str, alias: str = DEFAULT_DB_ALIAS) -> bytes | None:
+def _stored_document(number: str, today: dt.date, alias: str = DEFAULT_DB_ALIAS) -> bytes | None:
     connection = connections[alias]
     if not connection.in_atomic_block:
         connection.close_if_unusable_or_obsolete()
     try:
         if connection.vendor == "postgresql":
-            return _prepared_select(connection, number)
+            return _prepared_select(connection, number, today)
         with connection.cursor() as cursor:
-            cursor.execute(_config().select, [number, _today()])
+            cursor.execute(_config().select, [number, today])
             row = cursor.fetchone()
         return None if row is None else str(row[0]).encode()
     finally:
@@ -213,7 +261,7 @@ _prepared: weakref.WeakSet[Connection[Any]] = weakref.WeakSet()
 _NO_SUCH_STATEMENT = "26000"
 
 
-def _prepared_select(connection: BaseDatabaseWrapper, number: str) -> bytes | None:
+def _prepared_select(connection: BaseDatabaseWrapper, number: str, today: dt.date) -> bytes | None:
     """The stored document through the connection's prepared statement (PostgreSQL)."""
     from psycopg import errors, pq
 
@@ -222,7 +270,7 @@ def _prepared_select(connection: BaseDatabaseWrapper, number: str) -> bytes | No
     connection.ensure_connection()
     raw = connection.connection
     pgconn = raw.pgconn
-    params = [number.encode(), _today().isoformat().encode()]
+    params = [number.encode(), today.isoformat().encode()]
     with connection.wrap_database_errors:
         if raw not in _prepared:
             done = pgconn.prepare(STATEMENT, _config().prepared)
@@ -336,6 +384,12 @@ def _settings_changed(**kwargs: Any) -> None:
 
 
 setting_changed.connect(_settings_changed, dispatch_uid="apcert.api.fastpath")
+
+
+def _send_not_modified(start_response: StartResponse, extra: list[tuple[str, str]]) -> list[bytes]:
+    """304: no body, the validator, the freshness and the headers Django's middleware adds."""
+    start_response("304 Not Modified", [*_config().headers, *extra])
+    return []
 
 
 def _send(

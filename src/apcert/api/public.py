@@ -35,6 +35,7 @@ from apcert.core.errors import DomainError, NotFound
 from apcert.credentials.services import receipt_issue
 from apcert.register import search as register_search
 from apcert.register import selectors
+from apcert.register.caching import public_cache
 from apcert.register.documents import certificate_document, document_on_day, transfer_link
 from apcert.register.search import (
     FACETS,
@@ -118,7 +119,7 @@ class PublicAPI(NinjaAPI):
             if pattern.name == "api-root":  # ninja's raises Http404: Django's HTML page
                 pattern.callback = _no_such_path
             else:
-                pattern.callback = _public_view(pattern.callback)
+                pattern.callback = _public_view(pattern.callback, name=pattern.name or "")
         # Last, so that it matches only what no operation (of any router) matched.
         patterns.append(re_path(r"", _no_such_path, name="not-found"))
         return patterns, app_name, namespace
@@ -146,10 +147,24 @@ class PublicAPI(NinjaAPI):
         return schema
 
 
-def _public_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """An operation's view, refusing what no operation can use, and its 405 as a problem."""
+#: Operations whose answers no cache may keep: a receipt is signed with the time it was
+#: checked, for the one who asked.
+NOT_CACHED = frozenset({"certificate_receipt"})
+#: The API's own description, which changes only with a release: it reads no register.
+DESCRIPTION = frozenset({"openapi-json", "openapi-view"})
 
-    @wraps(view)  # (keeps csrf_exempt)
+
+def _public_view(
+    operation: Callable[..., HttpResponse], *, name: str
+) -> Callable[..., HttpResponse]:
+    """An operation's view, refusing what no operation can use, and its 405 as a problem.
+    Its GET answers are cacheable (:func:`apcert.register.caching.public_cache`: a 304
+    without calling the operation when the client's copy still holds), but those of
+    :data:`NOT_CACHED`, kept by no cache."""
+    cached = name not in NOT_CACHED
+    view = public_cache(reads_register=name not in DESCRIPTION)(operation) if cached else operation
+
+    @wraps(operation)  # (keeps csrf_exempt)
     def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # No value in the register holds a NUL character, and PostgreSQL refuses to compare
         # text with one: refused here, for every operation, before any query.
@@ -159,6 +174,8 @@ def _public_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
                 request, 422, "invalid", "The request holds a NUL character, which no value has."
             )
         response = view(request, *args, **kwargs)
+        if not cached:
+            response["Cache-Control"] = "no-store"
         if not isinstance(response, HttpResponseNotAllowed):
             return response
         allowed = ", ".join(sorted(m.strip() for m in response["Allow"].split(",")))

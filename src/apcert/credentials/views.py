@@ -13,9 +13,14 @@ from django.views.decorators.http import require_safe
 from apcert.core.errors import DomainError
 from apcert.credentials import selectors, services
 from apcert.credentials.document import context_document
+from apcert.register.caching import public_cache
 
-#: A suspension must reach verifiers quickly: shared caches keep a status list a minute.
-STATUS_LIST_CACHE_CONTROL = "public, max-age=60"
+# Cached (apcert.register.caching) with a validator made before anything is read, never
+# past midnight UTC. A suspension must reach verifiers quickly: shared caches keep a
+# status list a minute. A key changes less often than a status: its documents keep five
+# minutes. The JSON-LD context changes only with a release: a day.
+KEYS_FRESH_SECONDS = 300
+CONTEXT_FRESH_SECONDS = 86_400
 
 
 def _json(
@@ -23,17 +28,19 @@ def _json(
     content_type: str,
     *,
     status: int = 200,
-    cache_control: str = "public, max-age=300",
+    cache_control: str | None = None,
 ) -> HttpResponse:
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False), content_type=content_type, status=status
     )
-    response["Cache-Control"] = cache_control
+    if cache_control is not None:
+        response["Cache-Control"] = cache_control
     response["Access-Control-Allow-Origin"] = "*"
     return response
 
 
 @require_safe
+@public_cache(fresh=KEYS_FRESH_SECONDS)
 def did_document(request: HttpRequest, code: str) -> HttpResponse:
     """``did:web:<host>:cbs:<code>`` resolved: the CB's DID document."""
     cb = selectors.public_cb(code)
@@ -43,6 +50,7 @@ def did_document(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_safe
+@public_cache(fresh=KEYS_FRESH_SECONDS)
 def register_did_document(request: HttpRequest) -> HttpResponse:
     """``did:web:<host>`` resolved: the register's own DID document (receipt keys)."""
     if not selectors.register_keys():
@@ -51,6 +59,7 @@ def register_did_document(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@public_cache(fresh=KEYS_FRESH_SECONDS)
 def jwks(request: HttpRequest, code: str) -> HttpResponse:
     """The CB's JSON Web Key Set."""
     cb = selectors.public_cb(code)
@@ -60,12 +69,14 @@ def jwks(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @require_safe
+@public_cache(fresh=CONTEXT_FRESH_SECONDS, until_midnight=False, reads_register=False)
 def context(request: HttpRequest) -> HttpResponse:
     """The JSON-LD context the credentials name after the VC 2.0 one."""
     return _json(context_document(), "application/ld+json")
 
 
 @require_safe
+@public_cache()
 def status_list(request: HttpRequest, code: str, purpose: str) -> HttpResponse:
     """The CB's ``suspension`` or ``revocation`` Bitstring Status List, signed by the CB:
     the ``statusListCredential`` every certificate credential of the CB names."""
@@ -81,4 +92,4 @@ def status_list(request: HttpRequest, code: str, purpose: str) -> HttpResponse:
             status=status,
             cache_control="no-store",
         )
-    return _json(document, "application/vc+ld+json", cache_control=STATUS_LIST_CACHE_CONTROL)
+    return _json(document, "application/vc+ld+json")

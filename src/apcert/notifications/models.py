@@ -186,3 +186,25 @@ class NotificationsStart(models.Model):
 
     def __str__(self) -> str:
         return f"notifications enabled on {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One background worker (``apcert worker``) and when it last said it was alive.
+
+    The worker writes its row every few seconds, so that ``/healthz`` and ``/metrics`` on any
+    server, which share only the database with it, can tell a worker that stopped. A record
+    of running the app, not of the scheme: the row of a worker silent for a day is deleted
+    by the next beat of any worker.
+    """
+
+    worker_id = models.CharField(max_length=64, unique=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "worker heartbeat"
+
+    def __str__(self) -> str:
+        return f"worker {self.hostname}:{self.pid}, last beat {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -11,4 +11,5 @@ urlpatterns = [
     path("register/export.jsonl", views_data.export_jsonl, name="export-jsonl"),
     path("register/feed.atom", views_data.feed_atom, name="feed-atom"),
     path("register/feed.json", views_data.feed_json, name="feed-json"),
+    path("register/audit-head.json", views_data.audit_head, name="audit-head"),
 ]

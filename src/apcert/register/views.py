@@ -31,6 +31,7 @@ from apcert.documents.downloads import public_issue_pdf
 from apcert.documents.pdf_store import DrawingBusy
 from apcert.register import directory, limits, selectors
 from apcert.register import search as register_search
+from apcert.register.caching import public_cache
 from apcert.register.search import FACETS
 from apcert.register.status_today import (
     NOT_YET_RECORDED,
@@ -113,6 +114,7 @@ def _facet_label(name: str, count: register_search.FacetCount) -> str:
     return count.value
 
 
+@public_cache()
 def search_page(request: HttpRequest) -> HttpResponse:
     """The register's front page: one search box, filters with counts, sortable results."""
     try:
@@ -321,6 +323,7 @@ def _valid_on_words(answer: AsOfAnswer, what: str) -> dict[str, Any]:
     }
 
 
+@public_cache()
 def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     """One certificate: status in words, holder, published sites, scope, standards, CB,
     dates, full public history, and "was it valid on ..." answered in place."""
@@ -379,13 +382,11 @@ def certificate_page(request: HttpRequest, number: str) -> HttpResponse:
     return render(request, "register/certificate.html", context, status=status)
 
 
-#: The document carries the certificate's status of the day across its pages when it is not
-#: current, so a copy kept by a cache could hide a suspension or a withdrawal made since:
-#: caches must ask again every time.
-PDF_CACHE_CONTROL = "no-cache"
-
-
+# The document carries the certificate's status of the day across its pages when it is not
+# current: cached as the certificate's page is, a short while and never past midnight UTC,
+# and asked again with its validator, which a 304 answers without drawing anything.
 @require_safe
+@public_cache()
 def certificate_pdf(request: HttpRequest, number: str, issue_number: int) -> HttpResponse:
     """One issue of a certificate as a PDF, with its QR code and signed credential."""
     try:
@@ -404,7 +405,6 @@ def certificate_pdf(request: HttpRequest, number: str, issue_number: int) -> Htt
         )
     response = HttpResponse(document.content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{document.filename}"'
-    response["Cache-Control"] = PDF_CACHE_CONTROL
     return response
 
 
@@ -441,6 +441,7 @@ def _not_found(request: HttpRequest, title: str, message: str) -> HttpResponse:
     )
 
 
+@public_cache()
 def organization_page(request: HttpRequest, organization_id: int) -> HttpResponse:
     """A certificate holder and all its public certificates."""
     profile = directory.public_organization(organization_id)
@@ -454,6 +455,7 @@ def organization_page(request: HttpRequest, organization_id: int) -> HttpRespons
     return render(request, "register/organization.html", {"organization": profile})
 
 
+@public_cache()
 def body_list_page(request: HttpRequest) -> HttpResponse:
     """The directory of accepted certification bodies."""
     return render(
@@ -470,6 +472,7 @@ def _whole_number(raw: str, name: str, low: int, high: int) -> int | str:
     return f"{name}: a whole number from {low} to {high} (not {raw[:20]!r})."
 
 
+@public_cache()
 def body_page(request: HttpRequest, code: str) -> HttpResponse:
     """One certification body: its acceptances and its current certificates, paginated."""
     body = directory.public_body(code)

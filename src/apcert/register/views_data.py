@@ -13,9 +13,16 @@ from collections.abc import Iterator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from apcert.audit.published import audit_head_current
 from apcert.register import exports, feeds, limits
+from apcert.register.caching import public_cache
+
+#: Seconds a cache may keep the published audit head: short, so that a copy a restore
+#: compares with is at most this far behind.
+AUDIT_HEAD_MAX_AGE = 10
 
 
 def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpResponseBase:
@@ -33,12 +40,14 @@ def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpRe
 
 
 @require_safe
+@public_cache()
 def export_csv(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one CSV row each (columns: exports.CSV_COLUMNS)."""
     return _export(request, exports.FORMATS["csv"])
 
 
 @require_safe
+@public_cache()
 def export_jsonl(request: HttpRequest) -> HttpResponseBase:
     """Every public certificate, one JSON document a line (the API's certificate answer)."""
     return _export(request, exports.FORMATS["jsonl"])
@@ -59,6 +68,7 @@ def _feed_page(request: HttpRequest, query: feeds.FeedQuery) -> feeds.FeedPage:
 
 
 @require_safe
+@public_cache()
 def feed_atom(request: HttpRequest) -> HttpResponse:
     """The status-change feed as Atom."""
     try:
@@ -70,6 +80,7 @@ def feed_atom(request: HttpRequest) -> HttpResponse:
 
 
 @require_safe
+@public_cache()
 def feed_json(request: HttpRequest) -> HttpResponse:
     """The status-change feed as JSON Feed 1.1."""
     try:
@@ -78,3 +89,12 @@ def feed_json(request: HttpRequest) -> HttpResponse:
         return _bad_request(error)
     body = json.dumps(feeds.json_feed(_feed_page(request, query)), ensure_ascii=False)
     return HttpResponse(body, content_type=feeds.JSON_FEED_CONTENT_TYPE)
+
+
+@require_safe
+@cache_control(public=True, max_age=AUDIT_HEAD_MAX_AGE)
+def audit_head(request: HttpRequest) -> HttpResponse:
+    """The audit chain's last event (seq, hash, and when read), read from the database on
+    each request: what ``apcert restore --published-head`` compares a backup with."""
+    body = json.dumps(audit_head_current().as_json())
+    return HttpResponse(body, content_type="application/json")

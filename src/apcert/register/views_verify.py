@@ -42,7 +42,11 @@ def _issue_param(raw: str) -> int | str | None:
 def _page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
     context.setdefault("section", "verify")
     context.setdefault("max_mb", _MB)
-    return render(request, "register/verify.html", context, status=status)
+    response = render(request, "register/verify.html", context, status=status)
+    # An answer to what one person sent (a form with its own token, a document checked):
+    # no cache keeps it.
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _too_large() -> dict[str, Any]:
@@ -158,7 +162,6 @@ def _receipt_refused(
 ) -> HttpResponse:
     if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
         response = _page(request, {"number": number, "error": message}, status=status)
-        response["Cache-Control"] = "no-store"
     else:
         response = _receipt_problem(status, code, message)
     patch_vary_headers(response, ["Accept"])  # which of the two came depends on it

@@ -7,6 +7,12 @@ a stop (Ctrl+C, SIGTERM, SIGHUP) stops both, and either one ending stops the oth
 No process outlives the command on Linux, however it ends: granian's own worker processes
 die with granian's main process (:mod:`apcert.served`), and with ``--with-worker`` the
 server and the worker die with this command (the parent-death signal).
+
+The server's worker processes count their requests for ``/metrics`` in files of a directory
+they share (:mod:`apcert.core.metrics`): ``PROMETHEUS_MULTIPROC_DIR`` if set, else
+``APCERT_VAR_DIR/metrics``. Each start empties it, so that the counts of a server that has
+stopped are not added to the new one's (Prometheus sees a restart as counters going back to
+zero, as it should).
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ STOP_SECONDS = 20.0
 #: How long granian gives its workers to stop gracefully before it kills them (within
 #: STOP_SECONDS, so that granian itself stops in time).
 WORKERS_KILL_SECONDS = 10
+#: prometheus_client's variable naming the directory of its multiprocess mode.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Command(BaseCommand):
@@ -88,6 +96,8 @@ class Command(BaseCommand):
             "--factory",
             "apcert.served:application",
         ]
+        # Read by prometheus_client in each of the server's processes, which inherit it.
+        os.environ[METRICS_DIR_VARIABLE] = str(metrics_directory())
         self.stdout.write(
             f"apcert is served on http://{options['host']}:{options['port']}/ (Ctrl+C stops it)"
         )
@@ -109,6 +119,15 @@ class Command(BaseCommand):
                 [("server", argv, None), ("worker", worker, out)], say=self.stderr.write
             )
         sys.exit(code)
+
+
+def metrics_directory() -> Path:
+    """The directory of the server processes' request counts, made and emptied."""
+    path = Path(settings.METRICS_DIR or settings.VAR_DIR / "metrics")
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return path
 
 
 def _stop_with(parent: int) -> Callable[[], None] | None:
