@@ -32,8 +32,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import connection
 
+# It reaches no database of the test run (it starts servers of its own), so it runs once, in
+# the SQLite pass: the PostgreSQL pass leaves such tests to it.
 pytestmark = [pytest.mark.postgres_only, pytest.mark.slow]
 
 
@@ -128,9 +129,6 @@ class Cluster:
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    # It needs no test database of the pass: the PostgreSQL pass runs it, once.
-    if connection.vendor != "postgresql":
-        pytest.skip("runs in the PostgreSQL pass (it starts PostgreSQL servers of its own)")
     if PG_BIN is None:
         pytest.skip("PostgreSQL's server programs (initdb, pg_ctl, pg_basebackup) are absent")
     if os.geteuid() == 0:
