@@ -216,7 +216,64 @@ def databases() -> dict[str, dict[str, object]]:
     test_name = os.environ.get("APCERT_TEST_DATABASE_NAME")
     if test_name:
         config["TEST"] = {"NAME": test_name}
-    return {"default": config}
+    return {"default": config, **_replicas(config)}
+
+
+# --- read replicas (apcert.core.db.replicas) -------------------------------------------------
+#: PostgreSQL streaming replicas of the DATABASE_URL server, comma-separated URLs; each
+#: becomes the database alias ``replica1``, ``replica2``... The public register reads from
+#: them; the back office and every write use the primary.
+DATABASE_REPLICA_URLS = [
+    url.strip() for url in os.environ.get("DATABASE_REPLICA_URLS", "").split(",") if url.strip()
+]
+#: A replica whose replay is further behind the primary than this many seconds is skipped
+#: until it has caught up (its public reads go to another replica or to the primary).
+REPLICA_MAX_LAG_SECONDS = _count("APCERT_REPLICA_MAX_LAG_SECONDS", 30)
+#: How often each server process checks a replica's reachability and lag, in seconds; between
+#: checks it keeps the last answer.
+REPLICA_CHECK_SECONDS = _count("APCERT_REPLICA_CHECK_SECONDS", 5)
+#: For how many seconds after a write (a POST of the back office, the admin or a sign-in) the
+#: same browser's public reads go to the primary, so that it sees its own change at once.
+#: Keep it above the lag a replica is allowed.
+READ_YOUR_WRITES_SECONDS = _count("APCERT_READ_YOUR_WRITES_SECONDS", 10)
+#: Seconds to wait for a replica's connection before counting it unreachable (unless its URL
+#: gives ``connect_timeout``).
+REPLICA_CONNECT_TIMEOUT = 3
+
+
+def _replicas(primary: dict[str, object]) -> dict[str, dict[str, object]]:
+    """The replica aliases of the DATABASES setting, from DATABASE_REPLICA_URLS."""
+    if not DATABASE_REPLICA_URLS:
+        return {}
+    if primary["ENGINE"] != "apcert.core.db.postgresql":
+        raise ConfigurationError(
+            "DATABASE_REPLICA_URLS needs DATABASE_URL to name a PostgreSQL server: replicas "
+            "are PostgreSQL streaming replicas of it."
+        )
+    aliases: dict[str, dict[str, object]] = {}
+    for n, url in enumerate(DATABASE_REPLICA_URLS, start=1):
+        try:
+            config: dict[str, object] = dict(
+                dj_database_url.parse(url, conn_max_age=None, conn_health_checks=True)
+            )
+        except ValueError:
+            config = {"ENGINE": ""}
+        if config["ENGINE"] != "django.db.backends.postgresql":
+            # The URL itself is not repeated: it may hold a password.
+            raise ConfigurationError(
+                f"DATABASE_REPLICA_URLS: entry {n} is not a PostgreSQL URL such as "
+                "postgres://user:password@host:5432/apcert."
+            )
+        config["ENGINE"] = "apcert.core.db.postgresql"
+        # The primary's options, unless the replica's URL gives its own.
+        options = {**dict(primary["OPTIONS"]), **dict(config.get("OPTIONS") or {})}  # type: ignore[call-overload]
+        options.setdefault("connect_timeout", REPLICA_CONNECT_TIMEOUT)
+        config["OPTIONS"] = options
+        config["ATOMIC_REQUESTS"] = False
+        # Tests read the test database through the replica's alias: it is never created.
+        config["TEST"] = {"MIRROR": "default"}
+        aliases[f"replica{n}"] = config
+    return aliases
 
 
 #: Where ``collectstatic`` puts the static files and ``apcert serve`` serves them from. Apart

@@ -65,6 +65,9 @@ MIDDLEWARE = [
     # Before anything reads a body (the CSRF check reads the whole form): a request larger
     # than any accepted upload is refused on its declared length.
     "apcert.core.middleware.RefuseOversizedBodyMiddleware",
+    # Public register pages read from a replica (when there are any), before any view or
+    # middleware below reads the database; a browser that wrote is marked to read its write.
+    "apcert.core.db.replicas.ReplicaReadsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -99,6 +102,16 @@ TEMPLATES = [
 ]
 
 DATABASES = env.databases()
+# Streaming replicas (DATABASE_REPLICA_URLS: aliases replica1, replica2...) serve the public
+# register's reads; the back office, writes and migrations use the primary
+# (apcert.core.db.replicas). A replica more than REPLICA_MAX_LAG_SECONDS behind is skipped,
+# checked at most every REPLICA_CHECK_SECONDS by each process. A browser that wrote reads
+# the register from the primary for READ_YOUR_WRITES_SECONDS (a signed cookie of that name).
+DATABASE_ROUTERS = ["apcert.core.db.replicas.ReplicaRouter"]
+REPLICA_MAX_LAG_SECONDS = env.REPLICA_MAX_LAG_SECONDS
+REPLICA_CHECK_SECONDS = env.REPLICA_CHECK_SECONDS
+READ_YOUR_WRITES_SECONDS = env.READ_YOUR_WRITES_SECONDS
+READ_YOUR_WRITES_COOKIE = "apcert_wrote"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
@@ -210,6 +223,9 @@ PUBLIC_PATH_PREFIXES = (
 )
 # The health check answers monitors, which have no account and keep no cookie.
 PUBLIC_PATHS = ("/", "/healthz", "/metrics")
+# Public paths that read from the primary all the same: the health check and the metrics
+# tell how the primary answers.
+PRIMARY_ONLY_PATHS = ("/healthz", "/metrics")
 OWN_SIGN_IN_PATH_PREFIXES = ("/admin/",)
 LOGIN_URL = "web:sign-in"
 LOGIN_REDIRECT_URL = "web:home"

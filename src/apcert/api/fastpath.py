@@ -30,6 +30,11 @@ middleware would add to the same answer: the security headers, ``Strict-Transpor
 on a request that came over HTTPS (as ``SECURE_PROXY_SSL_HEADER`` tells it behind a TLS
 proxy), and the Content-Security-Policy.
 
+The query reads where Django would read for the same request
+(:func:`apcert.core.db.replicas.public_read_alias`): a usable replica when there are any,
+the primary for a browser that has just written; a replica whose query fails is skipped until
+its next check, and Django answers that request.
+
 The query runs on the thread's own Django connection (granian's threads each have one), which
 is looked after as Django's request cycle looks after it: before and after the query,
 ``close_if_unusable_or_obsolete()``, what Django's ``request_started`` and
@@ -73,6 +78,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.http import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 from django.utils.http import parse_etags
@@ -80,6 +86,7 @@ from django.utils.http import parse_etags
 from apcert import __version__
 from apcert.api import ratelimit
 from apcert.core import http_cache
+from apcert.core.db import replicas
 from apcert.core.observe import ROUTE_KEY
 from apcert.register import limits
 
@@ -173,9 +180,15 @@ def certificate_document(
     number = _number(path)
     if number is None or not _answers_like_django(environ):
         return None
+    alias = DEFAULT_DB_ALIAS
+    if replicas.replica_aliases():
+        alias = replicas.public_read_alias(path, parse_cookie(environ.get("HTTP_COOKIE", "")))
     try:
-        return _stored_document(number, today or _today())
+        return _stored_document(number, today or _today(), alias)
     except Exception:
+        if alias != DEFAULT_DB_ALIAS:
+            # Skipped until its next check; Django answers from another replica or the primary.
+            replicas.replica_failed(alias)
         # Django will answer instead (and log its own error if it meets the same one). The
         # record says what failed, never who asked.
         logger.warning("certificate fast path failed; Django answers instead", exc_info=True)
@@ -223,8 +236,8 @@ def _is_secure(environ: WSGIEnvironment) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
 
 
-def _stored_document(number: str, today: dt.date) -> bytes | None:
-    connection = connections[DEFAULT_DB_ALIAS]
+def _stored_document(number: str, today: dt.date, alias: str = DEFAULT_DB_ALIAS) -> bytes | None:
+    connection = connections[alias]
     if not connection.in_atomic_block:
         connection.close_if_unusable_or_obsolete()
     try:

@@ -17,6 +17,7 @@ from django.db.models import Max, Q, QuerySet
 
 from apcert.audit.chain import GENESIS_HASH, StoredRow, first_altered, stored_row_matches
 from apcert.audit.models import AuditChainHead, AuditEvent
+from apcert.core.db.replicas import reading_connection
 from apcert.core.processes import end_with_parent
 
 
@@ -47,8 +48,11 @@ def last_change() -> LastChange | None:
     whenever anything the public register shows does."""
     # Plain SQL: every public answer asks it first, and the ORM's own work cost ten times
     # the indexed read (the last entry of the unique index on seq).
+    # Read where the answer's own reads go (a replica for the public register): a validator
+    # from the primary on an answer from a replica that has not replayed that change yet would
+    # let caches keep the older answer under the newer validator.
     table = AuditEvent._meta.db_table
-    with connection.cursor() as cursor:
+    with reading_connection().cursor() as cursor:
         cursor.execute(f"SELECT hash, occurred_at FROM {table} ORDER BY seq DESC LIMIT 1")
         row = cursor.fetchone()
     if row is None:

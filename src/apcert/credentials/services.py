@@ -23,6 +23,7 @@ from apcert.bodies.models import CertificationBody
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.certificates.selectors import certificate_last_issue
+from apcert.core.db.replicas import PRIMARY, reading_from
 from apcert.core.errors import (
     INVALID_DATE,
     INVALID_DATETIME,
@@ -211,6 +212,18 @@ def credential_for_issue(
     inside the transaction that writes the issue, so that the two are committed together;
     each issue gets one credential, never replaced.
     """
+    stored = selectors.stored_credential(issue.pk)
+    if stored is not None:
+        return dict(stored.credential)
+    # Whether to sign and store is decided on what the primary holds: a replica read by a
+    # public download may not yet have the credential another request has just stored.
+    with reading_from(PRIMARY):
+        return _credential_stored(issue, status_entries)
+
+
+def _credential_stored(
+    issue: CertificateIssue, status_entries: list[dict[str, Any]] | None
+) -> dict[str, Any] | None:
     stored = selectors.stored_credential(issue.pk)
     if stored is not None:
         return dict(stored.credential)

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from apcert.certificates.choices import PUBLIC_STATUSES
+from apcert.core.db.replicas import reading_connection
 from apcert.core.errors import DomainError
 from apcert.register.errors import SEARCH_INVALID
 from apcert.register.status_today import StaleStatus, stale_statuses
@@ -274,7 +275,7 @@ def _vocabulary(word: str) -> str:
 def _similar_words(word: str) -> list[str]:
     """Indexed words within the allowed edit distance of ``word``, closest first (at most 3).
     Candidates come from the trigram index; a swap of two letters counts as one edit."""
-    from django.db import connection
+    connection = reading_connection()
     from rapidfuzz.distance import OSA
 
     with connection.cursor() as cursor:
@@ -407,7 +408,7 @@ def _word_index_query(words: _Words | None, filters: Mapping[str, str]) -> tuple
     The filter values are tokens of the index (:func:`apcert.register.index.filter_tag`),
     so FTS5 and GIN intersect them with the words, skipping through each list, however
     common one of them is."""
-    from django.db import connection
+    connection = reading_connection()
 
     from apcert.register.index import filter_tag, pair_tag
 
@@ -445,7 +446,7 @@ def _match_ids_sql(
     filters): a second branch probing only those few ids. Newest first, ``reach`` is how
     far the caller reads (its limit and offset): the index's branch stops there and stays a
     walk of the word index backwards, instead of every match being sorted."""
-    from django.db import connection
+    connection = reading_connection()
 
     condition, params = _word_index_query(words, filters)
     table, column = (
@@ -484,7 +485,7 @@ def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
     """A condition: the entry ``id_column`` matches the words. A probe of the word index by
     id, so that walking another index stops as soon as a page is full (a subquery listing
     every match of a common word would be built whole first)."""
-    from django.db import connection
+    connection = reading_connection()
 
     condition, params = _word_index_query(words, {})
     if connection.vendor == "postgresql":
@@ -502,7 +503,7 @@ def _matches_sql(words: _Words, id_column: str) -> tuple[str, list[Any]]:
 def _totals(filters: Mapping[str, str], stale: _Stale = _NO_STALE) -> dict[str, int]:
     """How many entries have each filter value (0 for a value none has), the status asked
     for counted as it is today."""
-    from django.db import connection
+    connection = reading_connection()
 
     if not filters:
         return {}
@@ -564,7 +565,7 @@ def _filters_sql(
 
 
 def _column(sql: str, params: list[Any]) -> list[int]:
-    from django.db import connection
+    connection = reading_connection()
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -572,7 +573,7 @@ def _column(sql: str, params: list[Any]) -> list[int]:
 
 
 def _column_text(sql: str, params: list[Any]) -> list[str]:
-    from django.db import connection
+    connection = reading_connection()
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -610,7 +611,7 @@ RankRow = tuple[int, str, str, str]
 
 def _rank_rows_sql(ids_sql: str) -> str:
     """SQL reading the rank columns of the entries whose ids ``ids_sql`` selects."""
-    from django.db import connection
+    connection = reading_connection()
 
     # SQLite would look each id up in the primary key index and then read the entry row;
     # the rank index holds all four columns.
@@ -639,7 +640,7 @@ def _candidate_rows(
 
 
 def _rows(sql: str, params: list[Any]) -> list[RankRow]:
-    from django.db import connection
+    connection = reading_connection()
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -870,7 +871,7 @@ def _page_by_change(
 
 
 def _dated_rows(sql: str, params: list[Any]) -> list[tuple[int, dt.date, str]]:
-    from django.db import connection
+    connection = reading_connection()
 
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -891,7 +892,7 @@ def _hits(ids: list[int], stale: _Stale = _NO_STALE) -> list[SearchHit]:
     columns a result line shows (the ORM's model building took longer than the read), and
     one for their transfer links. A stale entry shows its status today, marked as not yet
     recorded."""
-    from django.db import connection
+    connection = reading_connection()
 
     from apcert.register.selectors import NO_TRANSFER, transfer_links
 
@@ -945,7 +946,7 @@ def _facet_totals(stale: _Stale = _NO_STALE) -> dict[str, list[FacetCount]]:
 
 
 def _facet_counts(ids: list[int], stale: _Stale = _NO_STALE) -> dict[str, list[FacetCount]]:
-    from django.db import connection
+    connection = reading_connection()
 
     if not ids:
         return _labelled([])

@@ -12,11 +12,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate, CertificateIssue, CertificateStatusChange
+from apcert.core.db.replicas import reading_connection
 
 UNPUBLISHED_SITE = "an unpublished site"
 
@@ -169,7 +169,7 @@ def transfer_links(certificate_ids: Collection[int]) -> dict[int, TransferLinks]
     table = Certificate._meta.db_table
     marks = ", ".join(["%s"] * len(ids))
     draft = CertificateStatus.DRAFT.value
-    with connection.cursor() as cursor:
+    with reading_connection().cursor() as cursor:
         cursor.execute(
             f"SELECT c.id, c.number, c.transferred_from_id, f.number FROM {table} c"
             f" JOIN {table} f ON f.id = c.transferred_from_id"

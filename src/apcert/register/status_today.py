@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from apcert.certificates.choices import CertificateStatus, StatusReason
 from apcert.certificates.models import Certificate
 from apcert.certificates.timeline import DatedChange, StatusFacts, StatusOnDay, status_on
+from apcert.core.db.replicas import reading_connection
 
 #: Shown wherever a read tells a status that the register's records do not hold yet.
 NOT_YET_RECORDED = "The register's daily check has not yet recorded this change."
@@ -163,7 +163,7 @@ def stale_statuses(
     if certificates is not None:
         chosen, more = certificates.order_by().values("pk").query.sql_with_params()
         sql, params = f"{sql} AND c.id IN ({chosen})", [*params, *more]
-    with connection.cursor() as cursor:
+    with reading_connection().cursor() as cursor:
         cursor.execute(sql, params)
         rows = tuple(cursor.fetchall())
     if not rows:
