@@ -11,7 +11,7 @@ answer's bytes, except where those bytes are already at hand.
 How long a copy stays fresh is bounded by when the answer could change:
 
 * a write can change it at any moment, so shared caches keep it a short while
-  (:data:`WRITE_FRESH_SECONDS`), and may serve it a little longer while they ask again;
+  (:data:`WRITE_FRESH_SECONDS`), and browsers ask again each time;
 * a status that follows from dates alone changes at midnight UTC without any write, so no
   copy stays fresh past the next midnight UTC, whatever the short while would allow.
 """
@@ -31,8 +31,6 @@ from django.utils.http import http_date, parse_etags, parse_http_date_safe
 
 #: How long shared caches keep an answer that a write can change.
 WRITE_FRESH_SECONDS = 60
-#: How much longer a cache may serve such an answer while it asks again in the background.
-STALE_WHILE_REVALIDATE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -69,26 +67,20 @@ def start_of_day(now: dt.datetime) -> dt.datetime:
 
 
 def cache_control(
-    now: dt.datetime,
-    *,
-    fresh: int = WRITE_FRESH_SECONDS,
-    stale: int = STALE_WHILE_REVALIDATE_SECONDS,
-    until_midnight: bool = True,
+    now: dt.datetime, *, fresh: int = WRITE_FRESH_SECONDS, until_midnight: bool = True
 ) -> str:
-    """``public, max-age=...`` for an answer that stays true ``fresh`` seconds; with
-    ``until_midnight`` (an answer telling a status for today) neither the freshness nor the
-    stale while revalidating runs past the next midnight UTC. ``no-cache`` (store, but ask
-    every time) in the last second before midnight."""
+    """``public, max-age=0, s-maxage=...``: a shared cache (a CDN) keeps the answer ``fresh``
+    seconds; with ``until_midnight`` (an answer telling a status for today) never past the
+    next midnight UTC. A browser keeps it too but asks again each time (a cheap ``304``
+    while it holds): a person who has just saved a change must see it on the next page, not
+    a copy their own browser kept from before. No ``stale-while-revalidate``: a browser
+    would show the copy from before once more. ``no-cache`` (store, but ask every time) in
+    the last second before midnight."""
     if until_midnight:
-        left = seconds_to_midnight(now)
-        fresh = min(fresh, left)
-        stale = min(stale, left - fresh)
+        fresh = min(fresh, seconds_to_midnight(now))
     if fresh <= 0:
         return "public, no-cache"
-    value = f"public, max-age={fresh}"
-    if stale > 0:
-        value += f", stale-while-revalidate={stale}"
-    return value
+    return f"public, max-age=0, s-maxage={fresh}"
 
 
 def _tag_matches(header: str, validator: Validator) -> bool:
@@ -142,7 +134,6 @@ def not_modified(validator: Validator, control: str) -> HttpResponse:
 
 
 __all__ = [
-    "STALE_WHILE_REVALIDATE_SECONDS",
     "WRITE_FRESH_SECONDS",
     "Validator",
     "cache_control",

@@ -36,7 +36,6 @@ from django.utils import timezone
 from apcert import __version__
 from apcert.audit.selectors import last_change
 from apcert.core.http_cache import (
-    STALE_WHILE_REVALIDATE_SECONDS,
     WRITE_FRESH_SECONDS,
     Validator,
     cache_control,
@@ -78,15 +77,14 @@ def register_validator(
 def public_cache(
     *,
     fresh: int = WRITE_FRESH_SECONDS,
-    stale: int = STALE_WHILE_REVALIDATE_SECONDS,
     until_midnight: bool = True,
     reads_register: bool = True,
 ) -> Callable[[View], View]:
     """Make a public view's GET and HEAD answers cacheable (see the module): a shared
-    cache keeps them ``fresh`` seconds (and serves them ``stale`` more while it asks again),
-    never past the next midnight UTC with ``until_midnight``. A conditional request that
-    still matches is answered 304 without calling the view. A view that does not read the
-    register says so (``reads_register=False``): its validator then asks nothing of it."""
+    cache keeps them ``fresh`` seconds (a browser asks again each time), never past the
+    next midnight UTC with ``until_midnight``. A conditional request that still matches is
+    answered 304 without calling the view. A view that does not read the register says so
+    (``reads_register=False``): its validator then asks nothing of it."""
 
     def decorate(view: View) -> View:
         @wraps(view)
@@ -94,7 +92,7 @@ def public_cache(
             if request.method not in ("GET", "HEAD"):
                 return view(request, *args, **kwargs)
             now = timezone.now()
-            control = cache_control(now, fresh=fresh, stale=stale, until_midnight=until_midnight)
+            control = cache_control(now, fresh=fresh, until_midnight=until_midnight)
             validator = register_validator(request, now, reads_register=reads_register)
             if is_not_modified(request, validator):
                 return not_modified(validator, control)
