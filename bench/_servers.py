@@ -480,11 +480,8 @@ def baselines(
     return out
 
 
-def start_app(
-    args: argparse.Namespace, env: dict[str, str], logs: Path, ready_path: str
-) -> contextlib.AbstractContextManager[Server]:
-    """apcert, after collecting its static files if that was never done (granian mounts
-    them, as ``apcert serve`` asks)."""
+def static_files(env: dict[str, str]) -> None:
+    """Collect the static files if that was never done (``apcert serve`` mounts them)."""
     from django.conf import settings
 
     if not Path(settings.STATIC_ROOT).is_dir():
@@ -494,6 +491,14 @@ def start_app(
             env=env,
             check=True,
         )
+
+
+def start_app(
+    args: argparse.Namespace, env: dict[str, str], logs: Path, ready_path: str
+) -> contextlib.AbstractContextManager[Server]:
+    """apcert, after collecting its static files if that was never done (granian mounts
+    them, as ``apcert serve`` asks)."""
+    static_files(env)
     port = free_port()
     return start(
         "apcert", apcert_argv(args, port), port=port, env=env, ready_path=ready_path, logs=logs
@@ -576,12 +581,30 @@ def run_wrk(
     workdir: Path,
 ) -> WrkResult:
     """wrk (one thread, pinned to the client core) over ``paths`` for ``duration`` seconds."""
+    proc = start_wrk(
+        args, server, paths, duration=duration, connections=connections, workdir=workdir
+    )
+    return finish_wrk(proc, duration)
+
+
+def start_wrk(
+    args: argparse.Namespace,
+    server: Server,
+    paths: Sequence[str],
+    *,
+    duration: float,
+    connections: int,
+    workdir: Path,
+    cpu: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """wrk started (one thread, pinned to ``cpu``, by default the client core) over
+    ``paths`` for ``duration`` seconds; :func:`finish_wrk` waits for its figures."""
     paths_file = workdir / f"paths-{server.name}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = workdir / f"paths-{server.name}.lua"
     script.write_text(WRK_SCRIPT % {"paths": paths_file})
     argv = pinned(
-        args.client_cpu,
+        args.client_cpu if cpu is None else cpu,
         [
             wrk_available(),
             "-t1",
@@ -598,6 +621,11 @@ def run_wrk(
         argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
     _running[proc.pid] = proc
+    return proc
+
+
+def finish_wrk(proc: subprocess.Popen[bytes], duration: float) -> WrkResult:
+    """The figures of a wrk started by :func:`start_wrk`, once it has ended."""
     try:
         out, _ = proc.communicate(timeout=duration + 60)
     finally:
