@@ -226,9 +226,19 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=40.0, help="seconds of load (40)")
     parser.add_argument("--writers", type=int, default=4, help="writers at once (4)")
     parser.add_argument("--threads", type=int, default=4, help="threads per server (4)")
+    parser.add_argument(
+        "--replica-url",
+        default="",
+        help="a streaming replica of the --database-url server: the app servers and the "
+        "worker read the public register from it (DATABASE_REPLICA_URLS)",
+    )
     args = parser.parse_args()
     install_cleanup()
     env = setup_django(args)
+    if args.replica_url:
+        if not args.database_url:
+            raise BenchError("--replica-url needs --database-url (a PostgreSQL primary)")
+        env["DATABASE_REPLICA_URLS"] = args.replica_url
 
     from django.db import connection
 
@@ -276,7 +286,10 @@ def main() -> int:
         first = stack.enter_context(serve("app-1", ports[0]))
         stack.enter_context(serve("app-2", ports[1]))
         worker = work("worker-1")
-        progress(f"two app servers on {ports} and the worker; {args.writers} writers")
+        progress(
+            f"two app servers on {ports} and the worker; {args.writers} writers"
+            + (f"; public reads from the replica {args.replica_url}" if args.replica_url else "")
+        )
         threads = [
             threading.Thread(
                 target=writer,
