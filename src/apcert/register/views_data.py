@@ -28,6 +28,10 @@ AUDIT_HEAD_MAX_AGE = 10
 
 
 def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpResponseBase:
+    """The export, from the file kept for the register's current version, or from its
+    build under way (:mod:`apcert.register.kept_exports`); read from the register in the
+    request where no exports are kept (``KEPT_EXPORTS_DIR`` is None). Either way the answer
+    holds an export slot while it is sent (:func:`apcert.register.limits.export_slot`)."""
     # A HEAD request gets the headers alone, without reading the register.
     chunks: Iterator[str] | Iterator[bytes] = iter(())
     length: int | None = None
