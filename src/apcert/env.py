@@ -122,9 +122,10 @@ PAGE_RATE_LIMITS: dict[str, tuple[int, int]] = {
 }
 
 #: How many whole-register exports one server process sends at a time, whoever asks (each
-#: holds a thread while it streams); a request beyond is answered 503 with Retry-After. 0:
-#: no such cap.
-EXPORTS_AT_ONCE = _count("APCERT_EXPORTS_AT_ONCE", 1)
+#: holds a thread while it streams, though sending a kept export costs next to no CPU: the
+#: builds run apart, see KEPT_EXPORTS); a request beyond is answered 503 with Retry-After.
+#: 0: no such cap.
+EXPORTS_AT_ONCE = _count("APCERT_EXPORTS_AT_ONCE", 2)
 #: How many certificate PDFs one server process draws at a time (a kept PDF is not drawn);
 #: a download that needs another is answered 503 with Retry-After. 0: no cap.
 PDF_DRAWS_AT_ONCE = _count("APCERT_PDF_DRAWS_AT_ONCE", 1)
@@ -325,6 +326,12 @@ def _switch(name: str, default: bool) -> bool:
     raise ConfigurationError(
         f"{name} must be 1, true, yes or on, or 0, false, no or off, not {raw!r}."
     )
+
+
+#: Whether the whole-register exports are kept on disk, one file per format, day and register
+#: version, built by a process of their own at a lower CPU priority
+#: (apcert.register.kept_exports); off, each export is read from the register in the request.
+KEPT_EXPORTS = _switch("APCERT_KEPT_EXPORTS", True)
 
 
 _ORIGIN_HOST = re.compile(

@@ -198,6 +198,9 @@ TRUSTED_PROXY_HEADER = env.TRUSTED_PROXY_HEADER
 PAGE_RATE_LIMITS = env.PAGE_RATE_LIMITS
 # Whole-register exports one server process sends at a time (0: no cap).
 EXPORTS_AT_ONCE = env.EXPORTS_AT_ONCE
+# Where the whole-register exports are kept, built apart (apcert.register.kept_exports); each
+# app server keeps its own. None: each export is read from the register in its request.
+KEPT_EXPORTS_DIR = env.VAR_DIR / "cache" / "exports" if env.KEPT_EXPORTS else None
 # Certificate PDFs one server process draws at a time (0: no cap).
 PDF_DRAWS_AT_ONCE = env.PDF_DRAWS_AT_ONCE
 

@@ -239,16 +239,19 @@ def _documents_today(
 
 
 def _public_texts(
-    column: str, render: Callable[[dict[str, Any]], str], chunk: int
+    column: str,
+    render: Callable[[dict[str, Any]], str],
+    chunk: int,
+    on: dt.date | None = None,
 ) -> Iterator[list[str]]:
     """The text of every public certificate in one format, in id order, a chunk at a time:
     what the search index keeps in ``column`` for it, read with the certificate in one
     query a chunk. Where the calendar has changed the status since it was recorded, or
     the index holds no such text for the certificate (yet), the text is ``render`` of its
-    public document of today."""
+    public document of the day ``on`` (today unless given)."""
     directory = _Directory()
     after = 0
-    today = timezone.localdate()
+    today = on or timezone.localdate()
     day = today.isoformat()
     while True:
         # The expiry of the recorded status read as text (ISO dates compare as text), so
@@ -268,13 +271,13 @@ def _public_texts(
         after = rows[-1][0]
 
 
-def public_document_texts(chunk: int = CHUNK) -> Iterator[list[str]]:
+def public_document_texts(chunk: int = CHUNK, on: dt.date | None = None) -> Iterator[list[str]]:
     """The public document of every public certificate as compact JSON, in id order, a
     chunk at a time: the text the search index keeps for it, the bytes the API sends.
     Where the calendar has changed the status since it was recorded, the document is given
     its status of today; where the index has no entry for a certificate (yet), the
     document is built from the certificate itself."""
-    return _public_texts("document", _compact, chunk)
+    return _public_texts("document", _compact, chunk, on)
 
 
 def public_documents(chunk: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
@@ -362,13 +365,13 @@ def csv_line(document: dict[str, Any]) -> str:
     return _csv_text([csv_row(document)])
 
 
-def csv_parts(chunk: int = CHUNK) -> Iterator[tuple[int, str]]:
+def csv_parts(chunk: int = CHUNK, on: dt.date | None = None) -> Iterator[tuple[int, str]]:
     """The CSV export as (certificates, text) parts: the header, then a part per chunk: the
     rows the search index keeps, as they are, like the stored documents of JSON Lines.
     Only a certificate whose status the calendar has changed since it was recorded, or
     whose row the index does not hold, has its row made from its document of today."""
     yield 0, _csv_text([list(CSV_COLUMNS)])
-    for texts in _public_texts("csv_row", csv_line, chunk):
+    for texts in _public_texts("csv_row", csv_line, chunk, on):
         yield len(texts), "".join(texts)
 
 
@@ -377,27 +380,30 @@ def jsonl_line(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
-def jsonl_parts(chunk: int = CHUNK) -> Iterator[tuple[int, str]]:
+def jsonl_parts(chunk: int = CHUNK, on: dt.date | None = None) -> Iterator[tuple[int, str]]:
     """The JSON Lines export as (certificates, text) parts, a part per chunk: the stored
     documents as they are, one a line."""
-    for texts in public_document_texts(chunk):
+    for texts in public_document_texts(chunk, on):
         yield len(texts), "".join(text + "\n" for text in texts)
 
 
 @dataclass(frozen=True)
 class ExportFormat:
-    """One export format: its parts, and how a download of it is named and typed."""
+    """One export format: its parts (``parts(chunk)``, or ``parts(chunk, on)`` for the
+    statuses of the day ``on``), and how a download of it is named and typed."""
 
     name: str
     content_type: str
-    parts: Callable[[int], Iterator[tuple[int, str]]]
+    parts: Callable[..., Iterator[tuple[int, str]]]
 
     def filename(self, on: dt.date) -> str:
         return f"apcert-register-{on.isoformat()}.{self.name}"
 
-    def chunks(self, chunk: int = CHUNK) -> Iterator[str]:
-        """The export's text, a chunk at a time."""
-        return (text for _count, text in self.parts(chunk))
+    def chunks(self, chunk: int = CHUNK, on: dt.date | None = None) -> Iterator[str]:
+        """The export's text, a chunk at a time, with the statuses of the day ``on`` (today
+        unless given)."""
+        parts = self.parts(chunk) if on is None else self.parts(chunk, on)
+        return (text for _count, text in parts)
 
 
 FORMATS: dict[str, ExportFormat] = {

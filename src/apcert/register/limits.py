@@ -13,7 +13,12 @@ problem JSON for a receipt asked for as JSON), and does nothing else.
 
 Work that stays costly once let through is also capped per process, whoever asks: the
 exports sent at once, and (in :mod:`apcert.documents.pdf_store`) the PDFs drawn at once;
-beyond the cap the answer is 503 with ``Retry-After``.
+beyond the cap the answer is 503 with ``Retry-After``. An export is built once per format
+and register version, apart from the web process and at a lower CPU priority
+(:mod:`apcert.register.kept_exports`; one build at a time per export across the server's
+processes, by a lock), so sending one costs file reads, not the register's reading: the cap
+on exports counts the sends, each of which holds a thread for as long as its client takes
+to download, so that downloads cannot take every thread from the other pages.
 """
 
 from __future__ import annotations
@@ -189,6 +194,9 @@ def _prefers_html(accept: str) -> bool:
 
 #: What a client that finds every export slot taken is told to wait, in seconds.
 EXPORT_RETRY_SECONDS = 30
+#: What a client is told to wait when the build of its export has not started writing in
+#: time (the server is starting builders faster than they run).
+EXPORT_PREPARING_SECONDS = 10
 #: The same for a certificate PDF that finds every drawing slot taken.
 PDF_RETRY_SECONDS = 2
 
@@ -276,7 +284,7 @@ def busy(message: str, retry_after: int) -> HttpResponse:
 def export_slot(request: HttpRequest) -> HttpResponse | None:
     """``None`` when an export may start (the slot is taken: hand it to :func:`sent_with_slot`),
     else the 503 answer: this process sends at most ``EXPORTS_AT_ONCE`` exports at a time,
-    whoever asks, so that exports cannot take every thread from the other pages."""
+    whoever asks, so that downloads cannot take every thread from the other pages."""
     slots = _exports()
     if slots is None or slots.take():
         return None
@@ -285,6 +293,13 @@ def export_slot(request: HttpRequest) -> HttpResponse | None:
         " the most it sends at once.",
         EXPORT_RETRY_SECONDS,
     )
+
+
+def give_back_export_slot() -> None:
+    """Give back the slot taken by :func:`export_slot` for an export that is not sent."""
+    slots = _exports()
+    if slots is not None:
+        slots.give_back()
 
 
 def sent_with_slot(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
@@ -17,7 +19,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from apcert.audit.published import audit_head_current
-from apcert.register import exports, feeds, limits
+from apcert.register import exports, feeds, kept_exports, limits
 from apcert.register.caching import public_cache
 
 #: Seconds a cache may keep the published audit head: short, so that a copy a restore
@@ -26,15 +28,38 @@ AUDIT_HEAD_MAX_AGE = 10
 
 
 def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpResponseBase:
+    """The export, from the file kept for the register's current version, or from its
+    build under way (:mod:`apcert.register.kept_exports`); read from the register in the
+    request where no exports are kept (``KEPT_EXPORTS_DIR`` is None). Either way the answer
+    holds an export slot while it is sent (:func:`apcert.register.limits.export_slot`)."""
     # A HEAD request gets the headers alone, without reading the register.
-    chunks: Iterator[str] = iter(())
+    chunks: Iterator[str] | Iterator[bytes] = iter(())
+    length: int | None = None
+    today = timezone.localdate()
     if request.method != "HEAD":
         refused = limits.export_slot(request)
         if refused is not None:
             return refused
-        chunks = limits.sent_with_slot(export_format.chunks())
+        directory = settings.KEPT_EXPORTS_DIR
+        if directory is None:
+            chunks = limits.sent_with_slot(export_format.chunks())
+        else:
+            try:
+                source = kept_exports.opened(
+                    kept_exports.current(Path(directory), export_format.name, today)
+                )
+            except BaseException:
+                limits.give_back_export_slot()
+                raise
+            if source is None:
+                limits.give_back_export_slot()
+                return limits.busy("The export is being prepared.", limits.EXPORT_PREPARING_SECONDS)
+            chunks = limits.sent_with_slot(source)
+            length = source.length
     response = StreamingHttpResponse(chunks, content_type=export_format.content_type)
-    filename = export_format.filename(timezone.localdate())
+    if length is not None:
+        response["Content-Length"] = str(length)
+    filename = export_format.filename(today)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
