@@ -334,3 +334,26 @@ def test_the_builder_refuses_bad_arguments_by_name(
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_directory_that_cannot_be_made_reads_the_export_in_the_request(
+    shared: Shared,
+    certificate: Any,
+    client: Client,
+    settings: Any,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A file where the directory should be: it cannot be made (as on a full or read-only
+    # disk). The export is still answered whole, read in the request, and the cause logged.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    settings.KEPT_EXPORTS_DIR = blocker / "exports"
+    builds = _builds()
+    with caplog.at_level(logging.WARNING, logger="apcert.register.views_data"):
+        response = _get(shared, client, "csv")
+        body = _body(response)
+    assert body == _made_in_process("csv")
+    assert certificate.number.encode() in body
+    assert _builds() == builds
+    assert "exports cannot be kept" in caplog.text

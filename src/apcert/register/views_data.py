@@ -8,6 +8,7 @@ answer; a parameter that cannot be used is a 400 with a plain-text message.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_safe
 from apcert.audit.published import audit_head_current
 from apcert.register import exports, feeds, kept_exports, limits
 from apcert.register.caching import public_cache
+
+log = logging.getLogger(__name__)
 
 #: Seconds a cache may keep the published audit head: short, so that a copy a restore
 #: compares with is at most this far behind.
@@ -41,19 +44,29 @@ def _export(request: HttpRequest, export_format: exports.ExportFormat) -> HttpRe
         if refused is not None:
             return refused
         directory = settings.KEPT_EXPORTS_DIR
-        if directory is None:
-            chunks = limits.sent_with_slot(export_format.chunks())
-        else:
+        source: kept_exports.KeptFile | kept_exports.GrowingFile | None = None
+        if directory is not None:
             try:
                 source = kept_exports.opened(
                     kept_exports.current(Path(directory), export_format.name, today)
                 )
+            except OSError as exc:
+                # The directory cannot be made or read (a full or read-only disk): the
+                # export is read in the request, as where none are kept, and the cause
+                # is logged for the operator.
+                log.warning(
+                    "exports cannot be kept in %s (%s): read in the request", directory, exc
+                )
+                directory = None
             except BaseException:
                 limits.give_back_export_slot()
                 raise
-            if source is None:
+            if directory is not None and source is None:
                 limits.give_back_export_slot()
                 return limits.busy("The export is being prepared.", limits.EXPORT_PREPARING_SECONDS)
+        if source is None:
+            chunks = limits.sent_with_slot(export_format.chunks())
+        else:
             chunks = limits.sent_with_slot(source)
             length = source.length
     response = StreamingHttpResponse(chunks, content_type=export_format.content_type)
