@@ -92,6 +92,8 @@ def test_a_pdf_drawn_by_the_pool_is_the_one_drawn_here_by_a_niced_process(
     assert drawn.content == here
     assert drawn.pid != os.getpid() and drawn.pid in drawing.pids()
     assert niceness(drawn.pid) == min(19, niceness(0) + drawing.NICENESS)
+    # and the pool stays for the next drawing
+    assert drawing.draw(pdf_store.draw_issue, issue_id, inputs) == drawn
 
 
 @linux_only
@@ -176,7 +178,7 @@ def test_a_drawing_that_hangs_stops_at_the_timeout_and_its_process_is_ended(
 ) -> None:
     issue_id, inputs, here = inputs_of(live_world.granted().number)
     drawing.draw(pdf_store.draw_issue, issue_id, inputs)  # the pool started
-    settings.PDF_DRAW_TIMEOUT = 1
+    settings.PDF_DRAW_TIMEOUT = 5
     # Given a drawing that never ends
     marker = tmp_path / "drawing"
     thread, raised = _stall_in_a_thread(marker)

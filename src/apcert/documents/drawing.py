@@ -143,9 +143,11 @@ def _replace(pool: ProcessPoolExecutor) -> None:
     new pool. The drawings still in it stop with :class:`DrawingStopped`."""
     global _pool
     with _lock:
-        if _pool is pool:
+        current = _pool is pool
+        if current:
             _pool = None
-    log.warning("the PDF drawing processes are stopped and will be started again")
+    if current:  # (else another drawing of the same pool replaced it already)
+        log.warning("the PDF drawing processes are stopped and will be started again")
     _kill(pool)
     pool.shutdown(wait=False, cancel_futures=True)
 
