@@ -18,9 +18,9 @@ one. The caller keeps nothing of a drawing that stopped. The pool is shut down w
 process exits.
 
 Drawing stays in the calling process (:func:`in_processes` is false) when
-``PDF_DRAW_PROCESS`` is off, when no other process can see the database (SQLite in memory,
-as the tests have it), and inside a transaction (another process would not see what it has
-not committed).
+``PDF_DRAW_PROCESS`` is off, where processes cannot be started so (Windows), when no other
+process can see the database (SQLite in memory, as the tests have it), and inside a
+transaction (another process would not see what it has not committed).
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: How much lower than the server the drawing processes run (``nice`` adds this).
 NICENESS = 10
+#: How the drawing processes are started: clean, never a fork of a process with threads.
+START_METHOD = "forkserver"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ def _database_name() -> str:
 
 def in_processes() -> bool:
     """Whether a drawing is handed to the pool rather than made in this process."""
-    if not settings.PDF_DRAW_PROCESS:
+    if not settings.PDF_DRAW_PROCESS or START_METHOD not in multiprocessing.get_all_start_methods():
         return False
     connection = connections[DEFAULT_DB_ALIAS]
     if connection.in_atomic_block:
@@ -104,7 +106,7 @@ def _current_pool() -> ProcessPoolExecutor:
         if _pool is None:
             _pool = ProcessPoolExecutor(
                 max_workers=wanted[0],
-                mp_context=multiprocessing.get_context("forkserver"),
+                mp_context=multiprocessing.get_context(START_METHOD),
                 initializer=start_django_process,
                 initargs=(_settings_module(), wanted[1], NICENESS),
             )
