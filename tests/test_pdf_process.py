@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -275,7 +276,7 @@ def test_the_pool_on_a_sqlite_file(tmp_path: Path) -> None:
     assert wait_until_ended(out["pool"]) == []
 
 
-# --- apcert serve killed outright -------------------------------------------------------------
+# --- apcert serve stopped, or killed outright --------------------------------------------------
 
 
 def _free_port() -> int:
@@ -284,18 +285,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(tmp: Path) -> dict[str, str]:
+def _env(var: Path) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     environ.pop("APCERT_PDF_DRAW_PROCESS", None)  # serve's own default: on
-    environ["APCERT_VAR_DIR"] = str(tmp / "var")
+    environ["APCERT_VAR_DIR"] = str(var)
     return environ
 
 
-def _apcert(tmp: Path, *args: str) -> None:
+def _apcert(var: Path, *args: str) -> None:
     subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "apcert", *args],
-        cwd=tmp,
-        env=_env(tmp),
+        cwd=var.parent,
+        env=_env(var),
         check=True,
         capture_output=True,
         timeout=300,
@@ -332,24 +333,36 @@ def _get(url: str) -> int:
         return err.code
 
 
-@pytest.mark.own_sqlite
-@pytest.mark.slow
-@linux_only
-def test_a_server_killed_outright_leaves_no_drawing_process(tmp_path: Path) -> None:
-    _apcert(tmp_path, "migrate", "--noinput", "-v0")
-    _apcert(tmp_path, "load-reference")
-    _apcert(tmp_path, "demo-data", "--certificates", "3", "--seed", "5")
-    with sqlite3.connect(tmp_path / "var" / "apcert.sqlite3") as db:
+@pytest.fixture(scope="module")
+def served_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A var directory with a few demo certificates (copied for each test), and the number of
+    one of them."""
+    var = tmp_path_factory.mktemp("served") / "var"
+    _apcert(var, "migrate", "--noinput", "-v0")
+    _apcert(var, "load-reference")
+    _apcert(var, "demo-data", "--certificates", "3", "--seed", "5")
+    (var / "static").mkdir()  # served from, though no page here needs a file
+    with sqlite3.connect(var / "apcert.sqlite3") as db:
         [(number,)] = db.execute(
             "SELECT number FROM certificates_certificate WHERE status != 'draft' LIMIT 1"
         ).fetchall()
-    (tmp_path / "var" / "static").mkdir()  # served from, though no page here needs a file
+    return var, str(number)
+
+
+@pytest.mark.own_sqlite
+@linux_only
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_a_server_stopped_or_killed_leaves_no_drawing_process(
+    served_data: tuple[Path, str], tmp_path: Path, stop: signal.Signals
+) -> None:
+    shutil.copytree(served_data[0], tmp_path / "var")
     port = _free_port()
-    log = (tmp_path / "serve.log").open("wb")
+    log_file = tmp_path / "serve.log"
+    log = log_file.open("wb")
     proc = subprocess.Popen(  # noqa: S603
         [sys.executable, "-m", "apcert", "serve", "--port", str(port)],
         cwd=tmp_path,
-        env=_env(tmp_path),
+        env=_env(tmp_path / "var"),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # a process group of its own, killed whole if need be
@@ -360,24 +373,29 @@ def test_a_server_killed_outright_leaves_no_drawing_process(tmp_path: Path) -> N
         deadline = time.monotonic() + 60
         while _get_or_none(base + "/healthz") is None:
             if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail((tmp_path / "serve.log").read_text(errors="replace"))
+                pytest.fail(log_file.read_text(errors="replace"))
             time.sleep(0.2)
         # Given a server that has drawn a PDF in its drawing processes
-        assert _get(base + pdf_url(number, 1)) == 200
-        server_nice = niceness(proc.pid)
+        assert _get(base + pdf_url(served_data[1], 1)) == 200
         below = _descendants(proc.pid)
+        server_nice = niceness(proc.pid)
         drawers = [
             pid
             for pid in below
             if _niceness_or_none(pid) == min(19, server_nice + drawing.NICENESS)
         ]
         assert drawers, "no niced drawing process under the server"
-        # When the server is killed outright
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
+        # When the server is stopped, or killed outright
+        proc.send_signal(stop)
+        proc.wait(timeout=60)
         # Then no drawing process is left, nor any other the server started
         assert wait_until_ended(drawers) == [], "a drawing process outlived its server"
         assert wait_until_ended(below) == [], "a process outlived its server"
+        if stop == signal.SIGTERM:
+            # and a stop asked for was a graceful one: the drawing processes did not hold
+            # the server's worker until it was killed
+            assert proc.returncode == 0
+            assert "refused to gracefully stop" not in log_file.read_text(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()

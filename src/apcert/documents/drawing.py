@@ -15,7 +15,7 @@ started it, killed outright included (:func:`~apcert.core.processes.end_with_sta
 A drawing that does not end within ``PDF_DRAW_TIMEOUT`` seconds, or whose process dies, stops
 with :class:`DrawingStopped`: the pool is killed whole, and the next drawing starts a new
 one. The caller keeps nothing of a drawing that stopped. The pool is shut down when the
-process exits.
+process exits, before multiprocessing waits for the process's children.
 
 Drawing stays in the calling process (:func:`in_processes` is false) when
 ``PDF_DRAW_PROCESS`` is off, where processes cannot be started so (Windows), when no other
@@ -29,12 +29,16 @@ import atexit
 import concurrent.futures
 import logging
 import multiprocessing
+import multiprocessing.connection
+import multiprocessing.util
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from django.conf import settings
@@ -154,9 +158,12 @@ def _replace(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _processes(pool: ProcessPoolExecutor | None) -> dict[int, BaseProcess]:
+    return dict(getattr(pool, "_processes", None) or {})
+
+
 def _kill(pool: ProcessPoolExecutor) -> None:
-    processes = dict(getattr(pool, "_processes", None) or {})
-    for process in processes.values():
+    for process in _processes(pool).values():
         if process.is_alive():
             process.kill()
 
@@ -165,18 +172,31 @@ def pids() -> list[int]:
     """The ids of the pool's live processes (none before the first drawing)."""
     with _lock:
         pool = _pool
-    processes = dict(getattr(pool, "_processes", None) or {})
-    return sorted(pid for pid, process in processes.items() if process.is_alive())
+    return sorted(pid for pid, process in _processes(pool).items() if process.is_alive())
 
 
 def shutdown() -> None:
-    """Stop the pool, if started, once the drawings in progress are done; run when the
-    process exits."""
+    """Stop the pool, if started: each process ends once its drawing in progress is done,
+    and is killed if that takes longer than ``PDF_DRAW_TIMEOUT``."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown(wait=True, cancel_futures=True)
+    if pool is None:
+        return
+    processes = list(_processes(pool).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    waiting = {process.sentinel: process for process in processes}
+    deadline = time.monotonic() + settings.PDF_DRAW_TIMEOUT
+    while waiting and (left := deadline - time.monotonic()) > 0:
+        for ended in multiprocessing.connection.wait(list(waiting), timeout=left):
+            del waiting[ended]  # type: ignore[arg-type]
+    for process in waiting.values():
+        process.kill()
 
 
+# When the process exits. In a process that multiprocessing started (a server's worker),
+# multiprocessing first waits for that process's children, which wait for work: the pool
+# must be stopped before, by one of multiprocessing's own finalizers, and before the others
+# (priority 10 closes the queue through which the pool tells its processes to stop).
 atexit.register(shutdown)
+multiprocessing.util.Finalize(None, shutdown, exitpriority=100)
