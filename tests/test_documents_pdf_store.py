@@ -15,7 +15,7 @@ from django.test import Client
 
 from apcert.bodies.models import CertificationBody
 from apcert.certificates.services import certificate_suspend
-from apcert.documents import downloads
+from apcert.documents import certificate_pdf
 from apcert.register.models import KeptCertificatePdf
 from tests.factories import World
 
@@ -30,13 +30,13 @@ def pdf_url(number: str, issue: int) -> str:
 def drawn(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Each PDF drawn, by its mark."""
     calls: list[str] = []
-    draw = downloads.render_certificate_pdf
+    draw = certificate_pdf.render_certificate_pdf
 
     def counted(*args: Any, **kwargs: Any) -> bytes:
         calls.append(kwargs.get("mark", ""))
         return draw(*args, **kwargs)
 
-    monkeypatch.setattr(downloads, "render_certificate_pdf", counted)
+    monkeypatch.setattr(certificate_pdf, "render_certificate_pdf", counted)
     return calls
 
 

@@ -478,3 +478,12 @@ if LOG_FORMAT not in ("text", "json"):
     raise ConfigurationError(f"APCERT_LOG_FORMAT must be text or json, not {LOG_FORMAT!r}.")
 #: One line a request at INFO (method, route, status, duration, request id).
 ACCESS_LOG = _switch("APCERT_ACCESS_LOG", True)
+
+# --- drawing PDFs (apcert.documents.drawing) ---------------------------------------------------
+#: Draw certificate PDFs in a pool of processes of their own, at a lower CPU priority, rather
+#: than in the server's request threads. ``apcert serve`` turns it on unless set; any other
+#: process (tests, the development server, commands) draws in its own process unless set.
+PDF_DRAW_PROCESS = _switch("APCERT_PDF_DRAW_PROCESS", False)
+#: Seconds a request waits for a drawing process before it is answered busy (the drawing
+#: processes are then stopped and started again).
+PDF_DRAW_TIMEOUT = _positive("APCERT_PDF_DRAW_TIMEOUT", 30)

@@ -203,6 +203,10 @@ EXPORTS_AT_ONCE = env.EXPORTS_AT_ONCE
 KEPT_EXPORTS_DIR = env.VAR_DIR / "cache" / "exports" if env.KEPT_EXPORTS else None
 # Certificate PDFs one server process draws at a time (0: no cap).
 PDF_DRAWS_AT_ONCE = env.PDF_DRAWS_AT_ONCE
+# Drawn in a pool of niced processes of their own (apcert.documents.drawing), each drawing
+# waited for at most PDF_DRAW_TIMEOUT seconds; otherwise in the request's thread.
+PDF_DRAW_PROCESS = env.PDF_DRAW_PROCESS
+PDF_DRAW_TIMEOUT = env.PDF_DRAW_TIMEOUT
 
 # --- accounts and sign-in ------------------------------------------------------------------
 # Paths that need no account (apcert.web.middleware): the public register, its data and API,

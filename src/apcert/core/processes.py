@@ -5,6 +5,7 @@ that started them."""
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
 import signal
 import sys
@@ -42,3 +43,37 @@ def end_with_parent(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+def end_with_starter() -> None:
+    """In a process started by ``multiprocessing`` ("forkserver" or "spawn"): end when the
+    process that started it is gone, killed outright included. Its parent is not that
+    process under "forkserver" (it is the fork server, which lives as long as the processes
+    it forked), so the parent-death signal would not do: a thread waits instead on the pipe
+    the starter holds open for its life."""
+    starter = multiprocessing.parent_process()
+    if starter is None:
+        return
+
+    def watch() -> None:
+        starter.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def start_django_process(settings_module: str, database: str, niceness: int) -> None:
+    """In a new process of a pool started clean ("forkserver" or "spawn"): ending with the
+    process that started it, niced by ``niceness``, and Django set up with
+    ``settings_module`` on the default database named ``database`` (the name its starter
+    uses, which a test run changes). Nothing of apcert but this module is imported before
+    Django is set up."""
+    end_with_starter()
+    os.nice(niceness)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
+    import django
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    django.setup()
+    connections.close_all()
+    connections[DEFAULT_DB_ALIAS].settings_dict["NAME"] = database

@@ -12,7 +12,6 @@ from apcert.certificates.models import CertificateIssue
 from apcert.certificates.selectors import certificate_status_on
 from apcert.credentials.services import credential_for_issue
 from apcert.documents.attachments import file_stem
-from apcert.documents.certificate_pdf import render_certificate_pdf
 from apcert.documents.links import verification_url
 from apcert.documents.pdf_store import kept_pdf
 from apcert.register import selectors
@@ -42,11 +41,5 @@ def public_issue_pdf(number: str, issue_number: int) -> IssuePdf | None:
     words = status_words(certificate_status_on(issue.certificate))
     credential = issue_credential(issue)
     url = verification_url(issue.certificate.number, issue.issue_number)
-    content = kept_pdf(
-        issue,
-        {"credential": credential, "verify_url": url, "mark": words.mark},
-        lambda: render_certificate_pdf(
-            issue, credential=credential, verify_url=url, mark=words.mark
-        ),
-    )
+    content = kept_pdf(issue, {"credential": credential, "verify_url": url, "mark": words.mark})
     return IssuePdf(filename=file_stem(number, issue_number) + ".pdf", content=content)

@@ -13,6 +13,11 @@ whole or not at all. The read and the write both go to the default database by n
 row just drawn must be read back by the next reader whatever a router sends elsewhere, and
 a write never goes to a read-only copy. A PDF that cannot be kept (the database refuses the
 write) is not an error for the reader: the PDF made for the request is served anyway.
+
+A PDF is drawn in a process of the drawing pool when there is one
+(:mod:`apcert.documents.drawing`), which reads the issue by its id as the register does and
+draws it from the same inputs: the same PDF as one drawn here. A drawing that stops (its
+process died, or it took too long) is answered as busy, and nothing of it is kept.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +35,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from apcert.certificates.models import CertificateIssue
-from apcert.documents import certificate_pdf
+from apcert.documents import certificate_pdf, drawing
 from apcert.register.models import KeptCertificatePdf
 
 log = logging.getLogger(__name__)
@@ -78,11 +82,13 @@ def _give_back_drawing_slot() -> None:
         _drawing -= 1
 
 
-def kept_pdf(issue: CertificateIssue, inputs: dict[str, Any], render: Callable[[], bytes]) -> bytes:
-    """The PDF of ``issue`` drawn from ``inputs`` (everything else it shows besides the issue
-    and its certificate): the kept one when it was drawn from the same facts, else
-    ``render()``, kept for the next reader. Raises :class:`DrawingBusy` when the PDF must be
-    drawn and this process already draws ``PDF_DRAWS_AT_ONCE`` of them."""
+def kept_pdf(issue: CertificateIssue, inputs: dict[str, Any]) -> bytes:
+    """The PDF of ``issue`` drawn from ``inputs`` (the keyword arguments of
+    :func:`~apcert.documents.certificate_pdf.render_certificate_pdf`: everything it shows
+    besides the issue and its certificate): the kept one when it was drawn from the same
+    facts, else drawn now and kept for the next reader. Raises :class:`DrawingBusy` when the
+    PDF must be drawn and this process already draws ``PDF_DRAWS_AT_ONCE`` of them, or when
+    its drawing process stopped before it was drawn."""
     digest = _digest(issue, inputs)
     kept = (
         KeptCertificatePdf.objects.using(DEFAULT_DB_ALIAS)
@@ -95,11 +101,30 @@ def kept_pdf(issue: CertificateIssue, inputs: dict[str, Any], render: Callable[[
     if not _take_drawing_slot():
         raise DrawingBusy
     try:
-        content = render()
+        content = _draw(issue, inputs)
     finally:
         _give_back_drawing_slot()
     _keep(issue, digest, content)
     return content
+
+
+def _draw(issue: CertificateIssue, inputs: dict[str, Any]) -> bytes:
+    if not drawing.in_processes():
+        return certificate_pdf.render_certificate_pdf(issue, **inputs)
+    try:
+        return drawing.draw(draw_issue, issue.pk, inputs).content
+    except drawing.DrawingStopped as exc:
+        log.warning("the certificate PDF of issue %s was not drawn: %s", issue.pk, exc)
+        raise DrawingBusy from exc
+
+
+def draw_issue(issue_id: int, inputs: dict[str, Any]) -> bytes:
+    """In a drawing process: the issue ``issue_id``, read with its certificate, CB and
+    scheme as the register reads it, drawn from ``inputs``."""
+    issue = CertificateIssue.objects.select_related("certificate__cb", "certificate__scheme").get(
+        pk=issue_id
+    )
+    return certificate_pdf.render_certificate_pdf(issue, **inputs)
 
 
 def _keep(issue: CertificateIssue, digest: str, content: bytes) -> None:

@@ -13,6 +13,9 @@ they share (:mod:`apcert.core.metrics`): ``PROMETHEUS_MULTIPROC_DIR`` if set, el
 ``APCERT_VAR_DIR/metrics``. Each start empties it, so that the counts of a server that has
 stopped are not added to the new one's (Prometheus sees a restart as counters going back to
 zero, as it should).
+
+The server's processes draw certificate PDFs in processes of their own, at a lower CPU
+priority (``APCERT_PDF_DRAW_PROCESS``, on here unless set otherwise).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ STOP_SECONDS = 20.0
 WORKERS_KILL_SECONDS = 10
 #: prometheus_client's variable naming the directory of its multiprocess mode.
 METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+#: The switch of the PDF drawing processes, on for the server's processes unless set.
+PDF_DRAW_PROCESS_VARIABLE = "APCERT_PDF_DRAW_PROCESS"
 
 
 class Command(BaseCommand):
@@ -96,6 +101,10 @@ class Command(BaseCommand):
             "--factory",
             "apcert.served:application",
         ]
+        # The server's processes draw certificate PDFs in niced processes of their own
+        # (apcert.documents.drawing) unless the environment says otherwise.
+        if not os.environ.get(PDF_DRAW_PROCESS_VARIABLE, "").strip():
+            os.environ[PDF_DRAW_PROCESS_VARIABLE] = "1"
         # Read by prometheus_client in each of the server's processes, which inherit it.
         os.environ[METRICS_DIR_VARIABLE] = str(metrics_directory())
         self.stdout.write(
