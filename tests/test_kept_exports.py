@@ -255,6 +255,9 @@ def test_the_builder_runs_at_a_lower_priority_than_the_server(
     pid = _builder_pid(shared)
     server = os.getpriority(os.PRIO_PROCESS, 0)
     assert os.getpriority(os.PRIO_PROCESS, pid) >= server + export_builder.NICENESS
+    # and in the idle class, which never keeps a page waiting for the core
+    assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE
     assert _body(response) == _made_in_process("csv")
 
 

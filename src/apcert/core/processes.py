@@ -4,6 +4,7 @@ that started them."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -62,6 +63,17 @@ def end_with_starter() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def run_in_background(niceness: int) -> None:
+    """Lower this process's CPU priority below the pages': ``nice`` by ``niceness``, and
+    where the kernel offers it (Linux) the idle scheduling class, which runs the process
+    only when no normal one wants the core, so that a page waking up never waits for it."""
+    os.nice(niceness)
+    idle = getattr(os, "SCHED_IDLE", None)
+    if idle is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, idle, os.sched_param(0))
+
+
 def start_django_process(settings_module: str, database: str, niceness: int) -> None:
     """In a new process of a pool started clean ("forkserver" or "spawn"): ending with the
     process that started it, niced by ``niceness``, and Django set up with
@@ -69,7 +81,7 @@ def start_django_process(settings_module: str, database: str, niceness: int) -> 
     uses, which a test run changes). Nothing of apcert but this module is imported before
     Django is set up."""
     end_with_starter()
-    os.nice(niceness)
+    run_in_background(niceness)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", settings_module)
     import django
     from django.db import DEFAULT_DB_ALIAS, connections
