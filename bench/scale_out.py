@@ -336,6 +336,7 @@ def replica(primary_url: str, directory: Path) -> Iterator[str]:
             timeout=3 * 3600,
         )  # fmt: skip
         s.progress(f"copied in {time.monotonic() - started:.0f} s")
+    _own_configuration(directory, prefix)
     port = s.free_port()
     sockets = directory.parent / f".{directory.name}-sockets"
     sockets.mkdir(exist_ok=True)
@@ -366,6 +367,24 @@ def replica(primary_url: str, directory: Path) -> Iterator[str]:
             )
 
 
+def _own_configuration(directory: Path, prefix: list[str]) -> None:
+    """The configuration files a copied server needs where its primary keeps them elsewhere
+    (Debian's servers keep theirs under /etc): an empty main file (the replica's settings
+    are given on its command line and in ``postgresql.auto.conf``), and a client file that
+    lets 127.0.0.1 and the local socket in, as the bench's own servers do."""
+    files = {
+        "postgresql.conf": "# made by bench/scale_out.py: settings are on the command line\n",
+        "pg_hba.conf": "local all all trust\nhost all all 127.0.0.1/32 trust\n",
+        "pg_ident.conf": "",
+    }
+    for name, text in files.items():
+        path = directory / name
+        if not path.exists():
+            path.write_text(text)
+            if prefix:
+                shutil.chown(path, "postgres", "postgres")
+
+
 def _one(url: str, query: str) -> object:
     import psycopg
 
@@ -374,7 +393,7 @@ def _one(url: str, query: str) -> object:
         return row[0] if row else None
 
 
-def caught_up(primary_url: str, replica_url: str, timeout: float = 1800) -> None:
+def caught_up(primary_url: str, replica_url: str, timeout: float = 600) -> None:
     """Wait until the replica is in recovery and has replayed what the primary has written."""
     if not _one(replica_url, "SELECT pg_is_in_recovery()"):
         raise s.BenchError(f"{replica_url} is not a replica (it is not in recovery)")
@@ -382,7 +401,11 @@ def caught_up(primary_url: str, replica_url: str, timeout: float = 1800) -> None
     deadline = time.monotonic() + timeout
     while not _one(replica_url, f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn"):
         if time.monotonic() > deadline:
-            raise s.BenchError(f"the replica did not replay up to {target} in {timeout:.0f} s")
+            raise s.BenchError(
+                f"the replica did not replay up to {target} in {timeout:.0f} s; a copy made "
+                "long ago may need WAL the primary has removed since (its log says so): "
+                "remove its directory, and the next run makes a fresh copy"
+            )
         time.sleep(0.5)
     s.progress(f"the replica has replayed the primary up to {target}")
 

@@ -254,10 +254,7 @@ def test_the_builder_runs_at_a_lower_priority_than_the_server(
     response = _get(shared, client, "csv")
     pid = _builder_pid(shared)
     server = os.getpriority(os.PRIO_PROCESS, 0)
-    assert os.getpriority(os.PRIO_PROCESS, pid) >= server + export_builder.NICENESS
-    # and in the idle class, which never keeps a page waiting for the core
-    assert os.sched_getscheduler(pid) == os.SCHED_IDLE
-    assert os.sched_getscheduler(0) != os.SCHED_IDLE
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, server + export_builder.NICENESS)
     assert _body(response) == _made_in_process("csv")
 
 

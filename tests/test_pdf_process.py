@@ -93,9 +93,6 @@ def test_a_pdf_drawn_by_the_pool_is_the_one_drawn_here_by_a_niced_process(
     assert drawn.content == here
     assert drawn.pid != os.getpid() and drawn.pid in drawing.pids()
     assert niceness(drawn.pid) == min(19, niceness(0) + drawing.NICENESS)
-    # and in the idle class, which never keeps a page waiting for the core
-    assert os.sched_getscheduler(drawn.pid) == os.SCHED_IDLE
-    assert os.sched_getscheduler(0) != os.SCHED_IDLE
     # and the pool stays for the next drawing
     assert drawing.draw(pdf_store.draw_issue, issue_id, inputs) == drawn
 
@@ -243,7 +240,6 @@ out["same"] = drawn.content == here
 out["pid"] = drawn.pid
 out["own_nice"] = os.getpriority(os.PRIO_PROCESS, 0)
 out["nice"] = os.getpriority(os.PRIO_PROCESS, drawn.pid)
-out["idle"] = os.sched_getscheduler(drawn.pid) == os.SCHED_IDLE
 os.kill(drawn.pid, signal.SIGKILL)
 try:
     pdf_store.kept_pdf(issue, inputs)
@@ -274,7 +270,6 @@ def test_the_pool_on_a_sqlite_file(tmp_path: Path) -> None:
     assert out["in_processes"] and out["same"]
     assert out["pid"] != script.pid
     assert out["nice"] == min(19, out["own_nice"] + drawing.NICENESS)
-    assert out["idle"]
     assert (out["after_kill"], out["kept_after_kill"]) == ("busy", 0)
     assert out["next"] and out["kept"] == 1
     assert out["pool"] and out["pid"] not in out["pool"]

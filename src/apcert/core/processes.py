@@ -4,7 +4,6 @@ that started them."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -64,14 +63,13 @@ def end_with_starter() -> None:
 
 
 def run_in_background(niceness: int) -> None:
-    """Lower this process's CPU priority below the pages': ``nice`` by ``niceness``, and
-    where the kernel offers it (Linux) the idle scheduling class, which runs the process
-    only when no normal one wants the core, so that a page waking up never waits for it."""
+    """Lower this process's CPU priority below the pages': ``nice`` by ``niceness`` (19, the
+    lowest, for the work apcert does in the background). A page that wakes up takes the
+    core from such a process almost at once, yet the process is never starved outright: on
+    a core busy all the time it still gets a small share, so its work ends late, not never.
+    (Linux's idle scheduling class was tried: no faster for the pages, and a drawing asked
+    for on a saturated core then never ran.)"""
     os.nice(niceness)
-    idle = getattr(os, "SCHED_IDLE", None)
-    if idle is not None:
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, idle, os.sched_param(0))
 
 
 def start_django_process(settings_module: str, database: str, niceness: int) -> None:

@@ -4,9 +4,9 @@ Drawing a PDF is about a tenth of a second of pure Python. Drawn in a server pro
 would hold that process's interpreter as well as a core, and every page the process serves
 meanwhile would wait for it. So a server process hands its drawings to a small pool of
 processes (``PDF_DRAWS_AT_ONCE`` of them, one a core when that is 0), started on the first
-drawing, niced by :data:`NICENESS` and in the idle scheduling class
+drawing and niced by :data:`NICENESS`, the lowest priority
 (:func:`apcert.core.processes.run_in_background`): the kernel gives the pages the core
-first, and a page that wakes up never waits for a drawing to yield it; and the
+first, and a page that wakes up hardly waits for a drawing to yield it; and the
 request that waits for its PDF holds neither the core nor the interpreter meanwhile.
 
 A process of the pool is started clean ("forkserver": never a copy of the server's threads),
@@ -51,7 +51,7 @@ from apcert.core.processes import start_django_process
 log = logging.getLogger(__name__)
 
 #: How much lower than the server the drawing processes run (``nice`` adds this).
-NICENESS = 10
+NICENESS = 19
 #: How the drawing processes are started: clean, never a fork of a process with threads.
 START_METHOD = "forkserver"
 

@@ -4,8 +4,8 @@
     python -m apcert.register.export_builder --format csv --on 2026-12-07 \\
         --tag <32 hex digits> --directory DIR --parent PID
 
-It lowers its own CPU priority first (``nice`` + :data:`NICENESS`, and the idle scheduling
-class: :func:`apcert.core.processes.run_in_background`), so that the pages the
+It lowers its own CPU priority first (``nice`` + :data:`NICENESS`, the lowest:
+:func:`apcert.core.processes.run_in_background`), so that the pages the
 same server answers keep the cores first, and asks to be killed when its parent (the web
 process) dies, so that it is never left running alone. Then it takes the export's lock
 without waiting: if another builder holds it, or the export is already kept, it ends at
@@ -37,7 +37,7 @@ from apcert.core.processes import die_with_parent, run_in_background
 from apcert.register.export_files import FORMAT_NAMES, TAG, KeptExport, is_kept, remove_unused
 
 #: How much lower than the web process a builder runs (added to its ``nice`` value).
-NICENESS = 10
+NICENESS = 19
 
 
 class ParentGone(Exception):
