@@ -6,10 +6,11 @@ reading from a streaming replica, under the same load, beside a plain baseline.
 
 On a data set built by ``apcert demo-data`` into PostgreSQL. The replica is a physical copy of
 the whole PostgreSQL server of ``--database-url``: with ``--replica-dir`` the benchmark makes
-it (``pg_basebackup -R``, once; a directory that holds one is started again), starts it on a
-free port of 127.0.0.1, waits until it has replayed what the primary wrote, and stops it at the
-end. The primary must accept replication connections from 127.0.0.1 (a ``host replication
-all 127.0.0.1/32 trust`` line in its ``pg_hba.conf``); the benchmark says so when it does not.
+it afresh (``pg_basebackup -R``; about 50 s for the 16 GB of a million certificates here),
+starts it on a free port of 127.0.0.1, waits until it has replayed what the primary wrote, and
+stops and removes it at the end (``--keep-replica`` keeps the files). The primary must
+accept replication connections from 127.0.0.1 (a ``host replication all 127.0.0.1/32 trust``
+line in its ``pg_hba.conf``); the benchmark says so when it does not.
 ``--replica-url`` names a replica that is already running instead.
 
 Three set-ups, one after the other, each loaded by wrk with ``--connections`` connections in
@@ -67,12 +68,24 @@ def main() -> None:
     s.add_server_arguments(parser)
     parser.set_defaults(threads=4, duration=15.0)
     parser.add_argument("--connections", type=int, default=8, help="wrk connections in all")
+    parser.add_argument(
+        "--draw-connections",
+        type=int,
+        default=1,
+        help="connections a server for the PDFs to draw (default 1, the PDFs a server draws "
+        "at once; more are answered busy)",
+    )
     parser.add_argument("--samples", type=int, default=3000, help="distinct certificates")
     parser.add_argument("--seed", type=int, default=1, help="picks the certificates")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--replica-url", help="a running streaming replica of the primary")
     where.add_argument(
-        "--replica-dir", type=Path, help="where the replica is made (once) and run from"
+        "--replica-dir", type=Path, help="where the replica is copied afresh and run from"
+    )
+    parser.add_argument(
+        "--keep-replica",
+        action="store_true",
+        help="leave the copy in --replica-dir at the end (it is removed by default)",
     )
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds to measure")
     args = parser.parse_args()
@@ -92,7 +105,7 @@ def main() -> None:
 
     with contextlib.ExitStack() as stack:
         replica_url = args.replica_url or stack.enter_context(
-            replica(args.database_url, args.replica_dir)
+            replica(args.database_url, args.replica_dir, keep=args.keep_replica)
         )
         caught_up(args.database_url, replica_url)
         logs = stack.enter_context(s.workdir())
@@ -117,7 +130,9 @@ def main() -> None:
             for kind in kinds:
                 if kind == "PDF kept":
                     prime(one, pick(paths, kind, "one"))
-                result = load(args, [one], pick(paths, kind, "one"), logs, args.client_cpu)
+                result = load(
+                    args, [one], pick(paths, kind, "one"), logs, args.client_cpu, per(args, kind)
+                )
                 rows.append(("one", kind, result, ""))
 
         s.progress("two app servers, public reads from the replica")
@@ -141,7 +156,7 @@ def main() -> None:
             for kind in kinds:
                 before = transactions(args.database_url), transactions(replica_url)
                 # Each server has a core of its own; wrk and PostgreSQL go where there is room.
-                result = load(args, two, pick(paths, kind, "two"), logs, "")
+                result = load(args, two, pick(paths, kind, "two"), logs, "", per(args, kind))
                 after = transactions(args.database_url), transactions(replica_url)
                 where_ = f"primary {after[0] - before[0]:,}, replica {after[1] - before[1]:,}"
                 rows.append(("two", kind, result, where_))
@@ -232,16 +247,23 @@ def pick(paths: dict[object, list[str]], kind: str, setup: str) -> list[str]:
     return paths[kind, setup] if kind.startswith("PDF") else paths[kind]
 
 
+def per(args: argparse.Namespace, kind: str) -> int | None:
+    """Connections a server for ``kind``: for PDFs to draw, ``--draw-connections`` (as many
+    as a server draws at once by default: more are only answered busy), else an even share."""
+    return args.draw_connections if kind == "PDF drawn" else None
+
+
 def load(
     args: argparse.Namespace,
     servers: Sequence[s.Server],
     paths: list[str],
     logs: Path,
     cpu: str,
+    per_server: int | None = None,
 ) -> s.WrkResult:
     """wrk against every server at once, ``--connections`` split between them, after a
     warm-up over the same paths; one result for them all (the worst p50/p95/p99)."""
-    share = max(1, args.connections // len(servers))
+    share = per_server or max(1, args.connections // len(servers))
     results: list[s.WrkResult] = []
     for duration in (args.warmup, args.duration):
         procs = []
@@ -312,22 +334,30 @@ def _run(argv: list[str], what: str, timeout: float) -> None:
         raise s.BenchError(f"{what} failed:\n{output}{hint}")
 
 
+#: The file that marks a directory as a copy this benchmark made (and may remove).
+MARK = ".made-by-bench-scale-out"
+
+
 @contextlib.contextmanager
-def replica(primary_url: str, directory: Path) -> Iterator[str]:
-    """A streaming replica of the primary's server, run from ``directory`` (made by
-    pg_basebackup when it holds none) on a free port until the block ends."""
+def replica(primary_url: str, directory: Path, keep: bool = False) -> Iterator[str]:
+    """A streaming replica of the primary's server, copied afresh into ``directory`` by
+    pg_basebackup and run on a free port until the block ends, then removed (unless
+    ``keep``). Always a fresh copy: a copy stopped for a while needs WAL that the primary,
+    holding none back for it, has already recycled."""
     bin_dir, prefix = _pg_bin(), _as_postgres()
     parts = urlsplit(primary_url)
     directory = directory.resolve()
-    if not (directory / "PG_VERSION").exists():
-        if directory.exists() and any(directory.iterdir()):
-            raise s.BenchError(f"{directory} is neither empty nor a PostgreSQL data directory")
-        directory.mkdir(parents=True, exist_ok=True)
-        directory.chmod(0o700)
-        if prefix:
-            shutil.chown(directory, "postgres", "postgres")
-        s.progress(f"copying the primary's server into {directory} (pg_basebackup)")
-        started = time.monotonic()
+    if directory.exists() and any(directory.iterdir()):
+        if not (directory / MARK).exists():
+            raise s.BenchError(f"{directory} is not empty, and not a copy this benchmark made")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
+    if prefix:
+        shutil.chown(directory, "postgres", "postgres")
+    s.progress(f"copying the primary's server into {directory} (pg_basebackup)")
+    started = time.monotonic()
+    try:
         _run(
             [*prefix, str(bin_dir / "pg_basebackup"), "-h", parts.hostname or s.HOST,
              "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
@@ -335,7 +365,22 @@ def replica(primary_url: str, directory: Path) -> Iterator[str]:
             "pg_basebackup",
             timeout=3 * 3600,
         )  # fmt: skip
-        s.progress(f"copied in {time.monotonic() - started:.0f} s")
+    finally:
+        (directory / MARK).touch()
+    s.progress(f"copied in {time.monotonic() - started:.0f} s")
+    try:
+        with _running(directory, bin_dir, prefix) as port:
+            yield urlunsplit(
+                parts._replace(netloc=f"{parts.username or 'postgres'}@{s.HOST}:{port}")
+            )
+    finally:
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _running(directory: Path, bin_dir: Path, prefix: list[str]) -> Iterator[int]:
+    """The copied server in ``directory`` started on a free port until the block ends."""
     _own_configuration(directory, prefix)
     port = s.free_port()
     sockets = directory.parent / f".{directory.name}-sockets"
@@ -357,7 +402,7 @@ def replica(primary_url: str, directory: Path) -> Iterator[str]:
         timeout=660,
     )  # fmt: skip
     try:
-        yield urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}@{s.HOST}:{port}"))
+        yield port
     finally:
         with contextlib.suppress(s.BenchError, subprocess.SubprocessError):
             _run(
@@ -435,8 +480,9 @@ def report(
     print(f"# The register on PostgreSQL, {count:,} public certificates")
     print(f"# {s.machine_description()}")
     print(
-        f"# wrk, {args.connections} connections in all, {args.duration:.0f} s after "
-        f"{args.warmup:.0f} s of warm-up; apcert serve with {args.threads} threads a server"
+        f"# wrk, {args.connections} connections in all ({args.draw_connections} a server "
+        f"for the PDFs to draw), {args.duration:.0f} s after {args.warmup:.0f} s of warm-up; "
+        f"apcert serve with {args.threads} threads a server"
     )
     print(f"# baseline: {baseline_label}, {base.rps:,.0f} req/s on the API's path")
     print()
