@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import pytest
 import time_machine
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test import Client, override_settings
 
 from apcert.api import fastpath, ratelimit
@@ -358,14 +358,16 @@ def test_the_fast_path_answers_through_a_statement_prepared_once_a_connection(
 @postgresql_only
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_that_died_between_requests_is_replaced_and_the_next_answers(
-    live_world: World, caplog: pytest.LogCaptureFixture
+    live_world: World, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given a certificate served once on a kept connection, inside the health check's 5 s
     cert = live_world.granted()
     expected = Client().get(path(cert.number)).json()
     assert wsgi_call(application, path(cert.number), keep_connection=False).status == 200
     dead = connection.connection
-    # when the server ends that connection between two requests
+    # when that connection breaks between two requests without a word on its socket (a
+    # network cut; a server that ends it says so, which the next test covers)
+    monkeypatch.setattr(connections[DEFAULT_DB_ALIAS], "_server_spoke", lambda: False)
     _terminate(dead.info.backend_pid)
     # then the next request is still answered (Django answers it on a new connection,
     # the fast path's query having met the broken one)
@@ -379,6 +381,29 @@ def test_a_connection_that_died_between_requests_is_replaced_and_the_next_answer
     assert (answer.status, answer.json()) == (200, expected)
     assert layer.app.calls == []  # type: ignore[attr-defined]
     assert connection.connection in fastpath._prepared
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_between_requests_is_replaced_before_the_query(
+    live_world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given a connection that served the fast path a moment ago (no health check due)
+    cert = live_world.granted()
+    layer = PublicApiLayer(Recorder())
+    assert wsgi_call(layer, path(cert.number), keep_connection=False).status == 200
+    dead = connection.connection
+    connection._vouched_at = time.monotonic()  # type: ignore[attr-defined]
+    # when the server ends it (it says so on the connection's socket, and closes it)
+    _terminate(dead.info.backend_pid)
+    time.sleep(0.2)
+    # then the next request finds it ended before its query: a new connection is opened and
+    # prepared, and the fast path answers it itself, nothing failed
+    answer = wsgi_call(layer, path(cert.number), keep_connection=False)
+    assert (answer.status, answer.json()["number"]) == (200, cert.number)
+    assert layer.app.calls == []  # type: ignore[attr-defined]
+    assert connection.connection is not dead
+    assert "certificate fast path failed" not in caplog.text
 
 
 @postgresql_only

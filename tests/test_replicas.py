@@ -253,9 +253,12 @@ def test_public_pages_read_the_replica_a_writer_reads_the_primary(
     assert replica.connection in fastpath._prepared
     assert primary.connection not in fastpath._prepared
 
-    # When the replica's server ends the connection after its last check (which found it
-    # well, and is kept for a while), and the connection was vouched for a moment ago
+    # When the replica's connection breaks after its last check (which found it well, and
+    # is kept for a while) without a word on its socket (a network cut: a server that ends
+    # a connection says so, and the connection is then replaced before its next query), and
+    # the connection was vouched for a moment ago
     settings.REPLICA_CHECK_SECONDS = 600
+    monkeypatch.setattr(replica, "_server_spoke", lambda: False)
     with primary.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [replica.connection.info.backend_pid])
     replica._vouched_at = time.monotonic()  # type: ignore[attr-defined]
