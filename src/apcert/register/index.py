@@ -37,6 +37,7 @@ from apcert.register import selectors
 from apcert.register.documents import certificate_document_from, document_json, transfer_of
 from apcert.register.exports import csv_line
 from apcert.register.models import SearchEntry, SearchFacet, SearchFacetTotal, SearchWord
+from apcert.register.word_bands import ensure_word_bands
 from apcert.schemes.models import Scheme
 
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
@@ -537,6 +538,8 @@ def index_rebuild(progress: Callable[[int], None] | None = None) -> int:
         _adjust_totals(totals)
         _add_words(words)
         optimize_word_index()
+        # The bands of the word index for the ids written (PostgreSQL).
+        ensure_word_bands(concurrently=False)
         if large and connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.execute(_FTS_AUTOMERGE, [FTS_AUTOMERGE])

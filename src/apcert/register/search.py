@@ -23,6 +23,7 @@ from apcert.core.db.replicas import reading_connection
 from apcert.core.errors import DomainError
 from apcert.register.errors import SEARCH_INVALID
 from apcert.register.status_today import StaleStatus, stale_statuses
+from apcert.register.word_bands import Term, banded_ids_sql, few_matches, word_bands
 
 #: The filters a search can take, in the order pages show them.
 FACETS: tuple[str, ...] = (
@@ -259,17 +260,28 @@ def _max_distance(word: str) -> int:
     return allowed
 
 
-def _vocabulary(word: str) -> str:
-    """``exact`` when ``word`` is an indexed word, ``prefix`` when it only begins some, else
-    ``unknown``. (Plain SQL: this runs for every word of every search, and the ORM's own
-    work took longer than the index lookup.)"""
-    found = _column_text(
-        "SELECT word FROM register_searchword WHERE word >= %s AND word < %s ORDER BY word LIMIT 1",
-        [word, word + "\uffff"],
+def _vocabulary(words: list[str]) -> dict[str, str]:
+    """For each word, ``exact`` when it is an indexed word, ``prefix`` when it only begins
+    some, else ``unknown``: one statement for every word of the search (a range of the
+    vocabulary's index each). Plain SQL: this runs for every search, and the ORM's own work
+    took longer than the index lookups."""
+    unique = list(dict.fromkeys(words))
+    if not unique:
+        return {}
+    probe = (
+        "(SELECT word FROM register_searchword WHERE word >= %s AND word < %s"
+        " ORDER BY word LIMIT 1)"
     )
-    if not found:
-        return "unknown"
-    return "exact" if found[0] == word else "prefix"
+    with reading_connection().cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join([probe] * len(unique)),
+            [x for word in unique for x in (word, word + "\uffff")],
+        )
+        found = cursor.fetchone()
+    return {
+        word: "unknown" if first is None else "exact" if first == word else "prefix"
+        for word, first in zip(unique, found, strict=True)
+    }
 
 
 def _similar_words(word: str) -> list[str]:
@@ -319,9 +331,9 @@ def _words(text: str) -> _Words | None:
     groups: list[tuple[tuple[str, ...], bool]] = []
     corrected: list[str] = []
     changed = False
+    known_words = _vocabulary([w for w in folded if len(w) >= WORD_MIN and not w.isdigit()])
     for word in folded:
-        indexed = len(word) >= WORD_MIN and not word.isdigit()
-        known = _vocabulary(word) if indexed else "unknown"
+        known = known_words.get(word, "unknown")
         if known == "unknown" and word.isalpha() and _max_distance(word):
             similar = _similar_words(word)
             if similar:
@@ -402,6 +414,19 @@ _NO_STALE = _Stale({}, known={})
 _WORD_COLUMNS = "{number holder places scope}"
 
 
+def _terms(words: _Words | None, filters: Mapping[str, str]) -> list[Term]:
+    """The terms of the word index that every match holds: each word of the search (with
+    its corrections) and each filter value's token (the country and status as one)."""
+    from apcert.register.index import filter_tag, pair_tag
+
+    rest = dict(filters)
+    tags = []
+    if "country" in rest and "status" in rest:
+        tags.append(pair_tag(rest.pop("country"), rest.pop("status")))
+    tags.extend(filter_tag(facet, value) for facet, value in rest.items())
+    return [*(words.groups if words is not None else ()), *(((t,), False) for t in tags)]
+
+
 def _word_index_query(words: _Words | None, filters: Mapping[str, str]) -> tuple[str, list[Any]]:
     """The condition on a word index row (``document`` on PostgreSQL, the FTS5 table
     ``register_search_fts`` on SQLite) that it matches the words and every filter value.
@@ -443,41 +468,51 @@ def _match_ids_sql(
     newest certificates first (the word index's own order, read backwards). With a status
     filter that stale entries change, the index's matches lose the entries that have left
     that status and gain those that have entered it (matching the words and the other
-    filters): a second branch probing only those few ids. Newest first, ``reach`` is how
-    far the caller reads (its limit and offset): the index's branch stops there and stays a
-    walk of the word index backwards, instead of every match being sorted."""
+    filters): a second branch probing only those few ids. ``reach`` is how far the caller
+    reads (its limit, and offset): the index's branch stops there (on PostgreSQL, each band
+    of it), and newest first stays a walk of the word index backwards, instead of every
+    match being sorted."""
     connection = reading_connection()
 
     condition, params = _word_index_query(words, filters)
-    table, column = (
-        ("register_search_doc", "entry_id")
-        if connection.vendor == "postgresql"
-        else ("register_search_fts", "rowid")
-    )
-    if not stale.corrects_filter:
-        order = f" ORDER BY {column} DESC" if newest_first else ""
-        return f"SELECT {column} FROM {table} WHERE {condition}{order}", params
-    sql = f"SELECT {column} FROM {table} WHERE {condition}"
     if stale.excluded:
-        sql += f" AND {column} NOT IN ({_placeholders(list(stale.excluded))})"
+        column = "entry_id" if connection.vendor == "postgresql" else "rowid"
+        condition += f" AND {column} NOT IN ({_placeholders(list(stale.excluded))})"
         params = [*params, *stale.excluded]
-    if newest_first and reach is not None:
-        sql = f"SELECT m.{column} FROM ({sql} ORDER BY {column} DESC LIMIT %s) m"
-        params = [*params, reach]
-    if stale.added:
-        # Each entry that has entered the status is checked by its id: the other filters
-        # on its row, the words by a probe of the word index (matching the other filters
-        # in the word index would list every entry of a common value).
-        rest = {facet: value for facet, value in filters.items() if facet != "status"}
-        where, more = _filters_sql(rest)
-        if words is not None:
-            match_clause, match_params = _matches_sql(words, "e.certificate_id")
-            where, more = f"{where} AND {match_clause}", [*more, *match_params]
-        sql += (
-            " UNION ALL SELECT e.certificate_id FROM register_searchentry e WHERE"
-            f" e.certificate_id IN ({_placeholders(list(stale.added))}) AND {where}"
+    if connection.vendor == "postgresql":
+        # Band by band (apcert.register.word_bands), each branch stopping at the reach,
+        # unless the statistics say the matches are few: then the whole index at once.
+        few = few_matches(connection, _terms(words, filters))
+        sql, params = banded_ids_sql(
+            condition,
+            params,
+            () if few else word_bands(connection),
+            newest_first=newest_first,
+            limit=reach,
         )
-        params = [*params, *stale.added, *more]
+        column = "entry_id"
+    else:
+        column = "rowid"
+        order = " ORDER BY rowid DESC" if newest_first else ""
+        sql = f"SELECT rowid FROM register_search_fts WHERE {condition}{order}"
+    if not stale.added:
+        return sql, params
+    if newest_first and reach is not None:
+        sql = f"SELECT m.{column} FROM ({sql} LIMIT %s) m"
+        params = [*params, reach]
+    # Each entry that has entered the status is checked by its id: the other filters
+    # on its row, the words by a probe of the word index (matching the other filters
+    # in the word index would list every entry of a common value).
+    rest = {facet: value for facet, value in filters.items() if facet != "status"}
+    where, more = _filters_sql(rest)
+    if words is not None:
+        match_clause, match_params = _matches_sql(words, "e.certificate_id")
+        where, more = f"{where} AND {match_clause}", [*more, *match_params]
+    sql += (
+        " UNION ALL SELECT e.certificate_id FROM register_searchentry e WHERE"
+        f" e.certificate_id IN ({_placeholders(list(stale.added))}) AND {where}"
+    )
+    params = [*params, *stale.added, *more]
     return sql + (" ORDER BY 1 DESC" if newest_first else ""), params
 
 
@@ -633,7 +668,7 @@ def _candidate_rows(
     it is ranked on, in one statement (the ids are not sent back to the database)."""
     if filters and min(totals.values()) == 0:
         return []
-    match, params = _match_ids_sql(words, filters, stale=stale)
+    match, params = _match_ids_sql(words, filters, stale=stale, reach=limit)
     return _rows(
         _rank_rows_sql(f"{match} LIMIT %s") + " ORDER BY e.certificate_id", [*params, limit]
     )

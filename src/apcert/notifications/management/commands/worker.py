@@ -1,12 +1,13 @@
 """``apcert worker``: the app's own background worker.
 
 It queues the daily sweep (once per date, whatever the number of restarts or workers) and,
-at every check, the notification dispatch, and keeps the published audit chain head in its
-file; and it runs the django-tasks database worker that executes them and any other queued
-task. It records a heartbeat in the database every 30 seconds
-(:mod:`apcert.notifications.worker_state`), which ``/healthz`` and ``/metrics`` read. It
-lives with the notifications, the highest of the domain apps, because it starts the
-jobs of both them and the certification cycle below.
+at every check, the notification dispatch, keeps the published audit chain head in its
+file, and runs the apps' upkeep (:mod:`apcert.core.upkeep`) in a thread of its own; and
+it runs the django-tasks database worker that executes them and any other queued task. It
+records a heartbeat in the database every 30 seconds
+(:mod:`apcert.notifications.worker_state`), which ``/healthz`` and ``/metrics`` read. It lives
+with the notifications, the highest of the domain apps, because it starts the jobs of both
+them and the certification cycle below.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django_tasks import DEFAULT_TASK_BACKEND_ALIAS, DEFAULT_TASK_QUEUE_NAME
 from django_tasks_db.management.commands.db_worker import Worker
 
 from apcert.audit.published import audit_head_publish, head_file_path
+from apcert.core.upkeep import run_upkeep
 from apcert.cycle.tasks import sweep_schedule
 from apcert.notifications.tasks import dispatch_notifications
 from apcert.notifications.worker_state import BEAT_SECONDS, worker_heartbeat_record
@@ -100,9 +102,22 @@ class Command(BaseCommand):
                 stop.wait(BEAT_SECONDS)
             connection.close()
 
+        def upkeep() -> None:
+            # Apart from the scheduler: an index made without blocking writes waits for the
+            # transactions under way to end, and the sweep must not wait with it.
+            while not stop.is_set():
+                try:
+                    for name, exc in run_upkeep():
+                        self.stderr.write(f"upkeep {name} failed: {exc}")
+                finally:
+                    close_old_connections()
+                stop.wait(options["check_every"])
+            connection.close()
+
         thread = threading.Thread(target=scheduler, name="apcert-sweep-scheduler", daemon=True)
         thread.start()
         threading.Thread(target=heartbeat, name="apcert-heartbeat", daemon=True).start()
+        threading.Thread(target=upkeep, name="apcert-upkeep", daemon=True).start()
         worker = Worker(
             queue_names=[DEFAULT_TASK_QUEUE_NAME],
             interval=options["interval"],
