@@ -233,7 +233,8 @@ PUBLIC_PATHS = ("/", "/healthz", "/metrics")
 # Public paths that read from the primary all the same: the health check and the metrics
 # tell how the primary answers.
 PRIMARY_ONLY_PATHS = ("/healthz", "/metrics")
-OWN_SIGN_IN_PATH_PREFIXES = ("/admin/",)
+# The Django admin has its own sign-in page; the API for integrators takes API tokens.
+OWN_SIGN_IN_PATH_PREFIXES = ("/admin/", "/api/v1/")
 LOGIN_URL = "web:sign-in"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "web:sign-in"

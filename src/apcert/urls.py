@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from apcert.api.integrations import api as integrations_api
 from apcert.api.public import api as public_api
 from apcert.web.views_health import healthz
 from apcert.web.views_metrics import metrics
@@ -15,6 +16,7 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
     path("api/public/", public_api.urls),
+    path("api/v1/", integrations_api.urls),
     path("", include("apcert.register.urls_data")),
     path("", include("apcert.credentials.urls")),
     path("", include("apcert.register.urls")),

@@ -16,3 +16,12 @@ INVITATION_TARGET_REQUIRED = "invitation.target_required"
 INVITATION_USED = "invitation.used"
 CALENDAR_FEED_NOT_ACTIVE = "calendar_feed.not_active"
 CALENDAR_FEED_NOT_FOUND = "calendar_feed.not_found"
+# The codes of API tokens (names the secret-word check takes for passwords: they are not).
+API_TOKEN_ALREADY_REVOKED = "api_token.already_revoked"  # noqa: S105
+API_TOKEN_EXPIRY_INVALID = "api_token.expiry_invalid"  # noqa: S105
+API_TOKEN_INVALID = "api_token.invalid"  # noqa: S105
+API_TOKEN_NAME_REQUIRED = "api_token.name_required"  # noqa: S105
+API_TOKEN_NOT_ALLOWED = "api_token.not_allowed"  # noqa: S105
+API_TOKEN_NOT_FOUND = "api_token.not_found"  # noqa: S105
+API_TOKEN_SCOPE_INVALID = "api_token.scope_invalid"  # noqa: S105
+API_TOKEN_WRITE_SCOPE_REQUIRED = "api_token.write_scope_required"  # noqa: S105

@@ -161,3 +161,99 @@ class CalendarFeed(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+class ApiTokenScope(models.TextChoices):
+    """What an API token may do: read, or read and write."""
+
+    READ = "read", "Read"
+    WRITE = "write", "Read and write"
+
+
+class ApiToken(models.Model):
+    """A secret that a CB's, an organization's or the Secretariat's own system sends to the
+    API (``Authorization: Bearer apcert_...``) to act for that place without a person signing
+    in.
+
+    It is issued by an administrator of the place it is for (a CB, an organization) or by
+    the Secretariat (for the Secretariat), and acts with the rights its issuer holds there and
+    nowhere else, as long as the issuer holds them: a token never reaches further than the
+    person who issued it, nor beyond its place. Its scope is read, or read and write. It
+    ends at ``expires_at`` or when revoked. The secret is shown once, when it is issued;
+    only its SHA-256 is stored, and its first characters (``hint``) so that a person can
+    tell their tokens apart. Every change made with a token is audited under the issuer's
+    name with the token's id."""
+
+    name = models.CharField(max_length=100, help_text="What the token is for, in a few words.")
+    #: The place the token acts for: a CB, an organization, or neither (the Secretariat).
+    cb = models.ForeignKey(
+        "bodies.CertificationBody",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+    )
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="api_tokens",
+    )
+    scope = models.CharField(max_length=10, choices=ApiTokenScope.choices)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="api_tokens_issued"
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    #: The start of the secret (its fixed prefix and a few random characters): not enough
+    #: to use it, enough to recognise it in a list or a log.
+    hint = models.CharField(max_length=20, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    #: When and from where the token was last used (to the minute: a busy system calls
+    #: many times a minute).
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="api_tokens_revoked",
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(cb__isnull=True) | models.Q(organization__isnull=True),
+                name="api_token_one_place",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(scope__in=ApiTokenScope.values), name="api_token_scope_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True, revoked_by__isnull=True)
+                | models.Q(revoked_at__isnull=False, revoked_by__isnull=False),
+                name="api_token_revoked_by_someone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"API token {self.hint}… ({self.name}) for {self.place_label}"
+
+    @property
+    def place_label(self) -> str:
+        if self.cb_id is not None and self.cb is not None:
+            return f"{self.cb.code} {self.cb.name}"
+        if self.organization_id is not None and self.organization is not None:
+            return str(self.organization)
+        return "the Secretariat"
+
+    def is_expired(self, at: dt.datetime | None = None) -> bool:
+        return (at or timezone.now()) >= self.expires_at
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None and not self.is_expired()

@@ -1,0 +1,323 @@
+"""The API for integrators: a CB's, an organization's or the Secretariat's own system,
+calling with an API token (``Authorization: Bearer apcert_...``) issued in the back office.
+
+A token acts for one place (a CB, an organization, or the Secretariat) with the rights its
+issuer holds there, so each read here is the issuer's own back-office selector narrowed to
+the token's place: a token never sees what its issuer could not, nor anything of another
+place. Every refusal is problem JSON, ``{"code": ..., "message": ...}``; a request without a
+valid token is answered 401 with ``WWW-Authenticate: Bearer``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI, Query, Schema
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer
+
+from apcert.accounts.api_tokens import INVALID_MESSAGE, ApiCaller, api_token_open
+from apcert.accounts.errors import API_TOKEN_INVALID
+from apcert.applications.models import Application
+from apcert.applications.selectors import (
+    applications_for_cb_staff,
+    applications_for_organization_users,
+    applications_visible_to,
+)
+from apcert.certificates.models import Certificate
+from apcert.certificates.selectors import (
+    certificate_statuses_on,
+    certificates_for_cb_staff,
+    certificates_for_organization_users,
+    certificates_visible_to,
+)
+from apcert.core.errors import DomainError
+from apcert.register.status_today import status_recorded
+
+#: The most rows a list answers at once; the next page starts after the last id.
+PAGE_MAX = 100
+
+
+class TokenAuth(HttpBearer):
+    """The caller a bearer token stands for (:func:`api_token_open`), or a 401."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> ApiCaller | None:
+        try:
+            return api_token_open(secret=token, address=request.META.get("REMOTE_ADDR"))
+        except DomainError:
+            return None
+
+
+api = NinjaAPI(
+    title="apcert API for integrators",
+    version="1",
+    description=(
+        "For the systems of CBs, certified organizations and the Secretariat, with an API "
+        "token issued in the back office (Office > API tokens) and sent as "
+        "`Authorization: Bearer apcert_...`. A token acts for one place with its issuer's "
+        "rights there; its scope is read, or read and write. Refusals are problem JSON with "
+        "a stable `code`."
+    ),
+    urls_namespace="integrations-api",
+    docs_url="/docs",
+    auth=TokenAuth(),
+)
+
+
+class Problem(Schema):
+    code: str
+    message: str
+
+
+def _problem(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    return api.create_response(request, {"code": code, "message": message}, status=status)
+
+
+@api.exception_handler(AuthenticationError)
+def _no_valid_token(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    response = _problem(request, 401, API_TOKEN_INVALID, INVALID_MESSAGE)
+    response["WWW-Authenticate"] = 'Bearer realm="apcert"'
+    return response
+
+
+@api.exception_handler(ValidationError)
+def _invalid_input(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    parts = []
+    for error in exc.errors:
+        where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
+        parts.append(f"{where}: {error.get('msg', 'invalid')}")
+    return _problem(request, 422, "invalid", "; ".join(parts) or "Invalid request.")
+
+
+@api.exception_handler(DomainError)
+def _refused(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return _problem(request, exc.http_status, exc.code, exc.message)
+
+
+def caller_of(request: HttpRequest) -> ApiCaller:
+    caller = request.auth  # type: ignore[attr-defined]
+    assert isinstance(caller, ApiCaller)  # the API's auth let the request through
+    return caller
+
+
+# --- what the token is ----------------------------------------------------------------------
+
+
+class PlaceOut(Schema):
+    kind: str  # "cb", "organization" or "secretariat"
+    id: int | None
+    code: str | None
+    name: str
+
+
+class TokenOut(Schema):
+    id: int
+    name: str
+    hint: str
+    scope: str
+    place: PlaceOut
+    issued_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+
+
+def _place(caller: ApiCaller) -> PlaceOut:
+    if caller.cb is not None:
+        return PlaceOut(kind="cb", id=caller.cb.pk, code=caller.cb.code, name=caller.cb.name)
+    if caller.organization is not None:
+        org = caller.organization
+        return PlaceOut(kind="organization", id=org.pk, code=None, name=org.legal_name)
+    return PlaceOut(kind="secretariat", id=None, code=None, name="the Secretariat")
+
+
+@api.get(
+    "/token",
+    response={200: TokenOut, 401: Problem},
+    operation_id="token_read",
+    summary="The token that calls: its place, scope and expiry",
+)
+def token_read(request: HttpRequest) -> TokenOut:
+    caller = caller_of(request)
+    token = caller.token
+    return TokenOut(
+        id=token.pk,
+        name=token.name,
+        hint=token.hint,
+        scope=token.scope,
+        place=_place(caller),
+        issued_by=caller.user.username,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+    )
+
+
+# --- the place's certificates and applications ----------------------------------------------
+
+
+def place_certificates(caller: ApiCaller) -> QuerySet[Certificate]:
+    """The certificates the token's issuer sees in the back office, of the token's place
+    only."""
+    if caller.cb is not None:
+        return certificates_for_cb_staff(caller.user).filter(cb=caller.cb)
+    if caller.organization is not None:
+        return certificates_for_organization_users(caller.user).filter(
+            organization=caller.organization
+        )
+    return certificates_visible_to(caller.user)
+
+
+def place_applications(caller: ApiCaller) -> QuerySet[Application]:
+    """The applications the token's issuer sees in the back office, of the token's place
+    only."""
+    if caller.cb is not None:
+        return applications_for_cb_staff(caller.user).filter(cb=caller.cb)
+    if caller.organization is not None:
+        return applications_for_organization_users(caller.user).filter(
+            organization=caller.organization
+        )
+    return applications_visible_to(caller.user)
+
+
+class CertificateOut(Schema):
+    id: int
+    number: str
+    status: str
+    status_since: dt.date
+    #: False when the status is one the calendar gave the certificate and the daily check
+    #: has not recorded yet.
+    status_recorded: bool
+    expires_on: dt.date
+    holder: str
+    organization_id: int
+    cb: str
+    scheme: str
+
+
+class CertificatePage(Schema):
+    items: list[CertificateOut]
+    #: The ``after`` of the next page, or null on the last.
+    next_after: int | None
+
+
+class PageIn(Schema):
+    after: int = 0
+    limit: int = 50
+
+
+def _page_in(page: PageIn) -> tuple[int, int]:
+    if page.after < 0:
+        raise DomainError("after: 0 or more.", code="invalid")
+    if not 1 <= page.limit <= PAGE_MAX:
+        raise DomainError(f"limit: from 1 to {PAGE_MAX}.", code="invalid")
+    return page.after, page.limit
+
+
+def _keyset(rows: QuerySet[Any], page: PageIn) -> tuple[list[Any], int | None]:
+    """A page of ``rows`` by id after ``page.after`` (an index range, however far in), and
+    the ``after`` of the next page, or None on the last."""
+    after, limit = _page_in(page)
+    found = list(rows.filter(pk__gt=after).order_by("pk")[: limit + 1])
+    more = len(found) > limit
+    found = found[:limit]
+    return found, (found[-1].pk if more else None)
+
+
+def _certificates_out(certificates: list[Certificate]) -> list[CertificateOut]:
+    today = certificate_statuses_on(certificates)
+    out = []
+    for cert in certificates:
+        day = today[cert.pk]
+        out.append(
+            CertificateOut(
+                id=cert.pk,
+                number=cert.number,
+                status=day.status,
+                status_since=day.since,
+                status_recorded=status_recorded(day),
+                expires_on=cert.expires_on,
+                holder=cert.organization.legal_name,
+                organization_id=cert.organization_id,
+                cb=cert.cb.code,
+                scheme=cert.scheme.code,
+            )
+        )
+    return out
+
+
+@api.get(
+    "/certificates",
+    response={200: CertificatePage, 401: Problem, 422: Problem},
+    operation_id="certificates_list",
+    summary="The certificates of the token's place, by id, a page at a time",
+)
+def certificates_list(request: HttpRequest, page: Query[PageIn]) -> CertificatePage:
+    after, limit = _page_in(page)
+    rows = list(
+        place_certificates(caller_of(request)).filter(pk__gt=after).order_by("pk")[: limit + 1]
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return CertificatePage(
+        items=_certificates_out(rows), next_after=rows[-1].pk if more and rows else None
+    )
+
+
+@api.get(
+    "/certificates/{number}",
+    response={200: CertificateOut, 401: Problem, 404: Problem},
+    operation_id="certificate_read",
+    summary="One certificate of the token's place, by number",
+)
+def certificate_read(request: HttpRequest, number: str) -> Any:
+    cert = place_certificates(caller_of(request)).filter(number=number).first()
+    if cert is None:
+        return _problem(
+            request, 404, "certificate.not_found", f"No certificate {number!r} of this place."
+        )
+    return _certificates_out([cert])[0]
+
+
+class ApplicationOut(Schema):
+    id: int
+    status: str
+    organization_id: int
+    organization: str
+    cb: str
+    scheme: str
+    submitted_at: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+class ApplicationPage(Schema):
+    items: list[ApplicationOut]
+    next_after: int | None
+
+
+@api.get(
+    "/applications",
+    response={200: ApplicationPage, 401: Problem, 422: Problem},
+    operation_id="applications_list",
+    summary="The applications of the token's place, by id, a page at a time",
+)
+def applications_list(request: HttpRequest, page: Query[PageIn]) -> ApplicationPage:
+    rows, next_after = _keyset(place_applications(caller_of(request)), page)
+    items = [
+        ApplicationOut(
+            id=a.pk,
+            status=a.status,
+            organization_id=a.organization_id,
+            organization=a.organization.legal_name,
+            cb=a.cb.code,
+            scheme=a.scheme.code,
+            submitted_at=a.submitted_at,
+            closed_at=a.closed_at,
+        )
+        for a in rows
+    ]
+    return ApplicationPage(items=items, next_after=next_after)
+
+
+__all__ = ["api", "caller_of", "place_applications", "place_certificates"]
