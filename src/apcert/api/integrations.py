@@ -34,7 +34,7 @@ from apcert.certificates.selectors import (
     certificates_for_organization_users,
     certificates_visible_to,
 )
-from apcert.core.errors import DomainError
+from apcert.core.errors import INVALID, DomainError, ValidationFailed
 from apcert.register.status_today import status_recorded
 
 #: The most rows a list answers at once; the next page starts after the last id.
@@ -209,9 +209,9 @@ class PageIn(Schema):
 
 def _page_in(page: PageIn) -> tuple[int, int]:
     if page.after < 0:
-        raise DomainError("after: 0 or more.", code="invalid")
+        raise ValidationFailed("after: 0 or more.", code=INVALID)
     if not 1 <= page.limit <= PAGE_MAX:
-        raise DomainError(f"limit: from 1 to {PAGE_MAX}.", code="invalid")
+        raise ValidationFailed(f"limit: from 1 to {PAGE_MAX}.", code=INVALID)
     return page.after, page.limit
 
 
