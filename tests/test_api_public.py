@@ -493,8 +493,8 @@ def test_committed_openapi_file_matches_the_served_document(client: Client) -> N
 
 def test_export_openapi_writes_the_served_document(client: Client, tmp_path: Path) -> None:
     out = tmp_path / "openapi.json"
-    call_command("export-openapi", "--output", str(out))
+    call_command("export-openapi", "--api", "public", "--output", str(out))
     assert (
         json.loads(out.read_text(encoding="utf-8")) == client.get("/api/public/openapi.json").json()
     )
-    call_command("export-openapi", "--output", str(out), "--check")
+    call_command("export-openapi", "--api", "public", "--output", str(out), "--check")

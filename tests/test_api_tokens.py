@@ -314,3 +314,31 @@ def test_a_list_pages_by_id_and_refuses_a_bad_page(places: dict[str, Any], clien
         response = _get(client, f"certificates?{query}", secret)
         assert response.status_code in (400, 422), query
         assert response.json()["code"] == "invalid"
+
+
+def test_the_integrations_document_is_valid_openapi_committed_and_served_without_a_token(
+    client: Client,
+):
+    import json
+
+    from openapi_spec_validator import validate
+
+    from apcert.api.openapi import COMMITTED_PATHS, openapi_text
+
+    served = client.get("/api/v1/openapi.json")
+    assert served.status_code == 200
+    document = served.json()
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    assert json.loads(COMMITTED_PATHS["integrations"].read_text(encoding="utf-8")) == document, (
+        "docs/openapi-integrations.json is out of date: run `apcert export-openapi`."
+    )
+    assert COMMITTED_PATHS["integrations"].read_text(encoding="utf-8") == openapi_text(
+        "integrations"
+    )
+    # Every operation says it needs the bearer token
+    schemes = document["components"]["securitySchemes"]
+    assert [s["scheme"] for s in schemes.values()] == ["bearer"]
+    for path_item in document["paths"].values():
+        for operation in path_item.values():
+            assert operation["security"], operation["operationId"]
