@@ -342,3 +342,133 @@ def test_the_integrations_document_is_valid_openapi_committed_and_served_without
     for path_item in document["paths"].values():
         for operation in path_item.values():
             assert operation["security"], operation["operationId"]
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def submitted(world: World) -> Any:
+    from apcert.applications.services import application_submit
+    from tests.factories import DAY0
+
+    app = world.draft_application()
+    return application_submit(actor=world.org_user, application=app, on=DAY0)
+
+
+def _post(client: Client, path: str, secret: str, body: dict | None = None, **headers: str) -> Any:
+    import json
+
+    meta = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+    meta.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
+    return client.post(
+        f"/api/v1/{path}",
+        data=json.dumps(body if body is not None else {}),
+        content_type="application/json",
+        **meta,
+    )
+
+
+def test_a_write_needs_the_write_scope_and_is_audited_with_the_token(
+    world: World, submitted: Any, client: Client
+):
+    admin = _admin_of_cb(world)
+    reader = api_token_issue(actor=admin, name="r", place=world.team.cb, scope="read")
+    writer = api_token_issue(actor=admin, name="w", place=world.team.cb, scope="write")
+    events = AuditEvent.objects.count()
+    refused = _post(client, f"applications/{submitted.pk}/accept", reader.secret)
+    assert (refused.status_code, refused.json()["code"]) == (403, "api_token.write_scope_required")
+    submitted.refresh_from_db()
+    assert submitted.status == "submitted" and AuditEvent.objects.count() == events
+    accepted = _post(client, f"applications/{submitted.pk}/accept", writer.secret)
+    assert accepted.status_code == 200, accepted.content
+    assert accepted.json()["status"] == "accepted"
+    event = AuditEvent.objects.filter(action__startswith="application.").latest("seq")
+    assert event.actor_id == admin.pk
+    assert (
+        event.actor_label
+        == f"{admin.label} with API token {writer.token.pk} ({writer.token.hint}…)"
+    )
+    # Another CB's token finds no such application; the refusal of the rules is problem JSON
+    other = World.build(cb_code="NORD")
+    other_writer = api_token_issue(
+        actor=_admin_of_cb(other), name="w", place=other.team.cb, scope="write"
+    )
+    crossed = _post(
+        client, f"applications/{submitted.pk}/reject", other_writer.secret, {"reason": "no"}
+    )
+    assert (crossed.status_code, crossed.json()["code"]) == (404, "application.not_found")
+    again = _post(client, f"applications/{submitted.pk}/accept", writer.secret)
+    assert again.status_code == 409
+    # The organization's own write token may not accept its application: CB staff do
+    org_writer = api_token_issue(actor=world.org_user, name="w", place=world.org, scope="write")
+    app = world.draft_application()
+    from apcert.applications.services import application_submit
+    from tests.factories import DAY0
+
+    application_submit(actor=world.org_user, application=app, on=DAY0)
+    assert _post(client, f"applications/{app.pk}/accept", org_writer.secret).status_code == 403
+
+
+def test_a_retried_write_with_the_same_idempotency_key_writes_once(
+    world: World, submitted: Any, client: Client
+):
+    admin = _admin_of_cb(world)
+    writer = api_token_issue(actor=admin, name="w", place=world.team.cb, scope="write")
+    path = f"applications/{submitted.pk}/reject"
+    events = AuditEvent.objects.count()
+    first = _post(client, path, writer.secret, {"reason": "Out of scope"}, idempotency_key="k-1")
+    assert first.status_code == 200 and "Idempotent-Replayed" not in first
+    retry = _post(client, path, writer.secret, {"reason": "Out of scope"}, idempotency_key="k-1")
+    assert (retry.status_code, retry.json()) == (200, first.json())
+    assert retry["Idempotent-Replayed"] == "true"
+    assert AuditEvent.objects.count() == events + 1
+    # The same key with another request is refused, and changes nothing
+    other = _post(client, path, writer.secret, {"reason": "Other words"}, idempotency_key="k-1")
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency.key_reused")
+    # A key of another token is another key
+    second = api_token_issue(actor=admin, name="w2", place=world.team.cb, scope="write")
+    events = AuditEvent.objects.count()
+    replay = _post(client, path, second.secret, {"reason": "Out of scope"}, idempotency_key="k-1")
+    assert replay.status_code == 409  # run anew: the application is rejected already
+    assert AuditEvent.objects.count() == events
+    # A refusal is kept too: its retry answers the same without running again
+    no_reason = _post(client, path, writer.secret, {"reason": ""}, idempotency_key="k-2")
+    assert no_reason.status_code in (400, 409)
+    assert _post(client, path, writer.secret, {"reason": ""}, idempotency_key="k-2").json() == (
+        no_reason.json()
+    )
+    for bad in ("", "x" * 201, "tab\there"):
+        response = _post(client, path, writer.secret, {"reason": "x"}, idempotency_key=bad)
+        assert response.status_code == 400, repr(bad)
+        if bad:  # (an empty header is no header)
+            assert response.json()["code"] == "idempotency.key_invalid"
+
+
+def test_a_write_whose_process_died_before_commit_left_nothing_and_its_retry_writes_once(
+    world: World, submitted: Any, client: Client, monkeypatch
+):
+    from apcert.api.models import IdempotentWrite
+
+    admin = _admin_of_cb(world)
+    writer = api_token_issue(actor=admin, name="w", place=world.team.cb, scope="write")
+    path = f"applications/{submitted.pk}/accept"
+    events = AuditEvent.objects.count()
+    real_save = IdempotentWrite.save
+
+    def dies(self: Any, *args: Any, **kwargs: Any) -> None:
+        # The change is made and the answer about to be kept: the process dies here
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(IdempotentWrite, "save", dies)
+    with pytest.raises(KeyboardInterrupt):
+        _post(client, path, writer.secret, idempotency_key="crash-1")
+    submitted.refresh_from_db()
+    assert submitted.status == "submitted"
+    assert AuditEvent.objects.count() == events
+    assert not IdempotentWrite.objects.exists()
+    monkeypatch.setattr(IdempotentWrite, "save", real_save)
+    retried = _post(client, path, writer.secret, idempotency_key="crash-1")
+    assert retried.status_code == 200 and retried.json()["status"] == "accepted"
+    assert _post(client, path, writer.secret, idempotency_key="crash-1").json() == retried.json()
+    assert AuditEvent.objects.count() == events + 1

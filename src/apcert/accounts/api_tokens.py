@@ -255,9 +255,9 @@ class ApiCaller:
         return self.token.scope == ApiTokenScope.WRITE
 
     @property
-    def label(self) -> str:
-        """How the audit trail names a change made with the token."""
-        return f"{self.user.label} with API token {self.token.pk} ({self.token.hint}…)"
+    def through(self) -> str:
+        """What the audit trail adds to the issuer's name for a change made with it."""
+        return f"with API token {self.token.pk} ({self.token.hint}…)"
 
 
 INVALID_MESSAGE = (

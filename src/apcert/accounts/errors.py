@@ -24,3 +24,4 @@ API_TOKEN_NAME_REQUIRED = "api_token.name_required"  # noqa: S105
 API_TOKEN_NOT_ALLOWED = "api_token.not_allowed"  # noqa: S105
 API_TOKEN_NOT_FOUND = "api_token.not_found"  # noqa: S105
 API_TOKEN_SCOPE_INVALID = "api_token.scope_invalid"  # noqa: S105
+API_TOKEN_WRITE_SCOPE_REQUIRED = "api_token.write_scope_required"  # noqa: S105

@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class ApiConfig(AppConfig):
-    """The JSON APIs; an app only for its ``export-openapi`` command (it has no models)."""
+    """The JSON APIs: their ``export-openapi`` command, and the answers to writes kept for
+    their ``Idempotency-Key``."""
 
     name = "apcert.api"
     label = "api"

@@ -11,8 +11,11 @@ valid token is answered 401 with ``WWW-Authenticate: Bearer``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from collections.abc import Callable
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI, Query, Schema
@@ -20,13 +23,21 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 
 from apcert.accounts.api_tokens import INVALID_MESSAGE, ApiCaller, api_token_open
-from apcert.accounts.errors import API_TOKEN_INVALID
+from apcert.accounts.errors import API_TOKEN_INVALID, API_TOKEN_WRITE_SCOPE_REQUIRED
+from apcert.api.errors import (
+    APPLICATION_NOT_FOUND,
+    IDEMPOTENCY_KEY_INVALID,
+    IDEMPOTENCY_KEY_REUSED,
+)
+from apcert.api.models import IdempotentWrite
 from apcert.applications.models import Application
 from apcert.applications.selectors import (
     applications_for_cb_staff,
     applications_for_organization_users,
     applications_visible_to,
 )
+from apcert.applications.services import application_accept, application_reject
+from apcert.audit.context import acting_through
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
     certificate_statuses_on,
@@ -34,7 +45,13 @@ from apcert.certificates.selectors import (
     certificates_for_organization_users,
     certificates_visible_to,
 )
-from apcert.core.errors import INVALID, DomainError, ValidationFailed
+from apcert.core.errors import (
+    INVALID,
+    DomainError,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from apcert.register.status_today import status_recorded
 
 #: The most rows a list answers at once; the next page starts after the last id.
@@ -304,20 +321,193 @@ class ApplicationPage(Schema):
 )
 def applications_list(request: HttpRequest, page: Query[PageIn]) -> ApplicationPage:
     rows, next_after = _keyset(place_applications(caller_of(request)), page)
-    items = [
-        ApplicationOut(
-            id=a.pk,
-            status=a.status,
-            organization_id=a.organization_id,
-            organization=a.organization.legal_name,
-            cb=a.cb.code,
-            scheme=a.scheme.code,
-            submitted_at=a.submitted_at,
-            closed_at=a.closed_at,
+    return ApplicationPage(items=[_application_out(a) for a in rows], next_after=next_after)
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+class KeyReused(DomainError):
+    """An ``Idempotency-Key`` sent again with another request (422, as the IETF draft on
+    the header asks)."""
+
+    http_status = 422
+
+
+#: How long a client may make its ``Idempotency-Key`` (a UUID is 36 characters).
+IDEMPOTENCY_KEY_MAX = 200
+
+
+def _may_write(caller: ApiCaller) -> None:
+    if not caller.may_write:
+        raise PermissionDenied(
+            "This token may only read: issue a token with the scope Read and write.",
+            code=API_TOKEN_WRITE_SCOPE_REQUIRED,
         )
-        for a in rows
+
+
+def _answered(run: Callable[[], Schema]) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of a write: the service's answer, or its refusal."""
+    try:
+        return 200, run().model_dump(mode="json")
+    except DomainError as exc:
+        return exc.http_status, {"code": exc.code, "message": exc.message}
+
+
+def _response(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
+    return api.create_response(request, body, status=status)
+
+
+def written(request: HttpRequest, run: Callable[[], Schema]) -> HttpResponse:
+    """Carry out a write for the calling token: refused without the write scope; every
+    audit event it records names the token beside its issuer. With an ``Idempotency-Key``
+    header, the key, the request and its answer are kept in the transaction of the change
+    (:class:`apcert.api.models.IdempotentWrite`): a retry of the same request answers the
+    same and writes nothing, also after a first attempt whose process died (it left
+    nothing), and also while the first is still running (the retry waits for it); the same
+    key with another request is refused (422, ``idempotency.key_reused``)."""
+    caller = caller_of(request)
+    _may_write(caller)
+    key = request.headers.get("Idempotency-Key")
+
+    def run_through() -> tuple[int, dict[str, Any]]:
+        with acting_through(caller.user.pk, caller.through):
+            return _answered(run)
+
+    if key is None:
+        with transaction.atomic():
+            return _response(request, *run_through())
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not key.isprintable() or not key.isascii():
+        raise ValidationFailed(
+            f"Idempotency-Key: 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters.",
+            code=IDEMPOTENCY_KEY_INVALID,
+        )
+    digest = hashlib.sha256(
+        b"\0".join([(request.method or "").encode(), request.path.encode(), request.body])
+    ).hexdigest()
+    try:
+        with transaction.atomic():
+            kept = IdempotentWrite.objects.create(
+                token=caller.token, key=key, request_hash=digest, status=0, answer={}
+            )
+            status, body = run_through()
+            kept.status, kept.answer = status, body
+            kept.save(update_fields=["status", "answer"])
+    except IntegrityError:
+        # The key was used: this is a retry (the first attempt has committed).
+        first = IdempotentWrite.objects.filter(token=caller.token, key=key).first()
+        if first is None:
+            raise
+        if first.request_hash != digest:
+            raise KeyReused(
+                "This Idempotency-Key was sent with another request: use a new key for "
+                "each change.",
+                code=IDEMPOTENCY_KEY_REUSED,
+            ) from None
+        response = _response(request, first.status, first.answer)
+        response["Idempotent-Replayed"] = "true"
+        return response
+    return _response(request, status, body)
+
+
+def _application(request: HttpRequest, application_id: int) -> Application:
+    found = place_applications(caller_of(request)).filter(pk=application_id).first()
+    if found is None:
+        raise NotFound(
+            f"No application {application_id} of this place.", code=APPLICATION_NOT_FOUND
+        )
+    return found
+
+
+def _application_out(a: Application) -> ApplicationOut:
+    return ApplicationOut(
+        id=a.pk,
+        status=a.status,
+        organization_id=a.organization_id,
+        organization=a.organization.legal_name,
+        cb=a.cb.code,
+        scheme=a.scheme.code,
+        submitted_at=a.submitted_at,
+        closed_at=a.closed_at,
+    )
+
+
+class ReasonIn(Schema):
+    reason: str = ""
+
+
+WRITE_HEADERS = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
+            "description": (
+                "A key of the client's own (a UUID) for this change: a retry with the same "
+                "key and request answers the same and writes nothing."
+            ),
+        }
     ]
-    return ApplicationPage(items=items, next_after=next_after)
+}
 
 
-__all__ = ["api", "caller_of", "place_applications", "place_certificates"]
+@api.post(
+    "/applications/{application_id}/accept",
+    response={
+        200: ApplicationOut,
+        401: Problem,
+        403: Problem,
+        404: Problem,
+        409: Problem,
+        422: Problem,
+    },
+    operation_id="application_accept",
+    summary="Accept an application made to the token's CB",
+    openapi_extra=WRITE_HEADERS,
+)
+def application_accept_api(
+    request: HttpRequest, application_id: int, body: ReasonIn | None = None
+) -> HttpResponse:
+    caller = caller_of(request)
+    _may_write(caller)
+    application = _application(request, application_id)
+    reason = body.reason if body is not None else ""
+    return written(
+        request,
+        lambda: _application_out(
+            application_accept(actor=caller.user, application=application, reason=reason)
+        ),
+    )
+
+
+@api.post(
+    "/applications/{application_id}/reject",
+    response={
+        200: ApplicationOut,
+        400: Problem,
+        401: Problem,
+        403: Problem,
+        404: Problem,
+        409: Problem,
+        422: Problem,
+    },
+    operation_id="application_reject",
+    summary="Reject an application made to the token's CB, saying why",
+    openapi_extra=WRITE_HEADERS,
+)
+def application_reject_api(
+    request: HttpRequest, application_id: int, body: ReasonIn
+) -> HttpResponse:
+    caller = caller_of(request)
+    _may_write(caller)
+    application = _application(request, application_id)
+    return written(
+        request,
+        lambda: _application_out(
+            application_reject(actor=caller.user, application=application, reason=body.reason)
+        ),
+    )
+
+
+__all__ = ["api", "caller_of", "place_applications", "place_certificates", "written"]

@@ -8,6 +8,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from apcert.audit.chain import GENESIS_HASH, event_content, event_hash, to_jsonable
+from apcert.audit.context import through_words
 from apcert.audit.listeners import event_recorded
 from apcert.audit.models import AuditChainHead, AuditEvent
 
@@ -48,6 +49,9 @@ def audit_record(
         raise ValueError("audit_record() needs an object or object_type and object_id")
     head = _lock_head()
     label = actor_label or (actor.label if actor is not None else SYSTEM_LABEL)
+    through = through_words(actor.pk if actor is not None else None)
+    if through:
+        label = f"{label} {through}"
     fields: dict[str, Any] = {
         "seq": head.last_seq + 1,
         "occurred_at": timezone.now(),
