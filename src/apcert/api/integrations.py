@@ -18,8 +18,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from ninja import NinjaAPI, Query, Schema
-from ninja.errors import AuthenticationError, ValidationError
+from ninja import Field, NinjaAPI, Query, Schema
+from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import HttpBearer
 
 from apcert.accounts.api_tokens import INVALID_MESSAGE, ApiCaller, api_token_open
@@ -46,7 +46,6 @@ from apcert.certificates.selectors import (
     certificates_visible_to,
 )
 from apcert.core.errors import (
-    INVALID,
     DomainError,
     NotFound,
     PermissionDenied,
@@ -98,6 +97,14 @@ def _no_valid_token(request: HttpRequest, exc: AuthenticationError) -> HttpRespo
     response = _problem(request, 401, API_TOKEN_INVALID, INVALID_MESSAGE)
     response["WWW-Authenticate"] = 'Bearer realm="apcert"'
     return response
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # ninja's own refusals (a body that is not JSON, for one) as problem JSON too
+    if isinstance(exc, AuthenticationError):
+        return _no_valid_token(request, exc)
+    return _problem(request, exc.status_code, "invalid", str(exc))
 
 
 @api.exception_handler(ValidationError)
@@ -220,22 +227,15 @@ class CertificatePage(Schema):
 
 
 class PageIn(Schema):
-    after: int = 0
-    limit: int = 50
-
-
-def _page_in(page: PageIn) -> tuple[int, int]:
-    if page.after < 0:
-        raise ValidationFailed("after: 0 or more.", code=INVALID)
-    if not 1 <= page.limit <= PAGE_MAX:
-        raise ValidationFailed(f"limit: from 1 to {PAGE_MAX}.", code=INVALID)
-    return page.after, page.limit
+    #: The id after which the page starts (the ``next_after`` of the page before).
+    after: int = Field(0, ge=0, le=2**63 - 1)
+    limit: int = Field(50, ge=1, le=PAGE_MAX)
 
 
 def _keyset(rows: QuerySet[Any], page: PageIn) -> tuple[list[Any], int | None]:
     """A page of ``rows`` by id after ``page.after`` (an index range, however far in), and
     the ``after`` of the next page, or None on the last."""
-    after, limit = _page_in(page)
+    after, limit = page.after, page.limit
     found = list(rows.filter(pk__gt=after).order_by("pk")[: limit + 1])
     more = len(found) > limit
     found = found[:limit]
@@ -271,15 +271,8 @@ def _certificates_out(certificates: list[Certificate]) -> list[CertificateOut]:
     summary="The certificates of the token's place, by id, a page at a time",
 )
 def certificates_list(request: HttpRequest, page: Query[PageIn]) -> CertificatePage:
-    after, limit = _page_in(page)
-    rows = list(
-        place_certificates(caller_of(request)).filter(pk__gt=after).order_by("pk")[: limit + 1]
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return CertificatePage(
-        items=_certificates_out(rows), next_after=rows[-1].pk if more and rows else None
-    )
+    rows, next_after = _keyset(place_certificates(caller_of(request)), page)
+    return CertificatePage(items=_certificates_out(rows), next_after=next_after)
 
 
 @api.get(
@@ -456,6 +449,7 @@ WRITE_HEADERS = {
     "/applications/{application_id}/accept",
     response={
         200: ApplicationOut,
+        400: Problem,
         401: Problem,
         403: Problem,
         404: Problem,
