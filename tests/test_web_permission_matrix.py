@@ -37,6 +37,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from apcert.accounts.api_tokens import api_token_issue
 from apcert.accounts.models import User
 from apcert.accounts.services import calendar_feed_create, invitation_accept, invitation_create
 from apcert.applications.services import application_submit
@@ -242,6 +243,10 @@ def _build() -> Matrix:
     # A's lead has made a second address, which revoked the first.
     stopped_feed = calendar_feed_create(actor=users["a_lead"]).token
     feeds = {role: calendar_feed_create(actor=users[role]).token for role in A | B | SEC}
+    # An API token of CB A, issued by its administrator.
+    api_token = api_token_issue(
+        actor=users["a_admin"], name="Matrix", place=a.team.cb, scope="read"
+    ).token
 
     matrix = Matrix(users=users)
     matrix.ids.update(
@@ -277,6 +282,7 @@ def _build() -> Matrix:
         iso9001=Standard.objects.get(designation="ISO 9001", edition="2015").pk,
         # A message to organization A's member (its application was accepted): theirs only.
         message=messages_for(users["orga_member"]).order_by("pk")[0].pk,
+        api_token=api_token.pk,
     )
     matrix.text.update(
         invitation=invited.token,
@@ -578,6 +584,29 @@ ROUTES: list[Route] = [
         u("web:invitation-accept", token="no-such-token"),
         everyone(404),
         variant="unknown",
+    ),
+    # API tokens: for those who may issue one somewhere (the administrators). A token for
+    # CB A: its administrator only (another administrator is not offered the place: a form
+    # error, 400); revoked by its issuer or the Secretariat, a 404 for anyone else.
+    Route("web:api-tokens", u("web:api-tokens"), expect(403, (ADMINS, "ok"))),
+    Route(
+        "web:api-token-new",
+        u("web:api-token-new"),
+        expect(403, (ADMINS, "ok")),
+        post=expect(403, (ADMINS - {"a_admin"}, 400), ({"a_admin"}, "ok")),
+        data=lambda w: {
+            "name": "ERP export",
+            "place": f"cb:{w.ids['cb']}",
+            "scope": "read",
+            "expires_in_days": "90",
+        },
+    ),
+    Route(
+        "web:api-token-revoke",
+        u("web:api-token-revoke", "pk=api_token"),
+        POST_ONLY_GET,
+        post=expect(404, ({SECRETARIAT, "a_admin"}, "ok")),
+        data=none,
     ),
     # The choosers' matches: the places the user may invite to (administrators only), and
     # the CBs accepted for the scheme (public knowledge: anyone signed in).

@@ -6,9 +6,13 @@ from typing import Any
 
 from django import forms
 
+from apcert.accounts.api_tokens import EXPIRY_DAYS_DEFAULT, EXPIRY_DAYS_MAX
+from apcert.accounts.models import ApiTokenScope
 from apcert.bodies.choices import CBRole
+from apcert.bodies.models import CertificationBody
 from apcert.notifications.choices import MessageGroup
 from apcert.organizations.choices import OrganizationRole
+from apcert.organizations.models import Organization
 
 #: The role field's values: "cb:<role>" or "org:<role>".
 ROLE_CHOICES = [
@@ -100,3 +104,63 @@ class MailPreferencesForm(forms.Form):
             self.fields[group] = forms.BooleanField(
                 label=label[:1].upper() + label[1:], required=False
             )
+
+
+#: The place field's value for the Secretariat (the others are "cb:<id>" and "org:<id>").
+SECRETARIAT_PLACE = "secretariat"
+
+
+def place_value(place: CertificationBody | Organization | None) -> str:
+    """How the token form names a place a token may be issued for."""
+    if place is None:
+        return SECRETARIAT_PLACE
+    if isinstance(place, CertificationBody):
+        return f"cb:{place.pk}"
+    return f"org:{place.pk}"
+
+
+def place_label(place: CertificationBody | Organization | None) -> str:
+    if place is None:
+        return "The Secretariat"
+    if isinstance(place, CertificationBody):
+        return f"{place.code} {place.name}"
+    return place.legal_name
+
+
+class ApiTokenForm(forms.Form):
+    """Issue an API token: what it is for, the place it acts for, its scope and lifetime.
+
+    The places offered are those the user administers, and only those are accepted: any
+    other value is refused by the field before the service is asked."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text='What the token is for, in a few words, e.g. "ERP nightly export".',
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    place = forms.ChoiceField(
+        label="Acts for",
+        error_messages={"invalid_choice": "Choose a place you administer."},
+    )
+    scope = forms.ChoiceField(
+        label="Scope",
+        widget=forms.RadioSelect,
+        choices=ApiTokenScope.choices,
+        initial=ApiTokenScope.READ,
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires in (days)",
+        min_value=1,
+        max_value=EXPIRY_DAYS_MAX,
+        initial=EXPIRY_DAYS_DEFAULT,
+        help_text=f"From 1 to {EXPIRY_DAYS_MAX} days; issue a new token before this one ends.",
+    )
+
+    def __init__(
+        self, *args: Any, places: list[CertificationBody | Organization | None], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        place = self.fields["place"]
+        assert isinstance(place, forms.ChoiceField)
+        place.choices = [(place_value(p), place_label(p)) for p in places]

@@ -1,4 +1,5 @@
-"""The account pages of the back office: home, sign-in and out, password, invitations."""
+"""The account pages of the back office: home, sign-in and out, password, invitations,
+API tokens."""
 
 from typing import cast
 
@@ -74,6 +75,9 @@ urlpatterns = [
     path("invitations/", views.invitation_list, name="invitations"),
     path("invitations/new", views.invitation_new, name="invitation-new"),
     path("invitations/<str:token>", views.invitation_accept, name="invitation-accept"),
+    path("account/api-tokens/", views.api_token_list, name="api-tokens"),
+    path("account/api-tokens/new", views.api_token_new, name="api-token-new"),
+    path("account/api-tokens/<int:pk>/revoke", views.api_token_revoke, name="api-token-revoke"),
     # The choosers' matches (HTML fragments for htmx), before a search box's page needs them.
     path(
         "choosers/invitation-targets",

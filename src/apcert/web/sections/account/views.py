@@ -1,4 +1,4 @@
-"""Back-office pages: home, sign-out, invitations.
+"""Back-office pages: home, sign-out, messages, invitations, API tokens.
 
 Sign-in, password change and password reset are Django's own views with our templates
 (:mod:`apcert.web.urls`). Every view here parses input, calls one service or selector and
@@ -18,9 +18,17 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from apcert.accounts.api_tokens import (
+    api_token_issue,
+    api_tokens_open_to,
+    api_tokens_visible_to,
+    may_revoke,
+    places_to_issue_for,
+)
+from apcert.accounts.api_tokens import api_token_revoke as revoke_api_token
 from apcert.accounts.models import User
 from apcert.accounts.selectors import (
     invitation_target,
@@ -54,11 +62,13 @@ from apcert.web.sections.account.choosers import invitation_target_chooser
 from apcert.web.sections.account.dashboard import dashboard_context
 from apcert.web.sections.account.forms import (
     NOT_A_TARGET,
+    ApiTokenForm,
     InvitationAcceptForm,
     InvitationForm,
     MailPreferencesForm,
+    place_value,
 )
-from apcert.web.sections.account.refusals import NO_RIGHT_TO_INVITE
+from apcert.web.sections.account.refusals import NO_RIGHT_TO_API_TOKENS, NO_RIGHT_TO_INVITE
 from apcert.web.targets import message_link, message_links
 
 #: How many unread messages the home page shows.
@@ -79,6 +89,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "inbox": _with_links(user, inbox),
             "roles": roles,
             "may_invite": may_invite_anywhere(user),
+            "api_tokens_open": api_tokens_open_to(user),
             "section": "home",
             **dashboard_context(roles, today=timezone.localdate()),
         },
@@ -327,3 +338,96 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         {"invitation": invitation, "form": form},
         status=400 if form.is_bound else 200,
     )
+
+
+# --- API tokens ----------------------------------------------------------------------------------
+
+
+@require_safe
+@section("api-tokens")
+def api_token_list(request: HttpRequest) -> HttpResponse:
+    """The API tokens the user issued or whose place they administer (every one, for the
+    Secretariat), each with its state and, while active, a button to revoke it."""
+    user = current_user(request)
+    may_issue = bool(places_to_issue_for(user))
+    tokens = list(api_tokens_visible_to(user))
+    if not may_issue and not tokens:
+        return error_page(request, NO_RIGHT_TO_API_TOKENS, title="API tokens")
+    return render(
+        request,
+        "web/account/api_tokens.html",
+        {
+            "rows": [(t, t.active and may_revoke(user, t)) for t in tokens],
+            "may_issue": may_issue,
+            "section": "api-tokens",
+        },
+    )
+
+
+def _api_token_form(request: HttpRequest, form: ApiTokenForm, *, status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "web/account/api_token_new.html",
+        {"form": form, "section": "api-tokens"},
+        status=status,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@section("api-tokens")
+@sensitive_variables("issued")
+def api_token_new(request: HttpRequest) -> HttpResponse:
+    """Issue a token for a place the user administers, and show its secret this once: it
+    is not stored, so it is never in an address, a message or a log."""
+    user = current_user(request)
+    places = places_to_issue_for(user)
+    if not places:
+        return error_page(request, NO_RIGHT_TO_API_TOKENS, title="Issue an API token")
+    if request.method != "POST":
+        return _api_token_form(request, ApiTokenForm(places=places))
+    form = ApiTokenForm(request.POST, places=places)
+    if form.is_valid():
+        # The field accepts only the places offered: the value names one of them.
+        place = {place_value(p): p for p in places}[form.cleaned_data["place"]]
+        try:
+            issued = api_token_issue(
+                actor=user,
+                name=form.cleaned_data["name"],
+                place=place,
+                scope=form.cleaned_data["scope"],
+                expires_in_days=form.cleaned_data["expires_in_days"],
+            )
+        except DomainError as exc:
+            add_form_error(form, exc)
+        else:
+            return render(
+                request,
+                "web/account/api_token_issued.html",
+                {
+                    "token": issued.token,
+                    "secret": issued.secret,
+                    "check_url": request.build_absolute_uri(reverse("integrations-api:token_read")),
+                    "section": "api-tokens",
+                },
+            )
+    return _api_token_form(request, form, status=400)
+
+
+@require_POST
+@section("api-tokens")
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke a token: the next request that sends it is refused."""
+    user = current_user(request)
+    token = api_tokens_visible_to(user).filter(pk=pk).first()
+    if token is None:
+        raise Http404("No API token of yours has this number.")
+    try:
+        revoked = revoke_api_token(actor=user, token=token)
+    except DomainError as exc:
+        return error_page(request, exc, title="Revoke an API token")
+    messages.success(
+        request,
+        f"The API token {revoked.name} ({revoked.hint}…) is revoked: it no longer works.",
+    )
+    return redirect("web:api-tokens")
