@@ -318,19 +318,6 @@ def api_tokens_visible_to(actor: User) -> QuerySet[ApiToken]:
     ).distinct()
 
 
-def api_tokens_open_to(actor: User) -> bool:
-    """Whether the back office's API token pages are for ``actor``: they may issue a token
-    somewhere, or see one (one they issued before losing the right to issue)."""
-    if not actor.is_active:
-        return False
-    return (
-        bool(actor.is_secretariat)
-        or CBStaff.objects.filter(user=actor, role=CBRole.ADMIN, active=True).exists()
-        or OrganizationMember.objects.filter(user=actor, role=OrganizationRole.ADMIN).exists()
-        or ApiToken.objects.filter(issued_by=actor).exists()
-    )
-
-
 __all__ = [
     "EXPIRY_DAYS_DEFAULT",
     "EXPIRY_DAYS_MAX",
@@ -340,7 +327,6 @@ __all__ = [
     "api_token_issue",
     "api_token_open",
     "api_token_revoke",
-    "api_tokens_open_to",
     "api_tokens_visible_to",
     "may_issue_for",
     "may_revoke",

@@ -10,7 +10,6 @@ from typing import Any
 
 from django import template
 
-from apcert.accounts.api_tokens import api_tokens_open_to
 from apcert.accounts.selectors import may_invite_anywhere
 from apcert.bodies.selectors import cb_codes_of_staff, is_active_cb_staff
 from apcert.core.permissions import is_secretariat
@@ -35,12 +34,6 @@ def _per_request(context: template.Context, key: str, read: Callable[[Any], bool
 def may_invite(context: template.Context) -> bool:
     """Whether the signed-in user may invite colleagues anywhere."""
     return _per_request(context, "invite", may_invite_anywhere)
-
-
-@register.simple_tag(takes_context=True)
-def may_see_api_tokens(context: template.Context) -> bool:
-    """Whether the API token pages are for the user: they may issue a token or see one."""
-    return _per_request(context, "api_tokens", api_tokens_open_to)
 
 
 @register.simple_tag(takes_context=True)

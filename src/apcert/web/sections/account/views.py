@@ -23,7 +23,6 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from apcert.accounts.api_tokens import (
     api_token_issue,
-    api_tokens_open_to,
     api_tokens_visible_to,
     may_revoke,
     places_to_issue_for,
@@ -89,7 +88,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "inbox": _with_links(user, inbox),
             "roles": roles,
             "may_invite": may_invite_anywhere(user),
-            "api_tokens_open": api_tokens_open_to(user),
             "section": "home",
             **dashboard_context(roles, today=timezone.localdate()),
         },
