@@ -472,3 +472,20 @@ def test_a_write_whose_process_died_before_commit_left_nothing_and_its_retry_wri
     assert retried.status_code == 200 and retried.json()["status"] == "accepted"
     assert _post(client, path, writer.secret, idempotency_key="crash-1").json() == retried.json()
     assert AuditEvent.objects.count() == events + 1
+
+
+def test_each_token_has_its_own_rate_limit(world: World, client: Client):
+    from django.test import override_settings
+
+    first = api_token_issue(actor=world.org_user, name="a", place=world.org, scope="read")
+    second = api_token_issue(actor=world.org_user, name="b", place=world.org, scope="read")
+    with override_settings(API_TOKEN_RATE_LIMIT=2, API_TOKEN_RATE_WINDOW=3600):
+        assert [_get(client, "token", first.secret).status_code for _ in range(2)] == [200, 200]
+        refused = _get(client, "token", first.secret)
+        assert (refused.status_code, refused.json()["code"]) == (429, "rate_limited")
+        assert int(refused["Retry-After"]) >= 1
+        # Another token is counted apart, and a request without a valid token is a 401
+        assert _get(client, "token", second.secret).status_code == 200
+        assert _get(client, "token", new_token_secret()).status_code == 401
+    with override_settings(API_TOKEN_RATE_LIMIT=0):
+        assert all(_get(client, "token", first.secret).status_code == 200 for _ in range(5))

@@ -77,6 +77,11 @@ def _header_name(name: str) -> str:
 API_RATE_LIMIT = _count("APCERT_API_RATE_LIMIT", 300)
 #: The window of API_RATE_LIMIT, in seconds; 0 turns the limit off.
 API_RATE_WINDOW = _count("APCERT_API_RATE_WINDOW", 60)
+#: Requests one API token may make to the API for integrators (/api/v1/) per
+#: API_TOKEN_RATE_WINDOW seconds; 0 turns the limit off. Counted per server process.
+API_TOKEN_RATE_LIMIT = _count("APCERT_API_TOKEN_RATE_LIMIT", 600)
+#: The window of API_TOKEN_RATE_LIMIT, in seconds; 0 turns the limit off.
+API_TOKEN_RATE_WINDOW = _count("APCERT_API_TOKEN_RATE_WINDOW", 60)
 
 #: The request header in which a trusted reverse proxy passes the client's address (e.g.
 #: ``X-Forwarded-For``). Unset: the address is the peer of the connection (REMOTE_ADDR).

@@ -192,6 +192,9 @@ EMAIL_BACKEND = env.EMAIL_URL_BACKEND or "django.core.mail.backends.console.Emai
 # off. TRUSTED_PROXY_HEADER names the header a reverse proxy puts the client address in.
 API_RATE_LIMIT = env.API_RATE_LIMIT
 API_RATE_WINDOW = env.API_RATE_WINDOW
+# The API for integrators' rate limit per API token (apcert.api.integrations), the same way.
+API_TOKEN_RATE_LIMIT = env.API_TOKEN_RATE_LIMIT
+API_TOKEN_RATE_WINDOW = env.API_TOKEN_RATE_WINDOW
 TRUSTED_PROXY_HEADER = env.TRUSTED_PROXY_HEADER
 # Limits per client address on the public pages that cost the most (apcert.register.limits):
 # kind -> (requests, seconds), (0, 0) for none.

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -51,23 +54,107 @@ from apcert.core.errors import (
     PermissionDenied,
     ValidationFailed,
 )
+from apcert.core.ratelimit import RateLimiter
 from apcert.register.status_today import status_recorded
 
 #: The most rows a list answers at once; the next page starts after the last id.
 PAGE_MAX = 100
 
 
+class TokenRateLimited(Exception):
+    """A token that made more requests than its limit allows; ``wait``: whole seconds."""
+
+    def __init__(self, wait: int) -> None:
+        super().__init__(wait)
+        self.wait = wait
+
+
+_limiter: tuple[tuple[int, int], RateLimiter | None] | None = None
+_limiter_lock = threading.Lock()
+
+
+def _token_limiter() -> RateLimiter | None:
+    """The process's limiter of requests per token (made again when the settings change),
+    or None when the limit is off."""
+    global _limiter
+    wanted = (settings.API_TOKEN_RATE_LIMIT, settings.API_TOKEN_RATE_WINDOW)
+    current = _limiter
+    if current is None or current[0] != wanted:
+        with _limiter_lock:
+            limit, window = wanted
+            current = _limiter = (wanted, RateLimiter(limit, window) if limit and window else None)
+    return current[1]
+
+
 class TokenAuth(HttpBearer):
-    """The caller a bearer token stands for (:func:`api_token_open`), or a 401."""
+    """The caller a bearer token stands for (:func:`api_token_open`), or a 401; past the
+    token's rate limit, a 429 with ``Retry-After``. The limit counts per token, not per
+    address: a CB's system calls from wherever it runs."""
 
     def authenticate(self, request: HttpRequest, token: str) -> ApiCaller | None:
         try:
-            return api_token_open(secret=token, address=request.META.get("REMOTE_ADDR"))
+            caller = api_token_open(secret=token, address=request.META.get("REMOTE_ADDR"))
         except DomainError:
             return None
+        limiter = _token_limiter()
+        if limiter is not None:
+            wait = limiter.hit(f"token:{caller.token.pk}")
+            if wait > 0:
+                raise TokenRateLimited(math.ceil(wait))
+        return caller
 
 
-api = NinjaAPI(
+_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+#: Every operation may answer these, whatever its own answers: no valid token, and the
+#: token's rate limit.
+_EVERY_OPERATION = {
+    "401": {
+        "description": "Code `api_token.invalid`: no token, or one that is not valid.",
+        "headers": {
+            "WWW-Authenticate": {"required": True, "schema": {"type": "string"}},
+        },
+        "content": _PROBLEM,
+    },
+    "429": {
+        "description": (
+            "Code `rate_limited`: too many requests with this token; try again after "
+            "Retry-After seconds."
+        ),
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before the next request will be answered.",
+                "required": True,
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": _PROBLEM,
+    },
+}
+
+
+class IntegrationsAPI(NinjaAPI):
+    """The ninja API, declaring on every operation the answers that do not come from its
+    view (401 and 429)."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> Any:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        for path_item in schema["paths"].values():
+            for operation in path_item.values():
+                # ninja keys its responses by number, a document by text: one key each
+                responses = {
+                    str(status): answer for status, answer in operation["responses"].items()
+                }
+                responses.update(_EVERY_OPERATION)
+                operation["responses"] = dict(sorted(responses.items()))
+        schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
+            "Problem", Problem.json_schema()
+        )
+        return schema
+
+
+api = IntegrationsAPI(
     title="apcert API for integrators",
     version="1",
     description=(
@@ -96,6 +183,20 @@ def _problem(request: HttpRequest, status: int, code: str, message: str) -> Http
 def _no_valid_token(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     response = _problem(request, 401, API_TOKEN_INVALID, INVALID_MESSAGE)
     response["WWW-Authenticate"] = 'Bearer realm="apcert"'
+    return response
+
+
+@api.exception_handler(TokenRateLimited)
+def _rate_limited(request: HttpRequest, exc: TokenRateLimited) -> HttpResponse:
+    limit, window = settings.API_TOKEN_RATE_LIMIT, settings.API_TOKEN_RATE_WINDOW
+    response = _problem(
+        request,
+        429,
+        "rate_limited",
+        f"Too many requests with this token: the API answers {limit} every {window} seconds "
+        f"a token. Try again in {exc.wait} second{'' if exc.wait == 1 else 's'}.",
+    )
+    response["Retry-After"] = str(exc.wait)
     return response
 
 
