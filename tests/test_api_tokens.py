@@ -489,3 +489,52 @@ def test_each_token_has_its_own_rate_limit(world: World, client: Client):
         assert _get(client, "token", new_token_secret()).status_code == 401
     with override_settings(API_TOKEN_RATE_LIMIT=0):
         assert all(_get(client, "token", first.secret).status_code == 200 for _ in range(5))
+
+
+@pytest.mark.postgres_only
+def test_the_same_write_sent_twice_at_once_with_one_key_is_done_once(live_world: World):
+    import threading
+
+    from django.db import connection, connections
+
+    from apcert.applications.services import application_submit
+    from tests.factories import DAY0
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent connections with row locks (PostgreSQL)")
+    world = live_world
+    admin = _admin_of_cb(world)
+    writer = api_token_issue(actor=admin, name="w", place=world.team.cb, scope="write")
+    app = application_submit(actor=world.org_user, application=world.draft_application(), on=DAY0)
+    events = AuditEvent.objects.count()
+    barrier = threading.Barrier(4)
+    answers: list[tuple[int, Any, str | None]] = []
+    errors: list[BaseException] = []
+
+    def send() -> None:
+        try:
+            barrier.wait(timeout=10)
+            response = _post(
+                Client(), f"applications/{app.pk}/accept", writer.secret, idempotency_key="race"
+            )
+            answers.append(
+                (response.status_code, response.json(), response.get("Idempotent-Replayed"))
+            )
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    # One was carried out; the others waited for it and got its answer
+    assert sorted(a[2] or "" for a in answers) == ["", "true", "true", "true"]
+    assert {a[0] for a in answers} == {200}
+    assert all(a[1] == answers[0][1] for a in answers), answers
+    app.refresh_from_db()
+    assert app.status == "accepted"
+    assert AuditEvent.objects.count() == events + 1
