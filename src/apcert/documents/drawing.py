@@ -177,9 +177,19 @@ def pids() -> list[int]:
     return sorted(pid for pid, process in _processes(pool).items() if process.is_alive())
 
 
+#: How long the pool's processes are given to end once told to, when their server's
+#: process exits, before they are killed.
+SHUTDOWN_SECONDS = 2.0
+
+
 def shutdown() -> None:
-    """Stop the pool, if started: each process ends once its drawing in progress is done,
-    and is killed if that takes longer than ``PDF_DRAW_TIMEOUT``."""
+    """Stop the pool, if started, when the process exits: by then no request waits for a
+    drawing (a server's worker exits after its last answer), so the processes are ended at
+    once (SIGTERM, which ends them without running any code of theirs) rather than asked
+    and waited for: niced as they are, on a busy machine they could take longer to get
+    round to ending than the server gives its worker to stop. Killed if still there after
+    ``SHUTDOWN_SECONDS``. A drawing cut short leaves nothing behind: nothing is kept of
+    one that did not finish."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
@@ -187,8 +197,11 @@ def shutdown() -> None:
         return
     processes = list(_processes(pool).values())
     pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
     waiting = {process.sentinel: process for process in processes}
-    deadline = time.monotonic() + settings.PDF_DRAW_TIMEOUT
+    deadline = time.monotonic() + SHUTDOWN_SECONDS
     while waiting and (left := deadline - time.monotonic()) > 0:
         for ended in multiprocessing.connection.wait(list(waiting), timeout=left):
             del waiting[ended]  # type: ignore[arg-type]
