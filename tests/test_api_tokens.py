@@ -538,3 +538,33 @@ def test_the_same_write_sent_twice_at_once_with_one_key_is_done_once(live_world:
     app.refresh_from_db()
     assert app.status == "accepted"
     assert AuditEvent.objects.count() == events + 1
+
+
+def test_the_command_issues_as_the_back_office_does_and_refuses_clearly(world: World):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    out, err = StringIO(), StringIO()
+    call_command(
+        "api-token-issue", "--by", world.org_user.username, "--for", f"org:{world.org.pk}",
+        "--scope", "write", "--days", "7", stdout=out, stderr=err,
+    )  # fmt: skip
+    secret = out.getvalue().strip()
+    assert well_formed(secret) and "\n" not in secret
+    caller = api_token_open(secret=secret)
+    assert (caller.organization, caller.may_write) == (world.org, True)
+    assert secret not in err.getvalue() and caller.token.hint in err.getvalue()
+    for args, words in (
+        (["--by", "nobody", "--for", "secretariat"], "no account"),
+        (["--by", world.org_user.username, "--for", "cb:NOPE"], "no CB"),
+        (["--by", world.org_user.username, "--for", "org:999999"], "no organization"),
+        (["--by", world.org_user.username, "--for", "elsewhere"], "secretariat, cb:"),
+        (["--by", world.org_user.username, "--for", "secretariat"], API_TOKEN_NOT_ALLOWED),
+        (["--by", world.org_user.username, "--for", f"org:{world.org.pk}", "--days", "0"],
+         API_TOKEN_EXPIRY_INVALID),
+    ):  # fmt: skip
+        before = ApiToken.objects.count()
+        with pytest.raises(CommandError, match=words):
+            call_command("api-token-issue", *args, stdout=StringIO(), stderr=StringIO())
+        assert ApiToken.objects.count() == before
