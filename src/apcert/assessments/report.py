@@ -481,8 +481,10 @@ def assessment_report_content(assessment: Assessment | int) -> AssessmentReport:
     members: list[TeamMember] = a.members
     recorded: list[Finding] = a.ordered_findings
     team = tuple(
-        ReportTeamMember(_person(m.user), m.role, m.get_role_display())
-        for m in sorted(members, key=lambda m: (ROLE_ORDER.get(m.role, 9), _person(m.user)))
+        ReportTeamMember(m.name or _person(m.user), m.role, m.get_role_display())
+        for m in sorted(
+            members, key=lambda m: (ROLE_ORDER.get(m.role, 9), m.name or _person(m.user))
+        )
     )
     findings = tuple(_finding(f, position) for position, f in enumerate(recorded, start=1))
     dates = [a.end_date, *(d for d in (a.report_issued_on,) if d)]

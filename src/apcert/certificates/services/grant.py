@@ -52,6 +52,21 @@ from apcert.certificates.services._common import (
 from apcert.certificates.services.transition import certificate_transition
 
 
+def _decider(actor: User, application: Application, decided_by: User | None) -> User:
+    """Who takes the decision: ``actor``, or ``decided_by`` when a scheme manager records a
+    decision the CB took in its own software. Either way the decision maker holds that role
+    at the CB: a certification decision is the CB's act, taken by its decision maker."""
+    if decided_by is None or decided_by == actor:
+        return require_cb_role(actor, application.cb, "decision_maker")
+    require_cb_role(actor, application.cb, "scheme_manager")
+    return require_cb_role(decided_by, application.cb, "decision_maker")
+
+
+def _recorded_decider(actor: User, decider: User) -> dict[str, str]:
+    """The decision maker named in the audit event when another person recorded it."""
+    return {} if decider == actor else {"decided_by": decider.username}
+
+
 def certificate_grant(
     *,
     actor: User,
@@ -59,13 +74,17 @@ def certificate_grant(
     assessment: Assessment,
     decided_on: dt.date | None = None,
     rationale: str = "",
+    decided_by: User | None = None,
 ) -> Certificate:
     """Grant certification: check every rule, allocate the number, publish issue 1.
 
     When the scheme has the Secretariat review new certificates before publication, issue 1
     is made but the certificate stays a draft with a pending :class:`PublicationReview`.
+
+    ``decided_by`` is the decision maker when the decision was taken in the CB's own
+    software and ``actor`` records it (see :func:`_decider`); by default the actor decides.
     """
-    require_cb_role(actor, application.cb, "decision_maker")
+    decider = _decider(actor, application, decided_by)
     decided_on = decided_on or today()
     with transaction.atomic():
         app = (
@@ -75,7 +94,7 @@ def certificate_grant(
         )
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         _raise_first(
-            grant_problems(application=app, assessment=a, decided_by=actor, decided_on=decided_on)
+            grant_problems(application=app, assessment=a, decided_by=decider, decided_on=decided_on)
         )
         rules = scheme_rules(app.scheme)
         number, serial = allocate_number(rules=rules, cb=app.cb, on=decided_on)
@@ -84,7 +103,7 @@ def certificate_grant(
             kind=DecisionKind.GRANT,
             application=app,
             assessment=a,
-            decided_by=actor,
+            decided_by=decider,
             decided_on=decided_on,
             rationale=rationale,
         )
@@ -122,6 +141,7 @@ def certificate_grant(
             "application": app.pk,
             "assessment": a.pk,
             "decided_on": decided_on,
+            **_recorded_decider(actor, decider),
             "reason_category": StatusReason.GRANTED,
             "issue_id": issue.pk,
             "scope_lines": issue.scope_lines,
@@ -165,9 +185,10 @@ def certificate_refuse(
     assessment: Assessment,
     rationale: str,
     decided_on: dt.date | None = None,
+    decided_by: User | None = None,
 ) -> Decision:
-    """Refuse certification; no certificate is made."""
-    require_cb_role(actor, application.cb, "decision_maker")
+    """Refuse certification; no certificate is made. ``decided_by`` as for a grant."""
+    decider = _decider(actor, application, decided_by)
     if not rationale.strip():
         raise ValidationFailed(
             "Say why certification is refused.", code=INVALID_REASON_REQUIRED, field="rationale"
@@ -183,7 +204,7 @@ def certificate_refuse(
             )
         _raise_first(
             decision_subject_problems(application=app, assessment=a)
-            + decision_maker_problems(assessment=a, decided_by=actor)
+            + decision_maker_problems(assessment=a, decided_by=decider)
             + decision_date_problems(decided_on=decided_on)
             + report_problems(assessment=a, decided_on=decided_on)
         )
@@ -192,7 +213,7 @@ def certificate_refuse(
             kind=DecisionKind.REFUSE,
             application=application,
             assessment=a,
-            decided_by=actor,
+            decided_by=decider,
             decided_on=decided_on,
             rationale=rationale,
         )
@@ -200,7 +221,11 @@ def certificate_refuse(
             actor=actor,
             action="decision.refuse",
             obj=decision,
-            after={"application": application.pk, "decided_on": decided_on},
+            after={
+                "application": application.pk,
+                "decided_on": decided_on,
+                **_recorded_decider(actor, decider),
+            },
             reason=rationale,
         )
     return decision
