@@ -550,6 +550,7 @@ def test_the_api_records_a_cb_s_work_with_a_write_token(world: World, client: Cl
     writer = api_token_issue(actor=admin, name="w", place=world.team.cb, scope="write")
     reader = api_token_issue(actor=admin, name="r", place=world.team.cb, scope="read")
     app = world.accepted_application()
+    outsider = World.build().team.decision_maker
 
     # A read token may not write
     before = _counts()
@@ -566,7 +567,7 @@ def test_the_api_records_a_cb_s_work_with_a_write_token(world: World, client: Cl
 
     # A decision maker who is not one of the CB's people
     stranger = _body(world)
-    stranger["decision"]["decided_by"] = World.build().team.decision_maker.username
+    stranger["decision"]["decided_by"] = outsider.username
     refused = _post(client, app.pk, writer.secret, stranger)
     assert (refused.status_code, refused.json()["code"]) == (403, PERMISSION_CB_ROLE_REQUIRED)
     assert _counts() == before

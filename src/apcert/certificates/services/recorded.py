@@ -382,7 +382,9 @@ def _record_problems(
     )
     problems += decision_date_problems(decided_on=decided_on)
     problems += report_problems(assessment=assessed, decided_on=decided_on)
-    if decision == DecisionKind.GRANT:
+    # (An assessment that ends after today is refused above, through its report's date,
+    # and the scheme's months after its last day may lie past the calendar's end.)
+    if decision == DecisionKind.GRANT and end_date <= today():
         # Each finding as it stood on the decision's day: a major closed after the
         # decision was open when it was taken.
         on_the_day = []
