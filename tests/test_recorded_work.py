@@ -481,7 +481,7 @@ def test_the_pages_say_the_work_was_recorded_and_the_register_shows_no_team(
     outcome = _record(world, app)
     client.force_login(world.team.manager)
     page = client.get(f"/office/cb/assessments/{outcome.assessment.pk}/").content.decode()
-    assert "recorded in the CB&#x27;s own software" in page
+    assert "Recorded in the CB&#x27;s own software" in page
     assert "Anna Weber: lead assessor" in page and "Dr. Ken Ito: technical expert" in page
     page = client.get(f"/office/cb/certificates/{outcome.certificate.pk}/").content.decode()
     assert "recorded in the CB&#x27;s own software" in page

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from apcert.applications.selectors import acceptance_problems
@@ -16,7 +16,7 @@ from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStat
 from apcert.assessments.models import Assessment, Finding, TeamMember
 from apcert.assessments.selectors import person_key
 from apcert.audit.selectors import HistoryEntry, record_history
-from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.choices import CertificateStatus, DecisionKind
 from apcert.certificates.errors import (
     DECISION_ALREADY_GRANTED,
     DECISION_APPLICATION_NOT_ACCEPTED,
@@ -623,4 +623,18 @@ def certificate_history(certificate: Certificate) -> list[HistoryEntry]:
     return record_history(
         records={Certificate._meta.label_lower: [certificate.pk]},
         words=CERTIFICATE_HISTORY_WORDS,
+    )
+
+
+def certificate_basis(certificate: Certificate) -> Assessment | None:
+    """The assessment the certificate was granted on (none for one taken over by a
+    transfer), with its team: run in apcert, or recorded from the CB's own software."""
+    return (
+        Assessment.objects.filter(
+            decision__certificate=certificate, decision__kind=DecisionKind.GRANT
+        )
+        .prefetch_related(
+            Prefetch("team", queryset=TeamMember.objects.select_related("user").order_by("id"))
+        )
+        .first()
     )
