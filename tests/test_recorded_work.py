@@ -483,6 +483,8 @@ def test_the_pages_say_the_work_was_recorded_and_the_register_shows_no_team(
     page = client.get(f"/office/cb/assessments/{outcome.assessment.pk}/").content.decode()
     assert "Recorded in the CB&#x27;s own software" in page
     assert "Anna Weber: lead assessor" in page and "Dr. Ken Ito: technical expert" in page
+    report = client.get(f"/office/cb/assessments/{outcome.assessment.pk}/report.html")
+    assert "own software and recorded in apcert" in report.content.decode()
     page = client.get(f"/office/cb/certificates/{outcome.certificate.pk}/").content.decode()
     assert "recorded in the CB&#x27;s own software" in page
     assert "Anna Weber (lead assessor)" in page
@@ -493,6 +495,9 @@ def test_the_pages_say_the_work_was_recorded_and_the_register_shows_no_team(
     run = world.granted()
     page = client.get(f"/office/cb/certificates/{run.pk}/").content.decode()
     assert "own software" not in page
+    run_assessment = Decision.objects.get(certificate=run).assessment
+    report = client.get(f"/office/cb/assessments/{run_assessment.pk}/report.html")
+    assert report.status_code == 200 and "own software" not in report.content.decode()
 
 
 # --- over the API --------------------------------------------------------------------------

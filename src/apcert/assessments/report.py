@@ -211,6 +211,9 @@ class AssessmentReport:
     #: The latest date among the report's facts: the findings and answers it shows are as
     #: they stood on that day.
     as_of: dt.date
+    #: Carried out and reported in the CB's own software, its outcome recorded in apcert
+    #: (the report then restates that record), rather than run in apcert.
+    recorded: bool = False
 
     @property
     def issued(self) -> bool:
@@ -516,6 +519,7 @@ def assessment_report_content(assessment: Assessment | int) -> AssessmentReport:
         findings=findings,
         closing=_closing(findings, a.kind),
         as_of=max(dates),
+        recorded=a.recorded,
     )
 
 
