@@ -51,6 +51,7 @@ from apcert.certificates.services import (
     RecordedFinding,
     RecordedMember,
     assessment_outcome_record,
+    certificate_grant,
 )
 from apcert.core.dates import add_months
 from apcert.core.errors import (
@@ -469,6 +470,30 @@ def test_only_a_scheme_manager_of_the_cb_records(world: World):
     for actor in (world.team.assessor, world.org_user, World.build().team.manager):
         err = _refused(lambda actor=actor: _record(world, app, actor=actor))
         assert err.code == PERMISSION_CB_ROLE_REQUIRED
+
+
+def test_a_decision_on_work_run_in_apcert_is_not_recorded_in_another_s_name(world: World):
+    # Given an assessment run in apcert, its findings resolved and its report issued
+    app = world.accepted_application()
+    a = world.assessment(app)
+    decided_on = a.end_date + dt.timedelta(days=40)
+    with on_day(decided_on):
+        # When its scheme manager grants it naming the decision maker: refused
+        err = _refused(
+            lambda: certificate_grant(
+                actor=world.team.manager,
+                application=app,
+                assessment=a,
+                decided_on=decided_on,
+                decided_by=world.team.decision_maker,
+            )
+        )
+        assert err.code == PERMISSION_CB_ROLE_REQUIRED
+        # The decision maker takes it in person
+        cert = certificate_grant(
+            actor=world.team.decision_maker, application=app, assessment=a, decided_on=decided_on
+        )
+    assert Decision.objects.get(certificate=cert).decided_by == world.team.decision_maker
 
 
 # --- what the pages say ----------------------------------------------------------------------

@@ -38,7 +38,13 @@ from apcert.certificates.snapshots import (
     application_scope,
 )
 from apcert.core.dates import today
-from apcert.core.errors import INVALID_REASON_REQUIRED, RuleViolation, ValidationFailed
+from apcert.core.errors import (
+    INVALID_REASON_REQUIRED,
+    PERMISSION_CB_ROLE_REQUIRED,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
@@ -52,13 +58,24 @@ from apcert.certificates.services._common import (
 from apcert.certificates.services.transition import certificate_transition
 
 
-def _decider(actor: User, application: Application, decided_by: User | None) -> User:
+def _decider(
+    actor: User, application: Application, assessment: Assessment, decided_by: User | None
+) -> User:
     """Who takes the decision: ``actor``, or ``decided_by`` when a scheme manager records a
-    decision the CB took in its own software. Either way the decision maker holds that role
-    at the CB: a certification decision is the CB's act, taken by its decision maker."""
+    decision the CB took in its own software on an assessment recorded from there. Either
+    way the decision maker holds that role at the CB: a certification decision is the CB's
+    act, taken by its decision maker; one on work run in apcert is taken here by them."""
     if decided_by is None or decided_by == actor:
         return require_cb_role(actor, application.cb, "decision_maker")
     require_cb_role(actor, application.cb, "scheme_manager")
+    if not assessment.recorded:
+        raise PermissionDenied(
+            "A decision on an assessment run in apcert is taken here by its decision maker; "
+            "only the decision on work recorded from the CB's own software is recorded by "
+            "another person.",
+            code=PERMISSION_CB_ROLE_REQUIRED,
+            params={"cb": application.cb.code, "roles": ["decision_maker"]},
+        )
     return require_cb_role(decided_by, application.cb, "decision_maker")
 
 
@@ -84,7 +101,7 @@ def certificate_grant(
     ``decided_by`` is the decision maker when the decision was taken in the CB's own
     software and ``actor`` records it (see :func:`_decider`); by default the actor decides.
     """
-    decider = _decider(actor, application, decided_by)
+    decider = _decider(actor, application, assessment, decided_by)
     decided_on = decided_on or today()
     with transaction.atomic():
         app = (
@@ -188,7 +205,7 @@ def certificate_refuse(
     decided_by: User | None = None,
 ) -> Decision:
     """Refuse certification; no certificate is made. ``decided_by`` as for a grant."""
-    decider = _decider(actor, application, decided_by)
+    decider = _decider(actor, application, assessment, decided_by)
     if not rationale.strip():
         raise ValidationFailed(
             "Say why certification is refused.", code=INVALID_REASON_REQUIRED, field="rationale"
