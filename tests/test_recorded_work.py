@@ -59,6 +59,7 @@ from apcert.core.errors import (
     INVALID_DATE_ORDER,
     INVALID_REASON_REQUIRED,
     INVALID_REQUIRED,
+    INVALID_TOO_LONG,
     PERMISSION_CB_ROLE_REQUIRED,
     DomainError,
 )
@@ -370,6 +371,11 @@ RULES: list[tuple[str, Callable[[World], dict[str, Any]], str]] = [
         "an unknown role",
         lambda w: {"team": [*_team(w), RecordedMember(name="X Y", role="observer")]},
         INVALID_CHOICE,
+    ),
+    (
+        "a name longer than kept",
+        lambda w: {"team": [RecordedMember(name="A" * 201, role="lead")]},
+        INVALID_TOO_LONG,
     ),
     # the findings
     (

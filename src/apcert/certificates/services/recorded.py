@@ -74,6 +74,7 @@ from apcert.core.errors import (
     INVALID_DATE_ORDER,
     INVALID_REASON_REQUIRED,
     INVALID_REQUIRED,
+    INVALID_TOO_LONG,
     DomainError,
     RuleViolation,
     ValidationFailed,
@@ -173,15 +174,31 @@ def _closed_on(f: RecordedFinding) -> dt.date | None:
     return f.raised_on if f.grade == FindingGrade.OBSERVATION else f.closed_on
 
 
+#: The longest name and requirement reference kept (the columns' length).
+NAME_MAX = 200
+
+
 def _input_problems(
     *,
     kind: str,
     decision: str,
     rationale: str,
+    team: Sequence[RecordedMember],
     findings: Sequence[RecordedFinding],
 ) -> list[DomainError]:
     """What is malformed in the record, whatever the rules."""
     problems: list[DomainError] = []
+    too_long = [m.name for m in team if len(m.name.strip()) > NAME_MAX] + [
+        f.requirement_ref for f in findings if len(f.requirement_ref.strip()) > NAME_MAX
+    ]
+    if too_long:
+        problems.append(
+            ValidationFailed(
+                f"A name or a requirement is at most {NAME_MAX} characters long.",
+                code=INVALID_TOO_LONG,
+                field="team",
+            )
+        )
     if kind != AssessmentKind.INITIAL:
         problems.append(
             ValidationFailed(
@@ -429,7 +446,9 @@ def assessment_outcome_record(
     cb = application.cb
     require_cb_role(actor, cb, "scheme_manager")
     _raise_all(
-        _input_problems(kind=kind, decision=decision, rationale=rationale, findings=findings)
+        _input_problems(
+            kind=kind, decision=decision, rationale=rationale, team=team, findings=findings
+        )
     )
     with transaction.atomic():
         app = (
