@@ -606,3 +606,5 @@ def application_reject_api(
 
 
 __all__ = ["api", "caller_of", "place_applications", "place_certificates", "written"]
+
+from apcert.api import integrations_recorded  # noqa: E402,F401

@@ -10,6 +10,14 @@ class AssessmentKind(models.TextChoices):
     TRANSFER_REVIEW = "transfer_review", "transfer review"
 
 
+class AssessmentOrigin(models.TextChoices):
+    """Where an assessment was carried out: run in apcert step by step, or run in the CB's
+    own software and its outcome recorded here afterwards."""
+
+    RUN = "run", "run in apcert"
+    RECORDED = "recorded", "recorded in the CB's own software"
+
+
 class AssessmentStatus(models.TextChoices):
     PLANNED = "planned", "planned"
     IN_PROGRESS = "in_progress", "in progress"

@@ -8,6 +8,7 @@ from django.db import models
 from apcert.assessments.choices import (
     REPORT_ISSUED_STATUSES,
     AssessmentKind,
+    AssessmentOrigin,
     AssessmentStatus,
     CorrectiveActionStatus,
     FindingGrade,
@@ -25,7 +26,12 @@ MAX_ASSESSMENT_DAYS = 31
 class Assessment(models.Model):
     """A visit or review by a CB's team: initial, surveillance, re-assessment, scope
     extension, special or transfer review. It concerns an application (initial) or a
-    certificate (the others)."""
+    certificate (the others).
+
+    ``origin`` says whether it was run in apcert (planned, started, its findings recorded
+    and answered here) or recorded: carried out in the CB's own software, whose outcome
+    (dates, team, findings with their closure dates, report date) was recorded here at once
+    with the decision that rests on it, after the same rules were checked against it."""
 
     cb = models.ForeignKey(
         "bodies.CertificationBody", on_delete=models.PROTECT, related_name="assessments"
@@ -53,11 +59,21 @@ class Assessment(models.Model):
     end_date = models.DateField()
     report_issued_on = models.DateField(null=True, blank=True)
     summary = models.TextField(blank=True)
+    origin = models.CharField(
+        max_length=10,
+        choices=AssessmentOrigin.choices,
+        default=AssessmentOrigin.RUN,
+        db_default=AssessmentOrigin.RUN,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-start_date", "id"]
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(origin__in=AssessmentOrigin.values),
+                name="assessment_origin_valid",
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=AssessmentStatus.values),
                 name="assessment_status_valid",
@@ -102,16 +118,38 @@ class Assessment(models.Model):
         """Whether the report has been issued: the organization assessed has it from then."""
         return self.status in REPORT_ISSUED_STATUSES and self.report_issued_on is not None
 
+    @property
+    def recorded(self) -> bool:
+        """Whether it was carried out in the CB's own software and only recorded here."""
+        return self.origin == AssessmentOrigin.RECORDED
+
 
 class TeamMember(models.Model):
-    """A person on an assessment team. Exactly one lead per team (enforced in services)."""
+    """A person on an assessment team. Exactly one lead per team (enforced in services).
+
+    On a team run in apcert each member is a user. On a team recorded from the CB's own
+    software a member is the ``name`` recorded, with the user it is when that person has an
+    account here (else none): the people of another system need no account in apcert."""
 
     assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="team")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True
+    )
+    name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The name recorded, for a team recorded from the CB's own software.",
+    )
     role = models.CharField(max_length=20, choices=TeamRole.choices)
 
     class Meta:
         constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False) | ~models.Q(name=""),
+                name="team_member_named",
+            ),
             models.UniqueConstraint(fields=["assessment", "user"], name="team_member_unique"),
             models.UniqueConstraint(
                 fields=["assessment"], condition=models.Q(role="lead"), name="team_one_lead"
@@ -122,7 +160,13 @@ class TeamMember(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.get_role_display()})"
+        return f"{self.person} ({self.get_role_display()})"
+
+    @property
+    def person(self) -> str:
+        """Who the member is, as pages and reports name them: the name recorded, else the
+        user's."""
+        return self.name or str(self.user)
 
 
 class Finding(models.Model):

@@ -211,6 +211,9 @@ class AssessmentReport:
     #: The latest date among the report's facts: the findings and answers it shows are as
     #: they stood on that day.
     as_of: dt.date
+    #: Carried out and reported in the CB's own software, its outcome recorded in apcert
+    #: (the report then restates that record), rather than run in apcert.
+    recorded: bool = False
 
     @property
     def issued(self) -> bool:
@@ -481,8 +484,10 @@ def assessment_report_content(assessment: Assessment | int) -> AssessmentReport:
     members: list[TeamMember] = a.members
     recorded: list[Finding] = a.ordered_findings
     team = tuple(
-        ReportTeamMember(_person(m.user), m.role, m.get_role_display())
-        for m in sorted(members, key=lambda m: (ROLE_ORDER.get(m.role, 9), _person(m.user)))
+        ReportTeamMember(m.name or _person(m.user), m.role, m.get_role_display())
+        for m in sorted(
+            members, key=lambda m: (ROLE_ORDER.get(m.role, 9), m.name or _person(m.user))
+        )
     )
     findings = tuple(_finding(f, position) for position, f in enumerate(recorded, start=1))
     dates = [a.end_date, *(d for d in (a.report_issued_on,) if d)]
@@ -514,6 +519,7 @@ def assessment_report_content(assessment: Assessment | int) -> AssessmentReport:
         findings=findings,
         closing=_closing(findings, a.kind),
         as_of=max(dates),
+        recorded=a.recorded,
     )
 
 

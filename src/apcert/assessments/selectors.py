@@ -37,6 +37,12 @@ AWAITED_GRADES = (FindingGrade.MAJOR, FindingGrade.MINOR)
 AWAITED_STATUSES = (FindingStatus.OPEN, FindingStatus.ANSWERED)
 
 
+def person_key(name: str) -> str:
+    """A person's name as names are compared (a team recorded by names, the decision maker
+    who may not be on it): letter case and spacing aside."""
+    return " ".join(name.split()).casefold()
+
+
 def findings_late_on(day: dt.date) -> Q:
     """A corrective action is late from the day after its due date while it is still
     awaited: the one rule that the sweep flags with and that every screen reads by, so a

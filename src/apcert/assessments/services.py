@@ -50,6 +50,7 @@ from apcert.assessments.models import (
     Finding,
     TeamMember,
 )
+from apcert.assessments.selectors import person_key
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CBStaff
 from apcert.bodies.permissions import require_cb_role
@@ -61,6 +62,7 @@ from apcert.core.errors import (
     INVALID_REQUIRED,
     PERMISSION_ASSESSOR_REQUIRED,
     PERMISSION_TEAM_MEMBER_REQUIRED,
+    DomainError,
     PermissionDenied,
     RuleViolation,
     ValidationFailed,
@@ -183,7 +185,7 @@ def refuse_second_initial_assessment(application: Application, start_date: dt.da
             )
 
 
-def _check_length(start_date: dt.date, end_date: dt.date) -> None:
+def check_assessment_length(start_date: dt.date, end_date: dt.date) -> None:
     days = (end_date - start_date).days + 1
     if days > MAX_ASSESSMENT_DAYS:
         raise ValidationFailed(
@@ -193,6 +195,63 @@ def _check_length(start_date: dt.date, end_date: dt.date) -> None:
             code=ASSESSMENT_TOO_LONG,
             field="end_date",
         )
+
+
+def team_problems(
+    cb: CertificationBody, team: Sequence[tuple[User | None, str, str]]
+) -> list[DomainError]:
+    """What is wrong with a team of (user, name, role): exactly one lead assessor, nobody
+    twice, each role one of the scheme's, and each member who is a user an active assessor
+    of the CB (a technical expert: on its staff in any role). A member known by a name only
+    (a team recorded from the CB's own software) has no account here to check."""
+    problems: list[DomainError] = []
+    if len([role for _, _, role in team if role == TeamRole.LEAD]) != 1:
+        problems.append(
+            RuleViolation(
+                "The team needs exactly one lead assessor.",
+                code=ASSESSMENT_LEAD_REQUIRED,
+                field="team",
+            )
+        )
+    users = [u.pk for u, _, _ in team if u is not None]
+    names = [person_key(n) for u, n, _ in team if u is None]
+    if len(set(users)) != len(users) or len(set(names)) != len(names):
+        problems.append(
+            ValidationFailed(
+                "A person is listed twice in the team.",
+                code=ASSESSMENT_DUPLICATE_MEMBER,
+                field="team",
+            )
+        )
+    for user, name, role in team:
+        if role not in TeamRole.values:
+            problems.append(
+                ValidationFailed(f"Unknown team role '{role}'.", code=INVALID_CHOICE, field="team")
+            )
+            continue
+        if user is None:
+            if not name.strip():
+                problems.append(
+                    ValidationFailed(
+                        "Each member of the team is named.", code=INVALID_REQUIRED, field="team"
+                    )
+                )
+            continue
+        roles = set(
+            CBStaff.objects.filter(cb=cb, user=user, active=True).values_list("role", flat=True)
+        )
+        expert = role == TeamRole.TECHNICAL_EXPERT
+        if not (bool(roles) if expert else "assessor" in roles):
+            what = "on the staff" if expert else "a qualified assessor"
+            problems.append(
+                RuleViolation(
+                    f"{user} is not {what} of {cb.code}.",
+                    code=ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
+                    field="team",
+                    params={"user": user.username},
+                )
+            )
+    return problems
 
 
 def assessment_plan(
@@ -246,37 +305,10 @@ def assessment_plan(
             code=INVALID_DATE_ORDER,
             field="end_date",
         )
-    _check_length(start_date, end_date)
-    leads = [u for u, role in team if role == TeamRole.LEAD]
-    if len(leads) != 1:
-        raise RuleViolation(
-            "The team needs exactly one lead assessor.",
-            code=ASSESSMENT_LEAD_REQUIRED,
-            field="team",
-        )
-    if len({u.pk for u, _ in team}) != len(team):
-        raise ValidationFailed(
-            "A person is listed twice in the team.",
-            code=ASSESSMENT_DUPLICATE_MEMBER,
-            field="team",
-        )
-    for user, role in team:
-        if role not in TeamRole.values:
-            raise ValidationFailed(
-                f"Unknown team role '{role}'.", code=INVALID_CHOICE, field="team"
-            )
-        roles = set(
-            CBStaff.objects.filter(cb=cb, user=user, active=True).values_list("role", flat=True)
-        )
-        expert = role == TeamRole.TECHNICAL_EXPERT
-        if not (bool(roles) if expert else "assessor" in roles):
-            what = "on the staff" if expert else "a qualified assessor"
-            raise RuleViolation(
-                f"{user} is not {what} of {cb.code}.",
-                code=ASSESSMENT_TEAM_MEMBER_NOT_QUALIFIED,
-                field="team",
-                params={"user": user.username},
-            )
+    check_assessment_length(start_date, end_date)
+    problems = team_problems(cb, [(u, "", role) for u, role in team])
+    if problems:
+        raise problems[0]
     with transaction.atomic():
         if application is not None:
             from apcert.applications.models import Application as App
@@ -401,7 +433,7 @@ def assessment_issue_report(
     """The lead assessor issues the report; the on-site part must be over."""
     _require_team(actor, assessment, lead=True)
     issued_on = issued_on or today()
-    _check_report_date(assessment, issued_on)
+    check_report_date(assessment, issued_on)
     return assessment_transition(
         actor=actor,
         assessment=assessment,
@@ -419,7 +451,7 @@ def next_finding_number(assessment: Assessment) -> int:
     return (highest or 0) + 1
 
 
-def _check_report_date(a: Assessment, issued_on: dt.date) -> None:
+def check_report_date(a: Assessment, issued_on: dt.date) -> None:
     """A report is dated on or after the assessment's last day (so never before its first),
     and not after today: it records what has happened."""
     if issued_on < a.end_date:
@@ -459,7 +491,7 @@ def assessment_reschedule(
             code=INVALID_DATE_ORDER,
             field="end_date",
         )
-    _check_length(start_date, end_date)
+    check_assessment_length(start_date, end_date)
     if not (reason or "").strip():
         raise ValidationFailed(
             "Say why the assessment is rescheduled.",
@@ -526,7 +558,7 @@ def assessment_report_correct(
         # An issued report has its date.
         new_date = cast(dt.date, a.report_issued_on if issued_on is None else issued_on)
         new_summary = a.summary if summary is None else summary
-        _check_report_date(a, new_date)
+        check_report_date(a, new_date)
         before = {"report_issued_on": a.report_issued_on, "summary": a.summary}
         after = {"report_issued_on": new_date, "summary": new_summary}
         if before == after:
@@ -593,7 +625,7 @@ def finding_record(
                 "Findings are recorded while the assessment is in progress.",
                 code=ASSESSMENT_NOT_IN_PROGRESS,
             )
-        _check_raised_on(a, raised_on)
+        check_raised_on(a, raised_on)
         if standard is not None and standard.reference not in _declared_standards(a):
             raise RuleViolation(
                 f"{standard.reference} is not among the standards declared in the scope; a "
@@ -644,7 +676,7 @@ def finding_record(
     return finding
 
 
-def _check_raised_on(a: Assessment, raised_on: dt.date) -> None:
+def check_raised_on(a: Assessment, raised_on: dt.date) -> None:
     """A finding is raised during the assessment's dates, and not after today."""
     if raised_on < a.start_date:
         raise RuleViolation(
@@ -757,7 +789,7 @@ def corrective_action_review(
                 field="reviewed_on",
             )
         if outcome == "verify" and FINDING.allowed(f.status, outcome):
-            _refuse_closing_before_raised(f, reviewed_on)
+            refuse_closing_before_raised(f, reviewed_on)
         finding_transition(
             actor=actor,
             finding=f,
@@ -770,7 +802,7 @@ def corrective_action_review(
     return ca
 
 
-def _refuse_closing_before_raised(f: Finding, closed_on: dt.date) -> None:
+def refuse_closing_before_raised(f: Finding, closed_on: dt.date) -> None:
     """Verifying a finding closes it on the review's date, which cannot precede the day it
     was raised."""
     if closed_on < f.raised_on:

@@ -8,14 +8,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from apcert.applications.selectors import acceptance_problems
 from apcert.assessments.choices import AssessmentKind, FindingGrade, FindingStatus
-from apcert.assessments.models import Assessment, TeamMember
+from apcert.assessments.models import Assessment, Finding, TeamMember
+from apcert.assessments.selectors import person_key
 from apcert.audit.selectors import HistoryEntry, record_history
-from apcert.certificates.choices import CertificateStatus
+from apcert.certificates.choices import CertificateStatus, DecisionKind
 from apcert.certificates.errors import (
     DECISION_ALREADY_GRANTED,
     DECISION_APPLICATION_NOT_ACCEPTED,
@@ -64,9 +65,18 @@ def nonconformities(n: int, verb_one: str, verb_many: str, grade: str = "major")
     return f"{n} {grade} nonconformit{'y ' + verb_one if n == 1 else 'ies ' + verb_many}"
 
 
-def decision_maker_problems(*, assessment: Assessment, decided_by: User) -> list[RuleViolation]:
+def decision_maker_team_problems(
+    *, team: Iterable[tuple[int | None, str]], decided_by: User
+) -> list[RuleViolation]:
+    """The independence rule on a team given as (user id or None, name recorded) pairs: the
+    decision maker is none of them, whether the member is that user or, on a team recorded
+    from the CB's own software, is named as that person (by full name or user name)."""
     # IECQ 03-1 / ISO/IEC 17021-1 9.5: the decision is taken by someone not on the team.
-    if TeamMember.objects.filter(assessment=assessment, user=decided_by).exists():
+    names = {person_key(n) for n in (decided_by.full_name, decided_by.username) if n.strip()}
+    if any(
+        user_id == decided_by.pk or (name.strip() and person_key(name) in names)
+        for user_id, name in team
+    ):
         return [
             RuleViolation(
                 f"{decided_by} was on the assessment team and may not take the certification "
@@ -77,13 +87,31 @@ def decision_maker_problems(*, assessment: Assessment, decided_by: User) -> list
     return []
 
 
+def decision_maker_problems(*, assessment: Assessment, decided_by: User) -> list[RuleViolation]:
+    """The independence rule on the assessment's team as stored: the members who are
+    ``decided_by`` and those known by a name only (one query, as before names were kept)."""
+    team = TeamMember.objects.filter(assessment=assessment).filter(Q(user=decided_by) | ~Q(name=""))
+    return decision_maker_team_problems(
+        team=team.values_list("user_id", "name"), decided_by=decided_by
+    )
+
+
 def findings_problems(
-    *, assessment: Assessment, decided_on: dt.date, initial_six_month_rule: bool
+    *,
+    assessment: Assessment,
+    decided_on: dt.date,
+    initial_six_month_rule: bool,
+    findings: list[Finding] | None = None,
 ) -> list[RuleViolation]:
     """Open majors block; each minor needs an accepted plan; and for an initial assessment,
-    majors not verified within the scheme's months of its last day void the assessment."""
+    majors not verified within the scheme's months of its last day void the assessment.
+
+    ``findings``, when given, are those to judge instead of the assessment's stored ones
+    (the findings of a record checked before it is written, each in its status on the
+    decision's day)."""
     problems: list[RuleViolation] = []
-    findings = list(assessment.findings.all())
+    if findings is None:
+        findings = list(assessment.findings.all())
     majors = [f for f in findings if f.grade == FindingGrade.MAJOR]
     if initial_six_month_rule and majors:
         rules = scheme_rules(assessment.application.scheme)  # type: ignore[union-attr]
@@ -226,6 +254,14 @@ def grant_problems(
     problems += findings_problems(
         assessment=assessment, decided_on=decided_on, initial_six_month_rule=True
     )
+    problems += grant_scope_problems(application=application, decided_on=decided_on)
+    return problems
+
+
+def grant_scope_problems(*, application: Application, decided_on: dt.date) -> list[RuleViolation]:
+    """The grant's rules on the application's scope: inside the CB's acceptance, and every
+    declared standard current and accepted on the decision's day."""
+    problems: list[RuleViolation] = []
     lines = list(
         application.scope_lines.select_related("category", "site").prefetch_related("standards")
     )
@@ -587,4 +623,18 @@ def certificate_history(certificate: Certificate) -> list[HistoryEntry]:
     return record_history(
         records={Certificate._meta.label_lower: [certificate.pk]},
         words=CERTIFICATE_HISTORY_WORDS,
+    )
+
+
+def certificate_basis(certificate: Certificate) -> Assessment | None:
+    """The assessment the certificate was granted on (none for one taken over by a
+    transfer), with its team: run in apcert, or recorded from the CB's own software."""
+    return (
+        Assessment.objects.filter(
+            decision__certificate=certificate, decision__kind=DecisionKind.GRANT
+        )
+        .prefetch_related(
+            Prefetch("team", queryset=TeamMember.objects.select_related("user").order_by("id"))
+        )
+        .first()
     )

@@ -28,6 +28,9 @@ from apcert.core.dates import format_date
 from apcert.documents import fonts
 from apcert.documents.layout import ACCENT, BODY_PT, INK, MUTED, RULE, STRIPE, Writer
 
+#: How the report says that the assessment was carried out in the CB's own software.
+RECORDED_WORDS = "carried out in the certification body's own software and recorded in apcert"
+
 #: Page geometry, in millimetres (A4 portrait).
 MARGIN = 18.0
 TOP_MARGIN = 24.0
@@ -239,7 +242,8 @@ class _ReportWriter(Writer):
                 (
                     "Assessment",
                     report.kind_label
-                    + (", with a stage 1 document review" if report.stage1_document_review else ""),
+                    + (", with a stage 1 document review" if report.stage1_document_review else "")
+                    + (f", {RECORDED_WORDS}" if report.recorded else ""),
                 ),
                 ("Dates", dates_words(report.planned_start, report.planned_end)),
                 (

@@ -231,7 +231,7 @@ def _assessment(event: AuditEvent) -> list[Tell]:
     name = _ASSESSMENT_NAME.get(a.kind, str(a.get_kind_display()))
     if action == "plan":
         team = [
-            f"{m.user} ({m.get_role_display()})"
+            f"{m.person} ({m.get_role_display()})"
             for m in a.team.select_related("user").order_by("role", "user__username")
         ]
         return [

@@ -34,6 +34,12 @@ from apcert.certificates.services.publication import (
     certificate_publication_return,
     publication_review_transition,
 )
+from apcert.certificates.services.recorded import (
+    RecordedFinding,
+    RecordedMember,
+    RecordedOutcome,
+    assessment_outcome_record,
+)
 from apcert.certificates.services.status import (
     STATUS_DECISIONS,
     SUSPEND_REASONS,
@@ -59,7 +65,11 @@ __all__ = [
     "WITHDRAW_REASONS",
     "ChangePreview",
     "NewScopeLine",
+    "RecordedFinding",
+    "RecordedMember",
+    "RecordedOutcome",
     "assessment_decision_defer",
+    "assessment_outcome_record",
     "certificate_action_blockers",
     "certificate_cancel",
     "certificate_change_confirm",

@@ -38,7 +38,13 @@ from apcert.certificates.snapshots import (
     application_scope,
 )
 from apcert.core.dates import today
-from apcert.core.errors import INVALID_REASON_REQUIRED, RuleViolation, ValidationFailed
+from apcert.core.errors import (
+    INVALID_REASON_REQUIRED,
+    PERMISSION_CB_ROLE_REQUIRED,
+    PermissionDenied,
+    RuleViolation,
+    ValidationFailed,
+)
 from apcert.schemes.selectors import scheme_rules
 
 if TYPE_CHECKING:
@@ -52,6 +58,32 @@ from apcert.certificates.services._common import (
 from apcert.certificates.services.transition import certificate_transition
 
 
+def _decider(
+    actor: User, application: Application, assessment: Assessment, decided_by: User | None
+) -> User:
+    """Who takes the decision: ``actor``, or ``decided_by`` when a scheme manager records a
+    decision the CB took in its own software on an assessment recorded from there. Either
+    way the decision maker holds that role at the CB: a certification decision is the CB's
+    act, taken by its decision maker; one on work run in apcert is taken here by them."""
+    if decided_by is None or decided_by == actor:
+        return require_cb_role(actor, application.cb, "decision_maker")
+    require_cb_role(actor, application.cb, "scheme_manager")
+    if not assessment.recorded:
+        raise PermissionDenied(
+            "A decision on an assessment run in apcert is taken here by its decision maker; "
+            "only the decision on work recorded from the CB's own software is recorded by "
+            "another person.",
+            code=PERMISSION_CB_ROLE_REQUIRED,
+            params={"cb": application.cb.code, "roles": ["decision_maker"]},
+        )
+    return require_cb_role(decided_by, application.cb, "decision_maker")
+
+
+def _recorded_decider(actor: User, decider: User) -> dict[str, str]:
+    """The decision maker named in the audit event when another person recorded it."""
+    return {} if decider == actor else {"decided_by": decider.username}
+
+
 def certificate_grant(
     *,
     actor: User,
@@ -59,13 +91,17 @@ def certificate_grant(
     assessment: Assessment,
     decided_on: dt.date | None = None,
     rationale: str = "",
+    decided_by: User | None = None,
 ) -> Certificate:
     """Grant certification: check every rule, allocate the number, publish issue 1.
 
     When the scheme has the Secretariat review new certificates before publication, issue 1
     is made but the certificate stays a draft with a pending :class:`PublicationReview`.
+
+    ``decided_by`` is the decision maker when the decision was taken in the CB's own
+    software and ``actor`` records it (see :func:`_decider`); by default the actor decides.
     """
-    require_cb_role(actor, application.cb, "decision_maker")
+    decider = _decider(actor, application, assessment, decided_by)
     decided_on = decided_on or today()
     with transaction.atomic():
         app = (
@@ -75,7 +111,7 @@ def certificate_grant(
         )
         a = Assessment.objects.select_for_update().get(pk=assessment.pk)
         _raise_first(
-            grant_problems(application=app, assessment=a, decided_by=actor, decided_on=decided_on)
+            grant_problems(application=app, assessment=a, decided_by=decider, decided_on=decided_on)
         )
         rules = scheme_rules(app.scheme)
         number, serial = allocate_number(rules=rules, cb=app.cb, on=decided_on)
@@ -84,7 +120,7 @@ def certificate_grant(
             kind=DecisionKind.GRANT,
             application=app,
             assessment=a,
-            decided_by=actor,
+            decided_by=decider,
             decided_on=decided_on,
             rationale=rationale,
         )
@@ -122,6 +158,7 @@ def certificate_grant(
             "application": app.pk,
             "assessment": a.pk,
             "decided_on": decided_on,
+            **_recorded_decider(actor, decider),
             "reason_category": StatusReason.GRANTED,
             "issue_id": issue.pk,
             "scope_lines": issue.scope_lines,
@@ -165,9 +202,10 @@ def certificate_refuse(
     assessment: Assessment,
     rationale: str,
     decided_on: dt.date | None = None,
+    decided_by: User | None = None,
 ) -> Decision:
-    """Refuse certification; no certificate is made."""
-    require_cb_role(actor, application.cb, "decision_maker")
+    """Refuse certification; no certificate is made. ``decided_by`` as for a grant."""
+    decider = _decider(actor, application, assessment, decided_by)
     if not rationale.strip():
         raise ValidationFailed(
             "Say why certification is refused.", code=INVALID_REASON_REQUIRED, field="rationale"
@@ -183,7 +221,7 @@ def certificate_refuse(
             )
         _raise_first(
             decision_subject_problems(application=app, assessment=a)
-            + decision_maker_problems(assessment=a, decided_by=actor)
+            + decision_maker_problems(assessment=a, decided_by=decider)
             + decision_date_problems(decided_on=decided_on)
             + report_problems(assessment=a, decided_on=decided_on)
         )
@@ -192,7 +230,7 @@ def certificate_refuse(
             kind=DecisionKind.REFUSE,
             application=application,
             assessment=a,
-            decided_by=actor,
+            decided_by=decider,
             decided_on=decided_on,
             rationale=rationale,
         )
@@ -200,7 +238,11 @@ def certificate_refuse(
             actor=actor,
             action="decision.refuse",
             obj=decision,
-            after={"application": application.pk, "decided_on": decided_on},
+            after={
+                "application": application.pk,
+                "decided_on": decided_on,
+                **_recorded_decider(actor, decider),
+            },
             reason=rationale,
         )
     return decision

@@ -90,7 +90,7 @@ def calendar_tabs(user: User) -> tuple[list[Tab], str]:
 
 
 def assessment_event(a: Assessment, url: str) -> CalendarEvent:
-    lead = next((str(m.user) for m in a.team.all() if m.role == "lead"), "")
+    lead = next((m.person for m in a.team.all() if m.role == "lead"), "")
     kind = a.get_kind_display().capitalize()
     subject = f" ({a.certificate.number})" if a.certificate is not None else ""
     detail = f"{kind} by {a.cb.code}, {a.get_status_display()}"

@@ -44,6 +44,7 @@ from apcert.certificates.lifecycle import CERTIFICATE, TERMINAL
 from apcert.certificates.models import Certificate, CertificateIssue
 from apcert.certificates.selectors import (
     RecordedChange,
+    certificate_basis,
     certificate_last_issue,
     certificate_on,
     certificate_recorded_changes,
@@ -395,6 +396,7 @@ def _certificate_page(
         "web/cb/certificate_detail.html",
         {
             "cert": cert,
+            "basis": certificate_basis(cert),
             "calendar_unrecorded": calendar,
             "issues": list(cert.issues.order_by("-issue_number")),
             "changes": list(cert.status_changes.order_by("-effective_on", "-id")),

@@ -170,7 +170,7 @@ def assessed_organization(a: Assessment) -> Organization:
 
 
 def _team(a: Assessment) -> str:
-    return "; ".join(f"{m.user} ({m.get_role_display()})" for m in a.team.all())
+    return "; ".join(f"{m.person} ({m.get_role_display()})" for m in a.team.all())
 
 
 ASSESSMENT_COLUMNS = (
@@ -217,6 +217,7 @@ def assessment_list(request: HttpRequest) -> HttpResponseBase:
                 "certificate__number__icontains",
                 "team__user__full_name__icontains",
                 "team__user__username__iexact",
+                "team__name__icontains",
             ),
             numbers=("pk",),
         ),
