@@ -299,7 +299,7 @@ def assessments_list(request: HttpRequest, page: Query[PageIn]) -> AssessmentPag
 
 @api.get(
     "/assessments/{assessment_id}",
-    response={200: AssessmentDetailOut, 401: Problem, 404: Problem},
+    response={200: AssessmentDetailOut, 401: Problem, 404: Problem, 422: Problem},
     operation_id="assessment_read",
     summary="One assessment of the token's place, with its team and its findings",
 )
