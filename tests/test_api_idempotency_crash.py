@@ -134,7 +134,8 @@ def test_a_write_killed_in_flight_is_written_once_by_its_retry(var: Path) -> Non
         current = next(c for c in page["items"] if c["status"] == "current")
         number = quote(current["number"])
         path = f"certificates/{number}/suspend"
-        status, headers, _ = _request(base, f"certificates/{number}", secret)
+        status, headers, read = _request(base, f"certificates/{number}", secret)
+        assert status == 200 and "etag" in headers, (status, headers, read)
         etag = headers["etag"]
         body = {"reason_category": "complaint", "reason": "A complaint under review"}
         send = {"If-Match": etag, "Idempotency-Key": "crash-suspend-1"}

@@ -24,6 +24,7 @@ from apcert.api.errors import (
     FINDING_NOT_FOUND,
     IF_MATCH_FAILED,
     IF_MATCH_REQUIRED,
+    RECORDED_CHANGE_NOT_FOUND,
     SITE_NOT_FOUND,
     TEAM_MEMBER_UNKNOWN,
 )
@@ -107,6 +108,7 @@ VALID = {
     "correction": "x",
     "root_cause": "x",
     "action": "x",
+    "change": "holder_renamed",
 }
 
 
@@ -425,6 +427,7 @@ def test_a_read_token_may_not_write(world: World, client: Client):
         f"certificates/{cert.number}/assessments",
         f"certificates/{cert.number}/suspend",
         f"certificates/{cert.number}/withdraw",
+        f"certificates/{cert.number}/reissue",
         "assessments/1/start",
         "assessments/1/decision",
         "findings/1/corrective-actions",
@@ -455,6 +458,7 @@ def test_another_cbs_token_reaches_nothing_of_this_cb(world: World, client: Clie
     reads = {
         f"assessments/{a.pk}": ASSESSMENT_NOT_FOUND,
         f"certificates/{cert.number}": CERTIFICATE_NOT_FOUND,
+        f"certificates/{cert.number}/recorded-changes": CERTIFICATE_NOT_FOUND,
     }
     for path, code in reads.items():
         _refused(_call(client, "get", path, secret), 404, code)
@@ -478,6 +482,7 @@ def test_another_cbs_token_reaches_nothing_of_this_cb(world: World, client: Clie
         f"certificates/{cert.number}/cancel": CERTIFICATE_NOT_FOUND,
         f"certificates/{cert.number}/reduce-scope": CERTIFICATE_NOT_FOUND,
         f"certificates/{cert.number}/remove-site": CERTIFICATE_NOT_FOUND,
+        f"certificates/{cert.number}/reissue": CERTIFICATE_NOT_FOUND,
     }
     for path, code in writes.items():
         _refused(
@@ -499,3 +504,115 @@ def test_another_cbs_token_reaches_nothing_of_this_cb(world: World, client: Clie
         404,
         FINDING_NOT_FOUND,
     )
+
+
+@pytest.mark.postgres_only
+def test_two_systems_changing_a_certificate_at_once_with_one_etag_one_is_refused(
+    live_world: World,
+):
+    """Both read the same ETag and send a change at the same moment: the ETag is checked
+    under the certificate's lock, so the second waits for the first, then finds the
+    certificate changed (412) and writes nothing."""
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent connections with row locks (PostgreSQL)")
+    world = live_world
+    t = _tokens(world)
+    cert = world.granted()
+    etag = _call(Client(), "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
+    events = AuditEvent.objects.count()
+    barrier = threading.Barrier(2)
+    answers: list[tuple[int, str]] = []
+    errors: list[BaseException] = []
+
+    def send(action: str) -> None:
+        try:
+            barrier.wait(timeout=10)
+            response = _call(
+                Client(),
+                "post",
+                f"certificates/{cert.number}/{action}",
+                t["decision_maker"],
+                {"reason_category": "complaint", "reason": "Complaint"},
+                if_match=etag,
+            )
+            answers.append((response.status_code, response.json().get("code", action)))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(a,)) for a in ("suspend", "withdraw")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(status for status, _ in answers) == [200, 412], answers
+    refused = next(code for status, code in answers if status == 412)
+    assert refused == IF_MATCH_FAILED
+    done = next(code for status, code in answers if status == 200)
+    cert.refresh_from_db()
+    assert cert.status == {"suspend": "suspended", "withdraw": "withdrawn"}[done]
+    assert AuditEvent.objects.count() == events + 1
+
+
+def test_a_certificate_is_reissued_for_a_recorded_change(world: World, client: Client):
+    from apcert.organizations.services import organization_rename
+
+    t = _tokens(world)
+    cert = world.granted()
+    read = _call(client, "get", f"certificates/{cert.number}", t["decision_maker"])
+    assert (
+        _call(client, "get", f"certificates/{cert.number}/recorded-changes", t["manager"]).json()
+        == []
+    )
+    # The holder renames itself: the certificate shows the new name (another ETag), and
+    # may be re-issued for it
+    organization_rename(actor=world.org_user, organization=world.org, legal_name="Plating AG")
+    renamed = _call(client, "get", f"certificates/{cert.number}", t["decision_maker"])
+    assert renamed["ETag"] != read["ETag"] and renamed.json()["holder"] == "Plating AG"
+    changes = _call(client, "get", f"certificates/{cert.number}/recorded-changes", t["manager"])
+    assert [c["key"] for c in changes.json()] == ["holder_renamed"]
+    path = f"certificates/{cert.number}/reissue"
+    _refused(
+        _unchanged(
+            lambda: _call(
+                client,
+                "post",
+                path,
+                t["decision_maker"],
+                {"change": "site_moved:1"},
+                if_match=renamed["ETag"],
+            )
+        ),
+        400,
+        RECORDED_CHANGE_NOT_FOUND,
+    )
+    _refused(
+        _call(
+            client,
+            "post",
+            path,
+            t["decision_maker"],
+            {"change": "holder_renamed"},
+            if_match=read["ETag"],
+        ),
+        412,
+        IF_MATCH_FAILED,
+    )
+    done = _call(
+        client,
+        "post",
+        path,
+        t["decision_maker"],
+        {"change": "holder_renamed", "rationale": "New name"},
+        if_match=renamed["ETag"],
+    )
+    assert done.status_code == 200, done.json()
+    assert done["ETag"] != renamed["ETag"]
+    cert.refresh_from_db()
+    assert cert.current_issue_number == 2

@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import pytest
 
+import apcert
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "integrations.md"
 EXAMPLE_HOST = "https://apcert.example.org"
 
@@ -31,6 +33,10 @@ pytestmark = [
 
 def _env(var: Path) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # The code under test, whatever the subprocess's working directory (a relative
+    # PYTHONPATH would fall back to whichever apcert is installed)
+    source = str(Path(apcert.__file__).resolve().parents[1])
+    environ["PYTHONPATH"] = os.pathsep.join(p for p in (source, environ.get("PYTHONPATH")) if p)
     environ["APCERT_VAR_DIR"] = str(var)
     environ["APCERT_PDF_DRAW_PROCESS"] = "0"
     return environ

@@ -23,3 +23,5 @@ DECISION_NOT_OFFERED = "decision.not_offered"
 IF_MATCH_REQUIRED = "precondition.if_match_required"
 #: A change of a certificate whose ``If-Match`` is not its current ETag (412).
 IF_MATCH_FAILED = "precondition.if_match_failed"
+#: A re-issue for a change the holder's records do not show (or no longer show).
+RECORDED_CHANGE_NOT_FOUND = "recorded_change.not_found"

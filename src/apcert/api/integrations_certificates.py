@@ -1,5 +1,6 @@
 """The decisions taken on a certificate's own page, over the API for integrators: suspend,
-restore, withdraw, cancel at the holder's request, reduce the scope, remove a site.
+restore, withdraw, cancel at the holder's request, reduce the scope, remove a site, and
+re-issue for a change the holder's records show.
 
 Each calls the service the certificate's page confirms with, the token's issuer as the
 actor (a decision maker of the CB). None of them can be undone once public, so each takes
@@ -19,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import Field, Schema
 
 from apcert.accounts.models import User
-from apcert.api.errors import SITE_NOT_FOUND
+from apcert.api.errors import RECORDED_CHANGE_NOT_FOUND, SITE_NOT_FOUND
 from apcert.api.integrations import (
     CERTIFICATE_WRITE_HEADERS,
     CertificateOut,
@@ -33,11 +34,16 @@ from apcert.api.integrations import (
     written,
 )
 from apcert.certificates.models import Certificate
+from apcert.certificates.selectors import certificate_recorded_changes
 from apcert.certificates.services import (
     certificate_cancel,
+    certificate_holder_renamed,
     certificate_reduce_scope,
     certificate_restore,
+    certificate_site_moved,
     certificate_site_remove,
+    certificate_site_renamed,
+    certificate_standard_update,
     certificate_suspend,
     certificate_withdraw,
 )
@@ -246,3 +252,81 @@ def _remove_site(user: User, cert: Certificate, body: RemoveSiteIn) -> Certifica
 )
 def certificate_site_remove_api(request: HttpRequest, number: str, body: RemoveSiteIn) -> Any:
     return _changed(request, number, lambda user, cert: _remove_site(user, cert, body))
+
+
+class RecordedChangeOut(Schema):
+    #: What to send as ``change`` to re-issue for it.
+    key: str
+    #: ``holder_renamed``, ``site_renamed``, ``site_moved`` or ``standard_updated``.
+    kind: str
+    label: str
+
+
+class ReissueIn(Schema):
+    #: The ``key`` of one of the certificate's recorded changes.
+    change: str = Field(..., max_length=100)
+    rationale: str = Field("", max_length=5000)
+    decided_on: dt.date | None = None
+
+
+@api.get(
+    "/certificates/{number}/recorded-changes",
+    response={200: list[RecordedChangeOut], 401: Problem, 404: Problem},
+    operation_id="certificate_recorded_changes",
+    summary="What a certificate of the token's place may be re-issued for: the holder's new "
+    "name, a site's new name or address, a declared edition superseded",
+)
+def certificate_recorded_changes_api(request: HttpRequest, number: str) -> Any:
+    cert = place_certificate(request, number)
+    return [
+        RecordedChangeOut(key=c.key, kind=c.kind, label=c.label)
+        for c in certificate_recorded_changes(cert)
+    ]
+
+
+#: Each recorded change and the service that re-issues the certificate for it (as on the
+#: certificate's page).
+_REISSUE: dict[str, Callable[..., Certificate]] = {
+    "holder_renamed": certificate_holder_renamed,
+    "site_renamed": certificate_site_renamed,
+    "site_moved": certificate_site_moved,
+    "standard_updated": certificate_standard_update,
+}
+
+
+def _reissue(user: User, cert: Certificate, body: ReissueIn) -> Certificate:
+    changes = {c.key: c for c in certificate_recorded_changes(cert)}
+    change = changes.get(body.change)
+    if change is None:
+        raise ValidationFailed(
+            f"{cert.number} has no recorded change {body.change!r} to re-issue for; it has: "
+            f"{', '.join(changes) or 'none'}.",
+            code=RECORDED_CHANGE_NOT_FOUND,
+            field="change",
+            params={"change": body.change},
+        )
+    target: dict[str, Any] = {}
+    if change.site is not None:
+        target["site"] = change.site
+    elif change.standard is not None:
+        target["standard"] = change.standard
+    return _REISSUE[change.kind](
+        actor=user,
+        certificate=cert,
+        decided_on=body.decided_on or today(),
+        rationale=body.rationale,
+        **target,
+    )
+
+
+@api.post(
+    "/certificates/{number}/reissue",
+    response=_ANSWERS,
+    operation_id="certificate_reissue",
+    summary="Re-issue a certificate of the token's CB for a change the holder's records show",
+    description="A decision maker of the CB; `change` is a key of "
+    "`/certificates/{number}/recorded-changes`." + _PRECONDITION_WORDS,
+    openapi_extra=CERTIFICATE_WRITE_HEADERS,
+)
+def certificate_reissue_api(request: HttpRequest, number: str, body: ReissueIn) -> Any:
+    return _changed(request, number, lambda user, cert: _reissue(user, cert, body))
