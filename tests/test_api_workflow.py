@@ -35,6 +35,7 @@ from apcert.bodies.services import cb_staff_add
 from apcert.certificates.errors import DECISION_MAKER_ON_TEAM
 from apcert.certificates.models import Certificate
 from apcert.core.errors import (
+    INVALID_CHOICE,
     PERMISSION_ASSESSOR_REQUIRED,
     PERMISSION_CB_ROLE_REQUIRED,
     PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
@@ -616,3 +617,60 @@ def test_a_certificate_is_reissued_for_a_recorded_change(world: World, client: C
     assert done["ETag"] != renamed["ETag"]
     cert.refresh_from_db()
     assert cert.current_issue_number == 2
+
+
+def test_a_surveillance_planned_and_decided_over_the_api_takes_if_match(
+    world: World, client: Client
+):
+    t = _tokens(world)
+    team = world.team
+    cert = world.granted()
+    start = cert.initial_decision_on + dt.timedelta(days=60)
+    plan = {
+        "kind": "surveillance",
+        "start_date": start.isoformat(),
+        "end_date": start.isoformat(),
+        "team": [
+            {"username": team.lead.username, "role": "lead"},
+            {"username": team.assessor.username, "role": "member"},
+        ],
+    }
+    path = f"certificates/{cert.number}/assessments"
+    with on_day(start - dt.timedelta(days=10)):
+        _refused(
+            _unchanged(
+                lambda: _call(client, "post", path, t["manager"], {**plan, "kind": "initial"})
+            ),
+            400,
+            INVALID_CHOICE,
+        )
+        planned = _call(client, "post", path, t["manager"], plan)
+        assert planned.status_code == 200, planned.json()
+        a = planned.json()
+        assert (a["kind"], a["certificate"]) == ("surveillance", cert.number)
+    with on_day(start):
+        assert _call(client, "post", f"assessments/{a['id']}/start", t["lead"]).status_code == 200
+        reported = _call(client, "post", f"assessments/{a['id']}/report", t["lead"], {})
+        assert reported.json()["status"] == "report_issued", reported.json()
+        etag = _call(client, "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
+        decide = f"assessments/{a['id']}/decision"
+        maintain = {"decision": "maintain", "rationale": "Surveillance passed"}
+        _refused(
+            _unchanged(lambda: _call(client, "post", decide, t["decision_maker"], maintain)),
+            428,
+            IF_MATCH_REQUIRED,
+        )
+        _refused(
+            _unchanged(
+                lambda: _call(
+                    client, "post", decide, t["decision_maker"], maintain, if_match='"old"'
+                )
+            ),
+            412,
+            IF_MATCH_FAILED,
+        )
+        done = _call(client, "post", decide, t["decision_maker"], maintain, if_match=etag)
+        assert done.status_code == 200, done.json()
+        body = done.json()
+        assert body["assessment"]["status"] == "closed"
+        assert done["ETag"] == body["etag"] == body["certificate"]["etag"] != etag

@@ -362,7 +362,7 @@ class PageIn(Schema):
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 
 
-def _keyset(rows: QuerySet[Any], page: PageIn) -> tuple[list[Any], int | None]:
+def keyset_page(rows: QuerySet[Any], page: PageIn) -> tuple[list[Any], int | None]:
     """A page of ``rows`` by id after ``page.after`` (an index range, however far in), and
     the ``after`` of the next page, or None on the last."""
     after, limit = page.after, page.limit
@@ -427,7 +427,7 @@ def certificate_out(certificate: Certificate) -> CertificateOut:
     summary="The certificates of the token's place, by id, a page at a time",
 )
 def certificates_list(request: HttpRequest, page: Query[PageIn]) -> CertificatePage:
-    rows, next_after = _keyset(place_certificates(caller_of(request)), page)
+    rows, next_after = keyset_page(place_certificates(caller_of(request)), page)
     return CertificatePage(items=_certificates_out(rows), next_after=next_after)
 
 
@@ -476,7 +476,7 @@ class ApplicationPage(Schema):
     summary="The applications of the token's place, by id, a page at a time",
 )
 def applications_list(request: HttpRequest, page: Query[PageIn]) -> ApplicationPage:
-    rows, next_after = _keyset(place_applications(caller_of(request)), page)
+    rows, next_after = keyset_page(place_applications(caller_of(request)), page)
     return ApplicationPage(items=[_application_out(a) for a in rows], next_after=next_after)
 
 
@@ -532,7 +532,7 @@ class KeyReused(DomainError):
 IDEMPOTENCY_KEY_MAX = 200
 
 
-def _may_write(caller: ApiCaller) -> None:
+def require_write_scope(caller: ApiCaller) -> None:
     if not caller.may_write:
         raise PermissionDenied(
             "This token may only read: issue a token with the scope Read and write.",
@@ -571,7 +571,7 @@ def written(request: HttpRequest, run: Callable[[], Schema]) -> HttpResponse:
     nothing), and also while the first is still running (the retry waits for it); the same
     key with another request is refused (422, ``idempotency.key_reused``)."""
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     key = request.headers.get("Idempotency-Key")
 
     def run_through() -> tuple[int, dict[str, Any]]:
@@ -626,7 +626,7 @@ def _written(
     return _response(request, status, body)
 
 
-def _application(request: HttpRequest, application_id: int) -> Application:
+def place_application(request: HttpRequest, application_id: int) -> Application:
     found = place_applications(caller_of(request)).filter(pk=application_id).first()
     if found is None:
         raise NotFound(
@@ -706,8 +706,8 @@ def application_accept_api(
     request: HttpRequest, application_id: int, body: ReasonIn | None = None
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
-    application = _application(request, application_id)
+    require_write_scope(caller)
+    application = place_application(request, application_id)
     reason = body.reason if body is not None else ""
     return written(
         request,
@@ -736,8 +736,8 @@ def application_reject_api(
     request: HttpRequest, application_id: int, body: ReasonIn
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
-    application = _application(request, application_id)
+    require_write_scope(caller)
+    application = place_application(request, application_id)
     return written(
         request,
         lambda: _application_out(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Schema
@@ -35,14 +36,14 @@ from apcert.api.integrations import (
     CertificateOut,
     PageIn,
     Problem,
-    _application,
-    _keyset,
-    _may_write,
     api,
     caller_of,
     certificate_if_match,
     certificate_out,
+    keyset_page,
+    place_application,
     place_certificate,
+    require_write_scope,
     written,
 )
 from apcert.assessments.choices import AssessmentKind
@@ -81,7 +82,7 @@ from apcert.certificates.services import (
     certificate_renew,
     certificate_site_add,
 )
-from apcert.core.errors import NotFound, ValidationFailed
+from apcert.core.errors import INVALID_CHOICE, NotFound, ValidationFailed
 from apcert.organizations.selectors import sites_of
 from apcert.schemes.selectors import standard_by_id
 
@@ -99,7 +100,7 @@ _REFUSALS: dict[int, Any] = {
 # --- what a token sees of assessments and findings -------------------------------------------
 
 
-def place_assessments(caller: ApiCaller) -> Any:
+def place_assessments(caller: ApiCaller) -> QuerySet[Assessment]:
     """The assessments the token's issuer sees in the back office, of the token's place: a
     CB's own; an organization's, once their report is issued (as its people see them);
     the Secretariat's, all."""
@@ -110,7 +111,7 @@ def place_assessments(caller: ApiCaller) -> Any:
     return assessments_for_cb_staff(caller.user)
 
 
-def place_findings(caller: ApiCaller) -> Any:
+def place_findings(caller: ApiCaller) -> QuerySet[Finding]:
     """The findings the token's issuer sees, of the token's place: those of the CB's
     assessments; those of the organization's assessments (as its people answer them)."""
     if caller.organization is not None:
@@ -291,7 +292,7 @@ def _assessment_detail(a: Assessment) -> AssessmentDetailOut:
     summary="The assessments of the token's place, by id, a page at a time",
 )
 def assessments_list(request: HttpRequest, page: Query[PageIn]) -> AssessmentPage:
-    rows, next_after = _keyset(
+    rows, next_after = keyset_page(
         place_assessments(caller_of(request)).select_related("cb", "certificate"), page
     )
     return AssessmentPage(items=[_assessment_out(a) for a in rows], next_after=next_after)
@@ -314,7 +315,7 @@ def assessment_read(request: HttpRequest, assessment_id: int) -> AssessmentDetai
     summary="The findings of the token's place, with their answers, by id, a page at a time",
 )
 def findings_list(request: HttpRequest, page: Query[PageIn]) -> FindingPage:
-    rows, next_after = _keyset(
+    rows, next_after = keyset_page(
         place_findings(caller_of(request))
         .select_related("standard")
         .prefetch_related("corrective_actions"),
@@ -379,8 +380,8 @@ def assessment_plan_initial_api(
     request: HttpRequest, application_id: int, body: PlanIn
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
-    application = _application(request, application_id)
+    require_write_scope(caller)
+    application = place_application(request, application_id)
 
     def run() -> AssessmentDetailOut:
         a = assessment_plan(
@@ -409,14 +410,14 @@ def assessment_plan_followup_api(
     request: HttpRequest, number: str, body: FollowUpPlanIn
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     cert = place_certificate(request, number)
 
     def run() -> AssessmentDetailOut:
         if body.kind not in FOLLOWUP_KINDS:
             raise ValidationFailed(
                 f"A certificate's assessment is one of {', '.join(FOLLOWUP_KINDS)}.",
-                code=DECISION_NOT_OFFERED,
+                code=INVALID_CHOICE,
                 field="kind",
             )
         # The rules the screen checks before it offers the plan, in its words.
@@ -475,7 +476,7 @@ class FindingIn(Schema):
 def _assessment_write(request: HttpRequest, assessment_id: int, change: Any) -> HttpResponse:
     """A change of one of the place's assessments, answered with the assessment."""
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     a = _assessment(request, assessment_id)
 
     def run() -> AssessmentDetailOut:
@@ -547,7 +548,7 @@ def assessment_reschedule_api(
 )
 def finding_record_api(request: HttpRequest, assessment_id: int, body: FindingIn) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     a = _assessment(request, assessment_id)
 
     def run() -> FindingOut:
@@ -616,7 +617,7 @@ def corrective_action_submit_api(
     request: HttpRequest, finding_id: int, body: CorrectiveActionIn
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     finding = _finding(request, finding_id)
 
     def run() -> FindingOut:
@@ -646,7 +647,7 @@ def corrective_action_review_api(
     request: HttpRequest, corrective_action_id: int, body: ReviewIn
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     ca = _corrective_action(request, corrective_action_id)
 
     def run() -> FindingOut:
@@ -826,7 +827,7 @@ def assessment_decide_api(
     request: HttpRequest, assessment_id: int, body: DecisionIn
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     a = _assessment(request, assessment_id)
     return written(request, lambda: _decide(request, caller.user, a, body))
 

@@ -25,12 +25,12 @@ from apcert.api.integrations import (
     CERTIFICATE_WRITE_HEADERS,
     CertificateOut,
     Problem,
-    _may_write,
     api,
     caller_of,
     certificate_if_match,
     certificate_out,
     place_certificate,
+    require_write_scope,
     written,
 )
 from apcert.certificates.models import Certificate
@@ -109,7 +109,7 @@ def _changed(
     change's transaction, the ETag checked under the lock, the service, the certificate as
     it is after (with its new ETag)."""
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     cert = place_certificate(request, number)
 
     def run() -> CertificateOut:
