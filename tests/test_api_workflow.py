@@ -242,10 +242,14 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
         assert reviewed.json()["status"] == "plan_accepted"
     report_day = start + dt.timedelta(days=6)
     with on_day(report_day):
+        # The organization sees its assessment once the report is issued, as on its pages
+        assert _call(client, "get", "assessments", t["org"]).json()["items"] == []
         reported = _call(
             client, "post", f"assessments/{a['id']}/report", t["lead"], {"summary": "Fine"}
         )
         assert reported.json()["status"] == "report_issued", reported.json()
+        listed = _call(client, "get", "assessments", t["org"]).json()["items"]
+        assert [x["id"] for x in listed] == [a["id"]]
         detail = _call(client, "get", f"assessments/{a['id']}", t["manager"]).json()
         assert [f["status"] for f in detail["findings"]] == ["closed", "plan_accepted", "closed"]
         # The decision: not by a decision maker who was on the team, not one the kind
