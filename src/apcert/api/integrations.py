@@ -760,4 +760,8 @@ __all__ = [
 ]
 
 # The workflow's endpoints, registered on ``api`` as their modules are imported.
-from apcert.api import integrations_assessments, integrations_certificates  # noqa: E402, F401
+from apcert.api import (  # noqa: E402, F401
+    integrations_assessments,
+    integrations_certificates,
+    integrations_decisions,
+)

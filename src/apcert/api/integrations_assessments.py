@@ -1,6 +1,6 @@
 """The CB workflow over the API for integrators: assessments planned with their team,
-started, findings recorded and answered, corrective actions reviewed, the report issued,
-and the decision taken (or deferred) on it.
+started, findings recorded and answered, corrective actions reviewed, the report issued
+(the decision on it: :mod:`apcert.api.integrations_decisions`).
 
 Each endpoint calls the service the back-office screens call, with the token's issuer as
 the actor, so every rule of the scheme holds here as on the screens and is refused with the
@@ -25,21 +25,15 @@ from apcert.accounts.models import User
 from apcert.api.errors import (
     ASSESSMENT_NOT_FOUND,
     CORRECTIVE_ACTION_NOT_FOUND,
-    DECISION_NOT_OFFERED,
     FINDING_NOT_FOUND,
-    SITE_NOT_FOUND,
     TEAM_MEMBER_UNKNOWN,
 )
 from apcert.api.integrations import (
-    CERTIFICATE_WRITE_HEADERS,
     WRITE_HEADERS,
-    CertificateOut,
     PageIn,
     Problem,
     api,
     caller_of,
-    certificate_if_match,
-    certificate_out,
     keyset_page,
     place_application,
     place_certificate,
@@ -69,25 +63,12 @@ from apcert.assessments.services import (
 )
 from apcert.bodies.models import CertificationBody
 from apcert.bodies.selectors import active_staff_of
-from apcert.certificates.decision_checks import DECISIONS_BY_KIND
-from apcert.certificates.models import Certificate
 from apcert.certificates.planning import FOLLOWUP_KINDS, visit_plan_problems
-from apcert.certificates.services import (
-    NewScopeLine,
-    assessment_decision_defer,
-    certificate_extend_scope,
-    certificate_grant,
-    certificate_maintain,
-    certificate_refuse,
-    certificate_renew,
-    certificate_site_add,
-)
 from apcert.core.errors import INVALID_CHOICE, NotFound, ValidationFailed
-from apcert.organizations.selectors import sites_of
 from apcert.schemes.selectors import standard_by_id
 
 #: The answers of a write of the workflow, besides 200.
-_REFUSALS: dict[int, Any] = {
+WRITE_REFUSALS: dict[int, Any] = {
     400: Problem,
     401: Problem,
     403: Problem,
@@ -119,7 +100,7 @@ def place_findings(caller: ApiCaller) -> QuerySet[Finding]:
     return findings_of_assessments(place_assessments(caller))
 
 
-def _assessment(request: HttpRequest, assessment_id: int) -> Assessment:
+def place_assessment(request: HttpRequest, assessment_id: int) -> Assessment:
     found = place_assessments(caller_of(request)).filter(pk=assessment_id).first()
     if found is None:
         raise NotFound(f"No assessment {assessment_id} of this place.", code=ASSESSMENT_NOT_FOUND)
@@ -218,7 +199,7 @@ class AssessmentDetailOut(AssessmentOut):
     findings: list[FindingOut]
 
 
-def _assessment_out(a: Assessment) -> AssessmentOut:
+def assessment_out(a: Assessment) -> AssessmentOut:
     return AssessmentOut(
         id=a.pk,
         kind=a.kind,
@@ -268,10 +249,10 @@ def _finding_out(f: Finding, answers: list[CorrectiveAction] | None = None) -> F
     )
 
 
-def _assessment_detail(a: Assessment) -> AssessmentDetailOut:
+def assessment_detail(a: Assessment) -> AssessmentDetailOut:
     a = Assessment.objects.select_related("cb", "certificate").get(pk=a.pk)
     return AssessmentDetailOut(
-        **_assessment_out(a).model_dump(),
+        **assessment_out(a).model_dump(),
         team=[
             TeamMemberOut(username=m.user.username, name=m.user.full_name, role=m.role)
             for m in assessment_team(a)
@@ -295,7 +276,7 @@ def assessments_list(request: HttpRequest, page: Query[PageIn]) -> AssessmentPag
     rows, next_after = keyset_page(
         place_assessments(caller_of(request)).select_related("cb", "certificate"), page
     )
-    return AssessmentPage(items=[_assessment_out(a) for a in rows], next_after=next_after)
+    return AssessmentPage(items=[assessment_out(a) for a in rows], next_after=next_after)
 
 
 @api.get(
@@ -305,7 +286,7 @@ def assessments_list(request: HttpRequest, page: Query[PageIn]) -> AssessmentPag
     summary="One assessment of the token's place, with its team and its findings",
 )
 def assessment_read(request: HttpRequest, assessment_id: int) -> AssessmentDetailOut:
-    return _assessment_detail(_assessment(request, assessment_id))
+    return assessment_detail(place_assessment(request, assessment_id))
 
 
 @api.get(
@@ -371,7 +352,7 @@ def _team(cb: CertificationBody, team: list[TeamMemberIn]) -> list[tuple[User, s
 
 @api.post(
     "/applications/{application_id}/assessments",
-    response={200: AssessmentDetailOut, **_REFUSALS},
+    response={200: AssessmentDetailOut, **WRITE_REFUSALS},
     operation_id="assessment_plan_initial",
     summary="Plan the initial assessment of an accepted application, with its team",
     openapi_extra=WRITE_HEADERS,
@@ -393,14 +374,14 @@ def assessment_plan_initial_api(
             stage1_document_review=body.stage1_document_review,
             team=_team(application.cb, body.team),
         )
-        return _assessment_detail(a)
+        return assessment_detail(a)
 
     return written(request, run)
 
 
 @api.post(
     "/certificates/{number}/assessments",
-    response={200: AssessmentDetailOut, **_REFUSALS},
+    response={200: AssessmentDetailOut, **WRITE_REFUSALS},
     operation_id="assessment_plan_followup",
     summary="Plan a surveillance, re-assessment, scope extension or special visit of a "
     "certificate of the token's CB, with its team",
@@ -435,7 +416,7 @@ def assessment_plan_followup_api(
             stage1_document_review=body.stage1_document_review,
             team=_team(cert.cb, body.team),
         )
-        return _assessment_detail(a)
+        return assessment_detail(a)
 
     return written(request, run)
 
@@ -473,35 +454,35 @@ class FindingIn(Schema):
     standard_id: int | None = Field(None, ge=1, le=2**63 - 1)
 
 
-def _assessment_write(request: HttpRequest, assessment_id: int, change: Any) -> HttpResponse:
+def assessment_written(request: HttpRequest, assessment_id: int, change: Any) -> HttpResponse:
     """A change of one of the place's assessments, answered with the assessment."""
     caller = caller_of(request)
     require_write_scope(caller)
-    a = _assessment(request, assessment_id)
+    a = place_assessment(request, assessment_id)
 
     def run() -> AssessmentDetailOut:
         change(caller.user, a)
-        return _assessment_detail(a)
+        return assessment_detail(a)
 
     return written(request, run)
 
 
 @api.post(
     "/assessments/{assessment_id}/start",
-    response={200: AssessmentDetailOut, **_REFUSALS},
+    response={200: AssessmentDetailOut, **WRITE_REFUSALS},
     operation_id="assessment_start",
     summary="Start the assessment (its lead assessor), not before its planned first day",
     openapi_extra=WRITE_HEADERS,
 )
 def assessment_start_api(request: HttpRequest, assessment_id: int) -> HttpResponse:
-    return _assessment_write(
+    return assessment_written(
         request, assessment_id, lambda user, a: assessment_start(actor=user, assessment=a)
     )
 
 
 @api.post(
     "/assessments/{assessment_id}/cancel",
-    response={200: AssessmentDetailOut, **_REFUSALS},
+    response={200: AssessmentDetailOut, **WRITE_REFUSALS},
     operation_id="assessment_cancel",
     summary="Cancel a planned assessment (a scheme manager), saying why",
     openapi_extra=WRITE_HEADERS,
@@ -509,7 +490,7 @@ def assessment_start_api(request: HttpRequest, assessment_id: int) -> HttpRespon
 def assessment_cancel_api(
     request: HttpRequest, assessment_id: int, body: ReasonRequiredIn
 ) -> HttpResponse:
-    return _assessment_write(
+    return assessment_written(
         request,
         assessment_id,
         lambda user, a: assessment_cancel(actor=user, assessment=a, reason=body.reason),
@@ -518,7 +499,7 @@ def assessment_cancel_api(
 
 @api.post(
     "/assessments/{assessment_id}/reschedule",
-    response={200: AssessmentDetailOut, **_REFUSALS},
+    response={200: AssessmentDetailOut, **WRITE_REFUSALS},
     operation_id="assessment_reschedule",
     summary="Change the dates of an assessment not yet started (a scheme manager)",
     openapi_extra=WRITE_HEADERS,
@@ -526,7 +507,7 @@ def assessment_cancel_api(
 def assessment_reschedule_api(
     request: HttpRequest, assessment_id: int, body: RescheduleIn
 ) -> HttpResponse:
-    return _assessment_write(
+    return assessment_written(
         request,
         assessment_id,
         lambda user, a: assessment_reschedule(
@@ -541,7 +522,7 @@ def assessment_reschedule_api(
 
 @api.post(
     "/assessments/{assessment_id}/findings",
-    response={200: FindingOut, **_REFUSALS},
+    response={200: FindingOut, **WRITE_REFUSALS},
     operation_id="finding_record",
     summary="Record a finding of an assessment in progress (a member of its team)",
     openapi_extra=WRITE_HEADERS,
@@ -549,7 +530,7 @@ def assessment_reschedule_api(
 def finding_record_api(request: HttpRequest, assessment_id: int, body: FindingIn) -> HttpResponse:
     caller = caller_of(request)
     require_write_scope(caller)
-    a = _assessment(request, assessment_id)
+    a = place_assessment(request, assessment_id)
 
     def run() -> FindingOut:
         finding = finding_record(
@@ -570,13 +551,13 @@ def finding_record_api(request: HttpRequest, assessment_id: int, body: FindingIn
 
 @api.post(
     "/assessments/{assessment_id}/report",
-    response={200: AssessmentDetailOut, **_REFUSALS},
+    response={200: AssessmentDetailOut, **WRITE_REFUSALS},
     operation_id="assessment_issue_report",
     summary="Issue the assessment's report (its lead assessor), once the on-site part is over",
     openapi_extra=WRITE_HEADERS,
 )
 def assessment_report_api(request: HttpRequest, assessment_id: int, body: ReportIn) -> HttpResponse:
-    return _assessment_write(
+    return assessment_written(
         request,
         assessment_id,
         lambda user, a: assessment_issue_report(
@@ -607,7 +588,7 @@ class ReviewIn(Schema):
 
 @api.post(
     "/findings/{finding_id}/corrective-actions",
-    response={200: FindingOut, **_REFUSALS},
+    response={200: FindingOut, **WRITE_REFUSALS},
     operation_id="corrective_action_submit",
     summary="Answer a nonconformity of the token's organization: correction, root cause, "
     "action and evidence",
@@ -637,7 +618,7 @@ def corrective_action_submit_api(
 
 @api.post(
     "/corrective-actions/{corrective_action_id}/review",
-    response={200: FindingOut, **_REFUSALS},
+    response={200: FindingOut, **WRITE_REFUSALS},
     operation_id="corrective_action_review",
     summary="Review the latest answer to a finding (an assessor of the team): accept the "
     "plan, verify it, or reject it",
@@ -661,189 +642,3 @@ def corrective_action_review_api(
         return _finding_out(Finding.objects.select_related("standard").get(pk=ca.finding_id))
 
     return written(request, run)
-
-
-# --- the decision --------------------------------------------------------------------------
-
-
-class NewScopeLineIn(Schema):
-    #: A process category's code.
-    category: str = Field(..., max_length=30)
-    #: The id of one of the holder's sites.
-    site_id: int = Field(..., ge=1, le=2**63 - 1)
-    wording: str = Field(..., max_length=2000)
-    #: ``DESIGNATION:EDITION`` references.
-    standards: list[str] = Field(default_factory=list, max_length=50)
-
-
-class DecisionIn(Schema):
-    #: What the assessment's kind supports: ``grant`` or ``refuse`` (initial),
-    #: ``maintain`` (surveillance), ``renew`` (re-assessment), ``extend_scope`` or
-    #: ``site_add`` (scope extension).
-    decision: str = Field(..., max_length=30)
-    #: Today when not given.
-    decided_on: dt.date | None = None
-    rationale: str = Field("", max_length=20000)
-    #: The lines a scope extension adds.
-    new_scope_lines: list[NewScopeLineIn] = Field(default_factory=list, max_length=50)
-
-
-class DecisionOut(Schema):
-    decision: str
-    assessment: AssessmentOut
-    #: The certificate granted or decided on, with its new ETag (null for a refusal).
-    certificate: CertificateOut | None
-    #: The certificate's ETag, as in ``certificate`` (null for a refusal).
-    etag: str | None
-
-
-class DeferIn(Schema):
-    reason: str = Field(..., max_length=5000)
-    until: dt.date
-
-
-#: The decisions the API takes on a reported assessment; a transfer, which concerns another
-#: CB's certificate, is taken in the back office.
-API_DECISIONS = ("grant", "refuse", "maintain", "renew", "extend_scope", "site_add")
-
-
-def _new_lines(cert: Certificate, lines: list[NewScopeLineIn]) -> list[NewScopeLine]:
-    sites = {s.pk: s for s in sites_of(cert.organization)}
-    out = []
-    for line in lines:
-        site = sites.get(line.site_id)
-        if site is None:
-            raise ValidationFailed(
-                f"Site {line.site_id} is not one of the holder's sites.",
-                code=SITE_NOT_FOUND,
-                field="new_scope_lines",
-                params={"site_id": line.site_id},
-            )
-        out.append(NewScopeLine(line.category, site, line.wording, tuple(line.standards)))
-    return out
-
-
-def _decide(request: HttpRequest, user: User, a: Assessment, body: DecisionIn) -> DecisionOut:
-    """Take the decision with its service. One on a certificate (not a grant or refusal)
-    changes it, so it needs the certificate's ETag as If-Match."""
-    offered = DECISIONS_BY_KIND.get(a.kind, ())
-    if body.decision not in offered or body.decision not in API_DECISIONS:
-        raise ValidationFailed(
-            f"A {AssessmentKind(a.kind).label} supports over the API: "
-            f"{', '.join(d for d in offered if d in API_DECISIONS) or 'no decision'}.",
-            code=DECISION_NOT_OFFERED,
-            field="decision",
-            params={"kind": a.kind, "decision": body.decision},
-        )
-    decided_on = body.decided_on
-    cert: Certificate | None = None
-    if body.decision in ("grant", "refuse"):
-        assert a.application is not None  # an initial assessment is of an application
-        if body.decision == "grant":
-            cert = certificate_grant(
-                actor=user,
-                application=a.application,
-                assessment=a,
-                decided_on=decided_on,
-                rationale=body.rationale,
-            )
-        else:
-            certificate_refuse(
-                actor=user,
-                application=a.application,
-                assessment=a,
-                decided_on=decided_on,
-                rationale=body.rationale,
-            )
-    else:
-        assert a.certificate is not None  # the other kinds are of a certificate
-        cert = certificate_if_match(request, a.certificate)
-        on = decided_on or timezone.localdate()
-        if body.decision == "maintain":
-            certificate_maintain(
-                actor=user, certificate=cert, assessment=a, decided_on=on, rationale=body.rationale
-            )
-        elif body.decision == "renew":
-            certificate_renew(
-                actor=user, certificate=cert, assessment=a, decided_on=on, rationale=body.rationale
-            )
-        else:
-            service = (
-                certificate_extend_scope
-                if body.decision == "extend_scope"
-                else (certificate_site_add)
-            )
-            service(
-                actor=user,
-                certificate=cert,
-                assessment=a,
-                new_scope_lines=_new_lines(cert, body.new_scope_lines),
-                decided_on=on,
-                rationale=body.rationale,
-            )
-    a = Assessment.objects.select_related("cb", "certificate").get(pk=a.pk)
-    shown = certificate_out(Certificate.objects.get(pk=cert.pk)) if cert is not None else None
-    return DecisionOut(
-        decision=body.decision,
-        assessment=_assessment_out(a),
-        certificate=shown,
-        etag=shown.etag if shown is not None else None,
-    )
-
-
-_CERTIFICATE_REFUSALS: dict[int, Any] = {
-    **_REFUSALS,
-    412: Problem,
-    428: Problem,
-}
-
-
-@api.post(
-    "/assessments/{assessment_id}/decision",
-    response={200: DecisionOut, **_CERTIFICATE_REFUSALS},
-    operation_id="assessment_decide",
-    summary="Take the certification decision on a reported assessment (a decision maker "
-    "who was not on its team); on a certificate, with If-Match",
-    description=(
-        "A grant or refusal concerns an application. A maintain, renewal, scope extension "
-        "or site addition changes the assessed certificate: it needs `If-Match` with the "
-        "certificate's ETag (code `precondition.if_match_required`, 428, without it; code "
-        "`precondition.if_match_failed`, 412, when the certificate changed since it was "
-        "read)."
-    ),
-    openapi_extra={
-        "parameters": [
-            *WRITE_HEADERS["parameters"],
-            {
-                **CERTIFICATE_WRITE_HEADERS["parameters"][-1],
-                "required": False,
-                "description": "The assessed certificate's ETag: required for a decision "
-                "on a certificate (all but grant and refuse).",
-            },
-        ]
-    },
-)
-def assessment_decide_api(
-    request: HttpRequest, assessment_id: int, body: DecisionIn
-) -> HttpResponse:
-    caller = caller_of(request)
-    require_write_scope(caller)
-    a = _assessment(request, assessment_id)
-    return written(request, lambda: _decide(request, caller.user, a, body))
-
-
-@api.post(
-    "/assessments/{assessment_id}/defer",
-    response={200: AssessmentDetailOut, **_REFUSALS},
-    operation_id="assessment_decision_defer",
-    summary="Defer the decision on a reported assessment until a day, saying why",
-    openapi_extra=WRITE_HEADERS,
-)
-def assessment_defer_api(request: HttpRequest, assessment_id: int, body: DeferIn) -> HttpResponse:
-    return _assessment_write(
-        request,
-        assessment_id,
-        lambda user, a: assessment_decision_defer(
-            actor=user, assessment=a, reason=body.reason, until=body.until
-        ),
-    )
