@@ -569,7 +569,9 @@ def written(request: HttpRequest, run: Callable[[], Schema]) -> HttpResponse:
     (:class:`apcert.api.models.IdempotentWrite`): a retry of the same request answers the
     same and writes nothing, also after a first attempt whose process died (it left
     nothing), and also while the first is still running (the retry waits for it); the same
-    key with another request is refused (422, ``idempotency.key_reused``)."""
+    key with another request is refused (422, ``idempotency.key_reused``). A failed
+    precondition (``If-Match``, :func:`certificate_if_match`) rolls the transaction back,
+    key included, and is not kept: the same request with the right ETag then goes through."""
     caller = caller_of(request)
     require_write_scope(caller)
     key = request.headers.get("Idempotency-Key")
