@@ -81,7 +81,17 @@ def place(world: World) -> Iterator[None]:
             actor=other_admin, name="other", place=other.team.cb, scope="write"
         ).secret,
     )
-    KNOWN.update(number=[certificate.number], application_id=[a.pk for a in submitted])
+    # and an assessment in progress, with a finding the organization has answered
+    assessment = world.assessment(world.accepted_application(), findings=("major",), report=False)
+    finding = assessment.findings.get()
+    answer = world.answer(finding)
+    KNOWN.update(
+        number=[certificate.number],
+        application_id=[a.pk for a in submitted],
+        assessment_id=[assessment.pk],
+        finding_id=[finding.pk],
+        corrective_action_id=[answer.pk],
+    )
     with connections_kept():
         yield
     KNOWN.clear()
@@ -94,7 +104,13 @@ def test_the_integrations_api_answers_as_its_document_says(case: Any) -> None:
 
 
 #: The operations that answer a token of any place (about the token, or its own lists).
-ANY_PLACE = {"/api/v1/token", "/api/v1/certificates", "/api/v1/applications"}
+ANY_PLACE = {
+    "/api/v1/token",
+    "/api/v1/certificates",
+    "/api/v1/applications",
+    "/api/v1/assessments",
+    "/api/v1/findings",
+}
 
 
 @SCHEMA.parametrize()

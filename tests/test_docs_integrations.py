@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import pytest
 
+import apcert
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "integrations.md"
 EXAMPLE_HOST = "https://apcert.example.org"
 
@@ -31,6 +33,10 @@ pytestmark = [
 
 def _env(var: Path) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    # The code under test, whatever the subprocess's working directory (a relative
+    # PYTHONPATH would fall back to whichever apcert is installed)
+    source = str(Path(apcert.__file__).resolve().parents[1])
+    environ["PYTHONPATH"] = os.pathsep.join(p for p in (source, environ.get("PYTHONPATH")) if p)
     environ["APCERT_VAR_DIR"] = str(var)
     environ["APCERT_PDF_DRAW_PROCESS"] = "0"
     return environ
@@ -164,3 +170,34 @@ def test_the_write_examples_are_refused_as_the_page_says(served: dict[str, str])
         # A write token: the request is taken, and the example's application does not exist
         status, body = _run(command, served, served["write"])
         assert (status, body["code"]) == (404, "application.not_found")
+
+
+def test_the_workflow_examples_answer_as_the_page_says(served: dict[str, str]) -> None:
+    reads, writes, [if_match] = (
+        (commands := _curl_commands("5. "))[:3],
+        commands[3:9],
+        commands[9:],
+    )
+    assert len(commands) == 10
+    status, assessments = _run(reads[0], served, served["read"])
+    assert status == 200 and assessments["items"]
+    status, body = _run(reads[1], served, served["read"])
+    assert (status, body["code"]) == (404, "assessment.not_found")  # no such id in the data
+    status, findings = _run(reads[2], served, served["read"])
+    assert status == 200 and "next_after" in findings
+    expected = ["application.not_found"] + ["assessment.not_found"] * 2
+    expected += ["corrective_action.not_found"] + ["assessment.not_found"] * 2
+    for command, code in zip(writes, expected, strict=True):
+        status, body = _run(command, served, served["read"])
+        assert (status, body["code"]) == (403, "api_token.write_scope_required")
+        status, body = _run(command, served, served["write"])
+        assert (status, body["code"]) == (404, code), command
+    # The If-Match example, on a certificate of the data: the example's ETag is not the
+    # certificate's (412), and without the header the change is not taken (428)
+    status, first = _run(_curl_commands("3. ")[0], served, served["read"])
+    number = first["items"][0]["number"]
+    status, body = _run(if_match, served, served["write"], number=number)
+    assert (status, body["code"]) == (412, "precondition.if_match_failed")
+    without = re.sub(r"-H 'If-Match: [^']*'", "", if_match)
+    status, body = _run(without, served, served["write"], number=number)
+    assert (status, body["code"]) == (428, "precondition.if_match_required")

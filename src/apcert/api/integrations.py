@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import threading
 from collections.abc import Callable
@@ -29,8 +30,11 @@ from apcert.accounts.api_tokens import INVALID_MESSAGE, ApiCaller, api_token_ope
 from apcert.accounts.errors import API_TOKEN_INVALID, API_TOKEN_WRITE_SCOPE_REQUIRED
 from apcert.api.errors import (
     APPLICATION_NOT_FOUND,
+    CERTIFICATE_NOT_FOUND,
     IDEMPOTENCY_KEY_INVALID,
     IDEMPOTENCY_KEY_REUSED,
+    IF_MATCH_FAILED,
+    IF_MATCH_REQUIRED,
 )
 from apcert.api.models import IdempotentWrite
 from apcert.applications.models import Application
@@ -41,6 +45,7 @@ from apcert.applications.selectors import (
 )
 from apcert.applications.services import application_accept, application_reject
 from apcert.audit.context import acting_through
+from apcert.audit.selectors import last_event_seqs
 from apcert.certificates.models import Certificate
 from apcert.certificates.selectors import (
     certificate_statuses_on,
@@ -48,6 +53,7 @@ from apcert.certificates.selectors import (
     certificates_for_organization_users,
     certificates_visible_to,
 )
+from apcert.certificates.services import certificate_lock
 from apcert.core.errors import (
     DomainError,
     NotFound,
@@ -132,6 +138,25 @@ _EVERY_OPERATION = {
 }
 
 
+def _declare_etag(operation: dict[str, Any], responses: dict[str, Any]) -> None:
+    """The ``ETag`` header of the answers that carry a certificate's state: its read, and
+    each change that takes ``If-Match`` (a decision that makes no certificate has none)."""
+    names = {p.get("name") for p in operation.get("parameters", ())}
+    if operation.get("operationId") != "certificate_read" and "If-Match" not in names:
+        return
+    ok = responses.get("200")
+    if ok is None:
+        return
+    ok["headers"] = {
+        "ETag": {
+            "description": "The certificate's state: send it as If-Match with a change of "
+            "the certificate.",
+            "required": operation.get("operationId") != "assessment_decide",
+            "schema": {"type": "string"},
+        }
+    }
+
+
 class IntegrationsAPI(NinjaAPI):
     """The ninja API, declaring on every operation the answers that do not come from its
     view (401 and 429)."""
@@ -147,6 +172,7 @@ class IntegrationsAPI(NinjaAPI):
                     str(status): answer for status, answer in operation["responses"].items()
                 }
                 responses.update(_EVERY_OPERATION)
+                _declare_etag(operation, responses)
                 operation["responses"] = dict(sorted(responses.items()))
         schema.setdefault("components", {}).setdefault("schemas", {}).setdefault(
             "Problem", Problem.json_schema()
@@ -319,6 +345,9 @@ class CertificateOut(Schema):
     organization_id: int
     cb: str
     scheme: str
+    #: The certificate's ETag (also the ``ETag`` header of its read): send it as
+    #: ``If-Match`` with a change of the certificate.
+    etag: str
 
 
 class CertificatePage(Schema):
@@ -333,7 +362,7 @@ class PageIn(Schema):
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 
 
-def _keyset(rows: QuerySet[Any], page: PageIn) -> tuple[list[Any], int | None]:
+def keyset_page(rows: QuerySet[Any], page: PageIn) -> tuple[list[Any], int | None]:
     """A page of ``rows`` by id after ``page.after`` (an index range, however far in), and
     the ``after`` of the next page, or None on the last."""
     after, limit = page.after, page.limit
@@ -343,26 +372,52 @@ def _keyset(rows: QuerySet[Any], page: PageIn) -> tuple[list[Any], int | None]:
     return found, (found[-1].pk if more else None)
 
 
+def _etag(cert: Certificate, shown: dict[str, Any], last_event: int) -> str:
+    """A strong ETag of the certificate: a digest of what the API shows of it (its status
+    today, with the calendar's), the row's own state, and the latest audit event of the
+    certificate. Every service that changes a certificate writes the row, or an audit event
+    of it, in the change's transaction, so every change gives another ETag."""
+    facts = [
+        shown,
+        last_event,
+        cert.status,
+        cert.status_since,
+        cert.current_issue_number,
+        cert.surveillance_due_by,
+        cert.lapses_on,
+        cert.transferred_from_id,
+    ]
+    text = json.dumps(facts, default=str, sort_keys=True, separators=(",", ":"))
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
 def _certificates_out(certificates: list[Certificate]) -> list[CertificateOut]:
     today = certificate_statuses_on(certificates)
+    events = last_event_seqs(
+        object_type=Certificate._meta.label_lower, object_ids=[c.pk for c in certificates]
+    )
     out = []
     for cert in certificates:
         day = today[cert.pk]
-        out.append(
-            CertificateOut(
-                id=cert.pk,
-                number=cert.number,
-                status=day.status,
-                status_since=day.since,
-                status_recorded=status_recorded(day),
-                expires_on=cert.expires_on,
-                holder=cert.organization.legal_name,
-                organization_id=cert.organization_id,
-                cb=cert.cb.code,
-                scheme=cert.scheme.code,
-            )
-        )
+        shown: dict[str, Any] = {
+            "id": cert.pk,
+            "number": cert.number,
+            "status": day.status,
+            "status_since": day.since,
+            "status_recorded": status_recorded(day),
+            "expires_on": cert.expires_on,
+            "holder": cert.organization.legal_name,
+            "organization_id": cert.organization_id,
+            "cb": cert.cb.code,
+            "scheme": cert.scheme.code,
+        }
+        out.append(CertificateOut(**shown, etag=_etag(cert, shown, events.get(cert.pk, 0))))
     return out
+
+
+def certificate_out(certificate: Certificate) -> CertificateOut:
+    """What the API shows of one certificate, with its ETag."""
+    return _certificates_out([certificate])[0]
 
 
 @api.get(
@@ -372,23 +427,30 @@ def _certificates_out(certificates: list[Certificate]) -> list[CertificateOut]:
     summary="The certificates of the token's place, by id, a page at a time",
 )
 def certificates_list(request: HttpRequest, page: Query[PageIn]) -> CertificatePage:
-    rows, next_after = _keyset(place_certificates(caller_of(request)), page)
+    rows, next_after = keyset_page(place_certificates(caller_of(request)), page)
     return CertificatePage(items=_certificates_out(rows), next_after=next_after)
+
+
+def place_certificate(request: HttpRequest, number: str) -> Certificate:
+    """The certificate ``number`` of the token's place, or 404 (``certificate.not_found``):
+    another place's certificate is not told apart from one that does not exist."""
+    cert = place_certificates(caller_of(request)).filter(number=number).first()
+    if cert is None:
+        raise NotFound(f"No certificate {number!r} of this place.", code=CERTIFICATE_NOT_FOUND)
+    return cert
 
 
 @api.get(
     "/certificates/{number}",
     response={200: CertificateOut, 401: Problem, 404: Problem},
     operation_id="certificate_read",
-    summary="One certificate of the token's place, by number",
+    summary="One certificate of the token's place, by number, with its ETag",
 )
-def certificate_read(request: HttpRequest, number: str) -> Any:
-    cert = place_certificates(caller_of(request)).filter(number=number).first()
-    if cert is None:
-        return _problem(
-            request, 404, "certificate.not_found", f"No certificate {number!r} of this place."
-        )
-    return _certificates_out([cert])[0]
+def certificate_read(request: HttpRequest, number: str) -> HttpResponse:
+    out = certificate_out(place_certificate(request, number))
+    response = api.create_response(request, out, status=200)
+    response["ETag"] = out.etag
+    return response
 
 
 class ApplicationOut(Schema):
@@ -414,11 +476,49 @@ class ApplicationPage(Schema):
     summary="The applications of the token's place, by id, a page at a time",
 )
 def applications_list(request: HttpRequest, page: Query[PageIn]) -> ApplicationPage:
-    rows, next_after = _keyset(place_applications(caller_of(request)), page)
+    rows, next_after = keyset_page(place_applications(caller_of(request)), page)
     return ApplicationPage(items=[_application_out(a) for a in rows], next_after=next_after)
 
 
 # --- writes ----------------------------------------------------------------------------------
+
+
+class PreconditionRequired(DomainError):
+    """A change of a certificate sent without ``If-Match`` (428). Not kept with an
+    ``Idempotency-Key``: the same request with the header is then carried out."""
+
+    http_status = 428
+
+
+class PreconditionFailed(DomainError):
+    """A change of a certificate whose ``If-Match`` is not the certificate's ETag (412):
+    it changed since the client read it. Not kept with an ``Idempotency-Key`` either."""
+
+    http_status = 412
+
+
+def certificate_if_match(request: HttpRequest, certificate: Certificate) -> Certificate:
+    """The certificate locked for the caller's transaction, provided the request's
+    ``If-Match`` names its current ETag (or is ``*``); else a 428 without the header, a 412
+    when it changed since the client read it. Checked under the lock, so that of two
+    writers sending the same ETag at once, the second waits for the first and then fails."""
+    wanted = request.headers.get("If-Match")
+    if wanted is None or not wanted.strip():
+        raise PreconditionRequired(
+            "A change of a certificate needs If-Match: the ETag of the certificate as you "
+            "last read it (GET /certificates/{number}).",
+            code=IF_MATCH_REQUIRED,
+        )
+    locked = certificate_lock(certificate)
+    current = certificate_out(locked).etag
+    tags = {tag.strip() for tag in wanted.split(",")}
+    if "*" not in tags and current not in tags:
+        raise PreconditionFailed(
+            f"{locked.number} changed since you read it: nothing was written. Read it again "
+            "and decide on what it is now.",
+            code=IF_MATCH_FAILED,
+        )
+    return locked
 
 
 class KeyReused(DomainError):
@@ -432,7 +532,7 @@ class KeyReused(DomainError):
 IDEMPOTENCY_KEY_MAX = 200
 
 
-def _may_write(caller: ApiCaller) -> None:
+def require_write_scope(caller: ApiCaller) -> None:
     if not caller.may_write:
         raise PermissionDenied(
             "This token may only read: issue a token with the scope Read and write.",
@@ -440,16 +540,26 @@ def _may_write(caller: ApiCaller) -> None:
         )
 
 
+_PRECONDITIONS = (PreconditionRequired, PreconditionFailed)
+
+
 def _answered(run: Callable[[], Schema]) -> tuple[int, dict[str, Any]]:
-    """The status and JSON body of a write: the service's answer, or its refusal."""
+    """The status and JSON body of a write: the service's answer, or its refusal. A failed
+    precondition is raised on, so that its transaction (and the key) is rolled back."""
     try:
         return 200, run().model_dump(mode="json")
+    except _PRECONDITIONS:
+        raise
     except DomainError as exc:
         return exc.http_status, {"code": exc.code, "message": exc.message}
 
 
 def _response(request: HttpRequest, status: int, body: dict[str, Any]) -> HttpResponse:
-    return api.create_response(request, body, status=status)
+    response = api.create_response(request, body, status=status)
+    if status == 200 and isinstance(body.get("etag"), str):
+        # A change of a certificate answers the certificate's new ETag.
+        response["ETag"] = body["etag"]
+    return response
 
 
 def written(request: HttpRequest, run: Callable[[], Schema]) -> HttpResponse:
@@ -459,15 +569,29 @@ def written(request: HttpRequest, run: Callable[[], Schema]) -> HttpResponse:
     (:class:`apcert.api.models.IdempotentWrite`): a retry of the same request answers the
     same and writes nothing, also after a first attempt whose process died (it left
     nothing), and also while the first is still running (the retry waits for it); the same
-    key with another request is refused (422, ``idempotency.key_reused``)."""
+    key with another request is refused (422, ``idempotency.key_reused``). A failed
+    precondition (``If-Match``, :func:`certificate_if_match`) rolls the transaction back,
+    key included, and is not kept: the same request with the right ETag then goes through."""
     caller = caller_of(request)
-    _may_write(caller)
+    require_write_scope(caller)
     key = request.headers.get("Idempotency-Key")
 
     def run_through() -> tuple[int, dict[str, Any]]:
         with acting_through(caller.user.pk, caller.through):
             return _answered(run)
 
+    try:
+        return _written(request, caller, key, run_through)
+    except _PRECONDITIONS as exc:
+        return _response(request, exc.http_status, {"code": exc.code, "message": exc.message})
+
+
+def _written(
+    request: HttpRequest,
+    caller: ApiCaller,
+    key: str | None,
+    run_through: Callable[[], tuple[int, dict[str, Any]]],
+) -> HttpResponse:
     if key is None:
         with transaction.atomic():
             return _response(request, *run_through())
@@ -504,7 +628,7 @@ def written(request: HttpRequest, run: Callable[[], Schema]) -> HttpResponse:
     return _response(request, status, body)
 
 
-def _application(request: HttpRequest, application_id: int) -> Application:
+def place_application(request: HttpRequest, application_id: int) -> Application:
     found = place_applications(caller_of(request)).filter(pk=application_id).first()
     if found is None:
         raise NotFound(
@@ -546,6 +670,25 @@ WRITE_HEADERS = {
 }
 
 
+#: The headers of a change of a certificate: the key, and the ETag it was read with.
+CERTIFICATE_WRITE_HEADERS = {
+    "parameters": [
+        *WRITE_HEADERS["parameters"],
+        {
+            "in": "header",
+            "name": "If-Match",
+            "required": True,
+            "schema": {"type": "string"},
+            "description": (
+                "The certificate's ETag as the client last read it (GET "
+                "/certificates/{number}): the change is refused with 412 if the certificate "
+                "changed since, and with 428 without the header."
+            ),
+        },
+    ]
+}
+
+
 @api.post(
     "/applications/{application_id}/accept",
     response={
@@ -565,8 +708,8 @@ def application_accept_api(
     request: HttpRequest, application_id: int, body: ReasonIn | None = None
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
-    application = _application(request, application_id)
+    require_write_scope(caller)
+    application = place_application(request, application_id)
     reason = body.reason if body is not None else ""
     return written(
         request,
@@ -595,8 +738,8 @@ def application_reject_api(
     request: HttpRequest, application_id: int, body: ReasonIn
 ) -> HttpResponse:
     caller = caller_of(request)
-    _may_write(caller)
-    application = _application(request, application_id)
+    require_write_scope(caller)
+    application = place_application(request, application_id)
     return written(
         request,
         lambda: _application_out(
@@ -605,6 +748,23 @@ def application_reject_api(
     )
 
 
-__all__ = ["api", "caller_of", "place_applications", "place_certificates", "written"]
+__all__ = [
+    "WRITE_HEADERS",
+    "Problem",
+    "api",
+    "caller_of",
+    "certificate_if_match",
+    "certificate_out",
+    "place_applications",
+    "place_certificate",
+    "place_certificates",
+    "written",
+]
 
-from apcert.api import integrations_recorded  # noqa: E402,F401
+# The workflow's endpoints, registered on ``api`` as their modules are imported.
+from apcert.api import (  # noqa: E402, F401
+    integrations_assessments,
+    integrations_certificates,
+    integrations_decisions,
+    integrations_recorded,
+)

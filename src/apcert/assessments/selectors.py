@@ -306,3 +306,13 @@ def assessment_history(assessment: Assessment) -> list[HistoryEntry]:
         },
         words=ASSESSMENT_HISTORY_WORDS,
     )
+
+
+def findings_of_assessments(assessments: QuerySet[Assessment]) -> QuerySet[Finding]:
+    """The findings of ``assessments`` (a selector's queryset, already narrowed to what the
+    viewer sees), each with its assessment and standard."""
+    from apcert.assessments.models import Finding
+
+    return Finding.objects.select_related("assessment__cb", "standard").filter(
+        assessment__in=assessments.order_by().values("pk")
+    )
