@@ -621,6 +621,18 @@ def test_the_api_records_a_cb_s_work_with_a_write_token(world: World, client: Cl
     assert event.actor_id == admin.pk
     assert f"with API token {writer.token.pk}" in event.actor_label
 
+    # Read back over the API: marked recorded, a member without an account by name alone
+    with on_day(RECORDED_ON):
+        read = client.get(
+            f"/api/v1/assessments/{a.pk}", HTTP_AUTHORIZATION=f"Bearer {reader.secret}"
+        )
+    assert read.status_code == 200, read.content
+    assert read.json()["origin"] == "recorded"
+    assert {(m["name"], m["username"], m["role"]) for m in read.json()["team"]} == {
+        ("Anna Weber", None, "lead"),
+        ("Lars Berg", world.team.assessor.username, "member"),
+    }
+
 
 def test_another_cb_s_token_finds_no_such_application(world: World, client: Client):
     other = World.build(cb_code="NORD")

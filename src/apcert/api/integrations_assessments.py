@@ -147,6 +147,8 @@ class AssessmentOut(Schema):
     stage1_document_review: bool
     report_issued_on: dt.date | None
     summary: str
+    #: "run" in apcert, or "recorded" from the CB's own software.
+    origin: str
 
 
 class AssessmentPage(Schema):
@@ -155,7 +157,9 @@ class AssessmentPage(Schema):
 
 
 class TeamMemberOut(Schema):
-    username: str
+    #: The member's user in apcert; null for a member of a team recorded from the CB's own
+    #: software who has no account here.
+    username: str | None
     name: str
     role: str
 
@@ -212,6 +216,7 @@ def assessment_out(a: Assessment) -> AssessmentOut:
         stage1_document_review=a.stage1_document_review,
         report_issued_on=a.report_issued_on,
         summary=a.summary,
+        origin=a.origin,
     )
 
 
@@ -254,7 +259,11 @@ def assessment_detail(a: Assessment) -> AssessmentDetailOut:
     return AssessmentDetailOut(
         **assessment_out(a).model_dump(),
         team=[
-            TeamMemberOut(username=m.user.username, name=m.user.full_name, role=m.role)
+            TeamMemberOut(
+                username=m.user.username if m.user is not None else None,
+                name=m.name or (m.user.full_name if m.user is not None else ""),
+                role=m.role,
+            )
             for m in assessment_team(a)
         ],
         findings=[
