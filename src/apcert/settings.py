@@ -190,8 +190,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # holds a delivery it is sending this long before another may take it (a worker killed
 # mid-send); a failed try is retried after each delay in turn (seconds; together more than a
 # day), then the subscription is paused and its owner mailed.
-WEBHOOK_TIMEOUT_SECONDS = 10.0
-WEBHOOK_LEASE_SECONDS = 60
+WEBHOOK_TIMEOUT_SECONDS: float = env.WEBHOOK_TIMEOUT_SECONDS
+WEBHOOK_LEASE_SECONDS = env.WEBHOOK_LEASE_SECONDS
 WEBHOOK_RETRY_DELAYS = [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800]
 
 EMAIL_BACKEND = env.EMAIL_URL_BACKEND or "django.core.mail.backends.console.EmailBackend"
