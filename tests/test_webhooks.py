@@ -446,3 +446,65 @@ def test_the_task_sends_and_queues_itself_for_the_next_retry(world: World, fast:
         assert DBTaskResult.objects.filter(task_path=deliver_webhooks.module_path).count() == 1
         deliver_until_done()
         assert len(r.accepted()) == 1
+
+
+# --- the events of the certificate's other changes ----------------------------------------
+
+
+def test_a_transfer_is_told_to_both_cbs(world: World) -> None:
+    from tests.flows_support import DAYS, reported, visit
+    from tests.test_flows_transfer import _new_cb, _transfer
+
+    old = world.granted()
+    new_team = _new_cb(world)
+    old_cb = subscribe(world, events=["certificate.transferred"]).subscription
+    new_cb = subscribe(world, place=new_team.cb, events=["certificate.transferred"]).subscription
+    holder = subscribe(world, place=world.org, events=["certificate.transferred"]).subscription
+    a = visit(world, old, "transfer_review", team=new_team, findings=("observation",))
+    new = _transfer(new_team, old, a, decided_on=reported(a) + 5 * DAYS)
+    for sub in (old_cb, new_cb, holder):
+        [row] = rows(sub)
+        data = json.loads(row.body)["data"]
+        assert data["certificate"] == new.number
+        assert data["cb"]["code"] == new_team.cb.code
+        assert data["transferred_from"] == {"certificate": old.number, "cb": world.team.cb.code}
+
+
+def test_a_certificate_under_review_is_announced_granted_when_published(world: World) -> None:
+    from apcert.certificates.services import certificate_publication_approve
+    from apcert.schemes.services import scheme_publication_review_set
+
+    sub = subscribe(world, events=["certificate.granted"]).subscription
+    scheme_publication_review_set(actor=world.secretariat, scheme=world.scheme, enabled=True)
+    cert = world.granted()
+    assert Certificate.objects.get(pk=cert.pk).status == "draft"
+    assert rows(sub) == []  # a draft is never public
+    certificate_publication_approve(actor=world.secretariat, certificate=cert)
+    [row] = rows(sub)
+    assert AuditEvent.objects.get(seq=row.audit_seq).action == "certificate.publish"
+    assert json.loads(row.body)["data"]["status"] == "current"
+
+
+def test_expiry_and_reissue_are_told(world: World) -> None:
+    from apcert.certificates.services import certificate_expire, certificate_holder_renamed
+    from apcert.organizations.services import organization_rename
+
+    cert = world.granted()
+    sub = subscribe(world, events=["certificate.reissued", "certificate.expired"]).subscription
+    organization_rename(actor=world.org_user, organization=world.org, legal_name="Renamed AG")
+    certificate_holder_renamed(
+        actor=world.team.decision_maker,
+        certificate=cert,
+        decided_on=cert.initial_decision_on + dt.timedelta(days=100),
+    )
+    certificate_expire(certificate=cert, as_of=cert.expires_on + dt.timedelta(days=1))
+    reissued, expired = rows(sub)
+    data = json.loads(reissued.body)["data"]
+    assert (reissued.event_type, data["issue"], data["holder"]["name"]) == (
+        "certificate.reissued",
+        2,
+        "Renamed AG",
+    )
+    assert data["issue_reason"] and data["change_summary"]
+    assert expired.event_type == "certificate.expired"
+    assert json.loads(expired.body)["data"]["status"] == "expired"
