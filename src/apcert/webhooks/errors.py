@@ -15,3 +15,7 @@ WEBHOOK_URL_INVALID = "webhook.url_invalid"
 WEBHOOK_EVENTS_INVALID = "webhook.events_invalid"
 # A filter names a CB, an organization or a process category that does not exist.
 WEBHOOK_FILTER_INVALID = "webhook.filter_invalid"
+# A public subscription's link names no subscription (mistyped, or the subscription deleted).
+WEBHOOK_LINK_INVALID = "webhook.link_invalid"
+# The address a public subscription's confirmation link is mailed to.
+WEBHOOK_EMAIL_INVALID = "webhook.email_invalid"

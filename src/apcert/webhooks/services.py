@@ -8,12 +8,15 @@ pauses one whose deliveries kept failing for more than a day, and mails its owne
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -21,7 +24,7 @@ from apcert.accounts.api_tokens import may_issue_for
 from apcert.accounts.models import User
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CertificationBody
-from apcert.core.errors import PermissionDenied, ValidationFailed
+from apcert.core.errors import NotFound, PermissionDenied, ValidationFailed
 from apcert.organizations.models import Organization
 from apcert.schemes.models import ProcessCategory
 from apcert.webhooks.choices import (
@@ -32,8 +35,10 @@ from apcert.webhooks.choices import (
     SubscriptionStatus,
 )
 from apcert.webhooks.errors import (
+    WEBHOOK_EMAIL_INVALID,
     WEBHOOK_EVENTS_INVALID,
     WEBHOOK_FILTER_INVALID,
+    WEBHOOK_LINK_INVALID,
     WEBHOOK_NOT_ALLOWED,
     WEBHOOK_URL_INVALID,
 )
@@ -187,7 +192,12 @@ def _lock(subscription: WebhookSubscription) -> WebhookSubscription:
 
 
 def _transition(
-    s: WebhookSubscription, action: str, *, actor: User | None, reason: str = ""
+    s: WebhookSubscription,
+    action: str,
+    *,
+    actor: User | None,
+    reason: str = "",
+    actor_label: str | None = None,
 ) -> WebhookSubscription:
     before = s.status
     s.status = SUBSCRIPTION.next_state(s.status, action)
@@ -204,6 +214,7 @@ def _transition(
         before={"status": before},
         after={"status": s.status},
         reason=reason,
+        actor_label=actor_label,
     )
     return s
 
@@ -276,11 +287,15 @@ def subscription_pause_for_failures(
     _transition(s, "pause", actor=None, reason=reason)
     if s.owner_email:
         subject = f"apcert webhook paused: {s.name}"
+        where = (
+            "with the link mailed to you when you subscribed"
+            if s.owner_kind == SubscriptionOwner.PUBLIC
+            else "in apcert's back office (Webhooks)"
+        )
         body = (
             f"Your webhook subscription {s.name} ({s.url}) has been paused: {reason}.\n\n"
             "Nothing is lost: the events since then are kept and are sent, in order, when "
-            "you resume the subscription in apcert (Account, Webhooks), once the receiver "
-            "answers again.\n"
+            f"you resume the subscription {where}, once the receiver answers again.\n"
         )
         to = [s.owner_email]
 
@@ -291,3 +306,125 @@ def subscription_pause_for_failures(
                 logger.warning("could not mail the pause of webhook %s: %s", s.pk, exc)
 
         transaction.on_commit(mail)
+
+
+# --- subscriptions without an account (buyers) ------------------------------------------------
+
+#: How the audit trail names a person who acts through a public subscription's link.
+PUBLIC_SUBSCRIBER = "public subscriber (by the link mailed to the subscription's address)"
+
+
+def link_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def webhook_subscribe_public(
+    *,
+    email: str,
+    name: str,
+    url: str,
+    event_types: list[str],
+    filters: Filters = Filters(),
+    link_base: str,
+) -> WebhookSubscription:
+    """Subscribe ``url`` to public certificate events without an account. The subscription
+    waits for its owner to open the link mailed to ``email`` and confirm (the link is mailed
+    after commit; only its SHA-256 is kept). ``link_base`` is the link without its token."""
+    name = " ".join((name or "").split())[:100] or "Webhook"
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except DjangoValidationError:
+        raise ValidationFailed(
+            "The address the confirmation link is mailed to.",
+            code=WEBHOOK_EMAIL_INVALID,
+            field="email",
+        ) from None
+    url = _check_url(url)
+    events = _check_events(event_types, SubscriptionOwner.PUBLIC)
+    filters = _check_filters(filters)
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        s = WebhookSubscription.objects.create(
+            owner_kind=SubscriptionOwner.PUBLIC,
+            owner_email=email,
+            name=name,
+            url=url,
+            secret=new_secret(),
+            event_types=events,
+            filter_cb=filters.cb,
+            filter_organization=filters.organization,
+            filter_country=filters.country,
+            filter_category=filters.category,
+            status=SubscriptionStatus.PENDING,
+            confirm_hash=link_hash(token),
+        )
+        audit_record(
+            actor=None,
+            action="webhook.subscribe",
+            obj=s,
+            after=_audit_after(s),
+            actor_label=PUBLIC_SUBSCRIBER,
+        )
+        link = f"{link_base}{token}"
+        body = (
+            f"Someone (you, we hope) asked apcert to send the public certificate events "
+            f"{', '.join(events)} to {url}.\n\n"
+            f"To confirm, open this link and press Confirm:\n{link}\n\n"
+            "The same link shows the subscription's signing secret once confirmed, and lets you "
+            "pause, resume or delete it: keep it. If you did not ask for this, ignore this mail; "
+            "nothing is sent until the subscription is confirmed.\n"
+        )
+
+        def mail() -> None:
+            try:
+                send_mail(f"Confirm your apcert webhook: {name}", body, None, [email])
+            except Exception as exc:  # the subscription waits; the person may ask again
+                logger.warning("could not mail the confirmation of webhook %s: %s", s.pk, exc)
+
+        transaction.on_commit(mail)
+    return s
+
+
+def webhook_by_link(token: str) -> WebhookSubscription:
+    """The public subscription a mailed link names."""
+    s = (
+        WebhookSubscription.objects.filter(
+            owner_kind=SubscriptionOwner.PUBLIC, confirm_hash=link_hash(token or "")
+        ).first()
+        if token
+        else None
+    )
+    if s is None:
+        raise NotFound(
+            "This link names no webhook subscription: it may have been deleted.",
+            code=WEBHOOK_LINK_INVALID,
+        )
+    return s
+
+
+def webhook_link_act(*, token: str, action: str) -> WebhookSubscription | None:
+    """Confirm, pause, resume or delete the public subscription the link names (None once
+    deleted)."""
+    with transaction.atomic():
+        s = _lock(webhook_by_link(token))
+        if action == "delete":
+            audit_record(
+                actor=None,
+                action="webhook.delete",
+                obj=s,
+                before=_audit_after(s),
+                after=None,
+                actor_label=PUBLIC_SUBSCRIBER,
+            )
+            s.delete()
+            return None
+        s = _transition(s, action, actor=None, actor_label=PUBLIC_SUBSCRIBER)
+        if action == "resume":
+            WebhookDelivery.objects.filter(subscription=s, state=DeliveryState.PENDING).update(
+                attempts=0, next_attempt_at=timezone.now()
+            )
+            from apcert.webhooks.tasks import delivery_queue
+
+            transaction.on_commit(delivery_queue)
+        return s
