@@ -164,9 +164,12 @@ def test_the_delivery_task_is_queued_after_commit_once(
     from django_tasks_db.models import DBTaskResult
 
     cert = world.granted()
-    subscribe(world)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        suspend(world, cert)
+    with receiver(script=["hold"]) as r:
+        subscribe(world, url=r.url)
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            suspend(world, cert)
+        # the change and its commit sent nothing: a receiver that hangs delays no request
+        assert r.received == []
     assert len(callbacks) == 1
     queued = DBTaskResult.objects.filter(task_path=deliver_webhooks.module_path)
     assert queued.count() == 1
