@@ -135,3 +135,32 @@ def test_the_public_form_is_limited_per_address(client: Client, world: World) ->
     assert refused.status_code == 429
     assert int(refused["Retry-After"]) > 0
     assert WebhookSubscription.objects.count() == views.SUBSCRIBE_PER_HOUR
+
+
+def test_a_subscription_never_confirmed_is_removed_after_a_week(
+    client: Client, world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    import datetime as dt
+
+    import time_machine
+    from django.utils import timezone
+
+    from apcert.audit.models import AuditEvent
+    from apcert.webhooks.services import UNCONFIRMED_DAYS, webhooks_unconfirmed_remove
+
+    link = subscribe_by_form(client, django_capture_on_commit_callbacks)
+    confirmed = webhook_subscribe_public(
+        email="other@example.test",
+        name="Confirmed",
+        url="https://other.example.test/hooks",
+        event_types=["certificate.granted"],
+        link_base="http://testserver/webhooks/s/",
+    )
+    WebhookSubscription.objects.filter(pk=confirmed.pk).update(status=SubscriptionStatus.ACTIVE)
+    assert webhooks_unconfirmed_remove() == 0
+    later = timezone.now() + dt.timedelta(days=UNCONFIRMED_DAYS, hours=1)
+    with time_machine.travel(later, tick=False):
+        assert webhooks_unconfirmed_remove() == 1
+    assert list(WebhookSubscription.objects.values_list("name", flat=True)) == ["Confirmed"]
+    assert AuditEvent.objects.latest("seq").action == "webhook.delete"
+    assert client.get(link).status_code == 404

@@ -8,6 +8,7 @@ pauses one whose deliveries kept failing for more than a day, and mails its owne
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import logging
 import secrets
@@ -428,3 +429,40 @@ def webhook_link_act(*, token: str, action: str) -> WebhookSubscription | None:
 
             transaction.on_commit(delivery_queue)
         return s
+
+
+#: A public subscription not confirmed within this many days is removed (its link with it).
+UNCONFIRMED_DAYS = 7
+
+
+def webhooks_unconfirmed_remove() -> int:
+    """Remove the public subscriptions never confirmed within :data:`UNCONFIRMED_DAYS`
+    (the worker's upkeep); return how many."""
+    cutoff = timezone.now() - dt.timedelta(days=UNCONFIRMED_DAYS)
+    removed = 0
+    stale = WebhookSubscription.objects.filter(
+        owner_kind=SubscriptionOwner.PUBLIC,
+        status=SubscriptionStatus.PENDING,
+        created_at__lt=cutoff,
+    ).values_list("pk", flat=True)
+    for pk in list(stale):
+        with transaction.atomic():
+            s = WebhookSubscription.objects.select_for_update().filter(pk=pk).first()
+            if s is None or s.status != SubscriptionStatus.PENDING:
+                continue
+            audit_record(
+                actor=None,
+                action="webhook.delete",
+                obj=s,
+                before=_audit_after(s),
+                after=None,
+                reason=f"not confirmed within {UNCONFIRMED_DAYS} days",
+            )
+            s.delete()
+            removed += 1
+    return removed
+
+
+def webhooks_unconfirmed_upkeep() -> None:
+    """The worker's upkeep: :func:`webhooks_unconfirmed_remove`."""
+    webhooks_unconfirmed_remove()
