@@ -511,3 +511,29 @@ def test_expiry_and_reissue_are_told(world: World) -> None:
     assert data["issue_reason"] and data["change_summary"]
     assert expired.event_type == "certificate.expired"
     assert json.loads(expired.body)["data"]["status"] == "expired"
+
+
+def test_a_subscription_deleted_while_its_event_is_sent_is_no_error(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apcert.webhooks import delivery
+
+    cert = world.granted()
+    with receiver() as r:
+        new = subscribe(world, url=r.url)
+        suspend(world, cert)
+        admin = new.subscription.created_by
+        assert admin is not None
+        sent = delivery.post
+
+        def post_then_delete(url: str, body: str, headers: dict[str, str]) -> Any:
+            answer = sent(url, body, headers)
+            from apcert.webhooks.services import webhook_delete
+
+            webhook_delete(actor=admin, subscription=new.subscription)
+            return answer
+
+        monkeypatch.setattr(delivery, "post", post_then_delete)
+        assert webhooks_deliver_due(budget_seconds=5).delivered == 1
+    assert not WebhookDelivery.objects.exists()
+    assert not WebhookAttempt.objects.exists()

@@ -184,6 +184,8 @@ def _send(row: WebhookDelivery, token: str) -> Answer:
     headers = signed_headers(subscription, row.message_id, row.body, started_at)
     answer = post(subscription.url, row.body, headers)
     with transaction.atomic():
+        if WebhookDelivery.objects.select_for_update().filter(pk=row.pk).first() is None:
+            return answer  # the subscription was deleted meanwhile, with its log
         WebhookAttempt.objects.create(
             delivery=row,
             started_at=started_at,
