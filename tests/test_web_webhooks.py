@@ -16,7 +16,7 @@ from apcert.webhooks.choices import DeliveryState, SubscriptionStatus
 from apcert.webhooks.errors import WEBHOOK_NOT_ALLOWED
 from apcert.webhooks.models import WebhookDelivery, WebhookSubscription
 from tests.factories import World, make_user
-from tests.test_webhooks import cb_admin_of, deliver_until_done, subscribe, suspend
+from tests.test_webhooks import cb_admin_of, deliver_until_done, restore, subscribe, suspend
 from tests.webhooks_support import receiver
 
 pytestmark = pytest.mark.django_db
@@ -150,3 +150,30 @@ def test_the_navigation_links_the_webhooks_for_those_who_administer_a_place(
     assert 'href="/office/account/webhooks/"' in home.content.decode()
     client.force_login(world.team.assessor)
     assert 'href="/office/account/webhooks/"' not in client.get("/office/").content.decode()
+
+
+def _queries(client: Client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_the_list_and_the_log_take_as_many_queries_for_many_rows_as_for_one(
+    client: Client, world: World
+) -> None:
+    cert = world.granted()
+    admin = cb_admin_of(world)
+    client.force_login(admin)
+    first = subscribe(world, actor=admin).subscription
+    suspend(world, cert)
+    one = (_queries(client, LIST), _queries(client, f"{LIST}{first.pk}/"))
+    for _ in range(4):
+        subscribe(world, actor=admin)
+    restore(world, cert)
+    suspend(world, cert, days=30)
+    assert WebhookDelivery.objects.filter(subscription=first).count() == 3
+    many = (_queries(client, LIST), _queries(client, f"{LIST}{first.pk}/"))
+    assert many == one
