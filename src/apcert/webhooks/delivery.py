@@ -214,6 +214,8 @@ def _send(row: WebhookDelivery, token: str) -> Answer:
         mine.update(attempts=tried, next_attempt_at=now + wait, claimed_until=None, claim="")
         WebhookSubscription.objects.filter(pk=subscription.pk).update(failures=F("failures") + 1)
         if exhausted:
+            # Imported here: the services queue this module's task (services -> tasks ->
+            # delivery), so this module cannot import them at its top.
             from apcert.webhooks.services import subscription_pause_for_failures
 
             subscription_pause_for_failures(subscription=subscription, delivery=row)

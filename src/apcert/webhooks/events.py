@@ -28,6 +28,7 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
@@ -41,6 +42,7 @@ from apcert.certificates.choices import CertificateStatus
 from apcert.certificates.models import Certificate
 from apcert.webhooks.choices import EventType, SubscriptionOwner, SubscriptionStatus
 from apcert.webhooks.models import WebhookDelivery, WebhookSubscription
+from apcert.webhooks.tasks import delivery_queue
 
 _E = EventType
 
@@ -106,8 +108,6 @@ def _iso(day: dt.date | None) -> str | None:
 
 
 def _register_url(number: str) -> str:
-    from urllib.parse import quote
-
     return f"{settings.SITE_URL.rstrip('/')}/certificates/{quote(number)}"
 
 
@@ -293,8 +293,6 @@ def deliveries_write(event: AuditEvent) -> list[WebhookDelivery]:
             for s in subscriptions
         ]
     )
-    from apcert.webhooks.tasks import delivery_queue
-
     transaction.on_commit(delivery_queue)
     return rows
 

@@ -45,6 +45,7 @@ from apcert.webhooks.errors import (
 )
 from apcert.webhooks.lifecycle import SUBSCRIPTION
 from apcert.webhooks.models import WebhookDelivery, WebhookSubscription
+from apcert.webhooks.tasks import delivery_queue
 
 logger = logging.getLogger(__name__)
 
@@ -235,8 +236,6 @@ def webhook_resume(*, actor: User, subscription: WebhookSubscription) -> Webhook
         WebhookDelivery.objects.filter(subscription=s, state=DeliveryState.PENDING).update(
             attempts=0, next_attempt_at=timezone.now()
         )
-        from apcert.webhooks.tasks import delivery_queue
-
         transaction.on_commit(delivery_queue)
     return s
 
@@ -267,8 +266,6 @@ def webhook_replay(*, actor: User, delivery: WebhookDelivery) -> WebhookDelivery
             obj=row.subscription,
             after={"message_id": row.message_id, "event": row.event_type},
         )
-        from apcert.webhooks.tasks import delivery_queue
-
         transaction.on_commit(delivery_queue)
     return row
 
@@ -425,8 +422,6 @@ def webhook_link_act(*, token: str, action: str) -> WebhookSubscription | None:
             WebhookDelivery.objects.filter(subscription=s, state=DeliveryState.PENDING).update(
                 attempts=0, next_attempt_at=timezone.now()
             )
-            from apcert.webhooks.tasks import delivery_queue
-
             transaction.on_commit(delivery_queue)
         return s
 
