@@ -22,6 +22,9 @@ from apcert.bodies.models import CBAcceptance
 from apcert.certificates.services import certificate_publication_return
 from apcert.organizations.services import organization_create
 from apcert.schemes.services import scheme_publication_review_set
+from apcert.webhooks.choices import DeliveryState
+from apcert.webhooks.models import WebhookAttempt, WebhookDelivery
+from apcert.webhooks.services import webhook_subscribe
 from tests.factories import DAY0, World
 
 #: The day every page is read on: after the world's assessments and decisions, so that the
@@ -77,6 +80,28 @@ def build_pages_world() -> PagesWorld:
         organization_create(actor=w.secretariat, legal_name=f"Supplier {i:02d} Ltd", country="GB")
     acceptance = CBAcceptance.objects.filter(cb=w.team.cb).order_by("pk").first()
     assert acceptance is not None
+    # The organization's webhook, subscribed before a grant: one event in its log, tried
+    # once (the receiver was down) and then accepted.
+    webhook = webhook_subscribe(
+        actor=w.org_user,
+        place=w.org,
+        name="Supplier database",
+        url="https://erp.plating.example/hooks",
+        event_types=["certificate.granted", "certificate.suspended"],
+    ).subscription
+    w.granted()
+    delivery = WebhookDelivery.objects.get(subscription=webhook)
+    for status, excerpt in ((503, "down for maintenance"), (204, "")):
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            started_at=TODAY,
+            duration_ms=12,
+            status_code=status,
+            response_excerpt=excerpt,
+        )
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=DeliveryState.DELIVERED, delivered_at=TODAY, attempts=2
+    )
     pages = PagesWorld(
         world=w,
         users={
@@ -99,6 +124,7 @@ def build_pages_world() -> PagesWorld:
         draft=draft.pk,
         assessment=in_progress.pk,
         finding=major.pk,
+        webhook=webhook.pk,
     )
     pages.text.update(number=certificate.number)
     return pages
@@ -253,10 +279,14 @@ PAGES: list[Page] = [
     ),
     Page(ORG_USER, "messages", at("web:messages")),
     Page(ORG_USER, "mail-preferences", at("web:mail-preferences")),
+    Page(ORG_USER, "webhooks", at("web:webhooks")),
+    Page(ORG_USER, "webhook-new", at("web:webhook-new")),
+    Page(ORG_USER, "webhook", at("web:webhook", pk="webhook")),
     # --- anyone: the public register, and a page no one has --------------------------------
     Page(PUBLIC, "register-search", lambda p: "/"),
     Page(PUBLIC, "register-certificate", lambda p: f"/certificates/{quote(p.text['number'])}"),
     Page(PUBLIC, "register-bodies", at("register:bodies")),
+    Page(PUBLIC, "webhooks-subscribe", at("webhooks:subscribe")),
     Page(PUBLIC, "sign-in", at("web:sign-in")),
 ]
 

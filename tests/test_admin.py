@@ -351,8 +351,8 @@ def test_audit_event_list_queries_do_not_grow_with_the_rows(
     assert len(response.context["cl"].result_list) == 20
 
 
-@pytest.mark.parametrize("label", ["cycle", "notifications"])
-def test_cycle_and_notification_records_are_browsable_and_read_only(
+@pytest.mark.parametrize("label", ["cycle", "notifications", "webhooks"])
+def test_cycle_notification_and_webhook_records_are_browsable_and_read_only(
     client: Client, label: str
 ) -> None:
     client.force_login(make_user("secadmin", is_secretariat=True, is_staff=True))

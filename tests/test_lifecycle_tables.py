@@ -64,6 +64,8 @@ from apcert.core.dates import add_months
 from apcert.core.errors import DomainError, TransitionNotAllowed
 from apcert.core.lifecycle import TransitionTable
 from apcert.organizations.services import organization_rename
+from apcert.webhooks.choices import SubscriptionStatus
+from apcert.webhooks.lifecycle import SUBSCRIPTION
 from tests.factories import DAY0, World
 
 DAYS = dt.timedelta(days=1)
@@ -127,6 +129,13 @@ EXPECTED: dict[str, dict[tuple[str, str], str]] = {
         ("suspended", "withdraw"): "withdrawn",
         ("withdrawn", "restore"): "active",
     },
+    # A subscription made without an account waits for its owner's confirmation; repeated
+    # failures (or its owner) pause it; its owner resumes it.
+    "webhook_subscription": {
+        ("pending", "confirm"): "active",
+        ("active", "pause"): "paused",
+        ("paused", "resume"): "active",
+    },
 }
 
 TABLES: dict[str, TransitionTable] = {
@@ -137,6 +146,7 @@ TABLES: dict[str, TransitionTable] = {
     "publication_review": PUBLICATION_REVIEW,
     "corrective_action": CORRECTIVE_ACTION,
     "cb_acceptance": CB_ACCEPTANCE,
+    "webhook_subscription": SUBSCRIPTION,
 }
 
 
@@ -157,6 +167,7 @@ def _pairs(table: TransitionTable) -> list[Any]:
         pytest.param(PUBLICATION_REVIEW, PublicationReviewStatus, id="publication_review"),
         pytest.param(CORRECTIVE_ACTION, CorrectiveActionStatus, id="corrective_action"),
         pytest.param(CB_ACCEPTANCE, AcceptanceStatus, id="cb_acceptance"),
+        pytest.param(SUBSCRIPTION, SubscriptionStatus, id="webhook_subscription"),
     ],
 )
 def test_table_states_are_the_statuses_the_database_allows(
@@ -176,6 +187,7 @@ def test_table_states_are_the_statuses_the_database_allows(
         (CERTIFICATE, "certificate.transition_not_allowed"),
         (PUBLICATION_REVIEW, "publication_review.transition_not_allowed"),
         (CB_ACCEPTANCE, "cb_acceptance.transition_not_allowed"),
+        (SUBSCRIPTION, "webhook_subscription.transition_not_allowed"),
     ],
 )
 def test_each_table_refuses_with_its_own_code(table: TransitionTable, code: str) -> None:

@@ -55,6 +55,9 @@ from apcert.notifications.selectors import messages_for
 from apcert.organizations.services import organization_member_add, site_move
 from apcert.schemes.models import ProcessCategory, Programme, Standard
 from apcert.schemes.services import scheme_publication_review_set
+from apcert.webhooks.choices import DeliveryState
+from apcert.webhooks.models import WebhookDelivery
+from apcert.webhooks.services import webhook_subscribe
 from tests.conftest import _ensure_reference
 from tests.factories import DAY0, World, make_user
 
@@ -247,6 +250,25 @@ def _build() -> Matrix:
     api_token = api_token_issue(
         actor=users["a_admin"], name="Matrix", place=a.team.cb, scope="read"
     ).token
+    # A webhook of CB A, made by its administrator, with one delivered event in its log.
+    webhook = webhook_subscribe(
+        actor=users["a_admin"],
+        place=a.team.cb,
+        name="Matrix",
+        url="http://127.0.0.1:9/hooks",
+        event_types=["certificate.suspended"],
+    ).subscription
+    delivered = WebhookDelivery.objects.create(
+        subscription=webhook,
+        message_id="msg_matrix",
+        event_type="certificate.suspended",
+        audit_seq=1,
+        subject=f"certificate:{suspended_cert.number}",
+        body="{}",
+        state=DeliveryState.DELIVERED,
+        next_attempt_at=TODAY,
+        delivered_at=TODAY,
+    )
 
     matrix = Matrix(users=users)
     matrix.ids.update(
@@ -283,6 +305,8 @@ def _build() -> Matrix:
         # A message to organization A's member (its application was accepted): theirs only.
         message=messages_for(users["orga_member"]).order_by("pk")[0].pk,
         api_token=api_token.pk,
+        webhook=webhook.pk,
+        delivery=delivered.pk,
     )
     matrix.text.update(
         invitation=invited.token,
@@ -606,6 +630,36 @@ ROUTES: list[Route] = [
         u("web:api-token-revoke", "pk=api_token"),
         POST_ONLY_GET,
         post=expect(404, ({SECRETARIAT, "a_admin"}, "ok")),
+        data=none,
+    ),
+    # Webhooks: for the administrators of a CB or an organization (the Secretariat
+    # administers neither); CB A's webhook: its administrator only, a 404 for anyone else.
+    Route("web:webhooks", u("web:webhooks"), expect(403, (ADMINS - {SECRETARIAT}, "ok"))),
+    Route(
+        "web:webhook-new",
+        u("web:webhook-new"),
+        expect(403, (ADMINS - {SECRETARIAT}, "ok")),
+        post=expect(403, (ADMINS - {SECRETARIAT, "a_admin"}, 400), ({"a_admin"}, "ok")),
+        data=lambda w: {
+            "name": "ERP",
+            "place": f"cb:{w.ids['cb']}",
+            "url": "https://erp.example.test/hooks",
+            "event_types": ["certificate.suspended"],
+        },
+    ),
+    Route("web:webhook", u("web:webhook", "pk=webhook"), expect(404, ({"a_admin"}, "ok"))),
+    Route(
+        "web:webhook-change",
+        u("web:webhook-change", "pk=webhook", action="pause"),
+        POST_ONLY_GET,
+        post=expect(404, ({"a_admin"}, "ok")),
+        data=none,
+    ),
+    Route(
+        "web:webhook-replay",
+        u("web:webhook-replay", "pk=webhook", "delivery_pk=delivery"),
+        POST_ONLY_GET,
+        post=expect(404, ({"a_admin"}, "ok")),
         data=none,
     ),
     # The choosers' matches: the places the user may invite to (administrators only), and

@@ -437,6 +437,10 @@ CSRF_TRUSTED_ORIGINS = _origins("APCERT_CSRF_TRUSTED_ORIGINS", _site_origin())
 #: Seconds since the background worker's last heartbeat after which ``/healthz`` says the
 #: worker is late (the worker beats every 30 seconds).
 WORKER_LATE_SECONDS = _positive("APCERT_WORKER_LATE_SECONDS", 180)
+#: Webhooks: seconds each try waits for the receiver's answer, and seconds a worker holds a
+#: delivery it is sending before another may send it (the first worker died mid-send).
+WEBHOOK_TIMEOUT_SECONDS = _positive("APCERT_WEBHOOK_TIMEOUT_SECONDS", 10)
+WEBHOOK_LEASE_SECONDS = _positive("APCERT_WEBHOOK_LEASE_SECONDS", 60)
 #: Free space, in MiB, under which ``/healthz`` says the disk of VAR_DIR or of EVIDENCE_DIR is
 #: low; 0 never says it.
 DISK_LOW_MIB = _count("APCERT_DISK_LOW_MIB", 1024)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apcert.register",
     "apcert.credentials",
     "apcert.statuslists",
+    "apcert.webhooks",
     "apcert.demo",
     "apcert.api",
     "apcert.web",
@@ -184,6 +185,14 @@ CONTENT_SECURITY_POLICY = {
 # Background tasks (the daily cycle sweep): django-tasks with its database backend, run by
 # ``apcert worker`` (or ``apcert db_worker`` alone). Tests use the immediate backend.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# Webhooks (apcert.webhooks): each try waits this long for the receiver's answer; a worker
+# holds a delivery it is sending this long before another may take it (a worker killed
+# mid-send); a failed try is retried after each delay in turn (seconds; together more than a
+# day), then the subscription is paused and its owner mailed.
+WEBHOOK_TIMEOUT_SECONDS: float = env.WEBHOOK_TIMEOUT_SECONDS
+WEBHOOK_LEASE_SECONDS = env.WEBHOOK_LEASE_SECONDS
+WEBHOOK_RETRY_DELAYS = [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800]
 
 EMAIL_BACKEND = env.EMAIL_URL_BACKEND or "django.core.mail.backends.console.EmailBackend"
 

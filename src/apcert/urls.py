@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/v1/", integrations_api.urls),
     path("", include("apcert.register.urls_data")),
     path("", include("apcert.credentials.urls")),
+    path("", include("apcert.webhooks.urls")),
     path("", include("apcert.register.urls")),
 ]
 

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 #: The in-app messages (and their e-mails) that tell people that work has arrived.
 ORDER_MESSAGES = 10
+#: The webhook deliveries written to the outbox for the subscriptions an event matches.
+ORDER_WEBHOOKS = 20
 
 _recorded: Subscribers[[AuditEvent]] = Subscribers("audit_event_recorded")
 

@@ -13,6 +13,7 @@ from apcert.bodies.models import CertificationBody
 from apcert.notifications.choices import MessageGroup
 from apcert.organizations.choices import OrganizationRole
 from apcert.organizations.models import Organization
+from apcert.webhooks.choices import EventType
 
 #: The role field's values: "cb:<role>" or "org:<role>".
 ROLE_CHOICES = [
@@ -164,3 +165,71 @@ class ApiTokenForm(forms.Form):
         place = self.fields["place"]
         assert isinstance(place, forms.ChoiceField)
         place.choices = [(place_value(p), place_label(p)) for p in places]
+
+
+class WebhookForm(forms.Form):
+    """Subscribe a receiver: its address, the place it is for, the events and the filters.
+
+    The places offered are the CBs and organizations the user administers; the events, all
+    of them (the service refuses, for an organization, those of a CB's own work)."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        help_text='What receives the events, in a few words, e.g. "Supplier database".',
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    place = forms.ChoiceField(
+        label="For",
+        error_messages={"invalid_choice": "Choose a place you administer."},
+    )
+    url = forms.URLField(
+        label="Receiver's address",
+        max_length=500,
+        assume_scheme="https",
+        help_text="The https:// (or http://) address apcert sends each event to, by POST.",
+    )
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        widget=forms.CheckboxSelectMultiple,
+        choices=EventType.choices,
+        help_text="Application and assessment events are for a certification body only.",
+    )
+    filter_cb = forms.CharField(
+        label="Only certificates of the certification body (code)", required=False, max_length=20
+    )
+    filter_organization = forms.IntegerField(
+        label="Only the holder (its number in the register)", required=False, min_value=1
+    )
+    filter_country = forms.CharField(
+        label="Only holders in the country (two letters)", required=False, max_length=2
+    )
+    filter_category = forms.CharField(
+        label="Only the process category (code)", required=False, max_length=20
+    )
+
+    def __init__(
+        self, *args: Any, places: list[CertificationBody | Organization], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        place = self.fields["place"]
+        assert isinstance(place, forms.ChoiceField)
+        place.choices = [(place_value(p), place_label(p)) for p in places]
+
+    def clean_filter_cb(self) -> CertificationBody | None:
+        code = self.cleaned_data["filter_cb"].strip()
+        if not code:
+            return None
+        cb = CertificationBody.objects.filter(code=code).first()
+        if cb is None:
+            raise forms.ValidationError(f"No certification body has the code {code}.")
+        return cb
+
+    def clean_filter_organization(self) -> Organization | None:
+        pk = self.cleaned_data["filter_organization"]
+        if pk is None:
+            return None
+        org = Organization.objects.filter(pk=pk).first()
+        if org is None:
+            raise forms.ValidationError(f"No organization has the number {pk}.")
+        return org

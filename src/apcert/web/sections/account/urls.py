@@ -1,5 +1,5 @@
 """The account pages of the back office: home, sign-in and out, password, invitations,
-API tokens."""
+API tokens, webhooks."""
 
 from typing import cast
 
@@ -78,6 +78,19 @@ urlpatterns = [
     path("account/api-tokens/", views.api_token_list, name="api-tokens"),
     path("account/api-tokens/new", views.api_token_new, name="api-token-new"),
     path("account/api-tokens/<int:pk>/revoke", views.api_token_revoke, name="api-token-revoke"),
+    path("account/webhooks/", views.webhook_list, name="webhooks"),
+    path("account/webhooks/new", views.webhook_new, name="webhook-new"),
+    path("account/webhooks/<int:pk>/", views.webhook_detail, name="webhook"),
+    path(
+        "account/webhooks/<int:pk>/<str:action>",
+        views.webhook_change,
+        name="webhook-change",
+    ),
+    path(
+        "account/webhooks/<int:pk>/deliveries/<int:delivery_pk>/replay",
+        views.webhook_replay_view,
+        name="webhook-replay",
+    ),
     # The choosers' matches (HTML fragments for htmx), before a search box's page needs them.
     path(
         "choosers/invitation-targets",

@@ -1,4 +1,4 @@
-"""Back-office pages: home, sign-out, messages, invitations, API tokens.
+"""Back-office pages: home, sign-out, messages, invitations, API tokens, webhooks.
 
 Sign-in, password change and password reset are Django's own views with our templates
 (:mod:`apcert.web.urls`). Every view here parses input, calls one service or selector and
@@ -65,10 +65,25 @@ from apcert.web.sections.account.forms import (
     InvitationAcceptForm,
     InvitationForm,
     MailPreferencesForm,
+    WebhookForm,
     place_value,
 )
-from apcert.web.sections.account.refusals import NO_RIGHT_TO_API_TOKENS, NO_RIGHT_TO_INVITE
+from apcert.web.sections.account.refusals import (
+    NO_RIGHT_TO_API_TOKENS,
+    NO_RIGHT_TO_INVITE,
+    NO_RIGHT_TO_WEBHOOKS,
+)
 from apcert.web.targets import message_link, message_links
+from apcert.webhooks.models import WebhookSubscription
+from apcert.webhooks.selectors import deliveries_of, subscriptions_visible_to
+from apcert.webhooks.services import (
+    Filters,
+    webhook_delete,
+    webhook_pause,
+    webhook_replay,
+    webhook_resume,
+    webhook_subscribe,
+)
 
 #: How many unread messages the home page shows.
 HOME_MESSAGES = 5
@@ -429,3 +444,140 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
         f"The API token {revoked.name} ({revoked.hint}…) is revoked: it no longer works.",
     )
     return redirect("web:api-tokens")
+
+
+# --- webhooks ------------------------------------------------------------------------------------
+
+
+def _webhook_places(user: User) -> list[CertificationBody | Organization]:
+    """The CBs and organizations ``user`` administers (a webhook is for one of them)."""
+    return [p for p in places_to_issue_for(user) if p is not None]
+
+
+def _webhook_of(user: User, pk: int) -> WebhookSubscription:
+    subscription = subscriptions_visible_to(user).filter(pk=pk).first()
+    if subscription is None:
+        raise Http404("No webhook of a place you administer has this number.")
+    return subscription
+
+
+@require_safe
+@section("webhooks")
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    """The webhook subscriptions of the places the user administers."""
+    user = current_user(request)
+    places = _webhook_places(user)
+    if not places:
+        return error_page(request, NO_RIGHT_TO_WEBHOOKS, title="Webhooks")
+    return render(
+        request,
+        "web/account/webhooks.html",
+        {"subscriptions": list(subscriptions_visible_to(user)), "section": "webhooks"},
+    )
+
+
+def _webhook_form(request: HttpRequest, form: WebhookForm, *, status: int = 200) -> HttpResponse:
+    return render(
+        request,
+        "web/account/webhook_new.html",
+        {"form": form, "section": "webhooks"},
+        status=status,
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+@section("webhooks")
+@sensitive_variables("made")
+def webhook_new(request: HttpRequest) -> HttpResponse:
+    """Subscribe a receiver for a place the user administers, and show its signing secret
+    this once."""
+    user = current_user(request)
+    places = _webhook_places(user)
+    if not places:
+        return error_page(request, NO_RIGHT_TO_WEBHOOKS, title="New webhook")
+    if request.method != "POST":
+        return _webhook_form(request, WebhookForm(places=places))
+    form = WebhookForm(request.POST, places=places)
+    if form.is_valid():
+        place = {place_value(p): p for p in places}[form.cleaned_data["place"]]
+        data = form.cleaned_data
+        try:
+            made = webhook_subscribe(
+                actor=user,
+                place=place,
+                name=data["name"],
+                url=data["url"],
+                event_types=data["event_types"],
+                filters=Filters(
+                    cb=data["filter_cb"],
+                    organization=data["filter_organization"],
+                    country=data["filter_country"],
+                    category=data["filter_category"],
+                ),
+            )
+        except DomainError as exc:
+            add_form_error(form, exc, {"country": "filter_country", "category": "filter_category"})
+        else:
+            return render(
+                request,
+                "web/account/webhook_created.html",
+                {"subscription": made.subscription, "secret": made.secret, "section": "webhooks"},
+            )
+    return _webhook_form(request, form, status=400)
+
+
+@require_safe
+@section("webhooks")
+def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A subscription, its state and its delivery log: each event, each try and its answer."""
+    user = current_user(request)
+    subscription = _webhook_of(user, pk)
+    return render(
+        request,
+        "web/account/webhook_detail.html",
+        {
+            "subscription": subscription,
+            "deliveries": deliveries_of(subscription),
+            "section": "webhooks",
+        },
+    )
+
+
+@require_POST
+@section("webhooks")
+def webhook_change(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Pause, resume or delete a subscription."""
+    user = current_user(request)
+    subscription = _webhook_of(user, pk)
+    services = {"pause": webhook_pause, "resume": webhook_resume}
+    try:
+        if action == "delete":
+            webhook_delete(actor=user, subscription=subscription)
+            messages.success(request, f"The webhook {subscription.name} is deleted.")
+            return redirect("web:webhooks")
+        if action not in services:
+            raise Http404("No such change.")
+        services[action](actor=user, subscription=subscription)
+    except DomainError as exc:
+        return error_page(request, exc, title="Change a webhook")
+    done = "paused" if action == "pause" else "resumed: what is waiting is sent now"
+    messages.success(request, f"The webhook {subscription.name} is {done}.")
+    return redirect("web:webhook", pk=pk)
+
+
+@require_POST
+@section("webhooks")
+def webhook_replay_view(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
+    """Send one event of the log again, as it was."""
+    user = current_user(request)
+    subscription = _webhook_of(user, pk)
+    delivery = subscription.deliveries.filter(pk=delivery_pk).first()
+    if delivery is None:
+        raise Http404("This webhook has no delivery of this number.")
+    try:
+        webhook_replay(actor=user, delivery=delivery)
+    except DomainError as exc:
+        return error_page(request, exc, title="Replay a webhook delivery")
+    messages.success(request, f"{delivery.message_id} is sent again.")
+    return redirect("web:webhook", pk=pk)
