@@ -28,6 +28,16 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
+# Tests send webhooks to receivers of their own on 127.0.0.1, in this process and in the
+# apcert processes they start; the refusal of such addresses has tests of its own.
+os.environ["APCERT_WEBHOOK_PRIVATE_ADDRESSES"] = "true"
+
+
+@pytest.fixture(autouse=True)
+def _webhooks_to_loopback(settings: Any) -> None:
+    settings.WEBHOOK_PRIVATE_ADDRESSES = True
+
+
 #: The fixtures through which a test reaches the database (those that build on them, such
 #: as ``world``, bring them along).
 DATABASE_FIXTURES = frozenset({"db", "transactional_db", "live_server"})

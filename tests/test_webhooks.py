@@ -23,6 +23,7 @@ from apcert.bodies.services import cb_staff_add
 from apcert.certificates.models import Certificate
 from apcert.certificates.services import certificate_restore, certificate_suspend
 from apcert.core.errors import DomainError
+from apcert.webhooks.addresses import is_public
 from apcert.webhooks.choices import DeliveryState, SubscriptionStatus
 from apcert.webhooks.delivery import claim, webhooks_deliver_due
 from apcert.webhooks.errors import (
@@ -31,6 +32,7 @@ from apcert.webhooks.errors import (
     WEBHOOK_NOT_ALLOWED,
     WEBHOOK_SUBSCRIPTION_TRANSITION_NOT_ALLOWED,
     WEBHOOK_URL_INVALID,
+    WEBHOOK_URL_PRIVATE,
 )
 from apcert.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from apcert.webhooks.services import (
@@ -537,3 +539,56 @@ def test_a_subscription_deleted_while_its_event_is_sent_is_no_error(
         assert webhooks_deliver_due(budget_seconds=5).delivered == 1
     assert not WebhookDelivery.objects.exists()
     assert not WebhookAttempt.objects.exists()
+
+
+# --- receivers on the server's own networks --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5432/",
+        "http://localhost/hook",
+        "https://10.1.2.3/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]:8000/",
+        "http://[::ffff:192.168.0.1]/",
+        "http://100.64.0.1/",
+    ],
+)
+def test_a_receiver_on_a_private_address_is_refused_unless_allowed(
+    world: World, settings: Any, url: str
+) -> None:
+    settings.WEBHOOK_PRIVATE_ADDRESSES = False
+    with pytest.raises(DomainError) as exc:
+        subscribe(world, url=url)
+    assert exc.value.code == WEBHOOK_URL_PRIVATE
+    assert not WebhookSubscription.objects.exists()
+    assert not AuditEvent.objects.filter(action__startswith="webhook").exists()
+    settings.WEBHOOK_PRIVATE_ADDRESSES = True
+    assert subscribe(world, url=url).subscription.url == url
+
+
+def test_public_addresses_are_told_from_the_others() -> None:
+    assert is_public("8.8.8.8") and is_public("2606:4700:4700::1111")
+    for address in ("127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.1.1",
+                    "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fc00::1", "::ffff:10.0.0.1",  # noqa: S104
+                    "224.0.0.1", "not an address"):  # fmt: skip
+        assert not is_public(address), address
+
+
+def test_a_delivery_never_connects_to_a_private_address_at_send_time(
+    world: World, fast: None, settings: Any
+) -> None:
+    # A name that pointed elsewhere when subscribed and resolves to the server's own network
+    # when sent: the connection is checked on the address it reached.
+    cert = world.granted()
+    with receiver(script=[]) as r:
+        new = subscribe(world, url=r.url)
+        settings.WEBHOOK_PRIVATE_ADDRESSES = False
+        suspend(world, cert)
+        webhooks_deliver_due(budget_seconds=5)
+        assert r.received == []
+    attempt = WebhookAttempt.objects.get(delivery__subscription=new.subscription)
+    assert attempt.status_code is None and "not a public address" in attempt.error
+    assert rows(new.subscription)[0].state == DeliveryState.PENDING

@@ -441,6 +441,11 @@ WORKER_LATE_SECONDS = _positive("APCERT_WORKER_LATE_SECONDS", 180)
 #: delivery it is sending before another may send it (the first worker died mid-send).
 WEBHOOK_TIMEOUT_SECONDS = _positive("APCERT_WEBHOOK_TIMEOUT_SECONDS", 10)
 WEBHOOK_LEASE_SECONDS = _positive("APCERT_WEBHOOK_LEASE_SECONDS", 60)
+#: Webhooks may be sent to receivers on loopback, private, link-local or otherwise reserved
+#: addresses (a receiver inside the server's own network). Off by default: anyone may
+#: subscribe a receiver (buyers without an account too), and the server must not be made to
+#: call the services beside it.
+WEBHOOK_PRIVATE_ADDRESSES = _flag("APCERT_WEBHOOK_PRIVATE_ADDRESSES")
 #: Free space, in MiB, under which ``/healthz`` says the disk of VAR_DIR or of EVIDENCE_DIR is
 #: low; 0 never says it.
 DISK_LOW_MIB = _count("APCERT_DISK_LOW_MIB", 1024)

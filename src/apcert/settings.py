@@ -192,6 +192,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # day), then the subscription is paused and its owner mailed.
 WEBHOOK_TIMEOUT_SECONDS: float = env.WEBHOOK_TIMEOUT_SECONDS
 WEBHOOK_LEASE_SECONDS = env.WEBHOOK_LEASE_SECONDS
+WEBHOOK_PRIVATE_ADDRESSES = env.WEBHOOK_PRIVATE_ADDRESSES
 WEBHOOK_RETRY_DELAYS = [5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800, 28800]
 
 EMAIL_BACKEND = env.EMAIL_URL_BACKEND or "django.core.mail.backends.console.EmailBackend"

@@ -36,6 +36,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
+from apcert.webhooks.addresses import GuardedHTTPHandler, GuardedHTTPSHandler
 from apcert.webhooks.choices import DeliveryState, SubscriptionStatus
 from apcert.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
@@ -134,7 +135,10 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 # No proxy from the environment: the receiver's address is the one the subscription names.
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+# Each connection checked on the address it reached (see apcert.webhooks.addresses).
+_opener = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _NoRedirect(), GuardedHTTPHandler(), GuardedHTTPSHandler()
+)
 
 
 def signed_headers(

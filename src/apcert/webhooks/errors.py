@@ -11,6 +11,9 @@ WEBHOOK_SUBSCRIPTION_TRANSITION_NOT_ALLOWED = "webhook_subscription.transition_n
 WEBHOOK_NOT_ALLOWED = "webhook.not_allowed"
 # The receiver's address: an absolute http(s) URL.
 WEBHOOK_URL_INVALID = "webhook.url_invalid"
+# The receiver's address is on a loopback, private or reserved network (refused unless the
+# server is set to allow such receivers).
+WEBHOOK_URL_PRIVATE = "webhook.url_private"
 # At least one event, each one the subscription's owner may receive.
 WEBHOOK_EVENTS_INVALID = "webhook.events_invalid"
 # A filter names a CB, an organization or a process category that does not exist.

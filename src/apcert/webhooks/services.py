@@ -28,6 +28,7 @@ from apcert.bodies.models import CertificationBody
 from apcert.core.errors import NotFound, PermissionDenied, ValidationFailed
 from apcert.organizations.models import Organization
 from apcert.schemes.models import ProcessCategory
+from apcert.webhooks.addresses import host_private, private_allowed
 from apcert.webhooks.choices import (
     CB_EVENTS,
     PUBLIC_EVENTS,
@@ -42,6 +43,7 @@ from apcert.webhooks.errors import (
     WEBHOOK_LINK_INVALID,
     WEBHOOK_NOT_ALLOWED,
     WEBHOOK_URL_INVALID,
+    WEBHOOK_URL_PRIVATE,
 )
 from apcert.webhooks.lifecycle import SUBSCRIPTION
 from apcert.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -79,6 +81,15 @@ def _check_url(url: str) -> str:
             code=WEBHOOK_URL_INVALID,
             field="url",
         )
+    if not private_allowed():
+        private = host_private(parts.hostname)
+        if private is not None:
+            raise ValidationFailed(
+                f"{parts.hostname} is at {private}, on a loopback, private or reserved "
+                "network: webhooks are sent only to public addresses.",
+                code=WEBHOOK_URL_PRIVATE,
+                field="url",
+            )
     return url
 
 
