@@ -259,7 +259,7 @@ class CertificateWriter:
         self.t.assessment.rows.append(
             (
                 assessment_id, cb.id, application, certificate, kind, status, stage1,
-                day(start), day(end), day(report), summary, self._stamp(planned),
+                day(start), day(end), day(report), summary, self._stamp(planned), "run",
             )
         )  # fmt: skip
         return assessment_id
@@ -267,9 +267,9 @@ class CertificateWriter:
     def _team(self, cb: CBInfo, assessment_id: int, size: int) -> list[Person]:
         members = self.d.sample(cb.assessors, size)
         rows = self.t.team.rows
-        rows.append((assessment_id, members[0].id, "lead"))
+        rows.append((assessment_id, members[0].id, "", "lead"))
         for person in members[1:]:
-            rows.append((assessment_id, person.id, "member"))
+            rows.append((assessment_id, person.id, "", "member"))
         return members
 
     def _requirement(self, lines: list[dict[str, Any]]) -> tuple[str, str, int | None, str]:

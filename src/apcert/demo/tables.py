@@ -75,10 +75,10 @@ class Tables:
             (
                 "id", "cb", "application", "certificate", "kind", "status",
                 "stage1_document_review", "start_date", "end_date", "report_issued_on",
-                "summary", "created_at",
+                "summary", "created_at", "origin",
             ),
         )  # fmt: skip
-        self.team = Table(TeamMember, ("assessment", "user", "role"))
+        self.team = Table(TeamMember, ("assessment", "user", "name", "role"))
         self.finding = Table(
             Finding,
             (
