@@ -765,6 +765,9 @@ __all__ = [
 from apcert.api import (  # noqa: E402, F401
     integrations_assessments,
     integrations_certificates,
+    integrations_corrections,
     integrations_decisions,
+    integrations_publication,
     integrations_recorded,
+    integrations_transfers,
 )
