@@ -313,6 +313,7 @@ WRITES = (
     "certificates/{number}/publication/approve",
     "certificates/{number}/publication/return",
     "certificates/{number}/publication/resubmit",
+    "certificates/{number}/record-calendar",
 )
 BODY = {**VALID, "certificate": "x", "note": "x"}
 
@@ -351,6 +352,7 @@ def test_another_place_reaches_nothing_of_the_rest_of_the_lifecycle(world: World
         "certificates/{number}/publication/approve": CERTIFICATE_NOT_FOUND,
         "certificates/{number}/publication/return": CERTIFICATE_NOT_FOUND,
         "certificates/{number}/publication/resubmit": CERTIFICATE_NOT_FOUND,
+        "certificates/{number}/record-calendar": CERTIFICATE_NOT_FOUND,
     }
     for token in (secret, org_b):
         for path, code in codes.items():
@@ -386,3 +388,35 @@ def test_another_place_reaches_nothing_of_the_rest_of_the_lifecycle(world: World
                 404,
                 ASSESSMENT_NOT_FOUND,
             )
+
+
+def test_what_the_calendar_did_to_a_certificate_is_recorded_over_the_api(
+    world: World, client: Client
+):
+    cert = Certificate.objects.get(pk=world.granted().pk)
+    missed = cert.surveillance_due_by
+    assert missed is not None
+    path = f"certificates/{cert.number}/record-calendar"
+    with on_day(missed + dt.timedelta(days=3)):
+        t = tokens(world)
+        # Every read shows the suspension the missed surveillance brought, not yet recorded
+        before = call(client, "get", f"certificates/{cert.number}", t["manager"])
+        assert (before.json()["status"], before.json()["status_recorded"]) == (
+            "suspended",
+            False,
+        )
+        # A decision maker of the CB records it (not the holder)
+        refused(
+            unchanged(lambda: call(client, "post", path, t["org"])),
+            403,
+            PERMISSION_CB_ROLE_REQUIRED,
+        )
+        done = call(client, "post", path, t["decision_maker"])
+        assert done.status_code == 200, done.json()
+        assert (done.json()["status"], done.json()["status_recorded"]) == ("suspended", True)
+        assert done["ETag"] == done.json()["etag"] != before["ETag"]
+        cert.refresh_from_db()
+        assert (cert.status, cert.status_since) == ("suspended", missed + dt.timedelta(days=1))
+        # Nothing left to record is not an error, and changes nothing
+        again = unchanged(lambda: call(client, "post", path, t["decision_maker"]))
+        assert (again.status_code, again["ETag"]) == (200, done["ETag"])

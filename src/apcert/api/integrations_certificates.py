@@ -1,6 +1,7 @@
 """The decisions taken on a certificate's own page, over the API for integrators: suspend,
 restore, withdraw, cancel at the holder's request, reduce the scope, remove a site, and
-re-issue for a change the holder's records show.
+re-issue for a change the holder's records show; and, as the page's button does, record
+what the scheme's calendar has done to the certificate.
 
 Each calls the service the certificate's page confirms with, the token's issuer as the
 actor (a decision maker of the CB). None of them can be undone once public, so each takes
@@ -23,6 +24,7 @@ from apcert.accounts.models import User
 from apcert.api.errors import RECORDED_CHANGE_NOT_FOUND, SITE_NOT_FOUND
 from apcert.api.integrations import (
     CERTIFICATE_WRITE_HEADERS,
+    WRITE_HEADERS,
     CertificateOut,
     Problem,
     api,
@@ -49,6 +51,7 @@ from apcert.certificates.services import (
 )
 from apcert.core.dates import today
 from apcert.core.errors import ValidationFailed
+from apcert.cycle.sweep import certificate_sweep
 from apcert.organizations.selectors import sites_of
 
 CERTIFICATE_ANSWERS: dict[int, Any] = {
@@ -330,3 +333,35 @@ def _reissue(user: User, cert: Certificate, body: ReissueIn) -> Certificate:
 )
 def certificate_reissue_api(request: HttpRequest, number: str, body: ReissueIn) -> Any:
     return certificate_changed(request, number, lambda user, cert: _reissue(user, cert, body))
+
+
+@api.post(
+    "/certificates/{number}/record-calendar",
+    response={
+        200: CertificateOut,
+        400: Problem,
+        401: Problem,
+        403: Problem,
+        404: Problem,
+        409: Problem,
+        422: Problem,
+    },
+    operation_id="certificate_record_calendar",
+    summary="Record now what the scheme's calendar did to a certificate of the token's CB "
+    "(a suspension after a missed surveillance window, an expiry ...), dated when it happened",
+    description="A decision maker of the CB, before deciding on a record that is straight; "
+    "as the daily check would, so nothing to record is not an error. It decides nothing: "
+    "every read already shows the status the calendar gave (`status_recorded` false until "
+    "it is recorded), so it takes no `If-Match`; the answer carries the new ETag.",
+    openapi_extra=WRITE_HEADERS,
+)
+def certificate_record_calendar_api(request: HttpRequest, number: str) -> Any:
+    caller = caller_of(request)
+    require_write_scope(caller)
+    cert = place_certificate(request, number)
+
+    def run() -> CertificateOut:
+        certificate_sweep(actor=caller.user, certificate=cert, as_of=today())
+        return certificate_out(Certificate.objects.get(pk=cert.pk))
+
+    return written(request, run)
