@@ -138,11 +138,16 @@ _EVERY_OPERATION = {
 }
 
 
+#: The operations without ``If-Match`` whose answer is a certificate with its ETag.
+_ANSWER_A_CERTIFICATE = {"certificate_read", "certificate_record_calendar"}
+
+
 def _declare_etag(operation: dict[str, Any], responses: dict[str, Any]) -> None:
-    """The ``ETag`` header of the answers that carry a certificate's state: its read, and
-    each change that takes ``If-Match`` (a decision that makes no certificate has none)."""
+    """The ``ETag`` header of the answers that carry a certificate's state: its read, the
+    record of what the calendar did to it, and each change that takes ``If-Match`` (a
+    decision that makes no certificate has none)."""
     names = {p.get("name") for p in operation.get("parameters", ())}
-    if operation.get("operationId") != "certificate_read" and "If-Match" not in names:
+    if operation.get("operationId") not in _ANSWER_A_CERTIFICATE and "If-Match" not in names:
         return
     ok = responses.get("200")
     if ok is None:
