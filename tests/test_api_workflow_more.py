@@ -36,6 +36,7 @@ from apcert.organizations.services import organization_rename
 from apcert.schemes.services import scheme_publication_review_set
 from tests.api_workflow_support import VALID, call, refused, tokens, unchanged
 from tests.factories import CBTeam, World, on_day
+from tests.flows_support import visit
 
 pytestmark = pytest.mark.django_db
 
@@ -131,6 +132,11 @@ def test_a_certificate_is_transferred_from_another_cb_over_the_api(world: World,
     with on_day(decided_on):
         read = call(client, "get", f"assessments/{a['id']}", t["decision_maker"]).json()
         etag = read["assessed_certificate"]["etag"]
+        # The ETag the old CB reads of its certificate
+        assert (
+            etag
+            == call(client, "get", f"certificates/{cert.number}", old_tokens["manager"])["ETag"]
+        )
         decide = f"assessments/{a['id']}/decision"
         transfer = {"decision": "transfer", "rationale": "Transfer review satisfactory"}
         refused(
@@ -156,9 +162,32 @@ def test_a_certificate_is_transferred_from_another_cb_over_the_api(world: World,
         again = call(client, "get", f"assessments/{a['id']}", t["decision_maker"]).json()
         fresh = again["assessed_certificate"]["etag"]
         assert fresh != etag and again["assessed_certificate"]["holder"] == "Plating AG"
-        done = call(client, "post", decide, t["decision_maker"], transfer, if_match=fresh)
+        key = "5f1c0e2a-transfer-0001"
+        done = call(
+            client,
+            "post",
+            decide,
+            t["decision_maker"],
+            transfer,
+            if_match=fresh,
+            idempotency_key=key,
+        )
         assert done.status_code == 200, done.json()
         body = done.json()
+        # A retry with its key answers the same and writes nothing (the ETag it sent is
+        # no longer the old certificate's, but the answer is kept)
+        again = unchanged(
+            lambda: call(
+                client,
+                "post",
+                decide,
+                t["decision_maker"],
+                transfer,
+                if_match=fresh,
+                idempotency_key=key,
+            )
+        )
+        assert (again.json(), again["Idempotent-Replayed"]) == (body, "true")
         new = Certificate.objects.get(number=body["certificate"]["number"])
         assert (new.cb_id, new.transferred_from_id, new.status) == (taker.cb.pk, cert.pk, "current")
         assert done["ETag"] == body["etag"] == body["certificate"]["etag"]
@@ -420,3 +449,72 @@ def test_what_the_calendar_did_to_a_certificate_is_recorded_over_the_api(
         # Nothing left to record is not an error, and changes nothing
         again = unchanged(lambda: call(client, "post", path, t["decision_maker"]))
         assert (again.status_code, again["ETag"]) == (200, done["ETag"])
+
+
+@pytest.mark.postgres_only
+def test_a_transfer_and_the_old_cbs_decision_at_once_with_one_etag_one_is_refused(
+    live_world: World,
+):
+    """The taker decides the transfer and the old CB suspends the certificate at the same
+    moment, both on the ETag they read: it is checked under the old certificate's lock, so
+    the second waits for the first, then finds the certificate changed (412) and writes
+    nothing."""
+    import threading
+
+    from django.db import connection, connections
+
+    from apcert.audit.models import AuditEvent
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs concurrent connections with row locks (PostgreSQL)")
+    world = live_world
+    old_tokens = tokens(world)
+    cert = world.granted()
+    taker, t = _taker(world)
+    review = visit(world, cert, "transfer_review", team=taker)
+    read = call(Client(), "get", f"assessments/{review.pk}", t["decision_maker"]).json()
+    etag = read["assessed_certificate"]["etag"]
+    events = AuditEvent.objects.count()
+    barrier = threading.Barrier(2)
+    answers: dict[str, int] = {}
+    errors: list[BaseException] = []
+    sends = {
+        "transfer": (
+            f"assessments/{review.pk}/decision",
+            t["decision_maker"],
+            {"decision": "transfer", "rationale": "Transfer review satisfactory"},
+        ),
+        "suspend": (
+            f"certificates/{cert.number}/suspend",
+            old_tokens["decision_maker"],
+            {"reason_category": "complaint", "reason": "Complaint"},
+        ),
+    }
+
+    def send(action: str) -> None:
+        path, secret, body = sends[action]
+        try:
+            barrier.wait(timeout=10)
+            response = call(Client(), "post", path, secret, body, if_match=etag)
+            answers[action] = response.status_code
+            if response.status_code != 200:
+                assert response.json()["code"] == IF_MATCH_FAILED
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send, args=(a,)) for a in sends]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(answers.values()) == [200, 412], answers
+    cert.refresh_from_db()
+    if answers["transfer"] == 200:
+        assert cert.status == "withdrawn" and cert.transferred_to is not None
+    else:
+        assert cert.status == "suspended"
+        assert not Certificate.objects.filter(transferred_from=cert).exists()
+    assert AuditEvent.objects.count() == events + 1
