@@ -29,6 +29,7 @@ from apcert.certificates.models import Certificate
 from apcert.core.errors import (
     INVALID_REASON_REQUIRED,
     PERMISSION_CB_ROLE_REQUIRED,
+    PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
     PERMISSION_SECRETARIAT_REQUIRED,
     PERMISSION_TEAM_MEMBER_REQUIRED,
 )
@@ -343,6 +344,8 @@ WRITES = (
     "certificates/{number}/publication/return",
     "certificates/{number}/publication/resubmit",
     "certificates/{number}/record-calendar",
+    "applications/{application}/submit",
+    "applications/{application}/withdraw",
 )
 BODY = {**VALID, "certificate": "x", "note": "x"}
 
@@ -352,7 +355,12 @@ def test_a_read_token_changes_nothing_of_the_rest_of_the_lifecycle(world: World,
     cert = world.granted()
     a = world.assessment(world.accepted_application(), findings=("major",), report=False)
     for path in WRITES:
-        p = path.format(finding=a.findings.get().pk, assessment=a.pk, number=cert.number)
+        p = path.format(
+            finding=a.findings.get().pk,
+            assessment=a.pk,
+            number=cert.number,
+            application=cert.application_id,
+        )
         refused(
             unchanged(lambda p=p: call(client, "post", p, t["decision_maker"], BODY, if_match="*")),
             403,
@@ -518,3 +526,55 @@ def test_a_transfer_and_the_old_cbs_decision_at_once_with_one_etag_one_is_refuse
         assert cert.status == "suspended"
         assert not Certificate.objects.filter(transferred_from=cert).exists()
     assert AuditEvent.objects.count() == events + 1
+
+
+def test_an_organization_submits_and_withdraws_its_application_over_the_api(
+    world: World, client: Client
+):
+    from apcert.applications.errors import (
+        APPLICATION_ALREADY_DECIDED,
+        APPLICATION_DESIGN_SCOPE_MISSING,
+    )
+    from apcert.applications.lifecycle import APPLICATION
+
+    t = tokens(world)
+    other = World.build(cb_code="NORD")
+    org_b = api_token_issue(actor=other.org_user, name="o", place=other.org, scope="write").secret
+    read = api_token_issue(actor=world.org_user, name="r", place=world.org, scope="read").secret
+    draft = world.draft_application()
+    submit = f"applications/{draft.pk}/submit"
+    # Another organization's token finds none of it; a read token changes nothing
+    refused(unchanged(lambda: call(client, "post", submit, org_b)), 404, "application.not_found")
+    refused(
+        unchanged(lambda: call(client, "post", submit, read)), 403, API_TOKEN_WRITE_SCOPE_REQUIRED
+    )
+    # Every rule of the scheme, as on the organization's page
+    designed = world.draft_application(design_claimed=True)
+    refused(
+        unchanged(lambda: call(client, "post", f"applications/{designed.pk}/submit", t["org"])),
+        409,
+        APPLICATION_DESIGN_SCOPE_MISSING,
+    )
+    done = call(client, "post", submit, t["org"])
+    assert (done.status_code, done.json()["status"]) == (200, "submitted"), done.json()
+    refused(
+        unchanged(lambda: call(client, "post", submit, t["org"])), 409, APPLICATION.refusal_code
+    )
+    # The CB's token sees it now, and may not withdraw it for the organization
+    withdraw = f"applications/{draft.pk}/withdraw"
+    refused(
+        unchanged(lambda: call(client, "post", withdraw, t["manager"])),
+        403,
+        PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
+    )
+    withdrawn = call(client, "post", withdraw, t["org"], {"reason": "Scope to be redrawn"})
+    assert (withdrawn.status_code, withdrawn.json()["status"]) == (200, "withdrawn")
+    # Not once a certification decision rests on it
+    cert = world.granted()
+    refused(
+        unchanged(
+            lambda: call(client, "post", f"applications/{cert.application_id}/withdraw", t["org"])
+        ),
+        409,
+        APPLICATION_ALREADY_DECIDED,
+    )

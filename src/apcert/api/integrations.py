@@ -482,7 +482,7 @@ class ApplicationPage(Schema):
 )
 def applications_list(request: HttpRequest, page: Query[PageIn]) -> ApplicationPage:
     rows, next_after = keyset_page(place_applications(caller_of(request)), page)
-    return ApplicationPage(items=[_application_out(a) for a in rows], next_after=next_after)
+    return ApplicationPage(items=[application_out(a) for a in rows], next_after=next_after)
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -642,7 +642,7 @@ def place_application(request: HttpRequest, application_id: int) -> Application:
     return found
 
 
-def _application_out(a: Application) -> ApplicationOut:
+def application_out(a: Application) -> ApplicationOut:
     return ApplicationOut(
         id=a.pk,
         status=a.status,
@@ -718,7 +718,7 @@ def application_accept_api(
     reason = body.reason if body is not None else ""
     return written(
         request,
-        lambda: _application_out(
+        lambda: application_out(
             application_accept(actor=caller.user, application=application, reason=reason)
         ),
     )
@@ -747,7 +747,7 @@ def application_reject_api(
     application = place_application(request, application_id)
     return written(
         request,
-        lambda: _application_out(
+        lambda: application_out(
             application_reject(actor=caller.user, application=application, reason=body.reason)
         ),
     )
@@ -768,6 +768,7 @@ __all__ = [
 
 # The workflow's endpoints, registered on ``api`` as their modules are imported.
 from apcert.api import (  # noqa: E402, F401
+    integrations_applying,
     integrations_assessments,
     integrations_certificates,
     integrations_corrections,
