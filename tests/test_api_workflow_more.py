@@ -198,6 +198,11 @@ def test_a_certificate_is_transferred_from_another_cb_over_the_api(world: World,
         assert mine.status_code == 200 and mine["ETag"] == body["etag"]
         old = call(client, "get", f"certificates/{cert.number}", old_tokens["manager"]).json()
         assert old["status"] == "withdrawn"
+        refused(
+            call(client, "get", f"certificates/{new.number}", old_tokens["manager"]),
+            404,
+            CERTIFICATE_NOT_FOUND,
+        )
         cert.refresh_from_db()
         assert cert.transferred_to == new
         last = cert.status_changes.order_by("-pk").first()
