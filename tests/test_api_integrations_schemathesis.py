@@ -110,6 +110,7 @@ ANY_PLACE = {
     "/api/v1/applications",
     "/api/v1/assessments",
     "/api/v1/findings",
+    "/api/v1/publication-reviews",
 }
 
 

@@ -8,8 +8,6 @@ and changes nothing. Another CB's token reaches none of it."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
 
 import pytest
 from django.test import Client
@@ -41,85 +39,19 @@ from apcert.core.errors import (
     PERMISSION_ORGANIZATION_MEMBER_REQUIRED,
     PERMISSION_TEAM_MEMBER_REQUIRED,
 )
+from tests.api_workflow_support import VALID, call, refused, tokens, unchanged
 from tests.factories import DAY0, World, on_day
 
 pytestmark = pytest.mark.django_db
 
 
-def _call(
-    client: Client, method: str, path: str, secret: str, body: Any = None, **headers: str
-) -> Any:
-    meta = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
-    meta.update({"HTTP_" + k.upper().replace("-", "_"): v for k, v in headers.items()})
-    if method == "get":
-        return client.get(f"/api/v1/{path}", **meta)
-    return client.post(
-        f"/api/v1/{path}",
-        data=json.dumps(body if body is not None else {}),
-        content_type="application/json",
-        **meta,
-    )
-
-
-def _tokens(world: World, scope: str = "write") -> dict[str, str]:
-    """A token of each of the CB's people, issued by them as administrators of the CB too
-    (an administrator holds every role of the CB, so only the rules of the team tell
-    them apart), and one of the organization's administrator."""
-    team = world.team
-    out = {}
-    for name in ("manager", "lead", "decision_maker", "decision_maker2"):
-        person = getattr(team, name)
-        cb_staff_add(actor=world.secretariat, cb=team.cb, user=person, role="admin")
-        out[name] = api_token_issue(actor=person, name=name, place=team.cb, scope=scope).secret
-    out["org"] = api_token_issue(
-        actor=world.org_user, name="erp", place=world.org, scope=scope
-    ).secret
-    return out
-
-
-def _refused(response: Any, status: int, code: str) -> None:
-    assert (response.status_code, response.json()["code"]) == (status, code), response.json()
-
-
-def _unchanged(run: Any) -> Any:
-    """Run ``run`` and assert that it wrote no audit event (so no change)."""
-    before = AuditEvent.objects.count()
-    result = run()
-    assert AuditEvent.objects.count() == before
-    return result
-
-
-#: A body every write of the workflow parses (each takes the fields it knows).
-VALID = {
-    "start_date": "2026-03-01",
-    "end_date": "2026-03-02",
-    "team": [],
-    "kind": "surveillance",
-    "reason": "x",
-    "reason_category": "complaint",
-    "grade": "minor",
-    "requirement_kind": "iso9001",
-    "requirement_ref": "8.5",
-    "description": "x",
-    "decision": "grant",
-    "until": "2026-04-01",
-    "outcome": "verify",
-    "remove": [],
-    "site_id": 1,
-    "correction": "x",
-    "root_cause": "x",
-    "action": "x",
-    "change": "holder_renamed",
-}
-
-
 def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
-    t = _tokens(world)
+    t = tokens(world)
     team = world.team
     app = application_submit(actor=world.org_user, application=world.draft_application(), on=DAY0)
     start = DAY0 + dt.timedelta(days=30)
     with on_day(DAY0):
-        accepted = _call(client, "post", f"applications/{app.pk}/accept", t["manager"])
+        accepted = call(client, "post", f"applications/{app.pk}/accept", t["manager"])
         assert (accepted.status_code, accepted.json()["status"]) == (200, "accepted")
         plan = {
             "start_date": start.isoformat(),
@@ -131,24 +63,24 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
         }
         path = f"applications/{app.pk}/assessments"
         # The rules of the plan, each with the service's code, nothing written
-        _refused(
-            _unchanged(lambda: _call(client, "post", path, t["org"], plan)),
+        refused(
+            unchanged(lambda: call(client, "post", path, t["org"], plan)),
             403,
             PERMISSION_CB_ROLE_REQUIRED,
         )
         two_leads = {**plan, "team": [{**m, "role": "lead"} for m in plan["team"]]}
-        _refused(
-            _unchanged(lambda: _call(client, "post", path, t["manager"], two_leads)),
+        refused(
+            unchanged(lambda: call(client, "post", path, t["manager"], two_leads)),
             409,
             ASSESSMENT_LEAD_REQUIRED,
         )
         stranger = {**plan, "team": [{"username": "nobody-here", "role": "lead"}]}
-        _refused(
-            _unchanged(lambda: _call(client, "post", path, t["manager"], stranger)),
+        refused(
+            unchanged(lambda: call(client, "post", path, t["manager"], stranger)),
             400,
             TEAM_MEMBER_UNKNOWN,
         )
-        planned = _call(client, "post", path, t["manager"], plan)
+        planned = call(client, "post", path, t["manager"], plan)
         assert planned.status_code == 200, planned.json()
         a = planned.json()
         assert (a["kind"], a["status"], a["application_id"]) == ("initial", "planned", app.pk)
@@ -157,23 +89,23 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
             (team.decision_maker2.username, "member"),
         }
         # Not before its first day
-        _refused(
-            _call(client, "post", f"assessments/{a['id']}/start", t["lead"]),
+        refused(
+            call(client, "post", f"assessments/{a['id']}/start", t["lead"]),
             409,
             ASSESSMENT_START_BEFORE_PLANNED,
         )
     with on_day(start):
         # Only the lead starts it
-        _refused(
-            _call(client, "post", f"assessments/{a['id']}/start", t["manager"]),
+        refused(
+            call(client, "post", f"assessments/{a['id']}/start", t["manager"]),
             403,
             PERMISSION_TEAM_MEMBER_REQUIRED,
         )
-        started = _call(client, "post", f"assessments/{a['id']}/start", t["lead"])
+        started = call(client, "post", f"assessments/{a['id']}/start", t["lead"])
         assert started.json()["status"] == "in_progress"
         findings = {}
         for grade in ("major", "minor", "observation"):
-            recorded = _call(
+            recorded = call(
                 client,
                 "post",
                 f"assessments/{a['id']}/findings",
@@ -193,10 +125,10 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
     with on_day(answered_on):
         # The organization answers its findings; the CB's token may not answer for it
         answer = {"correction": "Completed", "root_cause": "No checklist", "action": "Checklist"}
-        listed = _call(client, "get", "findings", t["org"]).json()["items"]
+        listed = call(client, "get", "findings", t["org"]).json()["items"]
         assert {f["id"] for f in listed} == {f["id"] for f in findings.values()}
-        _refused(
-            _call(
+        refused(
+            call(
                 client,
                 "post",
                 f"findings/{findings['major']['id']}/corrective-actions",
@@ -208,7 +140,7 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
         )
         answers = {}
         for grade in ("major", "minor"):
-            done = _call(
+            done = call(
                 client,
                 "post",
                 f"findings/{findings[grade]['id']}/corrective-actions",
@@ -219,8 +151,8 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
             assert done.json()["status"] == "answered"
             answers[grade] = done.json()["corrective_actions"][-1]["id"]
         # An assessor of the team reviews; the scheme manager is not on it
-        _refused(
-            _call(
+        refused(
+            call(
                 client,
                 "post",
                 f"corrective-actions/{answers['major']}/review",
@@ -231,7 +163,7 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
             PERMISSION_ASSESSOR_REQUIRED,
         )
         for grade, outcome in (("major", "verify"), ("minor", "accept_plan")):
-            reviewed = _call(
+            reviewed = call(
                 client,
                 "post",
                 f"corrective-actions/{answers[grade]}/review",
@@ -243,73 +175,71 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
     report_day = start + dt.timedelta(days=6)
     with on_day(report_day):
         # The organization sees its assessment once the report is issued, as on its pages
-        assert _call(client, "get", "assessments", t["org"]).json()["items"] == []
-        reported = _call(
+        assert call(client, "get", "assessments", t["org"]).json()["items"] == []
+        reported = call(
             client, "post", f"assessments/{a['id']}/report", t["lead"], {"summary": "Fine"}
         )
         assert reported.json()["status"] == "report_issued", reported.json()
-        listed = _call(client, "get", "assessments", t["org"]).json()["items"]
+        listed = call(client, "get", "assessments", t["org"]).json()["items"]
         assert [x["id"] for x in listed] == [a["id"]]
-        detail = _call(client, "get", f"assessments/{a['id']}", t["manager"]).json()
+        detail = call(client, "get", f"assessments/{a['id']}", t["manager"]).json()
         assert [f["status"] for f in detail["findings"]] == ["closed", "plan_accepted", "closed"]
         # The decision: not by a decision maker who was on the team, not one the kind
         # does not support
         decide = f"assessments/{a['id']}/decision"
-        _refused(
-            _unchanged(
-                lambda: _call(client, "post", decide, t["decision_maker2"], {"decision": "grant"})
+        refused(
+            unchanged(
+                lambda: call(client, "post", decide, t["decision_maker2"], {"decision": "grant"})
             ),
             409,
             DECISION_MAKER_ON_TEAM,
         )
-        _refused(
-            _call(client, "post", decide, t["decision_maker"], {"decision": "renew"}),
+        refused(
+            call(client, "post", decide, t["decision_maker"], {"decision": "renew"}),
             400,
             DECISION_NOT_OFFERED,
         )
-        granted = _call(client, "post", decide, t["decision_maker"], {"decision": "grant"})
+        granted = call(client, "post", decide, t["decision_maker"], {"decision": "grant"})
         assert granted.status_code == 200, granted.json()
         number = granted.json()["certificate"]["number"]
         assert granted["ETag"] == granted.json()["etag"]
 
         # The certificate: its ETag, and each change with If-Match
-        read = _call(client, "get", f"certificates/{number}", t["decision_maker"])
+        read = call(client, "get", f"certificates/{number}", t["decision_maker"])
         etag = read["ETag"]
         assert etag == read.json()["etag"] == granted["ETag"] and etag.startswith('"')
         suspend = {"reason_category": "complaint", "reason": "A complaint under review"}
         path = f"certificates/{number}/suspend"
-        _refused(
-            _unchanged(lambda: _call(client, "post", path, t["decision_maker"], suspend)),
+        refused(
+            unchanged(lambda: call(client, "post", path, t["decision_maker"], suspend)),
             428,
             IF_MATCH_REQUIRED,
         )
-        _refused(
-            _unchanged(
-                lambda: _call(
-                    client, "post", path, t["decision_maker"], suspend, if_match='"stale"'
-                )
+        refused(
+            unchanged(
+                lambda: call(client, "post", path, t["decision_maker"], suspend, if_match='"stale"')
             ),
             412,
             IF_MATCH_FAILED,
         )
         # The rules of the service, with the ETag right: only a decision maker (the
         # organization's token reads its certificate, and may not suspend it)
-        _refused(
-            _call(client, "post", path, t["org"], suspend, if_match=etag),
+        refused(
+            call(client, "post", path, t["org"], suspend, if_match=etag),
             403,
             PERMISSION_CB_ROLE_REQUIRED,
         )
-        suspended = _call(client, "post", path, t["decision_maker"], suspend, if_match=etag)
+        suspended = call(client, "post", path, t["decision_maker"], suspend, if_match=etag)
         assert suspended.status_code == 200, suspended.json()
         assert suspended.json()["status"] == "suspended"
         new_etag = suspended["ETag"]
         assert new_etag == suspended.json()["etag"] != etag
-        assert _call(client, "get", f"certificates/{number}", t["manager"])["ETag"] == new_etag
+        assert call(client, "get", f"certificates/{number}", t["manager"])["ETag"] == new_etag
         # The ETag read before the suspension no longer matches: nothing is restored
         restore = {"reason": "The complaint is resolved"}
-        _refused(
-            _unchanged(
-                lambda: _call(
+        refused(
+            unchanged(
+                lambda: call(
                     client,
                     "post",
                     f"certificates/{number}/restore",
@@ -322,7 +252,7 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
             IF_MATCH_FAILED,
         )
         assert Certificate.objects.get(number=number).status == "suspended"
-        restored = _call(
+        restored = call(
             client,
             "post",
             f"certificates/{number}/restore",
@@ -335,9 +265,9 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
         withdraw = {"reason_category": "misuse", "reason": "Mark misused"}
         args = ("post", f"certificates/{number}/withdraw", t["decision_maker"], withdraw)
         events = AuditEvent.objects.count()
-        first = _call(client, *args, if_match=restored["ETag"], idempotency_key="w-1")
+        first = call(client, *args, if_match=restored["ETag"], idempotency_key="w-1")
         assert first.json()["status"] == "withdrawn", first.json()
-        again = _call(client, *args, if_match=restored["ETag"], idempotency_key="w-1")
+        again = call(client, *args, if_match=restored["ETag"], idempotency_key="w-1")
         assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
         assert again["ETag"] == first["ETag"]
         assert AuditEvent.objects.count() == events + 1
@@ -346,23 +276,23 @@ def test_the_whole_cb_workflow_over_the_api(world: World, client: Client):
 def test_a_refused_precondition_is_not_kept_with_the_key(world: World, client: Client):
     """A 412 or 428 is not the answer to the change: the same key, sent again with the
     right ETag, carries the change out."""
-    t = _tokens(world)
+    t = tokens(world)
     cert = world.granted()
     path = f"certificates/{cert.number}/suspend"
     body = {"reason_category": "complaint", "reason": "Complaint"}
-    _refused(
-        _call(client, "post", path, t["decision_maker"], body, idempotency_key="k"),
+    refused(
+        call(client, "post", path, t["decision_maker"], body, idempotency_key="k"),
         428,
         IF_MATCH_REQUIRED,
     )
-    _refused(
-        _call(client, "post", path, t["decision_maker"], body, idempotency_key="k", if_match='"x"'),
+    refused(
+        call(client, "post", path, t["decision_maker"], body, idempotency_key="k", if_match='"x"'),
         412,
         IF_MATCH_FAILED,
     )
-    etag = _call(client, "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
+    etag = call(client, "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
     # A list of ETags, one of them current, matches; so does "*"
-    done = _call(
+    done = call(
         client,
         "post",
         path,
@@ -372,7 +302,7 @@ def test_a_refused_precondition_is_not_kept_with_the_key(world: World, client: C
         if_match=f'"old", {etag}',
     )
     assert done.status_code == 200 and done.json()["status"] == "suspended", done.json()
-    withdrawn = _call(
+    withdrawn = call(
         client,
         "post",
         f"certificates/{cert.number}/withdraw",
@@ -388,16 +318,16 @@ def test_every_change_of_a_certificate_changes_its_etag(world: World, client: Cl
     a scope reduction, a site removed, a suspension."""
     from apcert.certificates.services import certificate_site_remove, certificate_suspend
 
-    t = _tokens(world)
+    t = tokens(world)
     cert = world.granted_at_two_sites()
 
     def etag() -> str:
-        return str(_call(client, "get", f"certificates/{cert.number}", t["manager"])["ETag"])
+        return str(call(client, "get", f"certificates/{cert.number}", t["manager"])["ETag"])
 
     seen = [etag()]
     assert etag() == seen[0]  # the same state, the same ETag
     # Over the API: the scope reduced, a site named that is not the holder's refused
-    reduced = _call(
+    reduced = call(
         client,
         "post",
         f"certificates/{cert.number}/remove-site",
@@ -405,7 +335,7 @@ def test_every_change_of_a_certificate_changes_its_etag(world: World, client: Cl
         {"site_id": 10**9, "reason": "x"},
         if_match=seen[-1],
     )
-    _refused(reduced, 400, SITE_NOT_FOUND)
+    refused(reduced, 400, SITE_NOT_FOUND)
     certificate_site_remove(
         actor=world.team.decision_maker,
         certificate=cert,
@@ -425,7 +355,7 @@ def test_every_change_of_a_certificate_changes_its_etag(world: World, client: Cl
 
 
 def test_a_read_token_may_not_write(world: World, client: Client):
-    t = _tokens(world, scope="read")
+    t = tokens(world, scope="read")
     cert = world.granted()
     for path in (
         f"applications/{cert.application_id}/assessments",
@@ -438,8 +368,8 @@ def test_a_read_token_may_not_write(world: World, client: Client):
         "findings/1/corrective-actions",
         "corrective-actions/1/review",
     ):
-        _refused(
-            _unchanged(lambda p=path: _call(client, "post", p, t["decision_maker"], VALID)),
+        refused(
+            unchanged(lambda p=path: call(client, "post", p, t["decision_maker"], VALID)),
             403,
             API_TOKEN_WRITE_SCOPE_REQUIRED,
         )
@@ -466,10 +396,10 @@ def test_another_cbs_token_reaches_nothing_of_this_cb(world: World, client: Clie
         f"certificates/{cert.number}/recorded-changes": CERTIFICATE_NOT_FOUND,
     }
     for path, code in reads.items():
-        _refused(_call(client, "get", path, secret), 404, code)
-    assert _call(client, "get", "assessments", secret).json()["items"] == []
-    assert _call(client, "get", "findings", secret).json()["items"] == []
-    assert _call(client, "get", "findings", org_b).json()["items"] == []
+        refused(call(client, "get", path, secret), 404, code)
+    assert call(client, "get", "assessments", secret).json()["items"] == []
+    assert call(client, "get", "findings", secret).json()["items"] == []
+    assert call(client, "get", "findings", org_b).json()["items"] == []
     writes = {
         f"applications/{app.pk}/assessments": "application.not_found",
         f"certificates/{cert.number}/assessments": CERTIFICATE_NOT_FOUND,
@@ -490,15 +420,15 @@ def test_another_cbs_token_reaches_nothing_of_this_cb(world: World, client: Clie
         f"certificates/{cert.number}/reissue": CERTIFICATE_NOT_FOUND,
     }
     for path, code in writes.items():
-        _refused(
-            _unchanged(lambda p=path: _call(client, "post", p, secret, VALID, if_match="*")),
+        refused(
+            unchanged(lambda p=path: call(client, "post", p, secret, VALID, if_match="*")),
             404,
             code,
         )
     # Another organization's token: not this organization's finding
-    _refused(
-        _unchanged(
-            lambda: _call(
+    refused(
+        unchanged(
+            lambda: call(
                 client,
                 "post",
                 f"findings/{finding.pk}/corrective-actions",
@@ -512,7 +442,7 @@ def test_another_cbs_token_reaches_nothing_of_this_cb(world: World, client: Clie
 
 
 @pytest.mark.postgres_only
-def test_two_systems_changing_a_certificate_at_once_with_one_etag_one_is_refused(
+def test_two_systems_changing_a_certificate_at_once_with_one_etag_one_isrefused(
     live_world: World,
 ):
     """Both read the same ETag and send a change at the same moment: the ETag is checked
@@ -525,9 +455,9 @@ def test_two_systems_changing_a_certificate_at_once_with_one_etag_one_is_refused
     if connection.vendor != "postgresql":
         pytest.skip("needs concurrent connections with row locks (PostgreSQL)")
     world = live_world
-    t = _tokens(world)
+    t = tokens(world)
     cert = world.granted()
-    etag = _call(Client(), "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
+    etag = call(Client(), "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
     events = AuditEvent.objects.count()
     barrier = threading.Barrier(2)
     answers: list[tuple[int, str]] = []
@@ -536,7 +466,7 @@ def test_two_systems_changing_a_certificate_at_once_with_one_etag_one_is_refused
     def send(action: str) -> None:
         try:
             barrier.wait(timeout=10)
-            response = _call(
+            response = call(
                 Client(),
                 "post",
                 f"certificates/{cert.number}/{action}",
@@ -568,24 +498,24 @@ def test_two_systems_changing_a_certificate_at_once_with_one_etag_one_is_refused
 def test_a_certificate_is_reissued_for_a_recorded_change(world: World, client: Client):
     from apcert.organizations.services import organization_rename
 
-    t = _tokens(world)
+    t = tokens(world)
     cert = world.granted()
-    read = _call(client, "get", f"certificates/{cert.number}", t["decision_maker"])
+    read = call(client, "get", f"certificates/{cert.number}", t["decision_maker"])
     assert (
-        _call(client, "get", f"certificates/{cert.number}/recorded-changes", t["manager"]).json()
+        call(client, "get", f"certificates/{cert.number}/recorded-changes", t["manager"]).json()
         == []
     )
     # The holder renames itself: the certificate shows the new name (another ETag), and
     # may be re-issued for it
     organization_rename(actor=world.org_user, organization=world.org, legal_name="Plating AG")
-    renamed = _call(client, "get", f"certificates/{cert.number}", t["decision_maker"])
+    renamed = call(client, "get", f"certificates/{cert.number}", t["decision_maker"])
     assert renamed["ETag"] != read["ETag"] and renamed.json()["holder"] == "Plating AG"
-    changes = _call(client, "get", f"certificates/{cert.number}/recorded-changes", t["manager"])
+    changes = call(client, "get", f"certificates/{cert.number}/recorded-changes", t["manager"])
     assert [c["key"] for c in changes.json()] == ["holder_renamed"]
     path = f"certificates/{cert.number}/reissue"
-    _refused(
-        _unchanged(
-            lambda: _call(
+    refused(
+        unchanged(
+            lambda: call(
                 client,
                 "post",
                 path,
@@ -597,8 +527,8 @@ def test_a_certificate_is_reissued_for_a_recorded_change(world: World, client: C
         400,
         RECORDED_CHANGE_NOT_FOUND,
     )
-    _refused(
-        _call(
+    refused(
+        call(
             client,
             "post",
             path,
@@ -609,7 +539,7 @@ def test_a_certificate_is_reissued_for_a_recorded_change(world: World, client: C
         412,
         IF_MATCH_FAILED,
     )
-    done = _call(
+    done = call(
         client,
         "post",
         path,
@@ -626,7 +556,7 @@ def test_a_certificate_is_reissued_for_a_recorded_change(world: World, client: C
 def test_a_surveillance_planned_and_decided_over_the_api_takes_if_match(
     world: World, client: Client
 ):
-    t = _tokens(world)
+    t = tokens(world)
     team = world.team
     cert = world.granted()
     start = cert.initial_decision_on + dt.timedelta(days=60)
@@ -641,39 +571,39 @@ def test_a_surveillance_planned_and_decided_over_the_api_takes_if_match(
     }
     path = f"certificates/{cert.number}/assessments"
     with on_day(start - dt.timedelta(days=10)):
-        _refused(
-            _unchanged(
-                lambda: _call(client, "post", path, t["manager"], {**plan, "kind": "initial"})
+        refused(
+            unchanged(
+                lambda: call(client, "post", path, t["manager"], {**plan, "kind": "initial"})
             ),
             400,
             INVALID_CHOICE,
         )
-        planned = _call(client, "post", path, t["manager"], plan)
+        planned = call(client, "post", path, t["manager"], plan)
         assert planned.status_code == 200, planned.json()
         a = planned.json()
         assert (a["kind"], a["certificate"]) == ("surveillance", cert.number)
     with on_day(start):
-        assert _call(client, "post", f"assessments/{a['id']}/start", t["lead"]).status_code == 200
-        reported = _call(client, "post", f"assessments/{a['id']}/report", t["lead"], {})
+        assert call(client, "post", f"assessments/{a['id']}/start", t["lead"]).status_code == 200
+        reported = call(client, "post", f"assessments/{a['id']}/report", t["lead"], {})
         assert reported.json()["status"] == "report_issued", reported.json()
-        etag = _call(client, "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
+        etag = call(client, "get", f"certificates/{cert.number}", t["decision_maker"])["ETag"]
         decide = f"assessments/{a['id']}/decision"
         maintain = {"decision": "maintain", "rationale": "Surveillance passed"}
-        _refused(
-            _unchanged(lambda: _call(client, "post", decide, t["decision_maker"], maintain)),
+        refused(
+            unchanged(lambda: call(client, "post", decide, t["decision_maker"], maintain)),
             428,
             IF_MATCH_REQUIRED,
         )
-        _refused(
-            _unchanged(
-                lambda: _call(
+        refused(
+            unchanged(
+                lambda: call(
                     client, "post", decide, t["decision_maker"], maintain, if_match='"old"'
                 )
             ),
             412,
             IF_MATCH_FAILED,
         )
-        done = _call(client, "post", decide, t["decision_maker"], maintain, if_match=etag)
+        done = call(client, "post", decide, t["decision_maker"], maintain, if_match=etag)
         assert done.status_code == 200, done.json()
         body = done.json()
         assert body["assessment"]["status"] == "closed"

@@ -176,9 +176,9 @@ def test_the_workflow_examples_answer_as_the_page_says(served: dict[str, str]) -
     reads, writes, [if_match] = (
         (commands := _curl_commands("5. "))[:3],
         commands[3:9],
-        commands[9:],
+        commands[9:10],
     )
-    assert len(commands) == 10
+    assert len(commands) == 10 + len(LIFECYCLE)
     status, assessments = _run(reads[0], served, served["read"])
     assert status == 200 and assessments["items"]
     status, body = _run(reads[1], served, served["read"])
@@ -201,3 +201,36 @@ def test_the_workflow_examples_answer_as_the_page_says(served: dict[str, str]) -
     without = re.sub(r"-H 'If-Match: [^']*'", "", if_match)
     status, body = _run(without, served, served["write"], number=number)
     assert (status, body["code"]) == (428, "precondition.if_match_required")
+
+
+#: The examples of section 5 after the If-Match one (the transfer, the corrections, the
+#: review before publication), each with what the served data answers a Secretariat token
+#: with the write scope: a transfer review is planned by a CB; the example ids are none of
+#: the data's; the publication reviews are listed; the example's ETag is not the
+#: certificate's.
+LIFECYCLE = (
+    ("post", 403, "permission.cb_role_required"),
+    ("get", 404, "assessment.not_found"),
+    ("post", 404, "assessment.not_found"),
+    ("post", 404, "finding.not_found"),
+    ("post", 404, "assessment.not_found"),
+    ("get", 200, None),
+    ("post", 412, "precondition.if_match_failed"),
+)
+
+
+def test_the_lifecycle_examples_answer_as_the_page_says(served: dict[str, str]) -> None:
+    commands = _curl_commands("5. ")[10:]
+    assert len(commands) == len(LIFECYCLE)
+    status, first = _run(_curl_commands("3. ")[0], served, served["read"])
+    number = first["items"][0]["number"]
+    for command, (method, expected, code) in zip(commands, LIFECYCLE, strict=True):
+        assert ("-X POST" in command) == (method == "post"), command
+        if method == "post":
+            status, body = _run(command, served, served["read"], number=number)
+            assert (status, body["code"]) == (403, "api_token.write_scope_required")
+        status, body = _run(command, served, served["write"], number=number)
+        if code is None:
+            assert status == expected and "next_after" in body, body
+        else:
+            assert (status, body["code"]) == (expected, code), command

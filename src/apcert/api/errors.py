@@ -17,7 +17,7 @@ CORRECTIVE_ACTION_NOT_FOUND = "corrective_action.not_found"
 TEAM_MEMBER_UNKNOWN = "assessment.team_member_unknown"
 #: A site named in a decision that is not one of the holder's sites.
 SITE_NOT_FOUND = "site.not_found"
-#: A decision the assessment's kind does not support (or one not taken over the API).
+#: A decision the assessment's kind does not support.
 DECISION_NOT_OFFERED = "decision.not_offered"
 #: A change of a certificate sent without ``If-Match`` (428).
 IF_MATCH_REQUIRED = "precondition.if_match_required"

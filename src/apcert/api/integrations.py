@@ -138,11 +138,16 @@ _EVERY_OPERATION = {
 }
 
 
+#: The operations without ``If-Match`` whose answer is a certificate with its ETag.
+_ANSWER_A_CERTIFICATE = {"certificate_read", "certificate_record_calendar"}
+
+
 def _declare_etag(operation: dict[str, Any], responses: dict[str, Any]) -> None:
-    """The ``ETag`` header of the answers that carry a certificate's state: its read, and
-    each change that takes ``If-Match`` (a decision that makes no certificate has none)."""
+    """The ``ETag`` header of the answers that carry a certificate's state: its read, the
+    record of what the calendar did to it, and each change that takes ``If-Match`` (a
+    decision that makes no certificate has none)."""
     names = {p.get("name") for p in operation.get("parameters", ())}
-    if operation.get("operationId") != "certificate_read" and "If-Match" not in names:
+    if operation.get("operationId") not in _ANSWER_A_CERTIFICATE and "If-Match" not in names:
         return
     ok = responses.get("200")
     if ok is None:
@@ -477,7 +482,7 @@ class ApplicationPage(Schema):
 )
 def applications_list(request: HttpRequest, page: Query[PageIn]) -> ApplicationPage:
     rows, next_after = keyset_page(place_applications(caller_of(request)), page)
-    return ApplicationPage(items=[_application_out(a) for a in rows], next_after=next_after)
+    return ApplicationPage(items=[application_out(a) for a in rows], next_after=next_after)
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -637,7 +642,7 @@ def place_application(request: HttpRequest, application_id: int) -> Application:
     return found
 
 
-def _application_out(a: Application) -> ApplicationOut:
+def application_out(a: Application) -> ApplicationOut:
     return ApplicationOut(
         id=a.pk,
         status=a.status,
@@ -713,7 +718,7 @@ def application_accept_api(
     reason = body.reason if body is not None else ""
     return written(
         request,
-        lambda: _application_out(
+        lambda: application_out(
             application_accept(actor=caller.user, application=application, reason=reason)
         ),
     )
@@ -742,7 +747,7 @@ def application_reject_api(
     application = place_application(request, application_id)
     return written(
         request,
-        lambda: _application_out(
+        lambda: application_out(
             application_reject(actor=caller.user, application=application, reason=body.reason)
         ),
     )
@@ -763,8 +768,12 @@ __all__ = [
 
 # The workflow's endpoints, registered on ``api`` as their modules are imported.
 from apcert.api import (  # noqa: E402, F401
+    integrations_applying,
     integrations_assessments,
     integrations_certificates,
+    integrations_corrections,
     integrations_decisions,
+    integrations_publication,
     integrations_recorded,
+    integrations_transfers,
 )

@@ -30,10 +30,12 @@ from apcert.api.errors import (
 )
 from apcert.api.integrations import (
     WRITE_HEADERS,
+    CertificateOut,
     PageIn,
     Problem,
     api,
     caller_of,
+    certificate_out,
     keyset_page,
     place_application,
     place_certificate,
@@ -107,7 +109,7 @@ def place_assessment(request: HttpRequest, assessment_id: int) -> Assessment:
     return found
 
 
-def _finding(request: HttpRequest, finding_id: int) -> Finding:
+def place_finding(request: HttpRequest, finding_id: int) -> Finding:
     found = place_findings(caller_of(request)).filter(pk=finding_id).first()
     if found is None:
         raise NotFound(f"No finding {finding_id} of this place.", code=FINDING_NOT_FOUND)
@@ -201,6 +203,10 @@ class FindingPage(Schema):
 class AssessmentDetailOut(AssessmentOut):
     team: list[TeamMemberOut]
     findings: list[FindingOut]
+    #: The assessed certificate as it is now, with its ETag: the ``If-Match`` of the
+    #: decision on it. For a transfer review, the other CB's certificate, of which its
+    #: taker sees what the transfer screens show (number, holder, CB, status, expiry).
+    assessed_certificate: CertificateOut | None
 
 
 def assessment_out(a: Assessment) -> AssessmentOut:
@@ -234,7 +240,7 @@ def _corrective_action_out(ca: CorrectiveAction) -> CorrectiveActionOut:
     )
 
 
-def _finding_out(f: Finding, answers: list[CorrectiveAction] | None = None) -> FindingOut:
+def finding_out(f: Finding, answers: list[CorrectiveAction] | None = None) -> FindingOut:
     if answers is None:
         answers = list(f.corrective_actions.order_by("id"))
     return FindingOut(
@@ -266,9 +272,10 @@ def assessment_detail(a: Assessment) -> AssessmentDetailOut:
             )
             for m in assessment_team(a)
         ],
-        findings=[
-            _finding_out(f, list(f.corrective_actions.all())) for f in assessment_findings(a)
-        ],
+        findings=[finding_out(f, list(f.corrective_actions.all())) for f in assessment_findings(a)],
+        assessed_certificate=(
+            certificate_out(a.certificate) if a.certificate is not None else None
+        ),
     )
 
 
@@ -313,7 +320,7 @@ def findings_list(request: HttpRequest, page: Query[PageIn]) -> FindingPage:
     )
     return FindingPage(
         items=[
-            _finding_out(f, sorted(f.corrective_actions.all(), key=lambda ca: ca.pk)) for f in rows
+            finding_out(f, sorted(f.corrective_actions.all(), key=lambda ca: ca.pk)) for f in rows
         ],
         next_after=next_after,
     )
@@ -341,7 +348,7 @@ class FollowUpPlanIn(PlanIn):
     kind: str = Field(..., min_length=1, max_length=30)
 
 
-def _team(cb: CertificationBody, team: list[TeamMemberIn]) -> list[tuple[User, str]]:
+def team_of(cb: CertificationBody, team: list[TeamMemberIn]) -> list[tuple[User, str]]:
     """The team as the service takes it: each person one of the CB's active staff, as the
     screen offers them; the service checks their roles."""
     staff = {s.user.username: s.user for s in active_staff_of(cb)}
@@ -381,7 +388,7 @@ def assessment_plan_initial_api(
             start_date=body.start_date,
             end_date=body.end_date,
             stage1_document_review=body.stage1_document_review,
-            team=_team(application.cb, body.team),
+            team=team_of(application.cb, body.team),
         )
         return assessment_detail(a)
 
@@ -423,7 +430,7 @@ def assessment_plan_followup_api(
             start_date=body.start_date,
             end_date=body.end_date,
             stage1_document_review=body.stage1_document_review,
-            team=_team(cert.cb, body.team),
+            team=team_of(cert.cb, body.team),
         )
         return assessment_detail(a)
 
@@ -553,7 +560,7 @@ def finding_record_api(request: HttpRequest, assessment_id: int, body: FindingIn
             due_date=body.due_date,
             standard=standard_by_id(body.standard_id),
         )
-        return _finding_out(finding)
+        return finding_out(finding)
 
     return written(request, run)
 
@@ -608,7 +615,7 @@ def corrective_action_submit_api(
 ) -> HttpResponse:
     caller = caller_of(request)
     require_write_scope(caller)
-    finding = _finding(request, finding_id)
+    finding = place_finding(request, finding_id)
 
     def run() -> FindingOut:
         corrective_action_submit(
@@ -620,7 +627,7 @@ def corrective_action_submit_api(
             evidence=body.evidence,
             submitted_on=body.submitted_on,
         )
-        return _finding_out(Finding.objects.select_related("standard").get(pk=finding.pk))
+        return finding_out(Finding.objects.select_related("standard").get(pk=finding.pk))
 
     return written(request, run)
 
@@ -648,6 +655,6 @@ def corrective_action_review_api(
             comment=body.comment,
             reviewed_on=body.reviewed_on,
         )
-        return _finding_out(Finding.objects.select_related("standard").get(pk=ca.finding_id))
+        return finding_out(Finding.objects.select_related("standard").get(pk=ca.finding_id))
 
     return written(request, run)

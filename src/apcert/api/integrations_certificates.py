@@ -1,6 +1,7 @@
 """The decisions taken on a certificate's own page, over the API for integrators: suspend,
 restore, withdraw, cancel at the holder's request, reduce the scope, remove a site, and
-re-issue for a change the holder's records show.
+re-issue for a change the holder's records show; and, as the page's button does, record
+what the scheme's calendar has done to the certificate.
 
 Each calls the service the certificate's page confirms with, the token's issuer as the
 actor (a decision maker of the CB). None of them can be undone once public, so each takes
@@ -23,6 +24,7 @@ from apcert.accounts.models import User
 from apcert.api.errors import RECORDED_CHANGE_NOT_FOUND, SITE_NOT_FOUND
 from apcert.api.integrations import (
     CERTIFICATE_WRITE_HEADERS,
+    WRITE_HEADERS,
     CertificateOut,
     Problem,
     api,
@@ -49,9 +51,10 @@ from apcert.certificates.services import (
 )
 from apcert.core.dates import today
 from apcert.core.errors import ValidationFailed
+from apcert.cycle.sweep import certificate_sweep
 from apcert.organizations.selectors import sites_of
 
-_ANSWERS: dict[int, Any] = {
+CERTIFICATE_ANSWERS: dict[int, Any] = {
     200: CertificateOut,
     400: Problem,
     401: Problem,
@@ -63,7 +66,7 @@ _ANSWERS: dict[int, Any] = {
     428: Problem,
 }
 
-_PRECONDITION_WORDS = (
+PRECONDITION_WORDS = (
     " Needs `If-Match` with the certificate's ETag (code `precondition.if_match_required`, "
     "428, without it; code `precondition.if_match_failed`, 412, when the certificate changed "
     "since it was read: nothing is written). The answer carries the new ETag."
@@ -102,7 +105,7 @@ class RemoveSiteIn(Schema):
     decided_on: dt.date | None = None
 
 
-def _changed(
+def certificate_changed(
     request: HttpRequest, number: str, change: Callable[[User, Certificate], object]
 ) -> HttpResponse:
     """A decision on one of the place's certificates: the write scope, then, in the
@@ -122,14 +125,14 @@ def _changed(
 
 @api.post(
     "/certificates/{number}/suspend",
-    response=_ANSWERS,
+    response=CERTIFICATE_ANSWERS,
     operation_id="certificate_suspend",
     summary="Suspend a certificate of the token's CB, with the reason",
-    description="A decision maker of the CB." + _PRECONDITION_WORDS,
+    description="A decision maker of the CB." + PRECONDITION_WORDS,
     openapi_extra=CERTIFICATE_WRITE_HEADERS,
 )
 def certificate_suspend_api(request: HttpRequest, number: str, body: StatusDecisionIn) -> Any:
-    return _changed(
+    return certificate_changed(
         request,
         number,
         lambda user, cert: certificate_suspend(
@@ -144,15 +147,15 @@ def certificate_suspend_api(request: HttpRequest, number: str, body: StatusDecis
 
 @api.post(
     "/certificates/{number}/restore",
-    response=_ANSWERS,
+    response=CERTIFICATE_ANSWERS,
     operation_id="certificate_restore",
     summary="Restore a suspended certificate of the token's CB: the cause is resolved",
     description="A decision maker of the CB, within the scheme's maximum suspension."
-    + _PRECONDITION_WORDS,
+    + PRECONDITION_WORDS,
     openapi_extra=CERTIFICATE_WRITE_HEADERS,
 )
 def certificate_restore_api(request: HttpRequest, number: str, body: EndDecisionIn) -> Any:
-    return _changed(
+    return certificate_changed(
         request,
         number,
         lambda user, cert: certificate_restore(
@@ -163,14 +166,14 @@ def certificate_restore_api(request: HttpRequest, number: str, body: EndDecision
 
 @api.post(
     "/certificates/{number}/withdraw",
-    response=_ANSWERS,
+    response=CERTIFICATE_ANSWERS,
     operation_id="certificate_withdraw",
     summary="Withdraw a certificate of the token's CB for good, with the reason",
-    description="A decision maker of the CB." + _PRECONDITION_WORDS,
+    description="A decision maker of the CB." + PRECONDITION_WORDS,
     openapi_extra=CERTIFICATE_WRITE_HEADERS,
 )
 def certificate_withdraw_api(request: HttpRequest, number: str, body: StatusDecisionIn) -> Any:
-    return _changed(
+    return certificate_changed(
         request,
         number,
         lambda user, cert: certificate_withdraw(
@@ -185,14 +188,14 @@ def certificate_withdraw_api(request: HttpRequest, number: str, body: StatusDeci
 
 @api.post(
     "/certificates/{number}/cancel",
-    response=_ANSWERS,
+    response=CERTIFICATE_ANSWERS,
     operation_id="certificate_cancel",
     summary="Cancel a certificate of the token's CB at the holder's request",
-    description="A decision maker of the CB." + _PRECONDITION_WORDS,
+    description="A decision maker of the CB." + PRECONDITION_WORDS,
     openapi_extra=CERTIFICATE_WRITE_HEADERS,
 )
 def certificate_cancel_api(request: HttpRequest, number: str, body: EndDecisionIn) -> Any:
-    return _changed(
+    return certificate_changed(
         request,
         number,
         lambda user, cert: certificate_cancel(
@@ -203,15 +206,15 @@ def certificate_cancel_api(request: HttpRequest, number: str, body: EndDecisionI
 
 @api.post(
     "/certificates/{number}/reduce-scope",
-    response=_ANSWERS,
+    response=CERTIFICATE_ANSWERS,
     operation_id="certificate_reduce_scope",
     summary="Remove scope lines from a certificate of the token's CB: a new issue",
     description="A decision maker of the CB; the certificate keeps at least one line."
-    + _PRECONDITION_WORDS,
+    + PRECONDITION_WORDS,
     openapi_extra=CERTIFICATE_WRITE_HEADERS,
 )
 def certificate_reduce_scope_api(request: HttpRequest, number: str, body: ReduceScopeIn) -> Any:
-    return _changed(
+    return certificate_changed(
         request,
         number,
         lambda user, cert: certificate_reduce_scope(
@@ -244,14 +247,14 @@ def _remove_site(user: User, cert: Certificate, body: RemoveSiteIn) -> Certifica
 
 @api.post(
     "/certificates/{number}/remove-site",
-    response=_ANSWERS,
+    response=CERTIFICATE_ANSWERS,
     operation_id="certificate_site_remove",
     summary="Remove a site with its scope lines from a certificate of the token's CB: a new issue",
-    description="A decision maker of the CB." + _PRECONDITION_WORDS,
+    description="A decision maker of the CB." + PRECONDITION_WORDS,
     openapi_extra=CERTIFICATE_WRITE_HEADERS,
 )
 def certificate_site_remove_api(request: HttpRequest, number: str, body: RemoveSiteIn) -> Any:
-    return _changed(request, number, lambda user, cert: _remove_site(user, cert, body))
+    return certificate_changed(request, number, lambda user, cert: _remove_site(user, cert, body))
 
 
 class RecordedChangeOut(Schema):
@@ -321,12 +324,44 @@ def _reissue(user: User, cert: Certificate, body: ReissueIn) -> Certificate:
 
 @api.post(
     "/certificates/{number}/reissue",
-    response=_ANSWERS,
+    response=CERTIFICATE_ANSWERS,
     operation_id="certificate_reissue",
     summary="Re-issue a certificate of the token's CB for a change the holder's records show",
     description="A decision maker of the CB; `change` is a key of "
-    "`/certificates/{number}/recorded-changes`." + _PRECONDITION_WORDS,
+    "`/certificates/{number}/recorded-changes`." + PRECONDITION_WORDS,
     openapi_extra=CERTIFICATE_WRITE_HEADERS,
 )
 def certificate_reissue_api(request: HttpRequest, number: str, body: ReissueIn) -> Any:
-    return _changed(request, number, lambda user, cert: _reissue(user, cert, body))
+    return certificate_changed(request, number, lambda user, cert: _reissue(user, cert, body))
+
+
+@api.post(
+    "/certificates/{number}/record-calendar",
+    response={
+        200: CertificateOut,
+        400: Problem,
+        401: Problem,
+        403: Problem,
+        404: Problem,
+        409: Problem,
+        422: Problem,
+    },
+    operation_id="certificate_record_calendar",
+    summary="Record now what the scheme's calendar did to a certificate of the token's CB "
+    "(a suspension after a missed surveillance window, an expiry ...), dated when it happened",
+    description="A decision maker of the CB, before deciding on a record that is straight; "
+    "as the daily check would, so nothing to record is not an error. It decides nothing: "
+    "every read already shows the status the calendar gave (`status_recorded` false until "
+    "it is recorded), so it takes no `If-Match`; the answer carries the new ETag.",
+    openapi_extra=WRITE_HEADERS,
+)
+def certificate_record_calendar_api(request: HttpRequest, number: str) -> Any:
+    caller = caller_of(request)
+    require_write_scope(caller)
+    cert = place_certificate(request, number)
+
+    def run() -> CertificateOut:
+        certificate_sweep(actor=caller.user, certificate=cert, as_of=today())
+        return certificate_out(Certificate.objects.get(pk=cert.pk))
+
+    return written(request, run)

@@ -1,12 +1,14 @@
 """The certification decision on a reported assessment, over the API for integrators:
 grant or refuse (an initial assessment), maintain (a surveillance), renew (a re-assessment),
-extend the scope or add a site (a scope extension), or defer it.
+extend the scope or add a site (a scope extension), transfer another CB's certificate (a
+transfer review), or defer it.
 
 Each calls the decision's service with the token's issuer as the decision maker, so the
 scheme's rules hold as on the decision screen: a decision maker of the CB who was not on the
 assessment's team, the report issued, no open major nonconformity, an accepted plan for
 every minor one. A decision on a certificate changes it, so it takes ``If-Match`` with the
-certificate's ETag, checked under its lock.
+certificate's ETag, checked under its lock: for a transfer, the ETag of the old
+certificate, which its taker reads on the transfer review (``assessed_certificate``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from apcert.certificates.services import (
     certificate_refuse,
     certificate_renew,
     certificate_site_add,
+    certificate_transfer,
 )
 from apcert.core.errors import ValidationFailed
 from apcert.organizations.selectors import sites_of
@@ -73,7 +76,7 @@ class NewScopeLineIn(Schema):
 class DecisionIn(Schema):
     #: What the assessment's kind supports: ``grant`` or ``refuse`` (initial),
     #: ``maintain`` (surveillance), ``renew`` (re-assessment), ``extend_scope`` or
-    #: ``site_add`` (scope extension).
+    #: ``site_add`` (scope extension), ``transfer`` (transfer review).
     decision: str = Field(..., max_length=30)
     #: Today when not given.
     decided_on: dt.date | None = None
@@ -85,7 +88,8 @@ class DecisionIn(Schema):
 class DecisionOut(Schema):
     decision: str
     assessment: AssessmentOut
-    #: The certificate granted or decided on, with its new ETag (null for a refusal).
+    #: The certificate granted or decided on, with its new ETag (null for a refusal); for a
+    #: transfer, the new certificate under the token's CB.
     certificate: CertificateOut | None
     #: The certificate's ETag, as in ``certificate`` (null for a refusal).
     etag: str | None
@@ -96,9 +100,8 @@ class DeferIn(Schema):
     until: dt.date
 
 
-#: The decisions the API takes on a reported assessment; a transfer, which concerns another
-#: CB's certificate, is taken in the back office.
-API_DECISIONS = ("grant", "refuse", "maintain", "renew", "extend_scope", "site_add")
+#: The decisions the API takes on a reported assessment.
+API_DECISIONS = ("grant", "refuse", "maintain", "renew", "extend_scope", "site_add", "transfer")
 
 
 def _new_lines(cert: Certificate, lines: list[NewScopeLineIn]) -> list[NewScopeLine]:
@@ -161,6 +164,11 @@ def _decide(request: HttpRequest, user: User, a: Assessment, body: DecisionIn) -
             certificate_renew(
                 actor=user, certificate=cert, assessment=a, decided_on=on, rationale=body.rationale
             )
+        elif body.decision == "transfer":
+            # The old certificate ends withdrawn ("transferred"); the answer is the new one.
+            cert = certificate_transfer(
+                actor=user, certificate=cert, assessment=a, decided_on=on, rationale=body.rationale
+            )
         else:
             service = (
                 certificate_extend_scope
@@ -199,11 +207,13 @@ _CERTIFICATE_REFUSALS: dict[int, Any] = {
     summary="Take the certification decision on a reported assessment (a decision maker "
     "who was not on its team); on a certificate, with If-Match",
     description=(
-        "A grant or refusal concerns an application. A maintain, renewal, scope extension "
-        "or site addition changes the assessed certificate: it needs `If-Match` with the "
-        "certificate's ETag (code `precondition.if_match_required`, 428, without it; code "
-        "`precondition.if_match_failed`, 412, when the certificate changed since it was "
-        "read)."
+        "A grant or refusal concerns an application. A maintain, renewal, scope extension, "
+        "site addition or transfer changes the assessed certificate: it needs `If-Match` "
+        "with the certificate's ETag (code `precondition.if_match_required`, 428, without "
+        "it; code `precondition.if_match_failed`, 412, when the certificate changed since it "
+        "was read). For a transfer, that is the other CB's certificate: its ETag is the "
+        "`assessed_certificate.etag` of the transfer review's read; the answer is the new "
+        "certificate, with its ETag."
     ),
     openapi_extra={
         "parameters": [
@@ -212,7 +222,8 @@ _CERTIFICATE_REFUSALS: dict[int, Any] = {
                 **CERTIFICATE_WRITE_HEADERS["parameters"][-1],
                 "required": False,
                 "description": "The assessed certificate's ETag: required for a decision "
-                "on a certificate (all but grant and refuse).",
+                "on a certificate (all but grant and refuse; for a transfer, the old "
+                "certificate's).",
             },
         ]
     },
