@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "apcert.register",
     "apcert.credentials",
     "apcert.statuslists",
+    "apcert.imports",
     "apcert.demo",
     "apcert.api",
     "apcert.web",
