@@ -161,15 +161,16 @@ def register_import(
             report.batch_id = batch.pk
             _batch_finished(batch, report)
         return report
-    if batch is None:
-        batch = import_batch_record(
-            actor=actor, data=data, file_name=file_name, file_format=fmt, cb=cb,
-            report=report, keep_content=False,
-        )  # fmt: skip
-    report.batch_id = batch.pk
     if on_commit_start is not None:
         on_commit_start()
     with transaction.atomic():
+        if batch is None:
+            # In the transaction: a commit that does not finish leaves no trace at all.
+            batch = import_batch_record(
+                actor=actor, data=data, file_name=file_name, file_format=fmt, cb=cb,
+                report=report, keep_content=False,
+            )  # fmt: skip
+        report.batch_id = batch.pk
         # Planned again inside the transaction, on what it sees: what another import wrote
         # since the dry run is then unchanged here, not written twice.
         plan = make_plan([c for c in certificates if c.valid])
@@ -209,7 +210,7 @@ def register_import(
                 },
                 reason=f"import of {batch.file_name}",
             )
-    if not report.committed:
+    if not report.committed and report.batch_id is not None:
         _batch_finished(batch, report)
     return report
 
