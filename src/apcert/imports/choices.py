@@ -2,9 +2,11 @@ from django.db import models
 
 
 class ImportBatchStatus(models.TextChoices):
-    """Where an uploaded file stands: checked (the dry run's report is kept), being written,
-    written, refused (problems found, or the commit failed)."""
+    """Where an uploaded file stands: being checked, checked (the dry run found no problem;
+    it waits for the confirmation), being written, written, not written (problems found,
+    or the commit failed)."""
 
+    CHECKING = "checking", "being checked"
     CHECKED = "checked", "checked (dry run)"
     RUNNING = "running", "being written"
     COMMITTED = "committed", "written"

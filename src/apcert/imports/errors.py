@@ -62,3 +62,7 @@ IMPORT_HOLDER_CONFLICT = "import.holder_conflict"
 #: A corrected file gives another grant date: the grant date and the number it is part of
 #: are the certificate's identity, never corrected by an import.
 IMPORT_GRANT_DATE_FIXED = "import.grant_date_fixed"
+#: The screen's confirmation of a file that is not (or no longer) waiting for it.
+IMPORT_BATCH_NOT_CHECKED = "import.batch_not_checked"
+#: The import screens are for the Secretariat and the CBs' scheme managers (and admins).
+IMPORT_NOT_ALLOWED = "import.not_allowed"

@@ -19,16 +19,19 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apcert.audit.services import audit_record
 from apcert.bodies.models import CertificationBody
 from apcert.bodies.permissions import require_cb_role
+from apcert.core.errors import RuleViolation
 from apcert.core.permissions import is_secretariat, require_active, require_secretariat
 from apcert.imports.choices import ImportAction, ImportBatchStatus
+from apcert.imports.errors import IMPORT_BATCH_NOT_CHECKED
 from apcert.imports.models import ImportBatch
 from apcert.imports.plan import Plan, make_plan
 from apcert.imports.reader import guess_format, read_sheet
@@ -38,6 +41,8 @@ from apcert.imports.writer import PlanWriter, Progress
 if TYPE_CHECKING:
     from apcert.accounts.models import User
 
+#: The CB roles that may import for their CB (an admin holds every role of its CB).
+IMPORT_ROLES = ("scheme_manager", "admin")
 #: Problems kept with a batch (the screen shows them; the command reports every one).
 REPORT_LIMIT = 5000
 
@@ -224,4 +229,111 @@ def _batch_finished(batch: ImportBatch, report: ImportReport) -> None:
         unchanged=report.unchanged,
         problems=[p.as_list() for p in report.problems[:REPORT_LIMIT]],
         problem_count=len(report.problems),
+    )
+
+
+# --- the screen: upload, dry run in the worker, confirmation, commit in the worker ---------
+
+
+def import_upload(
+    *, actor: User, data: bytes, file_name: str, cb: CertificationBody | None
+) -> ImportBatch:
+    """Keep an uploaded file and queue its dry run (the worker checks it). Refused here, with
+    nothing kept, for someone who may not import for ``cb``."""
+    from apcert.imports.tasks import run_import
+
+    import_allowed_cbs(actor=actor, cb=cb)
+    batch = ImportBatch.objects.create(
+        actor=actor,
+        cb=cb,
+        file_name=file_name[:255],
+        file_format=guess_format(file_name, data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        content=data,
+        status=ImportBatchStatus.CHECKING,
+    )
+    run_import.enqueue(batch.pk, False)
+    return batch
+
+
+def import_batch_check(*, batch: ImportBatch, progress: Progress | None = None) -> ImportReport:
+    """The dry run of an uploaded file; its report kept with the batch."""
+    report, _, _ = import_check(
+        actor=batch.actor, data=bytes(batch.content or b""), file_name=batch.file_name,
+        file_format=batch.file_format, cb=batch.cb, progress=progress,
+    )  # fmt: skip
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=ImportBatchStatus.CHECKED if report.ok else ImportBatchStatus.FAILED,
+        content=batch.content if report.ok else None,
+        rows=report.rows,
+        certificates=report.certificates,
+        new=report.new,
+        changed=report.changed,
+        unchanged=report.unchanged,
+        problems=[p.as_list() for p in report.problems[:REPORT_LIMIT]],
+        problem_count=len(report.problems),
+    )
+    return report
+
+
+def import_confirm(*, actor: User, batch: ImportBatch) -> ImportBatch:
+    """Confirm the commit of a file whose dry run found no problem: it is queued for the
+    worker, which checks it again and writes it (every row or none)."""
+    from apcert.imports.tasks import run_import
+
+    import_allowed_cbs(actor=actor, cb=batch.cb)
+    with transaction.atomic():
+        locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if locked.status != ImportBatchStatus.CHECKED:
+            raise RuleViolation(
+                f"This file is {locked.get_status_display()}; only a file checked without "
+                "problems can be written.",
+                code=IMPORT_BATCH_NOT_CHECKED,
+            )
+        locked.status = ImportBatchStatus.RUNNING
+        locked.save(update_fields=["status"])
+        run_import.enqueue(locked.pk, True)
+    return locked
+
+
+def import_batch_commit(*, batch: ImportBatch, progress: Progress | None = None) -> ImportReport:
+    """The confirmed commit of an uploaded file, by the person who uploaded it."""
+    report = register_import(
+        actor=batch.actor, data=bytes(batch.content or b""), file_name=batch.file_name,
+        file_format=batch.file_format, cb=batch.cb, progress=progress, batch=batch,
+    )  # fmt: skip
+    if report.ok and not report.committed:
+        # Nothing left to write (another import wrote it meanwhile): done, nothing changed.
+        ImportBatch.objects.filter(pk=batch.pk).update(
+            status=ImportBatchStatus.COMMITTED, content=None, committed_at=timezone.now()
+        )
+    return report
+
+
+def import_batches_visible_to(actor: User) -> Any:
+    """The imports a person may see: every one for the Secretariat, else those of the CBs
+    they manage and their own."""
+    batches = ImportBatch.objects.select_related("actor", "cb").defer("content")
+    if is_secretariat(actor):
+        return batches
+    return batches.filter(
+        Q(actor=actor)
+        | Q(
+            cb__staff__user=actor,
+            cb__staff__active=True,
+            cb__staff__role__in=IMPORT_ROLES,
+        )
+    ).distinct()
+
+
+def import_cbs_of(actor: User) -> list[CertificationBody]:
+    """The CBs a person may import for (every CB for the Secretariat)."""
+    if is_secretariat(actor):
+        return list(CertificationBody.objects.order_by("code"))
+    return list(
+        CertificationBody.objects.filter(
+            staff__user=actor, staff__active=True, staff__role__in=IMPORT_ROLES
+        )
+        .distinct()
+        .order_by("code")
     )
