@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,11 +80,13 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"import: {exc}", returncode=EXIT_REFUSED) from None
         bars: dict[str, Any] = {}
+        started: dict[str, float] = {}
         quiet = options["quiet"]
 
         def progress(phase: str, done: int, total: int) -> None:
             bar = bars.get(phase)
             if bar is None:
+                started[phase] = time.monotonic()
                 for other in bars.values():
                     other.close()
                 bar = bars[phase] = tqdm(
@@ -116,7 +120,17 @@ class Command(BaseCommand):
         finally:
             for bar in bars.values():
                 bar.close()
+        started["end"] = time.monotonic()
         self._report(report, options)
+        marks = list(started.items())
+        if len(marks) > 1:
+            self.stderr.write(
+                "import: seconds by phase: "
+                + ", ".join(
+                    f"{PHASES.get(name, name)} {later - at:.1f}"
+                    for (name, at), (_, later) in itertools.pairwise(marks)
+                )
+            )
         if report.problems:
             sys.exit(EXIT_PROBLEMS)
 
