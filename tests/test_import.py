@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.db.models import Model
+from django.test import Client
 
 from apcert.accounts.models import User
 from apcert.applications.models import Application, ScopeLine
@@ -265,6 +266,8 @@ def test_imported_certificates_keep_their_numbers_and_dates_and_the_derived_data
     # in the public register and its search; the unpublished site stays private
     page = public_certificate(first.number)
     assert page is not None and page.current_issue_number == 1
+    public = Client().get(f"/certificates/{first.number}")
+    assert public.status_code == 200 and "Holder 1 GmbH" in public.content.decode()
     hits = search(SearchQuery(text="Holder 1 GmbH")).hits
     assert first.number in [h.number for h in hits]
     withdrawn = Certificate.objects.get(number=f"IECQ-A {cb} 24.0004")

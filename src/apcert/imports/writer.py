@@ -7,9 +7,10 @@ number, dates and status the file gives, issue 1 (its snapshot made as the grant
 its status history (granted on the grant date; then, for a certificate no longer current,
 the change to its status on its date, by the lifecycle's action) and one audit event
 ``certificate.import`` each. Then, for the batch, what is derived from certificates: their
-places in the status lists and their visit schedule; and for the whole import the register's
-search index, the status tallies, the number sequences (so that no later grant takes an
-imported serial) and the signed credential of each issue, as a grant signs it.
+places in the status lists, their visit schedule, and the signed credential of each issue,
+with the CB's current key as a grant signs it; and for the whole import the register's
+search index, the status tallies and the number sequences (so that no later grant takes an
+imported serial).
 
 A changed certificate (an earlier import wrote it, the file now says otherwise) is written
 through the certificate services' own steps, one at a time: its status by the lifecycle's
