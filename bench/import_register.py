@@ -21,11 +21,14 @@ import datetime as dt
 import io
 import os
 import random
+import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -67,17 +70,15 @@ def generate(n: int, today: dt.date, seed: int = 1) -> list[dict[str, str]]:
             granted = today - dt.timedelta(days=rnd.randint(30, 1000))
         expires = add_months(granted, 36) - dt.timedelta(days=1)
         status, since, surveilled = "current", "", ""
+        later = (granted + dt.timedelta(days=rnd.randint(1, (today - granted).days))).isoformat()
         if fate < 0.05:
             status, since = "expired", (expires + dt.timedelta(days=1)).isoformat()
         elif fate < 0.13:
-            status = "suspended"
-            since = (granted + dt.timedelta(days=rnd.randint(1, (today - granted).days))).isoformat()
+            status, since = "suspended", later
         elif fate < 0.18:
-            status = "withdrawn"
-            since = (granted + dt.timedelta(days=rnd.randint(1, (today - granted).days))).isoformat()
+            status, since = "withdrawn", later
         elif fate < 0.20:
-            status = "cancelled"
-            since = (granted + dt.timedelta(days=rnd.randint(1, (today - granted).days))).isoformat()
+            status, since = "cancelled", later
         else:
             last = today - dt.timedelta(days=rnd.randint(10, 200))
             if last > granted:
@@ -147,9 +148,30 @@ def _env(var: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
-def _run(env: dict[str, str], *args: str) -> float:
+def _run(env: dict[str, str], *args: str) -> tuple[float, str]:
     started = time.monotonic()
-    subprocess.run(args, env=env, check=True, capture_output=True, text=True)  # noqa: S603
+    done = subprocess.run(args, env=env, check=True, capture_output=True, text=True)  # noqa: S603
+    return time.monotonic() - started, done.stderr
+
+
+def _phases(stderr: str) -> str:
+    """The command's own line of seconds by phase."""
+    found = re.search(r"seconds by phase: (.*)", stderr)
+    return found.group(1) if found else ""
+
+
+def baseline(path: Path, var: Path) -> float:
+    """Reading the same CSV with the csv module and writing each row into a one-table
+    SQLite database with executemany in one transaction, on the same disk: the floor of
+    reading and storing the file, in the same run."""
+    started = time.monotonic()
+    with path.open(newline="", encoding="utf-8") as source:
+        rows = [tuple(r.values()) for r in csv.DictReader(source)]
+    db = sqlite3.connect(var / "baseline.sqlite3")
+    db.execute(f"CREATE TABLE r ({', '.join(f'c{i} TEXT' for i in range(len(NAMES)))})")
+    with db:
+        db.executemany(f"INSERT INTO r VALUES ({', '.join('?' * len(NAMES))})", rows)
+    db.close()
     return time.monotonic() - started
 
 
@@ -176,10 +198,12 @@ def bench(n: int, file_format: str, database_url: str | None) -> dict[str, float
         path = var / f"register.{file_format}"
         write_file(rows, path, file_format)
         command = (*apcert, "import", str(path), "--all", "--by", "bench", "--quiet")
-        figures = {"rows": float(len(rows)), "mb": path.stat().st_size / 1e6}
-        figures["dry run"] = _run(env, *command, "--dry-run")
-        figures["commit"] = _run(env, *command)
-        figures["again"] = _run(env, *command)
+        figures: dict[str, Any] = {"rows": len(rows), "mb": path.stat().st_size / 1e6}
+        figures["dry run"], _ = _run(env, *command, "--dry-run")
+        figures["commit"], err = _run(env, *command)
+        figures["phases"] = _phases(err)
+        figures["again"], _ = _run(env, *command)
+        figures["baseline"] = baseline(path, var) if file_format == "csv" else float("nan")
         return figures
 
 
@@ -192,14 +216,16 @@ def main() -> None:
     backend = "PostgreSQL" if args.database_url else "SQLite"
     print(f"apcert import of a generated register ({args.format}, {backend})")
     print(f"{'certificates':>12} {'rows':>8} {'MB':>6} {'dry run s':>10} {'commit s':>9} "
-          f"{'cert/s':>7} {'again s':>8}")  # fmt: skip
+          f"{'cert/s':>7} {'again s':>8} {'baseline s':>11} {'commit/baseline':>16}")  # fmt: skip
     for n in args.certificates:
         f = bench(n, args.format, args.database_url)
         print(
-            f"{n:>12,} {int(f['rows']):>8,} {f['mb']:>6.1f} {f['dry run']:>10.1f} "
-            f"{f['commit']:>9.1f} {n / f['commit']:>7,.0f} {f['again']:>8.1f}",
+            f"{n:>12,} {f['rows']:>8,} {f['mb']:>6.1f} {f['dry run']:>10.1f} "
+            f"{f['commit']:>9.1f} {n / f['commit']:>7,.0f} {f['again']:>8.1f} "
+            f"{f['baseline']:>11.2f} {f['commit'] / f['baseline']:>16.0f}",
             flush=True,
         )
+        print(f"{'':>12} commit by phase (s): {f['phases']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -530,6 +530,8 @@ class CheckedFile:
 def check_sheet(read: Any, allowed_cb_ids: set[int] | None, progress: Any = None) -> CheckedFile:
     """Check a file. ``read()`` returns its :class:`Sheet` (or raises FileUnreadable);
     ``progress(n)`` is told of every thousand rows read."""
+    if progress is not None:
+        progress(0)
     checker = Checker(Vocabulary(), allowed_cb_ids)
     try:
         sheet: Sheet = read()

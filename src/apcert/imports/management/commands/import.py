@@ -29,7 +29,6 @@ PHASES = {
     "write": "write new",
     "correct": "correct",
     "search index": "search index",
-    "sign": "sign",
 }
 
 
