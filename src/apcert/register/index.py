@@ -383,11 +383,14 @@ def index_certificates_many(pks: list[int], progress: Callable[[int], None] | No
     ordered = sorted(set(pks))
     for start in range(0, len(ordered), CHUNK):
         chunk = ordered[start : start + CHUNK]
-        old = list(SearchFacet.objects.filter(entry_id__in=chunk).values_list("facet", "value"))
-        totals.subtract(old)
-        SearchFacet.objects.filter(entry_id__in=chunk).delete()
-        SearchEntry.objects.filter(pk__in=chunk).delete()
-        _delete_text(chunk)
+        # Only the entries there are are taken out (a new certificate has none).
+        indexed = list(SearchEntry.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+        if indexed:
+            old = SearchFacet.objects.filter(entry_id__in=indexed)
+            totals.subtract(list(old.values_list("facet", "value")))
+            old.delete()
+            SearchEntry.objects.filter(pk__in=indexed).delete()
+            _delete_text(indexed)
         built = _build_range(chunk[0], chunk[-1], only=chunk)
         insert_rows(
             "register_searchentry",
