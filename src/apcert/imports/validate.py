@@ -249,36 +249,78 @@ class Checker:
         self._add_line(n, cert, line)
 
     def _certificate(self, n: int, number: str, cells: dict[str, str]) -> CertificateFacts | None:
-        v = self.v
+        cb = self._cb(n, cells)
+        programmes = self._programmes(n, cells)
+        granted = self._date(n, cells, "granted_on")
+        expires = self._date(n, cells, "expires_on")
+        status, since, reason = self._status(n, cells)
+        surveilled = self._date(n, cells, "last_surveillance_on")
+        holder = {
+            "name": self._text(n, cells, "holder_name"),
+            "country": self._country(n, cells, "holder_country"),
+            "registration_number": self._text(n, cells, "holder_registration_number"),
+            "registration_authority": self._text(n, cells, "holder_registration_authority"),
+            "address": self._text(n, cells, "holder_address"),
+        }
+        self._dates_in_order(n, cells, granted, expires, status, since, surveilled)
+        scheme_id = programmes[0].scheme_id if programmes else 0
+        parsed = self._number(n, number, cb, scheme_id, granted)
+        if cb is not None and granted is not None:
+            self._accepted(n, cb, programmes, granted)
+        if (
+            cb is None or not programmes or granted is None or expires is None or not status
+            or parsed is None or None in (holder["name"], holder["country"])
+        ):  # fmt: skip
+            return None
+        facts = {
+            "cb": cb.code,
+            "number": number,
+            "programmes": sorted({p.code for p in programmes}),
+            "granted_on": granted.isoformat(),
+            "expires_on": expires.isoformat(),
+            "status": status,
+            "status_since": (since or granted).isoformat(),
+            "status_reason": reason or C.DEFAULT_REASON[status],
+            "last_surveillance_on": surveilled.isoformat() if surveilled else "",
+            "holder": holder,
+            "lines": [],
+        }
+        return CertificateFacts(number, [n], facts, cb.pk, scheme_id, granted.year, parsed)
+
+    def _cb(self, n: int, cells: dict[str, str]) -> CertificationBody | None:
+        """The row's CB, if it is one this import may write for."""
         cb_text = self._text(n, cells, "cb")
-        cb = None
-        if cb_text:
-            cb = v.cbs.get(cb_text.upper())
-            if cb is None:
-                self.problem(
-                    n, "cb", IMPORT_CB_UNKNOWN, f"There is no certification body {cb_text!r}."
-                )
-            elif self.allowed is not None and cb.pk not in self.allowed:
-                self.problem(
-                    n, "cb", IMPORT_CB_NOT_ALLOWED,
-                    f"This import writes certificates of {self._allowed_words()} only, "
-                    f"not of {cb.code}.",
-                )  # fmt: skip
-                cb = None
+        if not cb_text:
+            return None
+        cb = self.v.cbs.get(cb_text.upper())
+        if cb is None:
+            self.problem(n, "cb", IMPORT_CB_UNKNOWN, f"There is no certification body {cb_text!r}.")
+            return None
+        if self.allowed is not None and cb.pk not in self.allowed:
+            self.problem(
+                n, "cb", IMPORT_CB_NOT_ALLOWED,
+                f"This import writes certificates of {self._allowed_words()} only, "
+                f"not of {cb.code}.",
+            )  # fmt: skip
+            return None
+        return cb
+
+    def _programmes(self, n: int, cells: dict[str, str]) -> list[Programme]:
         programmes = []
-        ptext = self._text(n, cells, "programmes")
-        for code in _split(ptext or ""):
-            programme = v.programmes.get(code.upper())
+        for code in _split(self._text(n, cells, "programmes") or ""):
+            programme = self.v.programmes.get(code.upper())
             if programme is None:
                 self.problem(
                     n, "programmes", IMPORT_PROGRAMME_UNKNOWN,
                     f"There is no programme {code!r}; the programmes are "
-                    f"{', '.join(sorted(v.programmes))}.",
+                    f"{', '.join(sorted(self.v.programmes))}.",
                 )  # fmt: skip
             else:
                 programmes.append(programme)
-        granted = self._date(n, cells, "granted_on")
-        expires = self._date(n, cells, "expires_on")
+        return programmes
+
+    def _status(self, n: int, cells: dict[str, str]) -> tuple[str, dt.date | None, str]:
+        """The status, its date and its reason category ("" where none is valid)."""
         status = (self._text(n, cells, "status") or "").lower()
         if status and status not in C.STATUSES:
             self.problem(
@@ -294,34 +336,26 @@ class Checker:
                 f"'{reason}' is not a reason category; they are {', '.join(C.STATUS_REASONS)}.",
             )  # fmt: skip
             reason = ""
-        surveilled = self._date(n, cells, "last_surveillance_on")
-        if surveilled is not None and (
-            surveilled > self.today or (granted is not None and surveilled < granted)
-        ):
-            self.problem(
-                n, "last_surveillance_on", IMPORT_DATE_ORDER,
-                "The last surveillance falls before the grant or after today.",
-            )  # fmt: skip
-        holder = {
-            "name": self._text(n, cells, "holder_name"),
-            "country": self._country(n, cells, "holder_country"),
-            "registration_number": self._text(n, cells, "holder_registration_number"),
-            "registration_authority": self._text(n, cells, "holder_registration_authority"),
-            "address": self._text(n, cells, "holder_address"),
-        }
-        # Dates: in order, and nothing after today.
+        return status, since, reason
+
+    def _dates_in_order(
+        self,
+        n: int,
+        cells: dict[str, str],
+        granted: dt.date | None,
+        expires: dt.date | None,
+        status: str,
+        since: dt.date | None,
+        surveilled: dt.date | None,
+    ) -> None:
+        """The dates in order, and none after today."""
         if granted and granted > self.today:
             self.problem(n, "granted_on", IMPORT_DATE_ORDER, "The grant date is after today.")
         if granted and expires and expires < granted:
             self.problem(
                 n, "expires_on", IMPORT_DATE_ORDER, "The certificate expires before its grant."
             )
-        if (
-            status
-            and status != "current"
-            and since is None
-            and cells.get("status_since", "").strip() == ""
-        ):
+        if status and status != "current" and since is None and not cells.get("status_since"):
             self.problem(
                 n, "status_since", IMPORT_VALUE_REQUIRED,
                 f"A {status} certificate needs the date its status took effect.",
@@ -339,63 +373,61 @@ class Checker:
             )  # fmt: skip
         if since is not None and since > self.today:
             self.problem(n, "status_since", IMPORT_DATE_ORDER, "The status date is after today.")
-        # The number: its letter, CB and year agree with the row.
+        if surveilled is not None and (
+            surveilled > self.today or (granted is not None and surveilled < granted)
+        ):
+            self.problem(
+                n, "last_surveillance_on", IMPORT_DATE_ORDER,
+                "The last surveillance falls before the grant or after today.",
+            )  # fmt: skip
+
+    def _number(
+        self,
+        n: int,
+        number: str,
+        cb: CertificationBody | None,
+        scheme_id: int,
+        granted: dt.date | None,
+    ) -> int | None:
+        """The number's serial, once its letter, CB and year agree with the row; None for
+        a malformed number."""
         match = NUMBER.match(number)
-        year = serial = 0
         if match is None or f"{int(match.group(4)):04d}" != match.group(4):
             self.problem(
                 n, "number", IMPORT_NUMBER_MALFORMED,
                 f"'{number}' is not a certificate number IECQ-<letter> <CB code> <YY>.<NNNN>.",
             )  # fmt: skip
-            match = None
-        scheme_id = programmes[0].scheme_id if programmes else 0
-        if match is not None:
-            letter, code, yy, digits = match.groups()
-            serial = int(digits)
-            wrong = []
-            if cb is not None and code != cb.code.upper():
-                wrong.append(f"names CB {code}, not {cb.code}")
-            if scheme_id and letter != self.v.letters.get(scheme_id, letter):
-                wrong.append(f"has the letter {letter}, not {self.v.letters[scheme_id]}")
-            if granted is not None:
-                year = granted.year
-                if int(yy) != year % 100:
-                    wrong.append(f"has the year {yy}, not the grant's {year % 100:02d}")
-            rules = self.v.rules.get(scheme_id)
-            if not wrong and cb is not None and granted is not None and rules is not None:
-                written = format_number(rules, cb_code=cb.code, year=granted.year, serial=serial)
-                if written != number:
-                    wrong.append(f"is written {written} by the scheme")
-            if wrong:
-                self.problem(n, "number", IMPORT_NUMBER_MISMATCH, f"{number} {'; '.join(wrong)}.")
-        if cb is not None and granted is not None:
-            for programme in programmes:
-                acc = v.acceptances.get((cb.pk, programme.pk))
-                if acc is None or not acc[0].is_current_on(granted):
-                    self.problem(
-                        n, "programmes", IMPORT_PROGRAMME_NOT_ACCEPTED,
-                        f"{cb.code} held no IECQ acceptance for {programme.code} on "
-                        f"{granted.isoformat()}.",
-                    )  # fmt: skip
-        if (
-            cb is None or not programmes or granted is None or expires is None or not status
-            or match is None or None in (holder["name"], holder["country"])
-        ):  # fmt: skip
             return None
-        facts = {
-            "cb": cb.code,
-            "number": number,
-            "programmes": sorted({p.code for p in programmes}),
-            "granted_on": granted.isoformat(),
-            "expires_on": expires.isoformat(),
-            "status": status,
-            "status_since": (since or granted).isoformat(),
-            "status_reason": reason or C.DEFAULT_REASON[status],
-            "last_surveillance_on": surveilled.isoformat() if surveilled else "",
-            "holder": holder,
-            "lines": [],
-        }
-        return CertificateFacts(number, [n], facts, cb.pk, scheme_id, year, serial)
+        letter, code, yy, digits = match.groups()
+        serial = int(digits)
+        wrong = []
+        if cb is not None and code != cb.code.upper():
+            wrong.append(f"names CB {code}, not {cb.code}")
+        if scheme_id and letter != self.v.letters.get(scheme_id, letter):
+            wrong.append(f"has the letter {letter}, not {self.v.letters[scheme_id]}")
+        if granted is not None and int(yy) != granted.year % 100:
+            wrong.append(f"has the year {yy}, not the grant's {granted.year % 100:02d}")
+        rules = self.v.rules.get(scheme_id)
+        if not wrong and cb is not None and granted is not None and rules is not None:
+            written = format_number(rules, cb_code=cb.code, year=granted.year, serial=serial)
+            if written != number:
+                wrong.append(f"is written {written} by the scheme")
+        if wrong:
+            self.problem(n, "number", IMPORT_NUMBER_MISMATCH, f"{number} {'; '.join(wrong)}.")
+        return serial
+
+    def _accepted(
+        self, n: int, cb: CertificationBody, programmes: list[Programme], granted: dt.date
+    ) -> None:
+        """The CB held an acceptance for each programme on the grant date."""
+        for programme in programmes:
+            acc = self.v.acceptances.get((cb.pk, programme.pk))
+            if acc is None or not acc[0].is_current_on(granted):
+                self.problem(
+                    n, "programmes", IMPORT_PROGRAMME_NOT_ACCEPTED,
+                    f"{cb.code} held no IECQ acceptance for {programme.code} on "
+                    f"{granted.isoformat()}.",
+                )  # fmt: skip
 
     def _allowed_words(self) -> str:
         codes = sorted(

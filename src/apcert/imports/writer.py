@@ -211,9 +211,23 @@ class PlanWriter:
         return ids
 
     def _write_chunk(self, items: list[Planned]) -> list[int]:
-        ref = self.ref
         self._organizations(items)
         self._sites(items)
+        apps = self._applications(items)
+        certs = self._certificates(apps, items)
+        issues = self._histories(certs, items)
+        self._surveillance(certs, items)
+        # What is derived from each certificate, for the batch.
+        status_entries_allocate_many(certs)
+        ids = [c.pk for c in certs]
+        visit_schedule_refresh(ids)
+        # Signed as a grant signs its issue, with the CB's current key.
+        credentials_sign_issues(issues)
+        return ids
+
+    def _applications(self, items: list[Planned]) -> list[Application]:
+        """An accepted application a certificate, with its programmes and scope lines."""
+        ref = self.ref
         orgs = self.plan.organizations
         sites = self.plan.sites
         apps = []
@@ -264,6 +278,11 @@ class PlanWriter:
                 standards_rows += [(lines[at].pk, ref.standards[s].pk) for s in line["standards"]]
                 at += 1
         _insert_pairs(ScopeLine.standards.through, ("scopeline", "standard"), standards_rows)
+        return apps
+
+    def _certificates(self, apps: list[Application], items: list[Planned]) -> list[Certificate]:
+        """The certificates, with the numbers and dates the file gives."""
+        ref = self.ref
         certs = []
         for app, item in zip(apps, items, strict=True):
             facts = item.cert.facts
@@ -288,6 +307,15 @@ class PlanWriter:
             key = (item.cert.cb_id, item.cert.year)
             self.serials[key] = max(self.serials.get(key, 0), item.cert.serial)
         Certificate.objects.bulk_create(certs)
+        for cert, item in zip(certs, items, strict=True):
+            # At hand for the credentials signed later.
+            cert.cb = ref.cbs[item.cert.facts["cb"]]
+            cert.scheme = ref.schemes[cert.scheme_id]
+            item.certificate_id = cert.pk
+        return certs
+
+    def _histories(self, certs: list[Certificate], items: list[Planned]) -> list[CertificateIssue]:
+        """Issue 1 of each, its status history, its import record and its audit event."""
         issues: list[CertificateIssue] = []
         changes: list[tuple[Any, ...]] = []
         records: list[tuple[Any, ...]] = []
@@ -295,27 +323,9 @@ class PlanWriter:
         ops = connection.ops
         recorded = ops.adapt_datetimefield_value(self.now)
         for cert, item in zip(certs, items, strict=True):
-            # At hand for the credentials signed below.
-            cert.cb = ref.cbs[item.cert.facts["cb"]]
-            cert.scheme = ref.schemes[cert.scheme_id]
-            item.certificate_id = cert.pk
             facts = item.cert.facts
             issues.append(self._first_issue(cert, facts, cert.organization_id))
-            granted = cert.first_issued_on
-            steps = [(CertificateStatus.DRAFT.value, "grant", granted, StatusReason.GRANTED.value)]
-            if facts["status"] != CertificateStatus.CURRENT:
-                action = status_action(CertificateStatus.CURRENT, facts["status"])
-                assert action is not None  # every public status is reached from current
-                steps.append(
-                    (
-                        CertificateStatus.CURRENT.value,
-                        action,
-                        cert.status_since,
-                        facts["status_reason"],
-                    )
-                )
-            for from_status, action, on, reason in steps:
-                to_status = CERTIFICATE.next_state(from_status, action)
+            for from_status, to_status, on, reason in _status_steps(cert, facts):
                 changes.append(
                     (
                         cert.pk, from_status, to_status, ops.adapt_datefield_value(on), reason,
@@ -347,14 +357,7 @@ class PlanWriter:
             objects=events,
             reason=f"import {self.batch.pk} of {self.batch.file_name}",
         )
-        self._surveillance(certs, items)
-        # What is derived from each certificate, for the batch.
-        status_entries_allocate_many(certs)
-        ids = [c.pk for c in certs]
-        visit_schedule_refresh(ids)
-        # Signed as a grant signs its issue, with the CB's current key.
-        credentials_sign_issues(issues)
-        return ids
+        return issues
 
     def _surveillance(self, certs: list[Certificate], items: list[Planned]) -> None:
         """The surveillance audits the earlier register knows of, as closed assessments:
@@ -585,6 +588,28 @@ class PlanWriter:
                 defaults={"wording": line["wording"]},
             )
             scope_line.standards.set([ref.standards[s] for s in line["standards"]])
+
+
+def _status_steps(cert: Certificate, facts: dict[str, Any]) -> list[tuple[str, str, dt.date, str]]:
+    """The status history of an imported certificate, by the lifecycle's own actions:
+    granted on its grant date; then, unless it is still current, the change to its status
+    on its date."""
+    granted = CERTIFICATE.next_state(CertificateStatus.DRAFT, "grant")
+    steps = [
+        (CertificateStatus.DRAFT.value, granted, cert.first_issued_on, StatusReason.GRANTED.value)
+    ]
+    if facts["status"] != granted:
+        action = status_action(granted, facts["status"])
+        assert action is not None  # every public status is reached from current
+        steps.append(
+            (
+                granted,
+                CERTIFICATE.next_state(granted, action),
+                cert.status_since,
+                facts["status_reason"],
+            )
+        )
+    return steps
 
 
 def _issue_reason(before: dict[str, Any], after: dict[str, Any]) -> str:
