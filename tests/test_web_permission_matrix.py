@@ -51,6 +51,7 @@ from apcert.certificates.services import (
     certificate_publication_return,
     certificate_suspend,
 )
+from apcert.imports.services import import_batch_check, import_upload
 from apcert.notifications.selectors import messages_for
 from apcert.organizations.services import organization_member_add, site_move
 from apcert.schemes.models import ProcessCategory, Programme, Standard
@@ -60,6 +61,7 @@ from apcert.webhooks.models import WebhookDelivery
 from apcert.webhooks.services import webhook_subscribe
 from tests.conftest import _ensure_reference
 from tests.factories import DAY0, World, make_user
+from tests.import_support import csv_file, row
 
 pytestmark = pytest.mark.django_db
 
@@ -270,8 +272,18 @@ def _build() -> Matrix:
         delivered_at=TODAY,
     )
 
+    # A register file of CB A uploaded by its scheme manager and checked without problems.
+    batch = import_upload(
+        actor=a.team.manager,
+        data=csv_file([row(a.team.cb.code, 9001)]),
+        file_name="register.csv",
+        cb=a.team.cb,
+    )
+    import_batch_check(batch=batch)
+
     matrix = Matrix(users=users)
     matrix.ids.update(
+        import_batch=batch.pk,
         cb=a.team.cb.pk,
         org=a.org.pk,
         site=a.site2.pk,
@@ -320,6 +332,7 @@ def _build() -> Matrix:
         sign_in=users["orga_member"].username,
         feed=feeds["a_lead"],
         stopped_feed=stopped_feed,
+        cb_code=a.team.cb.code,
     )
     for role, user in users.items():
         signed_in = Client()
@@ -434,6 +447,11 @@ def cb_action(*allowed: str) -> dict[str, Outcome]:
 ORG_SEES = expect(404, (OA | SEC, "ok"))
 ORG_ACTS = expect(404, (SEC, 403), (OA, "ok"))
 SEC_ONLY = expect(403, (SEC, "ok"))
+#: The import screens: the Secretariat and each CB's scheme manager and administrator; an
+#: import of CB A is CB A's (another CB's importer gets the same 404 as for anything else).
+IMPORTERS = SEC | {"a_admin", "a_manager", "b_admin", "b_manager"}
+IMPORT_PAGE = expect(403, (IMPORTERS, "ok"))
+IMPORT_OF_A = expect(403, (IMPORTERS, 404), (SEC | {"a_admin", "a_manager"}, "ok"))
 # Evidence: served to those who may see the file, 404 to anyone else (views_evidence).
 EVIDENCE = expect(404, (A | OA | SEC, "ok"))
 
@@ -1105,6 +1123,31 @@ ROUTES: list[Route] = [
         SEC_ONLY,
         post=SEC_ONLY,
         data=lambda w: {"action": "suspend", "reason": "Audit by the board"},
+    ),
+    # The import screens. An upload for CB A: CB B's importers are not offered CB A (a form
+    # error, 400).
+    Route(
+        "web:imports:home",
+        u("web:imports:home"),
+        IMPORT_PAGE,
+        post=expect(403, (IMPORTERS, 400), (SEC | {"a_admin", "a_manager"}, "ok")),
+        data=lambda w: {
+            "file": SimpleUploadedFile(
+                "register.csv", csv_file([row(w.text["cb_code"], 9002)]), content_type="text/csv"
+            ),
+            "cb": w.text["cb_code"],
+        },
+    ),
+    Route("web:imports:columns", u("web:imports:columns"), IMPORT_PAGE),
+    Route("web:imports:template", u("web:imports:template", file_format="xlsx"), IMPORT_PAGE),
+    Route("web:imports:batch", u("web:imports:batch", "pk=import_batch"), IMPORT_OF_A),
+    Route("web:imports:progress", u("web:imports:progress", "pk=import_batch"), IMPORT_OF_A),
+    Route(
+        "web:imports:commit",
+        u("web:imports:commit", "pk=import_batch"),
+        POST_ONLY_GET,
+        post=IMPORT_OF_A,
+        data=lambda w: {},
     ),
     Route("web:sec:reference", u("web:sec:reference"), SEC_ONLY),
     *exports("web:sec:reference", u("web:sec:reference"), SEC_ONLY),

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apcert.credentials",
     "apcert.statuslists",
     "apcert.webhooks",
+    "apcert.imports",
     "apcert.demo",
     "apcert.api",
     "apcert.web",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.db import connection, models
@@ -73,3 +74,55 @@ def audit_record(
     head.save(update_fields=["last_seq", "last_hash"])
     event_recorded(event)
     return event
+
+
+def audit_record_many(
+    *,
+    actor: User | None,
+    action: str,
+    objects: Sequence[tuple[models.Model, Any, Any]],
+    reason: str = "",
+    batch_size: int = 2000,
+) -> int:
+    """Append one event ``action`` for each of ``objects`` (``(obj, before, after)``), as
+    :func:`audit_record` appends one, for a bulk write (an import): the chain head is
+    locked once, the events hashed in order and written a batch at a time, each handed to
+    the listeners. Must run inside the service's transaction. Returns how many."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit_record_many() must be called inside the service's transaction")
+    if not objects:
+        return 0
+    head = _lock_head()
+    label = actor.label if actor is not None else SYSTEM_LABEL
+    through = through_words(actor.pk if actor is not None else None)
+    if through:
+        label = f"{label} {through}"
+    label = label[:300]
+    now = timezone.now()
+    seq, prev = head.last_seq, head.last_hash
+    for start in range(0, len(objects), batch_size):
+        events = []
+        for obj, before, after in objects[start : start + batch_size]:
+            seq += 1
+            fields: dict[str, Any] = {
+                "seq": seq,
+                "occurred_at": now,
+                "actor_id": actor.pk if actor is not None else None,
+                "actor_label": label,
+                "action": action,
+                "object_type": obj._meta.label_lower,
+                "object_id": str(obj.pk),
+                "object_repr": str(obj)[:300],
+                "before": to_jsonable(before),
+                "after": to_jsonable(after),
+                "reason": reason,
+                "prev_hash": prev,
+            }
+            prev = event_hash(event_content(**fields))
+            events.append(AuditEvent(hash=prev, **fields))
+        AuditEvent.objects.bulk_create(events)
+        for event in events:
+            event_recorded(event)
+    head.last_seq, head.last_hash = seq, prev
+    head.save(update_fields=["last_seq", "last_hash"])
+    return len(objects)

@@ -41,3 +41,22 @@ def next_serial(*, cb: CertificationBody, year: int) -> int:
 def allocate_number(*, rules: SchemeRules, cb: CertificationBody, on: dt.date) -> tuple[str, int]:
     serial = next_serial(cb=cb, year=on.year)
     return format_number(rules, cb_code=cb.code, year=on.year, serial=serial), serial
+
+
+def number_sequences_reach(serials: dict[tuple[int, int], int]) -> None:
+    """Move each ``(CB id, year)`` sequence up to at least ``serial``: certificates written
+    with the numbers they already had (an imported register) take their serials out of the
+    sequence, so that no later grant is given one of them. Inside the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("number_sequences_reach() must run inside a transaction")
+    for (cb_id, year), serial in sorted(serials.items()):
+        seq = (
+            CertificateNumberSequence.objects.select_for_update()
+            .filter(cb_id=cb_id, year=year)
+            .first()
+        )
+        if seq is None:
+            CertificateNumberSequence.objects.create(cb_id=cb_id, year=year, last_serial=serial)
+        elif seq.last_serial < serial:
+            seq.last_serial = serial
+            seq.save(update_fields=["last_serial"])

@@ -60,6 +60,28 @@ def tally_status_change(
         _bump(StatusCount, {"cb_id": cb_id, "status": to_status}, 1)
 
 
+def tally_status_changes_many(changes: Counter[tuple[int, dt.date, str, str]]) -> None:
+    """Count many changes at once (a bulk import): ``(cb id, effective on, from, to)`` with
+    how many times each, one update per tally row instead of one per change."""
+    tallies: Counter[tuple[int, dt.date, str, str]] = Counter()
+    counts: Counter[tuple[int, str]] = Counter()
+    for (cb_id, effective_on, from_status, to_status), n in changes.items():
+        tallies[(cb_id, effective_on.replace(day=1), from_status, to_status)] += n
+        if from_status in PUBLIC_STATUSES:
+            counts[(cb_id, from_status)] -= n
+        if to_status in PUBLIC_STATUSES:
+            counts[(cb_id, to_status)] += n
+    for (cb_id, month, from_status, to_status), n in sorted(tallies.items()):
+        _bump(
+            StatusTally,
+            {"cb_id": cb_id, "month": month, "from_status": from_status, "to_status": to_status},
+            n,
+        )
+    for (cb_id, status), n in sorted(counts.items()):
+        if n:
+            _bump(StatusCount, {"cb_id": cb_id, "status": status}, n)
+
+
 def _counted() -> tuple[Counter[tuple[int, str]], Counter[tuple[int, dt.date, str, str]]]:
     """Both tables' contents counted from scratch: from the certificates, and from the
     changes grouped by day (then added up by month here: no date function per row)."""

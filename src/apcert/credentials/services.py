@@ -358,6 +358,59 @@ class KeyRing:
         return self._keys[key.key_id]
 
 
+def _signed_rows(
+    issues: list[CertificateIssue], current: dict[int | None, SigningKey], ring: KeyRing
+) -> list[IssueCredential]:
+    """The credentials of ``issues`` (each with its certificate, CB and scheme at hand),
+    signed with their CBs' keys in ``current``, their places in the status lists given
+    together; not yet stored."""
+    from apcert.statuslists.selectors import status_entries
+    from apcert.statuslists.services import status_entries_allocate_many
+
+    places = status_entries_allocate_many(issue.certificate for issue in issues)
+    created = timezone.now()
+    rows = []
+    for issue in issues:
+        certificate = issue.certificate
+        key = current[certificate.cb_id]
+        document = build_credential(
+            issue, status_entries=status_entries(certificate, places[certificate.pk])
+        )
+        credential = create_proof(
+            document,
+            private_key=ring.private_key(key),
+            verification_method=key.key_id,
+            created=created,
+        )
+        rows.append(IssueCredential(issue=issue, signing_key=key, credential=credential))
+    return rows
+
+
+def credentials_sign_issues(issues: list[CertificateIssue]) -> int:
+    """Sign and store the credentials of these latest issues of public certificates, just
+    written in the caller's transaction and still at hand (each with its certificate, and
+    the certificate with its CB and scheme): what :func:`credentials_sign_missing` does for
+    a batch it reads, for a batch a bulk write holds (an import), without reading it back.
+    Issues of a CB with no signing key are passed over (signed when it has one). Returns
+    how many were signed."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("credentials_sign_issues() must run inside the caller's transaction")
+    cb_ids = {issue.certificate.cb_id for issue in issues}
+    keys = SigningKey.objects.filter(cb_id__in=cb_ids, retired_at__isnull=True)
+    current = {key.cb_id: key for key in keys.select_related("cb")}
+    if not current:
+        return 0
+    signable = [
+        issue
+        for issue in issues
+        if issue.certificate.cb_id in current
+        and issue.certificate.status != CertificateStatus.DRAFT
+    ]
+    rows = _signed_rows(signable, current, KeyRing())
+    IssueCredential.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def credentials_sign_missing(
     *,
     cb: CertificationBody | None = None,
@@ -374,9 +427,6 @@ def credentials_sign_missing(
     Raises :class:`ValidationFailed` ``key.file_missing``/``key.file_unreadable`` when a
     key's file is; what was signed before stays signed.
     """
-    from apcert.statuslists.selectors import status_entries
-    from apcert.statuslists.services import status_entries_allocate_many
-
     keys = SigningKey.objects.filter(cb__isnull=False, retired_at__isnull=True)
     if cb is not None:
         keys = keys.filter(cb=cb)
@@ -396,22 +446,7 @@ def credentials_sign_missing(
             if not issues:
                 return signed
             after = issues[-1].pk
-            places = status_entries_allocate_many(issue.certificate for issue in issues)
-            created = timezone.now()
-            rows = []
-            for issue in issues:
-                certificate = issue.certificate
-                key = current[certificate.cb_id]
-                document = build_credential(
-                    issue, status_entries=status_entries(certificate, places[certificate.pk])
-                )
-                credential = create_proof(
-                    document,
-                    private_key=ring.private_key(key),
-                    verification_method=key.key_id,
-                    created=created,
-                )
-                rows.append(IssueCredential(issue=issue, signing_key=key, credential=credential))
+            rows = _signed_rows(issues, current, ring)
             # An issue another transaction signed meanwhile keeps its credential.
             IssueCredential.objects.bulk_create(rows, ignore_conflicts=True)
         signed += len(rows)

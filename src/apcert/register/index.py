@@ -323,7 +323,7 @@ def index_certificate(certificate: Certificate) -> None:
 CHUNK = 2_000
 
 
-def _build_range(first: int, last: int) -> list[EntryData]:
+def _build_range(first: int, last: int, only: list[int] | None = None) -> list[EntryData]:
     """The entries of the public certificates with ids from ``first`` to ``last``.
 
     Read for bulk, not through the prefetches of one certificate's page: the certificates
@@ -336,6 +336,7 @@ def _build_range(first: int, last: int) -> list[EntryData]:
     certificates = list(
         selectors.public_certificates()
         .filter(pk__gte=first, pk__lte=last)
+        .filter(**({} if only is None else {"pk__in": only}))
         .order_by("pk")
         .only(*_CERTIFICATE_FIELDS)
     )
@@ -366,6 +367,54 @@ def _build_range(first: int, last: int) -> list[EntryData]:
             )
         )
     return built
+
+
+def index_certificates_many(pks: list[int], progress: Callable[[int], None] | None = None) -> int:
+    """Bring the index entries of many certificates in step at once (a bulk import): each
+    CHUNK of them read as a rebuild reads a range, their old entries (if any) taken out and
+    the new ones written together, the totals and words adjusted once. What
+    :func:`index_certificate` does for one, for thousands. Runs inside the caller's
+    transaction. Returns the number of entries written."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("index_certificates_many() must run inside the caller's transaction")
+    done = written = 0
+    totals: Counter[tuple[str, str]] = Counter()
+    words: set[str] = set()
+    ordered = sorted(set(pks))
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        # Only the entries there are are taken out (a new certificate has none).
+        indexed = list(SearchEntry.objects.filter(pk__in=chunk).values_list("pk", flat=True))
+        if indexed:
+            old = SearchFacet.objects.filter(entry_id__in=indexed)
+            totals.subtract(list(old.values_list("facet", "value")))
+            old.delete()
+            SearchEntry.objects.filter(pk__in=indexed).delete()
+            _delete_text(indexed)
+        built = _build_range(chunk[0], chunk[-1], only=chunk)
+        insert_rows(
+            "register_searchentry",
+            _ENTRY_COLUMNS,
+            [tuple(d.fields[c] for c in _ENTRY_COLUMNS) for d in built],
+        )
+        insert_rows(
+            "register_searchfacet",
+            ("entry_id", "facet", "value"),
+            [(d.fields["certificate_id"], f, v) for d in built for f, v in sorted(d.facets)],
+        )
+        _write_text([(d.fields["certificate_id"], d.text, d.tags) for d in built], fresh=True)
+        for d in built:
+            totals.update(d.facets)
+            words |= d.words
+        written += len(built)
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+    _adjust_totals(totals)
+    _add_words(words)
+    # The bands of the word index for the ids written (PostgreSQL).
+    ensure_word_bands(concurrently=False)
+    return written
 
 
 def _ranges() -> list[tuple[int, int]]:

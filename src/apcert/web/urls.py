@@ -14,4 +14,5 @@ urlpatterns = [
     path("cb/", include("apcert.web.sections.cb.urls")),
     path("org/", include("apcert.web.sections.org.urls")),
     path("secretariat/", include("apcert.web.sections.sec.urls")),
+    path("import/", include("apcert.web.sections.imports.urls")),
 ]
