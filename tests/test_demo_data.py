@@ -518,18 +518,20 @@ def test_demo_accounts_sign_in_with_the_printed_passwords(demo: DemoReport) -> N
     assert "http://127.0.0.1:8000/office/sign-in" in printed
     rows = [line.split() for line in printed.splitlines() if line.endswith("-demo")]
     credentials = {parts[-2]: parts[-1] for parts in rows}
-    assert len(credentials) == 5
+    assert len(credentials) == 6
     for username, password in credentials.items():
         assert User.objects.get(username=username).check_password(password)
     secretariat = User.objects.get(username="secretariat")
     assert secretariat.is_secretariat and secretariat.is_staff and not secretariat.is_superuser
     for username, role in (
+        ("nzc-admin", "admin"),
         ("nzc-manager", "scheme_manager"),
         ("nzc-assessor1", "assessor"),
         ("nzc-decider1", "decision_maker"),
     ):
         assert CBStaff.objects.filter(user__username=username, cb__code="NZC", role=role).exists()
-    org_users = set(credentials) - {"secretariat", "nzc-manager", "nzc-assessor1", "nzc-decider1"}
+    staff = {"secretariat", "nzc-admin", "nzc-manager", "nzc-assessor1", "nzc-decider1"}
+    org_users = set(credentials) - staff
     (org_username,) = org_users
     member = OrganizationMember.objects.get(user__username=org_username)
     assert member.organization.certificates.filter(cb__code="NZC", status="current").exists()

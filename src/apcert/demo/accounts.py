@@ -1,8 +1,9 @@
 """The demo sign-in accounts: known usernames with fixed, published passwords.
 
-For a demo only. They are the Secretariat (who may open the Django admin), and the scheme
-manager, an assessor and a decision maker of the first demo CB, and the user of one of its
-certified organizations, so each role sees data of its own.
+For a demo only. They are the Secretariat (who may open the Django admin), and the
+administrator (who issues API tokens and subscribes webhooks), the scheme manager, an assessor
+and a decision maker of the first demo CB, and the user of one of its certified organizations,
+so each role sees data of its own.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ def demo_accounts_ensure() -> tuple[list[DemoAccount], list[str]]:
             return accounts, notes
         prefix = code.lower()
         for role, username, label in (
+            ("admin", f"{prefix}-admin", "CB administrator"),
             ("scheme_manager", f"{prefix}-manager", "CB scheme manager"),
             ("assessor", f"{prefix}-assessor1", "CB assessor"),
             ("decision_maker", f"{prefix}-decider1", "CB decision maker"),
