@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from hypothesis import settings as hypothesis_settings
 
@@ -28,14 +29,11 @@ if os.environ.get("CI"):
     hypothesis_settings.load_profile("ci")
 
 
-# Tests send webhooks to receivers of their own on 127.0.0.1, in this process and in the
-# apcert processes they start; the refusal of such addresses has tests of its own.
+# Tests send webhooks to receivers of their own on 127.0.0.1, in this process (whatever the
+# scope of the fixture that subscribes them) and in the apcert processes they start; the
+# refusal of such addresses has tests of its own, which set it back for themselves.
 os.environ["APCERT_WEBHOOK_PRIVATE_ADDRESSES"] = "true"
-
-
-@pytest.fixture(autouse=True)
-def _webhooks_to_loopback(settings: Any) -> None:
-    settings.WEBHOOK_PRIVATE_ADDRESSES = True
+django_settings.WEBHOOK_PRIVATE_ADDRESSES = True
 
 
 #: The fixtures through which a test reaches the database (those that build on them, such

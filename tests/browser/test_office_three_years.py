@@ -70,7 +70,7 @@ def open_certificate(page: Page, number: str) -> None:
     """From the home page to the CB's page of the certificate."""
     follow(page, page.get_by_role("link", name="Certification body"))
     follow(page, page.get_by_role("navigation", name="Certification body").get_by_role(
-        "link", name="Certificates"
+        "link", name="Certificates", exact=True
     ))  # fmt: skip
     follow(page, page.get_by_role("link", name=number, exact=True))
     expect(page.locator("h1")).to_have_text(number)
