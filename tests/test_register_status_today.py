@@ -345,14 +345,16 @@ def test_the_search_reads_the_stale_set_in_a_constant_number_of_queries(
 ) -> None:
     # given one certificate the calendar has suspended, then three
     def queries(path: str) -> int:
-        with _on(D(2027, 5, 24)), CaptureQueriesContext(connection) as ctx:
+        with _on(D(2027, 5, 24)):
+            # What is kept for a minute or more (the names of filter values, the word
+            # index's bands) is read by the request before, whenever it last ran out
             assert client.get(path).status_code == 200
+            with CaptureQueriesContext(connection) as ctx:
+                assert client.get(path).status_code == 200
         return len(ctx.captured_queries)
 
     world.granted()
     paths = ["/", "/?status=suspended", "/?status=current&sort=changed", "/?q=plating"]
-    for path in paths:
-        queries(path)  # the names of filter values are read once, then kept for minutes
     one = {path: queries(path) for path in paths}
     for _ in range(2):
         world.granted()
